@@ -1,0 +1,9 @@
+//! MON protocol core, sans-IO.
+//!
+//! No sockets, no clock reads, no OS randomness: every entry point takes `now` and an RNG
+//! where it needs them, and output is drained by the caller (a tokio driver in the `mon`
+//! binary, or the simulator).
+
+pub mod agg;
+pub mod audit;
+pub mod membership;

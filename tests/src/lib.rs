@@ -1,0 +1,1 @@
+//! Helpers for MON end-to-end tests.
