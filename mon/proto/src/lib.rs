@@ -7,3 +7,5 @@
 pub mod agg;
 pub mod audit;
 pub mod membership;
+pub mod replay;
+pub mod wire;

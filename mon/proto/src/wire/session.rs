@@ -1,0 +1,298 @@
+//! The signed session: the user-signed CBOR body that makes servers build an overlay and run
+//! operations, and its SSHSIG.
+//!
+//! ```text
+//! SignedSession = { v: 1, body: bstr (CBOR SessionBody), sshsig: bstr (raw SSHSIG blob) }
+//! session_hash  = SHA-256("MON-session-v1\0" || body)
+//! ```
+//! The signature covers exactly the `body` bytes as received; servers verify those bytes and
+//! never re-encode them.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{decode_strict, encode, DecodeError};
+use crate::agg::Query;
+
+/// Protocol version of the session body and envelope.
+pub const SESSION_VERSION: u32 = 1;
+/// Largest accepted encoded `SignedSession` (the body carries push manifests).
+pub const MAX_SIGNED_SESSION_LEN: usize = 256 * 1024;
+/// Largest accepted body.
+pub const MAX_BODY_LEN: usize = MAX_SIGNED_SESSION_LEN - 2048;
+/// Largest accepted SSHSIG blob (an Ed25519 SSHSIG is under 200 bytes).
+pub const MAX_SSHSIG_LEN: usize = 1024;
+/// Domain separator of the session hash.
+pub const SESSION_HASH_DOMAIN: &[u8] = b"MON-session-v1\0";
+/// At most this many operations in one session.
+pub const MAX_OPS: usize = 16;
+/// At most this many target patterns.
+pub const MAX_TARGETS: usize = 256;
+/// Longest slice, principal or target pattern.
+pub const MAX_NAME_LEN: usize = 256;
+/// Largest fanout a session may ask for.
+pub const MAX_FANOUT: u16 = 64;
+/// Most parents per node a DAG session may ask for.
+pub const MAX_PARENTS: u8 = 16;
+/// Largest number of blocks in one push manifest.
+pub const MAX_BLOCKS: usize = 6000;
+
+/// The name of a session: SHA-256 over the domain separator and the body bytes.
+pub type SessionHash = [u8; 32];
+
+/// Computes the session hash of body bytes.
+pub fn session_hash(body: &[u8]) -> SessionHash {
+    let mut h = Sha256::new();
+    h.update(SESSION_HASH_DOMAIN);
+    h.update(body);
+    h.finalize().into()
+}
+
+/// Overlay algorithm chosen by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlayKind {
+    /// Random tree: each node forwards to `fanout` members of its partial view.
+    Random,
+    /// Random for the first `stage_one_hops`, then local list left/right, then view.
+    Twostage,
+    /// Levels; a node accepts extra parents of smaller level up to `max_parents`.
+    Dag,
+}
+
+impl OverlayKind {
+    /// The CLI spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OverlayKind::Random => "random",
+            OverlayKind::Twostage => "twostage",
+            OverlayKind::Dag => "dag",
+        }
+    }
+}
+
+/// How the overlay is built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlaySpec {
+    /// The algorithm.
+    pub kind: OverlayKind,
+    /// Children per node; 0 means the server's adaptive default.
+    pub fanout: u16,
+    /// Parents per node in a DAG (1 = tree).
+    pub max_parents: u8,
+    /// Hops of the random first stage in a two-stage tree.
+    pub stage_one_hops: u8,
+    /// Nodes deeper than this do not forward.
+    pub max_depth: u8,
+}
+
+/// A file pushed to every node (issue: software push).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// File name as given by the user (informational).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix mode bits of the landed file.
+    pub mode: u32,
+    /// Block size in bytes.
+    pub block_size: u32,
+    /// BLAKE3 hash of every block, in order.
+    pub blocks: Vec<serde_bytes::ByteArray<32>>,
+    /// Absolute destination path on every node.
+    pub dest: String,
+}
+
+/// The body the user signs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBody {
+    /// Must be [`SESSION_VERSION`].
+    pub v: u32,
+    /// SSHSIG namespace, the operation class (`mon-query@mon`, …).
+    pub ns: String,
+    /// Random per session; a second body with the same id is equivocation.
+    pub session_id: serde_bytes::ByteArray<16>,
+    /// The slice whose policy decides.
+    pub slice: String,
+    /// The principal the user claims; absent: servers find it by key.
+    pub principal: Option<String>,
+    /// `SHA256:…` fingerprint of the signing key; must match the SSHSIG's key.
+    pub key_fp: String,
+    /// Unix ms when the client made the session.
+    pub issued_at: u64,
+    /// Unix ms after which no node may join (the join deadline).
+    pub expires_at: u64,
+    /// How long the session may run, in seconds.
+    pub max_lifetime_s: u32,
+    /// Query deadline the client waits for, in ms; parents derive their deadlines from it.
+    pub timeout_ms: u32,
+    /// The client's X25519 key for the first hop.
+    pub client_eph: serde_bytes::ByteArray<32>,
+    /// Ephemeral Ed25519 key that signs follow-up commands.
+    pub cmd_key: serde_bytes::ByteArray<32>,
+    /// Node name patterns that execute (`*` all); others relay only.
+    pub targets: Vec<String>,
+    /// How to build the overlay.
+    pub overlay: OverlaySpec,
+    /// The operations, run once per node in order.
+    pub ops: Vec<Query>,
+    /// For push sessions, the file.
+    pub push: Option<Manifest>,
+}
+
+impl SessionBody {
+    /// Encodes the body as CBOR (the bytes that get signed).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes and validates a body.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SessionBody, DecodeError> {
+        let body: SessionBody = decode_strict("session body", bytes, MAX_BODY_LEN)?;
+        body.validate()?;
+        Ok(body)
+    }
+
+    /// Range checks on every field.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let bad = |detail: String| DecodeError::Invalid {
+            what: "session body",
+            detail,
+        };
+        if self.v != SESSION_VERSION {
+            return Err(DecodeError::Version {
+                what: "session body",
+                got: self.v,
+                want: SESSION_VERSION,
+            });
+        }
+        if self.ns.len() > MAX_NAME_LEN || self.slice.is_empty() || self.slice.len() > MAX_NAME_LEN
+        {
+            return Err(bad("namespace or slice is empty or too long".into()));
+        }
+        if !self
+            .slice
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(bad(format!(
+                "slice name {:?} has invalid characters",
+                self.slice
+            )));
+        }
+        if let Some(p) = &self.principal {
+            if p.is_empty() || p.len() > MAX_NAME_LEN {
+                return Err(bad("principal is empty or too long".into()));
+            }
+        }
+        if self.key_fp.len() > 128 {
+            return Err(bad("key fingerprint too long".into()));
+        }
+        if self.expires_at < self.issued_at {
+            return Err(bad("join deadline before issue time".into()));
+        }
+        if self.targets.is_empty() || self.targets.len() > MAX_TARGETS {
+            return Err(bad(format!("{} target patterns", self.targets.len())));
+        }
+        if self
+            .targets
+            .iter()
+            .any(|t| t.is_empty() || t.len() > MAX_NAME_LEN)
+        {
+            return Err(bad("empty or too long target pattern".into()));
+        }
+        let o = &self.overlay;
+        if o.fanout > MAX_FANOUT || o.max_parents == 0 || o.max_parents > MAX_PARENTS {
+            return Err(bad(format!(
+                "overlay fanout {} / max parents {} out of range",
+                o.fanout, o.max_parents
+            )));
+        }
+        if self.ops.is_empty() && self.push.is_none() {
+            return Err(bad("no operations".into()));
+        }
+        if self.ops.len() > MAX_OPS {
+            return Err(bad(format!(
+                "{} operations, at most {MAX_OPS}",
+                self.ops.len()
+            )));
+        }
+        if let Some(m) = &self.push {
+            m.validate().map_err(bad)?;
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    /// Range and consistency checks.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.block_size < 4096 || self.block_size > 16 * 1024 * 1024 {
+            return Err(format!("block size {} out of range", self.block_size));
+        }
+        let want = self.size.div_ceil(u64::from(self.block_size));
+        if self.blocks.len() as u64 != want || self.blocks.len() > MAX_BLOCKS {
+            return Err(format!(
+                "manifest lists {} blocks, size {} needs {want} (at most {MAX_BLOCKS})",
+                self.blocks.len(),
+                self.size
+            ));
+        }
+        if !self.dest.starts_with('/') || self.dest.len() > 4096 || self.dest.contains('\0') {
+            return Err("destination must be an absolute path".into());
+        }
+        if self.mode > 0o7777 {
+            return Err(format!("mode {:o} out of range", self.mode));
+        }
+        Ok(())
+    }
+}
+
+/// A session body as received, with its signature: the unit that travels down the overlay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedSession {
+    /// Must be [`SESSION_VERSION`].
+    pub v: u32,
+    /// The CBOR body bytes, exactly as signed.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// Raw SSHSIG blob over `body`.
+    #[serde(with = "serde_bytes")]
+    pub sshsig: Vec<u8>,
+}
+
+impl SignedSession {
+    /// Encodes for the wire.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes with size limits and version check (the body is decoded separately).
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedSession, DecodeError> {
+        let s: SignedSession = decode_strict("signed session", bytes, MAX_SIGNED_SESSION_LEN)?;
+        if s.v != SESSION_VERSION {
+            return Err(DecodeError::Version {
+                what: "signed session",
+                got: s.v,
+                want: SESSION_VERSION,
+            });
+        }
+        if s.sshsig.len() > MAX_SSHSIG_LEN {
+            return Err(DecodeError::TooLarge {
+                what: "session signature",
+                len: s.sshsig.len(),
+                max: MAX_SSHSIG_LEN,
+            });
+        }
+        Ok(s)
+    }
+
+    /// The session's name.
+    pub fn hash(&self) -> SessionHash {
+        session_hash(&self.body)
+    }
+}
