@@ -1,1 +1,184 @@
-//! Helpers for MON end-to-end tests.
+//! Helpers for MON's end-to-end tests: a cluster of real `mon server` processes on
+//! 127.0.0.2…, laid out by `mon testbed --prepare-only`, and a client command builder.
+//! Every process is stopped when the [`Cluster`] is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `mon` binary built with the workspace (override with `MON_BIN`).
+pub fn mon_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("MON_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test> → target/<profile>/mon
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    dir.join("mon")
+}
+
+/// Address of testbed node `i` (1-based), as `mon testbed` assigns them.
+pub fn node_ip(i: u32) -> String {
+    let n = i + 1;
+    format!("127.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+}
+
+/// A running cluster.
+pub struct Cluster {
+    /// Its files.
+    pub dir: tempfile::TempDir,
+    /// Number of servers.
+    pub n: u32,
+    /// Port all servers listen on.
+    pub port: u16,
+    procs: Vec<Option<Child>>,
+}
+
+impl Cluster {
+    /// Lays out `n` nodes and starts them; `extra(i)` gives extra server arguments for node i.
+    pub fn start(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("mon-e2e-").tempdir().expect("tempdir");
+        let st = Command::new(mon_bin())
+            .args(["testbed", "--prepare-only", "--nodes", &n.to_string(), "--port", &port.to_string(), "--dir"])
+            .arg(dir.path())
+            .status()
+            .expect("run mon testbed --prepare-only");
+        assert!(st.success(), "mon testbed --prepare-only failed");
+        let mut c = Cluster { dir, n, port, procs: Vec::new() };
+        for i in 1..=n {
+            let p = c.spawn(i, &extra(i));
+            c.procs.push(Some(p));
+        }
+        c
+    }
+
+    fn spawn(&self, i: u32, extra: &[String]) -> Child {
+        let nd = self.node_dir(i);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(nd.join("server.log"))
+            .expect("server log");
+        let seeds: Vec<String> = (1..=self.n.min(3)).map(|j| format!("{}:{}", node_ip(j), self.port)).collect();
+        Command::new(mon_bin())
+            .arg("server")
+            .arg("--config-dir")
+            .arg(nd.join("config"))
+            .arg("--state-dir")
+            .arg(nd.join("state"))
+            .arg("--listen")
+            .arg(format!("{}:{}", node_ip(i), self.port))
+            .arg("--name")
+            .arg(format!("n{i}"))
+            .arg("--join")
+            .arg(seeds.join(","))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn mon server")
+    }
+
+    /// Node i's directory (config/, state/, server.log).
+    pub fn node_dir(&self, i: u32) -> PathBuf {
+        self.dir.path().join(format!("n{i}"))
+    }
+
+    /// The testbed user's private key.
+    pub fn user_key(&self) -> PathBuf {
+        self.dir.path().join("user_ed25519")
+    }
+
+    /// A client command through node `entry` with the testbed key, known_nodes and slice.
+    pub fn client_via(&self, entry: u32) -> Command {
+        let mut c = Command::new(mon_bin());
+        c.arg("--key")
+            .arg(self.user_key())
+            .arg("--known-nodes")
+            .arg(self.dir.path().join("known_nodes"))
+            .arg("--server")
+            .arg(format!("{}:{}", node_ip(entry), self.port))
+            .arg("--slice")
+            .arg("testbed")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("MON_SERVER")
+            .env_remove("MON_SLICE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// A client command through node 1.
+    pub fn client(&self) -> Command {
+        self.client_via(1)
+    }
+
+    /// Runs `mon --json ARGS…` through node 1; returns (exit code, parsed JSON or Null, stderr).
+    pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+        let out: Output = self.client().arg("--json").args(args).output().expect("run mon client");
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code().unwrap_or(-1), v, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// Waits until `count` reaches every live node (bounded by `timeout`); returns the last count.
+    pub fn settle(&self, live: u64, timeout: Duration) -> u64 {
+        let t = Instant::now();
+        let mut last = 0;
+        while t.elapsed() < timeout {
+            let (_, v, _) = self.json(&["--timeout", "3", "count"]);
+            last = v["result"].as_u64().unwrap_or(0);
+            if last >= live {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        last
+    }
+
+    /// Kills node i at once (SIGKILL).
+    pub fn kill(&mut self, i: u32) {
+        if let Some(Some(mut p)) = self.procs.get_mut(i as usize - 1).map(Option::take) {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+
+    /// Whether node i's process is still running.
+    pub fn alive(&mut self, i: u32) -> bool {
+        match self.procs.get_mut(i as usize - 1) {
+            Some(Some(p)) => matches!(p.try_wait(), Ok(None)),
+            _ => false,
+        }
+    }
+
+    /// Node i's audit records.
+    pub fn audit(&self, i: u32) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.node_dir(i).join("state/audit.jsonl")).unwrap_or_default();
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// Node i's server log.
+    pub fn log(&self, i: u32) -> String {
+        std::fs::read_to_string(self.node_dir(i).join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for p in self.procs.iter().flatten() {
+            let _ = Command::new("kill").arg("-TERM").arg(p.id().to_string()).status();
+        }
+        let t = Instant::now();
+        for p in self.procs.iter_mut().flatten() {
+            while t.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = p.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}

@@ -6,6 +6,10 @@
 
 pub mod agg;
 pub mod audit;
+pub mod client;
 pub mod membership;
+pub mod node;
 pub mod replay;
+pub mod targets;
+pub mod verify;
 pub mod wire;

@@ -1,0 +1,217 @@
+//! The client side of a session, sans-IO: build and sign the session, check the entry
+//! node's SessionOk against known_nodes, send Go, open the result.
+
+use mon_keys::frame::{Opener, Sealer};
+use mon_keys::hop::{ChildHello, Initiator, CLIENT_NAME};
+use mon_keys::known_nodes::{KnownNodes, Trust};
+use mon_keys::nodekey::NodeKey;
+use mon_keys::sshsig::Signer;
+use rand::{CryptoRng, RngCore};
+
+use crate::agg::Query;
+use crate::verify::{namespace_for, policy_op};
+use crate::wire::packet::{Inner, Packet, SubtreeResult};
+use crate::wire::session::{
+    Manifest, OverlaySpec, SessionBody, SessionHash, SignedSession, SESSION_VERSION,
+};
+
+/// What the user asked for.
+#[derive(Clone, Debug)]
+pub struct SessionRequest {
+    /// Slice.
+    pub slice: String,
+    /// Principal, if the user named one.
+    pub principal: Option<String>,
+    /// Operations.
+    pub ops: Vec<Query>,
+    /// Push manifest.
+    pub push: Option<Manifest>,
+    /// Target patterns.
+    pub targets: Vec<String>,
+    /// Overlay.
+    pub overlay: OverlaySpec,
+    /// Query timeout, ms.
+    pub timeout_ms: u32,
+    /// Session lifetime, s.
+    pub max_lifetime_s: u32,
+    /// Join window, ms.
+    pub join_window_ms: u64,
+}
+
+/// Why the client could not run a session.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Signing failed.
+    #[error("signing the session failed: {0}")]
+    Sign(String),
+    /// The entry node refused.
+    #[error("{node} denied the session: {text} [{code}]")]
+    Denied {
+        /// Entry node.
+        node: String,
+        /// Reason code.
+        code: String,
+        /// Reason.
+        text: String,
+    },
+    /// The entry node's key is not the one known_nodes pins.
+    #[error("entry node {name:?} at {addr}: {what}")]
+    EntryKey {
+        /// Node name it claims.
+        name: String,
+        /// Address.
+        addr: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Handshake failed.
+    #[error("handshake with the entry node failed: {0}")]
+    Handshake(String),
+    /// The entry node sent something unexpected.
+    #[error("unexpected message from the entry node: {0}")]
+    Protocol(String),
+}
+
+/// A session being run by the client.
+pub struct ClientSession {
+    /// The signed session.
+    pub signed: SignedSession,
+    /// Its body.
+    pub body: SessionBody,
+    /// Its hash.
+    pub hash: SessionHash,
+    initiator: Option<Initiator>,
+    /// Command key (signs follow-up commands).
+    pub cmd_key: NodeKey,
+    link: Option<(Sealer, Opener)>,
+    /// Entry node name, once known.
+    pub entry: Option<String>,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession").field("entry", &self.entry).finish_non_exhaustive()
+    }
+}
+
+impl ClientSession {
+    /// Builds and signs a session at `now_ms`.
+    pub fn new<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        signer: &dyn Signer,
+        req: SessionRequest,
+        now_ms: u64,
+    ) -> Result<ClientSession, ClientError> {
+        let initiator = Initiator::new(rng);
+        let cmd_key = NodeKey::generate(rng);
+        let mut ops: Vec<mon_policy::Operation> = req.ops.iter().map(policy_op).collect();
+        if let Some(m) = &req.push {
+            ops.push(mon_policy::Operation::Push { dest: m.dest.clone() });
+        }
+        let ns = namespace_for(&ops);
+        let mut session_id = [0u8; 16];
+        rng.fill_bytes(&mut session_id);
+        let body = SessionBody {
+            v: SESSION_VERSION,
+            ns: ns.to_string(),
+            session_id: session_id.into(),
+            slice: req.slice,
+            principal: req.principal,
+            key_fp: mon_keys::sshsig::fingerprint(signer.public_key()),
+            issued_at: now_ms,
+            expires_at: now_ms + req.join_window_ms,
+            max_lifetime_s: req.max_lifetime_s,
+            timeout_ms: req.timeout_ms,
+            client_eph: initiator.public().into(),
+            cmd_key: cmd_key.public().into(),
+            targets: req.targets,
+            overlay: req.overlay,
+            ops: req.ops,
+            push: req.push,
+        };
+        let bytes = body.to_bytes();
+        let sshsig = signer.sign(ns, &bytes).map_err(|e| ClientError::Sign(e.to_string()))?;
+        let signed = SignedSession { v: SESSION_VERSION, body: bytes, sshsig };
+        let hash = signed.hash();
+        Ok(ClientSession { signed, body, hash, initiator: Some(initiator), cmd_key, link: None, entry: None })
+    }
+
+    /// The first packet to the entry node.
+    pub fn session_packet(&self) -> Packet {
+        Packet::Session {
+            session: self.signed.clone(),
+            parent: CLIENT_NAME.to_string(),
+            e_p: self.body.client_eph,
+            parent_sig: None,
+            level: 0,
+            budget_ms: self.body.timeout_ms,
+        }
+    }
+
+    /// Handles the entry node's answer to the Session: on SessionOk, checks its key against
+    /// known_nodes (by name and address) and returns the Go packet to send.
+    pub fn on_answer(
+        &mut self,
+        packet: Packet,
+        entry_addr: std::net::SocketAddr,
+        known: &KnownNodes,
+    ) -> Result<Packet, ClientError> {
+        match packet {
+            Packet::SessionOk { session_hash, child, e_c, sig, confirm } if *session_hash == self.hash => {
+                let key = known
+                    .entries()
+                    .filter(|e| e.matches_name(&child))
+                    .map(|e| e.key())
+                    .find(|k| matches!(known.check(&child, Some(entry_addr.ip()), k), Trust::Trusted));
+                let Some(key) = key else {
+                    let what = match known.entries().any(|e| e.matches_name(&child)) {
+                        true => "its key or address does not match known_nodes (possible impersonation)",
+                        false => "not listed in known_nodes; add its line (from `mon server init`) to your known_nodes file",
+                    };
+                    return Err(ClientError::EntryKey { name: child, addr: entry_addr.to_string(), what: what.into() });
+                };
+                let confirm = <[u8; 16]>::try_from(confirm.as_slice())
+                    .map_err(|_| ClientError::Handshake("bad key confirmation length".into()))?;
+                let init = self.initiator.take().ok_or_else(|| ClientError::Protocol("second SessionOk".into()))?;
+                let hello = ChildHello { e_c: *e_c, sig: *sig, confirm };
+                let keys = init
+                    .finish(&self.hash, CLIENT_NAME, &child, &key, &hello)
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let (mut sealer, opener) = keys.channel(0);
+                let frame = sealer.seal(&Inner::Go.to_bytes()).map_err(|e| ClientError::Handshake(e.to_string()))?;
+                self.link = Some((sealer, opener));
+                self.entry = Some(child);
+                Ok(Packet::Sealed { session_hash: self.hash.into(), from: CLIENT_NAME.into(), channel: 0, frame })
+            }
+            Packet::Deny { session_hash, child, code, text, .. } if *session_hash == self.hash => {
+                Err(ClientError::Denied { node: child, code, text })
+            }
+            Packet::Prune { .. } => Err(ClientError::Protocol("the entry node has already run this session".into())),
+            other => Err(ClientError::Protocol(format!("{:?}", std::mem::discriminant(&other)))),
+        }
+    }
+
+    /// Opens a sealed result from the entry node; returns the result and the ack packet.
+    pub fn on_result(&mut self, packet: Packet) -> Result<(SubtreeResult, Packet), ClientError> {
+        let Some((sealer, opener)) = self.link.as_mut() else {
+            return Err(ClientError::Protocol("result before handshake".into()));
+        };
+        let Packet::Sealed { session_hash, frame, .. } = packet else {
+            return Err(ClientError::Protocol("expected a sealed result".into()));
+        };
+        if *session_hash != self.hash {
+            return Err(ClientError::Protocol("result for another session".into()));
+        }
+        let plain = opener.open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let Inner::Result(r) = inner else {
+            return Err(ClientError::Protocol("expected a result".into()));
+        };
+        if r.partials.len() != self.body.ops.len() {
+            return Err(ClientError::Protocol("result has the wrong number of operations".into()));
+        }
+        let ack = sealer.seal(&Inner::ResultAck.to_bytes()).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let ack = Packet::Sealed { session_hash: self.hash.into(), from: CLIENT_NAME.into(), channel: 0, frame: ack };
+        Ok((r, ack))
+    }
+}

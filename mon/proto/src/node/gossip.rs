@@ -1,0 +1,94 @@
+//! The gossip envelope: Ping/Pong signed by the sender's node key with a timestamp that
+//! strictly increases per sender. A receiver drops messages from keys known_nodes does not
+//! trust, stale or replayed ones, and bad signatures, before the membership state machine
+//! sees them.
+
+use mon_keys::nodekey::verify_node_sig;
+
+use super::{Node, Peer};
+use crate::wire::packet::{GossipBody, Packet, GOSSIP_DOMAIN, PACKET_VERSION};
+use crate::wire::{decode_strict, encode};
+
+/// Largest signed gossip body.
+const MAX_GOSSIP_BODY: usize = 1100;
+
+impl Node {
+    pub(super) fn handle_gossip(&mut self, now_ms: u64, from: Peer, signed: &[u8], sig: &[u8; 64]) {
+        let Peer::Addr(_) = from else {
+            self.counters.gossip_dropped += 1;
+            return;
+        };
+        let body: GossipBody = match decode_strict("gossip", signed, MAX_GOSSIP_BODY) {
+            Ok(b) => b,
+            Err(_) => {
+                self.counters.junk += 1;
+                self.junk.note(from.ip(), now_ms);
+                return;
+            }
+        };
+        if body.v != PACKET_VERSION
+            || body.from.name == self.cfg.name
+            || !Self::trusted(&self.known, &body.from)
+        {
+            self.counters.gossip_dropped += 1;
+            return;
+        }
+        let skew = self.cfg.limits.skew_ms;
+        if body.ts_ms > now_ms.saturating_add(skew) || body.ts_ms.saturating_add(skew) < now_ms {
+            self.counters.gossip_dropped += 1;
+            return;
+        }
+        if let Some(last) = self.gossip_last_ts.get(&body.from.name) {
+            if body.ts_ms <= *last {
+                self.counters.gossip_dropped += 1;
+                return;
+            }
+        }
+        let mut msg = Vec::with_capacity(GOSSIP_DOMAIN.len() + signed.len());
+        msg.extend_from_slice(GOSSIP_DOMAIN);
+        msg.extend_from_slice(signed);
+        if verify_node_sig(&body.from.key, &msg, sig).is_err() {
+            self.counters.gossip_dropped += 1;
+            return;
+        }
+        // Bounded: only names known_nodes trusts get here.
+        self.gossip_last_ts.insert(body.from.name.clone(), body.ts_ms);
+        let known = self.known.clone();
+        let trust = |id: &crate::membership::MemberId| Self::trusted(&known, id);
+        self.membership
+            .handle(now_ms, &body.from, body.node_id, body.msg, &trust);
+    }
+
+    /// Wraps membership's outgoing messages in signed envelopes.
+    pub(super) fn pump_gossip(&mut self, now_ms: u64) {
+        while let Some((to, msg)) = self.membership.poll_transmit() {
+            let ts = now_ms.max(self.last_gossip_ts + 1);
+            self.last_gossip_ts = ts;
+            let body = GossipBody {
+                v: PACKET_VERSION,
+                from: self.membership_me(),
+                node_id: self.membership.node_id(),
+                ts_ms: ts,
+                msg,
+            };
+            let signed = encode(&body);
+            let mut m = Vec::with_capacity(GOSSIP_DOMAIN.len() + signed.len());
+            m.extend_from_slice(GOSSIP_DOMAIN);
+            m.extend_from_slice(&signed);
+            let sig = self.key.sign(&m);
+            let p = Packet::Gossip {
+                signed,
+                sig: sig.into(),
+            };
+            self.send(Peer::Addr(to), &p);
+        }
+    }
+
+    fn membership_me(&self) -> crate::membership::MemberId {
+        crate::membership::MemberId {
+            name: self.cfg.name.clone(),
+            addr: self.cfg.listen,
+            key: self.key.public(),
+        }
+    }
+}

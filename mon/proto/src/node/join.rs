@@ -1,0 +1,515 @@
+//! Overlay construction (paper §2.2) with the hop handshake: Session in, SessionOk / Prune /
+//! Deny out; children chosen by the session's overlay algorithm.
+
+use std::sync::Arc;
+
+use mon_keys::hop::{self, ChildHello, Initiator, CLIENT_NAME};
+use mon_keys::known_nodes::Trust;
+use mon_keys::nodekey::verify_node_sig;
+use sha2::{Digest, Sha256};
+
+use super::state::{Child, ChildState, ParentLink, Session};
+use super::audit_ev::EvExt;
+use super::{Node, Output, Peer};
+use crate::audit::{EventKind, Outcome};
+use crate::membership::{default_fanout, MemberId};
+use crate::replay::Seen;
+use crate::verify::{verify_session, Context, Denied, Verified};
+use crate::wire::packet::{Inner, Packet, DENY_DOMAIN, PRUNE_DOMAIN};
+use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+pub(super) fn prune_signed_data(hash: &SessionHash, answered: &[u8; 32]) -> Vec<u8> {
+    let mut m = PRUNE_DOMAIN.to_vec();
+    m.extend_from_slice(hash);
+    m.extend_from_slice(answered);
+    m
+}
+
+pub(super) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
+    let mut m = DENY_DOMAIN.to_vec();
+    m.extend_from_slice(hash);
+    m.extend_from_slice(code.as_bytes());
+    m
+}
+
+impl Node {
+    /// The key known_nodes pins for `name` at `ip`.
+    pub(super) fn node_key_for(&self, name: &str, ip: std::net::IpAddr) -> Option<[u8; 32]> {
+        self.known
+            .entries()
+            .filter(|e| e.matches_name(name))
+            .map(|e| e.key())
+            .find(|k| matches!(self.known.check(name, Some(ip), k), Trust::Trusted))
+    }
+
+    pub(super) fn handle_session(&mut self, now_ms: u64, from: Peer, packet: Packet, raw: &[u8]) {
+        let Packet::Session {
+            session,
+            parent,
+            e_p,
+            parent_sig,
+            level,
+            budget_ms,
+        } = packet
+        else {
+            return;
+        };
+        let hash = session.hash();
+        let answered = sha256(raw);
+
+        if self.sessions.contains_key(&hash) {
+            self.duplicate_session(now_ms, from, hash, &parent, &e_p, parent_sig.as_deref(), level, answered);
+            return;
+        }
+        if self.replay.contains(&hash) {
+            // Ran here before and its state is gone: never re-run.
+            self.send_prune(from, hash, answered);
+            return;
+        }
+
+        // 1. strict decoding of the body (needed to authenticate the first hop).
+        let body = match SessionBody::from_bytes(&session.body) {
+            Ok(b) => b,
+            Err(e) => {
+                self.deny(now_ms, from, hash, None, &session, e.code(), &e.to_string());
+                return;
+            }
+        };
+        // 2. parent authentication.
+        let client_addr = match (parent.as_str(), from) {
+            (CLIENT_NAME, Peer::Client(_, ip)) => {
+                if *e_p != *body.client_eph {
+                    self.deny(now_ms, from, hash, Some(&body), &session, "parent-auth", "first-hop key differs from the session's client_eph");
+                    return;
+                }
+                Some(ip)
+            }
+            (name, Peer::Addr(addr)) if name != CLIENT_NAME => {
+                let ok = match (self.node_key_for(name, addr.ip()), parent_sig) {
+                    (Some(k), Some(sig)) => {
+                        hop::verify_parent_signature(&k, &hash, &e_p, &self.cfg.name, &sig).is_ok()
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    // Unauthenticated sender: audit, but do not answer it.
+                    self.counters.sessions_denied += 1;
+                    let ev = self.session_event(EventKind::SessionDeny, Outcome::Deny, &hash, Some(&body), &session)
+                        .reason("parent-auth", &format!("parent {name:?} at {addr} is not a trusted node or its hop signature is bad"))
+                        .peer(addr.to_string());
+                    self.audit(ev);
+                    return;
+                }
+                None
+            }
+            _ => {
+                self.counters.junk += 1;
+                return;
+            }
+        };
+
+        // 3–8.
+        let policy = self.policies.get(&body.slice).cloned();
+        let ctx = Context {
+            now_ms,
+            node: &self.cfg.name,
+            client_addr,
+            policy: policy.as_deref(),
+            limits: &self.cfg.limits,
+        };
+        let verified = match verify_session(&ctx, &session) {
+            Ok(v) => v,
+            Err(d) => {
+                self.deny_verified(now_ms, from, &session, *d, client_addr, &parent);
+                return;
+            }
+        };
+        if self.sessions.len() >= self.cfg.max_sessions {
+            self.deny(now_ms, from, hash, Some(&body), &session, "busy", "this node runs too many sessions; try again");
+            return;
+        }
+        // 9. replay cache, journaled before acting.
+        match self.replay.check_and_insert(
+            now_ms,
+            &hash,
+            &verified.body.session_id,
+            &verified.key_fp,
+            verified.body.issued_at,
+            verified.body.expires_at,
+        ) {
+            Ok(Seen::New) => {}
+            Ok(Seen::Again) => {
+                self.send_prune(from, hash, answered);
+                return;
+            }
+            Err(e) => {
+                self.counters.sessions_denied += 1;
+                let ev = self
+                    .session_event(EventKind::ReplayReject, Outcome::Deny, &hash, Some(&body), &session)
+                    .reason(e.code(), &e.to_string());
+                self.audit(ev);
+                self.send_deny(from, hash, e.code(), &e.to_string());
+                return;
+            }
+        }
+        let lines = self.replay.drain_journal();
+        self.out.push_back(Output::Journal(lines));
+
+        // 11. handshake (child side).
+        let (hello, keys) = match hop::respond(&mut self.rng, &self.key, &hash, &e_p, &parent, &self.cfg.name) {
+            Ok(x) => x,
+            Err(e) => {
+                self.deny(now_ms, from, hash, Some(&body), &session, "handshake", &e.to_string());
+                return;
+            }
+        };
+        self.counters.sessions_accepted += 1;
+        let mut ev = self
+            .session_event(EventKind::SessionAccept, Outcome::Allow, &hash, Some(&body), &session)
+            .principal_opt(verified.principal.as_deref())
+            .policy(verified.policy_file.as_deref(), verified.policy_line);
+        if let Some(ip) = client_addr {
+            ev = ev.client_addr(ip.to_string());
+        } else if let Peer::Addr(a) = from {
+            ev = ev.peer(a.to_string());
+        }
+        self.audit(ev);
+
+        let ok = Packet::SessionOk {
+            session_hash: hash.into(),
+            child: self.cfg.name.clone(),
+            e_c: hello.e_c.into(),
+            sig: hello.sig.into(),
+            confirm: hello.confirm.to_vec(),
+        };
+        let ok_bytes = ok.to_bytes();
+        self.out.push_back(Output::Send {
+            to: from,
+            bytes: ok_bytes.clone(),
+        });
+        let (sealer, opener) = keys.channel(0);
+        self.start_session(now_ms, verified, session, parent, from, sealer, opener, ok_bytes, level, budget_ms);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_session(
+        &mut self,
+        now_ms: u64,
+        v: Verified,
+        signed: SignedSession,
+        parent_name: String,
+        from: Peer,
+        sealer: mon_keys::frame::Sealer,
+        opener: mon_keys::frame::Opener,
+        session_ok: Vec<u8>,
+        parent_level: u16,
+        budget_ms: u32,
+    ) {
+        let body = Arc::new(v.body);
+        let budget = budget_ms.min(body.timeout_ms).max(100);
+        // Answer the parent at 90% of our budget; give children 80% of it minus a hop margin.
+        let finish_by = now_ms + u64::from(budget) * 9 / 10;
+        let child_budget_ms = (budget * 8 / 10).saturating_sub(20);
+        let level = parent_level.saturating_add(1);
+        let mut s = Session {
+            hash: v.hash,
+            local: vec![None; body.ops.len()],
+            body: body.clone(),
+            signed,
+            principal: v.principal,
+            key_fp: v.key_fp,
+            run_as: v.run_as,
+            targeted: v.targeted,
+            level,
+            parent: ParentLink {
+                name: parent_name,
+                peer: from,
+                sealer,
+                opener,
+                go: false,
+                session_ok,
+            },
+            extra_parents: Vec::new(),
+            children: Vec::new(),
+            local_started: false,
+            started_ms: now_ms,
+            finish_by,
+            child_budget_ms,
+            result_packet: None,
+            result_sent_at: 0,
+            result_tries: 0,
+            result_acked: false,
+            forget_at: None,
+            client_gone: false,
+            rto_ms: self.cfg.rto_ms,
+        };
+        let max_depth = if body.overlay.max_depth == 0 { u16::MAX } else { u16::from(body.overlay.max_depth) };
+        if level < max_depth && child_budget_ms >= 50 {
+            let picks = self.pick_children(&body, level, &s.parent.name);
+            for m in picks {
+                let init = Initiator::new(&mut self.rng);
+                let e_p = init.public();
+                let sig = hop::parent_signature(&self.key, &v.hash, &e_p, &m.name);
+                let p = Packet::Session {
+                    session: s.signed.clone(),
+                    parent: self.cfg.name.clone(),
+                    e_p: e_p.into(),
+                    parent_sig: Some(sig.into()),
+                    level,
+                    budget_ms: child_budget_ms,
+                };
+                let bytes = p.to_bytes();
+                let packet_hash = sha256(&bytes);
+                self.out.push_back(Output::Send {
+                    to: Peer::Addr(m.addr),
+                    bytes: bytes.clone(),
+                });
+                s.children.push(Child {
+                    name: m.name.clone(),
+                    addr: m.addr,
+                    key: m.key,
+                    state: ChildState::Offered {
+                        initiator: Some(init),
+                        packet: bytes,
+                        packet_hash,
+                        sent_at: now_ms,
+                        tries: 0,
+                    },
+                });
+            }
+        }
+        self.sessions.insert(v.hash, s);
+    }
+
+    /// Children for a session, by its overlay algorithm (never the parent or this node).
+    fn pick_children(&mut self, body: &SessionBody, level: u16, parent: &str) -> Vec<MemberId> {
+        let o = &body.overlay;
+        let k = if o.fanout == 0 {
+            default_fanout(self.membership.size_estimate())
+        } else {
+            usize::from(o.fanout)
+        };
+        let me = self.cfg.name.clone();
+        let parent = parent.to_string();
+        let exclude = move |m: &MemberId| m.name == me || m.name == parent;
+        let second_stage = o.kind == OverlayKind::Twostage && level > u16::from(o.stage_one_hops.max(1));
+        let mut picks = if second_stage {
+            self.membership.local_neighbours(k, &exclude)
+        } else {
+            self.membership.sample(k, &exclude)
+        };
+        // Ring neighbours close the gaps random choices leave (see membership docs).
+        for r in self.membership.ring_children(&exclude) {
+            if !picks.iter().any(|p| p.name == r.name) {
+                picks.push(r);
+            }
+        }
+        picks
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn duplicate_session(
+        &mut self,
+        now_ms: u64,
+        from: Peer,
+        hash: SessionHash,
+        parent: &str,
+        e_p: &[u8; 32],
+        parent_sig: Option<&[u8; 64]>,
+        level: u16,
+        answered: [u8; 32],
+    ) {
+        let _ = now_ms;
+        let Some(s) = self.sessions.get(&hash) else { return };
+        // A retransmission from a parent we already answered: answer again.
+        if s.parent.name == parent {
+            let b = s.parent.session_ok.clone();
+            self.out.push_back(Output::Send { to: from, bytes: b });
+            return;
+        }
+        if let Some(p) = s.extra_parents.iter().find(|p| p.name == parent) {
+            let b = p.session_ok.clone();
+            self.out.push_back(Output::Send { to: from, bytes: b });
+            return;
+        }
+        let dag = s.body.overlay.kind == OverlayKind::Dag;
+        let room = 1 + s.extra_parents.len() < usize::from(s.body.overlay.max_parents);
+        let Peer::Addr(addr) = from else {
+            self.send_prune(from, hash, answered);
+            return;
+        };
+        if dag && room && level < s.level {
+            let authentic = match (self.node_key_for(parent, addr.ip()), parent_sig) {
+                (Some(k), Some(sig)) => hop::verify_parent_signature(&k, &hash, e_p, &self.cfg.name, sig).is_ok(),
+                _ => false,
+            };
+            if authentic {
+                if let Ok((hello, keys)) = hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name) {
+                    let ok = Packet::SessionOk {
+                        session_hash: hash.into(),
+                        child: self.cfg.name.clone(),
+                        e_c: hello.e_c.into(),
+                        sig: hello.sig.into(),
+                        confirm: hello.confirm.to_vec(),
+                    };
+                    let bytes = ok.to_bytes();
+                    self.out.push_back(Output::Send { to: from, bytes: bytes.clone() });
+                    let (sealer, opener) = keys.channel(0);
+                    if let Some(s) = self.sessions.get_mut(&hash) {
+                        s.extra_parents.push(ParentLink {
+                            name: parent.to_string(),
+                            peer: from,
+                            sealer,
+                            opener,
+                            go: false,
+                            session_ok: bytes,
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+        self.send_prune(from, hash, answered);
+    }
+
+    fn send_prune(&mut self, to: Peer, hash: SessionHash, answered: [u8; 32]) {
+        let sig = self.key.sign(&prune_signed_data(&hash, &answered));
+        let p = Packet::Prune {
+            session_hash: hash.into(),
+            child: self.cfg.name.clone(),
+            answered: answered.into(),
+            sig: sig.into(),
+        };
+        self.send(to, &p);
+    }
+
+    pub(super) fn send_deny(&mut self, to: Peer, hash: SessionHash, code: &str, text: &str) {
+        let sig = self.key.sign(&deny_signed_data(&hash, code));
+        let p = Packet::Deny {
+            session_hash: hash.into(),
+            child: self.cfg.name.clone(),
+            code: code.chars().take(64).collect(),
+            text: text.chars().take(1000).collect(),
+            sig: sig.into(),
+        };
+        self.send(to, &p);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deny(
+        &mut self,
+        _now_ms: u64,
+        from: Peer,
+        hash: SessionHash,
+        body: Option<&SessionBody>,
+        signed: &SignedSession,
+        code: &str,
+        text: &str,
+    ) {
+        self.counters.sessions_denied += 1;
+        let ev = self
+            .session_event(EventKind::SessionDeny, Outcome::Deny, &hash, body, signed)
+            .reason(code, text);
+        self.audit(ev);
+        self.send_deny(from, hash, code, text);
+    }
+
+    fn deny_verified(
+        &mut self,
+        _now_ms: u64,
+        from: Peer,
+        signed: &SignedSession,
+        d: Denied,
+        client_addr: Option<std::net::IpAddr>,
+        parent: &str,
+    ) {
+        self.counters.sessions_denied += 1;
+        let mut ev = self
+            .session_event(EventKind::SessionDeny, Outcome::Deny, &d.hash, d.body.as_ref(), signed)
+            .reason(&d.code, &d.text)
+            .principal_opt(d.principal.as_deref())
+            .policy(d.policy_file.as_deref(), d.policy_line);
+        if let Some(ip) = client_addr {
+            ev = ev.client_addr(ip.to_string());
+        } else {
+            ev = ev.peer(parent);
+        }
+        self.audit(ev);
+        self.send_deny(from, d.hash, &d.code, &d.text);
+    }
+
+    pub(super) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::SessionOk { session_hash, child, e_c, sig, confirm } = packet else { return };
+        let hash = *session_hash;
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        match &mut c.state {
+            ChildState::Offered { initiator, .. } => {
+                let Some(init) = initiator.take() else { return };
+                let Ok(confirm) = <[u8; 16]>::try_from(confirm.as_slice()) else {
+                    c.state = ChildState::Missing { why: "bad handshake".into() };
+                    return;
+                };
+                let hello = ChildHello { e_c: *e_c, sig: *sig, confirm };
+                match init.finish(&hash, &me, &c.name, &c.key, &hello) {
+                    Ok(keys) => {
+                        let (mut sealer, opener) = keys.channel(0);
+                        let frame = sealer.seal(&Inner::Go.to_bytes());
+                        c.state = ChildState::Linked { sealer, opener, result: None };
+                        if let Ok(frame) = frame {
+                            let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                            let to = Peer::Addr(c.addr);
+                            self.send(to, &p);
+                        }
+                    }
+                    Err(e) => {
+                        c.state = ChildState::Missing { why: format!("handshake failed: {e}") };
+                    }
+                }
+            }
+            ChildState::Linked { sealer, result: None, .. } => {
+                // Our Go may have been lost: send another one.
+                if let Ok(frame) = sealer.seal(&Inner::Go.to_bytes()) {
+                    let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                    let to = Peer::Addr(c.addr);
+                    self.send(to, &p);
+                }
+            }
+            _ => {}
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    pub(super) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::Prune { session_hash, child, answered, sig } = packet else { return };
+        let hash = *session_hash;
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        if let ChildState::Offered { packet_hash, .. } = &c.state {
+            if *packet_hash == *answered
+                && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
+            {
+                c.state = ChildState::Pruned;
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::Deny { session_hash, child, code, text, sig } = packet else { return };
+        let hash = *session_hash;
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        if matches!(c.state, ChildState::Offered { .. })
+            && verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok()
+        {
+            c.state = ChildState::Denied { code, text };
+        }
+        self.try_finish(now_ms, hash);
+    }
+}

@@ -1,0 +1,349 @@
+//! The server core: one MON node as a sans-IO state machine.
+//!
+//! The driver feeds it packets ([`Node::handle_packet`]), local operation results
+//! ([`Node::handle_local`]) and timer expiries ([`Node::handle_timeout`]), each with `now`
+//! (unix ms), and drains [`Output`]s in order with [`Node::poll_output`]. Audit records and
+//! replay-journal lines come out *before* the actions they guard; the driver makes them
+//! durable before it performs any later output.
+
+mod audit_ev;
+mod gossip;
+mod join;
+mod result;
+mod state;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use mon_keys::known_nodes::{KnownNodes, Trust};
+use mon_keys::nodekey::NodeKey;
+use mon_policy::SlicePolicy;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::agg::{Local, Query};
+use crate::audit::{AuditEvent, JunkSummarizer};
+use crate::membership::{self, MemberId, MemberView, Membership};
+use crate::replay::{ReplayCache, ReplayConfig};
+use crate::verify::Limits;
+use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
+use crate::wire::session::SessionHash;
+
+pub use state::SessionSummary;
+
+/// Where a packet came from or goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// Another node, by its listen address (UDP datagram, or a stream to that address when
+    /// the packet is larger than a datagram).
+    Addr(SocketAddr),
+    /// A client connection (a stream the driver accepted), by the driver's id.
+    Client(u64, IpAddr),
+}
+
+impl Peer {
+    /// The peer's IP address.
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Peer::Addr(a) => a.ip(),
+            Peer::Client(_, ip) => *ip,
+        }
+    }
+}
+
+/// Work to run on this node for a session's operation.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// The session.
+    pub session: SessionHash,
+    /// Index of the operation in the session.
+    pub index: usize,
+    /// The operation.
+    pub query: Query,
+    /// User to run as (from mon_policy `run-as`).
+    pub run_as: Option<String>,
+    /// Seconds the operation may take.
+    pub timeout_ms: u64,
+}
+
+/// Something the driver must do.
+#[derive(Debug)]
+pub enum Output {
+    /// Send a packet. Datagram if it fits [`crate::wire::packet::MAX_DATAGRAM`], else a stream.
+    Send {
+        /// Destination.
+        to: Peer,
+        /// Encoded [`Packet`].
+        bytes: Vec<u8>,
+    },
+    /// Append to the audit log (durably, before later outputs are acted on).
+    Audit(AuditEvent),
+    /// Append to the replay journal (durably, before later outputs are acted on).
+    Journal(Vec<String>),
+    /// Evaluate an operation locally and report with [`Node::handle_local`].
+    Run(RunRequest),
+    /// The client connection may be closed once pending sends are flushed.
+    CloseClient(u64),
+}
+
+/// Static settings of a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's name (as in known_nodes).
+    pub name: String,
+    /// Address other nodes reach it at.
+    pub listen: SocketAddr,
+    /// Session limits.
+    pub limits: Limits,
+    /// Replay cache limits.
+    pub replay: ReplayConfig,
+    /// Membership settings.
+    pub membership: membership::Config,
+    /// At most this many concurrent sessions.
+    pub max_sessions: usize,
+    /// Retransmission timeout for Session and Result packets, ms.
+    pub rto_ms: u64,
+    /// Retransmissions before a child is declared missing.
+    pub retries: u32,
+    /// How long a finished session's state is kept to answer stragglers, ms.
+    pub linger_ms: u64,
+}
+
+impl NodeConfig {
+    /// Defaults for a node named `name` at `listen`.
+    pub fn new(name: &str, listen: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            name: name.to_string(),
+            listen,
+            limits: Limits::default(),
+            replay: ReplayConfig::default(),
+            membership: membership::Config::default(),
+            max_sessions: 256,
+            rto_ms: 250,
+            retries: 3,
+            linger_ms: 5_000,
+        }
+    }
+}
+
+/// Counters for `mon members` / metrics.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Packets that did not decode.
+    pub junk: u64,
+    /// Gossip messages dropped (untrusted key, stale, replayed, bad signature).
+    pub gossip_dropped: u64,
+    /// Sessions accepted.
+    pub sessions_accepted: u64,
+    /// Sessions denied.
+    pub sessions_denied: u64,
+    /// Sealed frames rejected.
+    pub frames_rejected: u64,
+}
+
+/// One MON node.
+pub struct Node {
+    cfg: NodeConfig,
+    key: NodeKey,
+    known: Arc<KnownNodes>,
+    policies: HashMap<String, Arc<SlicePolicy>>,
+    membership: Membership,
+    replay: ReplayCache,
+    sessions: HashMap<SessionHash, state::Session>,
+    gossip_last_ts: HashMap<String, u64>,
+    rng: ChaCha20Rng,
+    out: VecDeque<Output>,
+    junk: JunkSummarizer,
+    counters: Counters,
+    last_gossip_ts: u64,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.cfg.name)
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A node with its key, the trusted node list, a replay cache (possibly loaded from the
+    /// journal) and a seed for its random choices.
+    pub fn new(
+        cfg: NodeConfig,
+        key: NodeKey,
+        known: Arc<KnownNodes>,
+        replay: ReplayCache,
+        node_id: u64,
+        seed: [u8; 32],
+    ) -> Node {
+        let me = MemberId {
+            name: cfg.name.clone(),
+            addr: cfg.listen,
+            key: key.public(),
+        };
+        let mseed = u64::from_le_bytes([
+            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+        ]);
+        let membership = Membership::new(me, node_id, cfg.membership.clone(), mseed ^ 0x9e37);
+        Node {
+            cfg,
+            key,
+            known,
+            policies: HashMap::new(),
+            membership,
+            replay,
+            sessions: HashMap::new(),
+            gossip_last_ts: HashMap::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+            out: VecDeque::new(),
+            junk: JunkSummarizer::new(),
+            counters: Counters::default(),
+            last_gossip_ts: 0,
+        }
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// Installs the current slice policies (the driver reloads them from disk).
+    pub fn set_policies(&mut self, policies: HashMap<String, Arc<SlicePolicy>>) {
+        self.policies = policies;
+    }
+
+    /// Installs a reloaded known_nodes list.
+    pub fn set_known_nodes(&mut self, known: Arc<KnownNodes>) {
+        self.known = known;
+    }
+
+    /// Adds join addresses (`--join`).
+    pub fn join(&mut self, addrs: &[SocketAddr], now_ms: u64) {
+        for a in addrs {
+            if *a != self.cfg.listen {
+                self.membership.add_seed(*a, now_ms);
+            }
+        }
+        self.pump_gossip(now_ms);
+    }
+
+    /// The partial view, for `mon members`.
+    pub fn members(&self) -> Vec<MemberView> {
+        self.membership.view()
+    }
+
+    /// Estimated number of live nodes.
+    pub fn size_estimate(&self) -> usize {
+        self.membership.size_estimate()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Number of sessions in memory.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether known_nodes trusts `id`.
+    fn trusted(known: &KnownNodes, id: &MemberId) -> bool {
+        matches!(known.check(&id.name, Some(id.addr.ip()), &id.key), Trust::Trusted)
+    }
+
+    /// Handles one received packet.
+    pub fn handle_packet(&mut self, now_ms: u64, from: Peer, bytes: &[u8]) {
+        let packet = match Packet::from_bytes(bytes, MAX_STREAM_PACKET) {
+            Ok(p) => p,
+            Err(_) => {
+                self.counters.junk += 1;
+                self.junk.note(from.ip(), now_ms);
+                self.drain_junk(now_ms);
+                return;
+            }
+        };
+        match packet {
+            Packet::Gossip { signed, sig } => self.handle_gossip(now_ms, from, &signed, &sig),
+            Packet::Session { .. } => self.handle_session(now_ms, from, packet, bytes),
+            Packet::SessionOk { .. } => self.handle_session_ok(now_ms, from, packet),
+            Packet::Prune { .. } => self.handle_prune(now_ms, from, packet),
+            Packet::Deny { .. } => self.handle_deny(now_ms, from, packet),
+            Packet::Sealed {
+                session_hash,
+                from: sender,
+                channel,
+                frame,
+            } => self.handle_sealed(now_ms, from, *session_hash, &sender, channel, &frame),
+        }
+        self.pump_gossip(now_ms);
+    }
+
+    /// A local operation finished.
+    pub fn handle_local(&mut self, now_ms: u64, session: SessionHash, index: usize, local: Local) {
+        self.on_local(now_ms, session, index, local);
+    }
+
+    /// The client connection `id` closed: abandon its sessions.
+    pub fn client_closed(&mut self, now_ms: u64, id: u64) {
+        let gone: Vec<SessionHash> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| matches!(s.parent.peer, Peer::Client(c, _) if c == id))
+            .map(|(h, _)| *h)
+            .collect();
+        for h in gone {
+            if let Some(s) = self.sessions.get_mut(&h) {
+                s.client_gone = true;
+                s.finish_by = s.finish_by.min(now_ms);
+            }
+        }
+    }
+
+    /// Timers: gossip, retransmissions, deadlines, expiry.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.membership.handle_timeout(now_ms);
+        self.session_timers(now_ms);
+        self.replay.expire(now_ms);
+        self.drain_junk(now_ms);
+        self.pump_gossip(now_ms);
+    }
+
+    /// The next time [`Node::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let mut t = self.membership.poll_timeout();
+        for s in self.sessions.values() {
+            let st = s.next_timer();
+            t = match (t, st) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        t
+    }
+
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    fn drain_junk(&mut self, now_ms: u64) {
+        for ev in self.junk.drain(now_ms) {
+            self.out.push_back(Output::Audit(ev));
+        }
+    }
+
+    fn send(&mut self, to: Peer, p: &Packet) {
+        self.out.push_back(Output::Send {
+            to,
+            bytes: p.to_bytes(),
+        });
+    }
+
+    fn audit(&mut self, ev: AuditEvent) {
+        self.out.push_back(Output::Audit(ev));
+    }
+}

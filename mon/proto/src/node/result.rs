@@ -1,0 +1,297 @@
+//! Executing a session's operations and aggregating results up the first-parent tree:
+//! sealed link traffic, local results, deadlines and retransmission.
+
+use crate::agg::{Local, Partial, Query};
+use crate::wire::packet::{Inner, Packet, SubtreeResult};
+use crate::wire::session::SessionHash;
+
+use super::state::ChildState;
+use super::{Node, Output, Peer, RunRequest};
+
+impl Node {
+    pub(super) fn handle_sealed(
+        &mut self,
+        now_ms: u64,
+        from: Peer,
+        hash: SessionHash,
+        sender: &str,
+        channel: u8,
+        frame: &[u8],
+    ) {
+        if channel != 0 {
+            self.counters.frames_rejected += 1;
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let inner = if s.parent.name == sender && s.parent.peer == from {
+            s.parent.opener.open(frame).ok().map(|b| (true, b))
+        } else if let Some(c) = s.children.iter_mut().find(|c| c.name == sender) {
+            match &mut c.state {
+                ChildState::Linked { opener, .. } => opener.open(frame).ok().map(|b| (false, b)),
+                _ => None,
+            }
+        } else if let Some(p) = s.extra_parents.iter_mut().find(|p| p.name == sender) {
+            // Extra DAG parents only serve blocks; their frames just prove key possession.
+            if p.opener.open(frame).is_ok() {
+                p.go = true;
+            }
+            return;
+        } else {
+            None
+        };
+        let Some((from_parent, plain)) = inner else {
+            self.counters.frames_rejected += 1;
+            return;
+        };
+        let Ok(inner) = Inner::from_bytes(&plain) else {
+            self.counters.frames_rejected += 1;
+            return;
+        };
+        match (from_parent, inner) {
+            (true, Inner::Go) => self.on_go(now_ms, hash),
+            (true, Inner::ResultAck) => {
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.result_acked = true;
+                }
+            }
+            (true, Inner::Cancel) => {
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.finish_by = now_ms;
+                }
+                self.try_finish(now_ms, hash);
+            }
+            (false, Inner::Result(r)) => self.on_child_result(now_ms, hash, sender, r),
+            _ => self.counters.frames_rejected += 1,
+        }
+    }
+
+    fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        if s.parent.go {
+            return;
+        }
+        s.parent.go = true;
+        if s.local_started {
+            return;
+        }
+        s.local_started = true;
+        let ops: Vec<Query> = s.body.ops.clone();
+        let targeted = s.targeted;
+        let run_as = s.run_as.clone();
+        let parent = s.parent.name.clone();
+        let timeout_ms = s.finish_by.saturating_sub(now_ms);
+        let name = self.cfg.name.clone();
+        for (i, q) in ops.iter().enumerate() {
+            let local = if !targeted {
+                Some(Partial::empty(q))
+            } else {
+                match q {
+                    Query::Count | Query::Depth => Some(Partial::from_local(q, &name, Local::Present)),
+                    Query::Topology => {
+                        let parent = (parent != mon_keys::hop::CLIENT_NAME).then(|| parent.clone());
+                        Some(Partial::from_local(q, &name, Local::Topology { parent }))
+                    }
+                    _ => None,
+                }
+            };
+            match local {
+                Some(p) => {
+                    if let Some(s) = self.sessions.get_mut(&hash) {
+                        s.local[i] = Some(p);
+                    }
+                }
+                None => {
+                    if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+                        let ev = self.op_event(&hash, q);
+                        self.audit(ev);
+                    }
+                    self.out.push_back(Output::Run(RunRequest {
+                        session: hash,
+                        index: i,
+                        query: q.clone(),
+                        run_as: run_as.clone(),
+                        timeout_ms,
+                    }));
+                }
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    pub(super) fn on_local(&mut self, now_ms: u64, hash: SessionHash, index: usize, local: Local) {
+        let name = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(q) = s.body.ops.get(index).cloned() else { return };
+        if s.local.get(index).is_none_or(Option::is_some) {
+            return;
+        }
+        if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+            let ev = self.op_end_event(&hash, &q, &local, now_ms);
+            self.audit(ev);
+        }
+        if let Some(s) = self.sessions.get_mut(&hash) {
+            s.local[index] = Some(Partial::from_local(&q, &name, local));
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    fn on_child_result(&mut self, now_ms: u64, hash: SessionHash, child: &str, r: SubtreeResult) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let nops = s.body.ops.len();
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        if let ChildState::Linked { sealer, result, .. } = &mut c.state {
+            if let Ok(frame) = sealer.seal(&Inner::ResultAck.to_bytes()) {
+                let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                let to = Peer::Addr(c.addr);
+                if result.is_none() {
+                    if r.partials.len() == nops {
+                        *result = Some(r);
+                    } else {
+                        c.state = ChildState::Missing { why: "malformed result".into() };
+                    }
+                }
+                self.send(to, &p);
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    /// Sends the subtree result once everything arrived (or `force` at the deadline).
+    pub(super) fn try_finish(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some(s) = self.sessions.get(&hash) else { return };
+        if s.result_packet.is_some() {
+            return;
+        }
+        let force = now_ms >= s.finish_by;
+        if !(s.complete() || force) {
+            return;
+        }
+        if !s.parent.go {
+            // Never got a frame from our parent: nothing may run, nothing is sent.
+            if force {
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.forget_at = Some(now_ms);
+                }
+            }
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let ops = s.body.ops.clone();
+        let mut partials: Vec<Partial> = Vec::with_capacity(ops.len());
+        for (i, q) in ops.iter().enumerate() {
+            let mine = s.local[i].clone().unwrap_or_else(|| {
+                let mut p = Partial::empty(q);
+                p.add_failed(&self.cfg.name, "local evaluation did not finish before the deadline");
+                p
+            });
+            let mut kids = Partial::empty(q);
+            for c in &s.children {
+                match &c.state {
+                    ChildState::Linked { result: Some(r), .. } => {
+                        if let Some(cp) = r.partials.get(i) {
+                            if kids.merge(cp.clone()).is_err() {
+                                kids.add_missing(&c.name, "sent a malformed result");
+                            }
+                        }
+                    }
+                    ChildState::Linked { result: None, .. } => {
+                        kids.add_missing(&c.name, "its subtree did not answer before the deadline")
+                    }
+                    ChildState::Offered { .. } => kids.add_missing(&c.name, "did not answer the session"),
+                    ChildState::Missing { why } => kids.add_missing(&c.name, why),
+                    ChildState::Denied { code, text } => kids.add_denied(&c.name, &format!("{code}: {text}")),
+                    ChildState::Pruned => {}
+                }
+            }
+            kids.add_depth_level();
+            let mut total = mine;
+            if total.merge(kids).is_err() {
+                total = Partial::empty(q);
+            }
+            partials.push(total);
+        }
+        let relayed = u64::from(!s.targeted)
+            + s.children
+                .iter()
+                .filter_map(|c| match &c.state {
+                    ChildState::Linked { result: Some(r), .. } => Some(r.relayed),
+                    _ => None,
+                })
+                .sum::<u64>();
+        // Children that never answered are missing for good now.
+        for c in &mut s.children {
+            if matches!(c.state, ChildState::Offered { .. } | ChildState::Linked { result: None, .. }) {
+                c.state = ChildState::Missing { why: "deadline".into() };
+            }
+        }
+        let result = Inner::Result(SubtreeResult { relayed, partials });
+        match s.parent.sealer.seal(&result.to_bytes()) {
+            Ok(frame) => {
+                let p = Packet::Sealed {
+                    session_hash: hash.into(),
+                    from: self.cfg.name.clone(),
+                    channel: 0,
+                    frame,
+                };
+                let bytes = p.to_bytes();
+                s.result_packet = Some(bytes.clone());
+                s.result_sent_at = now_ms;
+                s.forget_at = Some(now_ms + self.cfg.linger_ms);
+                let to = s.parent.peer;
+                self.out.push_back(Output::Send { to, bytes });
+                if let Peer::Client(id, _) = to {
+                    self.out.push_back(Output::CloseClient(id));
+                }
+            }
+            Err(_) => s.forget_at = Some(now_ms),
+        }
+    }
+
+    /// Retransmissions, deadlines, forgetting.
+    pub(super) fn session_timers(&mut self, now_ms: u64) {
+        let hashes: Vec<SessionHash> = self.sessions.keys().copied().collect();
+        for h in hashes {
+            let mut resend: Vec<(Peer, Vec<u8>)> = Vec::new();
+            let mut forget = false;
+            if let Some(s) = self.sessions.get_mut(&h) {
+                if s.forget_at.is_some_and(|f| now_ms >= f) {
+                    forget = true;
+                } else if s.result_packet.is_none() {
+                    let rto = s.rto_ms;
+                    for c in &mut s.children {
+                        if let ChildState::Offered { packet, sent_at, tries, .. } = &mut c.state {
+                            if now_ms >= *sent_at + rto {
+                                if *tries >= self.cfg.retries {
+                                    c.state = ChildState::Missing { why: "no answer (node down?)".into() };
+                                } else {
+                                    *tries += 1;
+                                    *sent_at = now_ms;
+                                    resend.push((Peer::Addr(c.addr), packet.clone()));
+                                }
+                            }
+                        }
+                    }
+                } else if !s.result_acked && now_ms >= s.result_sent_at + s.rto_ms {
+                    if s.result_tries < self.cfg.retries && !matches!(s.parent.peer, Peer::Client(..)) {
+                        s.result_tries += 1;
+                        s.result_sent_at = now_ms;
+                        if let Some(b) = &s.result_packet {
+                            resend.push((s.parent.peer, b.clone()));
+                        }
+                    } else {
+                        s.result_acked = true;
+                    }
+                }
+            }
+            if forget {
+                self.sessions.remove(&h);
+                continue;
+            }
+            for (to, bytes) in resend {
+                self.out.push_back(Output::Send { to, bytes });
+            }
+            self.try_finish(now_ms, h);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Per-session state of a node: its parent link(s), its children, its local results.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mon_keys::frame::{Opener, Sealer};
+use mon_keys::hop::Initiator;
+
+use super::Peer;
+use crate::agg::Partial;
+use crate::wire::packet::SubtreeResult;
+use crate::wire::session::{SessionBody, SessionHash, SignedSession};
+
+/// A link towards a parent (the first parent gets results; extra DAG parents serve blocks).
+pub(super) struct ParentLink {
+    pub name: String,
+    pub peer: Peer,
+    pub sealer: Sealer,
+    pub opener: Opener,
+    /// The parent's first sealed frame arrived (it holds e_p's secret).
+    pub go: bool,
+    /// Our SessionOk to this parent, for retransmission on a duplicate Session.
+    pub session_ok: Vec<u8>,
+}
+
+/// Where a child stands.
+pub(super) enum ChildState {
+    /// Session sent, waiting for SessionOk / Prune / Deny.
+    Offered {
+        initiator: Option<Initiator>,
+        packet: Vec<u8>,
+        packet_hash: [u8; 32],
+        sent_at: u64,
+        tries: u32,
+    },
+    /// Handshake done; waiting for its subtree's result.
+    Linked {
+        sealer: Sealer,
+        opener: Opener,
+        result: Option<SubtreeResult>,
+    },
+    /// Already in the overlay elsewhere.
+    Pruned,
+    /// Refused the session.
+    Denied { code: String, text: String },
+    /// Never answered, or its subtree was lost.
+    Missing { why: String },
+}
+
+pub(super) struct Child {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub key: [u8; 32],
+    pub state: ChildState,
+}
+
+impl Child {
+    pub fn settled(&self) -> bool {
+        match &self.state {
+            ChildState::Offered { .. } => false,
+            ChildState::Linked { result, .. } => result.is_some(),
+            _ => true,
+        }
+    }
+}
+
+/// A session this node is part of.
+pub(super) struct Session {
+    pub hash: SessionHash,
+    pub body: Arc<SessionBody>,
+    pub signed: SignedSession,
+    pub principal: Option<String>,
+    pub key_fp: String,
+    pub run_as: Option<String>,
+    pub targeted: bool,
+    pub level: u16,
+    pub parent: ParentLink,
+    pub extra_parents: Vec<ParentLink>,
+    pub children: Vec<Child>,
+    /// One slot per operation; `Some` once evaluated (or skipped).
+    pub local: Vec<Option<Partial>>,
+    pub local_started: bool,
+    pub started_ms: u64,
+    /// Send whatever we have by then.
+    pub finish_by: u64,
+    /// Budget handed to children.
+    pub child_budget_ms: u32,
+    /// Sealed result packet, kept for retransmission until acknowledged.
+    pub result_packet: Option<Vec<u8>>,
+    pub result_sent_at: u64,
+    pub result_tries: u32,
+    pub result_acked: bool,
+    /// Forget the state at this time (set once the result is out).
+    pub forget_at: Option<u64>,
+    pub client_gone: bool,
+    pub rto_ms: u64,
+}
+
+impl Session {
+    /// The next time this session needs attention.
+    pub fn next_timer(&self) -> Option<u64> {
+        let mut t: Option<u64> = None;
+        let mut at = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
+        if let Some(f) = self.forget_at {
+            at(f);
+        }
+        if self.result_packet.is_none() {
+            at(self.finish_by);
+            for c in &self.children {
+                if let ChildState::Offered { sent_at, .. } = c.state {
+                    at(sent_at + self.rto_ms);
+                }
+            }
+        } else if !self.result_acked {
+            at(self.result_sent_at + self.rto_ms);
+        }
+        t
+    }
+
+    /// Whether everything this node waits for has arrived.
+    pub fn complete(&self) -> bool {
+        let local_done = !self.parent.go || self.local.iter().all(Option::is_some);
+        self.parent.go && local_done && self.children.iter().all(Child::settled)
+    }
+}
+
+/// A summary of a session for status displays.
+#[derive(Clone, Debug)]
+pub struct SessionSummary {
+    /// Session hash.
+    pub hash: SessionHash,
+    /// Level in the overlay.
+    pub level: u16,
+    /// Children.
+    pub children: usize,
+}

@@ -1,0 +1,151 @@
+//! The command-line interface: one clap definition for help, man page and completions.
+
+use clap::{Parser, Subcommand};
+use mon_proto::agg::Query;
+
+use crate::client::{run_session, GlobalOpts};
+use crate::{cmd, server, testbed};
+
+/// MON — management overlay network: instant commands over on-demand overlays, signed
+/// with your SSH key and checked against the slice's policy on every node.
+///
+/// Exit codes of client commands: 0 every node answered, 1 partial (missing or denied
+/// nodes), 2 local error, 3 denied at the entry node.
+#[derive(Debug, Parser)]
+#[command(name = "mon", version, propagate_version = true, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Number of nodes that answered.
+    Count,
+    /// Depth of the overlay.
+    Depth,
+    /// Edges of the overlay.
+    Topology {
+        /// Print Graphviz dot.
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined).
+    Avg {
+        /// Resource.
+        res: String,
+    },
+    /// The N nodes with the largest values of a resource.
+    Top {
+        /// How many.
+        n: u32,
+        /// Resource.
+        res: String,
+    },
+    /// Histogram of a resource.
+    Histo {
+        /// Resource.
+        res: String,
+        /// Number of equal-width buckets.
+        #[arg(long, default_value_t = 10)]
+        buckets: u32,
+    },
+    /// Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or
+    /// `filter grep WORD FILE`: nodes whose FILE contains WORD.
+    #[command(allow_hyphen_values = true)]
+    Filter {
+        /// RES OP VALUE, or grep WORD FILE.
+        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"])]
+        args: Vec<String>,
+    },
+    /// Run a command on every node; identical outcomes are grouped.
+    Exec {
+        /// Per-node timeout, seconds.
+        #[arg(long, default_value_t = 30)]
+        cmd_timeout: u32,
+        /// Run only where RES OP VALUE holds.
+        #[arg(long = "where", num_args = 3, value_names = ["RES", "OP", "VALUE"], allow_hyphen_values = true)]
+        where_: Vec<String>,
+        /// Run through /bin/sh -c (default: no shell).
+        #[arg(long)]
+        shell: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+    /// Slice policy tools for admins: check files, explain a decision.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
+    /// Audit log tools for operators: show, verify, export.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
+    /// User key tools: show which key MON would sign with.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCmd),
+    /// Run the MON server (`mon server init` creates its node key first).
+    #[command(args_conflicts_with_subcommands = true)]
+    Server {
+        #[command(subcommand)]
+        init: Option<ServerSub>,
+        #[command(flatten)]
+        args: server::ServerArgs,
+    },
+    /// Start N real servers on 127.0.0.2… with keys and a policy, then run a command.
+    Testbed(testbed::TestbedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerSub {
+    /// Create this node's key and print its known_nodes line.
+    Init(cmd::server_init::InitArgs),
+}
+
+fn query_words(words: &[&str], rest: &[String]) -> anyhow::Result<Query> {
+    let mut v: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+    v.extend(rest.iter().cloned());
+    Ok(Query::parse(&v)?)
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> anyhow::Result<u8> {
+    let Cli { global, command } = Cli::parse();
+    let g = &global;
+    let q = |name: &str, words: &[&str], rest: &[String]| -> anyhow::Result<u8> {
+        let query = query_words(words, rest)?;
+        run_session(g, name, vec![query], false)
+    };
+    match command {
+        Command::Count => q("count", &["count"], &[]),
+        Command::Depth => q("depth", &["depth"], &[]),
+        Command::Topology { dot } => {
+            let query = query_words(&["topology"], &[])?;
+            run_session(g, "topology", vec![query], dot)
+        }
+        Command::Avg { res } => q("avg", &["avg", &res], &[]),
+        Command::Top { n, res } => q("top", &["top", &n.to_string(), &res], &[]),
+        Command::Histo { res, buckets } => q("histo", &["histo", &res, "--buckets", &buckets.to_string()], &[]),
+        Command::Filter { args } => q("filter", &["filter"], &args),
+        Command::Exec { cmd_timeout, where_, shell, argv } => {
+            let mut words = vec!["exec".to_string(), "--cmd-timeout".into(), cmd_timeout.to_string()];
+            if shell {
+                words.push("--shell".into());
+            }
+            if !where_.is_empty() {
+                words.push("--where".into());
+                words.extend(where_);
+            }
+            words.push("--".into());
+            words.extend(argv);
+            let query = Query::parse(&words)?;
+            run_session(g, "exec", vec![query], false)
+        }
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Audit(c) => cmd::audit::run(c),
+        Command::Key(c) => cmd::key::run(c),
+        Command::Server { init: Some(ServerSub::Init(a)), .. } => cmd::server_init::run(a),
+        Command::Server { init: None, args } => server::run(args),
+        Command::Testbed(a) => testbed::run(a),
+    }
+}

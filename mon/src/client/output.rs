@@ -1,0 +1,87 @@
+//! Printing answers: human text or one stable JSON object.
+
+use mon_proto::agg::{Answer, Coverage};
+use serde_json::{json, Value};
+
+/// Everything the client learned from a session.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Command name as typed (`count`, `filter`, …).
+    pub command: String,
+    /// Answer.
+    pub answer: Answer,
+    /// Coverage.
+    pub coverage: Coverage,
+    /// Nodes that relayed only (outside --targets).
+    pub relayed: u64,
+    /// Entry node name.
+    pub entry: String,
+    /// Session set-up, ms.
+    pub session_ms: u64,
+    /// Query, ms.
+    pub query_ms: u64,
+}
+
+impl Outcome {
+    /// Whether some node is missing or denied.
+    pub fn partial(&self) -> bool {
+        self.coverage.missing.total() > 0 || self.coverage.denied.total() > 0
+    }
+
+    /// The stable JSON object.
+    pub fn to_json(&self) -> Value {
+        let c = &self.coverage;
+        let names = |l: &mon_proto::agg::NodeList| -> Value {
+            Value::Array(l.entries().iter().map(|e| json!({"node": e.node, "reason": e.reason})).collect())
+        };
+        json!({
+            "command": self.command,
+            "result": self.answer.to_json(),
+            "answered": c.answered,
+            "missing": c.missing.total(),
+            "denied": c.denied.total(),
+            "failed": c.failed.total(),
+            "skipped": c.skipped,
+            "relayed": self.relayed,
+            "missing_nodes": names(&c.missing),
+            "denied_nodes": names(&c.denied),
+            "failed_nodes": names(&c.failed),
+            "entry": self.entry,
+            "session_ms": self.session_ms,
+            "query_ms": self.query_ms,
+        })
+    }
+
+    /// Human text: the answer, problem nodes, one line of coverage and timing.
+    pub fn render_human(&self, dot: bool) -> String {
+        let mut s = String::new();
+        match (dot, self.answer.render_dot()) {
+            (true, Some(d)) => s.push_str(&d),
+            _ => s.push_str(&self.answer.render_human()),
+        }
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        let c = &self.coverage;
+        for (what, l) in [("missing", &c.missing), ("denied", &c.denied), ("failed", &c.failed)] {
+            for e in l.entries() {
+                s.push_str(&format!("{what}: {} ({})\n", e.node, e.reason));
+            }
+            let shown = l.entries().len() as u64;
+            if l.total() > shown {
+                s.push_str(&format!("{what}: … and {} more\n", l.total() - shown));
+            }
+        }
+        s.push_str(&format!(
+            "answered {} / missing {} / denied {}{} · session set-up {} ms · query {} ms (entry {})\n",
+            c.answered,
+            c.missing.total(),
+            c.denied.total(),
+            if c.failed.total() > 0 { format!(" / failed {}", c.failed.total()) } else { String::new() },
+            self.session_ms,
+            self.query_ms,
+            self.entry,
+        ));
+        s
+    }
+}

@@ -1,0 +1,168 @@
+//! Running one session against the entry node.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use mon_keys::known_nodes::KnownNodes;
+use mon_keys::userkey::{load_signer, KeyRequest};
+use mon_proto::agg::{Answer, Coverage, Query};
+use mon_proto::client::{ClientError, ClientSession, SessionRequest};
+use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
+use mon_proto::wire::session::{OverlayKind, OverlaySpec};
+use tokio::net::TcpStream;
+
+use super::output::Outcome;
+use super::{known_nodes_path, GlobalOpts, OverlayArg};
+use crate::exit;
+use crate::server::net::{self, Info, Opener};
+
+/// Prompts for a key passphrase on the terminal.
+pub fn prompt_passphrase(path: &std::path::Path) -> std::io::Result<zeroize::Zeroizing<String>> {
+    rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display())).map(zeroize::Zeroizing::new)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
+    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
+        .with_context(|| format!("connecting to the entry server {}", g.server))?;
+    net::write_preamble(&mut s, Opener::Info).await?;
+    let f = tokio::time::timeout(Duration::from_secs(5), net::read_frame(&mut s))
+        .await
+        .map_err(|_| anyhow::anyhow!("{} did not answer", g.server))??
+        .with_context(|| format!("{} closed the connection", g.server))?;
+    Ok(mon_proto::wire::decode_strict("server info", &f, 64 * 1024)?)
+}
+
+/// Runs `ops` as one session and prints the answer. Returns the exit code.
+pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) -> anyhow::Result<u8> {
+    // The key first: a bad key never reaches a server.
+    let req = KeyRequest {
+        key: g.key.clone(),
+        agent_sock: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
+        home: std::env::var_os("HOME").map(Into::into),
+    };
+    let signer = load_signer(&req, &mut prompt_passphrase)?;
+    let known_path = known_nodes_path(g).context(
+        "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
+    )?;
+    let known = KnownNodes::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
+    if !(0.1..=3600.0).contains(&g.timeout) {
+        bail!("--timeout must be between 0.1 and 3600 seconds");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let slice = match &g.slice {
+            Some(s) => s.clone(),
+            None => {
+                let info = server_info(g).await?;
+                match info.slices.as_slice() {
+                    [one] => one.clone(),
+                    [] => bail!("{} ({}) serves no slice with a valid policy", info.name, g.server),
+                    many => bail!(
+                        "{} serves several slices ({}): choose one with --slice or MON_SLICE",
+                        info.name,
+                        many.join(", ")
+                    ),
+                }
+            }
+        };
+        let kind = match g.overlay {
+            OverlayArg::Random => OverlayKind::Random,
+            OverlayArg::Twostage => OverlayKind::Twostage,
+            OverlayArg::Dag => OverlayKind::Dag,
+        };
+        let timeout_ms = (g.timeout * 1000.0) as u32;
+        let sreq = SessionRequest {
+            slice,
+            principal: g.principal.clone(),
+            ops: ops.clone(),
+            push: None,
+            targets: g.targets.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            overlay: OverlaySpec {
+                kind,
+                fanout: g.fanout.unwrap_or(0),
+                max_parents: g.max_parents.unwrap_or(if kind == OverlayKind::Dag { 3 } else { 1 }),
+                stage_one_hops: 2,
+                max_depth: 0,
+            },
+            timeout_ms,
+            max_lifetime_s: (g.timeout as u32).saturating_add(60),
+            join_window_ms: u64::from(timeout_ms) + 5_000,
+        };
+        let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
+        let t0 = Instant::now();
+        let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
+            .await
+            .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
+            .with_context(|| format!("connecting to the entry server {}", g.server))?;
+        let _ = s.set_nodelay(true);
+        net::write_preamble(&mut s, Opener::Client).await?;
+        net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
+        let answer = read_packet(&mut s, Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms))), g).await?;
+        let go = match cs.on_answer(answer, g.server, &known) {
+            Ok(go) => go,
+            Err(ClientError::Denied { node, code, text }) => {
+                eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
+                eprintln!("mon: your key {} ; ask the slice admin, or check with `mon policy explain`", mon_keys::sshsig::fingerprint(signer.public_key()));
+                return Ok(exit::DENIED);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        net::write_frame(&mut s, &go.to_bytes()).await?;
+        let session_ms = t0.elapsed().as_millis() as u64;
+        let t1 = Instant::now();
+        let result = read_packet(&mut s, Duration::from_millis(u64::from(timeout_ms) + 2000), g).await?;
+        let (r, ack) = cs.on_result(result)?;
+        let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
+        let query_ms = t1.elapsed().as_millis() as u64;
+        let entry = cs.entry.clone().unwrap_or_default();
+        let mut code = exit::OK;
+        for (q, p) in ops.iter().zip(r.partials) {
+            let (answer, coverage) = match p.check_for(q) {
+                Ok(()) => {
+                    let c = p.coverage();
+                    (p.finish(q), c)
+                }
+                Err(e) => bail!("the entry node returned a malformed result: {e}"),
+            };
+            let out = Outcome {
+                command: command.to_string(),
+                answer,
+                coverage,
+                relayed: r.relayed,
+                entry: entry.clone(),
+                session_ms,
+                query_ms,
+            };
+            if out.partial() {
+                code = exit::PARTIAL_OR_NEGATIVE;
+            }
+            if g.json {
+                println!("{}", out.to_json());
+            } else {
+                print!("{}", out.render_human(dot));
+            }
+        }
+        Ok(code)
+    })
+}
+
+async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+    let f = tokio::time::timeout(t, net::read_frame(s))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer from {} within {:.1} s", g.server, t.as_secs_f64()))?
+        .with_context(|| format!("reading from {}", g.server))?
+        .with_context(|| format!("{} closed the connection", g.server))?;
+    Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)
+}
+
+#[allow(dead_code)]
+fn _types(_: Answer, _: Coverage) {}

@@ -1,0 +1,326 @@
+//! The event loop: sockets, timers, local operations and durable records around the
+//! sans-IO node.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mon_keys::known_nodes::KnownNodes;
+use mon_keys::nodekey::NodeKey;
+use mon_policy::{PolicyStore, StoreEvent};
+use mon_proto::agg::Local;
+use mon_proto::audit::{AuditEvent, EventKind, Outcome};
+use mon_proto::node::{Node, NodeConfig, Output, Peer};
+use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::wire::session::SessionHash;
+use rand::RngCore;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::net::{self, Opener};
+use super::state::Journal;
+use super::{eval, ServerArgs};
+use crate::auditlog::AuditLog;
+
+enum Event {
+    Packet(Peer, Vec<u8>),
+    Local(SessionHash, usize, Local),
+    ClientOpen(u64, mpsc::Sender<Vec<u8>>),
+    ClientClosed(u64),
+}
+
+/// Unix time in ms.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn policy_events(events: Vec<StoreEvent>) -> Vec<AuditEvent> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            StoreEvent::Loaded { slice, files } => {
+                tracing::info!(slice, files = files.len(), "policy loaded");
+                AuditEvent::new(EventKind::PolicyLoad).result(Outcome::Ok).slice(slice)
+            }
+            StoreEvent::Error { slice, diagnostics } => {
+                let text: Vec<String> = diagnostics.iter().take(5).map(|d| d.to_string()).collect();
+                let text = text.join("; ");
+                tracing::error!(slice, "policy rejected, last good policy stays: {text}");
+                AuditEvent::new(EventKind::PolicyError)
+                    .result(Outcome::Error)
+                    .slice(slice)
+                    .reason("policy-error", text)
+            }
+        })
+        .collect()
+}
+
+fn policies(store: &PolicyStore) -> HashMap<String, Arc<mon_policy::SlicePolicy>> {
+    store
+        .slices()
+        .into_iter()
+        .filter_map(|s| store.get(&s).map(|p| (s, p)))
+        .collect()
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: PathBuf) -> anyhow::Result<u8> {
+    let name = args.name.clone().unwrap_or_else(host_name);
+    let key_path = config_dir.join("node_ed25519_key");
+    let key = NodeKey::load(&key_path)
+        .with_context(|| format!("loading the node key {} (create it with `mon server init`)", key_path.display()))?;
+    let known_path = config_dir.join("known_nodes");
+    let known = Arc::new(KnownNodes::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?);
+    let resources = Arc::new(
+        crate::resources::Resources::new(
+            args.resources
+                .iter()
+                .map(|r| crate::resources::parse_definition(r))
+                .collect::<Result<Vec<_>, _>>()
+                .context("bad --resource")?,
+        )
+        .context("bad --resource")?,
+    );
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    let start = now_ms();
+    let mut cfg = NodeConfig::new(&name, args.listen);
+    cfg.limits.skew_ms = args.skew * 1000;
+    cfg.replay.skew_ms = args.skew * 1000;
+    cfg.membership.ping_interval_ms = args.ping_interval_ms;
+    let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
+    let audit_path = state_dir.join("audit.jsonl");
+    let mut audit = AuditLog::open(&audit_path, &name).with_context(|| format!("opening {}", audit_path.display()))?;
+    let slices_dir = config_dir.join("slices");
+    let (mut store, ev) = PolicyStore::open(&slices_dir);
+    let mut pending_audit = policy_events(ev);
+
+    let udp = UdpSocket::bind(args.listen).await.with_context(|| format!("binding UDP {}", args.listen))?;
+    let tcp = TcpListener::bind(args.listen).await.with_context(|| format!("binding TCP {}", args.listen))?;
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let node_id = rand::rngs::OsRng.next_u64();
+    let mut node = Node::new(cfg, key, known, replay, node_id, seed);
+    node.set_policies(policies(&store));
+    pending_audit.push(
+        AuditEvent::new(EventKind::ServerStart)
+            .result(Outcome::Ok)
+            .peer(args.listen.to_string()),
+    );
+    audit.append_batch(&pending_audit).context("writing the audit log")?;
+    node.join(&args.join, now_ms());
+    tracing::info!(%name, listen = %args.listen, slices = ?store.slices(), "mon server started");
+
+    let info = Arc::new(std::sync::RwLock::new(net::Info { name: name.clone(), slices: store.slices() }));
+    let (tx, mut rx) = mpsc::channel::<Event>(4096);
+    let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut next_client = 1u64;
+    let mut buf = vec![0u8; 65536];
+    let mut reload = tokio::time::interval(Duration::from_secs(1));
+    reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut known_mtime = std::fs::metadata(&known_path).and_then(|m| m.modified()).ok();
+
+    loop {
+        let wake = node.poll_timeout().unwrap_or(now_ms() + 1000);
+        let sleep_ms = wake.saturating_sub(now_ms());
+        tokio::select! {
+            r = udp.recv_from(&mut buf) => {
+                if let Ok((n, src)) = r {
+                    node.handle_packet(now_ms(), Peer::Addr(src), &buf[..n]);
+                }
+            }
+            Some(ev) = rx.recv() => match ev {
+                Event::Packet(peer, bytes) => node.handle_packet(now_ms(), peer, &bytes),
+                Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
+                Event::ClientOpen(id, w) => { clients.insert(id, w); }
+                Event::ClientClosed(id) => { clients.remove(&id); node.client_closed(now_ms(), id); }
+            },
+            a = tcp.accept() => {
+                if let Ok((stream, addr)) = a {
+                    let id = next_client;
+                    next_client += 1;
+                    tokio::spawn(read_stream(stream, addr, id, tx.clone(), info.clone()));
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => node.handle_timeout(now_ms()),
+            _ = reload.tick() => {
+                let ev = store.reload_if_changed();
+                if !ev.is_empty() {
+                    let recs = policy_events(ev);
+                    audit.append_batch(&recs).context("writing the audit log")?;
+                    node.set_policies(policies(&store));
+                    if let Ok(mut i) = info.write() {
+                        i.slices = store.slices();
+                    }
+                }
+                let m = std::fs::metadata(&known_path).and_then(|m| m.modified()).ok();
+                if m != known_mtime {
+                    known_mtime = m;
+                    match KnownNodes::load(&known_path) {
+                        Ok(k) => node.set_known_nodes(Arc::new(k)),
+                        Err(e) => tracing::error!("{e}; keeping the previous known_nodes"),
+                    }
+                }
+            }
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        // Durable records first, then actions.
+        let mut outs = Vec::new();
+        while let Some(o) = node.poll_output() {
+            outs.push(o);
+        }
+        if outs.is_empty() {
+            continue;
+        }
+        let mut recs = Vec::new();
+        let mut lines = Vec::new();
+        for o in &outs {
+            match o {
+                Output::Audit(ev) => recs.push(ev.clone()),
+                Output::Journal(l) => lines.extend(l.iter().cloned()),
+                _ => {}
+            }
+        }
+        if !lines.is_empty() {
+            journal.append(&lines)?;
+        }
+        if !recs.is_empty() {
+            audit.append_batch(&recs).context("writing the audit log")?;
+        }
+        for o in outs {
+            match o {
+                Output::Audit(_) | Output::Journal(_) => {}
+                Output::Send { to: Peer::Addr(a), bytes } => {
+                    if bytes.len() <= MAX_DATAGRAM {
+                        let _ = udp.send_to(&bytes, a).await;
+                    } else {
+                        send_stream(&mut streams, a, args.listen, bytes);
+                    }
+                }
+                Output::Send { to: Peer::Client(id, _), bytes } => {
+                    if let Some(w) = clients.get(&id) {
+                        let _ = w.try_send(bytes);
+                    }
+                }
+                Output::CloseClient(id) => {
+                    clients.remove(&id);
+                }
+                Output::Run(req) => {
+                    let tx = tx.clone();
+                    let res = resources.clone();
+                    tokio::spawn(async move {
+                        let local = eval::evaluate(&req, &res).await;
+                        let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+                    });
+                }
+            }
+        }
+    }
+    let _ = audit.append(&AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));
+    tracing::info!("mon server stopped");
+    Ok(0)
+}
+
+fn send_stream(
+    streams: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    to: SocketAddr,
+    me: SocketAddr,
+    bytes: Vec<u8>,
+) {
+    if let Some(w) = streams.get(&to) {
+        match w.try_send(bytes) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => return,
+            Err(mpsc::error::TrySendError::Closed(b)) => {
+                streams.remove(&to);
+                return send_stream(streams, to, me, b);
+            }
+        }
+    }
+    let (w, mut r) = mpsc::channel::<Vec<u8>>(256);
+    let _ = w.try_send(bytes);
+    streams.insert(to, w);
+    tokio::spawn(async move {
+        let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await else {
+            return;
+        };
+        let _ = s.set_nodelay(true);
+        if net::write_preamble(&mut s, Opener::Node(me)).await.is_err() {
+            return;
+        }
+        // Idle streams close after 30 s.
+        while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(30), r.recv()).await {
+            if net::write_frame(&mut s, &b).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+async fn read_stream(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: u64,
+    tx: mpsc::Sender<Event>,
+    info: Arc<std::sync::RwLock<net::Info>>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let who = match tokio::time::timeout(Duration::from_secs(5), net::read_preamble(&mut rd)).await {
+        Ok(Ok(w)) => w,
+        _ => return,
+    };
+    let peer = match who {
+        Opener::Info => {
+            let bytes = match info.read() {
+                Ok(i) => mon_proto::wire::encode(&*i),
+                Err(_) => return,
+            };
+            let _ = net::write_frame(&mut wr, &bytes).await;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
+            return;
+        }
+        Opener::Node(listen) => Peer::Addr(listen),
+        Opener::Client => {
+            let (w, mut r) = mpsc::channel::<Vec<u8>>(64);
+            if tx.send(Event::ClientOpen(id, w)).await.is_err() {
+                return;
+            }
+            tokio::spawn(async move {
+                while let Some(b) = r.recv().await {
+                    if net::write_frame(&mut wr, &b).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
+            });
+            Peer::Client(id, addr.ip())
+        }
+    };
+    loop {
+        match net::read_frame(&mut rd).await {
+            Ok(Some(b)) => {
+                if tx.send(Event::Packet(peer, b)).await.is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    if let Peer::Client(..) = peer {
+        let _ = tx.send(Event::ClientClosed(id)).await;
+    }
+}

@@ -1,0 +1,52 @@
+//! Evaluating one operation on this node: resource reads, grep, exec.
+
+use std::time::Duration;
+
+use mon_proto::agg::{Local, Query};
+use mon_proto::node::RunRequest;
+
+use crate::resources::Resources;
+
+/// Largest file `filter grep` scans.
+const GREP_MAX_BYTES: u64 = 256 * 1024 * 1024;
+/// Cap on each of stdout and stderr of an exec.
+const EXEC_CAP: usize = 64 * 1024;
+
+/// Runs the operation and reports what this node contributes.
+pub async fn evaluate(req: &RunRequest, res: &Resources) -> Local {
+    match &req.query {
+        Query::Count | Query::Depth => Local::Present,
+        Query::Topology => Local::Topology { parent: None },
+        Query::Avg { res: r }
+        | Query::Top { res: r, .. }
+        | Query::Histo { res: r, .. }
+        | Query::Filter { res: r, .. } => match res.read(r).await {
+            Ok(v) => Local::Value(v),
+            Err(e) => Local::Failed(e.to_string()),
+        },
+        Query::Grep { word, file } => {
+            let word = word.clone();
+            let path = std::path::PathBuf::from(file);
+            let r = tokio::task::spawn_blocking(move || crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)).await;
+            match r {
+                Ok(Ok(m)) => Local::Matched(m),
+                Ok(Err(e)) => Local::Failed(e.to_string()),
+                Err(e) => Local::Failed(format!("grep task failed: {e}")),
+            }
+        }
+        Query::Exec { argv, shell, timeout_s, where_ } => {
+            if let Some(w) = where_ {
+                match res.read(&w.res).await {
+                    Ok(v) if w.matches(v) => {}
+                    Ok(_) => return Local::Skipped,
+                    Err(e) => return Local::Failed(e.to_string()),
+                }
+            }
+            let t = Duration::from_secs(u64::from(*timeout_s)).min(Duration::from_millis(req.timeout_ms.max(100)));
+            match crate::exec::run(argv, *shell, t, req.run_as.as_deref(), EXEC_CAP).await {
+                Ok(o) => Local::Exec(o),
+                Err(e) => Local::Failed(e.to_string()),
+            }
+        }
+    }
+}

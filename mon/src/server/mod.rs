@@ -1,0 +1,54 @@
+//! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
+
+mod driver;
+mod eval;
+pub mod net;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+/// Arguments of `mon server`.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Directory with the node key, known_nodes and slices/<slice>/ policy files.
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Directory for audit.jsonl and the replay journal.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// UDP and TCP address to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7460")]
+    pub listen: SocketAddr,
+    /// Nodes to join through (comma-separated).
+    #[arg(long, value_name = "ADDR:PORT,…", value_delimiter = ',')]
+    pub join: Vec<SocketAddr>,
+    /// This node's name as listed in known_nodes (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Operator-defined resource: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number.
+    #[arg(long = "resource", value_name = "NAME=COMMAND")]
+    pub resources: Vec<String>,
+    /// Allowed clock skew in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub skew: u64,
+    /// Gossip interval in milliseconds.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    pub ping_interval_ms: u64,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub fn run(args: ServerArgs) -> anyhow::Result<u8> {
+    let config_dir = args
+        .config_dir
+        .clone()
+        .context("--config-dir is required (the directory `mon server init` created)")?;
+    let state_dir = args.state_dir.clone().context("--state-dir is required")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(driver::serve(args, config_dir, state_dir))
+}

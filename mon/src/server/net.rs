@@ -1,0 +1,105 @@
+//! Stream framing shared by the server and the client.
+//!
+//! A stream starts with a preamble: the 4 bytes `MON1`, then one kind byte — `0` for a
+//! client, `1` for a node followed by its listen address (u8 length + UTF-8 `ip:port`) so
+//! the receiver can route replies. Then frames: u32 big-endian length, then one CBOR packet.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use mon_proto::wire::packet::MAX_STREAM_PACKET;
+
+/// Stream magic.
+pub const MAGIC: &[u8; 4] = b"MON1";
+
+/// Who opened a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    /// A client.
+    Client,
+    /// A node, with its listen address.
+    Node(SocketAddr),
+    /// A client asking for the node's name and slices (answered with one CBOR [`Info`]
+    /// frame, then the stream closes).
+    Info,
+}
+
+/// What a node tells anyone who asks: not secret, used by the client to pick the default
+/// slice and to name the entry node in messages.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Info {
+    /// Node name.
+    pub name: String,
+    /// Slices with a valid policy.
+    pub slices: Vec<String>,
+}
+
+/// Writes the preamble.
+pub async fn write_preamble<W: AsyncWrite + Unpin>(w: &mut W, who: Opener) -> std::io::Result<()> {
+    let mut b = MAGIC.to_vec();
+    match who {
+        Opener::Client => b.push(0),
+        Opener::Info => b.push(2),
+        Opener::Node(addr) => {
+            let s = addr.to_string();
+            b.push(1);
+            b.push(u8::try_from(s.len()).unwrap_or(0));
+            b.extend_from_slice(s.as_bytes());
+        }
+    }
+    w.write_all(&b).await
+}
+
+/// Reads and checks the preamble.
+pub async fn read_preamble<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Opener> {
+    let mut head = [0u8; 5];
+    r.read_exact(&mut head).await?;
+    if &head[..4] != MAGIC {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a MON stream"));
+    }
+    match head[4] {
+        0 => Ok(Opener::Client),
+        1 => {
+            let mut len = [0u8; 1];
+            r.read_exact(&mut len).await?;
+            let mut s = vec![0u8; usize::from(len[0])];
+            r.read_exact(&mut s).await?;
+            let addr = std::str::from_utf8(&s)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad node address in preamble"))?;
+            Ok(Opener::Node(addr))
+        }
+        2 => Ok(Opener::Info),
+        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "unknown stream kind")),
+    }
+}
+
+/// Writes one frame.
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
+    w.write_all(&len.to_be_bytes()).await?;
+    w.write_all(bytes).await
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_STREAM_PACKET {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the limit of {MAX_STREAM_PACKET}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).await?;
+    Ok(Some(buf))
+}

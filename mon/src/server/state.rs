@@ -1,0 +1,73 @@
+//! The server's files: node key, known_nodes, slice policies, replay journal, audit log.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use mon_proto::replay::{ReplayCache, ReplayConfig};
+
+/// The replay journal: one line per accepted session, fsynced before the session runs.
+pub struct Journal {
+    path: PathBuf,
+    file: std::fs::File,
+    lines: usize,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal and rebuilds the cache from it. A node whose state
+    /// dir shows it ran before (an audit log exists) but has no journal refuses sessions
+    /// issued before start + skew.
+    pub fn open(state_dir: &Path, cfg: ReplayConfig, now_ms: u64) -> anyhow::Result<(Journal, ReplayCache)> {
+        let path = state_dir.join("replay.journal");
+        let skew = cfg.skew_ms;
+        let (cache, lines) = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
+                for l in bad {
+                    tracing::warn!("{}:{l}: unreadable replay journal line ignored (torn write?)", path.display());
+                }
+                let n = cache.len();
+                (cache, n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut cache = ReplayCache::new(cfg);
+                if state_dir.join("audit.jsonl").exists() {
+                    tracing::warn!(
+                        "{} is missing but this node ran before: refusing sessions issued before now + {} s",
+                        path.display(),
+                        skew / 1000
+                    );
+                    cache.set_floor(now_ms + skew);
+                }
+                (cache, 0)
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        // Compact: rewrite the live entries atomically.
+        let tmp = state_dir.join("replay.journal.tmp");
+        {
+            let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+            for l in cache.snapshot_lines() {
+                writeln!(f, "{l}")?;
+            }
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+        let file = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Ok((Journal { path, file, lines }, cache))
+    }
+
+    /// Appends lines and fsyncs.
+    pub fn append(&mut self, lines: &[String]) -> anyhow::Result<()> {
+        let mut buf = String::new();
+        for l in lines {
+            buf.push_str(l);
+            buf.push('\n');
+        }
+        self.file.write_all(buf.as_bytes()).with_context(|| format!("appending to {}", self.path.display()))?;
+        self.file.sync_data().with_context(|| format!("syncing {}", self.path.display()))?;
+        self.lines += lines.len();
+        Ok(())
+    }
+}

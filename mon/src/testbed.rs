@@ -1,0 +1,223 @@
+//! `mon testbed`: N real servers on 127.0.0.2… with generated node keys, known_nodes, a user
+//! key (made by ssh-keygen) and a slice policy; waits for membership to settle, then runs a
+//! command through the first server, or prints how to and runs until Ctrl-C.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use mon_keys::nodekey::NodeKey;
+
+/// Arguments of `mon testbed`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestbedArgs {
+    /// Number of servers.
+    #[arg(long, default_value_t = 10)]
+    pub nodes: u32,
+    /// Directory for keys, policies, state and logs [default: a temporary directory, removed
+    /// at exit].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Port every server listens on (each has its own 127.0.0.x address).
+    #[arg(long, default_value_t = 7460)]
+    pub port: u16,
+    /// Seconds to wait for membership to settle.
+    #[arg(long, default_value_t = 60)]
+    pub settle_timeout: u64,
+    /// Extra `--resource NAME=COMMAND` for every server.
+    #[arg(long = "resource", value_name = "NAME=COMMAND")]
+    pub resources: Vec<String>,
+    /// Only write the keys, known_nodes and policies into --dir, start nothing (for scripts
+    /// and tests that start the servers themselves).
+    #[arg(long, requires = "dir")]
+    pub prepare_only: bool,
+    /// Command to run through the first server (e.g. `avg load`), then exit with its status.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// The address of testbed node `i` (1-based): 127.0.0.2, 127.0.0.3, … 127.0.1.1, …
+pub fn node_addr(i: u32, port: u16) -> SocketAddr {
+    let n = i + 1;
+    let ip = Ipv4Addr::new(127, ((n >> 16) & 0xff) as u8, ((n >> 8) & 0xff) as u8, (n & 0xff) as u8);
+    SocketAddr::new(ip.into(), port)
+}
+
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        }
+        let t = Instant::now();
+        for c in &mut self.0 {
+            while t.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Lays out the testbed's files; returns the user key path.
+fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let user_key = dir.join("user_ed25519");
+    if !user_key.exists() {
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "testbed-user", "-f"])
+            .arg(&user_key)
+            .stdin(Stdio::null())
+            .status()
+            .context("running ssh-keygen (install openssh-client)")?;
+        if !st.success() {
+            bail!("ssh-keygen failed making {}", user_key.display());
+        }
+    }
+    let user_pub = std::fs::read_to_string(dir.join("user_ed25519.pub"))?;
+    let user_pub = user_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let mut known = String::new();
+    for i in 1..=n {
+        let nd = dir.join(format!("n{i}"));
+        let conf = nd.join("config");
+        std::fs::create_dir_all(conf.join("slices/testbed"))?;
+        std::fs::create_dir_all(nd.join("state"))?;
+        let kp = conf.join("node_ed25519_key");
+        let key = if kp.exists() {
+            NodeKey::load(&kp)?
+        } else {
+            let k = NodeKey::generate(&mut rand::rngs::OsRng);
+            k.save(&kp, &format!("n{i}"))?;
+            k
+        };
+        known.push_str(&format!("n{i},{} {}\n", node_addr(i, port).ip(), key.public_openssh()));
+    }
+    write(&dir.join("known_nodes"), &known)?;
+    let push_dir = dir.join("push");
+    std::fs::create_dir_all(&push_dir)?;
+    let signers = format!("testbed-user namespaces=\"mon-*@mon\" {user_pub} testbed\n");
+    let policy = format!(
+        "# Testbed: exec and push narrowed to the testbed's directory.\ntestbed-user push-dirs=\"{}\"\n",
+        push_dir.display()
+    );
+    for i in 1..=n {
+        let conf = dir.join(format!("n{i}/config"));
+        write(&conf.join("known_nodes"), &known)?;
+        write(&conf.join("slices/testbed/allowed_signers"), &signers)?;
+        write(&conf.join("slices/testbed/mon_policy"), &policy)?;
+    }
+    Ok(user_key)
+}
+
+/// Runs the testbed.
+pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
+    if a.nodes == 0 || a.nodes > 10_000 {
+        bail!("--nodes must be between 1 and 10000");
+    }
+    let tmp;
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::Builder::new().prefix("mon-testbed-").tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let exe = std::env::current_exe().context("locating the mon binary")?;
+    eprintln!("testbed: {} servers in {}", a.nodes, dir.display());
+    let user_key = lay_out(&dir, a.nodes, a.port)?;
+    if a.prepare_only {
+        return Ok(crate::exit::OK);
+    }
+    let first = node_addr(1, a.port);
+    let seeds: Vec<String> = (1..=a.nodes.min(3)).map(|i| node_addr(i, a.port).to_string()).collect();
+    let mut servers = Servers(Vec::new());
+    for i in 1..=a.nodes {
+        let nd = dir.join(format!("n{i}"));
+        let log = std::fs::File::create(nd.join("server.log"))?;
+        let mut c = Command::new(&exe);
+        c.arg("server")
+            .arg("--config-dir")
+            .arg(nd.join("config"))
+            .arg("--state-dir")
+            .arg(nd.join("state"))
+            .arg("--listen")
+            .arg(node_addr(i, a.port).to_string())
+            .arg("--name")
+            .arg(format!("n{i}"))
+            .arg("--join")
+            .arg(seeds.join(","));
+        for r in &a.resources {
+            c.arg("--resource").arg(r);
+        }
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        let child = c.spawn().with_context(|| format!("starting server n{i}"))?;
+        servers.0.push(child);
+    }
+    let client = |cmd: &[String]| {
+        let mut c = Command::new(&exe);
+        c.arg("--key")
+            .arg(&user_key)
+            .arg("--known-nodes")
+            .arg(dir.join("known_nodes"))
+            .arg("--server")
+            .arg(first.to_string())
+            .arg("--slice")
+            .arg("testbed")
+            .args(cmd)
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    };
+    // Settle: until a count reaches every node.
+    let t = Instant::now();
+    let mut last = 0u64;
+    loop {
+        for (i, s) in servers.0.iter_mut().enumerate() {
+            if let Ok(Some(st)) = s.try_wait() {
+                bail!("server n{} exited ({st}); see {}", i + 1, dir.join(format!("n{}/server.log", i + 1)).display());
+            }
+        }
+        let out = client(&["--json".into(), "--timeout".into(), "3".into(), "count".into()])
+            .stderr(Stdio::null())
+            .output()?;
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            last = v["result"].as_u64().unwrap_or(0);
+        }
+        if last >= u64::from(a.nodes) {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(a.settle_timeout) {
+            eprintln!("testbed: membership did not settle in {} s (count reached {last} of {}); going on", a.settle_timeout, a.nodes);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("testbed: {} of {} servers answer (settled in {:.1} s)", last, a.nodes, t.elapsed().as_secs_f64());
+    if !a.command.is_empty() {
+        let st = client(&a.command).status()?;
+        return Ok(st.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(crate::exit::LOCAL_ERROR));
+    }
+    println!("MON testbed is up. Try, in another shell:");
+    println!(
+        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
+        exe.display(),
+        user_key.display(),
+        dir.join("known_nodes").display(),
+        first
+    );
+    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
+    println!("Ctrl-C stops every server.");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async { tokio::signal::ctrl_c().await })?;
+    Ok(crate::exit::OK)
+}
