@@ -1,0 +1,289 @@
+//! Verifying a log: the hash of every record, the `seq` sequence and the `prev` links.
+//!
+//! What this detects: an edited record (its hash no longer matches, or — if the editor
+//! recomputed that hash — the next record's `prev` no longer matches), a deleted record (a gap
+//! in `seq`), an inserted or duplicated record (`seq` repeats, or `prev` does not link), records
+//! reordered, records from another log (`log_id` changes), and deleted leading records (the first
+//! `seq` is not 0). What it cannot detect: removing only the newest records, or rewriting the
+//! whole file with recomputed hashes — that needs signed checkpoints kept elsewhere (a later
+//! step).
+
+use super::chain::{is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV};
+use super::record::AuditRecord;
+
+/// The longest record line accepted, in bytes (a signed push session with its manifests is the
+/// largest thing a record carries).
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// An intact log (or an intact prefix being checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// Number of records.
+    pub records: u64,
+    /// The log id (`None` for an empty log).
+    pub log_id: Option<String>,
+    /// `seq` of the newest record (`None` for an empty log).
+    pub last_seq: Option<u64>,
+    /// `hash` of the newest record ([`GENESIS_PREV`] for an empty log).
+    pub last_hash: String,
+}
+
+impl VerifySummary {
+    /// The chain state to append after the newest record (`None` for an empty log).
+    pub fn chain(&self) -> Option<Chain> {
+        let log_id = self.log_id.as_deref()?;
+        let next = self.last_seq?.checked_add(1)?;
+        Chain::resume(log_id, next, &self.last_hash).ok()
+    }
+}
+
+/// Why a record breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BreakKind {
+    /// The line is not a well-formed v1 record (or not UTF-8, or empty, or too long).
+    #[error("not a valid audit record ({0}): the line was edited or corrupted")]
+    Malformed(String),
+    /// The line is longer than [`MAX_LINE_BYTES`].
+    #[error("line longer than {MAX_LINE_BYTES} bytes: not a record MON writes")]
+    TooLong,
+    /// The last line has no `\n`: a write torn by a crash (the server saves it aside and
+    /// removes it on its next start), or the file was cut.
+    #[error(
+        "incomplete last line without a newline (a write torn by a crash, or the file was cut)"
+    )]
+    Incomplete,
+    /// `v` is not a version this build understands.
+    #[error("unsupported record version v={0} (this build reads v=1)")]
+    Version(u64),
+    /// The record's text does not hash to its `hash` field.
+    #[error("hash mismatch: the record's content does not match its hash (the record was edited)")]
+    HashMismatch,
+    /// The first record is not `seq` 0.
+    #[error("the first record has seq {0}, expected 0: the records before it were deleted")]
+    FirstSeq(u64),
+    /// The first record does not start from the genesis `prev`.
+    #[error("the first record's prev is not the genesis value (64 zeros): records before it were deleted")]
+    FirstPrev,
+    /// The record belongs to another log.
+    #[error(
+        "log_id {found} differs from this log's {expected}: a record from another log was inserted"
+    )]
+    LogId {
+        /// This log's id.
+        expected: String,
+        /// The record's id.
+        found: String,
+    },
+    /// `seq` skips forward.
+    #[error(
+        "seq gap: expected seq {expected}, found {found}: record(s) deleted, or records reordered"
+    )]
+    SeqGap {
+        /// The seq that should come next.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// `seq` repeats or goes back.
+    #[error("seq out of order: expected seq {expected}, found {found}: a record was inserted, duplicated or reordered")]
+    SeqBack {
+        /// The seq that should come next.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// `prev` does not equal the previous record's `hash`.
+    #[error("prev mismatch: prev does not equal the hash of the record before it (a record was inserted or reordered, or the record before it was edited and re-hashed)")]
+    PrevMismatch,
+}
+
+/// The first record that breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line_no}{}: {what}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]
+pub struct ChainBreak {
+    /// 1-based line number in the file.
+    pub line_no: usize,
+    /// The record's `seq`, when it could be read.
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub what: BreakKind,
+}
+
+#[derive(Debug, Clone)]
+struct Tail {
+    log_id: String,
+    last_seq: u64,
+    last_hash: String,
+}
+
+/// Streaming verifier: feed lines in file order with [`Verifier::push`], then
+/// [`Verifier::finish`]. After the first break every further push returns that break again.
+#[derive(Debug, Default)]
+pub struct Verifier {
+    line_no: usize,
+    records: u64,
+    tail: Option<Tail>,
+    broken: Option<ChainBreak>,
+}
+
+impl Verifier {
+    /// A verifier at the start of a log.
+    pub fn new() -> Verifier {
+        Verifier::default()
+    }
+
+    /// Number of lines pushed so far.
+    pub fn line_no(&self) -> usize {
+        self.line_no
+    }
+
+    /// Checks the next line (without its `\n`) given as raw bytes; non-UTF-8 is a break.
+    pub fn push_bytes(&mut self, line: &[u8]) -> Result<(), ChainBreak> {
+        match std::str::from_utf8(line) {
+            Ok(s) => self.push(s),
+            Err(_) => {
+                self.line_no += 1;
+                self.fail(None, BreakKind::Malformed("not UTF-8".into()))
+            }
+        }
+    }
+
+    /// Records a line that cannot be checked (too long, or the incomplete last line) as the
+    /// next line's break.
+    pub fn push_unreadable(&mut self, what: BreakKind) -> ChainBreak {
+        if let Some(b) = &self.broken {
+            return b.clone();
+        }
+        self.line_no += 1;
+        self.record_break(None, what)
+    }
+
+    /// Checks the next line (without its `\n`).
+    pub fn push(&mut self, line: &str) -> Result<(), ChainBreak> {
+        if let Some(b) = &self.broken {
+            return Err(b.clone());
+        }
+        self.line_no += 1;
+        if line.len() > MAX_LINE_BYTES {
+            return self.fail(None, BreakKind::TooLong);
+        }
+        if line.is_empty() {
+            return self.fail(None, BreakKind::Malformed("empty line".into()));
+        }
+        let rec = match AuditRecord::parse(line) {
+            Ok(r) => r,
+            Err(e) => return self.fail(None, BreakKind::Malformed(e.to_string())),
+        };
+        let seq = Some(rec.seq);
+        if rec.v != FORMAT_VERSION {
+            return self.fail(seq, BreakKind::Version(rec.v));
+        }
+        let Some((unhashed, claimed)) = split_hash(line) else {
+            let what = "\"hash\" is not the last field or not 64 lowercase hex digits";
+            return self.fail(seq, BreakKind::Malformed(what.into()));
+        };
+        if claimed != rec.hash {
+            return self.fail(seq, BreakKind::Malformed("duplicate \"hash\" field".into()));
+        }
+        if !is_lower_hex(&rec.log_id, 32) || !is_lower_hex(&rec.prev, 64) {
+            let what = "log_id or prev is not lowercase hex of the right length";
+            return self.fail(seq, BreakKind::Malformed(what.into()));
+        }
+        if record_hash(&rec.prev, unhashed.as_bytes()) != rec.hash {
+            return self.fail(seq, BreakKind::HashMismatch);
+        }
+        match &self.tail {
+            None => {
+                if rec.seq != 0 {
+                    return self.fail(seq, BreakKind::FirstSeq(rec.seq));
+                }
+                if rec.prev != GENESIS_PREV {
+                    return self.fail(seq, BreakKind::FirstPrev);
+                }
+            }
+            Some(t) => {
+                if rec.log_id != t.log_id {
+                    let what = BreakKind::LogId {
+                        expected: t.log_id.clone(),
+                        found: rec.log_id.clone(),
+                    };
+                    return self.fail(seq, what);
+                }
+                let Some(expected) = t.last_seq.checked_add(1) else {
+                    return self.fail(seq, BreakKind::Malformed("seq overflows".into()));
+                };
+                if rec.seq > expected {
+                    let what = BreakKind::SeqGap {
+                        expected,
+                        found: rec.seq,
+                    };
+                    return self.fail(seq, what);
+                }
+                if rec.seq < expected {
+                    let what = BreakKind::SeqBack {
+                        expected,
+                        found: rec.seq,
+                    };
+                    return self.fail(seq, what);
+                }
+                if rec.prev != t.last_hash {
+                    return self.fail(seq, BreakKind::PrevMismatch);
+                }
+            }
+        }
+        self.records += 1;
+        self.tail = Some(Tail {
+            log_id: rec.log_id,
+            last_seq: rec.seq,
+            last_hash: rec.hash,
+        });
+        Ok(())
+    }
+
+    fn fail(&mut self, seq: Option<u64>, what: BreakKind) -> Result<(), ChainBreak> {
+        Err(self.record_break(seq, what))
+    }
+
+    fn record_break(&mut self, seq: Option<u64>, what: BreakKind) -> ChainBreak {
+        let b = ChainBreak {
+            line_no: self.line_no,
+            seq,
+            what,
+        };
+        self.broken = Some(b.clone());
+        b
+    }
+
+    /// The summary of everything pushed, or the first break.
+    pub fn finish(self) -> Result<VerifySummary, ChainBreak> {
+        if let Some(b) = self.broken {
+            return Err(b);
+        }
+        Ok(match self.tail {
+            None => VerifySummary {
+                records: 0,
+                log_id: None,
+                last_seq: None,
+                last_hash: GENESIS_PREV.to_owned(),
+            },
+            Some(t) => VerifySummary {
+                records: self.records,
+                log_id: Some(t.log_id),
+                last_seq: Some(t.last_seq),
+                last_hash: t.last_hash,
+            },
+        })
+    }
+}
+
+/// Verifies a whole log given as lines in file order (without `\n`); returns the summary or the
+/// first record that breaks the chain. Never panics, whatever the input.
+pub fn verify_lines<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+) -> Result<VerifySummary, ChainBreak> {
+    let mut v = Verifier::new();
+    for line in lines {
+        v.push(line)?;
+    }
+    v.finish()
+}

@@ -1,0 +1,320 @@
+//! The audit log file `STATE_DIR/audit.jsonl`: open (create or resume), append with fdatasync
+//! before returning, group commit. The record format and the hash chain are in
+//! `mon_proto::audit`; this module adds the file, the clock and the randomness.
+//!
+//! One process appends to a log at a time (the server owns its state dir).
+// The server (issue 3) is the caller of `AuditLog`; until it lands only the reader is used.
+#![allow(dead_code)]
+
+mod lines;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Write};
+use std::ops::Range;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mon_proto::audit::{AuditEvent, BreakKind, Chain, ChainBreak, Verifier};
+use rand::RngCore;
+
+pub use lines::{LineReader, RawLine};
+
+/// The log's file name inside a state dir.
+pub const FILE_NAME: &str = "audit.jsonl";
+
+/// `PATH` itself, or `PATH/audit.jsonl` if `PATH` is a directory.
+pub fn resolve(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Errors opening or appending to the audit log.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// A file operation failed.
+    #[error("audit log {}: cannot {op}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The existing log does not verify; the server must not chain onto it.
+    #[error(
+        "audit log {} is broken at {brk}. Keep it for investigation (`mon audit verify {}`), \
+         move it aside (e.g. `mv {} {}.broken`) and restart to begin a new log",
+        path.display(), path.display(), path.display(), path.display()
+    )]
+    Broken {
+        /// The file.
+        path: PathBuf,
+        /// The first bad record.
+        brk: ChainBreak,
+    },
+    /// The path exists but is not a regular file.
+    #[error("audit log {} is not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An earlier failed write could not be rolled back; nothing more is appended.
+    #[error("audit log {} is unusable after a failed write that could not be rolled back; restart the server", path.display())]
+    Poisoned {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The OS random generator failed while creating a log id.
+    #[error("cannot create a log id for {}: {reason}", path.display())]
+    Rng {
+        /// The log file.
+        path: PathBuf,
+        /// The generator's error.
+        reason: String,
+    },
+}
+
+/// A torn last line found (and removed) when the log was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Its line number.
+    pub line_no: usize,
+    /// How many bytes were removed from the end of the log.
+    pub bytes: u64,
+    /// Where those bytes were saved (appended) for inspection.
+    pub saved_to: PathBuf,
+}
+
+/// An open, verified audit log, ready to append.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    node: String,
+    chain: Chain,
+    /// Length of the file up to the last complete, synced record.
+    len: u64,
+    poisoned: bool,
+    torn: Option<TornTail>,
+}
+
+impl AuditLog {
+    /// Creates the log (mode 0600, new random `log_id`) or resumes it: verifies every record,
+    /// recovers `log_id`, `seq` and `prev` from the newest. A last line without `\n` (a write
+    /// torn by a crash: it was never synced, so its action never ran) is saved to
+    /// `PATH.torn`, truncated away and reported by [`AuditLog::torn_tail`] and a warning. Any
+    /// other damage is [`AuditError::Broken`], naming the line: nothing is chained onto it.
+    pub fn open(path: &Path, node: &str) -> Result<AuditLog, AuditError> {
+        let io = |op: &'static str| {
+            let path = path.to_path_buf();
+            move |source| AuditError::Io { path, op, source }
+        };
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io("open"))?;
+        let meta = file.metadata().map_err(io("stat"))?;
+        if !meta.is_file() {
+            return Err(AuditError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            tracing::warn!(
+                "audit log {} is writable by group or others; `chmod 600` it",
+                path.display()
+            );
+        }
+        if !existed {
+            sync_parent(path).map_err(io("sync the directory of"))?;
+        }
+
+        let mut verifier = Verifier::new();
+        let mut len = 0u64;
+        let mut torn = None;
+        let mut reader = LineReader::new(BufReader::new(&file));
+        while let Some(line) = reader.next_line().map_err(io("read"))? {
+            if !line.complete {
+                torn = Some(line);
+                break;
+            }
+            let res = if line.too_long {
+                Err(verifier.push_unreadable(BreakKind::TooLong))
+            } else {
+                verifier.push_bytes(&line.bytes)
+            };
+            if let Err(brk) = res {
+                return Err(AuditError::Broken {
+                    path: path.to_path_buf(),
+                    brk,
+                });
+            }
+            len = line.start + line.bytes.len() as u64 + 1;
+        }
+        let torn = match torn {
+            Some(line) => Some(cut_torn_tail(path, &file, &line).map_err(io("truncate"))?),
+            None => None,
+        };
+        let summary = verifier.finish().map_err(|brk| AuditError::Broken {
+            path: path.to_path_buf(),
+            brk,
+        })?;
+        let chain = match summary.chain() {
+            Some(c) => c,
+            None => {
+                let mut id = [0u8; 16];
+                rand::rngs::OsRng
+                    .try_fill_bytes(&mut id)
+                    .map_err(|e| AuditError::Rng {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
+                Chain::new(id)
+            }
+        };
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file,
+            node: node.to_owned(),
+            chain,
+            len,
+            poisoned: false,
+            torn,
+        })
+    }
+
+    /// Appends one record and syncs it to disk before returning its `seq` (the recorded action
+    /// may run once this returns).
+    pub fn append(&mut self, ev: &AuditEvent) -> Result<u64, AuditError> {
+        let seqs = self.append_batch(std::slice::from_ref(ev))?;
+        Ok(seqs.start)
+    }
+
+    /// Appends several records with a single write and a single fdatasync (group commit);
+    /// returns the range of `seq`s they got (empty for an empty batch). On failure nothing of
+    /// the batch remains in the file and the chain state is unchanged.
+    pub fn append_batch(&mut self, evs: &[AuditEvent]) -> Result<Range<u64>, AuditError> {
+        if self.poisoned {
+            return Err(AuditError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        let first = self.chain.next_seq();
+        if evs.is_empty() {
+            return Ok(first..first);
+        }
+        let saved = self.chain.clone();
+        let ts = now_rfc3339();
+        let mut buf = String::new();
+        for ev in evs {
+            buf.push_str(&self.chain.seal(&self.node, &ts, ev));
+            buf.push('\n');
+        }
+        let res = self
+            .file
+            .write_all(buf.as_bytes())
+            .and_then(|()| self.file.sync_data());
+        if let Err(source) = res {
+            self.chain = saved;
+            let rolled_back = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data());
+            if rolled_back.is_err() {
+                self.poisoned = true;
+            }
+            return Err(AuditError::Io {
+                path: self.path.clone(),
+                op: "append to",
+                source,
+            });
+        }
+        self.len += buf.len() as u64;
+        Ok(first..self.chain.next_seq())
+    }
+
+    /// The log id (32 hex digits).
+    pub fn log_id(&self) -> &str {
+        self.chain.log_id()
+    }
+
+    /// The `seq` the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.chain.next_seq()
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The torn last line removed by [`AuditLog::open`], if any (the server audits it).
+    pub fn torn_tail(&self) -> Option<&TornTail> {
+        self.torn.as_ref()
+    }
+}
+
+/// Saves a torn last line to `PATH.torn`, then truncates the log before it.
+fn cut_torn_tail(path: &Path, file: &File, line: &RawLine) -> std::io::Result<TornTail> {
+    let saved_to = PathBuf::from(format!("{}.torn", path.display()));
+    let bytes = file.metadata()?.len().saturating_sub(line.start);
+    let mut side = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&saved_to)?;
+    side.write_all(&line.bytes)?;
+    side.write_all(b"\n")?;
+    side.sync_data()?;
+    file.set_len(line.start)?;
+    file.sync_data()?;
+    tracing::warn!(
+        "audit log {}: line {} was torn by a crash ({bytes} bytes without a newline); \
+         saved to {} and removed",
+        path.display(),
+        line.no,
+        saved_to.display()
+    );
+    Ok(TornTail {
+        line_no: line.no,
+        bytes,
+        saved_to,
+    })
+}
+
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
+    }
+}
+
+/// The current time as RFC 3339 UTC with milliseconds, e.g. `2025-03-01T12:00:00.123Z`.
+pub fn now_rfc3339() -> String {
+    format_ts(time::OffsetDateTime::now_utc())
+}
+
+/// Formats a time as the audit `ts` (UTC, milliseconds, `Z`).
+pub fn format_ts(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}

@@ -1,0 +1,201 @@
+//! `mon audit export SESSION_ID --out DIR`: the recorded session body and signature, ready for
+//! `ssh-keygen -Y verify`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use mon_proto::audit::AuditRecord;
+
+use super::armor::{armor_sshsig, sshsig_namespace};
+use crate::exit;
+
+/// Arguments of `mon audit export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The session id (hex, as `mon audit show` prints it; a unique prefix of 8+ digits is
+    /// enough).
+    pub session_id: String,
+    /// The log file, or a state dir holding audit.jsonl [default: ./audit.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Directory to write session.cbor and session.sig into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+const MIN_PREFIX: usize = 8;
+
+/// Finds the session's `session.accept` / `session.deny` record and writes its files.
+pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
+    let want = args.session_id.trim().to_ascii_lowercase();
+    if want.len() < MIN_PREFIX || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!(
+            "session id {:?}: expected at least {MIN_PREFIX} hex digits",
+            args.session_id
+        );
+    }
+    let given = args.log.clone().unwrap_or_else(super::default_log);
+    let (path, mut reader) = super::open_log(&given)?;
+    let mut found: Option<(usize, AuditRecord)> = None;
+    let mut without_body: Option<usize> = None;
+    while let Some(line) = reader
+        .next_line()
+        .with_context(|| format!("cannot read audit log {}", path.display()))?
+    {
+        let Some(rec) = std::str::from_utf8(&line.bytes)
+            .ok()
+            .and_then(|s| AuditRecord::parse(s).ok())
+        else {
+            continue;
+        };
+        if !matches!(rec.event.as_str(), "session.accept" | "session.deny") {
+            continue;
+        }
+        let Some(id) = rec.session_id.as_deref() else {
+            continue;
+        };
+        if !id.starts_with(&want) {
+            continue;
+        }
+        if rec.session_body.is_none() || rec.session_sig.is_none() {
+            without_body.get_or_insert(line.no);
+            continue;
+        }
+        match &found {
+            None => found = Some((line.no, rec)),
+            Some((first_no, first)) => {
+                if first.session_id != rec.session_id {
+                    anyhow::bail!(
+                        "session id prefix {want} is ambiguous in {}: lines {first_no} and {} \
+                         name different sessions; give more digits",
+                        path.display(),
+                        line.no
+                    );
+                }
+                if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
+                    eprintln!(
+                        "warning: {}:{} records session {} with a different body or signature \
+                         than line {first_no} (equivocation?); exporting line {first_no}",
+                        path.display(),
+                        line.no,
+                        id
+                    );
+                }
+            }
+        }
+    }
+    let Some((line_no, rec)) = found else {
+        match without_body {
+            Some(n) => eprintln!(
+                "{}:{n}: session {want} is recorded without its body and signature; nothing to \
+                 export",
+                path.display()
+            ),
+            None => eprintln!(
+                "no session.accept or session.deny record for session {want} in {}",
+                path.display()
+            ),
+        }
+        return Ok(exit::PARTIAL_OR_NEGATIVE);
+    };
+    write_export(&path, line_no, &rec, &args.out)?;
+    Ok(exit::OK)
+}
+
+fn write_export(log: &Path, line_no: usize, rec: &AuditRecord, out: &Path) -> anyhow::Result<()> {
+    let at = format!("{}:{line_no}", log.display());
+    let body = rec
+        .session_body_bytes()
+        .with_context(|| at.clone())?
+        .unwrap_or_default();
+    let sig = rec
+        .session_sig_bytes()
+        .with_context(|| at.clone())?
+        .unwrap_or_default();
+    let namespace = sshsig_namespace(&sig).with_context(|| format!("{at}: session_sig"))?;
+
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let body_path = out.join("session.cbor");
+    let sig_path = out.join("session.sig");
+    std::fs::write(&body_path, &body)
+        .with_context(|| format!("cannot write {}", body_path.display()))?;
+    std::fs::write(&sig_path, armor_sshsig(&sig))
+        .with_context(|| format!("cannot write {}", sig_path.display()))?;
+
+    let allowed = match &rec.policy_file {
+        Some(f)
+            if Path::new(f)
+                .file_name()
+                .is_some_and(|n| n == "allowed_signers") =>
+        {
+            f.clone()
+        }
+        _ => "SLICE_DIR/allowed_signers".to_owned(),
+    };
+    let principal = rec.principal.clone().unwrap_or_else(|| "PRINCIPAL".into());
+    let id = rec.session_id.as_deref().unwrap_or_default();
+    super::with_stdout(|o| {
+        writeln!(
+            o,
+            "session {id}: {} on {} at {} ({}slice {}, key {})",
+            rec.event,
+            rec.node,
+            rec.ts,
+            rec.principal
+                .as_deref()
+                .map(|p| format!("principal {p}, "))
+                .unwrap_or_default(),
+            rec.slice.as_deref().unwrap_or("?"),
+            rec.key_fp.as_deref().unwrap_or("?"),
+        )?;
+        writeln!(
+            o,
+            "wrote {} ({} bytes) and {}",
+            body_path.display(),
+            body.len(),
+            sig_path.display()
+        )?;
+        if rec.principal.is_none() {
+            writeln!(
+                o,
+                "the record names no principal; find it with: ssh-keygen -Y find-principals -f {} -s {}",
+                sh_quote(&allowed),
+                sh_quote(&sig_path.display().to_string())
+            )?;
+        }
+        writeln!(o, "check the signature with:")?;
+        writeln!(
+            o,
+            "ssh-keygen -Y verify -f {} -I {} -n {} -s {} < {}",
+            sh_quote(&allowed),
+            sh_quote(&principal),
+            sh_quote(&namespace),
+            sh_quote(&sig_path.display().to_string()),
+            sh_quote(&body_path.display().to_string()),
+        )
+    })
+}
+
+/// Quotes a word for a POSIX shell when it has characters outside a safe set.
+fn sh_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("mon-query@mon"), "mon-query@mon");
+        assert_eq!(sh_quote("/tmp/a b/x"), "'/tmp/a b/x'");
+        assert_eq!(sh_quote("$(rm)"), "'$(rm)'");
+        assert_eq!(sh_quote("a'b"), "'a'\\''b'");
+        assert_eq!(sh_quote(""), "''");
+    }
+}

@@ -1,0 +1,377 @@
+//! `mon audit show`: filtered records as an aligned table or as the original JSON lines.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use mon_proto::audit::AuditRecord;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::exit;
+
+/// Arguments of `mon audit show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The log file, or a state dir holding audit.jsonl [default: ./audit.jsonl].
+    pub path: Option<PathBuf>,
+    /// Only records at or after this time: a duration back from now (`90s`, `15m`, `1h`, `2d`,
+    /// `1w`) or an RFC 3339 time (`2025-03-01T12:00:00Z`).
+    #[arg(long, value_name = "AGO|TIME")]
+    pub since: Option<String>,
+    /// Only records of this slice.
+    #[arg(long, value_name = "S")]
+    pub slice: Option<String>,
+    /// Only records of this principal.
+    #[arg(long, value_name = "P")]
+    pub principal: Option<String>,
+    /// Only records of this key fingerprint (`SHA256:…`; the prefix may be left out).
+    #[arg(long, value_name = "FP")]
+    pub key: Option<String>,
+    /// Only this event (`session.deny`), or a whole category without a dot (`session`).
+    #[arg(long, value_name = "E")]
+    pub event: Option<String>,
+    /// Only refusals: result `deny`, `*.deny` and `*.reject` events.
+    #[arg(long)]
+    pub denied: bool,
+    /// Only records of this session id (hex; a prefix is enough).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Print the matching records as JSON lines, unchanged.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The filters, parsed.
+struct Filter {
+    since: Option<OffsetDateTime>,
+    slice: Option<String>,
+    principal: Option<String>,
+    key: Option<String>,
+    event: Option<String>,
+    denied: bool,
+    session: Option<String>,
+}
+
+impl Filter {
+    fn from_args(a: &ShowArgs, now: OffsetDateTime) -> anyhow::Result<Filter> {
+        let since = a
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()?;
+        let key = a.key.as_ref().map(|k| {
+            if k.starts_with("SHA256:") {
+                k.clone()
+            } else {
+                format!("SHA256:{k}")
+            }
+        });
+        Ok(Filter {
+            since,
+            slice: a.slice.clone(),
+            principal: a.principal.clone(),
+            key,
+            event: a.event.clone(),
+            denied: a.denied,
+            session: a.session.as_ref().map(|s| s.to_ascii_lowercase()),
+        })
+    }
+
+    fn matches(&self, r: &AuditRecord) -> bool {
+        fn eq(want: &Option<String>, have: &Option<String>) -> bool {
+            want.is_none() || want.as_deref() == have.as_deref()
+        }
+        if let Some(since) = self.since {
+            match OffsetDateTime::parse(&r.ts, &Rfc3339) {
+                Ok(t) if t >= since => {}
+                _ => return false,
+            }
+        }
+        if let Some(e) = &self.event {
+            let category = !e.contains('.')
+                && r.event
+                    .strip_prefix(e.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'));
+            if r.event != *e && !category {
+                return false;
+            }
+        }
+        if let Some(s) = &self.session {
+            if !r
+                .session_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with(s.as_str()))
+            {
+                return false;
+            }
+        }
+        eq(&self.slice, &r.slice)
+            && eq(&self.principal, &r.principal)
+            && eq(&self.key, &r.key_fp)
+            && (!self.denied || r.is_denied())
+    }
+}
+
+/// Parses `--since`: `<n>s|m|h|d|w` back from `now`, or an RFC 3339 time.
+fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let bad = || {
+        anyhow::anyhow!(
+            "--since {s:?}: expected a duration like 90s, 15m, 1h, 2d, 1w or an RFC 3339 time \
+             like 2025-03-01T12:00:00Z"
+        )
+    };
+    let unit_at = s.len().checked_sub(1).ok_or_else(bad)?;
+    let (digits, unit) = s.split_at(unit_at);
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let secs_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    let secs = n
+        .checked_mul(secs_per)
+        .filter(|v| *v >= 0)
+        .ok_or_else(bad)?;
+    now.checked_sub(time::Duration::seconds(secs))
+        .ok_or_else(bad)
+}
+
+/// Prints the matching records.
+pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
+    let filter = Filter::from_args(&args, OffsetDateTime::now_utc())?;
+    let given = args.path.clone().unwrap_or_else(super::default_log);
+    let (path, mut reader) = super::open_log(&given)?;
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    let mut raw: Vec<String> = Vec::new();
+    let mut skipped = 0usize;
+    while let Some(line) = reader
+        .next_line()
+        .with_context(|| format!("cannot read audit log {}", path.display()))?
+    {
+        let parsed = if !line.complete {
+            Err("incomplete last line (a write torn by a crash?)".to_owned())
+        } else if line.too_long {
+            Err("line too long".to_owned())
+        } else {
+            std::str::from_utf8(&line.bytes)
+                .map_err(|_| "not UTF-8".to_owned())
+                .and_then(|s| {
+                    AuditRecord::parse(s)
+                        .map(|r| (s, r))
+                        .map_err(|e| e.to_string())
+                })
+        };
+        let (text, rec) = match parsed {
+            Ok(ok) => ok,
+            Err(why) => {
+                eprintln!(
+                    "{}:{}: skipped: not an audit record: {why}",
+                    path.display(),
+                    line.no
+                );
+                skipped += 1;
+                continue;
+            }
+        };
+        if !filter.matches(&rec) {
+            continue;
+        }
+        if args.json {
+            raw.push(text.to_owned());
+        } else {
+            rows.push(row(&rec));
+        }
+    }
+    if skipped > 0 {
+        eprintln!(
+            "{skipped} line(s) skipped; check the log with `mon audit verify {}`",
+            path.display()
+        );
+    }
+    if rows.is_empty() && raw.is_empty() {
+        eprintln!("no matching records in {}", path.display());
+        return Ok(exit::OK);
+    }
+    super::with_stdout(|out| {
+        if args.json {
+            for l in &raw {
+                writeln!(out, "{l}")?;
+            }
+            Ok(())
+        } else {
+            write_table(out, &rows)
+        }
+    })?;
+    Ok(exit::OK)
+}
+
+const HEADER: [&str; 8] = [
+    "TIME",
+    "NODE",
+    "EVENT",
+    "RESULT",
+    "PRINCIPAL",
+    "SLICE",
+    "OP",
+    "REASON",
+];
+
+/// Widest a cell may be (columns other than the last); longer text is cut with `…`.
+const MAX_CELL: usize = 40;
+const MAX_LAST_CELL: usize = 120;
+
+fn row(r: &AuditRecord) -> [String; 8] {
+    let mut result = r.result.clone().unwrap_or_default();
+    if let Some(code) = r.exit_code {
+        result = join_nonempty(&result, &format!("exit {code}"));
+    }
+    if let Some(ms) = r.duration_ms {
+        result = join_nonempty(&result, &format!("{ms} ms"));
+    }
+    let principal = r
+        .principal
+        .clone()
+        .or_else(|| r.key_fp.clone())
+        .unwrap_or_default();
+    let mut op = r.op.clone().unwrap_or_default();
+    if let Some(argv) = &r.argv {
+        let args: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
+        op = join_nonempty(&op, &args.join(" "));
+    }
+    let reason = r
+        .reason
+        .as_ref()
+        .map(|x| format!("{}: {}", x.code, x.text))
+        .unwrap_or_default();
+    [
+        r.ts.clone(),
+        r.node.clone(),
+        r.event.clone(),
+        result,
+        principal,
+        r.slice.clone().unwrap_or_default(),
+        op,
+        reason,
+    ]
+    .map(|c| printable(&c))
+}
+
+fn join_nonempty(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a} {b}"),
+    }
+}
+
+/// Quotes an argument for display if it is empty or has spaces or quotes.
+fn shell_word(a: &str) -> String {
+    if !a.is_empty() && !a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+        a.to_owned()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+/// Replaces control characters (terminal escapes from untrusted fields) with visible escapes.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn write_table(out: &mut dyn std::io::Write, rows: &[[String; 8]]) -> std::io::Result<()> {
+    let last = HEADER.len() - 1;
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let mut i = 0;
+            r.clone().map(|c| {
+                let max = if i == last { MAX_LAST_CELL } else { MAX_CELL };
+                i += 1;
+                cut(&c, max)
+            })
+        })
+        .collect();
+    let mut width = HEADER.map(|h| h.chars().count());
+    for r in &cells {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let header = HEADER.map(str::to_owned);
+    for r in std::iter::once(&header).chain(&cells) {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i == last {
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                let pad = width[i] - c.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn since_parses_durations_and_times() {
+        let now = time::macros::datetime!(2025-03-01 12:00:00 UTC);
+        assert_eq!(
+            parse_since("90s", now).unwrap(),
+            now - time::Duration::seconds(90)
+        );
+        assert_eq!(
+            parse_since("1h", now).unwrap(),
+            time::macros::datetime!(2025-03-01 11:00:00 UTC)
+        );
+        assert_eq!(
+            parse_since("2d", now).unwrap(),
+            time::macros::datetime!(2025-02-27 12:00:00 UTC)
+        );
+        assert_eq!(
+            parse_since("2025-01-01T00:00:00Z", now).unwrap(),
+            time::macros::datetime!(2025-01-01 00:00:00 UTC)
+        );
+        for bad in ["", "h", "1y", "-1h", "99999999999999999w", "yesterday"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn printable_escapes_controls() {
+        assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+}
