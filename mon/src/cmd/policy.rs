@@ -1,15 +1,375 @@
-//! `mon policy` subcommands. (stub: to be implemented)
+//! `mon policy check` and `mon policy explain`: the slice admin's tools.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use mon_policy::ssh_key::{HashAlg, PublicKey};
+use mon_policy::{
+    check_paths_report, parse_time, required_namespace, Decision, Operation, Request, Severity,
+    SlicePolicy,
+};
+
+use crate::exit;
 
 /// `mon policy …`
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCmd {
-    /// Not implemented yet.
-    Todo,
+    /// Check slice directories and policy files: errors and warnings as file:line:col.
+    ///
+    /// A directory is a slice directory (holding allowed_signers, mon_policy, revoked_keys) or
+    /// a directory of slice directories. A file is checked as the policy file its name starts
+    /// with (so allowed_signers.new can be checked before it replaces allowed_signers).
+    /// Exit 0 when there are no errors (warnings allowed), 1 on any error, 2 when a path
+    /// cannot be read.
+    Check(CheckArgs),
+    /// Explain what a slice's policy decides for a key and an operation.
+    ///
+    /// OP is a query (count, depth, topology, members, avg, top, histo, filter RES…),
+    /// `grep WORD FILE` (or `filter grep WORD FILE`), `exec CMD ARGS…` or `push [SRC] DEST`.
+    /// Prints allow or deny, the reason code, the class the operation needs, the principal and
+    /// the deciding file:line. Exit 0 allow, 1 deny, 2 usage or load error.
+    Explain(ExplainArgs),
+}
+
+/// Arguments of `mon policy check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Slice directories, directories of slices, or policy files.
+    #[arg(required = true, value_name = "DIR|FILE")]
+    pub paths: Vec<PathBuf>,
+    /// Check validity windows at this time instead of now (@UNIX, YYYYMMDD[HHMM[SS]][Z] or
+    /// RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// Arguments of `mon policy explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The slice directory (allowed_signers, mon_policy, revoked_keys).
+    #[arg(long, value_name = "DIR")]
+    pub slice_dir: PathBuf,
+    /// The user's public key (an OpenSSH ssh-ed25519 .pub file).
+    #[arg(long, value_name = "KEY.pub")]
+    pub key: PathBuf,
+    /// The principal the session names (default: found by key, as ssh-keygen -Y
+    /// find-principals does).
+    #[arg(long, value_name = "P")]
+    pub principal: Option<String>,
+    /// The client address, as the entry node sees it (checked against from=).
+    #[arg(long, value_name = "IP")]
+    pub from: Option<IpAddr>,
+    /// The node deciding (checked against nodes=; default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Decide at this time instead of now (@UNIX, YYYYMMDD[HHMM[SS]][Z] or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// The namespace the session is signed with (default: the class OP needs).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The session's fanout (checked against max-fanout=).
+    #[arg(long, value_name = "N")]
+    pub fanout: Option<u32>,
+    /// The session's lifetime in seconds (checked against max-lifetime=).
+    #[arg(long, value_name = "SECONDS")]
+    pub lifetime: Option<u64>,
+    /// The operation and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "OP"
+    )]
+    pub op: Vec<String>,
 }
 
 /// Runs a `mon policy` subcommand and returns the process exit code.
 pub fn run(cmd: PolicyCmd) -> anyhow::Result<u8> {
     match cmd {
-        PolicyCmd::Todo => anyhow::bail!("not implemented"),
+        PolicyCmd::Check(a) => check(a),
+        PolicyCmd::Explain(a) => explain(a),
+    }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    let now = match &args.at {
+        Some(t) => parse_at(t)?,
+        None => now_unix_s(),
+    };
+    let report = check_paths_report(&args.paths, now);
+    for d in &report.diagnostics {
+        println!("{d}");
+    }
+    let (e, w) = (report.errors(), report.warnings());
+    println!("{}, {}", plural(e, "error"), plural(w, "warning"));
+    Ok(if !report.unreadable.is_empty() {
+        exit::LOCAL_ERROR
+    } else if e > 0 {
+        exit::PARTIAL_OR_NEGATIVE
+    } else {
+        exit::OK
+    })
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
+    let op = parse_op(&args.op).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let key = read_public_key(&args.key)?;
+    let now = match &args.at {
+        Some(t) => parse_at(t)?,
+        None => now_unix_s(),
+    };
+    let (policy, warnings) = match SlicePolicy::load(&args.slice_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!(
+                "the policy of {} does not load ({} errors): a server would deny everything in this slice",
+                args.slice_dir.display(),
+                e.diagnostics.len()
+            );
+        }
+    };
+    let n_warn = warnings
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    if n_warn > 0 {
+        eprintln!(
+            "note: the policy has {}; see: mon policy check {}",
+            plural(n_warn, "warning"),
+            args.slice_dir.display()
+        );
+    }
+    let class = required_namespace(&op);
+    let namespace = args.namespace.as_deref().unwrap_or(class);
+    let node = args.node.clone().unwrap_or_else(hostname);
+    let req = Request {
+        principal: args.principal.as_deref(),
+        key: &key,
+        namespace,
+        op: &op,
+        client_addr: args.from,
+        node: &node,
+        now_unix_s: now,
+        fanout: args.fanout,
+        lifetime_s: args.lifetime,
+    };
+    let d = policy.evaluate(&req);
+    print!(
+        "{}",
+        render(&d, &op, class, namespace, &key, &node, args.from)
+    );
+    Ok(if d.allowed {
+        exit::OK
+    } else {
+        exit::PARTIAL_OR_NEGATIVE
+    })
+}
+
+fn render(
+    d: &Decision,
+    op: &Operation,
+    class: &str,
+    namespace: &str,
+    key: &PublicKey,
+    node: &str,
+    from: Option<IpAddr>,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", if d.allowed { "allow" } else { "deny" });
+    let _ = writeln!(s, "reason:     {}: {}", d.reason.code(), d.message);
+    let _ = writeln!(s, "operation:  {}", op.describe());
+    let _ = writeln!(s, "class:      {class} (session signed for {namespace})");
+    let _ = writeln!(s, "principal:  {}", d.principal.as_deref().unwrap_or("-"));
+    let _ = writeln!(s, "key:        {}", key.fingerprint(HashAlg::Sha256));
+    let _ = writeln!(
+        s,
+        "line:       {}",
+        d.source()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "-".to_string())
+    );
+    if !d.policy_lines.is_empty() {
+        let lines: Vec<String> = d.policy_lines.iter().map(|l| l.to_string()).collect();
+        let _ = writeln!(s, "mon_policy: {}", lines.join(", "));
+    }
+    if let Some(u) = &d.run_as {
+        let _ = writeln!(s, "run-as:     {u}");
+    }
+    let _ = writeln!(s, "node:       {node}");
+    match from {
+        Some(ip) => {
+            let _ = writeln!(s, "from:       {ip}");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "from:       not checked (give --from IP; only the entry node checks from=)"
+            );
+        }
+    }
+    s
+}
+
+/// Parses `OP [ARGS…]` into the operation policy looks at.
+fn parse_op(words: &[String]) -> Result<Operation, String> {
+    const QUERIES: [&str; 8] = [
+        "count", "depth", "topology", "members", "avg", "top", "histo", "filter",
+    ];
+    let Some((op, rest)) = words.split_first() else {
+        return Err("missing operation".to_string());
+    };
+    let grep = |args: &[String]| -> Result<Operation, String> {
+        match args {
+            [_word, file] => Ok(Operation::Grep { path: file.clone() }),
+            _ => Err("usage: grep WORD FILE".to_string()),
+        }
+    };
+    match op.as_str() {
+        "grep" => grep(rest),
+        "filter" if rest.first().map(String::as_str) == Some("grep") => {
+            grep(rest.get(1..).unwrap_or_default())
+        }
+        "exec" => {
+            if rest.is_empty() {
+                Err("usage: exec CMD [ARGS…]".to_string())
+            } else {
+                Ok(Operation::Exec {
+                    argv: rest.to_vec(),
+                })
+            }
+        }
+        "push" => match rest.last() {
+            Some(dest) => Ok(Operation::Push { dest: dest.clone() }),
+            None => Err("usage: push [SRC] DEST".to_string()),
+        },
+        q if QUERIES.contains(&q) => Ok(Operation::Query {
+            name: q.to_string(),
+        }),
+        other => Err(format!(
+            "unknown operation \"{other}\": expected one of {}, grep, exec, push",
+            QUERIES.join(", ")
+        )),
+    }
+}
+
+/// Reads an OpenSSH public key file and insists on Ed25519.
+fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read public key {}", path.display()))?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let key = PublicKey::from_openssh(line).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not an OpenSSH public key ({e}); give the .pub file of the user's key",
+            path.display()
+        )
+    })?;
+    if !key.algorithm().is_ed25519() {
+        anyhow::bail!(
+            "{}: MON needs an Ed25519 key, this is {}",
+            path.display(),
+            key.algorithm().as_str()
+        );
+    }
+    Ok(key)
+}
+
+/// `@UNIX`, ssh-keygen's `YYYYMMDD[HHMM[SS]][Z]` (as UTC) or RFC 3339.
+fn parse_at(s: &str) -> anyhow::Result<u64> {
+    if let Some(n) = s.strip_prefix('@') {
+        return n
+            .parse()
+            .with_context(|| format!("invalid time \"{s}\": @ must be followed by unix seconds"));
+    }
+    if let Ok(t) = parse_time(s) {
+        return Ok(t.unix_s);
+    }
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            anyhow::anyhow!("invalid time \"{s}\": use @UNIX, YYYYMMDD[HHMM[SS]][Z] or RFC 3339")
+        })?;
+    u64::try_from(t.unix_timestamp()).with_context(|| format!("time \"{s}\" is before 1970"))
+}
+
+fn now_unix_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// This host's name (for `nodes=`), from the kernel; `localhost` if unknown.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn ops() {
+        assert_eq!(
+            parse_op(&words("avg load")),
+            Ok(Operation::Query { name: "avg".into() })
+        );
+        assert_eq!(
+            parse_op(&words("filter grep err /var/log/syslog")),
+            Ok(Operation::Grep {
+                path: "/var/log/syslog".into()
+            })
+        );
+        assert_eq!(
+            parse_op(&words("grep err /x")),
+            Ok(Operation::Grep { path: "/x".into() })
+        );
+        assert_eq!(
+            parse_op(&words("exec ls -l")),
+            Ok(Operation::Exec {
+                argv: words("ls -l")
+            })
+        );
+        assert_eq!(
+            parse_op(&words("push ./app /srv/apps/app")),
+            Ok(Operation::Push {
+                dest: "/srv/apps/app".into()
+            })
+        );
+        assert!(parse_op(&words("grep x")).is_err());
+        assert!(parse_op(&words("exec")).is_err());
+        assert!(parse_op(&words("frobnicate")).is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_at("@86400").ok(), Some(86_400));
+        assert_eq!(parse_at("19700102Z").ok(), Some(86_400));
+        assert_eq!(parse_at("1970-01-02T00:00:00Z").ok(), Some(86_400));
+        assert!(parse_at("yesterday").is_err());
     }
 }

@@ -1,0 +1,163 @@
+//! Warnings about policies that parse but are probably not what the admin meant.
+
+use std::collections::HashMap;
+
+use crate::allowed_signers::{AllowedSigners, SignerLine};
+use crate::diag::Diagnostic;
+use crate::mon_policy::{MonPolicy, PolicyLine};
+use crate::operation::{CLASSES, NS_EXEC, NS_PUSH};
+use crate::slice::SlicePolicy;
+use crate::validity::{format_time, OutsideWindow};
+
+/// Lints a whole slice at time `now_unix_s`: the [`allowed_signers`](lint_allowed_signers)
+/// warnings, plus warnings needing several files: exec or push granted without `mon_policy`
+/// narrowing, push without `push-dirs`, exec/push without `run-as`, revoked keys still listed.
+pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
+    let mut out = lint_allowed_signers(&policy.signers, now_unix_s);
+    let empty = MonPolicy::default();
+    let mp = policy.mon_policy.as_ref().unwrap_or(&empty);
+    let path = &policy.signers.path;
+    for line in &policy.signers.lines {
+        let exec = line.grants_namespace(NS_EXEC);
+        let push = line.grants_namespace(NS_PUSH);
+        if let Some(rv_line) = policy.is_revoked(&line.key) {
+            out.push(Diagnostic::warning(
+                path,
+                line.line,
+                line.key_col,
+                format!("key is revoked (revoked_keys line {rv_line}); remove this line"),
+            ));
+            continue;
+        }
+        if !exec && !push {
+            continue;
+        }
+        let col = if line.namespaces_col > 0 {
+            line.namespaces_col
+        } else {
+            line.key_col
+        };
+        let what = match (exec, push) {
+            (true, true) => "exec and push",
+            (true, false) => "exec",
+            _ => "push",
+        };
+        let how = if line.namespaces.is_none() {
+            "no namespaces= option grants every class".to_string()
+        } else {
+            format!(
+                "namespaces=\"{}\" grants {what}",
+                line.namespaces
+                    .as_ref()
+                    .map(|n| n.as_str())
+                    .unwrap_or_default()
+            )
+        };
+        for item in line.principals.items().iter().filter(|i| !i.negated) {
+            let p = item.pattern.as_str();
+            let applying: Vec<&PolicyLine> = mp.applicable(p).collect();
+            if exec && !applying.iter().any(|l| l.narrows_exec()) {
+                out.push(Diagnostic::warning(
+                    path,
+                    line.line,
+                    col,
+                    format!(
+                        "\"{p}\" may exec anything anywhere ({how}) with no mon_policy narrowing; add a mon_policy line such as: {p} command=\"…\",nodes=\"…\",run-as=\"…\""
+                    ),
+                ));
+            }
+            if push && !applying.iter().any(|l| l.push_dirs.is_some()) {
+                out.push(Diagnostic::warning(
+                    path,
+                    line.line,
+                    col,
+                    format!(
+                        "\"{p}\" is granted push ({how}) but mon_policy has no push-dirs for it, so every push is denied; add: {p} push-dirs=\"/srv/…\""
+                    ),
+                ));
+            }
+            if !applying.iter().any(|l| l.run_as.is_some()) {
+                out.push(Diagnostic::warning(
+                    path,
+                    line.line,
+                    col,
+                    format!(
+                        "\"{p}\" is granted {what} but has no run-as in mon_policy: a server running as root runs it as root"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Warnings about `allowed_signers` alone at time `now_unix_s`: expired keys, keys not valid
+/// yet, duplicate keys, principal patterns that match everything, namespaces granting no MON
+/// class.
+pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Diagnostic> {
+    let path = &signers.path;
+    let mut out = Vec::new();
+    let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
+    for line in &signers.lines {
+        match line.validity.check(now_unix_s) {
+            Err(OutsideWindow::Expired(t)) => out.push(Diagnostic::warning(
+                path,
+                line.line,
+                line.valid_before_col,
+                format!(
+                    "key expired at {} (valid-before); remove the line or renew the key",
+                    format_time(t)
+                ),
+            )),
+            Err(OutsideWindow::NotYetValid(t)) => out.push(Diagnostic::warning(
+                path,
+                line.line,
+                line.valid_after_col,
+                format!("key is not valid yet: valid-after {}", format_time(t)),
+            )),
+            Ok(()) => {}
+        }
+        if let Some(first) = seen.get(&line.key_raw) {
+            out.push(duplicate(path, line, *first));
+        } else {
+            seen.insert(line.key_raw, line.line);
+        }
+        if let Some(item) = line.principals.match_all_item() {
+            out.push(Diagnostic::warning(
+                path,
+                line.line,
+                line.principals_col + item.offset,
+                format!(
+                    "principal pattern \"{}\" matches every principal: anyone holding this key may claim any name",
+                    item.pattern
+                ),
+            ));
+        }
+        if let Some(ns) = &line.namespaces {
+            if !CLASSES.iter().any(|c| ns.matches(c)) {
+                out.push(Diagnostic::warning(
+                    path,
+                    line.line,
+                    line.namespaces_col,
+                    format!(
+                        "namespaces=\"{}\" grants no MON class ({}): this line allows nothing in MON",
+                        ns.as_str(),
+                        CLASSES.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn duplicate(path: &std::path::Path, line: &SignerLine, first: usize) -> Diagnostic {
+    Diagnostic::warning(
+        path,
+        line.line,
+        line.key_col,
+        format!(
+            "duplicate key: also listed at line {first}; a key may sign for every principal of every line listing it"
+        ),
+    )
+}

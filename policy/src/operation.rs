@@ -1,0 +1,103 @@
+//! Operations and the capability classes (SSHSIG namespaces) that carry them.
+
+/// Queries: count, depth, topology, members, avg, top, histo, filter on resources.
+pub const NS_QUERY: &str = "mon-query@mon";
+/// Queries plus `filter grep` (reading files).
+pub const NS_READ: &str = "mon-read@mon";
+/// Queries, reads and exec.
+pub const NS_EXEC: &str = "mon-exec@mon";
+/// Push, plus queries.
+pub const NS_PUSH: &str = "mon-push@mon";
+/// The four classes, from least to most powerful (push is beside exec, not above it).
+pub const CLASSES: [&str; 4] = [NS_QUERY, NS_READ, NS_EXEC, NS_PUSH];
+
+/// One operation of a session, with the arguments policy looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// A query (`count`, `avg`, `top`, `filter` on a resource, …); `name` is the operation name.
+    Query {
+        /// Operation name, e.g. `avg`.
+        name: String,
+    },
+    /// `filter grep WORD FILE`: reads the file at `path`.
+    Grep {
+        /// The file to read.
+        path: String,
+    },
+    /// Runs a command; `argv[0]` is the program.
+    Exec {
+        /// The command line.
+        argv: Vec<String>,
+    },
+    /// Writes a pushed file at `dest`.
+    Push {
+        /// The destination path.
+        dest: String,
+    },
+}
+
+impl Operation {
+    /// A short human description for messages (`exec "ls -l"`).
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::Query { name } => format!("query \"{name}\""),
+            Operation::Grep { path } => format!("grep in \"{path}\""),
+            Operation::Exec { argv } => format!("exec \"{}\"", argv.join(" ")),
+            Operation::Push { dest } => format!("push to \"{dest}\""),
+        }
+    }
+}
+
+/// The namespace a client signs a session with when it carries only `op`: the least class
+/// that covers it.
+pub fn required_namespace(op: &Operation) -> &'static str {
+    match op {
+        Operation::Query { .. } => NS_QUERY,
+        Operation::Grep { .. } => NS_READ,
+        Operation::Exec { .. } => NS_EXEC,
+        Operation::Push { .. } => NS_PUSH,
+    }
+}
+
+/// True when a session signed with namespace `ns` may carry `op`: queries under any of the
+/// four classes, grep under read or exec, exec under exec, push under push. Any other
+/// namespace covers nothing.
+pub fn namespace_covers(ns: &str, op: &Operation) -> bool {
+    match op {
+        Operation::Query { .. } => CLASSES.contains(&ns),
+        Operation::Grep { .. } => ns == NS_READ || ns == NS_EXEC,
+        Operation::Exec { .. } => ns == NS_EXEC,
+        Operation::Push { .. } => ns == NS_PUSH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage() {
+        let q = Operation::Query { name: "avg".into() };
+        let g = Operation::Grep { path: "/x".into() };
+        let e = Operation::Exec {
+            argv: vec!["ls".into()],
+        };
+        let p = Operation::Push { dest: "/x".into() };
+        for ns in CLASSES {
+            assert!(namespace_covers(ns, &q));
+        }
+        assert!(!namespace_covers("file", &q));
+        assert!(!namespace_covers(NS_QUERY, &g));
+        assert!(namespace_covers(NS_READ, &g));
+        assert!(namespace_covers(NS_EXEC, &g));
+        assert!(!namespace_covers(NS_PUSH, &g));
+        assert!(namespace_covers(NS_EXEC, &e));
+        assert!(!namespace_covers(NS_READ, &e));
+        assert!(!namespace_covers(NS_PUSH, &e));
+        assert!(namespace_covers(NS_PUSH, &p));
+        assert!(!namespace_covers(NS_EXEC, &p));
+        for op in [&q, &g, &e, &p] {
+            assert!(namespace_covers(required_namespace(op), op));
+        }
+    }
+}
