@@ -1,7 +1,13 @@
 //! `mon`: the MON client, server and admin tools.
 
 mod cmd;
+#[allow(dead_code)]
+mod exec;
 mod exit;
+#[allow(dead_code)]
+mod grep;
+#[allow(dead_code)]
+mod resources;
 
 use clap::{Parser, Subcommand};
 
