@@ -45,7 +45,7 @@
 //!   switches (for good) to the approximate form: exact minimum, maximum and count, plus counts
 //!   per logarithmic bin, each bin covering values within ±1% of its centre (bins of
 //!   `γ = 1.01/0.99`, magnitudes clamped to `[1e-9, 1e18]`, values closer to 0 than 1e-9 in a zero
-//!   bin), so at most 6,219 bins. Merge: add bin counts, min of mins, max of maxes. The client
+//!   bin), so at most 6,221 bins. Merge: add bin counts, min of mins, max of maxes. The client
 //!   builds `B` equal-width buckets over `[min, max]` (the last one closed; a single bucket when
 //!   all values are equal) and flags the answer approximate when the approximate form was used
 //!   (a bin's count then goes to the bucket of its centre).
@@ -57,7 +57,7 @@
 //!   of node lists, sum of `skipped`. The answer lists the groups with the most nodes first.
 //!
 //! Bounds: `count`, `depth` and `avg` are constant size; `top` holds at most N ≤ 10,000 entries;
-//! `histo` at most 6,219 bins; the node lists at most [`NODE_LIST_CAP`] entries each; `topology`,
+//! `histo` at most 6,221 bins; the node lists at most [`NODE_LIST_CAP`] entries each; `topology`,
 //! `filter` and `exec` grow with the information they must carry (one edge or name per node,
 //! one group per distinct outcome) and are refused beyond [`MAX_LIST_LEN`] entries.
 

@@ -543,7 +543,7 @@ impl Partial {
                     })
                     .collect();
                 // Stable sort: equal sizes keep the outcome order.
-                out.sort_by(|a, b| b.nodes.len().cmp(&a.nodes.len()));
+                out.sort_by_key(|g| std::cmp::Reverse(g.nodes.len()));
                 Answer::Exec(out)
             }
         }
