@@ -65,14 +65,16 @@ mod answer;
 mod histo;
 mod local;
 mod nodelist;
+mod parse;
 mod partial;
 mod query;
 
 pub use answer::{Answer, Bucket, Coverage, ExecGroup};
 pub use local::{capped_text, ExecOutcome, Local};
 pub use nodelist::{NodeList, NodeNote};
+pub use parse::QueryParseError;
 pub use partial::{AggError, Partial};
-pub use query::{check_resource_name, CmpOp, Query, QueryError, QueryParseError, Where};
+pub use query::{check_resource_name, CmpOp, Query, QueryError, Where};
 
 /// The parent of the entry node in a topology: the client.
 pub const CLIENT: &str = "@client";
