@@ -4,7 +4,10 @@ mod auditlog;
 mod cli;
 mod client;
 mod cmd;
+mod exec;
 mod exit;
+mod grep;
+mod resources;
 mod server;
 mod testbed;
 

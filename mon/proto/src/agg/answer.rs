@@ -1,0 +1,314 @@
+//! Final answers (client side), their stable JSON shapes and human rendering.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::nodelist::NodeList;
+
+/// A histogram bucket `[lo, hi)` (the last one `[lo, hi]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Lower bound.
+    pub lo: f64,
+    /// Upper bound.
+    pub hi: f64,
+    /// Number of nodes.
+    pub count: u64,
+}
+
+/// Nodes whose command had the same outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecGroup {
+    /// Exit code, if the process exited.
+    pub exit: Option<i32>,
+    /// Signal that ended the process, if any.
+    pub signal: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Killed at the timeout.
+    pub timed_out: bool,
+    /// An output was cut.
+    pub truncated: bool,
+    /// The nodes, sorted.
+    pub nodes: Vec<String>,
+}
+
+/// The final answer to a query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// `count`: nodes that answered.
+    Count(u64),
+    /// `depth`: levels of the tree.
+    Depth(u32),
+    /// `topology`: `(parent, child)` edges, sorted; the entry node's parent is
+    /// [`super::CLIENT`].
+    Topology(Vec<(String, String)>),
+    /// `avg`: the mean (`None` without any value) over `n` values.
+    Avg {
+        /// Mean.
+        mean: Option<f64>,
+        /// Number of values.
+        n: u64,
+    },
+    /// `top`: `(node, value)`, descending value, ties by node name.
+    Top(Vec<(String, f64)>),
+    /// `histo`: the buckets; `approximate` when more than 4,096 distinct values were seen
+    /// (counts then within ±1% of bucket bounds).
+    Histo {
+        /// Buckets.
+        buckets: Vec<Bucket>,
+        /// Approximate form used.
+        approximate: bool,
+    },
+    /// `filter` and `filter grep`: matching nodes, sorted.
+    Filter(Vec<String>),
+    /// `exec`: outcome groups, most nodes first.
+    Exec(Vec<ExecGroup>),
+}
+
+/// Who answered, and who did not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Coverage {
+    /// Nodes that evaluated the query (successfully or not).
+    pub answered: u64,
+    /// `exec --where`: nodes where the condition did not hold.
+    pub skipped: u64,
+    /// Nodes whose local evaluation failed, with reasons.
+    pub failed: NodeList,
+    /// Nodes whose policy denied the operation.
+    pub denied: NodeList,
+    /// Roots of subtrees that did not answer in time.
+    pub missing: NodeList,
+}
+
+fn list_json(l: &NodeList) -> Value {
+    Value::Array(
+        l.entries()
+            .iter()
+            .map(|e| json!({"node": e.node, "reason": e.reason}))
+            .collect(),
+    )
+}
+
+impl Coverage {
+    /// `{"answered", "skipped", "failed", "failed_total", "denied", "denied_total", "missing",
+    /// "missing_total"}`; the lists are `[{"node", "reason"}]` (at most 256 entries each, the
+    /// `_total` fields count them all).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "answered": self.answered,
+            "skipped": self.skipped,
+            "failed": list_json(&self.failed),
+            "failed_total": self.failed.total(),
+            "denied": list_json(&self.denied),
+            "denied_total": self.denied.total(),
+            "missing": list_json(&self.missing),
+            "missing_total": self.missing.total(),
+        })
+    }
+}
+
+/// A number for humans: at most 6 decimals, trailing zeros removed.
+fn num(v: f64) -> String {
+    if v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-6) {
+        return format!("{v:e}");
+    }
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+fn dot_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Indents every line of an output block.
+fn block(out: &mut String, label: &str, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {label}:");
+    for line in text.lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+}
+
+impl Answer {
+    /// The stable JSON shape of the result: an integer for count and depth; a number or null
+    /// for avg; `[{"node","value"}]` for top; `[{"lo","hi","count"}]` for histo (see
+    /// [`Answer::is_approximate`]); a list of node names for filter and grep; `[[parent, child]]`
+    /// for topology (the entry node's parent is `"@client"`); `[{"exit","signal","timed_out",
+    /// "truncated","stdout","stderr","nodes"}]` for exec (`exit`/`signal` null when absent).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Answer::Count(n) => json!(n),
+            Answer::Depth(d) => json!(d),
+            Answer::Topology(edges) => {
+                Value::Array(edges.iter().map(|(p, c)| json!([p, c])).collect())
+            }
+            Answer::Avg { mean, .. } => mean.map_or(Value::Null, |m| json!(m)),
+            Answer::Top(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|(n, v)| json!({"node": n, "value": v}))
+                    .collect(),
+            ),
+            Answer::Histo { buckets, .. } => Value::Array(
+                buckets
+                    .iter()
+                    .map(|b| json!({"lo": b.lo, "hi": b.hi, "count": b.count}))
+                    .collect(),
+            ),
+            Answer::Filter(nodes) => json!(nodes),
+            Answer::Exec(groups) => Value::Array(
+                groups
+                    .iter()
+                    .map(|g| {
+                        json!({
+                            "exit": g.exit,
+                            "signal": g.signal,
+                            "timed_out": g.timed_out,
+                            "truncated": g.truncated,
+                            "stdout": g.stdout,
+                            "stderr": g.stderr,
+                            "nodes": g.nodes,
+                        })
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether a histogram used the approximate form (the client adds `"approximate": true`).
+    pub fn is_approximate(&self) -> bool {
+        matches!(
+            self,
+            Answer::Histo {
+                approximate: true,
+                ..
+            }
+        )
+    }
+
+    /// The answer for a terminal (no trailing coverage line; the caller adds it).
+    pub fn render_human(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Answer::Count(n) => {
+                let _ = writeln!(out, "{n}");
+            }
+            Answer::Depth(d) => {
+                let _ = writeln!(out, "{d}");
+            }
+            Answer::Topology(edges) => {
+                for (p, c) in edges {
+                    let _ = writeln!(out, "{p} -> {c}");
+                }
+            }
+            Answer::Avg { mean, n } => match mean {
+                Some(m) => {
+                    let _ = writeln!(out, "{} (over {n} nodes)", num(*m));
+                }
+                None => out.push_str("no value (no node reported the resource)\n"),
+            },
+            Answer::Top(items) => {
+                let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+                for (n, v) in items {
+                    let _ = writeln!(out, "{n:<w$}  {}", num(*v));
+                }
+            }
+            Answer::Histo {
+                buckets,
+                approximate,
+            } => {
+                if buckets.is_empty() {
+                    out.push_str("no value (no node reported the resource)\n");
+                }
+                let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+                let last = buckets.len().saturating_sub(1);
+                let labels: Vec<String> = buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let close = if i == last { ']' } else { ')' };
+                        format!("[{}, {}{close}", num(b.lo), num(b.hi))
+                    })
+                    .collect();
+                let w = labels.iter().map(String::len).max().unwrap_or(0);
+                for (b, label) in buckets.iter().zip(&labels) {
+                    let bar = "#".repeat((b.count.saturating_mul(40).div_ceil(max)) as usize);
+                    let _ = writeln!(out, "{label:<w$}  {:>6}  {bar}", b.count);
+                }
+                if *approximate {
+                    out.push_str("(approximate: more than 4096 distinct values)\n");
+                }
+            }
+            Answer::Filter(nodes) => {
+                if nodes.is_empty() {
+                    out.push_str("(no node matched)\n");
+                }
+                for n in nodes {
+                    let _ = writeln!(out, "{n}");
+                }
+            }
+            Answer::Exec(groups) => {
+                for g in groups {
+                    let mut status = match (g.exit, g.signal) {
+                        (Some(c), _) => format!("exit {c}"),
+                        (None, Some(s)) => format!("killed by signal {s}"),
+                        (None, None) => "no exit status".to_string(),
+                    };
+                    if g.timed_out {
+                        status.push_str(", timed out");
+                    }
+                    if g.truncated {
+                        status.push_str(", output truncated");
+                    }
+                    let _ = writeln!(
+                        out,
+                        "== {status} on {} node{}: {}",
+                        g.nodes.len(),
+                        if g.nodes.len() == 1 { "" } else { "s" },
+                        g.nodes.join(", ")
+                    );
+                    block(&mut out, "stdout", &g.stdout);
+                    block(&mut out, "stderr", &g.stderr);
+                }
+            }
+        }
+        out
+    }
+
+    /// A topology as Graphviz DOT (`topology --dot`); `None` for other answers.
+    pub fn render_dot(&self) -> Option<String> {
+        let Answer::Topology(edges) = self else {
+            return None;
+        };
+        let mut out = String::from("digraph mon {\n");
+        for (p, c) in edges {
+            let _ = writeln!(out, "  {} -> {};", dot_quote(p), dot_quote(c));
+        }
+        out.push_str("}\n");
+        Some(out)
+    }
+}

@@ -1,0 +1,336 @@
+//! Parsing a query from command-line words (`mon … COMMAND…`).
+
+use std::str::FromStr;
+
+use super::query::{CmpOp, Query, QueryError, Where};
+use super::DEFAULT_BUCKETS;
+use super::DEFAULT_EXEC_TIMEOUT_S;
+
+/// A command line that is not a valid query.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryParseError {
+    /// No words.
+    #[error("no command given; commands: count, depth, topology, avg, top, histo, filter, exec")]
+    Empty,
+    /// Unknown first word.
+    #[error(
+        "unknown command '{0}'; commands: count, depth, topology, avg, top, histo, filter, exec"
+    )]
+    UnknownCommand(String),
+    /// An argument is missing.
+    #[error("'{command}' needs {what}; usage: {usage}")]
+    Missing {
+        /// The command.
+        command: &'static str,
+        /// What is missing.
+        what: &'static str,
+        /// Usage line.
+        usage: &'static str,
+    },
+    /// Too many arguments.
+    #[error("'{command}' got an unexpected argument '{extra}'; usage: {usage}")]
+    Extra {
+        /// The command.
+        command: &'static str,
+        /// The first extra word.
+        extra: String,
+        /// Usage line.
+        usage: &'static str,
+    },
+    /// Not a number where one is needed.
+    #[error("{what}: '{value}' is not a valid number")]
+    BadNumber {
+        /// What the number is.
+        what: &'static str,
+        /// The word.
+        value: String,
+    },
+    /// Unknown comparison.
+    #[error("unknown comparison '{0}'; use G L GE LE EQ NE or > < >= <= == !=")]
+    BadOp(String),
+    /// Unknown option.
+    #[error("'{command}': unknown option '{option}'; usage: {usage}")]
+    UnknownOption {
+        /// The command.
+        command: &'static str,
+        /// The option.
+        option: String,
+        /// Usage line.
+        usage: &'static str,
+    },
+    /// Parsed, but outside the limits.
+    #[error(transparent)]
+    Invalid(#[from] QueryError),
+}
+
+impl FromStr for CmpOp {
+    type Err = QueryParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "G" | ">" => CmpOp::Gt,
+            "L" | "<" => CmpOp::Lt,
+            "GE" | ">=" => CmpOp::Ge,
+            "LE" | "<=" => CmpOp::Le,
+            "EQ" | "==" => CmpOp::Eq,
+            "NE" | "!=" => CmpOp::Ne,
+            _ => return Err(QueryParseError::BadOp(s.to_string())),
+        })
+    }
+}
+
+const USAGE_COUNT: &str = "count";
+const USAGE_DEPTH: &str = "depth";
+const USAGE_TOPOLOGY: &str = "topology";
+const USAGE_AVG: &str = "avg RES";
+const USAGE_TOP: &str = "top N RES";
+const USAGE_HISTO: &str = "histo RES [--buckets B]";
+const USAGE_FILTER: &str = "filter RES OP VALUE | filter grep WORD FILE";
+const USAGE_EXEC: &str = "exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] -- CMD ARGS...";
+
+fn parse_num<T: FromStr>(what: &'static str, s: &str) -> Result<T, QueryParseError> {
+    s.parse().map_err(|_| QueryParseError::BadNumber {
+        what,
+        value: s.to_string(),
+    })
+}
+
+fn parse_f64(what: &'static str, s: &str) -> Result<f64, QueryParseError> {
+    let v: f64 = parse_num(what, s)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(QueryParseError::BadNumber {
+            what,
+            value: s.to_string(),
+        })
+    }
+}
+
+/// Takes exactly `N` words after the command word.
+fn words<'a, const N: usize>(
+    rest: &'a [String],
+    command: &'static str,
+    what: [&'static str; N],
+    usage: &'static str,
+) -> Result<[&'a str; N], QueryParseError> {
+    if let Some(extra) = rest.get(N) {
+        return Err(QueryParseError::Extra {
+            command,
+            extra: extra.clone(),
+            usage,
+        });
+    }
+    let mut out = [""; N];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = rest.get(i).ok_or(QueryParseError::Missing {
+            command,
+            what: what[i],
+            usage,
+        })?;
+    }
+    Ok(out)
+}
+
+impl Query {
+    /// Parses command-line words: `count`, `depth`, `topology`, `avg RES`, `top N RES`,
+    /// `histo RES [--buckets B | B]`, `filter RES OP VALUE`, `filter grep WORD FILE`,
+    /// `exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] [--] CMD ARGS…`.
+    /// The result is validated ([`Query::validate`]).
+    pub fn parse(args: &[String]) -> Result<Query, QueryParseError> {
+        let (first, rest) = args.split_first().ok_or(QueryParseError::Empty)?;
+        let q = match first.to_ascii_lowercase().as_str() {
+            "count" => {
+                words::<0>(rest, "count", [], USAGE_COUNT)?;
+                Query::Count
+            }
+            "depth" => {
+                words::<0>(rest, "depth", [], USAGE_DEPTH)?;
+                Query::Depth
+            }
+            "topology" => {
+                words::<0>(rest, "topology", [], USAGE_TOPOLOGY)?;
+                Query::Topology
+            }
+            "avg" => {
+                let [res] = words(rest, "avg", ["a resource name"], USAGE_AVG)?;
+                Query::Avg {
+                    res: res.to_string(),
+                }
+            }
+            "top" => {
+                let [n, res] = words(
+                    rest,
+                    "top",
+                    ["a number of nodes N", "a resource name"],
+                    USAGE_TOP,
+                )?;
+                Query::Top {
+                    n: parse_num("top N", n)?,
+                    res: res.to_string(),
+                }
+            }
+            "histo" => parse_histo(rest)?,
+            "filter" => {
+                if rest.first().map(String::as_str) == Some("grep") {
+                    let [word, file] = words(
+                        &rest[1..],
+                        "filter grep",
+                        ["a WORD", "a FILE"],
+                        USAGE_FILTER,
+                    )?;
+                    Query::Grep {
+                        word: word.to_string(),
+                        file: file.to_string(),
+                    }
+                } else {
+                    let [res, op, value] = words(
+                        rest,
+                        "filter",
+                        ["a resource name", "a comparison OP", "a VALUE"],
+                        USAGE_FILTER,
+                    )?;
+                    Query::Filter {
+                        res: res.to_string(),
+                        op: op.parse()?,
+                        value: parse_f64("filter VALUE", value)?,
+                    }
+                }
+            }
+            "exec" => parse_exec(rest)?,
+            _ => return Err(QueryParseError::UnknownCommand(first.clone())),
+        };
+        q.validate()?;
+        Ok(q)
+    }
+}
+
+/// Splits `--name=value` into its parts.
+fn split_opt(word: &str) -> (&str, Option<&str>) {
+    match word.split_once('=') {
+        Some((k, v)) if k.starts_with("--") => (k, Some(v)),
+        _ => (word, None),
+    }
+}
+
+fn parse_histo(rest: &[String]) -> Result<Query, QueryParseError> {
+    let mut res = None;
+    let mut buckets = None;
+    let mut i = 0;
+    while let Some(word) = rest.get(i) {
+        i += 1;
+        let (key, inline) = split_opt(word);
+        if key == "--buckets" {
+            let v = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    rest.get(i - 1).ok_or(QueryParseError::Missing {
+                        command: "histo",
+                        what: "a number after --buckets",
+                        usage: USAGE_HISTO,
+                    })?
+                }
+            };
+            buckets = Some(parse_num("histo --buckets", v)?);
+        } else if key.starts_with("--") {
+            return Err(QueryParseError::UnknownOption {
+                command: "histo",
+                option: word.clone(),
+                usage: USAGE_HISTO,
+            });
+        } else if res.is_none() {
+            res = Some(word.clone());
+        } else if buckets.is_none() {
+            buckets = Some(parse_num("histo buckets", word)?);
+        } else {
+            return Err(QueryParseError::Extra {
+                command: "histo",
+                extra: word.clone(),
+                usage: USAGE_HISTO,
+            });
+        }
+    }
+    Ok(Query::Histo {
+        res: res.ok_or(QueryParseError::Missing {
+            command: "histo",
+            what: "a resource name",
+            usage: USAGE_HISTO,
+        })?,
+        buckets: buckets.unwrap_or(DEFAULT_BUCKETS),
+    })
+}
+
+fn parse_exec(rest: &[String]) -> Result<Query, QueryParseError> {
+    let missing = |what| QueryParseError::Missing {
+        command: "exec",
+        what,
+        usage: USAGE_EXEC,
+    };
+    let mut timeout_s = DEFAULT_EXEC_TIMEOUT_S;
+    let mut shell = false;
+    let mut where_ = None;
+    let mut i = 0;
+    while let Some(word) = rest.get(i) {
+        let (key, inline) = split_opt(word);
+        match key {
+            "--" => {
+                i += 1;
+                break;
+            }
+            "--shell" if inline.is_none() => {
+                shell = true;
+                i += 1;
+            }
+            "--cmd-timeout" => {
+                let v = match inline {
+                    Some(v) => {
+                        i += 1;
+                        v
+                    }
+                    None => {
+                        i += 2;
+                        rest.get(i - 1)
+                            .ok_or(missing("a number of seconds after --cmd-timeout"))?
+                    }
+                };
+                timeout_s = parse_num("exec --cmd-timeout", v)?;
+            }
+            "--where" if inline.is_none() => {
+                let res = rest
+                    .get(i + 1)
+                    .ok_or(missing("RES OP VALUE after --where"))?;
+                let op = rest
+                    .get(i + 2)
+                    .ok_or(missing("RES OP VALUE after --where"))?;
+                let value = rest
+                    .get(i + 3)
+                    .ok_or(missing("RES OP VALUE after --where"))?;
+                where_ = Some(Where {
+                    res: res.clone(),
+                    op: op.parse()?,
+                    value: parse_f64("exec --where VALUE", value)?,
+                });
+                i += 4;
+            }
+            k if k.starts_with("--") => {
+                return Err(QueryParseError::UnknownOption {
+                    command: "exec",
+                    option: word.clone(),
+                    usage: USAGE_EXEC,
+                })
+            }
+            _ => break,
+        }
+    }
+    let argv = rest[i.min(rest.len())..].to_vec();
+    if argv.is_empty() {
+        return Err(missing("a command after --"));
+    }
+    Ok(Query::Exec {
+        argv,
+        shell,
+        timeout_s,
+        where_,
+    })
+}

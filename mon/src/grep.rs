@@ -1,0 +1,264 @@
+//! `filter grep WORD FILE`: does a fixed string occur in a file?
+//!
+//! Fixed-string search (not a regular expression), streaming in chunks that overlap by
+//! `word.len() - 1` bytes so a word spanning two chunks is found, reading at most `max_bytes`.
+//! Only regular files are searched (a FIFO or device would block or never end). This is
+//! blocking IO: the server calls it from `tokio::task::spawn_blocking`.
+
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Default limit on the bytes read from one file: 256 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+
+/// Read size.
+const CHUNK: usize = 64 * 1024;
+
+/// Why a file could not be searched.
+#[derive(Debug, thiserror::Error)]
+pub enum GrepError {
+    /// Nothing to search for.
+    #[error("grep: the word to search for is empty")]
+    EmptyWord,
+    /// The file could not be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// File.
+        path: PathBuf,
+        /// OS error.
+        source: io::Error,
+    },
+    /// Not a regular file.
+    #[error("{} is not a regular file", path.display())]
+    NotRegular {
+        /// File.
+        path: PathBuf,
+    },
+    /// Reading failed.
+    #[error("error reading {}: {source}", path.display())]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// OS error.
+        source: io::Error,
+    },
+    /// The word is not in the first `max` bytes and the file is longer.
+    #[error("{}: the word is not in the first {max} bytes; the file is larger and the rest was not searched", path.display())]
+    LimitReached {
+        /// File.
+        path: PathBuf,
+        /// Bytes searched.
+        max: u64,
+    },
+}
+
+/// Whether `needle` (non-empty) occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut start = 0;
+    while start + needle.len() <= hay.len() {
+        let Some(off) = hay[start..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)
+        else {
+            return false;
+        };
+        let at = start + off;
+        if &hay[at + 1..at + needle.len()] == rest {
+            return true;
+        }
+        start = at + 1;
+    }
+    false
+}
+
+/// Streaming search over a reader; `Ok(None)` when `max_bytes` were read without a match and
+/// more data follows.
+fn search<R: Read>(
+    mut r: R,
+    word: &[u8],
+    max_bytes: u64,
+    chunk: usize,
+) -> io::Result<Option<bool>> {
+    let keep = word.len().saturating_sub(1);
+    let chunk = chunk.max(1);
+    let mut window: Vec<u8> = Vec::with_capacity(keep + chunk);
+    let mut read_total: u64 = 0;
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let want = usize::try_from(max_bytes.saturating_sub(read_total))
+            .unwrap_or(usize::MAX)
+            .min(chunk);
+        if want == 0 {
+            // At the limit: is there more?
+            let mut one = [0u8; 1];
+            loop {
+                match r.read(&mut one) {
+                    Ok(0) => return Ok(Some(false)),
+                    Ok(_) => return Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let n = match r.read(&mut buf[..want]) {
+            Ok(0) => return Ok(Some(false)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        read_total += n as u64;
+        window.extend_from_slice(&buf[..n]);
+        if contains(&window, word) {
+            return Ok(Some(true));
+        }
+        // Keep only the tail that could start a match spanning into the next chunk.
+        let drop = window.len().saturating_sub(keep);
+        window.drain(..drop);
+    }
+}
+
+/// Whether the fixed string `word` occurs in the regular file `path`, reading at most
+/// `max_bytes` (errors name the path).
+pub fn grep_file(path: &Path, word: &str, max_bytes: u64) -> Result<bool, GrepError> {
+    grep_file_chunked(path, word, max_bytes, CHUNK)
+}
+
+fn grep_file_chunked(
+    path: &Path,
+    word: &str,
+    max_bytes: u64,
+    chunk: usize,
+) -> Result<bool, GrepError> {
+    if word.is_empty() {
+        return Err(GrepError::EmptyWord);
+    }
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| GrepError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let meta = file.metadata().map_err(|source| GrepError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(GrepError::NotRegular {
+            path: path.to_path_buf(),
+        });
+    }
+    match search(file, word.as_bytes(), max_bytes, chunk) {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(GrepError::LimitReached {
+            path: path.to_path_buf(),
+            max: max_bytes,
+        }),
+        Err(source) => Err(GrepError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn file_with(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        std::fs::write(&p, content).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn contains_basics() {
+        assert!(contains(b"hello world", b"world"));
+        assert!(contains(b"hello world", b"h"));
+        assert!(!contains(b"hello world", b"worlds"));
+        assert!(!contains(b"", b"a"));
+        assert!(contains(b"aaab", b"aab"));
+    }
+
+    #[test]
+    fn finds_word_across_every_chunk_boundary() {
+        let mut content = vec![b'.'; 100];
+        content[40..45].copy_from_slice(b"ERROR");
+        let (_d, p) = file_with(&content);
+        for chunk in 1..=50 {
+            assert!(
+                grep_file_chunked(&p, "ERROR", DEFAULT_MAX_BYTES, chunk).unwrap(),
+                "chunk {chunk}"
+            );
+            assert!(
+                !grep_file_chunked(&p, "ERRORS", DEFAULT_MAX_BYTES, chunk).unwrap(),
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_chunking_on_a_large_file() {
+        let mut content = vec![b'x'; CHUNK * 3];
+        let at = CHUNK * 2 - 3;
+        content[at..at + 6].copy_from_slice(b"needle");
+        let (_d, p) = file_with(&content);
+        assert!(grep_file(&p, "needle", DEFAULT_MAX_BYTES).unwrap());
+        assert!(!grep_file(&p, "needles", DEFAULT_MAX_BYTES).unwrap());
+    }
+
+    #[test]
+    fn fixed_string_not_regex() {
+        let (_d, p) = file_with(b"a.c\nabc\n");
+        assert!(grep_file(&p, "a.c", DEFAULT_MAX_BYTES).unwrap());
+        assert!(!grep_file(&p, "a.*z", DEFAULT_MAX_BYTES).unwrap());
+    }
+
+    #[test]
+    fn stops_at_max_bytes_and_says_so() {
+        let mut content = vec![b'.'; 1000];
+        content[900..903].copy_from_slice(b"END");
+        let (_d, p) = file_with(&content);
+        let e = grep_file_chunked(&p, "END", 500, 64).unwrap_err();
+        assert!(matches!(e, GrepError::LimitReached { max: 500, .. }));
+        assert!(e.to_string().contains(&p.display().to_string()), "{e}");
+        // Found within the limit: fine. File exactly at the limit: searched whole.
+        assert!(grep_file_chunked(&p, "END", 903, 64).unwrap());
+        assert!(!grep_file_chunked(&p, "NOPE", 1000, 64).unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.log");
+        let e = grep_file(&missing, "x", DEFAULT_MAX_BYTES).unwrap_err();
+        assert!(matches!(e, GrepError::Open { .. }));
+        assert!(e.to_string().contains("missing.log"), "{e}");
+        let e = grep_file(dir.path(), "x", DEFAULT_MAX_BYTES).unwrap_err();
+        assert!(matches!(e, GrepError::NotRegular { .. }), "{e}");
+        let (_d, p) = file_with(b"x");
+        assert!(matches!(grep_file(&p, "", 10), Err(GrepError::EmptyWord)));
+    }
+
+    #[test]
+    fn fifo_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = grep_file(&fifo, "x", DEFAULT_MAX_BYTES).unwrap_err();
+        assert!(matches!(e, GrepError::NotRegular { .. }), "{e}");
+    }
+}

@@ -1,0 +1,543 @@
+//! Node-local resources read by `avg`, `top`, `histo`, `filter` and `exec --where`.
+//!
+//! Built in:
+//! - `load`, `load5`, `load15`: load average over 1, 5, 15 minutes;
+//! - `cpu`: CPU usage in percent (all CPUs), from `/proc/stat` deltas: against the previous
+//!   reading when it is 0.2 to 5 s old, otherwise over a fresh 250 ms sample;
+//! - `mem`: available memory, MiB;
+//! - `disk`: free space on `/` for unprivileged users, GiB;
+//! - `procs`: number of processes;
+//! - `uptime`: seconds since boot.
+//!
+//! Operator-defined (`mon server --resource NAME=COMMAND`): `COMMAND` runs as `/bin/sh -c
+//! COMMAND` (stdin null, its process group killed at the timeout, default 5 s); it must exit 0
+//! and print one number (surrounding whitespace ignored). Names are 1 to 64 characters
+//! `[a-z0-9_]`; a name may not shadow a built-in resource nor be `grep` (which `filter grep`
+//! takes).
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::exec::{self, ExecError};
+
+/// The built-in resources.
+pub const BUILTINS: &[&str] = &[
+    "load", "load5", "load15", "cpu", "mem", "disk", "procs", "uptime",
+];
+
+/// Default timeout of an operator-defined resource command.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Output kept from an operator command (more is an error: one number is expected).
+const OUTPUT_CAP: usize = 4096;
+
+/// Accepted age of the previous `/proc/stat` reading for a `cpu` delta.
+const CPU_MIN_AGE: Duration = Duration::from_millis(200);
+const CPU_MAX_AGE: Duration = Duration::from_secs(5);
+/// Sampling interval when no usable previous reading exists.
+const CPU_SAMPLE: Duration = Duration::from_millis(250);
+
+/// A resource definition or read that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// Not `NAME=COMMAND`.
+    #[error("--resource '{0}': expected NAME=COMMAND, e.g. --resource 'conns=ss -t | wc -l'")]
+    BadDefinition(String),
+    /// Bad name.
+    #[error("--resource: invalid name '{0}': use 1 to 64 characters a-z 0-9 _")]
+    BadName(String),
+    /// Name of a built-in resource.
+    #[error("--resource: '{0}' is a built-in resource; choose another name")]
+    ShadowsBuiltin(String),
+    /// Reserved name.
+    #[error("--resource: 'grep' is reserved for filter grep; choose another name")]
+    Reserved,
+    /// Defined twice.
+    #[error("--resource: '{0}' is defined twice")]
+    Duplicate(String),
+    /// Empty command.
+    #[error("--resource '{0}': the command is empty")]
+    EmptyCommand(String),
+    /// Not a resource of this node.
+    #[error("unknown resource '{name}'; this node knows: {known}")]
+    Unknown {
+        /// Name asked for.
+        name: String,
+        /// Known names, comma-separated.
+        known: String,
+    },
+    /// The command ran past the timeout.
+    #[error("resource '{name}': the command did not finish within {secs} s and was killed")]
+    Timeout {
+        /// Resource.
+        name: String,
+        /// Timeout.
+        secs: u64,
+    },
+    /// The command failed.
+    #[error("resource '{name}': the command {status}{stderr}")]
+    CommandFailed {
+        /// Resource.
+        name: String,
+        /// "exited with 1" / "was killed by signal 9".
+        status: String,
+        /// ": first line of stderr", or empty.
+        stderr: String,
+    },
+    /// The output is not one number.
+    #[error("resource '{name}': the command printed '{output}', not a number")]
+    NotANumber {
+        /// Resource.
+        name: String,
+        /// Output (cut).
+        output: String,
+    },
+    /// The command could not start.
+    #[error("resource '{name}': {source}")]
+    Run {
+        /// Resource.
+        name: String,
+        /// Why.
+        source: ExecError,
+    },
+    /// A system source could not be read.
+    #[error("resource '{name}': cannot read {what}: {detail}")]
+    Read {
+        /// Resource.
+        name: String,
+        /// Source, e.g. "/proc/stat".
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// CPU time counters from the first line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CpuTimes {
+    total: u64,
+    idle: u64,
+}
+
+/// The resources of this node.
+#[derive(Debug)]
+pub struct Resources {
+    defs: BTreeMap<String, String>,
+    timeout: Duration,
+    last_cpu: Mutex<Option<(Instant, CpuTimes)>>,
+}
+
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Parses the `cpu` line of `/proc/stat`.
+fn parse_proc_stat(text: &str) -> Option<CpuTimes> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    if f.len() < 4 {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal (guest is already counted in user).
+    let total = f.iter().take(8).fold(0u64, |a, b| a.saturating_add(*b));
+    let idle = f[3].saturating_add(f.get(4).copied().unwrap_or(0));
+    Some(CpuTimes { total, idle })
+}
+
+fn cpu_percent(a: CpuTimes, b: CpuTimes) -> f64 {
+    let dt = b.total.saturating_sub(a.total);
+    let di = b.idle.saturating_sub(a.idle);
+    if dt == 0 {
+        return 0.0;
+    }
+    100.0 * (dt.saturating_sub(di)) as f64 / dt as f64
+}
+
+/// Parses `/proc/loadavg`.
+fn parse_loadavg(text: &str, field: usize) -> Option<f64> {
+    text.split_whitespace().nth(field)?.parse().ok()
+}
+
+/// Free bytes on `path` for unprivileged users (statvfs).
+#[allow(unsafe_code)]
+fn statvfs_free(path: &str) -> std::io::Result<u64> {
+    let c =
+        CString::new(path).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: `statvfs` is a plain C struct; all-zero is valid and is overwritten on success.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` is a live, writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+impl Resources {
+    /// Parses one `--resource NAME=COMMAND`.
+    pub fn parse_definition(s: &str) -> Result<(String, String), ResourceError> {
+        let (name, cmd) = s
+            .split_once('=')
+            .ok_or_else(|| ResourceError::BadDefinition(cut(s, 200)))?;
+        Ok((name.to_string(), cmd.to_string()))
+    }
+
+    /// Builds the resources from operator definitions `(name, shell command)`, checking them.
+    pub fn new(defs: Vec<(String, String)>, timeout: Duration) -> Result<Self, ResourceError> {
+        let mut map = BTreeMap::new();
+        for (name, cmd) in defs {
+            if mon_proto::agg::check_resource_name(&name).is_err() {
+                return Err(ResourceError::BadName(cut(&name, 80)));
+            }
+            if BUILTINS.contains(&name.as_str()) {
+                return Err(ResourceError::ShadowsBuiltin(name));
+            }
+            if name == "grep" {
+                return Err(ResourceError::Reserved);
+            }
+            if cmd.trim().is_empty() {
+                return Err(ResourceError::EmptyCommand(name));
+            }
+            if map.contains_key(&name) {
+                return Err(ResourceError::Duplicate(name));
+            }
+            map.insert(name, cmd);
+        }
+        Ok(Resources {
+            defs: map,
+            timeout,
+            last_cpu: Mutex::new(None),
+        })
+    }
+
+    /// All resource names: built-ins, then operator-defined ones (sorted).
+    pub fn names(&self) -> Vec<String> {
+        BUILTINS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.defs.keys().cloned())
+            .collect()
+    }
+
+    /// Reads one resource.
+    pub async fn read(&self, name: &str) -> Result<f64, ResourceError> {
+        if let Some(cmd) = self.defs.get(name) {
+            return self.read_command(name, cmd).await;
+        }
+        let read_err = |what: &'static str, detail: String| ResourceError::Read {
+            name: name.to_string(),
+            what,
+            detail,
+        };
+        match name {
+            "load" | "load5" | "load15" => {
+                let field = match name {
+                    "load" => 0,
+                    "load5" => 1,
+                    _ => 2,
+                };
+                let text = tokio::fs::read_to_string("/proc/loadavg")
+                    .await
+                    .map_err(|e| read_err("/proc/loadavg", e.to_string()))?;
+                parse_loadavg(&text, field)
+                    .ok_or_else(|| read_err("/proc/loadavg", "unexpected format".into()))
+            }
+            "cpu" => self.read_cpu().await,
+            "mem" => {
+                let bytes = tokio::task::spawn_blocking(|| {
+                    let mut sys = sysinfo::System::new();
+                    sys.refresh_memory();
+                    sys.available_memory()
+                })
+                .await
+                .map_err(|e| read_err("memory information", e.to_string()))?;
+                if bytes == 0 {
+                    return Err(read_err("memory information", "no value reported".into()));
+                }
+                Ok(bytes as f64 / (1024.0 * 1024.0))
+            }
+            "disk" => {
+                let free = tokio::task::spawn_blocking(|| statvfs_free("/"))
+                    .await
+                    .map_err(|e| read_err("statvfs(/)", e.to_string()))?
+                    .map_err(|e| read_err("statvfs(/)", e.to_string()))?;
+                Ok(free as f64 / (1024.0 * 1024.0 * 1024.0))
+            }
+            "procs" => tokio::task::spawn_blocking(count_procs)
+                .await
+                .map_err(|e| read_err("/proc", e.to_string()))?
+                .map_err(|e| read_err("/proc", e.to_string())),
+            "uptime" => {
+                let text = tokio::fs::read_to_string("/proc/uptime")
+                    .await
+                    .map_err(|e| read_err("/proc/uptime", e.to_string()))?;
+                parse_loadavg(&text, 0)
+                    .ok_or_else(|| read_err("/proc/uptime", "unexpected format".into()))
+            }
+            _ => Err(ResourceError::Unknown {
+                name: cut(name, 80),
+                known: self.names().join(", "),
+            }),
+        }
+    }
+
+    async fn read_cpu(&self) -> Result<f64, ResourceError> {
+        let sample = || async {
+            let text = tokio::fs::read_to_string("/proc/stat")
+                .await
+                .map_err(|e| e.to_string())?;
+            parse_proc_stat(&text).ok_or_else(|| "unexpected format".to_string())
+        };
+        let err = |detail| ResourceError::Read {
+            name: "cpu".into(),
+            what: "/proc/stat",
+            detail,
+        };
+        let now = sample().await.map_err(err)?;
+        let at = Instant::now();
+        let prev = self.last_cpu.lock().map(|g| *g).unwrap_or(None);
+        let base = match prev {
+            Some((t, times))
+                if (CPU_MIN_AGE..=CPU_MAX_AGE).contains(&at.duration_since(t))
+                    && times.total < now.total =>
+            {
+                Some(times)
+            }
+            _ => None,
+        };
+        let (first, second, second_at) = match base {
+            Some(b) => (b, now, at),
+            None => {
+                tokio::time::sleep(CPU_SAMPLE).await;
+                let later = sample().await.map_err(err)?;
+                (now, later, Instant::now())
+            }
+        };
+        if let Ok(mut g) = self.last_cpu.lock() {
+            *g = Some((second_at, second));
+        }
+        Ok(cpu_percent(first, second))
+    }
+
+    async fn read_command(&self, name: &str, cmd: &str) -> Result<f64, ResourceError> {
+        let outcome = exec::run(&[cmd.to_string()], true, self.timeout, None, OUTPUT_CAP)
+            .await
+            .map_err(|source| ResourceError::Run {
+                name: name.to_string(),
+                source,
+            })?;
+        if outcome.timed_out {
+            return Err(ResourceError::Timeout {
+                name: name.to_string(),
+                secs: self.timeout.as_secs(),
+            });
+        }
+        if outcome.exit != Some(0) {
+            let status = match (outcome.exit, outcome.signal) {
+                (Some(c), _) => format!("exited with {c}"),
+                (None, Some(s)) => format!("was killed by signal {s}"),
+                (None, None) => "ended without a status".to_string(),
+            };
+            let first = outcome.stderr.lines().next().unwrap_or("").trim();
+            let stderr = if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", cut(first, 200))
+            };
+            return Err(ResourceError::CommandFailed {
+                name: name.to_string(),
+                status,
+                stderr,
+            });
+        }
+        let text = outcome.stdout.trim();
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && !outcome.truncated => Ok(v),
+            _ => Err(ResourceError::NotANumber {
+                name: name.to_string(),
+                output: cut(text, 100),
+            }),
+        }
+    }
+}
+
+/// Number of processes: the numeric entries of `/proc`.
+fn count_procs() -> std::io::Result<f64> {
+    let mut n = 0u64;
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        {
+            n += 1;
+        }
+    }
+    Ok(n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn res(defs: &[(&str, &str)], timeout: Duration) -> Resources {
+        Resources::new(
+            defs.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            timeout,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn operator_resource_echo() {
+        let r = res(
+            &[("answer", "echo 42"), ("frac", " printf ' -0.5\\n'")],
+            DEFAULT_TIMEOUT,
+        );
+        assert_eq!(r.read("answer").await.unwrap(), 42.0);
+        assert_eq!(r.read("frac").await.unwrap(), -0.5);
+    }
+
+    #[tokio::test]
+    async fn operator_resource_timeout() {
+        let r = res(&[("slow", "sleep 10; echo 1")], Duration::from_secs(1));
+        let e = r.read("slow").await.unwrap_err();
+        assert!(matches!(e, ResourceError::Timeout { secs: 1, .. }), "{e}");
+        assert!(e.to_string().contains("'slow'"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn operator_resource_errors_are_clear() {
+        let r = res(
+            &[
+                ("word", "echo hello"),
+                ("fails", "echo broken pipe >&2; exit 4"),
+                ("inf", "echo inf"),
+                ("two", "echo 1 2"),
+            ],
+            DEFAULT_TIMEOUT,
+        );
+        let e = r.read("word").await.unwrap_err();
+        assert!(matches!(e, ResourceError::NotANumber { .. }));
+        assert!(e.to_string().contains("'hello'"), "{e}");
+        let e = r.read("fails").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "resource 'fails': the command exited with 4: broken pipe"
+        );
+        assert!(matches!(
+            r.read("inf").await,
+            Err(ResourceError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            r.read("two").await,
+            Err(ResourceError::NotANumber { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_resource_lists_known_ones() {
+        let r = res(&[("conns", "echo 3")], DEFAULT_TIMEOUT);
+        let e = r.read("lod").await.unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("'lod'"), "{msg}");
+        assert!(
+            msg.contains("load, load5, load15, cpu, mem, disk, procs, uptime, conns"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn definitions_are_checked() {
+        assert_eq!(
+            Resources::parse_definition("conns=ss -t | wc -l").unwrap(),
+            ("conns".to_string(), "ss -t | wc -l".to_string())
+        );
+        assert_eq!(
+            Resources::parse_definition("x=a=b").unwrap(),
+            ("x".to_string(), "a=b".to_string())
+        );
+        assert!(matches!(
+            Resources::parse_definition("nocommand"),
+            Err(ResourceError::BadDefinition(_))
+        ));
+        let new = |n: &str, c: &str| Resources::new(vec![(n.into(), c.into())], DEFAULT_TIMEOUT);
+        assert!(matches!(
+            new("Bad", "echo 1"),
+            Err(ResourceError::BadName(_))
+        ));
+        assert!(matches!(new("", "echo 1"), Err(ResourceError::BadName(_))));
+        assert!(matches!(
+            new("load", "echo 1"),
+            Err(ResourceError::ShadowsBuiltin(_))
+        ));
+        assert!(matches!(
+            new("grep", "echo 1"),
+            Err(ResourceError::Reserved)
+        ));
+        assert!(matches!(
+            new("x", "  "),
+            Err(ResourceError::EmptyCommand(_))
+        ));
+        let dup = Resources::new(
+            vec![("x".into(), "echo 1".into()), ("x".into(), "echo 2".into())],
+            DEFAULT_TIMEOUT,
+        );
+        assert!(matches!(dup, Err(ResourceError::Duplicate(_))));
+    }
+
+    #[tokio::test]
+    async fn builtins_read_plausible_values() {
+        let r = res(&[], DEFAULT_TIMEOUT);
+        for name in BUILTINS {
+            let v = r.read(name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(v.is_finite() && v >= 0.0, "{name} = {v}");
+        }
+        let cpu = r.read("cpu").await.unwrap();
+        assert!(cpu <= 100.0, "cpu = {cpu}");
+        assert!(r.read("procs").await.unwrap() >= 1.0);
+        assert!(r.read("uptime").await.unwrap() > 0.0);
+        assert!(r.read("mem").await.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn proc_parsers() {
+        let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n";
+        let a = parse_proc_stat(stat).unwrap();
+        assert_eq!(
+            a,
+            CpuTimes {
+                total: 1000,
+                idle: 850
+            }
+        );
+        let b = CpuTimes {
+            total: 1100,
+            idle: 900,
+        };
+        assert_eq!(cpu_percent(a, b), 50.0);
+        assert_eq!(cpu_percent(a, a), 0.0);
+        assert_eq!(parse_proc_stat("intr 1 2"), None);
+        assert_eq!(parse_proc_stat("cpu  a b c d"), None);
+        let la = "0.52 0.41 0.30 1/234 5678\n";
+        assert_eq!(parse_loadavg(la, 0), Some(0.52));
+        assert_eq!(parse_loadavg(la, 2), Some(0.30));
+        assert_eq!(parse_loadavg("", 0), None);
+    }
+}
