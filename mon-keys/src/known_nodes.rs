@@ -1,1 +1,534 @@
-//! TODO
+//! `known_nodes`: the deployment's pinned node keys, in ssh known_hosts format.
+//!
+//! ```text
+//! # comment
+//! node1,192.0.2.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI… optional comment
+//! rack2-*          ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI…
+//! @revoked node7   ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI…
+//! ```
+//!
+//! - Host field: comma-separated patterns, each a node name, an IP address, or a pattern with
+//!   `*` / `?` wildcards; `!pattern` excludes (a line whose negated pattern matches does not
+//!   apply). Names match ASCII-case-insensitively. No ports (`[host]:port` is an error), no
+//!   hashed names (`|1|…` is an error).
+//! - Key: `ssh-ed25519` only (node keys are Ed25519); the key must be a valid, non-weak point.
+//! - Markers: `@revoked` (the key is refused; MON refuses a revoked key under *every* name,
+//!   whatever host patterns the `@revoked` line lists). `@cert-authority` is not supported yet.
+//!
+//! Lookup ([`KnownNodes::check`]): a revoked key is [`Trust::Revoked`]. Otherwise, lines that
+//! match the node's *name* decide: the key is [`Trust::Trusted`] if one of them holds it, else
+//! [`Trust::Mismatch`]. Only when no line matches the name do lines matching the node's *IP*
+//! decide the same way. No matching line at all is [`Trust::Unknown`].
+
+mod pattern;
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use crate::crypto::link::ed25519_public;
+use crate::nodekey::public_openssh;
+use pattern::HostPattern;
+
+/// Largest known_nodes file accepted (4 MiB).
+pub const MAX_FILE_LEN: usize = 4 << 20;
+/// Longest line accepted (16 KiB).
+pub const MAX_LINE_LEN: usize = 16 << 10;
+/// Most key lines in one file.
+pub const MAX_ENTRIES: usize = 100_000;
+/// Most host patterns on one line.
+pub const MAX_PATTERNS: usize = 256;
+/// Longest host pattern / node name, in bytes.
+pub const MAX_PATTERN_LEN: usize = 255;
+
+/// OpenSSH key types that are not Ed25519, for a clearer error.
+const OTHER_KEY_TYPES: &[&str] = &[
+    "ssh-rsa",
+    "ssh-dss",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// The verdict of [`KnownNodes::check`] on a node's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// A line for this node holds this key.
+    Trusted,
+    /// The key is listed under `@revoked`.
+    Revoked,
+    /// No line matches the node's name or IP.
+    Unknown,
+    /// Lines match the node, but with other keys.
+    Mismatch,
+}
+
+/// Why known_nodes could not be loaded. Parse errors read `file:line:col: message`.
+#[derive(Debug, thiserror::Error)]
+pub enum KnownNodesError {
+    /// The file could not be read.
+    #[error("known_nodes {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_FILE_LEN`].
+    #[error("known_nodes {} is larger than {MAX_FILE_LEN} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Group or others may write the file, so anyone could add a node.
+    #[error("known_nodes {} is writable by group or others (mode {mode:04o}); anyone who can write it can add nodes: run `chmod go-w {}`", path.display(), path.display())]
+    Writable {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A line is malformed.
+    #[error("{}:{line}:{col}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column (in characters).
+        col: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// One key line of known_nodes.
+#[derive(Debug, Clone)]
+pub struct KnownNode {
+    /// Host patterns as written (negated ones with their `!`).
+    patterns: Vec<String>,
+    hosts: Vec<(bool, HostPattern)>,
+    key: [u8; 32],
+    revoked: bool,
+    comment: String,
+    line: usize,
+}
+
+impl KnownNode {
+    /// The host patterns as written, negated ones with their leading `!`.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// The literal node names of the line (lower-cased; no wildcards, no negations).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().filter_map(|(neg, h)| match h {
+            HostPattern::Name(n) if !neg => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The literal IP addresses of the line.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.hosts.iter().filter_map(|(neg, h)| match h {
+            HostPattern::Ip(a) if !neg => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// The raw Ed25519 public key.
+    pub fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The key in OpenSSH format, `ssh-ed25519 AAAA…`.
+    pub fn key_openssh(&self) -> String {
+        public_openssh(&self.key)
+    }
+
+    /// Whether the line is an `@revoked` line.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// The comment after the key ("" when absent).
+    pub fn comment(&self) -> &str {
+        &self.comment
+    }
+
+    /// The 1-based line number in the file.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// How the line matches: `Some(true)` by name, `Some(false)` by IP only, `None` not at all
+    /// (also when a negated pattern matches the name or the IP).
+    fn host_match(&self, name: &str, name_ip: Option<IpAddr>, ip: Option<IpAddr>) -> Option<bool> {
+        let mut by_name = false;
+        let mut by_ip = false;
+        for (neg, h) in &self.hosts {
+            let n = h.matches_name(name, name_ip);
+            let i = ip.is_some_and(|a| h.matches_ip(a));
+            if *neg {
+                if n || i {
+                    return None;
+                }
+            } else {
+                by_name |= n;
+                by_ip |= i;
+            }
+        }
+        if by_name {
+            Some(true)
+        } else if by_ip {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// A parsed known_nodes file.
+#[derive(Debug, Clone, Default)]
+pub struct KnownNodes {
+    source: PathBuf,
+    nodes: Vec<KnownNode>,
+    revoked: HashSet<[u8; 32]>,
+}
+
+/// Checks a name given to `mon server init --name` or `mon server --name`: 1 to 255 bytes of
+/// ASCII letters, digits, `.`, `-`, `_`, not starting with `.` or `-`, and not an IP address.
+pub fn validate_node_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_PATTERN_LEN {
+        return Err(format!(
+            "node name must be 1 to {MAX_PATTERN_LEN} bytes long"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        return Err(format!(
+            "node name {name:?} contains {c:?}; use letters, digits, '.', '-' and '_'"
+        ));
+    }
+    if name.starts_with(['.', '-']) {
+        return Err(format!("node name {name:?} must not start with '.' or '-'"));
+    }
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(format!(
+            "node name {name:?} is an IP address; use a host name and list IPs as `NAME,IP` in known_nodes"
+        ));
+    }
+    Ok(())
+}
+
+/// 1-based character column of byte offset `at` within `line`.
+fn column(line: &str, at: usize) -> usize {
+    line.get(..at).map_or(at, |s| s.chars().count()) + 1
+}
+
+/// Whitespace-separated fields of a line with their byte offsets.
+fn fields(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        let ws = c == ' ' || c == '\t';
+        match (ws, start) {
+            (true, Some(s)) => {
+                out.push((s, &line[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &line[s..]));
+    }
+    out
+}
+
+/// A parse error at byte offset `at` of `line`, before the path is attached.
+struct LineError {
+    at: usize,
+    message: String,
+}
+
+fn line_err<T>(at: usize, message: impl Into<String>) -> Result<T, LineError> {
+    Err(LineError {
+        at,
+        message: message.into(),
+    })
+}
+
+/// Decodes the base64 field into an Ed25519 public key.
+fn parse_key(b64: &str) -> Result<[u8; 32], String> {
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("key is not valid base64 ({e})"))?;
+    let ty_len = blob
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let ty = ty_len.and_then(|n| blob.get(4..4usize.saturating_add(n)));
+    if ty != Some(b"ssh-ed25519".as_slice()) {
+        return Err("key blob is not an ssh-ed25519 key (was it copied from another line?)".into());
+    }
+    if blob.len() != 51 || blob[15..19] != 32u32.to_be_bytes() {
+        return Err(format!(
+            "key blob has {} bytes, an ssh-ed25519 key has 51 (truncated when copied?)",
+            blob.len()
+        ));
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&blob[19..]);
+    ed25519_public(&key).map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+/// Parses one non-empty, non-comment line.
+fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineError> {
+    let f = fields(line);
+    let mut i = 0;
+    let mut revoked = false;
+    if let Some((at, marker)) = f.first().filter(|(_, s)| s.starts_with('@')) {
+        match *marker {
+            "@revoked" => revoked = true,
+            "@cert-authority" => {
+                return line_err(
+                    *at,
+                    "@cert-authority is not supported yet; pin each node key",
+                )
+            }
+            other => return line_err(*at, format!("unknown marker {other:?} (only @revoked)")),
+        }
+        i = 1;
+    }
+    let Some(&(hosts_at, hosts)) = f.get(i) else {
+        return line_err(line.len(), "missing host names after the marker");
+    };
+    if hosts == "ssh-ed25519" {
+        return line_err(
+            hosts_at,
+            "the line starts with the key type; put the node name first: `NAME[,IP…] ssh-ed25519 KEY`",
+        );
+    }
+    let mut patterns = Vec::new();
+    let mut parsed = Vec::new();
+    let mut offset = hosts_at;
+    for p in hosts.split(',') {
+        if parsed.len() >= MAX_PATTERNS {
+            return line_err(
+                offset,
+                format!("more than {MAX_PATTERNS} host patterns on one line"),
+            );
+        }
+        let (neg, body, body_at) = match p.strip_prefix('!') {
+            Some(b) => (true, b, offset + 1),
+            None => (false, p, offset),
+        };
+        let h = HostPattern::parse(body).map_err(|e| LineError {
+            at: body_at + e.offset,
+            message: e.message,
+        })?;
+        patterns.push(p.to_string());
+        parsed.push((neg, h));
+        offset += p.len() + 1;
+    }
+    if parsed.iter().all(|(neg, _)| *neg) {
+        return line_err(
+            hosts_at,
+            "the host field has only negated patterns and can never match",
+        );
+    }
+    let Some(&(ty_at, ty)) = f.get(i + 1) else {
+        return line_err(
+            line.len(),
+            "missing key type after the host names (expected `ssh-ed25519 KEY`)",
+        );
+    };
+    if ty != "ssh-ed25519" {
+        let msg = if OTHER_KEY_TYPES.contains(&ty) || ty.ends_with("-cert-v01@openssh.com") {
+            format!("MON node keys are Ed25519, found {ty}; make one with `mon server init`")
+        } else {
+            format!("expected key type `ssh-ed25519`, found {ty:?}")
+        };
+        return line_err(ty_at, msg);
+    }
+    let Some(&(key_at, b64)) = f.get(i + 2) else {
+        return line_err(line.len(), "missing base64 key after `ssh-ed25519`");
+    };
+    let key = parse_key(b64).map_err(|message| LineError {
+        at: key_at,
+        message,
+    })?;
+    let comment = line[key_at + b64.len()..].trim().to_string();
+    Ok(KnownNode {
+        patterns,
+        hosts: parsed,
+        key,
+        revoked,
+        comment,
+        line: number,
+    })
+}
+
+impl KnownNodes {
+    /// Parses known_nodes text; `source` names the file in errors.
+    ///
+    /// Strict: any malformed line rejects the whole file (`file:line:col: message`).
+    pub fn parse(text: &str, source: &Path) -> Result<KnownNodes, KnownNodesError> {
+        if text.len() > MAX_FILE_LEN {
+            return Err(KnownNodesError::TooLarge {
+                path: source.to_path_buf(),
+            });
+        }
+        let parse_err = |line, col, message| KnownNodesError::Parse {
+            path: source.to_path_buf(),
+            line,
+            col,
+            message,
+        };
+        let mut nodes = Vec::new();
+        for (idx, raw) in text.split('\n').enumerate() {
+            let number = idx + 1;
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            if line.len() > MAX_LINE_LEN {
+                return Err(parse_err(
+                    number,
+                    1,
+                    format!("line longer than {MAX_LINE_LEN} bytes"),
+                ));
+            }
+            let trimmed = line.trim_start_matches([' ', '\t']);
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if nodes.len() >= MAX_ENTRIES {
+                return Err(parse_err(
+                    number,
+                    1,
+                    format!("more than {MAX_ENTRIES} keys in one file"),
+                ));
+            }
+            let node = parse_line(line, number)
+                .map_err(|e| parse_err(number, column(line, e.at), e.message))?;
+            nodes.push(node);
+        }
+        let revoked = nodes.iter().filter(|n| n.revoked).map(|n| n.key).collect();
+        Ok(KnownNodes {
+            source: source.to_path_buf(),
+            nodes,
+            revoked,
+        })
+    }
+
+    /// Reads and parses a known_nodes file. Refuses a file that group or others may write,
+    /// and files larger than [`MAX_FILE_LEN`].
+    pub fn load(path: &Path) -> Result<KnownNodes, KnownNodesError> {
+        let io = |source| KnownNodesError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = fs::File::open(path).map_err(io)?;
+        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(KnownNodesError::Writable {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() > MAX_FILE_LEN {
+            return Err(KnownNodesError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let col = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
+            KnownNodesError::Parse {
+                path: path.to_path_buf(),
+                line,
+                col,
+                message: "invalid UTF-8".into(),
+            }
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// The file this was parsed from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The verdict on `key` presented by the node called `name` (at `ip`, when known); the
+    /// rules are in the module docs.
+    pub fn check(&self, name: &str, ip: Option<IpAddr>, key: &[u8; 32]) -> Trust {
+        if self.revoked.contains(key) {
+            return Trust::Revoked;
+        }
+        let name = name.to_ascii_lowercase();
+        let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
+        let ip = ip.map(|a| a.to_canonical());
+        let mut name_keys = Vec::new();
+        let mut ip_keys = Vec::new();
+        for n in self.nodes.iter().filter(|n| !n.revoked) {
+            match n.host_match(&name, name_ip, ip) {
+                Some(true) => name_keys.push(&n.key),
+                Some(false) => ip_keys.push(&n.key),
+                None => {}
+            }
+        }
+        let deciding = if name_keys.is_empty() {
+            ip_keys
+        } else {
+            name_keys
+        };
+        if deciding.is_empty() {
+            Trust::Unknown
+        } else if deciding.contains(&key) {
+            Trust::Trusted
+        } else {
+            Trust::Mismatch
+        }
+    }
+
+    /// Number of key lines (including `@revoked` lines).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the file has no key lines.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The lines whose key can be trusted: not `@revoked`, and whose key is not revoked
+    /// elsewhere in the file. Use these to seed a membership view.
+    pub fn entries(&self) -> impl Iterator<Item = &KnownNode> {
+        self.nodes
+            .iter()
+            .filter(|n| !n.revoked && !self.revoked.contains(&n.key))
+    }
+
+    /// The `@revoked` lines.
+    pub fn revoked_entries(&self) -> impl Iterator<Item = &KnownNode> {
+        self.nodes.iter().filter(|n| n.revoked)
+    }
+}

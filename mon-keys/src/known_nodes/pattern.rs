@@ -1,0 +1,140 @@
+//! Host patterns of known_nodes: names, IP addresses and `*` / `?` wildcards, as in
+//! ssh's known_hosts, matched ASCII-case-insensitively.
+
+use std::net::IpAddr;
+
+/// One host pattern of a known_nodes line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum HostPattern {
+    /// A literal node name (lower-cased).
+    Name(String),
+    /// A literal IP address (canonical form).
+    Ip(IpAddr),
+    /// A pattern with `*` or `?`, matched against the name and the IP's text (lower-cased).
+    Glob(String),
+}
+
+/// Characters allowed in a host pattern besides ASCII letters and digits.
+const EXTRA_CHARS: &[u8] = b".-_:*?";
+
+/// Why a host pattern is malformed; `offset` is the byte offset within the pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PatternError {
+    pub(super) offset: usize,
+    pub(super) message: String,
+}
+
+impl HostPattern {
+    /// Parses one pattern (without its `!` prefix).
+    pub(super) fn parse(text: &str) -> Result<Self, PatternError> {
+        let err = |offset: usize, message: String| Err(PatternError { offset, message });
+        if text.is_empty() {
+            return err(
+                0,
+                "empty host pattern (two commas in a row, or a trailing comma?)".into(),
+            );
+        }
+        if text.starts_with('|') {
+            return err(0, "hashed host names (|1|…) are not supported in known_nodes; write the name in clear".into());
+        }
+        if text.starts_with('[') {
+            return err(
+                0,
+                "known_nodes has no ports: write `name` or `IP`, not `[host]:port`".into(),
+            );
+        }
+        if text.len() > super::MAX_PATTERN_LEN {
+            return err(
+                0,
+                format!("host pattern longer than {} bytes", super::MAX_PATTERN_LEN),
+            );
+        }
+        for (i, c) in text.char_indices() {
+            if !(c.is_ascii_alphanumeric() || (c.is_ascii() && EXTRA_CHARS.contains(&(c as u8)))) {
+                return err(
+                    i,
+                    format!("invalid character {c:?} in host pattern {text:?}"),
+                );
+            }
+        }
+        if text.contains(['*', '?']) {
+            return Ok(HostPattern::Glob(text.to_ascii_lowercase()));
+        }
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(HostPattern::Ip(ip.to_canonical()));
+        }
+        if text.contains(':') {
+            return err(
+                0,
+                format!("{text:?} is neither an IP address nor a name (known_nodes has no ports)"),
+            );
+        }
+        Ok(HostPattern::Name(text.to_ascii_lowercase()))
+    }
+
+    /// Whether the pattern matches the (lower-cased) node `name`; `name_ip` is the name parsed
+    /// as an IP address, if it is one.
+    pub(super) fn matches_name(&self, name: &str, name_ip: Option<IpAddr>) -> bool {
+        match self {
+            HostPattern::Name(n) => n == name,
+            HostPattern::Ip(a) => name_ip == Some(*a),
+            HostPattern::Glob(g) => glob(g.as_bytes(), name.as_bytes()),
+        }
+    }
+
+    /// Whether the pattern matches the node's (canonical) IP address.
+    pub(super) fn matches_ip(&self, ip: IpAddr) -> bool {
+        match self {
+            HostPattern::Name(_) => false,
+            HostPattern::Ip(a) => *a == ip,
+            HostPattern::Glob(g) => glob(g.as_bytes(), ip.to_string().as_bytes()),
+        }
+    }
+}
+
+/// `*` matches any run of bytes (also empty), `?` exactly one byte; everything else literally.
+/// Iterative with one backtrack point, O(len(pattern) × len(text)) in the worst case.
+pub(super) fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob(b"*", b""));
+        assert!(glob(b"node*", b"node12"));
+        assert!(glob(b"n?de*.lab", b"node3.lab"));
+        assert!(!glob(b"n?de*.lab", b"nde3.lab"));
+        assert!(glob(b"10.0.*", b"10.0.3.4"));
+        assert!(!glob(b"10.0.*", b"10.1.3.4"));
+        assert!(glob(b"*a*b", b"xxaxxbxb"));
+        assert!(!glob(b"*a*b", b"xxaxxbxc"));
+        assert!(glob(b"abc", b"abc"));
+        assert!(!glob(b"abc", b"abcd"));
+    }
+}
