@@ -160,11 +160,11 @@ impl ClientSession {
             Packet::SessionOk { session_hash, child, e_c, sig, confirm } if *session_hash == self.hash => {
                 let key = known
                     .entries()
-                    .filter(|e| e.matches_name(&child))
-                    .map(|e| e.key())
+                    .filter(|e| e.names().any(|n| n == child))
+                    .map(|e| *e.key())
                     .find(|k| matches!(known.check(&child, Some(entry_addr.ip()), k), Trust::Trusted));
                 let Some(key) = key else {
-                    let what = match known.entries().any(|e| e.matches_name(&child)) {
+                    let what = match known.entries().any(|e| e.names().any(|n| n == child)) {
                         true => "its key or address does not match known_nodes (possible impersonation)",
                         false => "not listed in known_nodes; add its line (from `mon server init`) to your known_nodes file",
                     };

@@ -14,38 +14,38 @@ pub use session::run_session;
 pub struct GlobalOpts {
     /// Ed25519 private key file, or FILE.pub to sign through ssh-agent
     /// [default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519].
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Entry server.
-    #[arg(long, global = true, env = "MON_SERVER", default_value = "127.0.0.1:7460", value_name = "ADDR:PORT")]
+    #[arg(long, env = "MON_SERVER", default_value = "127.0.0.1:7460", value_name = "ADDR:PORT")]
     pub server: SocketAddr,
     /// Slice whose policy decides [default: the entry server's only slice].
-    #[arg(long, global = true, env = "MON_SLICE")]
+    #[arg(long, env = "MON_SLICE")]
     pub slice: Option<String>,
     /// Principal to claim (servers find it from the key otherwise).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub principal: Option<String>,
     /// known_nodes file used to check the entry server's key
     /// [default: $MON_KNOWN_NODES, ~/.mon/known_nodes, /etc/mon/known_nodes].
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub known_nodes: Option<PathBuf>,
     /// Overlay algorithm.
-    #[arg(long, global = true, value_enum, default_value_t = OverlayArg::Random)]
+    #[arg(long, value_enum, default_value_t = OverlayArg::Random)]
     pub overlay: OverlayArg,
     /// Children per node [default: adapts to the system's size].
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub fanout: Option<u16>,
     /// Parents per node in a DAG [default: 1 for queries, 3 for push].
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub max_parents: Option<u8>,
     /// Seconds to wait for the answer.
-    #[arg(long, global = true, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
     /// Only nodes matching these patterns execute (e.g. 'web*,!web13'); others relay.
-    #[arg(long, global = true, default_value = "*")]
+    #[arg(long, default_value = "*")]
     pub targets: String,
     /// Print one JSON object (documented in docs/operations.md).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -4,8 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
-use mon_keys::userkey::{load_signer, KeyRequest};
-use mon_proto::agg::{Answer, Coverage, Query};
+use mon_proto::agg::Query;
 use mon_proto::client::{ClientError, ClientSession, SessionRequest};
 use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
@@ -15,11 +14,6 @@ use super::output::Outcome;
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::server::net::{self, Info, Opener};
-
-/// Prompts for a key passphrase on the terminal.
-pub fn prompt_passphrase(path: &std::path::Path) -> std::io::Result<zeroize::Zeroizing<String>> {
-    rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display())).map(zeroize::Zeroizing::new)
-}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -44,12 +38,7 @@ async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
 pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) -> anyhow::Result<u8> {
     // The key first: a bad key never reaches a server.
-    let req = KeyRequest {
-        key: g.key.clone(),
-        agent_sock: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
-        home: std::env::var_os("HOME").map(Into::into),
-    };
-    let signer = load_signer(&req, &mut prompt_passphrase)?;
+    let signer = crate::cmd::key::load_signer(g.key.clone())?;
     let known_path = known_nodes_path(g).context(
         "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
     )?;
@@ -163,6 +152,3 @@ async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::
         .with_context(|| format!("{} closed the connection", g.server))?;
     Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)
 }
-
-#[allow(dead_code)]
-fn _types(_: Answer, _: Coverage) {}

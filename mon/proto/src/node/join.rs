@@ -12,7 +12,7 @@ use super::state::{Child, ChildState, ParentLink, Session};
 use super::audit_ev::EvExt;
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
-use crate::membership::{default_fanout, MemberId};
+use crate::membership::{default_fanout_with_ring, MemberId};
 use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
 use crate::wire::packet::{Inner, Packet, DENY_DOMAIN, PRUNE_DOMAIN};
@@ -41,8 +41,8 @@ impl Node {
     pub(super) fn node_key_for(&self, name: &str, ip: std::net::IpAddr) -> Option<[u8; 32]> {
         self.known
             .entries()
-            .filter(|e| e.matches_name(name))
-            .map(|e| e.key())
+            .filter(|e| e.names().any(|n| n == name))
+            .map(|e| *e.key())
             .find(|k| matches!(self.known.check(name, Some(ip), k), Trust::Trusted))
     }
 
@@ -249,7 +249,7 @@ impl Node {
         };
         let max_depth = if body.overlay.max_depth == 0 { u16::MAX } else { u16::from(body.overlay.max_depth) };
         if level < max_depth && child_budget_ms >= 50 {
-            let picks = self.pick_children(&body, level, &s.parent.name);
+            let picks = self.pick_children(now_ms, &body, level, &s.parent.name);
             for m in picks {
                 let init = Initiator::new(&mut self.rng);
                 let e_p = init.public();
@@ -286,10 +286,10 @@ impl Node {
     }
 
     /// Children for a session, by its overlay algorithm (never the parent or this node).
-    fn pick_children(&mut self, body: &SessionBody, level: u16, parent: &str) -> Vec<MemberId> {
+    fn pick_children(&mut self, now_ms: u64, body: &SessionBody, level: u16, parent: &str) -> Vec<MemberId> {
         let o = &body.overlay;
         let k = if o.fanout == 0 {
-            default_fanout(self.membership.size_estimate())
+            default_fanout_with_ring(self.membership.size_estimate())
         } else {
             usize::from(o.fanout)
         };
@@ -303,9 +303,10 @@ impl Node {
             self.membership.sample(k, &exclude)
         };
         // Ring neighbours close the gaps random choices leave (see membership docs).
-        for r in self.membership.ring_children(&exclude) {
-            if !picks.iter().any(|p| p.name == r.name) {
-                picks.push(r);
+        let ring = self.membership.ring_neighbours(now_ms);
+        for r in ring.predecessors.iter().take(1).chain(ring.successors.iter().take(1)) {
+            if !exclude(&r.id) && !picks.iter().any(|p| p.name == r.id.name) {
+                picks.push(r.id.clone());
             }
         }
         picks

@@ -231,8 +231,8 @@ impl Node {
     }
 
     /// The partial view, for `mon members`.
-    pub fn members(&self) -> Vec<MemberView> {
-        self.membership.view()
+    pub fn members(&self, now_ms: u64) -> Vec<MemberView> {
+        self.membership.view(now_ms)
     }
 
     /// Estimated number of live nodes.
