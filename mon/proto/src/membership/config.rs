@@ -1,0 +1,146 @@
+//! Tuning knobs and counters of the membership state machine.
+
+use serde::{Deserialize, Serialize};
+
+/// Membership configuration. [`Config::default`] gives the values used by `mon server`.
+///
+/// Every size here is a hard cap: memory use of a [`super::Membership`] is bounded by
+/// `O(view_size + local_list_size + ring_size + max_outstanding + max_seeds +
+/// max_transmit_queue + max_seen + 2 * kmv_k)` entries whatever its peers send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Partial view size; when full the oldest entry is dropped first.
+    pub view_size: usize,
+    /// Local list size (nearest nodes by RTT), half left (smaller node id), half right.
+    pub local_list_size: usize,
+    /// Ring table size per side (nearest known node ids below and above ours).
+    pub ring_size: usize,
+    /// Mean interval between two Pings sent by this node.
+    pub ping_interval_ms: u64,
+    /// Every `ring_ping_every`-th Ping goes to a ring neighbour instead of a random view member
+    /// (keeps the ring table fresh and converging); 0 disables ring pings.
+    pub ring_ping_every: u64,
+    /// Random view entries carried per Ping/Pong.
+    pub entries_per_msg: usize,
+    /// Structure hints (ring + size estimator) carried per Ping/Pong.
+    pub aux_entries_per_msg: usize,
+    /// A node with no evidence of life (direct or relayed) for this long leaves the view,
+    /// the local list and the ring table.
+    pub dead_after_ms: u64,
+    /// An unanswered Ping is forgotten after this long (no RTT sample from a later Pong).
+    pub ping_timeout_ms: u64,
+    /// Cap on Pings awaiting their Pong.
+    pub max_outstanding: usize,
+    /// Cap on entries taken from one received message (in each of `entries` and `aux`);
+    /// the rest is ignored.
+    pub max_entries_in: usize,
+    /// When the view is full, drop first the members we already passed on to a peer (entries
+    /// move rather than copy, as in Cyclon's shuffle), then the oldest. Off by default (the
+    /// paper drops the oldest first); on, in-degrees are more even and random trees need a
+    /// fanout about 2 lower for the same coverage, at the price of views that are not always
+    /// full (see `tests/membership_coverage.rs`).
+    pub evict_passed_on_first: bool,
+    /// Cap on join addresses remembered.
+    pub max_seeds: usize,
+    /// Cap on queued outgoing messages; a Pong that does not fit is dropped.
+    pub max_transmit_queue: usize,
+    /// Window of the size estimator: nodes heard of (directly or in entries) within this
+    /// window are counted.
+    pub estimate_window_ms: u64,
+    /// Cap on the names remembered by the size estimator.
+    pub max_seen: usize,
+    /// `k` of the k-minimum-values size estimator (see [`super::Membership::size_estimate`]).
+    pub kmv_k: usize,
+    /// How long a node with a small node id stays in the k-minimum-values table without new
+    /// evidence of life. Longer than `dead_after_ms` because the minima travel far (every
+    /// node keeps the same ones); a dead node lingering only inflates the estimate.
+    pub kmv_window_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            view_size: 32,
+            local_list_size: 8,
+            ring_size: 2,
+            ping_interval_ms: 1000,
+            ring_ping_every: 2,
+            entries_per_msg: 4,
+            aux_entries_per_msg: 2,
+            dead_after_ms: 15_000,
+            ping_timeout_ms: 5_000,
+            max_outstanding: 16,
+            max_entries_in: 16,
+            evict_passed_on_first: false,
+            max_seeds: 16,
+            max_transmit_queue: 64,
+            estimate_window_ms: 60_000,
+            max_seen: 4096,
+            kmv_k: 16,
+            kmv_window_ms: 300_000,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for a gossip budget under 500 B/s per node: one Ping every 2 s with 3
+    /// view entries and 1 structure hint (≈ 4 entries of ~80 bytes CBOR, plus the Pong's,
+    /// ≈ 350 B/s before the envelope), and `dead_after_ms` doubled to 30 s to match the slower
+    /// gossip. Views, ring and coverage converge as with the default (simulated, 200 nodes),
+    /// in about twice the time; a dead node leaves the views after 30 s.
+    pub fn low_bandwidth() -> Self {
+        Config {
+            ping_interval_ms: 2_000,
+            entries_per_msg: 3,
+            aux_entries_per_msg: 1,
+            dead_after_ms: 30_000,
+            ping_timeout_ms: 10_000,
+            ..Config::default()
+        }
+    }
+
+    /// The same configuration with every cap raised to at least 1 where 0 would make the
+    /// state machine useless.
+    pub(crate) fn sanitized(mut self) -> Self {
+        self.view_size = self.view_size.max(1);
+        self.ping_interval_ms = self.ping_interval_ms.max(1);
+        self.dead_after_ms = self.dead_after_ms.max(1);
+        self.max_outstanding = self.max_outstanding.max(1);
+        self.max_transmit_queue = self.max_transmit_queue.max(1);
+        self.kmv_k = self.kmv_k.max(2);
+        self.estimate_window_ms = self.estimate_window_ms.max(self.dead_after_ms);
+        self.kmv_window_ms = self.kmv_window_ms.max(self.dead_after_ms);
+        self
+    }
+}
+
+/// Counters (monotonic since start).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Pings queued for sending.
+    pub pings_sent: u64,
+    /// Pongs queued for sending.
+    pub pongs_sent: u64,
+    /// Pings handled.
+    pub pings_received: u64,
+    /// Pongs handled.
+    pub pongs_received: u64,
+    /// Pongs that matched an outstanding Ping (RTT samples taken).
+    pub rtt_samples: u64,
+    /// Pings never answered within `ping_timeout_ms`.
+    pub pings_timed_out: u64,
+    /// Entries (view + aux) sent.
+    pub entries_sent: u64,
+    /// Entries (view + aux) received and examined.
+    pub entries_received: u64,
+    /// Entries ignored because the received message carried more than `max_entries_in`.
+    pub entries_over_cap: u64,
+    /// Entries refused by the trust check (unknown name/key pair).
+    pub entries_untrusted: u64,
+    /// Messages ignored because their sender failed the trust check or claimed our name.
+    pub messages_refused: u64,
+    /// Outgoing messages dropped because the transmit queue was full.
+    pub transmit_dropped: u64,
+    /// Members removed from the view because they aged past `dead_after_ms`.
+    pub expired: u64,
+}
