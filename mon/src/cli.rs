@@ -12,7 +12,12 @@ use crate::{cmd, server, testbed};
 /// Exit codes of client commands: 0 every node answered, 1 partial (missing or denied
 /// nodes), 2 local error, 3 denied at the entry node.
 #[derive(Debug, Parser)]
-#[command(name = "mon", version, propagate_version = true, arg_required_else_help = true)]
+#[command(
+    name = "mon",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
@@ -125,10 +130,23 @@ pub fn run() -> anyhow::Result<u8> {
         }
         Command::Avg { res } => q("avg", &["avg", &res], &[]),
         Command::Top { n, res } => q("top", &["top", &n.to_string(), &res], &[]),
-        Command::Histo { res, buckets } => q("histo", &["histo", &res, "--buckets", &buckets.to_string()], &[]),
+        Command::Histo { res, buckets } => q(
+            "histo",
+            &["histo", &res, "--buckets", &buckets.to_string()],
+            &[],
+        ),
         Command::Filter { args } => q("filter", &["filter"], &args),
-        Command::Exec { cmd_timeout, where_, shell, argv } => {
-            let mut words = vec!["exec".to_string(), "--cmd-timeout".into(), cmd_timeout.to_string()];
+        Command::Exec {
+            cmd_timeout,
+            where_,
+            shell,
+            argv,
+        } => {
+            let mut words = vec![
+                "exec".to_string(),
+                "--cmd-timeout".into(),
+                cmd_timeout.to_string(),
+            ];
             if shell {
                 words.push("--shell".into());
             }
@@ -144,7 +162,10 @@ pub fn run() -> anyhow::Result<u8> {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Key(c) => cmd::key::run(c),
-        Command::Server { init: Some(ServerSub::Init(a)), .. } => cmd::server_init::run(a),
+        Command::Server {
+            init: Some(ServerSub::Init(a)),
+            ..
+        } => cmd::server_init::run(a),
         Command::Server { init: None, args } => server::run(args),
         Command::Testbed(a) => testbed::run(a),
     }

@@ -41,7 +41,12 @@ pub struct TestbedArgs {
 /// The address of testbed node `i` (1-based): 127.0.0.2, 127.0.0.3, … 127.0.1.1, …
 pub fn node_addr(i: u32, port: u16) -> SocketAddr {
     let n = i + 1;
-    let ip = Ipv4Addr::new(127, ((n >> 16) & 0xff) as u8, ((n >> 8) & 0xff) as u8, (n & 0xff) as u8);
+    let ip = Ipv4Addr::new(
+        127,
+        ((n >> 16) & 0xff) as u8,
+        ((n >> 8) & 0xff) as u8,
+        (n & 0xff) as u8,
+    );
     SocketAddr::new(ip.into(), port)
 }
 
@@ -50,7 +55,10 @@ struct Servers(Vec<Child>);
 impl Drop for Servers {
     fn drop(&mut self) {
         for c in &self.0 {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
         }
         let t = Instant::now();
         for c in &mut self.0 {
@@ -86,7 +94,11 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
         }
     }
     let user_pub = std::fs::read_to_string(dir.join("user_ed25519.pub"))?;
-    let user_pub = user_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let user_pub = user_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut known = String::new();
     for i in 1..=n {
         let nd = dir.join(format!("n{i}"));
@@ -101,7 +113,11 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
             k.save(&kp, &format!("n{i}"))?;
             k
         };
-        known.push_str(&format!("n{i},{} {}\n", node_addr(i, port).ip(), key.public_openssh()));
+        known.push_str(&format!(
+            "n{i},{} {}\n",
+            node_addr(i, port).ip(),
+            key.public_openssh()
+        ));
     }
     write(&dir.join("known_nodes"), &known)?;
     let push_dir = dir.join("push");
@@ -140,7 +156,9 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
         return Ok(crate::exit::OK);
     }
     let first = node_addr(1, a.port);
-    let seeds: Vec<String> = (1..=a.nodes.min(3)).map(|i| node_addr(i, a.port).to_string()).collect();
+    let seeds: Vec<String> = (1..=a.nodes.min(3))
+        .map(|i| node_addr(i, a.port).to_string())
+        .collect();
     let mut servers = Servers(Vec::new());
     for i in 1..=a.nodes {
         let nd = dir.join(format!("n{i}"));
@@ -184,12 +202,21 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
     loop {
         for (i, s) in servers.0.iter_mut().enumerate() {
             if let Ok(Some(st)) = s.try_wait() {
-                bail!("server n{} exited ({st}); see {}", i + 1, dir.join(format!("n{}/server.log", i + 1)).display());
+                bail!(
+                    "server n{} exited ({st}); see {}",
+                    i + 1,
+                    dir.join(format!("n{}/server.log", i + 1)).display()
+                );
             }
         }
-        let out = client(&["--json".into(), "--timeout".into(), "3".into(), "count".into()])
-            .stderr(Stdio::null())
-            .output()?;
+        let out = client(&[
+            "--json".into(),
+            "--timeout".into(),
+            "3".into(),
+            "count".into(),
+        ])
+        .stderr(Stdio::null())
+        .output()?;
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
             last = v["result"].as_u64().unwrap_or(0);
         }
@@ -197,15 +224,26 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
             break;
         }
         if t.elapsed() > Duration::from_secs(a.settle_timeout) {
-            eprintln!("testbed: membership did not settle in {} s (count reached {last} of {}); going on", a.settle_timeout, a.nodes);
+            eprintln!(
+                "testbed: membership did not settle in {} s (count reached {last} of {}); going on",
+                a.settle_timeout, a.nodes
+            );
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    eprintln!("testbed: {} of {} servers answer (settled in {:.1} s)", last, a.nodes, t.elapsed().as_secs_f64());
+    eprintln!(
+        "testbed: {} of {} servers answer (settled in {:.1} s)",
+        last,
+        a.nodes,
+        t.elapsed().as_secs_f64()
+    );
     if !a.command.is_empty() {
         let st = client(&a.command).status()?;
-        return Ok(st.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(crate::exit::LOCAL_ERROR));
+        return Ok(st
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(crate::exit::LOCAL_ERROR));
     }
     println!("MON testbed is up. Try, in another shell:");
     println!(
@@ -217,7 +255,9 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
     );
     println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
     println!("Ctrl-C stops every server.");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async { tokio::signal::ctrl_c().await })?;
     Ok(crate::exit::OK)
 }

@@ -37,14 +37,30 @@ pub struct Cluster {
 impl Cluster {
     /// Lays out `n` nodes and starts them; `extra(i)` gives extra server arguments for node i.
     pub fn start(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
-        let dir = tempfile::Builder::new().prefix("mon-e2e-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("mon-e2e-")
+            .tempdir()
+            .expect("tempdir");
         let st = Command::new(mon_bin())
-            .args(["testbed", "--prepare-only", "--nodes", &n.to_string(), "--port", &port.to_string(), "--dir"])
+            .args([
+                "testbed",
+                "--prepare-only",
+                "--nodes",
+                &n.to_string(),
+                "--port",
+                &port.to_string(),
+                "--dir",
+            ])
             .arg(dir.path())
             .status()
             .expect("run mon testbed --prepare-only");
         assert!(st.success(), "mon testbed --prepare-only failed");
-        let mut c = Cluster { dir, n, port, procs: Vec::new() };
+        let mut c = Cluster {
+            dir,
+            n,
+            port,
+            procs: Vec::new(),
+        };
         for i in 1..=n {
             let p = c.spawn(i, &extra(i));
             c.procs.push(Some(p));
@@ -59,7 +75,9 @@ impl Cluster {
             .append(true)
             .open(nd.join("server.log"))
             .expect("server log");
-        let seeds: Vec<String> = (1..=self.n.min(3)).map(|j| format!("{}:{}", node_ip(j), self.port)).collect();
+        let seeds: Vec<String> = (1..=self.n.min(3))
+            .map(|j| format!("{}:{}", node_ip(j), self.port))
+            .collect();
         Command::new(mon_bin())
             .arg("server")
             .arg("--config-dir")
@@ -116,9 +134,18 @@ impl Cluster {
 
     /// Runs `mon --json ARGS…` through node 1; returns (exit code, parsed JSON or Null, stderr).
     pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
-        let out: Output = self.client().arg("--json").args(args).output().expect("run mon client");
+        let out: Output = self
+            .client()
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run mon client");
         let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        (out.status.code().unwrap_or(-1), v, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Waits until `count` reaches every live node (bounded by `timeout`); returns the last count.
@@ -154,8 +181,11 @@ impl Cluster {
 
     /// Node i's audit records.
     pub fn audit(&self, i: u32) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(self.node_dir(i).join("state/audit.jsonl")).unwrap_or_default();
-        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        let text =
+            std::fs::read_to_string(self.node_dir(i).join("state/audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Node i's server log.
@@ -167,7 +197,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for p in self.procs.iter().flatten() {
-            let _ = Command::new("kill").arg("-TERM").arg(p.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(p.id().to_string())
+                .status();
         }
         let t = Instant::now();
         for p in self.procs.iter_mut().flatten() {

@@ -90,7 +90,9 @@ pub struct ClientSession {
 
 impl std::fmt::Debug for ClientSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSession").field("entry", &self.entry).finish_non_exhaustive()
+        f.debug_struct("ClientSession")
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,7 +108,9 @@ impl ClientSession {
         let cmd_key = NodeKey::generate(rng);
         let mut ops: Vec<mon_policy::Operation> = req.ops.iter().map(policy_op).collect();
         if let Some(m) = &req.push {
-            ops.push(mon_policy::Operation::Push { dest: m.dest.clone() });
+            ops.push(mon_policy::Operation::Push {
+                dest: m.dest.clone(),
+            });
         }
         let ns = namespace_for(&ops);
         let mut session_id = [0u8; 16];
@@ -130,10 +134,24 @@ impl ClientSession {
             push: req.push,
         };
         let bytes = body.to_bytes();
-        let sshsig = signer.sign(ns, &bytes).map_err(|e| ClientError::Sign(e.to_string()))?;
-        let signed = SignedSession { v: SESSION_VERSION, body: bytes, sshsig };
+        let sshsig = signer
+            .sign(ns, &bytes)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
+        let signed = SignedSession {
+            v: SESSION_VERSION,
+            body: bytes,
+            sshsig,
+        };
         let hash = signed.hash();
-        Ok(ClientSession { signed, body, hash, initiator: Some(initiator), cmd_key, link: None, entry: None })
+        Ok(ClientSession {
+            signed,
+            body,
+            hash,
+            initiator: Some(initiator),
+            cmd_key,
+            link: None,
+            entry: None,
+        })
     }
 
     /// The first packet to the entry node.
@@ -157,37 +175,81 @@ impl ClientSession {
         known: &KnownNodes,
     ) -> Result<Packet, ClientError> {
         match packet {
-            Packet::SessionOk { session_hash, child, e_c, sig, confirm } if *session_hash == self.hash => {
+            Packet::SessionOk {
+                session_hash,
+                child,
+                e_c,
+                sig,
+                confirm,
+            } if *session_hash == self.hash => {
                 let key = known
                     .entries()
                     .filter(|e| e.names().any(|n| n == child))
                     .map(|e| *e.key())
-                    .find(|k| matches!(known.check(&child, Some(entry_addr.ip()), k), Trust::Trusted));
+                    .find(|k| {
+                        matches!(
+                            known.check(&child, Some(entry_addr.ip()), k),
+                            Trust::Trusted
+                        )
+                    });
                 let Some(key) = key else {
                     let what = match known.entries().any(|e| e.names().any(|n| n == child)) {
                         true => "its key or address does not match known_nodes (possible impersonation)",
                         false => "not listed in known_nodes; add its line (from `mon server init`) to your known_nodes file",
                     };
-                    return Err(ClientError::EntryKey { name: child, addr: entry_addr.to_string(), what: what.into() });
+                    return Err(ClientError::EntryKey {
+                        name: child,
+                        addr: entry_addr.to_string(),
+                        what: what.into(),
+                    });
                 };
                 let confirm = <[u8; 16]>::try_from(confirm.as_slice())
                     .map_err(|_| ClientError::Handshake("bad key confirmation length".into()))?;
-                let init = self.initiator.take().ok_or_else(|| ClientError::Protocol("second SessionOk".into()))?;
-                let hello = ChildHello { e_c: *e_c, sig: *sig, confirm };
-                let keys = init
+                let init = self
+                    .initiator
+                    .take()
+                    .ok_or_else(|| ClientError::Protocol("second SessionOk".into()))?;
+                let hello = ChildHello {
+                    e_c: *e_c,
+                    sig: *sig,
+                    confirm,
+                };
+                let mut keys = init
                     .finish(&self.hash, CLIENT_NAME, &child, &key, &hello)
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
-                let (mut sealer, opener) = keys.channel(0);
-                let frame = sealer.seal(&Inner::Go.to_bytes()).map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let (mut sealer, opener) = keys
+                    .channel(0)
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let frame = sealer
+                    .seal(&Inner::Go.to_bytes())
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
                 self.link = Some((sealer, opener));
                 self.entry = Some(child);
-                Ok(Packet::Sealed { session_hash: self.hash.into(), from: CLIENT_NAME.into(), channel: 0, frame })
+                Ok(Packet::Sealed {
+                    session_hash: self.hash.into(),
+                    from: CLIENT_NAME.into(),
+                    channel: 0,
+                    frame,
+                })
             }
-            Packet::Deny { session_hash, child, code, text, .. } if *session_hash == self.hash => {
-                Err(ClientError::Denied { node: child, code, text })
-            }
-            Packet::Prune { .. } => Err(ClientError::Protocol("the entry node has already run this session".into())),
-            other => Err(ClientError::Protocol(format!("{:?}", std::mem::discriminant(&other)))),
+            Packet::Deny {
+                session_hash,
+                child,
+                code,
+                text,
+                ..
+            } if *session_hash == self.hash => Err(ClientError::Denied {
+                node: child,
+                code,
+                text,
+            }),
+            Packet::Prune { .. } => Err(ClientError::Protocol(
+                "the entry node has already run this session".into(),
+            )),
+            other => Err(ClientError::Protocol(format!(
+                "{:?}",
+                std::mem::discriminant(&other)
+            ))),
         }
     }
 
@@ -196,22 +258,38 @@ impl ClientSession {
         let Some((sealer, opener)) = self.link.as_mut() else {
             return Err(ClientError::Protocol("result before handshake".into()));
         };
-        let Packet::Sealed { session_hash, frame, .. } = packet else {
+        let Packet::Sealed {
+            session_hash,
+            frame,
+            ..
+        } = packet
+        else {
             return Err(ClientError::Protocol("expected a sealed result".into()));
         };
         if *session_hash != self.hash {
             return Err(ClientError::Protocol("result for another session".into()));
         }
-        let plain = opener.open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let plain = opener
+            .open(&frame)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let Inner::Result(r) = inner else {
             return Err(ClientError::Protocol("expected a result".into()));
         };
         if r.partials.len() != self.body.ops.len() {
-            return Err(ClientError::Protocol("result has the wrong number of operations".into()));
+            return Err(ClientError::Protocol(
+                "result has the wrong number of operations".into(),
+            ));
         }
-        let ack = sealer.seal(&Inner::ResultAck.to_bytes()).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let ack = Packet::Sealed { session_hash: self.hash.into(), from: CLIENT_NAME.into(), channel: 0, frame: ack };
+        let ack = sealer
+            .seal(&Inner::ResultAck.to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let ack = Packet::Sealed {
+            session_hash: self.hash.into(),
+            from: CLIENT_NAME.into(),
+            channel: 0,
+            frame: ack,
+        };
         Ok((r, ack))
     }
 }

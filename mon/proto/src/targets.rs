@@ -62,7 +62,10 @@ mod tests {
         assert!(!matches_list(&l("web*"), "db1"));
         assert!(matches_list(&l("n?"), "n7"));
         assert!(!matches_list(&l("n?"), "n17"));
-        assert!(!matches_list(&l("!web1"), "db"), "negation alone matches nothing");
+        assert!(
+            !matches_list(&l("!web1"), "db"),
+            "negation alone matches nothing"
+        );
         assert!(glob(b"a*b*c", b"axxbyyc"));
         assert!(!glob(b"a*b*c", b"axxbyy"));
     }

@@ -17,7 +17,12 @@ pub struct GlobalOpts {
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Entry server.
-    #[arg(long, env = "MON_SERVER", default_value = "127.0.0.1:7460", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        env = "MON_SERVER",
+        default_value = "127.0.0.1:7460",
+        value_name = "ADDR:PORT"
+    )]
     pub server: SocketAddr,
     /// Slice whose policy decides [default: the entry server's only slice].
     #[arg(long, env = "MON_SLICE")]
@@ -69,8 +74,11 @@ pub fn known_nodes_path(g: &GlobalOpts) -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    [home.map(|h| h.join(".mon/known_nodes")), Some(PathBuf::from("/etc/mon/known_nodes"))]
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
+    [
+        home.map(|h| h.join(".mon/known_nodes")),
+        Some(PathBuf::from("/etc/mon/known_nodes")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.exists())
 }

@@ -32,7 +32,12 @@ impl Outcome {
     pub fn to_json(&self) -> Value {
         let c = &self.coverage;
         let names = |l: &mon_proto::agg::NodeList| -> Value {
-            Value::Array(l.entries().iter().map(|e| json!({"node": e.node, "reason": e.reason})).collect())
+            Value::Array(
+                l.entries()
+                    .iter()
+                    .map(|e| json!({"node": e.node, "reason": e.reason}))
+                    .collect(),
+            )
         };
         json!({
             "command": self.command,
@@ -63,7 +68,11 @@ impl Outcome {
             s.push('\n');
         }
         let c = &self.coverage;
-        for (what, l) in [("missing", &c.missing), ("denied", &c.denied), ("failed", &c.failed)] {
+        for (what, l) in [
+            ("missing", &c.missing),
+            ("denied", &c.denied),
+            ("failed", &c.failed),
+        ] {
             for e in l.entries() {
                 s.push_str(&format!("{what}: {} ({})\n", e.node, e.reason));
             }

@@ -32,21 +32,33 @@ async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
         .await
         .map_err(|_| anyhow::anyhow!("{} did not answer", g.server))??
         .with_context(|| format!("{} closed the connection", g.server))?;
-    Ok(mon_proto::wire::decode_strict("server info", &f, 64 * 1024)?)
+    Ok(mon_proto::wire::decode_strict(
+        "server info",
+        &f,
+        64 * 1024,
+    )?)
 }
 
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
-pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) -> anyhow::Result<u8> {
+pub fn run_session(
+    g: &GlobalOpts,
+    command: &str,
+    ops: Vec<Query>,
+    dot: bool,
+) -> anyhow::Result<u8> {
     // The key first: a bad key never reaches a server.
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
     let known_path = known_nodes_path(g).context(
         "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
     )?;
-    let known = KnownNodes::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
+    let known = KnownNodes::load(&known_path)
+        .with_context(|| format!("loading {}", known_path.display()))?;
     if !(0.1..=3600.0).contains(&g.timeout) {
         bail!("--timeout must be between 0.1 and 3600 seconds");
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let slice = match &g.slice {
             Some(s) => s.clone(),
@@ -54,7 +66,11 @@ pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) ->
                 let info = server_info(g).await?;
                 match info.slices.as_slice() {
                     [one] => one.clone(),
-                    [] => bail!("{} ({}) serves no slice with a valid policy", info.name, g.server),
+                    [] => bail!(
+                        "{} ({}) serves no slice with a valid policy",
+                        info.name,
+                        g.server
+                    ),
                     many => bail!(
                         "{} serves several slices ({}): choose one with --slice or MON_SLICE",
                         info.name,
@@ -74,11 +90,18 @@ pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) ->
             principal: g.principal.clone(),
             ops: ops.clone(),
             push: None,
-            targets: g.targets.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            targets: g
+                .targets
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             overlay: OverlaySpec {
                 kind,
                 fanout: g.fanout.unwrap_or(0),
-                max_parents: g.max_parents.unwrap_or(if kind == OverlayKind::Dag { 3 } else { 1 }),
+                max_parents: g
+                    .max_parents
+                    .unwrap_or(if kind == OverlayKind::Dag { 3 } else { 1 }),
                 stage_one_hops: 2,
                 max_depth: 0,
             },
@@ -95,12 +118,20 @@ pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) ->
         let _ = s.set_nodelay(true);
         net::write_preamble(&mut s, Opener::Client).await?;
         net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
-        let answer = read_packet(&mut s, Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms))), g).await?;
+        let answer = read_packet(
+            &mut s,
+            Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms))),
+            g,
+        )
+        .await?;
         let go = match cs.on_answer(answer, g.server, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!("mon: your key {} ; ask the slice admin, or check with `mon policy explain`", mon_keys::sshsig::fingerprint(signer.public_key()));
+                eprintln!(
+                    "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
+                    mon_keys::sshsig::fingerprint(signer.public_key())
+                );
                 return Ok(exit::DENIED);
             }
             Err(e) => return Err(e.into()),
@@ -108,7 +139,12 @@ pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) ->
         net::write_frame(&mut s, &go.to_bytes()).await?;
         let session_ms = t0.elapsed().as_millis() as u64;
         let t1 = Instant::now();
-        let result = read_packet(&mut s, Duration::from_millis(u64::from(timeout_ms) + 2000), g).await?;
+        let result = read_packet(
+            &mut s,
+            Duration::from_millis(u64::from(timeout_ms) + 2000),
+            g,
+        )
+        .await?;
         let (r, ack) = cs.on_result(result)?;
         let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
         let query_ms = t1.elapsed().as_millis() as u64;
@@ -147,7 +183,13 @@ pub fn run_session(g: &GlobalOpts, command: &str, ops: Vec<Query>, dot: bool) ->
 async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
     let f = tokio::time::timeout(t, net::read_frame(s))
         .await
-        .map_err(|_| anyhow::anyhow!("no answer from {} within {:.1} s", g.server, t.as_secs_f64()))?
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {} within {:.1} s",
+                g.server,
+                t.as_secs_f64()
+            )
+        })?
         .with_context(|| format!("reading from {}", g.server))?
         .with_context(|| format!("{} closed the connection", g.server))?;
     Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)

@@ -46,7 +46,9 @@ fn policy_events(events: Vec<StoreEvent>) -> Vec<AuditEvent> {
         .map(|e| match e {
             StoreEvent::Loaded { slice, files } => {
                 tracing::info!(slice, files = files.len(), "policy loaded");
-                AuditEvent::new(EventKind::PolicyLoad).result(Outcome::Ok).slice(slice)
+                AuditEvent::new(EventKind::PolicyLoad)
+                    .result(Outcome::Ok)
+                    .slice(slice)
             }
             StoreEvent::Error { slice, diagnostics } => {
                 let text: Vec<String> = diagnostics.iter().take(5).map(|d| d.to_string()).collect();
@@ -75,24 +77,37 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: PathBuf) -> anyhow::Result<u8> {
+pub(super) async fn serve(
+    args: ServerArgs,
+    config_dir: PathBuf,
+    state_dir: PathBuf,
+) -> anyhow::Result<u8> {
     let name = args.name.clone().unwrap_or_else(host_name);
     let key_path = config_dir.join("node_ed25519_key");
-    let key = NodeKey::load(&key_path)
-        .with_context(|| format!("loading the node key {} (create it with `mon server init`)", key_path.display()))?;
+    let key = NodeKey::load(&key_path).with_context(|| {
+        format!(
+            "loading the node key {} (create it with `mon server init`)",
+            key_path.display()
+        )
+    })?;
     let known_path = config_dir.join("known_nodes");
-    let known = Arc::new(KnownNodes::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?);
+    let known = Arc::new(
+        KnownNodes::load(&known_path)
+            .with_context(|| format!("loading {}", known_path.display()))?,
+    );
     let resources = Arc::new(
         crate::resources::Resources::new(
             args.resources
                 .iter()
-                .map(|r| crate::resources::parse_definition(r))
+                .map(|r| crate::resources::Resources::parse_definition(r))
                 .collect::<Result<Vec<_>, _>>()
                 .context("bad --resource")?,
+            crate::resources::DEFAULT_TIMEOUT,
         )
         .context("bad --resource")?,
     );
-    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
     let start = now_ms();
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;
@@ -100,13 +115,18 @@ pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: Path
     cfg.membership.ping_interval_ms = args.ping_interval_ms;
     let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
     let audit_path = state_dir.join("audit.jsonl");
-    let mut audit = AuditLog::open(&audit_path, &name).with_context(|| format!("opening {}", audit_path.display()))?;
+    let mut audit = AuditLog::open(&audit_path, &name)
+        .with_context(|| format!("opening {}", audit_path.display()))?;
     let slices_dir = config_dir.join("slices");
     let (mut store, ev) = PolicyStore::open(&slices_dir);
     let mut pending_audit = policy_events(ev);
 
-    let udp = UdpSocket::bind(args.listen).await.with_context(|| format!("binding UDP {}", args.listen))?;
-    let tcp = TcpListener::bind(args.listen).await.with_context(|| format!("binding TCP {}", args.listen))?;
+    let udp = UdpSocket::bind(args.listen)
+        .await
+        .with_context(|| format!("binding UDP {}", args.listen))?;
+    let tcp = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding TCP {}", args.listen))?;
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let node_id = rand::rngs::OsRng.next_u64();
@@ -117,11 +137,16 @@ pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: Path
             .result(Outcome::Ok)
             .peer(args.listen.to_string()),
     );
-    audit.append_batch(&pending_audit).context("writing the audit log")?;
+    audit
+        .append_batch(&pending_audit)
+        .context("writing the audit log")?;
     node.join(&args.join, now_ms());
     tracing::info!(%name, listen = %args.listen, slices = ?store.slices(), "mon server started");
 
-    let info = Arc::new(std::sync::RwLock::new(net::Info { name: name.clone(), slices: store.slices() }));
+    let info = Arc::new(std::sync::RwLock::new(net::Info {
+        name: name.clone(),
+        slices: store.slices(),
+    }));
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
     let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
@@ -130,7 +155,9 @@ pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: Path
     let mut reload = tokio::time::interval(Duration::from_secs(1));
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut known_mtime = std::fs::metadata(&known_path).and_then(|m| m.modified()).ok();
+    let mut known_mtime = std::fs::metadata(&known_path)
+        .and_then(|m| m.modified())
+        .ok();
 
     loop {
         let wake = node.poll_timeout().unwrap_or(now_ms() + 1000);
@@ -203,14 +230,20 @@ pub(super) async fn serve(args: ServerArgs, config_dir: PathBuf, state_dir: Path
         for o in outs {
             match o {
                 Output::Audit(_) | Output::Journal(_) => {}
-                Output::Send { to: Peer::Addr(a), bytes } => {
+                Output::Send {
+                    to: Peer::Addr(a),
+                    bytes,
+                } => {
                     if bytes.len() <= MAX_DATAGRAM {
                         let _ = udp.send_to(&bytes, a).await;
                     } else {
                         send_stream(&mut streams, a, args.listen, bytes);
                     }
                 }
-                Output::Send { to: Peer::Client(id, _), bytes } => {
+                Output::Send {
+                    to: Peer::Client(id, _),
+                    bytes,
+                } => {
                     if let Some(w) = clients.get(&id) {
                         let _ = w.try_send(bytes);
                     }
@@ -254,7 +287,9 @@ fn send_stream(
     let _ = w.try_send(bytes);
     streams.insert(to, w);
     tokio::spawn(async move {
-        let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await else {
+        let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await
+        else {
             return;
         };
         let _ = s.set_nodelay(true);
@@ -279,7 +314,8 @@ async fn read_stream(
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let who = match tokio::time::timeout(Duration::from_secs(5), net::read_preamble(&mut rd)).await {
+    let who = match tokio::time::timeout(Duration::from_secs(5), net::read_preamble(&mut rd)).await
+    {
         Ok(Ok(w)) => w,
         _ => return,
     };

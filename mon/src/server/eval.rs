@@ -8,7 +8,7 @@ use mon_proto::node::RunRequest;
 use crate::resources::Resources;
 
 /// Largest file `filter grep` scans.
-const GREP_MAX_BYTES: u64 = 256 * 1024 * 1024;
+const GREP_MAX_BYTES: u64 = crate::grep::DEFAULT_MAX_BYTES;
 /// Cap on each of stdout and stderr of an exec.
 const EXEC_CAP: usize = 64 * 1024;
 
@@ -27,14 +27,22 @@ pub async fn evaluate(req: &RunRequest, res: &Resources) -> Local {
         Query::Grep { word, file } => {
             let word = word.clone();
             let path = std::path::PathBuf::from(file);
-            let r = tokio::task::spawn_blocking(move || crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)).await;
+            let r = tokio::task::spawn_blocking(move || {
+                crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)
+            })
+            .await;
             match r {
                 Ok(Ok(m)) => Local::Matched(m),
                 Ok(Err(e)) => Local::Failed(e.to_string()),
                 Err(e) => Local::Failed(format!("grep task failed: {e}")),
             }
         }
-        Query::Exec { argv, shell, timeout_s, where_ } => {
+        Query::Exec {
+            argv,
+            shell,
+            timeout_s,
+            where_,
+        } => {
             if let Some(w) = where_ {
                 match res.read(&w.res).await {
                     Ok(v) if w.matches(v) => {}
@@ -42,7 +50,8 @@ pub async fn evaluate(req: &RunRequest, res: &Resources) -> Local {
                     Err(e) => return Local::Failed(e.to_string()),
                 }
             }
-            let t = Duration::from_secs(u64::from(*timeout_s)).min(Duration::from_millis(req.timeout_ms.max(100)));
+            let t = Duration::from_secs(u64::from(*timeout_s))
+                .min(Duration::from_millis(req.timeout_ms.max(100)));
             match crate::exec::run(argv, *shell, t, req.run_as.as_deref(), EXEC_CAP).await {
                 Ok(o) => Local::Exec(o),
                 Err(e) => Local::Failed(e.to_string()),

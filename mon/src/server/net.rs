@@ -56,7 +56,10 @@ pub async fn read_preamble<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<O
     let mut head = [0u8; 5];
     r.read_exact(&mut head).await?;
     if &head[..4] != MAGIC {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a MON stream"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a MON stream",
+        ));
     }
     match head[4] {
         0 => Ok(Opener::Client),
@@ -68,11 +71,19 @@ pub async fn read_preamble<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<O
             let addr = std::str::from_utf8(&s)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad node address in preamble"))?;
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "bad node address in preamble",
+                    )
+                })?;
             Ok(Opener::Node(addr))
         }
         2 => Ok(Opener::Info),
-        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "unknown stream kind")),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "unknown stream kind",
+        )),
     }
 }
 

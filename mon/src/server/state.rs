@@ -18,14 +18,21 @@ impl Journal {
     /// Opens (or creates) the journal and rebuilds the cache from it. A node whose state
     /// dir shows it ran before (an audit log exists) but has no journal refuses sessions
     /// issued before start + skew.
-    pub fn open(state_dir: &Path, cfg: ReplayConfig, now_ms: u64) -> anyhow::Result<(Journal, ReplayCache)> {
+    pub fn open(
+        state_dir: &Path,
+        cfg: ReplayConfig,
+        now_ms: u64,
+    ) -> anyhow::Result<(Journal, ReplayCache)> {
         let path = state_dir.join("replay.journal");
         let skew = cfg.skew_ms;
         let (cache, lines) = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
                 for l in bad {
-                    tracing::warn!("{}:{l}: unreadable replay journal line ignored (torn write?)", path.display());
+                    tracing::warn!(
+                        "{}:{l}: unreadable replay journal line ignored (torn write?)",
+                        path.display()
+                    );
                 }
                 let n = cache.len();
                 (cache, n)
@@ -47,14 +54,18 @@ impl Journal {
         // Compact: rewrite the live entries atomically.
         let tmp = state_dir.join("replay.journal.tmp");
         {
-            let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+            let mut f = std::fs::File::create(&tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
             for l in cache.snapshot_lines() {
                 writeln!(f, "{l}")?;
             }
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
-        let file = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
         Ok((Journal { path, file, lines }, cache))
     }
 
@@ -65,8 +76,12 @@ impl Journal {
             buf.push_str(l);
             buf.push('\n');
         }
-        self.file.write_all(buf.as_bytes()).with_context(|| format!("appending to {}", self.path.display()))?;
-        self.file.sync_data().with_context(|| format!("syncing {}", self.path.display()))?;
+        self.file
+            .write_all(buf.as_bytes())
+            .with_context(|| format!("appending to {}", self.path.display()))?;
+        self.file
+            .sync_data()
+            .with_context(|| format!("syncing {}", self.path.display()))?;
         self.lines += lines.len();
         Ok(())
     }

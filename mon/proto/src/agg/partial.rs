@@ -278,6 +278,19 @@ impl Partial {
         p
     }
 
+    /// Records that this node's own evaluation failed (e.g. did not finish before the
+    /// deadline): the node counts as answered and is listed with the reason.
+    pub fn add_failed(&mut self, node: &str, reason: &str) {
+        self.answered = self.answered.saturating_add(1);
+        self.failed.push(node, reason);
+    }
+
+    /// Records a child that refused the session (its policy denied it); it is not counted
+    /// as answered.
+    pub fn add_denied(&mut self, node: &str, reason: &str) {
+        self.denied.push(node, reason);
+    }
+
     /// Records a child whose subtree did not answer (lost, timed out, or sent a partial that
     /// `merge` refused).
     pub fn add_missing(&mut self, child: &str, reason: &str) {

@@ -68,7 +68,9 @@ impl Node {
     pub(super) fn op_event(&self, hash: &SessionHash, q: &Query) -> AuditEvent {
         let s = self.sessions.get(hash);
         let (op, argv) = op_argv(q);
-        let mut ev = AuditEvent::new(EventKind::OpStart).result(Outcome::Ok).op(op);
+        let mut ev = AuditEvent::new(EventKind::OpStart)
+            .result(Outcome::Ok)
+            .op(op);
         if !argv.is_empty() {
             ev = ev.argv(argv);
         }
@@ -83,7 +85,13 @@ impl Node {
     }
 
     /// `op.end` with the outcome.
-    pub(super) fn op_end_event(&self, hash: &SessionHash, q: &Query, local: &Local, now_ms: u64) -> AuditEvent {
+    pub(super) fn op_end_event(
+        &self,
+        hash: &SessionHash,
+        q: &Query,
+        local: &Local,
+        now_ms: u64,
+    ) -> AuditEvent {
         let mut ev = self.op_event(hash, q);
         ev.event = EventKind::OpEnd;
         if let Some(s) = self.sessions.get(hash) {
@@ -95,7 +103,9 @@ impl Node {
                     ev = ev.exit_code(i64::from(c));
                 }
                 if o.timed_out {
-                    ev = ev.result(Outcome::Error).reason("timeout", "killed at its timeout");
+                    ev = ev
+                        .result(Outcome::Error)
+                        .reason("timeout", "killed at its timeout");
                 }
             }
             Local::Failed(why) => ev = ev.result(Outcome::Error).reason("failed", why.clone()),

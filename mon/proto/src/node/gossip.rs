@@ -52,11 +52,11 @@ impl Node {
             return;
         }
         // Bounded: only names known_nodes trusts get here.
-        self.gossip_last_ts.insert(body.from.name.clone(), body.ts_ms);
+        self.gossip_last_ts
+            .insert(body.from.name.clone(), body.ts_ms);
         let known = self.known.clone();
         let trust = |id: &crate::membership::MemberId| Self::trusted(&known, id);
-        self.membership
-            .handle(now_ms, &body.from, body.node_id, body.msg, &trust);
+        self.membership.handle(now_ms, &body.from, body.msg, &trust);
     }
 
     /// Wraps membership's outgoing messages in signed envelopes.

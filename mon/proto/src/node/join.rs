@@ -8,8 +8,8 @@ use mon_keys::known_nodes::Trust;
 use mon_keys::nodekey::verify_node_sig;
 use sha2::{Digest, Sha256};
 
-use super::state::{Child, ChildState, ParentLink, Session};
 use super::audit_ev::EvExt;
+use super::state::{Child, ChildState, ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
 use crate::membership::{default_fanout_with_ring, MemberId};
@@ -62,7 +62,16 @@ impl Node {
         let answered = sha256(raw);
 
         if self.sessions.contains_key(&hash) {
-            self.duplicate_session(now_ms, from, hash, &parent, &e_p, parent_sig.as_deref(), level, answered);
+            self.duplicate_session(
+                now_ms,
+                from,
+                hash,
+                &parent,
+                &e_p,
+                parent_sig.as_deref(),
+                level,
+                answered,
+            );
             return;
         }
         if self.replay.contains(&hash) {
@@ -83,7 +92,15 @@ impl Node {
         let client_addr = match (parent.as_str(), from) {
             (CLIENT_NAME, Peer::Client(_, ip)) => {
                 if *e_p != *body.client_eph {
-                    self.deny(now_ms, from, hash, Some(&body), &session, "parent-auth", "first-hop key differs from the session's client_eph");
+                    self.deny(
+                        now_ms,
+                        from,
+                        hash,
+                        Some(&body),
+                        &session,
+                        "parent-auth",
+                        "first-hop key differs from the session's client_eph",
+                    );
                     return;
                 }
                 Some(ip)
@@ -129,7 +146,15 @@ impl Node {
             }
         };
         if self.sessions.len() >= self.cfg.max_sessions {
-            self.deny(now_ms, from, hash, Some(&body), &session, "busy", "this node runs too many sessions; try again");
+            self.deny(
+                now_ms,
+                from,
+                hash,
+                Some(&body),
+                &session,
+                "busy",
+                "this node runs too many sessions; try again",
+            );
             return;
         }
         // 9. replay cache, journaled before acting.
@@ -149,7 +174,13 @@ impl Node {
             Err(e) => {
                 self.counters.sessions_denied += 1;
                 let ev = self
-                    .session_event(EventKind::ReplayReject, Outcome::Deny, &hash, Some(&body), &session)
+                    .session_event(
+                        EventKind::ReplayReject,
+                        Outcome::Deny,
+                        &hash,
+                        Some(&body),
+                        &session,
+                    )
                     .reason(e.code(), &e.to_string());
                 self.audit(ev);
                 self.send_deny(from, hash, e.code(), &e.to_string());
@@ -160,16 +191,37 @@ impl Node {
         self.out.push_back(Output::Journal(lines));
 
         // 11. handshake (child side).
-        let (hello, keys) = match hop::respond(&mut self.rng, &self.key, &hash, &e_p, &parent, &self.cfg.name) {
+        let (hello, mut keys) = match hop::respond(
+            &mut self.rng,
+            &self.key,
+            &hash,
+            &e_p,
+            &parent,
+            &self.cfg.name,
+        ) {
             Ok(x) => x,
             Err(e) => {
-                self.deny(now_ms, from, hash, Some(&body), &session, "handshake", &e.to_string());
+                self.deny(
+                    now_ms,
+                    from,
+                    hash,
+                    Some(&body),
+                    &session,
+                    "handshake",
+                    &e.to_string(),
+                );
                 return;
             }
         };
         self.counters.sessions_accepted += 1;
         let mut ev = self
-            .session_event(EventKind::SessionAccept, Outcome::Allow, &hash, Some(&body), &session)
+            .session_event(
+                EventKind::SessionAccept,
+                Outcome::Allow,
+                &hash,
+                Some(&body),
+                &session,
+            )
             .principal_opt(verified.principal.as_deref())
             .policy(verified.policy_file.as_deref(), verified.policy_line);
         if let Some(ip) = client_addr {
@@ -186,13 +238,17 @@ impl Node {
             sig: hello.sig.into(),
             confirm: hello.confirm.to_vec(),
         };
+        let Ok((sealer, opener)) = keys.channel(0) else {
+            return;
+        };
         let ok_bytes = ok.to_bytes();
         self.out.push_back(Output::Send {
             to: from,
             bytes: ok_bytes.clone(),
         });
-        let (sealer, opener) = keys.channel(0);
-        self.start_session(now_ms, verified, session, parent, from, sealer, opener, ok_bytes, level, budget_ms);
+        self.start_session(
+            now_ms, verified, session, parent, from, sealer, opener, ok_bytes, level, budget_ms,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -216,7 +272,6 @@ impl Node {
         let child_budget_ms = (budget * 8 / 10).saturating_sub(20);
         let level = parent_level.saturating_add(1);
         let mut s = Session {
-            hash: v.hash,
             local: vec![None; body.ops.len()],
             body: body.clone(),
             signed,
@@ -238,7 +293,6 @@ impl Node {
             local_started: false,
             started_ms: now_ms,
             finish_by,
-            child_budget_ms,
             result_packet: None,
             result_sent_at: 0,
             result_tries: 0,
@@ -247,13 +301,19 @@ impl Node {
             client_gone: false,
             rto_ms: self.cfg.rto_ms,
         };
-        let max_depth = if body.overlay.max_depth == 0 { u16::MAX } else { u16::from(body.overlay.max_depth) };
+        let max_depth = if body.overlay.max_depth == 0 {
+            u16::MAX
+        } else {
+            u16::from(body.overlay.max_depth)
+        };
         if level < max_depth && child_budget_ms >= 50 {
             let picks = self.pick_children(now_ms, &body, level, &s.parent.name);
             for m in picks {
                 let init = Initiator::new(&mut self.rng);
                 let e_p = init.public();
-                let sig = hop::parent_signature(&self.key, &v.hash, &e_p, &m.name);
+                let Ok(sig) = hop::parent_signature(&self.key, &v.hash, &e_p, &m.name) else {
+                    continue;
+                };
                 let p = Packet::Session {
                     session: s.signed.clone(),
                     parent: self.cfg.name.clone(),
@@ -286,7 +346,13 @@ impl Node {
     }
 
     /// Children for a session, by its overlay algorithm (never the parent or this node).
-    fn pick_children(&mut self, now_ms: u64, body: &SessionBody, level: u16, parent: &str) -> Vec<MemberId> {
+    fn pick_children(
+        &mut self,
+        now_ms: u64,
+        body: &SessionBody,
+        level: u16,
+        parent: &str,
+    ) -> Vec<MemberId> {
         let o = &body.overlay;
         let k = if o.fanout == 0 {
             default_fanout_with_ring(self.membership.size_estimate())
@@ -296,7 +362,8 @@ impl Node {
         let me = self.cfg.name.clone();
         let parent = parent.to_string();
         let exclude = move |m: &MemberId| m.name == me || m.name == parent;
-        let second_stage = o.kind == OverlayKind::Twostage && level > u16::from(o.stage_one_hops.max(1));
+        let second_stage =
+            o.kind == OverlayKind::Twostage && level > u16::from(o.stage_one_hops.max(1));
         let mut picks = if second_stage {
             self.membership.local_neighbours(k, &exclude)
         } else {
@@ -304,7 +371,12 @@ impl Node {
         };
         // Ring neighbours close the gaps random choices leave (see membership docs).
         let ring = self.membership.ring_neighbours(now_ms);
-        for r in ring.predecessors.iter().take(1).chain(ring.successors.iter().take(1)) {
+        for r in ring
+            .predecessors
+            .iter()
+            .take(1)
+            .chain(ring.successors.iter().take(1))
+        {
             if !exclude(&r.id) && !picks.iter().any(|p| p.name == r.id.name) {
                 picks.push(r.id.clone());
             }
@@ -325,7 +397,9 @@ impl Node {
         answered: [u8; 32],
     ) {
         let _ = now_ms;
-        let Some(s) = self.sessions.get(&hash) else { return };
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
         // A retransmission from a parent we already answered: answer again.
         if s.parent.name == parent {
             let b = s.parent.session_ok.clone();
@@ -345,11 +419,15 @@ impl Node {
         };
         if dag && room && level < s.level {
             let authentic = match (self.node_key_for(parent, addr.ip()), parent_sig) {
-                (Some(k), Some(sig)) => hop::verify_parent_signature(&k, &hash, e_p, &self.cfg.name, sig).is_ok(),
+                (Some(k), Some(sig)) => {
+                    hop::verify_parent_signature(&k, &hash, e_p, &self.cfg.name, sig).is_ok()
+                }
                 _ => false,
             };
             if authentic {
-                if let Ok((hello, keys)) = hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name) {
+                if let Ok((hello, mut keys)) =
+                    hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name)
+                {
                     let ok = Packet::SessionOk {
                         session_hash: hash.into(),
                         child: self.cfg.name.clone(),
@@ -358,8 +436,13 @@ impl Node {
                         confirm: hello.confirm.to_vec(),
                     };
                     let bytes = ok.to_bytes();
-                    self.out.push_back(Output::Send { to: from, bytes: bytes.clone() });
-                    let (sealer, opener) = keys.channel(0);
+                    let Ok((sealer, opener)) = keys.channel(0) else {
+                        return;
+                    };
+                    self.out.push_back(Output::Send {
+                        to: from,
+                        bytes: bytes.clone(),
+                    });
                     if let Some(s) = self.sessions.get_mut(&hash) {
                         s.extra_parents.push(ParentLink {
                             name: parent.to_string(),
@@ -430,7 +513,13 @@ impl Node {
     ) {
         self.counters.sessions_denied += 1;
         let mut ev = self
-            .session_event(EventKind::SessionDeny, Outcome::Deny, &d.hash, d.body.as_ref(), signed)
+            .session_event(
+                EventKind::SessionDeny,
+                Outcome::Deny,
+                &d.hash,
+                d.body.as_ref(),
+                signed,
+            )
             .reason(&d.code, &d.text)
             .principal_opt(d.principal.as_deref())
             .policy(d.policy_file.as_deref(), d.policy_line);
@@ -444,39 +533,83 @@ impl Node {
     }
 
     pub(super) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::SessionOk { session_hash, child, e_c, sig, confirm } = packet else { return };
+        let Packet::SessionOk {
+            session_hash,
+            child,
+            e_c,
+            sig,
+            confirm,
+        } = packet
+        else {
+            return;
+        };
         let hash = *session_hash;
         let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+            return;
+        };
         match &mut c.state {
             ChildState::Offered { initiator, .. } => {
                 let Some(init) = initiator.take() else { return };
                 let Ok(confirm) = <[u8; 16]>::try_from(confirm.as_slice()) else {
-                    c.state = ChildState::Missing { why: "bad handshake".into() };
+                    c.state = ChildState::Missing {
+                        why: "bad handshake".into(),
+                    };
                     return;
                 };
-                let hello = ChildHello { e_c: *e_c, sig: *sig, confirm };
+                let hello = ChildHello {
+                    e_c: *e_c,
+                    sig: *sig,
+                    confirm,
+                };
                 match init.finish(&hash, &me, &c.name, &c.key, &hello) {
-                    Ok(keys) => {
-                        let (mut sealer, opener) = keys.channel(0);
+                    Ok(mut keys) => {
+                        let Ok((mut sealer, opener)) = keys.channel(0) else {
+                            c.state = ChildState::Missing {
+                                why: "handshake failed".into(),
+                            };
+                            return;
+                        };
                         let frame = sealer.seal(&Inner::Go.to_bytes());
-                        c.state = ChildState::Linked { sealer, opener, result: None };
+                        c.state = ChildState::Linked {
+                            sealer,
+                            opener,
+                            result: None,
+                        };
                         if let Ok(frame) = frame {
-                            let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                            let p = Packet::Sealed {
+                                session_hash: hash.into(),
+                                from: me,
+                                channel: 0,
+                                frame,
+                            };
                             let to = Peer::Addr(c.addr);
                             self.send(to, &p);
                         }
                     }
                     Err(e) => {
-                        c.state = ChildState::Missing { why: format!("handshake failed: {e}") };
+                        c.state = ChildState::Missing {
+                            why: format!("handshake failed: {e}"),
+                        };
                     }
                 }
             }
-            ChildState::Linked { sealer, result: None, .. } => {
+            ChildState::Linked {
+                sealer,
+                result: None,
+                ..
+            } => {
                 // Our Go may have been lost: send another one.
                 if let Ok(frame) = sealer.seal(&Inner::Go.to_bytes()) {
-                    let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                    let p = Packet::Sealed {
+                        session_hash: hash.into(),
+                        from: me,
+                        channel: 0,
+                        frame,
+                    };
                     let to = Peer::Addr(c.addr);
                     self.send(to, &p);
                 }
@@ -487,10 +620,22 @@ impl Node {
     }
 
     pub(super) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::Prune { session_hash, child, answered, sig } = packet else { return };
+        let Packet::Prune {
+            session_hash,
+            child,
+            answered,
+            sig,
+        } = packet
+        else {
+            return;
+        };
         let hash = *session_hash;
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+            return;
+        };
         if let ChildState::Offered { packet_hash, .. } = &c.state {
             if *packet_hash == *answered
                 && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
@@ -502,10 +647,23 @@ impl Node {
     }
 
     pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::Deny { session_hash, child, code, text, sig } = packet else { return };
+        let Packet::Deny {
+            session_hash,
+            child,
+            code,
+            text,
+            sig,
+        } = packet
+        else {
+            return;
+        };
         let hash = *session_hash;
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+            return;
+        };
         if matches!(c.state, ChildState::Offered { .. })
             && verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok()
         {

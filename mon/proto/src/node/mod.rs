@@ -252,7 +252,10 @@ impl Node {
 
     /// Whether known_nodes trusts `id`.
     fn trusted(known: &KnownNodes, id: &MemberId) -> bool {
-        matches!(known.check(&id.name, Some(id.addr.ip()), &id.key), Trust::Trusted)
+        matches!(
+            known.check(&id.name, Some(id.addr.ip()), &id.key),
+            Trust::Trusted
+        )
     }
 
     /// Handles one received packet.

@@ -22,7 +22,9 @@ impl Node {
             self.counters.frames_rejected += 1;
             return;
         }
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         let inner = if s.parent.name == sender && s.parent.peer == from {
             s.parent.opener.open(frame).ok().map(|b| (true, b))
         } else if let Some(c) = s.children.iter_mut().find(|c| c.name == sender) {
@@ -66,7 +68,9 @@ impl Node {
     }
 
     fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         if s.parent.go {
             return;
         }
@@ -86,7 +90,9 @@ impl Node {
                 Some(Partial::empty(q))
             } else {
                 match q {
-                    Query::Count | Query::Depth => Some(Partial::from_local(q, &name, Local::Present)),
+                    Query::Count | Query::Depth => {
+                        Some(Partial::from_local(q, &name, Local::Present))
+                    }
                     Query::Topology => {
                         let parent = (parent != mon_keys::hop::CLIENT_NAME).then(|| parent.clone());
                         Some(Partial::from_local(q, &name, Local::Topology { parent }))
@@ -120,8 +126,12 @@ impl Node {
 
     pub(super) fn on_local(&mut self, now_ms: u64, hash: SessionHash, index: usize, local: Local) {
         let name = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
-        let Some(q) = s.body.ops.get(index).cloned() else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let Some(q) = s.body.ops.get(index).cloned() else {
+            return;
+        };
         if s.local.get(index).is_none_or(Option::is_some) {
             return;
         }
@@ -137,18 +147,29 @@ impl Node {
 
     fn on_child_result(&mut self, now_ms: u64, hash: SessionHash, child: &str, r: SubtreeResult) {
         let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         let nops = s.body.ops.len();
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else { return };
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+            return;
+        };
         if let ChildState::Linked { sealer, result, .. } = &mut c.state {
             if let Ok(frame) = sealer.seal(&Inner::ResultAck.to_bytes()) {
-                let p = Packet::Sealed { session_hash: hash.into(), from: me, channel: 0, frame };
+                let p = Packet::Sealed {
+                    session_hash: hash.into(),
+                    from: me,
+                    channel: 0,
+                    frame,
+                };
                 let to = Peer::Addr(c.addr);
                 if result.is_none() {
                     if r.partials.len() == nops {
                         *result = Some(r);
                     } else {
-                        c.state = ChildState::Missing { why: "malformed result".into() };
+                        c.state = ChildState::Missing {
+                            why: "malformed result".into(),
+                        };
                     }
                 }
                 self.send(to, &p);
@@ -159,7 +180,9 @@ impl Node {
 
     /// Sends the subtree result once everything arrived (or `force` at the deadline).
     pub(super) fn try_finish(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some(s) = self.sessions.get(&hash) else { return };
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
         if s.result_packet.is_some() {
             return;
         }
@@ -176,19 +199,26 @@ impl Node {
             }
             return;
         }
-        let Some(s) = self.sessions.get_mut(&hash) else { return };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         let ops = s.body.ops.clone();
         let mut partials: Vec<Partial> = Vec::with_capacity(ops.len());
         for (i, q) in ops.iter().enumerate() {
             let mine = s.local[i].clone().unwrap_or_else(|| {
                 let mut p = Partial::empty(q);
-                p.add_failed(&self.cfg.name, "local evaluation did not finish before the deadline");
+                p.add_failed(
+                    &self.cfg.name,
+                    "local evaluation did not finish before the deadline",
+                );
                 p
             });
             let mut kids = Partial::empty(q);
             for c in &s.children {
                 match &c.state {
-                    ChildState::Linked { result: Some(r), .. } => {
+                    ChildState::Linked {
+                        result: Some(r), ..
+                    } => {
                         if let Some(cp) = r.partials.get(i) {
                             if kids.merge(cp.clone()).is_err() {
                                 kids.add_missing(&c.name, "sent a malformed result");
@@ -198,9 +228,13 @@ impl Node {
                     ChildState::Linked { result: None, .. } => {
                         kids.add_missing(&c.name, "its subtree did not answer before the deadline")
                     }
-                    ChildState::Offered { .. } => kids.add_missing(&c.name, "did not answer the session"),
+                    ChildState::Offered { .. } => {
+                        kids.add_missing(&c.name, "did not answer the session")
+                    }
                     ChildState::Missing { why } => kids.add_missing(&c.name, why),
-                    ChildState::Denied { code, text } => kids.add_denied(&c.name, &format!("{code}: {text}")),
+                    ChildState::Denied { code, text } => {
+                        kids.add_denied(&c.name, &format!("{code}: {text}"))
+                    }
                     ChildState::Pruned => {}
                 }
             }
@@ -215,14 +249,21 @@ impl Node {
             + s.children
                 .iter()
                 .filter_map(|c| match &c.state {
-                    ChildState::Linked { result: Some(r), .. } => Some(r.relayed),
+                    ChildState::Linked {
+                        result: Some(r), ..
+                    } => Some(r.relayed),
                     _ => None,
                 })
                 .sum::<u64>();
         // Children that never answered are missing for good now.
         for c in &mut s.children {
-            if matches!(c.state, ChildState::Offered { .. } | ChildState::Linked { result: None, .. }) {
-                c.state = ChildState::Missing { why: "deadline".into() };
+            if matches!(
+                c.state,
+                ChildState::Offered { .. } | ChildState::Linked { result: None, .. }
+            ) {
+                c.state = ChildState::Missing {
+                    why: "deadline".into(),
+                };
             }
         }
         let result = Inner::Result(SubtreeResult { relayed, partials });
@@ -260,10 +301,18 @@ impl Node {
                 } else if s.result_packet.is_none() {
                     let rto = s.rto_ms;
                     for c in &mut s.children {
-                        if let ChildState::Offered { packet, sent_at, tries, .. } = &mut c.state {
+                        if let ChildState::Offered {
+                            packet,
+                            sent_at,
+                            tries,
+                            ..
+                        } = &mut c.state
+                        {
                             if now_ms >= *sent_at + rto {
                                 if *tries >= self.cfg.retries {
-                                    c.state = ChildState::Missing { why: "no answer (node down?)".into() };
+                                    c.state = ChildState::Missing {
+                                        why: "no answer (node down?)".into(),
+                                    };
                                 } else {
                                     *tries += 1;
                                     *sent_at = now_ms;
@@ -273,7 +322,9 @@ impl Node {
                         }
                     }
                 } else if !s.result_acked && now_ms >= s.result_sent_at + s.rto_ms {
-                    if s.result_tries < self.cfg.retries && !matches!(s.parent.peer, Peer::Client(..)) {
+                    if s.result_tries < self.cfg.retries
+                        && !matches!(s.parent.peer, Peer::Client(..))
+                    {
                         s.result_tries += 1;
                         s.result_sent_at = now_ms;
                         if let Some(b) = &s.result_packet {

@@ -66,7 +66,6 @@ impl Child {
 
 /// A session this node is part of.
 pub(super) struct Session {
-    pub hash: SessionHash,
     pub body: Arc<SessionBody>,
     pub signed: SignedSession,
     pub principal: Option<String>,
@@ -83,8 +82,6 @@ pub(super) struct Session {
     pub started_ms: u64,
     /// Send whatever we have by then.
     pub finish_by: u64,
-    /// Budget handed to children.
-    pub child_budget_ms: u32,
     /// Sealed result packet, kept for retransmission until acknowledged.
     pub result_packet: Option<Vec<u8>>,
     pub result_sent_at: u64,

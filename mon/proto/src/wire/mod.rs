@@ -5,6 +5,7 @@
 //! Signed bytes are verified as received and never re-encoded before verification.
 
 pub mod command;
+pub mod packet;
 pub mod session;
 
 use serde::{de::DeserializeOwned, Serialize};
