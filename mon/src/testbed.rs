@@ -196,9 +196,10 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
             .env_remove("SSH_AUTH_SOCK");
         c
     };
-    // Settle: until a count reaches every node.
+    // Settle: until three counts in a row reach every node with nothing missing.
     let t = Instant::now();
     let mut last = 0u64;
+    let mut complete_in_a_row = 0;
     loop {
         for (i, s) in servers.0.iter_mut().enumerate() {
             if let Ok(Some(st)) = s.try_wait() {
@@ -217,10 +218,13 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
         ])
         .stderr(Stdio::null())
         .output()?;
+        let mut complete = false;
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
             last = v["result"].as_u64().unwrap_or(0);
+            complete = last >= u64::from(a.nodes) && v["missing"].as_u64() == Some(0);
         }
-        if last >= u64::from(a.nodes) {
+        complete_in_a_row = if complete { complete_in_a_row + 1 } else { 0 };
+        if complete_in_a_row >= 3 {
             break;
         }
         if t.elapsed() > Duration::from_secs(a.settle_timeout) {
@@ -230,7 +234,7 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
             );
             break;
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(if complete { 1000 } else { 500 }));
     }
     eprintln!(
         "testbed: {} of {} servers answer (settled in {:.1} s)",

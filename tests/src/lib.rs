@@ -148,17 +148,21 @@ impl Cluster {
         )
     }
 
-    /// Waits until `count` reaches every live node (bounded by `timeout`); returns the last count.
+    /// Waits until three `count`s in a row reach every live node with none missing (bounded
+    /// by `timeout`); returns the last count.
     pub fn settle(&self, live: u64, timeout: Duration) -> u64 {
         let t = Instant::now();
         let mut last = 0;
+        let mut in_a_row = 0;
         while t.elapsed() < timeout {
             let (_, v, _) = self.json(&["--timeout", "3", "count"]);
             last = v["result"].as_u64().unwrap_or(0);
-            if last >= live {
+            let complete = last >= live && v["missing"].as_u64() == Some(0);
+            in_a_row = if complete { in_a_row + 1 } else { 0 };
+            if in_a_row >= 3 {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(if complete { 1000 } else { 500 }));
         }
         last
     }

@@ -10,6 +10,7 @@ pub mod client;
 pub mod membership;
 pub mod node;
 pub mod replay;
+pub mod roster;
 pub mod targets;
 pub mod verify;
 pub mod wire;

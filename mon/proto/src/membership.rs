@@ -448,7 +448,12 @@ impl Membership {
         self.pings_started = self.pings_started.wrapping_add(1);
         let every = self.config.ring_ping_every;
         let ring_turn = every > 0 && self.pings_started % every == 0;
-        let target = if ring_turn {
+        let seed_every = self.config.seed_ping_every;
+        let seed_turn = seed_every > 0 && self.pings_started % seed_every == 1;
+        let target = if seed_turn && !self.seeds.is_empty() {
+            let i = self.rng.gen_range(0..self.seeds.len());
+            self.seeds.get(i).map(|a| (None, *a, None))
+        } else if ring_turn {
             self.ring_target().or_else(|| self.view_target(now_ms))
         } else {
             self.view_target(now_ms).or_else(|| self.ring_target())

@@ -149,8 +149,35 @@ pub fn run_session(
         let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
         let query_ms = t1.elapsed().as_millis() as u64;
         let entry = cs.entry.clone().unwrap_or_default();
+        // Nodes on the roster (known_nodes) that never took part: down, cut off, or missed.
+        let roster = mon_proto::roster::Roster::from_known(&known);
+        let targets: Vec<String> = cs.body.targets.clone();
+        let unreached: Vec<String> = if r.roster.as_deref() == Some(&roster.digest()) {
+            roster
+                .unreached(&r.reached, |n| {
+                    mon_proto::targets::matches_list(&targets, n)
+                })
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut code = exit::OK;
-        for (q, p) in ops.iter().zip(r.partials) {
+        for (q, mut p) in ops.iter().zip(r.partials) {
+            let denied: Vec<String> = p
+                .coverage()
+                .denied
+                .entries()
+                .iter()
+                .map(|e| e.node.clone())
+                .collect();
+            for n in unreached.iter().filter(|n| !denied.contains(n)) {
+                p.add_missing(
+                    n,
+                    "not reached: down, unreachable, or missed by the overlay",
+                );
+            }
             let (answer, coverage) = match p.check_for(q) {
                 Ok(()) => {
                     let c = p.coverage();

@@ -83,6 +83,11 @@ impl NodeList {
         self.entries.extend(other.entries);
         self.entries.sort();
         self.entries.dedup_by(|b, a| a.node == b.node);
+        if self.entries.len() <= NODE_LIST_CAP {
+            // Nothing was ever cut: the deduplicated list is exact (a node reported by
+            // several parents counts once).
+            self.total = self.entries.len() as u64;
+        }
         self.entries.truncate(NODE_LIST_CAP);
     }
 

@@ -20,6 +20,10 @@ pub struct Config {
     /// Every `ring_ping_every`-th Ping goes to a ring neighbour instead of a random view member
     /// (keeps the ring table fresh and converging); 0 disables ring pings.
     pub ring_ping_every: u64,
+    /// Every `seed_ping_every`-th Ping goes to a random join address even when the view is
+    /// not empty, so groups that formed apart while nodes were starting find each other;
+    /// 0 disables it.
+    pub seed_ping_every: u64,
     /// Random view entries carried per Ping/Pong.
     pub entries_per_msg: usize,
     /// Structure hints (ring + size estimator) carried per Ping/Pong.
@@ -65,6 +69,7 @@ impl Default for Config {
             ring_size: 2,
             ping_interval_ms: 1000,
             ring_ping_every: 2,
+            seed_ping_every: 10,
             entries_per_msg: 4,
             aux_entries_per_msg: 2,
             dead_after_ms: 15_000,

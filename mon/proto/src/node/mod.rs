@@ -26,6 +26,7 @@ use crate::agg::{Local, Query};
 use crate::audit::{AuditEvent, JunkSummarizer};
 use crate::membership::{self, MemberId, MemberView, Membership};
 use crate::replay::{ReplayCache, ReplayConfig};
+use crate::roster::Roster;
 use crate::verify::Limits;
 use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
 use crate::wire::session::SessionHash;
@@ -147,6 +148,7 @@ pub struct Node {
     cfg: NodeConfig,
     key: NodeKey,
     known: Arc<KnownNodes>,
+    roster: Roster,
     policies: HashMap<String, Arc<SlicePolicy>>,
     membership: Membership,
     replay: ReplayCache,
@@ -191,6 +193,7 @@ impl Node {
         Node {
             cfg,
             key,
+            roster: Roster::from_known(&known),
             known,
             policies: HashMap::new(),
             membership,
@@ -217,6 +220,7 @@ impl Node {
 
     /// Installs a reloaded known_nodes list.
     pub fn set_known_nodes(&mut self, known: Arc<KnownNodes>) {
+        self.roster = Roster::from_known(&known);
         self.known = known;
     }
 

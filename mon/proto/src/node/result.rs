@@ -2,6 +2,7 @@
 //! sealed link traffic, local results, deadlines and retransmission.
 
 use crate::agg::{Local, Partial, Query};
+use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::SessionHash;
 
@@ -255,6 +256,22 @@ impl Node {
                     _ => None,
                 })
                 .sum::<u64>();
+        // Roster bitmap: this node plus every child subtree built on the same roster.
+        let digest = self.roster.digest();
+        let mut reached = self.roster.empty_bitmap();
+        self.roster.mark(&mut reached, &self.cfg.name);
+        let mut roster_ok = true;
+        for c in &s.children {
+            if let ChildState::Linked {
+                result: Some(r), ..
+            } = &c.state
+            {
+                let same = r.roster.as_deref() == Some(&digest);
+                if !(same && Roster::merge(&mut reached, &r.reached)) {
+                    roster_ok = false;
+                }
+            }
+        }
         // Children that never answered are missing for good now.
         for c in &mut s.children {
             if matches!(
@@ -266,7 +283,12 @@ impl Node {
                 };
             }
         }
-        let result = Inner::Result(SubtreeResult { relayed, partials });
+        let result = Inner::Result(SubtreeResult {
+            relayed,
+            partials,
+            roster: roster_ok.then_some(digest.into()),
+            reached: if roster_ok { reached } else { Vec::new() },
+        });
         match s.parent.sealer.seal(&result.to_bytes()) {
             Ok(frame) => {
                 let p = Packet::Sealed {

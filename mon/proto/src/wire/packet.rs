@@ -213,6 +213,12 @@ pub struct SubtreeResult {
     /// One partial per operation, in session order; each carries its answered count and
     /// its failed, denied and missing node lists.
     pub partials: Vec<Partial>,
+    /// Digest of the roster the bitmap is built on (see [`crate::roster`]); absent when
+    /// subtrees disagreed on it.
+    pub roster: Option<serde_bytes::ByteArray<32>>,
+    /// One bit per roster node: the nodes that took part in the session in this subtree.
+    #[serde(with = "serde_bytes")]
+    pub reached: Vec<u8>,
 }
 
 /// Version check helper so the constant is used by every envelope.
