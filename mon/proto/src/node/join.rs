@@ -116,7 +116,7 @@ impl Node {
                     // Unauthenticated sender: audit, but do not answer it.
                     self.counters.sessions_denied += 1;
                     let ev = self.session_event(EventKind::SessionDeny, Outcome::Deny, &hash, Some(&body), &session)
-                        .reason("parent-auth", &format!("parent {name:?} at {addr} is not a trusted node or its hop signature is bad"))
+                        .reason("parent-auth", format!("parent {name:?} at {addr} is not a trusted node or its hop signature is bad"))
                         .peer(addr.to_string());
                     self.audit(ev);
                     return;
@@ -181,7 +181,7 @@ impl Node {
                         Some(&body),
                         &session,
                     )
-                    .reason(e.code(), &e.to_string());
+                    .reason(e.code(), e.to_string());
                 self.audit(ev);
                 self.send_deny(from, hash, e.code(), &e.to_string());
                 return;
@@ -333,7 +333,7 @@ impl Node {
                     addr: m.addr,
                     key: m.key,
                     state: ChildState::Offered {
-                        initiator: Some(init),
+                        initiator: Some(Box::new(init)),
                         packet: bytes,
                         packet_hash,
                         sent_at: now_ms,

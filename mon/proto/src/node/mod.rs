@@ -79,7 +79,7 @@ pub enum Output {
         bytes: Vec<u8>,
     },
     /// Append to the audit log (durably, before later outputs are acted on).
-    Audit(AuditEvent),
+    Audit(Box<AuditEvent>),
     /// Append to the replay journal (durably, before later outputs are acted on).
     Journal(Vec<String>),
     /// Evaluate an operation locally and report with [`Node::handle_local`].
@@ -339,7 +339,7 @@ impl Node {
 
     fn drain_junk(&mut self, now_ms: u64) {
         for ev in self.junk.drain(now_ms) {
-            self.out.push_back(Output::Audit(ev));
+            self.out.push_back(Output::Audit(Box::new(ev)));
         }
     }
 
@@ -351,6 +351,6 @@ impl Node {
     }
 
     fn audit(&mut self, ev: AuditEvent) {
-        self.out.push_back(Output::Audit(ev));
+        self.out.push_back(Output::Audit(Box::new(ev)));
     }
 }

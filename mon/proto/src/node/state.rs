@@ -23,11 +23,12 @@ pub(super) struct ParentLink {
     pub session_ok: Vec<u8>,
 }
 
-/// Where a child stands.
+/// Where a child stands. (A handful per session: the size difference does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub(super) enum ChildState {
     /// Session sent, waiting for SessionOk / Prune / Deny.
     Offered {
-        initiator: Option<Initiator>,
+        initiator: Option<Box<Initiator>>,
         packet: Vec<u8>,
         packet_hash: [u8; 32],
         sent_at: u64,
