@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use mon_proto::agg::Query;
 
-use crate::client::{run_session, GlobalOpts};
+use crate::client::{run_members, run_session, GlobalOpts};
 use crate::{cmd, server, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
@@ -80,6 +80,8 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+    /// The entry server's partial view: name, address, age, RTT.
+    Members,
     /// Slice policy tools for admins: check files, explain a decision.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -159,6 +161,7 @@ pub fn run() -> anyhow::Result<u8> {
             let query = Query::parse(&words)?;
             run_session(g, "exec", vec![query], false)
         }
+        Command::Members => run_members(g),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Key(c) => cmd::key::run(c),

@@ -54,6 +54,9 @@ use local::{ewma, LocalList, PendingPings};
 use ring::RingTable;
 use view::PartialView;
 
+/// How many Pings of a node go to a join address (one every `seed_ping_every`) after start.
+const SEED_PINGS: u64 = 6;
+
 /// Current sizes of the internal tables (each bounded by its [`Config`] cap).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Footprint {
@@ -449,7 +452,11 @@ impl Membership {
         let every = self.config.ring_ping_every;
         let ring_turn = every > 0 && self.pings_started % every == 0;
         let seed_every = self.config.seed_ping_every;
-        let seed_turn = seed_every > 0 && self.pings_started % seed_every == 1;
+        // Only while starting (the first `SEED_PINGS` rounds): start-up partitions are what
+        // this heals, and it should not load the join nodes for ever.
+        let seed_turn = seed_every > 0
+            && self.pings_started <= seed_every * SEED_PINGS
+            && self.pings_started % seed_every == 1;
         let target = if seed_turn && !self.seeds.is_empty() {
             let i = self.rng.gen_range(0..self.seeds.len());
             self.seeds.get(i).map(|a| (None, *a, None))

@@ -7,7 +7,7 @@ mod session;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use session::run_session;
+pub use session::{run_members, run_session};
 
 /// Options shared by every client command.
 #[derive(Debug, Clone, clap::Args)]

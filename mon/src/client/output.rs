@@ -94,3 +94,41 @@ impl Outcome {
         s
     }
 }
+
+/// `mon members`: the entry server's partial view.
+pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], json: bool, ms: u64) {
+    if json {
+        let list: Vec<Value> = view
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.name,
+                    "addr": m.addr.to_string(),
+                    "age_ms": m.age_ms,
+                    "rtt_ms": m.rtt_ms,
+                    "node_id": format!("{:016x}", m.node_id),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
+        );
+        return;
+    }
+    println!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");
+    for m in view {
+        let rtt = m
+            .rtt_ms
+            .map(|r| format!("{r:.1} ms"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<20} {:<22} {:>6.1} s {:>8}",
+            m.name,
+            m.addr,
+            m.age_ms as f64 / 1000.0,
+            rtt
+        );
+    }
+    println!("{} members in {entry}'s partial view · {ms} ms", view.len());
+}

@@ -46,6 +46,21 @@ pub fn run_session(
     ops: Vec<Query>,
     dot: bool,
 ) -> anyhow::Result<u8> {
+    run(g, command, ops, dot, false)
+}
+
+/// `mon members`: a one-node session at the entry server, which adds its partial view.
+pub fn run_members(g: &GlobalOpts) -> anyhow::Result<u8> {
+    run(g, "members", vec![Query::Count], false, true)
+}
+
+fn run(
+    g: &GlobalOpts,
+    command: &str,
+    ops: Vec<Query>,
+    dot: bool,
+    members: bool,
+) -> anyhow::Result<u8> {
     // The key first: a bad key never reaches a server.
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
     let known_path = known_nodes_path(g).context(
@@ -103,7 +118,7 @@ pub fn run_session(
                     .max_parents
                     .unwrap_or(if kind == OverlayKind::Dag { 3 } else { 1 }),
                 stage_one_hops: 2,
-                max_depth: 0,
+                max_depth: u8::from(members),
             },
             timeout_ms,
             max_lifetime_s: (g.timeout as u32).saturating_add(60),
@@ -149,6 +164,10 @@ pub fn run_session(
         let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
         let query_ms = t1.elapsed().as_millis() as u64;
         let entry = cs.entry.clone().unwrap_or_default();
+        if members {
+            super::output::print_members(&entry, &r.members, g.json, session_ms + query_ms);
+            return Ok(exit::OK);
+        }
         // Nodes on the roster (known_nodes) that never took part: down, cut off, or missed.
         let roster = mon_proto::roster::Roster::from_known(&known);
         let targets: Vec<String> = cs.body.targets.clone();

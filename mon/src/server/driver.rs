@@ -254,8 +254,9 @@ pub(super) async fn serve(
                 Output::Run(req) => {
                     let tx = tx.clone();
                     let res = resources.clone();
+                    let me = name.clone();
                     tokio::spawn(async move {
-                        let local = eval::evaluate(&req, &res).await;
+                        let local = eval::evaluate(&req, &res, &me).await;
                         let _ = tx.send(Event::Local(req.session, req.index, local)).await;
                     });
                 }

@@ -13,7 +13,10 @@ const GREP_MAX_BYTES: u64 = crate::grep::DEFAULT_MAX_BYTES;
 const EXEC_CAP: usize = 64 * 1024;
 
 /// Runs the operation and reports what this node contributes.
-pub async fn evaluate(req: &RunRequest, res: &Resources) -> Local {
+///
+/// In `filter grep`, `{node}` in FILE stands for this node's name, for deployments whose
+/// logs are named per node (e.g. `/var/log/app-{node}.log`).
+pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
     match &req.query {
         Query::Count | Query::Depth => Local::Present,
         Query::Topology => Local::Topology { parent: None },
@@ -26,7 +29,7 @@ pub async fn evaluate(req: &RunRequest, res: &Resources) -> Local {
         },
         Query::Grep { word, file } => {
             let word = word.clone();
-            let path = std::path::PathBuf::from(file);
+            let path = std::path::PathBuf::from(file.replace("{node}", node));
             let r = tokio::task::spawn_blocking(move || {
                 crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)
             })

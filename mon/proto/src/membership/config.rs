@@ -20,9 +20,9 @@ pub struct Config {
     /// Every `ring_ping_every`-th Ping goes to a ring neighbour instead of a random view member
     /// (keeps the ring table fresh and converging); 0 disables ring pings.
     pub ring_ping_every: u64,
-    /// Every `seed_ping_every`-th Ping goes to a random join address even when the view is
-    /// not empty, so groups that formed apart while nodes were starting find each other;
-    /// 0 disables it.
+    /// During start-up, every `seed_ping_every`-th Ping (six times in all) goes to a random
+    /// join address even when the view is not empty, so groups that formed apart while nodes
+    /// were starting find each other; 0 disables it.
     pub seed_ping_every: u64,
     /// Random view entries carried per Ping/Pong.
     pub entries_per_msg: usize,

@@ -283,7 +283,19 @@ impl Node {
                 };
             }
         }
+        let members = if matches!(s.parent.peer, Peer::Client(..)) && s.body.overlay.max_depth == 1
+        {
+            let mut v = self.membership.view(now_ms);
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            v
+        } else {
+            Vec::new()
+        };
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         let result = Inner::Result(SubtreeResult {
+            members,
             relayed,
             partials,
             roster: roster_ok.then_some(digest.into()),

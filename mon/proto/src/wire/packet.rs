@@ -219,6 +219,9 @@ pub struct SubtreeResult {
     /// One bit per roster node: the nodes that took part in the session in this subtree.
     #[serde(with = "serde_bytes")]
     pub reached: Vec<u8>,
+    /// The entry node's partial view, in answer to `mon members` (a session with
+    /// `max_depth` 1); empty otherwise.
+    pub members: Vec<crate::membership::MemberView>,
 }
 
 /// Version check helper so the constant is used by every envelope.
