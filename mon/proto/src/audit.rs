@@ -5,7 +5,7 @@
 //! `prev` and computes `hash`) and appends the line to `STATE_DIR/audit.jsonl` (the file side is
 //! `mon::auditlog`). [`verify_lines`] / [`Verifier`] check a whole log; [`AuditRecord`] reads
 //! lines back for display and export. The exact line format and hash definition are in the
-//! [`chain`] module docs and in docs/audit-format.md.
+//! [`chain`] module docs and in docs/protocol.md ("Audit log format").
 //!
 //! This module reads no clock and no randomness: `ts` and the `log_id` bytes are passed in.
 
