@@ -181,6 +181,7 @@ impl ClientSession {
                 e_c,
                 sig,
                 confirm,
+                ..
             } if *session_hash == self.hash => {
                 let key = known
                     .entries()

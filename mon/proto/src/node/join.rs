@@ -237,6 +237,7 @@ impl Node {
             e_c: hello.e_c.into(),
             sig: hello.sig.into(),
             confirm: hello.confirm.to_vec(),
+            extra: false,
         };
         let Ok((sealer, opener)) = keys.channel(0) else {
             return;
@@ -299,6 +300,7 @@ impl Node {
             result_acked: false,
             forget_at: None,
             client_gone: false,
+            swept: false,
             rto_ms: self.cfg.rto_ms,
         };
         let max_depth = if body.overlay.max_depth == 0 {
@@ -309,40 +311,54 @@ impl Node {
         if level < max_depth && child_budget_ms >= 50 {
             let picks = self.pick_children(now_ms, &body, level, &s.parent.name);
             for m in picks {
-                let init = Initiator::new(&mut self.rng);
-                let e_p = init.public();
-                let Ok(sig) = hop::parent_signature(&self.key, &v.hash, &e_p, &m.name) else {
-                    continue;
-                };
-                let p = Packet::Session {
-                    session: s.signed.clone(),
-                    parent: self.cfg.name.clone(),
-                    e_p: e_p.into(),
-                    parent_sig: Some(sig.into()),
-                    level,
-                    budget_ms: child_budget_ms,
-                };
-                let bytes = p.to_bytes();
-                let packet_hash = sha256(&bytes);
-                self.out.push_back(Output::Send {
-                    to: Peer::Addr(m.addr),
-                    bytes: bytes.clone(),
-                });
-                s.children.push(Child {
-                    name: m.name.clone(),
-                    addr: m.addr,
-                    key: m.key,
-                    state: ChildState::Offered {
-                        initiator: Some(Box::new(init)),
-                        packet: bytes,
-                        packet_hash,
-                        sent_at: now_ms,
-                        tries: 0,
-                    },
-                });
+                if let Some(c) = self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &m)
+                {
+                    s.children.push(c);
+                }
             }
         }
         self.sessions.insert(v.hash, s);
+    }
+
+    /// Sends the Session to `m` as our child; returns its state.
+    pub(super) fn offer(
+        &mut self,
+        now_ms: u64,
+        hash: &SessionHash,
+        signed: &SignedSession,
+        level: u16,
+        budget_ms: u32,
+        m: &MemberId,
+    ) -> Option<Child> {
+        let init = Initiator::new(&mut self.rng);
+        let e_p = init.public();
+        let sig = hop::parent_signature(&self.key, hash, &e_p, &m.name).ok()?;
+        let p = Packet::Session {
+            session: signed.clone(),
+            parent: self.cfg.name.clone(),
+            e_p: e_p.into(),
+            parent_sig: Some(sig.into()),
+            level,
+            budget_ms,
+        };
+        let bytes = p.to_bytes();
+        let packet_hash = sha256(&bytes);
+        self.out.push_back(Output::Send {
+            to: Peer::Addr(m.addr),
+            bytes: bytes.clone(),
+        });
+        Some(Child {
+            name: m.name.clone(),
+            addr: m.addr,
+            key: m.key,
+            state: ChildState::Offered {
+                initiator: Some(Box::new(init)),
+                packet: bytes,
+                packet_hash,
+                sent_at: now_ms,
+                tries: 0,
+            },
+        })
     }
 
     /// Children for a session, by its overlay algorithm (never the parent or this node).
@@ -434,6 +450,7 @@ impl Node {
                         e_c: hello.e_c.into(),
                         sig: hello.sig.into(),
                         confirm: hello.confirm.to_vec(),
+                        extra: true,
                     };
                     let bytes = ok.to_bytes();
                     let Ok((sealer, opener)) = keys.channel(0) else {
@@ -539,6 +556,7 @@ impl Node {
             e_c,
             sig,
             confirm,
+            extra,
         } = packet
         else {
             return;
@@ -574,10 +592,14 @@ impl Node {
                             return;
                         };
                         let frame = sealer.seal(&Inner::Go.to_bytes());
-                        c.state = ChildState::Linked {
-                            sealer,
-                            opener,
-                            result: None,
+                        c.state = if extra {
+                            ChildState::Extra { sealer, opener }
+                        } else {
+                            ChildState::Linked {
+                                sealer,
+                                opener,
+                                result: None,
+                            }
                         };
                         if let Ok(frame) = frame {
                             let p = Packet::Sealed {

@@ -200,6 +200,9 @@ impl Node {
             }
             return;
         }
+        if !force && self.sweep(now_ms, hash) {
+            return;
+        }
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
@@ -236,7 +239,7 @@ impl Node {
                     ChildState::Denied { code, text } => {
                         kids.add_denied(&c.name, &format!("{code}: {text}"))
                     }
-                    ChildState::Pruned => {}
+                    ChildState::Pruned | ChildState::Extra { .. } => {}
                 }
             }
             kids.add_depth_level();
@@ -378,5 +381,88 @@ impl Node {
             }
             self.try_finish(now_ms, h);
         }
+    }
+}
+
+impl Node {
+    /// At the entry node, once the overlay has answered: offers the session directly to
+    /// every roster node the overlay did not reach (random choices and young ring tables
+    /// can miss a few), so live nodes are covered and dead ones are named with a precise
+    /// reason. Returns true when it sent offers (the result waits for them).
+    fn sweep(&mut self, now_ms: u64, hash: SessionHash) -> bool {
+        let Some(s) = self.sessions.get(&hash) else {
+            return false;
+        };
+        if s.swept || !matches!(s.parent.peer, Peer::Client(..)) || s.body.overlay.max_depth == 1 {
+            return false;
+        }
+        // Leave room for a retry round before the deadline.
+        if now_ms + 2 * s.rto_ms >= s.finish_by {
+            return false;
+        }
+        let digest = self.roster.digest();
+        let mut reached = self.roster.empty_bitmap();
+        self.roster.mark(&mut reached, &self.cfg.name);
+        let mut offered: Vec<&str> = Vec::new();
+        for c in &s.children {
+            offered.push(&c.name);
+            if let ChildState::Linked {
+                result: Some(r), ..
+            } = &c.state
+            {
+                if r.roster.as_deref() == Some(&digest) {
+                    Roster::merge(&mut reached, &r.reached);
+                }
+            }
+        }
+        let me = self.cfg.name.clone();
+        let unreached: Vec<String> = self
+            .roster
+            .unreached(&reached, |n| n != me && !offered.contains(&n))
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let signed = s.signed.clone();
+        let level = s.level;
+        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        if let Some(s) = self.sessions.get_mut(&hash) {
+            s.swept = true;
+        }
+        if unreached.is_empty() {
+            return false;
+        }
+        let view = self.membership.view(now_ms);
+        let port = self.cfg.listen.port();
+        let mut kids = Vec::new();
+        for name in unreached {
+            let Some(entry) = self
+                .known
+                .entries()
+                .find(|e| !e.is_revoked() && e.names().any(|n| n == name))
+            else {
+                continue;
+            };
+            let key = *entry.key();
+            let addr = view
+                .iter()
+                .find(|m| m.name == name)
+                .map(|m| m.addr)
+                .or_else(|| {
+                    entry
+                        .ips()
+                        .next()
+                        .map(|ip| std::net::SocketAddr::new(ip, port))
+                });
+            let Some(addr) = addr else { continue };
+            let m = crate::membership::MemberId { name, addr, key };
+            if let Some(c) = self.offer(now_ms, &hash, &signed, level, budget * 8 / 10, &m) {
+                kids.push(c);
+            }
+        }
+        let sent = !kids.is_empty();
+        if let Some(s) = self.sessions.get_mut(&hash) {
+            s.children.extend(kids);
+        }
+        sent
     }
 }

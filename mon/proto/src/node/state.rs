@@ -42,6 +42,10 @@ pub(super) enum ChildState {
     },
     /// Already in the overlay elsewhere.
     Pruned,
+    /// Took this node as an extra DAG parent (serves push blocks; its result goes to its
+    /// first parent).
+    #[allow(dead_code)] // used by push sessions
+    Extra { sealer: Sealer, opener: Opener },
     /// Refused the session.
     Denied { code: String, text: String },
     /// Never answered, or its subtree was lost.
@@ -91,6 +95,8 @@ pub(super) struct Session {
     /// Forget the state at this time (set once the result is out).
     pub forget_at: Option<u64>,
     pub client_gone: bool,
+    /// The entry node already swept the roster for nodes the overlay missed.
+    pub swept: bool,
     pub rto_ms: u64,
 }
 

@@ -95,6 +95,9 @@ pub enum Packet {
         /// Key confirmation.
         #[serde(with = "serde_bytes")]
         confirm: Vec<u8>,
+        /// The child accepted the sender as an *extra* DAG parent: it sends its result to
+        /// its first parent, not to this one.
+        extra: bool,
     },
     /// The child is already in the overlay; signed so nobody can forge prunes.
     Prune {
