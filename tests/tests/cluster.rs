@@ -243,3 +243,57 @@ fn killed_servers_are_reported_missing_within_the_timeout() {
     );
     assert!(text.contains("answered 18 / missing 2"), "{text}");
 }
+
+#[test]
+fn the_papers_example_works_as_written_against_a_one_slice_server() {
+    let c = start(3, 17630);
+    // A user whose key is ~/.ssh/id_ed25519 and whose known_nodes is ~/.mon/known_nodes,
+    // with MON_SERVER naming the local server: no --slice, no --known-nodes.
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".ssh")).expect("mkdir");
+    std::fs::create_dir_all(home.path().join(".mon")).expect("mkdir");
+    let key = home.path().join(".ssh/id_ed25519");
+    std::fs::copy(c.user_key(), &key).expect("copy key");
+    std::fs::copy(
+        c.dir.path().join("known_nodes"),
+        home.path().join(".mon/known_nodes"),
+    )
+    .expect("copy known_nodes");
+    let out = std::process::Command::new(mon_tests::mon_bin())
+        .arg("--key")
+        .arg(&key)
+        .args(["filter", "load", "G", "20.0"])
+        .env("HOME", home.path())
+        .env(
+            "MON_SERVER",
+            format!("{}:{}", mon_tests::node_ip(1), c.port),
+        )
+        .env_remove("MON_SLICE")
+        .env_remove("MON_KNOWN_NODES")
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .expect("run mon");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("answered 3 / missing 0 / denied 0"), "{text}");
+
+    // mon members: the entry's partial view, by name
+    let (code, v, err) = c.json(&["members"]);
+    assert_eq!(code, 0, "{err}");
+    let names: BTreeSet<String> = v["result"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        names,
+        ["n2".to_string(), "n3".to_string()].into_iter().collect(),
+        "{v}"
+    );
+}
