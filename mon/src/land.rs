@@ -182,7 +182,8 @@ impl Landing {
     }
 
     /// Makes the file durable, sets `mode` (permission bits, `& 0o7777`), renames it over DEST
-    /// and makes the rename durable.
+    /// and makes the rename durable. If only that last directory fsync fails, the new file is
+    /// already at DEST and the error names the directory.
     pub fn commit(mut self, mode: u32) -> Result<(), LandError> {
         let size = self.size;
         self.file

@@ -384,17 +384,20 @@ impl Download {
     }
 
     /// Expires requests older than the request timeout: each goes back to the pool (and is
-    /// not re-asked from the same parent while another holder exists); the parent's window
-    /// shrinks to one; after `max_strikes` rounds the parent is dropped as unresponsive.
+    /// not re-asked from the same parent while another holder exists) and is cancelled at
+    /// the parent ([`Event::Cancel`], so its queue never holds more than our window; a block
+    /// already on its way is still accepted); the parent's window shrinks to one; after
+    /// `max_strikes` rounds the parent is dropped as unresponsive.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         let timeout = self.cfg.request_timeout_ms;
-        let mut expired = Vec::new();
+        let mut expired: Vec<(ParentId, u32)> = Vec::new();
         let mut unresponsive = Vec::new();
         for p in &mut self.parents {
             let before = expired.len();
+            let id = p.id;
             p.out.retain(|r| {
                 if r.sent_ms.saturating_add(timeout) <= now_ms {
-                    expired.push(r.index);
+                    expired.push((id, r.index));
                     false
                 } else {
                     true
@@ -402,7 +405,7 @@ impl Download {
             });
             let n = expired.len() - before;
             if n > 0 {
-                for &i in expired.get(before..).unwrap_or(&[]) {
+                for &(_, i) in expired.get(before..).unwrap_or(&[]) {
                     p.expired.insert(i);
                 }
                 p.timeouts += n as u32;
@@ -413,8 +416,9 @@ impl Download {
             }
         }
         self.totals.timeouts += expired.len() as u32;
-        for i in expired {
-            self.release(i);
+        for (parent, index) in expired {
+            self.release(index);
+            self.events.push_back(Event::Cancel { parent, index });
         }
         for (id, timeouts) in unresponsive {
             if let Some(pi) = self.find(id) {

@@ -147,6 +147,13 @@ fn request_timeouts_reissue_elsewhere_and_accept_late_answers() {
     assert_eq!(d.stats().timeouts, 0, "not yet");
     d.handle_timeout(1000);
     assert_eq!(d.stats().timeouts, 4);
+    assert_eq!(
+        events(&mut d),
+        (0..4)
+            .map(|index| Event::Cancel { parent: 1, index })
+            .collect::<Vec<_>>(),
+        "timed-out requests are cancelled at the parent"
+    );
     for (p, i) in busy {
         assert_eq!(d.on_block(1000, p, i, &f.block(i)), BlockOutcome::Verified);
         d.stored(i);
@@ -200,13 +207,15 @@ fn silent_parent_is_dropped_after_max_strikes() {
         rounds += 1;
     }
     assert_eq!(rounds, 3);
+    let ev = events(&mut d);
     assert_eq!(
-        events(&mut d),
-        vec![Event::ParentDropped {
+        ev.last(),
+        Some(&Event::ParentDropped {
             parent: 1,
             reason: DropReason::Unresponsive { timeouts: 6 }
-        }]
+        })
     );
+    assert_eq!(ev.len(), 7, "six cancels, then the drop: {ev:?}");
     assert!(matches!(
         d.failed(),
         Some(FailReason::LostAllParents { dropped: 1, .. })
