@@ -9,6 +9,7 @@ pub mod audit;
 pub mod client;
 pub mod membership;
 pub mod node;
+pub mod push;
 pub mod replay;
 pub mod roster;
 pub mod targets;

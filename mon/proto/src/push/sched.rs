@@ -1,0 +1,599 @@
+//! Receiver-driven multi-parent block download (one [`Download`] per session per node).
+//!
+//! Parents advertise the blocks they hold (a bitmap when the link opens, then `Have(index)` as
+//! they get more). The child requests different blocks from different parents, keeping at most
+//! `depth` requests outstanding per parent, and verifies every block against the signed manifest
+//! before the caller writes it. Only then is it marked held ([`Download::stored`]), advertised to
+//! our own children ([`Event::Have`]) and servable ([`Download::check_serve`]).
+//!
+//! Sans-IO: times are passed in (`now_ms`), randomness comes from a seeded ChaCha RNG, and
+//! output is drained by the caller ([`Download::poll_requests`], [`Download::poll_event`]).
+//!
+//! Failure handling: a parent that sends a block that does not verify is dropped for the
+//! session ([`Event::ParentDropped`]) and cannot be re-added; its outstanding requests go back to
+//! the pool. A request not answered within `request_timeout_ms` is re-issued elsewhere and the
+//! parent's window shrinks to one request (optionally, `max_strikes` timeout rounds in a row
+//! without a block drop the parent as unresponsive; off by default, because a parent that
+//! serves its first children with priority may legitimately keep a secondary child waiting, and
+//! dead links are the transport's to detect). A node whose parents are all gone with blocks
+//! missing has [`Download::failed`].
+//!
+//! The first live parent is the primary (main feed); when it goes, the next one is promoted
+//! and [`Event::PrimaryChanged`] tells the caller to ask that parent for primary service.
+//!
+//! A driver's loop, per session:
+//!
+//! ```text
+//! link to parent P      -> add_parent(P); on P's advert: on_advert(P, bitmap)
+//! Have(i) from P        -> on_have(P, i)
+//! Block(i, bytes) from P-> match on_block(now, P, i, bytes):
+//!                            Verified  => write at i * block_size, then stored(i)
+//!                            Corrupt   => (P already dropped) audit, close the link
+//!                            Duplicate | Unexpected => ignore
+//! link to P lost        -> remove_parent(P)
+//! after each of these, and at poll_timeout(): handle_timeout(now); send poll_requests(now);
+//!                          drain poll_event(): Have -> all children, Cancel -> parent,
+//!                          PrimaryChanged -> parent, ParentDropped -> close + audit
+//! complete()            -> commit the file; failed() -> report the reason up the DAG
+//! ```
+
+mod pick;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_faults;
+mod types;
+
+pub use types::{
+    AddParentError, BlockOutcome, Config, DropReason, Event, FailReason, ParentStats, PeerError,
+    Policy, ServeRefusal, Stats,
+};
+
+use std::collections::VecDeque;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::bitset::BitSet;
+use super::manifest::{block_len, check_geometry, verify_against, ManifestError};
+use crate::wire::session::Manifest;
+
+/// A parent link, as numbered by the caller.
+pub type ParentId = u32;
+
+/// Most parents linked at the same time.
+pub const MAX_LIVE_PARENTS: usize = 64;
+/// Parents dropped for misbehaviour that are remembered (and refused if re-added); past this
+/// many, no new parent is accepted at all.
+pub const MAX_DROPPED: usize = 1024;
+/// Largest per-parent pipeline depth.
+pub const MAX_DEPTH: u8 = 64;
+/// At most this many parents are asked for the same block at once (endgame and hedging).
+pub const MAX_COPIES: u8 = 2;
+
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    index: u32,
+    sent_ms: u64,
+}
+
+#[derive(Debug)]
+struct Parent {
+    id: ParentId,
+    has: BitSet,
+    out: Vec<Req>,
+    /// Requests that timed out here: not re-asked from this parent while another holder
+    /// exists, but a late answer is still accepted.
+    expired: BitSet,
+    strikes: u32,
+    blocks: u32,
+    bytes: u64,
+    timeouts: u32,
+    /// Smoothed request-to-block time of this parent, ms (None until the first block).
+    est_ms: Option<u64>,
+}
+
+/// The download state of one node in one push session.
+#[derive(Debug)]
+pub struct Download {
+    cfg: Config,
+    policy: Policy,
+    rng: ChaCha8Rng,
+    size: u64,
+    block_size: u32,
+    hashes: Vec<[u8; 32]>,
+    n: u32,
+    have: BitSet,
+    pending: BitSet,
+    inflight: BitSet,
+    copies: Vec<u8>,
+    first_sent: Vec<u64>,
+    holders: Vec<u16>,
+    parents: Vec<Parent>,
+    dropped: Vec<ParentId>,
+    events: VecDeque<Event>,
+    had_parent: bool,
+    rr: usize,
+    last_poll_ms: u64,
+    totals: Stats,
+}
+
+impl Download {
+    /// A download with the default [`Config`]. `have_all` marks the source, which holds
+    /// every block from the start.
+    pub fn new(
+        manifest: &Manifest,
+        policy: Policy,
+        seed: u64,
+        have_all: bool,
+    ) -> Result<Download, ManifestError> {
+        Download::with_config(manifest, policy, Config::default(), seed, have_all)
+    }
+
+    /// A download with explicit tuning.
+    pub fn with_config(
+        manifest: &Manifest,
+        policy: Policy,
+        mut cfg: Config,
+        seed: u64,
+        have_all: bool,
+    ) -> Result<Download, ManifestError> {
+        let n = check_geometry(manifest)?;
+        cfg.depth = cfg.depth.clamp(1, MAX_DEPTH);
+        cfg.secondary_depth = cfg.secondary_depth.clamp(1, cfg.depth);
+        cfg.max_strikes = cfg.max_strikes.map(|m| m.max(1));
+        Ok(Download {
+            cfg,
+            policy,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            size: manifest.size,
+            block_size: manifest.block_size,
+            hashes: manifest.blocks.iter().map(|b| **b).collect(),
+            n,
+            have: if have_all {
+                BitSet::full(n)
+            } else {
+                BitSet::new(n)
+            },
+            pending: BitSet::new(n),
+            inflight: BitSet::new(n),
+            copies: vec![0; n as usize],
+            first_sent: vec![0; n as usize],
+            holders: vec![0; n as usize],
+            parents: Vec::new(),
+            dropped: Vec::new(),
+            events: VecDeque::new(),
+            had_parent: false,
+            rr: 0,
+            last_poll_ms: 0,
+            totals: Stats::default(),
+        })
+    }
+
+    /// Links a parent (it holds nothing until it advertises).
+    pub fn add_parent(&mut self, parent: ParentId) -> Result<(), AddParentError> {
+        if self.parents.iter().any(|p| p.id == parent) {
+            return Err(AddParentError::Duplicate(parent));
+        }
+        if self.dropped.contains(&parent) {
+            return Err(AddParentError::Dropped(parent));
+        }
+        if self.parents.len() >= MAX_LIVE_PARENTS || self.dropped.len() >= MAX_DROPPED {
+            return Err(AddParentError::TooMany);
+        }
+        self.parents.push(Parent {
+            id: parent,
+            has: BitSet::new(self.n),
+            out: Vec::new(),
+            expired: BitSet::new(self.n),
+            strikes: 0,
+            blocks: 0,
+            bytes: 0,
+            timeouts: 0,
+            est_ms: None,
+        });
+        self.had_parent = true;
+        Ok(())
+    }
+
+    /// The link to a parent is gone (lost, or closed by the caller): its outstanding requests
+    /// go back to the pool. Returns false if it was not linked.
+    pub fn remove_parent(&mut self, parent: ParentId) -> bool {
+        match self.find(parent) {
+            Some(pi) => {
+                self.detach(pi);
+                self.totals.lost_parents += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A parent's full advert. Adverts only add blocks (a parent never loses one).
+    pub fn on_advert(&mut self, parent: ParentId, bitmap: &BitSet) -> Result<(), PeerError> {
+        if bitmap.len() != self.n {
+            return Err(PeerError::BitmapLength {
+                got: bitmap.len(),
+                want: self.n,
+            });
+        }
+        let pi = self.find(parent).ok_or(PeerError::UnknownParent(parent))?;
+        for i in bitmap.iter() {
+            self.note_has(pi, i);
+        }
+        Ok(())
+    }
+
+    /// A parent now holds block `index`.
+    pub fn on_have(&mut self, parent: ParentId, index: u32) -> Result<(), PeerError> {
+        if index >= self.n {
+            return Err(PeerError::IndexOutOfRange {
+                index,
+                blocks: self.n,
+            });
+        }
+        let pi = self.find(parent).ok_or(PeerError::UnknownParent(parent))?;
+        self.note_has(pi, index);
+        Ok(())
+    }
+
+    /// A block arrived. Only a block requested from this parent is verified; see
+    /// [`BlockOutcome`] for what to do next.
+    pub fn on_block(
+        &mut self,
+        now_ms: u64,
+        parent: ParentId,
+        index: u32,
+        bytes: &[u8],
+    ) -> BlockOutcome {
+        let (Some(pi), true) = (self.find(parent), index < self.n) else {
+            self.totals.unexpected += 1;
+            return BlockOutcome::Unexpected;
+        };
+        let Some(p) = self.parents.get_mut(pi) else {
+            return BlockOutcome::Unexpected;
+        };
+        let was_out = match p.out.iter().position(|r| r.index == index) {
+            Some(pos) => {
+                let r = p.out.remove(pos);
+                let sample = now_ms.saturating_sub(r.sent_ms);
+                p.est_ms = Some(p.est_ms.map_or(sample, |e| (e * 7 + sample) / 8));
+                true
+            }
+            None => false,
+        };
+        let was_expired = p.expired.remove(index);
+        if was_out {
+            self.release(index);
+        }
+        if self.have.get(index) || self.pending.get(index) {
+            self.totals.duplicates += 1;
+            return BlockOutcome::Duplicate;
+        }
+        if !was_out && !was_expired {
+            self.totals.unexpected += 1;
+            return BlockOutcome::Unexpected;
+        }
+        let Some(hash) = self.hashes.get(index as usize) else {
+            return BlockOutcome::Unexpected;
+        };
+        if let Err(error) = verify_against(self.size, self.block_size, hash, index, bytes) {
+            self.totals.corrupt += 1;
+            self.drop_parent(
+                pi,
+                DropReason::Corrupt {
+                    index,
+                    error: error.clone(),
+                },
+            );
+            return BlockOutcome::Corrupt(error);
+        }
+        if let Some(p) = self.parents.get_mut(pi) {
+            p.strikes = 0;
+            p.blocks += 1;
+            p.bytes += bytes.len() as u64;
+        }
+        self.totals.blocks += 1;
+        self.totals.bytes += bytes.len() as u64;
+        self.pending.insert(index);
+        for qi in 0..self.parents.len() {
+            let Some(q) = self.parents.get_mut(qi) else {
+                continue;
+            };
+            if let Some(pos) = q.out.iter().position(|r| r.index == index) {
+                q.out.remove(pos);
+                let parent = q.id;
+                self.release(index);
+                self.events.push_back(Event::Cancel { parent, index });
+            }
+        }
+        BlockOutcome::Verified
+    }
+
+    /// The caller has written a verified block: we hold it now, it is advertised to our
+    /// children ([`Event::Have`]) and may be served. Returns false (and does nothing) unless
+    /// the block was verified and not yet stored.
+    pub fn stored(&mut self, index: u32) -> bool {
+        if !self.pending.remove(index) {
+            return false;
+        }
+        self.have.insert(index);
+        self.events.push_back(Event::Have(index));
+        true
+    }
+
+    /// The requests to send now, as `(parent, block)`, respecting every parent's window. Also
+    /// issues endgame and hedged duplicates.
+    pub fn poll_requests(&mut self, now_ms: u64) -> Vec<(ParentId, u32)> {
+        self.last_poll_ms = self.last_poll_ms.max(now_ms);
+        let mut out = Vec::new();
+        let np = self.parents.len();
+        if np == 0 || self.missing() == 0 {
+            return out;
+        }
+        let start = self.rr % np;
+        self.rr = self.rr.wrapping_add(1);
+        loop {
+            let mut progress = false;
+            for k in 0..np {
+                let pi = (start + k) % np;
+                if !self.has_slot(pi) {
+                    continue;
+                }
+                let pick = match self.pick_fresh(pi) {
+                    Some(i) => Some((i, false)),
+                    None => self.pick_duplicate(pi, now_ms).map(|i| (i, true)),
+                };
+                if let Some((index, dup)) = pick {
+                    if let Some(id) = self.issue(pi, index, now_ms, dup) {
+                        out.push((id, index));
+                        progress = true;
+                    }
+                }
+            }
+            if !progress {
+                return out;
+            }
+        }
+    }
+
+    /// The earliest time at which [`Download::handle_timeout`] (then
+    /// [`Download::poll_requests`]) has work: a request deadline or a request becoming old
+    /// enough to hedge.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let timeout = self.cfg.request_timeout_ms;
+        let mut best = self
+            .parents
+            .iter()
+            .flat_map(|p| p.out.iter())
+            .map(|r| r.sent_ms.saturating_add(timeout))
+            .min();
+        if let Some(h) = self.cfg.hedge_after_ms {
+            for i in self.inflight.iter() {
+                let copies = self.copies.get(i as usize).copied().unwrap_or(0);
+                let sent = self.first_sent.get(i as usize).copied().unwrap_or(0);
+                let at = sent.saturating_add(h);
+                if copies < MAX_COPIES && at > self.last_poll_ms {
+                    best = Some(best.map_or(at, |b| b.min(at)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Expires requests older than the request timeout: each goes back to the pool (and is
+    /// not re-asked from the same parent while another holder exists) and is cancelled at
+    /// the parent ([`Event::Cancel`], so its queue never holds more than our window; a block
+    /// already on its way is still accepted); the parent's window shrinks to one; after
+    /// `max_strikes` rounds the parent is dropped as unresponsive.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let timeout = self.cfg.request_timeout_ms;
+        let mut expired: Vec<(ParentId, u32)> = Vec::new();
+        let mut unresponsive = Vec::new();
+        for p in &mut self.parents {
+            let before = expired.len();
+            let id = p.id;
+            p.out.retain(|r| {
+                if r.sent_ms.saturating_add(timeout) <= now_ms {
+                    expired.push((id, r.index));
+                    false
+                } else {
+                    true
+                }
+            });
+            let n = expired.len() - before;
+            if n > 0 {
+                for &(_, i) in expired.get(before..).unwrap_or(&[]) {
+                    p.expired.insert(i);
+                }
+                p.timeouts += n as u32;
+                p.strikes += 1;
+                if self.cfg.max_strikes.is_some_and(|m| p.strikes >= m) {
+                    unresponsive.push((p.id, p.timeouts));
+                }
+            }
+        }
+        self.totals.timeouts += expired.len() as u32;
+        for (parent, index) in expired {
+            self.release(index);
+            self.events.push_back(Event::Cancel { parent, index });
+        }
+        for (id, timeouts) in unresponsive {
+            if let Some(pi) = self.find(id) {
+                self.drop_parent(pi, DropReason::Unresponsive { timeouts });
+            }
+        }
+    }
+
+    /// The next event for the caller.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// True once every block is verified and stored.
+    pub fn complete(&self) -> bool {
+        self.have.is_full()
+    }
+
+    /// Why this download cannot finish, if it cannot: every parent gone with blocks missing.
+    /// (Before the first parent is linked the download is waiting, not failed.)
+    pub fn failed(&self) -> Option<FailReason> {
+        let missing = self.missing();
+        if missing == 0 || !self.had_parent || !self.parents.is_empty() {
+            return None;
+        }
+        Some(FailReason::LostAllParents {
+            missing,
+            total: self.n,
+            lost: self.totals.lost_parents,
+            dropped: self.totals.dropped_parents,
+        })
+    }
+
+    /// Whether a child's request for `index` may be served: only verified, stored blocks.
+    pub fn check_serve(&self, index: u32) -> Result<(), ServeRefusal> {
+        if index >= self.n {
+            return Err(ServeRefusal::OutOfRange {
+                index,
+                blocks: self.n,
+            });
+        }
+        if !self.have.get(index) {
+            return Err(ServeRefusal::NotHeld(index));
+        }
+        Ok(())
+    }
+
+    /// The blocks held (verified and stored): the advert sent to a new child.
+    pub fn bitmap(&self) -> &BitSet {
+        &self.have
+    }
+
+    /// `(blocks held, blocks in the file)`.
+    pub fn progress(&self) -> (u32, u32) {
+        (self.have.count(), self.n)
+    }
+
+    /// Length of block `index` in bytes (0 past the end).
+    pub fn block_len(&self, index: u32) -> u64 {
+        block_len(self.size, self.block_size, index).unwrap_or(0)
+    }
+
+    /// Counters, including a row per live parent.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.totals.clone();
+        s.parents = self
+            .parents
+            .iter()
+            .map(|p| ParentStats {
+                parent: p.id,
+                advertised: p.has.count(),
+                blocks: p.blocks,
+                bytes: p.bytes,
+                outstanding: p.out.len() as u32,
+                timeouts: p.timeouts,
+            })
+            .collect();
+        s
+    }
+
+    // ---- internals ----
+
+    fn missing(&self) -> u32 {
+        self.n - self.have.count() - self.pending.count()
+    }
+
+    fn find(&self, parent: ParentId) -> Option<usize> {
+        self.parents.iter().position(|p| p.id == parent)
+    }
+
+    fn note_has(&mut self, pi: usize, index: u32) {
+        if let Some(p) = self.parents.get_mut(pi) {
+            if p.has.insert(index) {
+                if let Some(h) = self.holders.get_mut(index as usize) {
+                    *h = h.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    fn has_slot(&self, pi: usize) -> bool {
+        self.parents.get(pi).is_some_and(|p| {
+            let window = if p.strikes > 0 {
+                1
+            } else if pi == 0 {
+                usize::from(self.cfg.depth)
+            } else {
+                usize::from(self.cfg.secondary_depth)
+            };
+            p.out.len() < window
+        })
+    }
+
+    fn issue(&mut self, pi: usize, index: u32, now_ms: u64, dup: bool) -> Option<ParentId> {
+        let p = self.parents.get_mut(pi)?;
+        p.out.push(Req {
+            index,
+            sent_ms: now_ms,
+        });
+        let id = p.id;
+        let i = index as usize;
+        if let (Some(c), Some(t)) = (self.copies.get_mut(i), self.first_sent.get_mut(i)) {
+            if *c == 0 {
+                *t = now_ms;
+            }
+            *c = c.saturating_add(1);
+        }
+        self.inflight.insert(index);
+        if dup {
+            self.totals.hedges += 1;
+        }
+        Some(id)
+    }
+
+    /// One outstanding request for `index` is gone.
+    fn release(&mut self, index: u32) {
+        if let Some(c) = self.copies.get_mut(index as usize) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.inflight.remove(index);
+            }
+        }
+    }
+
+    /// Unlinks parent `pi`: requests back to the pool, holder counts down.
+    fn detach(&mut self, pi: usize) {
+        if pi >= self.parents.len() {
+            return;
+        }
+        let p = self.parents.remove(pi);
+        if pi == 0 && !self.complete() {
+            if let Some(next) = self.parents.first() {
+                self.events.push_back(Event::PrimaryChanged(next.id));
+            }
+        }
+        for r in &p.out {
+            self.release(r.index);
+        }
+        for i in p.has.iter() {
+            if let Some(h) = self.holders.get_mut(i as usize) {
+                *h = h.saturating_sub(1);
+            }
+        }
+    }
+
+    fn drop_parent(&mut self, pi: usize, reason: DropReason) {
+        let Some(id) = self.parents.get(pi).map(|p| p.id) else {
+            return;
+        };
+        self.events
+            .push_back(Event::ParentDropped { parent: id, reason });
+        self.detach(pi);
+        if self.dropped.len() < MAX_DROPPED {
+            self.dropped.push(id);
+        }
+        self.totals.dropped_parents += 1;
+    }
+}

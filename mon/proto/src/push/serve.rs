@@ -1,0 +1,250 @@
+//! The serving side of a parent: which child's requested block to send next.
+//!
+//! A parent sends one block at a time (its upload link is the bottleneck) and picks the child by
+//! smooth weighted round-robin among the children with queued requests. A child whose first
+//! (tree) parent is this node gets a larger weight, so the data flows mostly along the
+//! first-parent chain while the extra DAG links carry the rest (see docs/push-design.md for why
+//! this matters: with equal weights the source's children share its upload and the whole push
+//! slows to `children × F / u_s`).
+//!
+//! The queue only orders requests; the caller checks that it holds a block
+//! ([`crate::push::sched::Download::check_serve`]) before queueing it.
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+/// A child link, as numbered by the caller.
+pub type ChildId = u32;
+
+/// Most children one parent serves.
+pub const MAX_CHILDREN: usize = 256;
+/// Weight given to a child whose first parent is this node (see docs/push-design.md).
+pub const PRIMARY_WEIGHT: u32 = 32;
+/// Weight of every other child.
+pub const SECONDARY_WEIGHT: u32 = 1;
+
+/// Why a child's request was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ServeError {
+    /// The child is not (or no longer) linked.
+    #[error("child {0} is not linked to this node")]
+    UnknownChild(ChildId),
+    /// The child is already linked.
+    #[error("child {0} is already linked")]
+    DuplicateChild(ChildId),
+    /// Too many children.
+    #[error("more than {MAX_CHILDREN} children")]
+    TooManyChildren,
+    /// The child has more requests queued than its pipeline allows: a protocol violation.
+    #[error("child {child} has more than {max} requests queued")]
+    QueueFull {
+        /// The child.
+        child: ChildId,
+        /// The per-child limit.
+        max: usize,
+    },
+    /// The same block is already queued for this child.
+    #[error("child {child} requested block {index} twice")]
+    AlreadyQueued {
+        /// The child.
+        child: ChildId,
+        /// The block.
+        index: u32,
+    },
+}
+
+impl ServeError {
+    /// A stable reason code for audit records and counters.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::UnknownChild(_) => "unknown-child",
+            ServeError::DuplicateChild(_) => "duplicate-child",
+            ServeError::TooManyChildren => "too-many-children",
+            ServeError::QueueFull { .. } => "queue-full",
+            ServeError::AlreadyQueued { .. } => "already-queued",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Child {
+    id: ChildId,
+    weight: u32,
+    current: i64,
+    queue: VecDeque<u32>,
+}
+
+/// Per-parent request queues with weighted round-robin service.
+#[derive(Debug)]
+pub struct ServeQueue {
+    children: Vec<Child>,
+    max_queue: usize,
+}
+
+impl ServeQueue {
+    /// A queue that holds at most `max_queue_per_child` requests per child (at least 1).
+    pub fn new(max_queue_per_child: usize) -> ServeQueue {
+        ServeQueue {
+            children: Vec::new(),
+            max_queue: max_queue_per_child.max(1),
+        }
+    }
+
+    /// Links a child with a service weight (0 is treated as 1).
+    pub fn add_child(&mut self, child: ChildId, weight: u32) -> Result<(), ServeError> {
+        if self.children.iter().any(|c| c.id == child) {
+            return Err(ServeError::DuplicateChild(child));
+        }
+        if self.children.len() >= MAX_CHILDREN {
+            return Err(ServeError::TooManyChildren);
+        }
+        self.children.push(Child {
+            id: child,
+            weight: weight.max(1),
+            current: 0,
+            queue: VecDeque::new(),
+        });
+        Ok(())
+    }
+
+    /// Unlinks a child; returns how many of its requests were dropped.
+    pub fn remove_child(&mut self, child: ChildId) -> usize {
+        match self.children.iter().position(|c| c.id == child) {
+            Some(i) => self.children.swap_remove(i).queue.len(),
+            None => 0,
+        }
+    }
+
+    /// Changes a child's weight (a child whose primary parent is gone asks this node to serve
+    /// it as a primary child). False if the child is not linked.
+    pub fn set_weight(&mut self, child: ChildId, weight: u32) -> bool {
+        match self.children.iter_mut().find(|c| c.id == child) {
+            Some(c) => {
+                c.weight = weight.max(1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues a request for `index` from `child`.
+    pub fn request(&mut self, child: ChildId, index: u32) -> Result<(), ServeError> {
+        let max = self.max_queue;
+        let c = self
+            .children
+            .iter_mut()
+            .find(|c| c.id == child)
+            .ok_or(ServeError::UnknownChild(child))?;
+        if c.queue.contains(&index) {
+            return Err(ServeError::AlreadyQueued { child, index });
+        }
+        if c.queue.len() >= max {
+            return Err(ServeError::QueueFull { child, max });
+        }
+        c.queue.push_back(index);
+        Ok(())
+    }
+
+    /// Drops a queued request (the child got the block elsewhere); true if it was queued.
+    pub fn cancel(&mut self, child: ChildId, index: u32) -> bool {
+        let Some(c) = self.children.iter_mut().find(|c| c.id == child) else {
+            return false;
+        };
+        match c.queue.iter().position(|&i| i == index) {
+            Some(p) => c.queue.remove(p).is_some(),
+            None => false,
+        }
+    }
+
+    /// Requests queued over all children.
+    pub fn queued(&self) -> usize {
+        self.children.iter().map(|c| c.queue.len()).sum()
+    }
+
+    /// The next block to send: smooth weighted round-robin among children with requests.
+    pub fn next_request(&mut self) -> Option<(ChildId, u32)> {
+        let mut total: i64 = 0;
+        let mut best: Option<(usize, i64)> = None;
+        for (i, c) in self.children.iter_mut().enumerate() {
+            if c.queue.is_empty() {
+                c.current = 0;
+                continue;
+            }
+            c.current += i64::from(c.weight);
+            total += i64::from(c.weight);
+            if best.is_none_or(|(_, cur)| cur < c.current) {
+                best = Some((i, c.current));
+            }
+        }
+        let c = self.children.get_mut(best?.0)?;
+        c.current -= total;
+        let index = c.queue.pop_front()?;
+        Some((c.id, index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn weighted_round_robin_shares_by_weight() {
+        let mut q = ServeQueue::new(1000);
+        q.add_child(1, 3).unwrap();
+        q.add_child(2, 1).unwrap();
+        for i in 0..100 {
+            q.request(1, i).unwrap();
+            q.request(2, i).unwrap();
+        }
+        let first: Vec<ChildId> = (0..40).map(|_| q.next_request().unwrap().0).collect();
+        assert_eq!(first.iter().filter(|&&c| c == 1).count(), 30);
+        assert_eq!(first.iter().filter(|&&c| c == 2).count(), 10);
+        assert_ne!(
+            &first[..4],
+            &[1, 1, 1, 1],
+            "smooth: child 2 is not starved for a run"
+        );
+    }
+
+    #[test]
+    fn idle_child_does_not_bank_credit_and_fifo_per_child() {
+        let mut q = ServeQueue::new(8);
+        q.add_child(1, 1).unwrap();
+        q.add_child(2, 1).unwrap();
+        for i in 0..4 {
+            q.request(1, i).unwrap();
+        }
+        assert_eq!(q.next_request(), Some((1, 0)));
+        assert_eq!(q.next_request(), Some((1, 1)));
+        q.request(2, 9).unwrap();
+        q.request(2, 10).unwrap();
+        let next: Vec<_> = (0..4).map(|_| q.next_request().unwrap()).collect();
+        assert_eq!(next, vec![(1, 2), (2, 9), (1, 3), (2, 10)]);
+        assert_eq!(q.next_request(), None);
+    }
+
+    #[test]
+    fn limits_cancel_and_removal() {
+        let mut q = ServeQueue::new(2);
+        q.add_child(7, 1).unwrap();
+        assert_eq!(q.add_child(7, 1), Err(ServeError::DuplicateChild(7)));
+        assert_eq!(q.request(8, 0), Err(ServeError::UnknownChild(8)));
+        q.request(7, 0).unwrap();
+        assert_eq!(
+            q.request(7, 0),
+            Err(ServeError::AlreadyQueued { child: 7, index: 0 })
+        );
+        q.request(7, 1).unwrap();
+        assert_eq!(
+            q.request(7, 2),
+            Err(ServeError::QueueFull { child: 7, max: 2 })
+        );
+        assert!(q.cancel(7, 0));
+        assert!(!q.cancel(7, 0));
+        assert_eq!(q.queued(), 1);
+        assert_eq!(q.remove_child(7), 1);
+        assert_eq!(q.next_request(), None);
+    }
+}
