@@ -263,7 +263,15 @@ pub(super) async fn serve(
             }
         }
     }
-    let _ = audit.append(&AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));
+    node.shutdown(now_ms());
+    let mut last: Vec<AuditEvent> = Vec::new();
+    while let Some(o) = node.poll_output() {
+        if let Output::Audit(ev) = o {
+            last.push(*ev);
+        }
+    }
+    last.push(AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));
+    let _ = audit.append_batch(&last);
     tracing::info!("mon server stopped");
     Ok(0)
 }

@@ -113,12 +113,10 @@ impl Node {
                     _ => false,
                 };
                 if !ok {
-                    // Unauthenticated sender: audit, but do not answer it.
+                    // Unauthenticated sender: do not answer it, and do not let it write one
+                    // audit record per datagram: it is counted and summarised per source.
                     self.counters.sessions_denied += 1;
-                    let ev = self.session_event(EventKind::SessionDeny, Outcome::Deny, &hash, Some(&body), &session)
-                        .reason("parent-auth", format!("parent {name:?} at {addr} is not a trusted node or its hop signature is bad"))
-                        .peer(addr.to_string());
-                    self.audit(ev);
+                    self.junk.note(addr.ip(), now_ms);
                     return;
                 }
                 None

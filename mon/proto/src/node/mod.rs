@@ -321,7 +321,10 @@ impl Node {
 
     /// The next time [`Node::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let mut t = self.membership.poll_timeout();
+        let mut t = match (self.membership.poll_timeout(), self.junk.next_due_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for s in self.sessions.values() {
             let st = s.next_timer();
             t = match (t, st) {
@@ -330,6 +333,13 @@ impl Node {
             };
         }
         t
+    }
+
+    /// The server is stopping: flushes pending junk summaries into the output.
+    pub fn shutdown(&mut self, now_ms: u64) {
+        for ev in self.junk.flush(now_ms) {
+            self.out.push_back(Output::Audit(Box::new(ev)));
+        }
     }
 
     /// The next output, in order.
