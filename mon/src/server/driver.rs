@@ -25,6 +25,11 @@ use super::state::Journal;
 use super::{eval, ServerArgs};
 use crate::auditlog::AuditLog;
 
+/// Inbound TCP streams served at once.
+const MAX_STREAMS: usize = 512;
+/// An inbound stream idle this long is closed.
+const STREAM_IDLE: Duration = Duration::from_secs(60);
+
 enum Event {
     Packet(Peer, Vec<u8>),
     Local(SessionHash, usize, Local),
@@ -151,6 +156,7 @@ pub(super) async fn serve(
     let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut next_client = 1u64;
+    let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,9 +182,17 @@ pub(super) async fn serve(
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
-                    let id = next_client;
-                    next_client += 1;
-                    tokio::spawn(read_stream(stream, addr, id, tx.clone(), info.clone()));
+                    // Bounded: at most MAX_STREAMS inbound streams at once (each may buffer
+                    // one frame); further connections are closed at once.
+                    if let Ok(permit) = streams_limit.clone().try_acquire_owned() {
+                        let id = next_client;
+                        next_client += 1;
+                        let (tx, info) = (tx.clone(), info.clone());
+                        tokio::spawn(async move {
+                            read_stream(stream, addr, id, tx, info).await;
+                            drop(permit);
+                        });
+                    }
                 }
             }
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => node.handle_timeout(now_ms()),
@@ -355,7 +369,7 @@ async fn read_stream(
             Peer::Client(id, addr.ip())
         }
     };
-    while let Ok(Some(b)) = net::read_frame(&mut rd).await {
+    while let Ok(Ok(Some(b))) = tokio::time::timeout(STREAM_IDLE, net::read_frame(&mut rd)).await {
         if tx.send(Event::Packet(peer, b)).await.is_err() {
             break;
         }
