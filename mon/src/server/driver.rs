@@ -117,7 +117,10 @@ pub(super) async fn serve(
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay.skew_ms = args.skew * 1000;
-    cfg.membership.ping_interval_ms = args.ping_interval_ms;
+    cfg.membership = mon_proto::membership::Config {
+        ping_interval_ms: args.ping_interval_ms.clamp(100, 60_000),
+        ..mon_proto::membership::Config::low_bandwidth()
+    };
     let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
     let audit_path = state_dir.join("audit.jsonl");
     let mut audit = AuditLog::open(&audit_path, &name)
@@ -235,12 +238,22 @@ pub(super) async fn serve(
                 _ => {}
             }
         }
-        if !lines.is_empty() {
-            journal.append(&lines)?;
+        // Both files are synced before any action below; the two syncs run at once.
+        let (j, a) = std::thread::scope(|sc| {
+            let j = (!lines.is_empty()).then(|| sc.spawn(|| journal.append(&lines)));
+            let a = if recs.is_empty() {
+                Ok(0..0)
+            } else {
+                audit.append_batch(&recs)
+            };
+            (j.map(|h| h.join()), a)
+        });
+        match j {
+            Some(Ok(r)) => r?,
+            Some(Err(_)) => anyhow::bail!("the replay journal writer panicked"),
+            None => {}
         }
-        if !recs.is_empty() {
-            audit.append_batch(&recs).context("writing the audit log")?;
-        }
+        a.context("writing the audit log")?;
         for o in outs {
             match o {
                 Output::Audit(_) | Output::Journal(_) => {}
