@@ -61,18 +61,28 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(c) = Command::from_bytes(&b) {
                 let opened = c.open(&f.key, 4, verify);
-                assert_eq!(opened.is_ok(), c == f.valid, "open must accept exactly the original");
+                assert_eq!(
+                    opened.is_ok(),
+                    c == f.valid,
+                    "open must accept exactly the original"
+                );
                 // Never twice: the same command after its own seq is a replay.
                 assert!(c.open(&f.key, c.seq, verify).is_err());
             }
         }
         _ => {
             if let Ok(c) = Command::from_bytes(data) {
-                assert!(c.open(&f.key, 0, verify).is_err(), "a fuzzed command opened");
+                assert!(
+                    c.open(&f.key, 0, verify).is_err(),
+                    "a fuzzed command opened"
+                );
                 let _ = c.open(&[0; 32], 0, |_, _, _| true);
             }
             if let Ok(Inner::Command(c)) = Inner::from_bytes(data) {
-                assert!(c.open(&f.key, 0, verify).is_err(), "a fuzzed command opened");
+                assert!(
+                    c.open(&f.key, 0, verify).is_err(),
+                    "a fuzzed command opened"
+                );
             }
         }
     }

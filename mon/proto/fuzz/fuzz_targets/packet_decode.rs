@@ -50,7 +50,10 @@ fn fixture() -> &'static Fixture {
         let replay = ReplayCache::new(ReplayConfig::default());
         let mut node = Node::new(cfg, key, known, replay, 1, seed);
         let policy = common::policy(&common::allowed_signers(&user, "mon-*@mon", "", 2), None);
-        node.set_policies(HashMap::from([(common::SLICE.to_string(), Arc::new(policy))]));
+        node.set_policies(HashMap::from([(
+            common::SLICE.to_string(),
+            Arc::new(policy),
+        )]));
         let session = common::session(&user, vec![Query::Count], common::NOW_MS, OsRng.next_u64())
             .session_packet()
             .to_bytes();
@@ -86,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
     let from = if op & 2 == 0 {
         Peer::Client(u64::from(op >> 2), IpAddr::V4(Ipv4Addr::LOCALHOST))
     } else {
-        Peer::Addr(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 7460))
+        Peer::Addr(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+            7460,
+        ))
     };
     let Ok(mut node) = f.node.lock() else { return };
     let now = common::NOW_MS + u64::from(op) * 10;

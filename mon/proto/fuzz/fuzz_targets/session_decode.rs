@@ -84,7 +84,11 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(s) = SignedSession::from_bytes(&b) {
                 let _ = SessionBody::from_bytes(&s.body);
-                assert_eq!(check(f, &s), s == f.valid, "verify must accept exactly the original");
+                assert_eq!(
+                    check(f, &s),
+                    s == f.valid,
+                    "verify must accept exactly the original"
+                );
             }
         }
         _ => {
