@@ -346,14 +346,9 @@ async fn read_stream(
             Peer::Client(id, addr.ip())
         }
     };
-    loop {
-        match net::read_frame(&mut rd).await {
-            Ok(Some(b)) => {
-                if tx.send(Event::Packet(peer, b)).await.is_err() {
-                    break;
-                }
-            }
-            _ => break,
+    while let Ok(Some(b)) = net::read_frame(&mut rd).await {
+        if tx.send(Event::Packet(peer, b)).await.is_err() {
+            break;
         }
     }
     if let Peer::Client(..) = peer {
