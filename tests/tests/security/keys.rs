@@ -127,4 +127,23 @@ fn ssh_agent_signs_sessions_the_servers_accept() {
         .arg("count"));
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("SSH_AUTH_SOCK is not set"), "{r:?}");
+
+    // No --key and no agent: ~/.ssh/id_ed25519.
+    let r = run(bare_client(&c, 1, home.path()).arg("count"));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("id_ed25519"),
+        "says where it looked: {r:?}"
+    );
+    let ssh = home.path().join(".ssh");
+    std::fs::create_dir(&ssh).unwrap();
+    std::fs::copy(c.user_key(), ssh.join("id_ed25519")).unwrap();
+    std::fs::set_permissions(
+        ssh.join("id_ed25519"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let r = run(bare_client(&c, 1, home.path()).args(["--json", "count"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["result"], 3, "{r:?}");
 }
