@@ -175,6 +175,15 @@ impl Cluster {
         }
     }
 
+    /// Starts node i again (killing it first if it runs), with the same directories, so its
+    /// key, policies, audit log and replay journal carry over.
+    pub fn restart(&mut self, i: u32, extra: &[String]) {
+        self.kill(i);
+        let p = self.spawn(i, extra);
+        // Stored, so Drop stops and waits for it like every other node.
+        self.procs[i as usize - 1] = Some(p);
+    }
+
     /// Whether node i's process is still running.
     pub fn alive(&mut self, i: u32) -> bool {
         match self.procs.get_mut(i as usize - 1) {

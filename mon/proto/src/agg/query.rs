@@ -74,6 +74,7 @@ impl fmt::Display for CmpOp {
 
 /// A condition `RES OP VALUE` (`exec --where`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Where {
     /// Resource name.
     pub res: String,
@@ -92,6 +93,7 @@ impl Where {
 
 /// A status query (paper §2.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Query {
     /// Number of nodes that answered.
     Count,

@@ -29,6 +29,16 @@ pub(super) fn prune_signed_data(hash: &SessionHash, answered: &[u8; 32]) -> Vec<
     m
 }
 
+/// `s` cut to at most `max` bytes at a character boundary (the limits of
+/// [`Packet::from_bytes`] are in bytes; a reason may quote user input of any script).
+fn cut_bytes(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
 pub(super) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
     let mut m = DENY_DOMAIN.to_vec();
     m.extend_from_slice(hash);
@@ -487,12 +497,13 @@ impl Node {
     }
 
     pub(super) fn send_deny(&mut self, to: Peer, hash: SessionHash, code: &str, text: &str) {
-        let sig = self.key.sign(&deny_signed_data(&hash, code));
+        let code = cut_bytes(code, 64);
+        let sig = self.key.sign(&deny_signed_data(&hash, &code));
         let p = Packet::Deny {
             session_hash: hash.into(),
             child: self.cfg.name.clone(),
-            code: code.chars().take(64).collect(),
-            text: text.chars().take(1000).collect(),
+            code,
+            text: cut_bytes(text, 1024),
             sig: sig.into(),
         };
         self.send(to, &p);

@@ -83,14 +83,28 @@ impl Command {
     /// Decodes with limits; the signature is not checked here.
     pub fn from_bytes(bytes: &[u8]) -> Result<Command, DecodeError> {
         let c: Command = decode_strict("command", bytes, MAX_COMMAND_LEN)?;
-        if c.v != SESSION_VERSION {
+        c.check()?;
+        Ok(c)
+    }
+
+    /// The envelope checks of [`Command::from_bytes`] (version, size of the operations), for
+    /// a command decoded as part of a sealed message.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        if self.v != SESSION_VERSION {
             return Err(DecodeError::Version {
                 what: "command",
-                got: c.v,
+                got: self.v,
                 want: SESSION_VERSION,
             });
         }
-        Ok(c)
+        if self.ops.len() > MAX_COMMAND_LEN {
+            return Err(DecodeError::TooLarge {
+                what: "command operations",
+                len: self.ops.len(),
+                max: MAX_COMMAND_LEN,
+            });
+        }
+        Ok(())
     }
 
     /// Checks the signature with `verify(cmd_key, data, sig)` and the sequence number against
@@ -117,6 +131,14 @@ impl Command {
                 what: "command",
                 detail: format!("{} operations", ops.len()),
             }));
+        }
+        for (i, q) in ops.iter().enumerate() {
+            q.validate().map_err(|e| {
+                CommandError::Decode(DecodeError::Invalid {
+                    what: "command",
+                    detail: format!("operation {}: {e}", i + 1),
+                })
+            })?;
         }
         Ok(ops)
     }

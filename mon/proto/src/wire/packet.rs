@@ -146,6 +146,9 @@ impl Packet {
     /// Decodes one packet with the given size limit.
     pub fn from_bytes(bytes: &[u8], max: usize) -> Result<Packet, DecodeError> {
         let p: Packet = decode_strict("packet", bytes, max)?;
+        if let Packet::Session { session, .. } = &p {
+            session.check()?;
+        }
         let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NODE_NAME;
         let ok = match &p {
             Packet::Gossip { .. } => true,
@@ -203,7 +206,11 @@ impl Inner {
 
     /// Decodes a decrypted frame.
     pub fn from_bytes(bytes: &[u8]) -> Result<Inner, DecodeError> {
-        decode_strict("sealed message", bytes, MAX_STREAM_PACKET)
+        let inner: Inner = decode_strict("sealed message", bytes, MAX_STREAM_PACKET)?;
+        if let Inner::Command(c) = &inner {
+            c.check()?;
+        }
+        Ok(inner)
     }
 }
 

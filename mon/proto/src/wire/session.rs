@@ -220,6 +220,10 @@ impl SessionBody {
                 self.ops.len()
             )));
         }
+        for (i, q) in self.ops.iter().enumerate() {
+            q.validate()
+                .map_err(|e| bad(format!("operation {}: {e}", i + 1)))?;
+        }
         if let Some(m) = &self.push {
             m.validate().map_err(bad)?;
         }
@@ -274,21 +278,35 @@ impl SignedSession {
     /// Decodes with size limits and version check (the body is decoded separately).
     pub fn from_bytes(bytes: &[u8]) -> Result<SignedSession, DecodeError> {
         let s: SignedSession = decode_strict("signed session", bytes, MAX_SIGNED_SESSION_LEN)?;
-        if s.v != SESSION_VERSION {
+        s.check()?;
+        Ok(s)
+    }
+
+    /// The envelope checks of [`SignedSession::from_bytes`] (version, body and signature
+    /// sizes), for an envelope decoded as part of a larger message.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        if self.v != SESSION_VERSION {
             return Err(DecodeError::Version {
                 what: "signed session",
-                got: s.v,
+                got: self.v,
                 want: SESSION_VERSION,
             });
         }
-        if s.sshsig.len() > MAX_SSHSIG_LEN {
+        if self.body.len() > MAX_BODY_LEN {
+            return Err(DecodeError::TooLarge {
+                what: "session body",
+                len: self.body.len(),
+                max: MAX_BODY_LEN,
+            });
+        }
+        if self.sshsig.len() > MAX_SSHSIG_LEN {
             return Err(DecodeError::TooLarge {
                 what: "session signature",
-                len: s.sshsig.len(),
+                len: self.sshsig.len(),
                 max: MAX_SSHSIG_LEN,
             });
         }
-        Ok(s)
+        Ok(())
     }
 
     /// The session's name.

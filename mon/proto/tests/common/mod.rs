@@ -1,0 +1,137 @@
+//! Shared fixtures for mon-proto's tests, its verify benchmark and its fuzz targets (included
+//! there with `#[path]`): an in-memory user key that signs SSHSIG like `ssh-keygen -Y sign`,
+//! slice policies built from text, and signed sessions made by the real client code.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use mon_keys::nodekey::NodeKey;
+use mon_keys::sshsig::{SignError, Signer};
+use mon_policy::ssh_key::private::Ed25519Keypair;
+use mon_policy::ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey};
+use mon_policy::{PolicySources, SlicePolicy};
+use mon_proto::agg::Query;
+use mon_proto::client::{ClientSession, SessionRequest};
+use mon_proto::wire::session::{OverlayKind, OverlaySpec};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// The slice every fixture uses.
+pub const SLICE: &str = "lab";
+/// The user's principal in the fixtures' allowed_signers.
+pub const PRINCIPAL: &str = "alice@lab";
+/// A fixed "now" (2025-01-01T00:00:00Z) in unix ms.
+pub const NOW_MS: u64 = 1_735_689_600_000;
+
+/// An Ed25519 user key held in memory (the stand-in for a key file or an agent key).
+pub struct SeedSigner {
+    key: PrivateKey,
+    public: PublicKey,
+}
+
+impl SeedSigner {
+    /// The key derived from `seed`.
+    pub fn new(seed: [u8; 32]) -> SeedSigner {
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+        let public = key.public_key().clone();
+        SeedSigner { key, public }
+    }
+
+    /// `ssh-ed25519 AAAA…`, as in an allowed_signers line.
+    pub fn openssh(&self) -> String {
+        self.public.to_openssh().expect("encode public key")
+    }
+}
+
+impl Signer for SeedSigner {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn sign(&self, namespace: &str, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        let sig = self
+            .key
+            .sign(namespace, HashAlg::Sha512, msg)
+            .map_err(|e| SignError::BadNamespace(e.to_string()))?;
+        let pem = sig
+            .to_pem(LineEnding::LF)
+            .map_err(|e| SignError::BadNamespace(e.to_string()))?;
+        mon_keys::sshsig::dearmor(&pem).map_err(|e| SignError::BadNamespace(e.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        "in-memory test key".into()
+    }
+}
+
+/// allowed_signers text: `others` unrelated keys (each on its own principal), then the user's
+/// line granting `namespaces` with `options` (e.g. `valid-before="20200101"`).
+pub fn allowed_signers(
+    user: &SeedSigner,
+    namespaces: &str,
+    options: &str,
+    others: usize,
+) -> String {
+    let mut rng = ChaCha20Rng::seed_from_u64(99);
+    let mut text = String::from("# generated for tests\n");
+    for i in 0..others {
+        let k = NodeKey::generate(&mut rng);
+        text.push_str(&format!(
+            "user{i}@lab namespaces=\"mon-query@mon\" {} user{i}\n",
+            k.public_openssh()
+        ));
+    }
+    let opts = if options.is_empty() {
+        String::new()
+    } else {
+        format!(",{options}")
+    };
+    text.push_str(&format!(
+        "{PRINCIPAL} namespaces=\"{namespaces}\"{opts} {} alice\n",
+        user.openssh()
+    ));
+    text
+}
+
+/// A slice policy from file contents (paths are only used in messages).
+pub fn policy(allowed_signers: &str, mon_policy: Option<&str>) -> SlicePolicy {
+    let dir = Path::new("/etc/mon/slices/lab");
+    let a = dir.join("allowed_signers");
+    let m = dir.join("mon_policy");
+    let src = PolicySources {
+        allowed_signers: (&a, allowed_signers.as_bytes()),
+        mon_policy: mon_policy.map(|t| (m.as_path(), t.as_bytes())),
+        revoked_keys: None,
+    };
+    match SlicePolicy::from_sources(&src) {
+        Ok((p, _warnings)) => p,
+        Err(e) => panic!("test policy does not load: {e}"),
+    }
+}
+
+/// A session request as the `mon` client makes it.
+pub fn request(ops: Vec<Query>) -> SessionRequest {
+    SessionRequest {
+        slice: SLICE.into(),
+        principal: None,
+        ops,
+        push: None,
+        targets: vec!["*".into()],
+        overlay: OverlaySpec {
+            kind: OverlayKind::Random,
+            fanout: 0,
+            max_parents: 1,
+            stage_one_hops: 2,
+            max_depth: 0,
+        },
+        timeout_ms: 5_000,
+        max_lifetime_s: 60,
+        join_window_ms: 10_000,
+    }
+}
+
+/// A session signed by `user` at `now_ms`, its random parts drawn from `seed`.
+pub fn session(user: &SeedSigner, ops: Vec<Query>, now_ms: u64, seed: u64) -> ClientSession {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    ClientSession::new(&mut rng, user, request(ops), now_ms).expect("sign session")
+}
