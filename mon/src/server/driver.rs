@@ -25,11 +25,12 @@ use super::state::Journal;
 use super::{eval, ServerArgs};
 use crate::auditlog::AuditLog;
 
-enum Event {
+pub(super) enum Event {
     Packet(Peer, Vec<u8>),
     Local(SessionHash, usize, Local),
     ClientOpen(u64, mpsc::Sender<Vec<u8>>),
     ClientClosed(u64),
+    PushSent(SessionHash),
 }
 
 /// Unix time in ms.
@@ -113,6 +114,16 @@ pub(super) async fn serve(
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay.skew_ms = args.skew * 1000;
     cfg.membership.ping_interval_ms = args.ping_interval_ms;
+    cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
+        .context("--push-policy must be first-fit or rarest-first")?;
+    #[cfg(feature = "fault-injection")]
+    {
+        let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
+        if list.split(',').any(|n| n == name) {
+            tracing::warn!("fault injection: corrupting every block this node serves");
+            cfg.corrupt_serve = true;
+        }
+    }
     let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
     let audit_path = state_dir.join("audit.jsonl");
     let mut audit = AuditLog::open(&audit_path, &name)
@@ -150,6 +161,8 @@ pub(super) async fn serve(
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
     let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut push_streams: super::push_io::PushStreams = HashMap::new();
+    let mut push_files: super::push_io::PushFiles = HashMap::new();
     let mut next_client = 1u64;
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
@@ -173,6 +186,7 @@ pub(super) async fn serve(
                 Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
                 Event::ClientOpen(id, w) => { clients.insert(id, w); }
                 Event::ClientClosed(id) => { clients.remove(&id); node.client_closed(now_ms(), id); }
+                Event::PushSent(h) => node.push_sent(now_ms(), h),
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
@@ -204,13 +218,15 @@ pub(super) async fn serve(
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
-        // Durable records first, then actions.
+        // Durable records first, then actions; push file I/O answers at once and may make
+        // more output, so drain until nothing is left.
+        loop {
         let mut outs = Vec::new();
         while let Some(o) = node.poll_output() {
             outs.push(o);
         }
         if outs.is_empty() {
-            continue;
+            break;
         }
         let mut recs = Vec::new();
         let mut lines = Vec::new();
@@ -251,6 +267,24 @@ pub(super) async fn serve(
                 Output::CloseClient(id) => {
                     clients.remove(&id);
                 }
+                Output::SendStream { to: Peer::Addr(a), bytes, sent } => {
+                    super::push_io::send_push_stream(&mut push_streams, a, args.listen, bytes, sent, &tx);
+                }
+                Output::SendStream { to: Peer::Client(id, _), bytes, sent } => {
+                    if let Some(w) = clients.get(&id) {
+                        let _ = w.try_send(bytes);
+                    }
+                    if let Some(h) = sent {
+                        node.push_sent(now_ms(), h);
+                    }
+                }
+                o @ (Output::PushLand { .. }
+                | Output::PushWrite { .. }
+                | Output::PushRead { .. }
+                | Output::PushCommit { .. }
+                | Output::PushDrop { .. }) => {
+                    super::push_io::file_op(&mut node, &mut push_files, o, now_ms());
+                }
                 Output::Run(req) => {
                     let tx = tx.clone();
                     let res = resources.clone();
@@ -261,6 +295,7 @@ pub(super) async fn serve(
                     });
                 }
             }
+        }
         }
     }
     let _ = audit.append(&AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));

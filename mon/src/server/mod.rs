@@ -3,6 +3,7 @@
 mod driver;
 mod eval;
 pub mod net;
+mod push_io;
 mod state;
 
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ pub struct ServerArgs {
     /// Allowed clock skew in seconds.
     #[arg(long, default_value_t = 300)]
     pub skew: u64,
+    /// Block scheduling of pushes: rarest-first (default) or first-fit (the paper's).
+    #[arg(long, default_value = "rarest-first", value_name = "POLICY")]
+    pub push_policy: String,
     /// Gossip interval in milliseconds.
     #[arg(long, default_value_t = 1000, hide = true)]
     pub ping_interval_ms: u64,
