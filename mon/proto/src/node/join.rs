@@ -643,6 +643,12 @@ impl Node {
             ev = ev.peer(parent);
         }
         self.audit(ev);
+        if let Some(b) = d.body.as_ref().filter(|b| b.push.is_some()) {
+            let ev = self
+                .session_event(EventKind::PushDeny, Outcome::Deny, &d.hash, Some(b), signed)
+                .reason(&d.code, &d.text);
+            self.audit(ev);
+        }
         self.send_deny(from, d.hash, &d.code, &d.text);
     }
 
