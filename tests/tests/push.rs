@@ -35,11 +35,20 @@ fn start(n: u32, port: u16) -> Cluster {
     for i in 1..=n {
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
     }
-    assert_eq!(c.settle(u64::from(n), Duration::from_secs(90)), u64::from(n));
+    assert_eq!(
+        c.settle(u64::from(n), Duration::from_secs(90)),
+        u64::from(n)
+    );
     c
 }
 
-fn push(c: &Cluster, entry: u32, file: &std::path::Path, dest: &str, extra: &[&str]) -> (i32, Value, String) {
+fn push(
+    c: &Cluster,
+    entry: u32,
+    file: &std::path::Path,
+    dest: &str,
+    extra: &[&str],
+) -> (i32, Value, String) {
     let out = c
         .client_via(entry)
         .arg("--json")
@@ -90,7 +99,9 @@ fn a_32_mib_file_reaches_30_nodes_byte_identical_with_its_mode() {
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o750, "n{i}");
         assert!(
-            c.audit(i).iter().any(|r| r["event"] == "push.done" && r["result"] == "ok"),
+            c.audit(i)
+                .iter()
+                .any(|r| r["event"] == "push.done" && r["result"] == "ok"),
             "n{i} has no push.done record"
         );
     }
@@ -115,7 +126,11 @@ fn dest_outside_push_dirs_or_a_key_without_mon_push_is_denied_everywhere() {
             "n{i} has no push.deny record"
         );
     }
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written"
+    );
 
     // The same user without the mon-push namespace.
     for i in 1..=n {
@@ -135,7 +150,11 @@ fn dest_outside_push_dirs_or_a_key_without_mon_push_is_denied_everywhere() {
         assert!(denials >= 2, "n{i}: {denials} push.deny records");
     }
     for i in 1..=n {
-        assert_eq!(std::fs::read_dir(push_dir(&c, i)).unwrap().count(), 0, "n{i}");
+        assert_eq!(
+            std::fs::read_dir(push_dir(&c, i)).unwrap().count(),
+            0,
+            "n{i}"
+        );
     }
 }
 

@@ -330,14 +330,19 @@ impl ClientSession {
             ..
         } = packet
         else {
-            return Err(ClientError::Protocol("expected a sealed push message".into()));
+            return Err(ClientError::Protocol(
+                "expected a sealed push message".into(),
+            ));
         };
         if **session_hash != self.hash || *channel != crate::push::msg::PUSH_CHANNEL {
-            return Err(ClientError::Protocol("push message for another session".into()));
+            return Err(ClientError::Protocol(
+                "push message for another session".into(),
+            ));
         }
         let plain = opener
             .open(frame)
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        crate::push::msg::PushMsg::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))
+        crate::push::msg::PushMsg::from_bytes(&plain)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 }

@@ -80,7 +80,12 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let mode = u32::from_str_radix(a.mode.trim_start_matches("0o"), 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .with_context(|| format!("--mode {:?}: expected octal permission bits such as 0755", a.mode))?;
+        .with_context(|| {
+            format!(
+                "--mode {:?}: expected octal permission bits such as 0755",
+                a.mode
+            )
+        })?;
     if !a.dest.starts_with('/') {
         bail!("DEST {:?} must be an absolute path", a.dest);
     }
@@ -94,7 +99,10 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         None => default_block_size(size).min(MAX_PUSH_BLOCK),
     };
     if !(4096..=MAX_PUSH_BLOCK).contains(&block_size) {
-        bail!("--block-size must be between 4K and {}K", MAX_PUSH_BLOCK / 1024);
+        bail!(
+            "--block-size must be between 4K and {}K",
+            MAX_PUSH_BLOCK / 1024
+        );
     }
     let name = a
         .file
@@ -207,22 +215,38 @@ async fn serve(
     let mut served: u64 = 0;
     let mut last_ping = Instant::now();
     let (mut rd, mut wr) = s.split();
+    // Frames are read whole by their own future: a timed-out read must never be cut short
+    // mid-frame (that would desynchronise the stream).
+    let (ftx, mut frx) = tokio::sync::mpsc::channel::<std::io::Result<Option<Vec<u8>>>>(16);
+    let reader = async move {
+        loop {
+            let r = net::read_frame(&mut rd).await;
+            let stop = !matches!(r, Ok(Some(_)));
+            if ftx.send(r).await.is_err() || stop {
+                break;
+            }
+        }
+    };
+    tokio::pin!(reader);
+    let mut reader_done = false;
     let result = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             bail!("no result from {} within the push timeout", g.server);
         }
-        let frame = match tokio::time::timeout(
-            Duration::from_millis(PING_MS).min(left),
-            net::read_frame(&mut rd),
-        )
-        .await
-        {
-            Err(_) => None,
-            Ok(r) => Some(
-                r.with_context(|| format!("reading from {}", g.server))?
-                    .with_context(|| format!("{} closed the connection", g.server))?,
-            ),
+        let frame = tokio::select! {
+            _ = &mut reader, if !reader_done => {
+                reader_done = true;
+                None
+            }
+            r = frx.recv() => match r {
+                Some(r) => Some(
+                    r.with_context(|| format!("reading from {}", g.server))?
+                        .with_context(|| format!("{} closed the connection", g.server))?,
+                ),
+                None => bail!("{} closed the connection", g.server),
+            },
+            _ = tokio::time::sleep(Duration::from_millis(PING_MS).min(left)) => None,
         };
         if last_ping.elapsed() >= Duration::from_millis(PING_MS) {
             last_ping = Instant::now();
@@ -321,23 +345,35 @@ async fn serve(
             served as f64 / (m.size.max(1)) as f64,
             human(aggregate)
         );
-        for (what, v) in [("failed", &failed), ("denied", &denied), ("missing", &missing)] {
+        for (what, v) in [
+            ("failed", &failed),
+            ("denied", &denied),
+            ("missing", &missing),
+        ] {
             for (n, reason) in v.iter() {
                 println!("  {what} {n}: {reason}");
             }
         }
     }
-    Ok(if failed.is_empty() && denied.is_empty() && missing.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL_OR_NEGATIVE
-    })
+    Ok(
+        if failed.is_empty() && denied.is_empty() && missing.is_empty() {
+            exit::OK
+        } else {
+            exit::PARTIAL_OR_NEGATIVE
+        },
+    )
 }
 
 async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
     let f = tokio::time::timeout(t, net::read_frame(s))
         .await
-        .map_err(|_| anyhow::anyhow!("no answer from {} within {:.1} s", g.server, t.as_secs_f64()))?
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {} within {:.1} s",
+                g.server,
+                t.as_secs_f64()
+            )
+        })?
         .with_context(|| format!("reading from {}", g.server))?
         .with_context(|| format!("{} closed the connection", g.server))?;
     Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)

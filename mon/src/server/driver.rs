@@ -221,81 +221,96 @@ pub(super) async fn serve(
         // Durable records first, then actions; push file I/O answers at once and may make
         // more output, so drain until nothing is left.
         loop {
-        let mut outs = Vec::new();
-        while let Some(o) = node.poll_output() {
-            outs.push(o);
-        }
-        if outs.is_empty() {
-            break;
-        }
-        let mut recs = Vec::new();
-        let mut lines = Vec::new();
-        for o in &outs {
-            match o {
-                Output::Audit(ev) => recs.push((**ev).clone()),
-                Output::Journal(l) => lines.extend(l.iter().cloned()),
-                _ => {}
+            let mut outs = Vec::new();
+            while let Some(o) = node.poll_output() {
+                outs.push(o);
             }
-        }
-        if !lines.is_empty() {
-            journal.append(&lines)?;
-        }
-        if !recs.is_empty() {
-            audit.append_batch(&recs).context("writing the audit log")?;
-        }
-        for o in outs {
-            match o {
-                Output::Audit(_) | Output::Journal(_) => {}
-                Output::Send {
-                    to: Peer::Addr(a),
-                    bytes,
-                } => {
-                    if bytes.len() <= MAX_DATAGRAM {
-                        let _ = udp.send_to(&bytes, a).await;
-                    } else {
-                        send_stream(&mut streams, a, args.listen, bytes);
-                    }
-                }
-                Output::Send {
-                    to: Peer::Client(id, _),
-                    bytes,
-                } => {
-                    if let Some(w) = clients.get(&id) {
-                        let _ = w.try_send(bytes);
-                    }
-                }
-                Output::CloseClient(id) => {
-                    clients.remove(&id);
-                }
-                Output::SendStream { to: Peer::Addr(a), bytes, sent } => {
-                    super::push_io::send_push_stream(&mut push_streams, a, args.listen, bytes, sent, &tx);
-                }
-                Output::SendStream { to: Peer::Client(id, _), bytes, sent } => {
-                    if let Some(w) = clients.get(&id) {
-                        let _ = w.try_send(bytes);
-                    }
-                    if let Some(h) = sent {
-                        node.push_sent(now_ms(), h);
-                    }
-                }
-                o @ (Output::PushLand { .. }
-                | Output::PushWrite { .. }
-                | Output::PushRead { .. }
-                | Output::PushCommit { .. }
-                | Output::PushDrop { .. }) => {
-                    super::push_io::file_op(&mut node, &mut push_files, o, now_ms());
-                }
-                Output::Run(req) => {
-                    let tx = tx.clone();
-                    let res = resources.clone();
-                    let me = name.clone();
-                    tokio::spawn(async move {
-                        let local = eval::evaluate(&req, &res, &me).await;
-                        let _ = tx.send(Event::Local(req.session, req.index, local)).await;
-                    });
+            if outs.is_empty() {
+                break;
+            }
+            let mut recs = Vec::new();
+            let mut lines = Vec::new();
+            for o in &outs {
+                match o {
+                    Output::Audit(ev) => recs.push((**ev).clone()),
+                    Output::Journal(l) => lines.extend(l.iter().cloned()),
+                    _ => {}
                 }
             }
-        }
+            if !lines.is_empty() {
+                journal.append(&lines)?;
+            }
+            if !recs.is_empty() {
+                audit.append_batch(&recs).context("writing the audit log")?;
+            }
+            for o in outs {
+                match o {
+                    Output::Audit(_) | Output::Journal(_) => {}
+                    Output::Send {
+                        to: Peer::Addr(a),
+                        bytes,
+                    } => {
+                        if bytes.len() <= MAX_DATAGRAM {
+                            let _ = udp.send_to(&bytes, a).await;
+                        } else {
+                            send_stream(&mut streams, a, args.listen, bytes);
+                        }
+                    }
+                    Output::Send {
+                        to: Peer::Client(id, _),
+                        bytes,
+                    } => {
+                        if let Some(w) = clients.get(&id) {
+                            let _ = w.try_send(bytes);
+                        }
+                    }
+                    Output::CloseClient(id) => {
+                        clients.remove(&id);
+                    }
+                    Output::SendStream {
+                        to: Peer::Addr(a),
+                        bytes,
+                        sent,
+                    } => {
+                        super::push_io::send_push_stream(
+                            &mut push_streams,
+                            a,
+                            args.listen,
+                            bytes,
+                            sent,
+                            &tx,
+                        );
+                    }
+                    Output::SendStream {
+                        to: Peer::Client(id, _),
+                        bytes,
+                        sent,
+                    } => {
+                        if let Some(w) = clients.get(&id) {
+                            let _ = w.try_send(bytes);
+                        }
+                        if let Some(h) = sent {
+                            node.push_sent(now_ms(), h);
+                        }
+                    }
+                    o @ (Output::PushLand { .. }
+                    | Output::PushWrite { .. }
+                    | Output::PushRead { .. }
+                    | Output::PushCommit { .. }
+                    | Output::PushDrop { .. }) => {
+                        super::push_io::file_op(&mut node, &mut push_files, o, now_ms());
+                    }
+                    Output::Run(req) => {
+                        let tx = tx.clone();
+                        let res = resources.clone();
+                        let me = name.clone();
+                        tokio::spawn(async move {
+                            let local = eval::evaluate(&req, &res, &me).await;
+                            let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+                        });
+                    }
+                }
+            }
         }
     }
     let _ = audit.append(&AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));

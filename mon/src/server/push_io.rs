@@ -41,7 +41,11 @@ fn io_err(e: &LandError) -> PushIoError {
 /// Performs one push file operation and reports it to the node.
 pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
     match o {
-        Output::PushLand { session, dest, size } => {
+        Output::PushLand {
+            session,
+            dest,
+            size,
+        } => {
             let r = Landing::create(Path::new(&dest), size).map(|l| {
                 files.insert(session, PushFile::Landing(l));
             });

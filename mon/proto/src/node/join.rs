@@ -381,12 +381,15 @@ impl Node {
             }
             let mut it = succ.into_iter();
             if let Some(first) = it.next() {
-                if let Some(c) = self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &first) {
+                if let Some(c) =
+                    self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &first)
+                {
                     s.children.push(c);
                 }
             }
             for (k, m) in it.enumerate() {
-                p.deferred.push((m, now_ms + EXTRA_OFFER_DELAY_MS * (k as u64 + 1)));
+                p.deferred
+                    .push((m, now_ms + EXTRA_OFFER_DELAY_MS * (k as u64 + 1)));
             }
         } else if level < max_depth && child_budget_ms >= 50 {
             let picks = self.pick_children(now_ms, &body, level, &s.parent.name);

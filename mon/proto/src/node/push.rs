@@ -387,7 +387,11 @@ impl Node {
         };
         let refusal = match msg {
             PushMsg::Request(i) => match p.dl.check_serve(i) {
-                Ok(()) => p.serve.request(id, i).err().map(|e| (e.code(), e.to_string())),
+                Ok(()) => p
+                    .serve
+                    .request(id, i)
+                    .err()
+                    .map(|e| (e.code(), e.to_string())),
                 Err(e) => Some(("not-held", e.to_string())),
             },
             PushMsg::Cancel(i) => {
@@ -452,17 +456,41 @@ impl Node {
                     match ev {
                         Event::Have(i) => {
                             for l in &mut p.children {
-                                send_on(&mut self.out, &me, hash, l, &PushMsg::Have(i), now_ms, false);
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Have(i),
+                                    now_ms,
+                                    false,
+                                );
                             }
                         }
                         Event::Cancel { parent, index } => {
                             if let Some(l) = p.parents.get_mut(parent as usize) {
-                                send_on(&mut self.out, &me, hash, l, &PushMsg::Cancel(index), now_ms, false);
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Cancel(index),
+                                    now_ms,
+                                    false,
+                                );
                             }
                         }
                         Event::PrimaryChanged(parent) => {
                             if let Some(l) = p.parents.get_mut(parent as usize) {
-                                send_on(&mut self.out, &me, hash, l, &PushMsg::Primary, now_ms, false);
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Primary,
+                                    now_ms,
+                                    false,
+                                );
                                 new_primary = Some(l.name.clone());
                             }
                         }
@@ -478,7 +506,15 @@ impl Node {
             if p.land == Land::Ready {
                 for (parent, index) in p.dl.poll_requests(now_ms) {
                     if let Some(l) = p.parents.get_mut(parent as usize) {
-                        send_on(&mut self.out, &me, hash, l, &PushMsg::Request(index), now_ms, false);
+                        send_on(
+                            &mut self.out,
+                            &me,
+                            hash,
+                            l,
+                            &PushMsg::Request(index),
+                            now_ms,
+                            false,
+                        );
                     }
                 }
                 if p.dl.complete() {
@@ -595,7 +631,14 @@ impl Node {
             (signed, level, budget)
         };
         for m in offers {
-            if let Some(c) = self.offer(now_ms, &hash, &signed, level, budget.saturating_sub(1000), &m) {
+            if let Some(c) = self.offer(
+                now_ms,
+                &hash,
+                &signed,
+                level,
+                budget.saturating_sub(1000),
+                &m,
+            ) {
                 if let Some(s) = self.sessions.get_mut(&hash) {
                     s.children.push(c);
                 }
@@ -619,7 +662,11 @@ impl Node {
             return;
         };
         let id = p.children.len() as u32;
-        let weight = if primary { PRIMARY_WEIGHT } else { SECONDARY_WEIGHT };
+        let weight = if primary {
+            PRIMARY_WEIGHT
+        } else {
+            SECONDARY_WEIGHT
+        };
         if p.serve.add_child(id, weight).is_err() {
             return;
         }
@@ -643,7 +690,8 @@ impl Node {
         };
         let id = p.parents.len() as u32;
         if p.dl.add_parent(id).is_ok() {
-            p.parents.push(PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms));
+            p.parents
+                .push(PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms));
         }
     }
 
