@@ -196,3 +196,34 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
         assert!(got == want, "n{i}: content differs");
     }
 }
+
+/// Needs the fault hook: `cargo build -p mon --features fault-injection`, then
+/// `cargo test -p mon-tests --test push -- --ignored`.
+#[test]
+#[ignore = "needs a mon binary built with --features fault-injection"]
+fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 10;
+    // The environment is read by every server at start; only n3 matches.
+    std::env::set_var("MON_FAULT_CORRUPT_SERVE", "n3");
+    let c = start(n, 19100);
+    std::env::remove_var("MON_FAULT_CORRUPT_SERVE");
+    assert!(
+        c.log(3).contains("fault injection"),
+        "n3 was not built with the fault-injection feature"
+    );
+    let src = random_file(c.dir.path(), 8 * 1024 * 1024);
+    let want = std::fs::read(&src).unwrap();
+    let (code, v, err) = push(&c, 1, &src, &dest(&c), &[]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    for i in 1..=n {
+        let p = push_dir(&c, i).join("app.bin");
+        let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(got == want, "n{i}: content differs");
+    }
+    let rejected = (1..=n)
+        .flat_map(|i| c.audit(i))
+        .filter(|r| r["event"] == "push.deny" && r["reason"]["code"] == "corrupt-block")
+        .count();
+    assert!(rejected >= 1, "no corrupt block was rejected");
+}
