@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use mon_proto::agg::Query;
 
-use crate::client::{run_members, run_session, GlobalOpts};
+use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
 use crate::{cmd, server, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
@@ -82,6 +82,9 @@ pub enum Command {
     },
     /// The entry server's partial view: name, address, age, RTT.
     Members,
+    /// Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes
+    /// a chain/tree); lands atomically at DEST where the policy's push-dirs allow it.
+    Push(PushArgs),
     /// Slice policy tools for admins: check files, explain a decision.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -162,6 +165,7 @@ pub fn run() -> anyhow::Result<u8> {
             run_session(g, "exec", vec![query], false)
         }
         Command::Members => run_members(g),
+        Command::Push(a) => run_push(g, a),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Key(c) => cmd::key::run(c),

@@ -142,6 +142,11 @@ impl Landing {
             .map_err(|e| LandError::from_io(&self.tmp, e, self.size))
     }
 
+    /// The destination path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
     /// The temporary file's path.
     pub fn temp_path(&self) -> &Path {
         &self.tmp

@@ -84,6 +84,7 @@ pub struct ClientSession {
     /// Command key (signs follow-up commands).
     pub cmd_key: NodeKey,
     link: Option<(Sealer, Opener)>,
+    push_link: Option<(Sealer, Opener)>,
     /// Entry node name, once known.
     pub entry: Option<String>,
 }
@@ -150,6 +151,7 @@ impl ClientSession {
             initiator: Some(initiator),
             cmd_key,
             link: None,
+            push_link: None,
             entry: None,
         })
     }
@@ -221,6 +223,12 @@ impl ClientSession {
                 let (mut sealer, opener) = keys
                     .channel(0)
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                if self.body.push.is_some() {
+                    let k = keys
+                        .channel(u64::from(crate::push::msg::PUSH_CHANNEL))
+                        .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                    self.push_link = Some(k);
+                }
                 let frame = sealer
                     .seal(&Inner::Go.to_bytes())
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
@@ -292,5 +300,49 @@ impl ClientSession {
             frame: ack,
         };
         Ok((r, ack))
+    }
+
+    /// Seals a push message to the entry node (the client is its first parent, the source).
+    pub fn seal_push(&mut self, m: &crate::push::msg::PushMsg) -> Result<Packet, ClientError> {
+        let Some((sealer, _)) = self.push_link.as_mut() else {
+            return Err(ClientError::Protocol("not a push session".into()));
+        };
+        let frame = sealer
+            .seal(&m.to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Packet::Sealed {
+            session_hash: self.hash.into(),
+            from: CLIENT_NAME.into(),
+            channel: crate::push::msg::PUSH_CHANNEL,
+            frame,
+        })
+    }
+
+    /// Opens a push message from the entry node (a `Sealed` packet on the push channel).
+    pub fn open_push(&mut self, packet: &Packet) -> Result<crate::push::msg::PushMsg, ClientError> {
+        let Some((_, opener)) = self.push_link.as_mut() else {
+            return Err(ClientError::Protocol("not a push session".into()));
+        };
+        let Packet::Sealed {
+            session_hash,
+            frame,
+            channel,
+            ..
+        } = packet
+        else {
+            return Err(ClientError::Protocol(
+                "expected a sealed push message".into(),
+            ));
+        };
+        if **session_hash != self.hash || *channel != crate::push::msg::PUSH_CHANNEL {
+            return Err(ClientError::Protocol(
+                "push message for another session".into(),
+            ));
+        }
+        let plain = opener
+            .open(frame)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        crate::push::msg::PushMsg::from_bytes(&plain)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 }

@@ -4,6 +4,7 @@
 //! - [`bitset`]: block bitmaps (what a node holds, what a parent advertises).
 //! - [`sched`]: the receiver-driven multi-parent download scheduler ([`sched::Download`]).
 //! - [`serve`]: the parent side: which child's request to serve next ([`serve::ServeQueue`]).
+//! - [`msg`]: the messages on a push session's links (hop channel 1).
 //! - [`sim`]: a virtual-time simulation of a whole push DAG, used by the tests and the
 //!   benchmark to compare scheduling policies and DAG shapes against the Kumar–Ross bound.
 //!
@@ -12,6 +13,7 @@
 
 pub mod bitset;
 pub mod manifest;
+pub mod msg;
 pub mod sched;
 pub mod serve;
 pub mod sim;

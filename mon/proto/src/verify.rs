@@ -197,7 +197,19 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     }
 
     // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
-    let ops = policy_ops(&body);
+    // Push destinations are checked as this node will write them (`{node}` expanded).
+    let mut ops = policy_ops(&body);
+    for op in &mut ops {
+        if let Operation::Push { dest } = op {
+            match crate::push::msg::expand_dest(dest, ctx.node) {
+                Some(d) => *dest = d,
+                None => {
+                    let text = format!("node name {:?} cannot stand for {{node}}", ctx.node);
+                    return Err(deny(denied, "push-dest", text));
+                }
+            }
+        }
+    }
     let lifetime = u64::from(body.max_lifetime_s);
     let mut principal = body.principal.clone();
     let mut run_as = None;

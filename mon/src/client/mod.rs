@@ -2,11 +2,13 @@
 //! against an entry node, and printing the answer.
 
 mod output;
+mod push;
 mod session;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use push::{run_push, PushArgs};
 pub use session::{run_members, run_session};
 
 /// Options shared by every client command.
@@ -43,9 +45,9 @@ pub struct GlobalOpts {
     /// Parents per node in a DAG [default: 1 for queries, 3 for push].
     #[arg(long)]
     pub max_parents: Option<u8>,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
+    /// Seconds to wait for the answer [default: 10; 600 for push].
+    #[arg(long)]
+    pub timeout: Option<f64>,
     /// Only nodes matching these patterns execute (e.g. 'web*,!web13'); others relay.
     #[arg(long, default_value = "*")]
     pub targets: String,

@@ -39,6 +39,29 @@ async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
     )?)
 }
 
+/// The slice: `--slice`, or the entry server's only one.
+pub(super) async fn resolve_slice(g: &GlobalOpts) -> anyhow::Result<String> {
+    Ok(match &g.slice {
+        Some(s) => s.clone(),
+        None => {
+            let info = server_info(g).await?;
+            match info.slices.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "{} ({}) serves no slice with a valid policy",
+                    info.name,
+                    g.server
+                ),
+                many => bail!(
+                    "{} serves several slices ({}): choose one with --slice or MON_SLICE",
+                    info.name,
+                    many.join(", ")
+                ),
+            }
+        }
+    })
+}
+
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
 pub fn run_session(
     g: &GlobalOpts,
@@ -68,38 +91,21 @@ fn run(
     )?;
     let known = KnownNodes::load(&known_path)
         .with_context(|| format!("loading {}", known_path.display()))?;
-    if !(0.1..=3600.0).contains(&g.timeout) {
+    let timeout = g.timeout.unwrap_or(10.0);
+    if !(0.1..=3600.0).contains(&timeout) {
         bail!("--timeout must be between 0.1 and 3600 seconds");
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let slice = match &g.slice {
-            Some(s) => s.clone(),
-            None => {
-                let info = server_info(g).await?;
-                match info.slices.as_slice() {
-                    [one] => one.clone(),
-                    [] => bail!(
-                        "{} ({}) serves no slice with a valid policy",
-                        info.name,
-                        g.server
-                    ),
-                    many => bail!(
-                        "{} serves several slices ({}): choose one with --slice or MON_SLICE",
-                        info.name,
-                        many.join(", ")
-                    ),
-                }
-            }
-        };
+        let slice = resolve_slice(g).await?;
         let kind = match g.overlay {
             OverlayArg::Random => OverlayKind::Random,
             OverlayArg::Twostage => OverlayKind::Twostage,
             OverlayArg::Dag => OverlayKind::Dag,
         };
-        let timeout_ms = (g.timeout * 1000.0) as u32;
+        let timeout_ms = (timeout * 1000.0) as u32;
         let sreq = SessionRequest {
             slice,
             principal: g.principal.clone(),
@@ -121,7 +127,7 @@ fn run(
                 max_depth: u8::from(members),
             },
             timeout_ms,
-            max_lifetime_s: (g.timeout as u32).saturating_add(60),
+            max_lifetime_s: (timeout as u32).saturating_add(60),
             join_window_ms: u64::from(timeout_ms) + 5_000,
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;

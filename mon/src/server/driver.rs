@@ -30,11 +30,12 @@ const MAX_STREAMS: usize = 512;
 /// An inbound stream idle this long is closed.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
-enum Event {
+pub(super) enum Event {
     Packet(Peer, Vec<u8>),
     Local(SessionHash, usize, Local),
     ClientOpen(u64, mpsc::Sender<Vec<u8>>),
     ClientClosed(u64),
+    PushSent(SessionHash),
 }
 
 /// Unix time in ms.
@@ -121,6 +122,16 @@ pub(super) async fn serve(
         ping_interval_ms: args.ping_interval_ms.clamp(100, 60_000),
         ..mon_proto::membership::Config::low_bandwidth()
     };
+    cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
+        .context("--push-policy must be first-fit or rarest-first")?;
+    #[cfg(feature = "fault-injection")]
+    {
+        let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
+        if list.split(',').any(|n| n == name) {
+            tracing::warn!("fault injection: corrupting every block this node serves");
+            cfg.corrupt_serve = true;
+        }
+    }
     let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
     let audit_path = state_dir.join("audit.jsonl");
     let mut audit = AuditLog::open(&audit_path, &name)
@@ -158,6 +169,8 @@ pub(super) async fn serve(
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
     let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut push_streams: super::push_io::PushStreams = HashMap::new();
+    let mut push_files: super::push_io::PushFiles = HashMap::new();
     let mut next_client = 1u64;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let mut buf = vec![0u8; 65536];
@@ -182,6 +195,7 @@ pub(super) async fn serve(
                 Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
                 Event::ClientOpen(id, w) => { clients.insert(id, w); }
                 Event::ClientClosed(id) => { clients.remove(&id); node.client_closed(now_ms(), id); }
+                Event::PushSent(h) => node.push_sent(now_ms(), h),
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
@@ -221,71 +235,107 @@ pub(super) async fn serve(
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
-        // Durable records first, then actions.
-        let mut outs = Vec::new();
-        while let Some(o) = node.poll_output() {
-            outs.push(o);
-        }
-        if outs.is_empty() {
-            continue;
-        }
-        let mut recs = Vec::new();
-        let mut lines = Vec::new();
-        for o in &outs {
-            match o {
-                Output::Audit(ev) => recs.push((**ev).clone()),
-                Output::Journal(l) => lines.extend(l.iter().cloned()),
-                _ => {}
+        // Durable records first, then actions; push file I/O answers at once and may make
+        // more output, so drain until nothing is left.
+        loop {
+            let mut outs = Vec::new();
+            while let Some(o) = node.poll_output() {
+                outs.push(o);
             }
-        }
-        // Both files are synced before any action below; the two syncs run at once.
-        let (j, a) = std::thread::scope(|sc| {
-            let j = (!lines.is_empty()).then(|| sc.spawn(|| journal.append(&lines)));
-            let a = if recs.is_empty() {
-                Ok(0..0)
-            } else {
-                audit.append_batch(&recs)
-            };
-            (j.map(|h| h.join()), a)
-        });
-        match j {
-            Some(Ok(r)) => r?,
-            Some(Err(_)) => anyhow::bail!("the replay journal writer panicked"),
-            None => {}
-        }
-        a.context("writing the audit log")?;
-        for o in outs {
-            match o {
-                Output::Audit(_) | Output::Journal(_) => {}
-                Output::Send {
-                    to: Peer::Addr(a),
-                    bytes,
-                } => {
-                    if bytes.len() <= MAX_DATAGRAM {
-                        let _ = udp.send_to(&bytes, a).await;
-                    } else {
-                        send_stream(&mut streams, a, args.listen, bytes);
+            if outs.is_empty() {
+                break;
+            }
+            let mut recs = Vec::new();
+            let mut lines = Vec::new();
+            for o in &outs {
+                match o {
+                    Output::Audit(ev) => recs.push((**ev).clone()),
+                    Output::Journal(l) => lines.extend(l.iter().cloned()),
+                    _ => {}
+                }
+            }
+            // Both files are synced before any action below; the two syncs run at once.
+            let (j, a) = std::thread::scope(|sc| {
+                let j = (!lines.is_empty()).then(|| sc.spawn(|| journal.append(&lines)));
+                let a = if recs.is_empty() {
+                    Ok(0..0)
+                } else {
+                    audit.append_batch(&recs)
+                };
+                (j.map(|h| h.join()), a)
+            });
+            match j {
+                Some(Ok(r)) => r?,
+                Some(Err(_)) => anyhow::bail!("the replay journal writer panicked"),
+                None => {}
+            }
+            a.context("writing the audit log")?;
+            for o in outs {
+                match o {
+                    Output::Audit(_) | Output::Journal(_) => {}
+                    Output::Send {
+                        to: Peer::Addr(a),
+                        bytes,
+                    } => {
+                        if bytes.len() <= MAX_DATAGRAM {
+                            let _ = udp.send_to(&bytes, a).await;
+                        } else {
+                            send_stream(&mut streams, a, args.listen, bytes);
+                        }
                     }
-                }
-                Output::Send {
-                    to: Peer::Client(id, _),
-                    bytes,
-                } => {
-                    if let Some(w) = clients.get(&id) {
-                        let _ = w.try_send(bytes);
+                    Output::Send {
+                        to: Peer::Client(id, _),
+                        bytes,
+                    } => {
+                        if let Some(w) = clients.get(&id) {
+                            let _ = w.try_send(bytes);
+                        }
                     }
-                }
-                Output::CloseClient(id) => {
-                    clients.remove(&id);
-                }
-                Output::Run(req) => {
-                    let tx = tx.clone();
-                    let res = resources.clone();
-                    let me = name.clone();
-                    tokio::spawn(async move {
-                        let local = eval::evaluate(&req, &res, &me).await;
-                        let _ = tx.send(Event::Local(req.session, req.index, local)).await;
-                    });
+                    Output::CloseClient(id) => {
+                        clients.remove(&id);
+                    }
+                    Output::SendStream {
+                        to: Peer::Addr(a),
+                        bytes,
+                        sent,
+                    } => {
+                        super::push_io::send_push_stream(
+                            &mut push_streams,
+                            a,
+                            args.listen,
+                            bytes,
+                            sent,
+                            &tx,
+                        );
+                    }
+                    Output::SendStream {
+                        to: Peer::Client(id, _),
+                        bytes,
+                        sent,
+                    } => {
+                        if let Some(w) = clients.get(&id) {
+                            let _ = w.try_send(bytes);
+                        }
+                        if let Some(h) = sent {
+                            node.push_sent(now_ms(), h);
+                        }
+                    }
+                    o @ (Output::PushLand { .. }
+                    | Output::PushWrite { .. }
+                    | Output::PushRead { .. }
+                    | Output::PushCommit { .. }
+                    | Output::PushDrop { .. }) => {
+                        super::push_io::file_op(&mut node, &mut push_files, o, now_ms());
+                    }
+                    Output::Run(req) => {
+                        let tx = tx.clone();
+                        let res = resources.clone();
+                        let me = name.clone();
+                        tokio::spawn(async move {
+                            let local = eval::evaluate(&req, &res, &me).await;
+                            let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+                        });
+                    }
                 }
             }
         }

@@ -3,6 +3,7 @@
 mod driver;
 mod eval;
 pub mod net;
+mod push_io;
 mod state;
 
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ pub struct ServerArgs {
     /// Allowed clock skew in seconds.
     #[arg(long, default_value_t = 300)]
     pub skew: u64,
+    /// Block scheduling of pushes: rarest-first (default) or first-fit (the paper's).
+    #[arg(long, default_value = "rarest-first", value_name = "POLICY")]
+    pub push_policy: String,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).
     #[arg(long, default_value_t = 2500)]

@@ -9,14 +9,21 @@ use mon_keys::nodekey::verify_node_sig;
 use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
+use super::push_state::{Land, PushState, EXTRA_OFFER_DELAY_MS};
 use super::state::{Child, ChildState, ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
 use crate::membership::{default_fanout_with_ring, MemberId};
+use crate::push::msg::{expand_dest, PUSH_CHANNEL};
+use crate::push::serve::ServeQueue;
+use crate::push::Download;
 use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
 use crate::wire::packet::{Inner, Packet, DENY_DOMAIN, PRUNE_DOMAIN};
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
+
+/// Budget a push session's node keeps back from its children, ms (per hop of the chain).
+const PUSH_HOP_MARGIN_MS: u32 = 1_000;
 
 fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
@@ -250,6 +257,14 @@ impl Node {
         let Ok((sealer, opener)) = keys.channel(0) else {
             return;
         };
+        let push_keys = if verified.body.push.is_some() {
+            let Ok(k) = keys.channel(u64::from(PUSH_CHANNEL)) else {
+                return;
+            };
+            Some(k)
+        } else {
+            None
+        };
         let ok_bytes = ok.to_bytes();
         self.out.push_back(Output::Send {
             to: from,
@@ -258,6 +273,14 @@ impl Node {
         self.start_session(
             now_ms, verified, session, parent, from, sealer, opener, ok_bytes, level, budget_ms,
         );
+        if let Some(k) = push_keys {
+            let name = self
+                .sessions
+                .get(&hash)
+                .map(|s| s.parent.name.clone())
+                .unwrap_or_default();
+            self.push_add_parent(now_ms, hash, &name, from, k);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -277,8 +300,18 @@ impl Node {
         let body = Arc::new(v.body);
         let budget = budget_ms.min(body.timeout_ms).max(100);
         // Answer the parent at 90% of our budget; give children 80% of it minus a hop margin.
-        let finish_by = now_ms + u64::from(budget) * 9 / 10;
-        let child_budget_ms = (budget * 8 / 10).saturating_sub(20);
+        // A push's first-parent tree is a long chain: a fixed margin per hop instead.
+        let (finish_by, child_budget_ms) = if body.push.is_some() {
+            (
+                now_ms + u64::from(budget.saturating_sub(PUSH_HOP_MARGIN_MS / 2)),
+                budget.saturating_sub(PUSH_HOP_MARGIN_MS),
+            )
+        } else {
+            (
+                now_ms + u64::from(budget) * 9 / 10,
+                (budget * 8 / 10).saturating_sub(20),
+            )
+        };
         let level = parent_level.saturating_add(1);
         let mut s = Session {
             local: vec![None; body.ops.len()],
@@ -310,13 +343,63 @@ impl Node {
             client_gone: false,
             swept: false,
             rto_ms: self.cfg.rto_ms,
+            push: None,
         };
+        if let Some(m) = &body.push {
+            let dest = expand_dest(&m.dest, &self.cfg.name).unwrap_or_default();
+            let seed = rand::RngCore::next_u64(&mut self.rng);
+            let Ok(dl) = Download::new(m, self.cfg.push_policy, seed, false) else {
+                return;
+            };
+            s.push = Some(Box::new(PushState {
+                manifest: m.clone(),
+                dest,
+                dl,
+                serve: ServeQueue::new(2 * usize::from(crate::push::sched::MAX_DEPTH)),
+                parents: Vec::new(),
+                children: Vec::new(),
+                land: Land::Idle,
+                sending: 0,
+                hold_until: 0,
+                deferred: Vec::new(),
+                started_ms: now_ms,
+            }));
+        }
         let max_depth = if body.overlay.max_depth == 0 {
             u16::MAX
         } else {
             u16::from(body.overlay.max_depth)
         };
-        if level < max_depth && child_budget_ms >= 50 {
+        if let (Some(p), true) = (s.push.as_mut(), level < max_depth && child_budget_ms >= 50) {
+            // The staircase: the first ring successor takes us as its first parent at once;
+            // the next ones get the session a little later, by when the chain has usually
+            // reached them, so they take us as an extra parent.
+            let ring = self.membership.ring_neighbours(now_ms);
+            let me = self.cfg.name.clone();
+            let mut succ: Vec<MemberId> = ring
+                .successors
+                .into_iter()
+                .map(|r| r.id)
+                .filter(|m| m.name != me && m.name != s.parent.name)
+                .take(usize::from(body.overlay.max_parents.max(1)))
+                .collect();
+            if succ.is_empty() {
+                succ = self.pick_children(now_ms, &body, level, &s.parent.name);
+                succ.truncate(1);
+            }
+            let mut it = succ.into_iter();
+            if let Some(first) = it.next() {
+                if let Some(c) =
+                    self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &first)
+                {
+                    s.children.push(c);
+                }
+            }
+            for (k, m) in it.enumerate() {
+                p.deferred
+                    .push((m, now_ms + EXTRA_OFFER_DELAY_MS * (k as u64 + 1)));
+            }
+        } else if level < max_depth && child_budget_ms >= 50 {
             let picks = self.pick_children(now_ms, &body, level, &s.parent.name);
             for m in picks {
                 if let Some(c) = self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &m)
@@ -420,7 +503,6 @@ impl Node {
         level: u16,
         answered: [u8; 32],
     ) {
-        let _ = now_ms;
         let Some(s) = self.sessions.get(&hash) else {
             return;
         };
@@ -437,11 +519,19 @@ impl Node {
         }
         let dag = s.body.overlay.kind == OverlayKind::Dag;
         let room = 1 + s.extra_parents.len() < usize::from(s.body.overlay.max_parents);
+        // Push: data only flows towards nodes that miss blocks, so a cycle of extra links is
+        // harmless (results still go up the first-parent tree); no level rule, but no extra
+        // parent once the file is complete.
+        let push = s.push.as_ref().map(|p| !p.dl.complete() && !p.finished());
         let Peer::Addr(addr) = from else {
             self.send_prune(from, hash, answered);
             return;
         };
-        if dag && room && level < s.level {
+        let acceptable = match push {
+            Some(wanted) => wanted,
+            None => dag && level < s.level,
+        };
+        if room && acceptable {
             let authentic = match (self.node_key_for(parent, addr.ip()), parent_sig) {
                 (Some(k), Some(sig)) => {
                     hop::verify_parent_signature(&k, &hash, e_p, &self.cfg.name, sig).is_ok()
@@ -464,10 +554,20 @@ impl Node {
                     let Ok((sealer, opener)) = keys.channel(0) else {
                         return;
                     };
+                    let push_keys = match push {
+                        Some(_) => match keys.channel(u64::from(PUSH_CHANNEL)) {
+                            Ok(k) => Some(k),
+                            Err(_) => return,
+                        },
+                        None => None,
+                    };
                     self.out.push_back(Output::Send {
                         to: from,
                         bytes: bytes.clone(),
                     });
+                    if let Some(k) = push_keys {
+                        self.push_add_parent(now_ms, hash, parent, from, k);
+                    }
                     if let Some(s) = self.sessions.get_mut(&hash) {
                         s.extra_parents.push(ParentLink {
                             name: parent.to_string(),
@@ -555,6 +655,12 @@ impl Node {
             ev = ev.peer(parent);
         }
         self.audit(ev);
+        if let Some(b) = d.body.as_ref().filter(|b| b.push.is_some()) {
+            let ev = self
+                .session_event(EventKind::PushDeny, Outcome::Deny, &d.hash, Some(b), signed)
+                .reason(&d.code, &d.text);
+            self.audit(ev);
+        }
         self.send_deny(from, d.hash, &d.code, &d.text);
     }
 
@@ -575,6 +681,8 @@ impl Node {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
+        let is_push = s.push.is_some();
+        let mut push_link = None;
         let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
             return;
         };
@@ -600,6 +708,17 @@ impl Node {
                             };
                             return;
                         };
+                        if is_push {
+                            match keys.channel(u64::from(PUSH_CHANNEL)) {
+                                Ok(k) => push_link = Some((c.name.clone(), c.addr, k, !extra)),
+                                Err(_) => {
+                                    c.state = ChildState::Missing {
+                                        why: "handshake failed".into(),
+                                    };
+                                    return;
+                                }
+                            }
+                        }
                         let frame = sealer.seal(&Inner::Go.to_bytes());
                         c.state = if extra {
                             ChildState::Extra { sealer, opener }
@@ -646,6 +765,10 @@ impl Node {
                 }
             }
             _ => {}
+        }
+        if let Some((name, addr, k, primary)) = push_link {
+            self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
+            self.push_pump(now_ms, hash);
         }
         self.try_finish(now_ms, hash);
     }

@@ -9,6 +9,8 @@
 mod audit_ev;
 mod gossip;
 mod join;
+mod push;
+mod push_state;
 mod result;
 mod state;
 
@@ -31,6 +33,7 @@ use crate::verify::Limits;
 use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
 use crate::wire::session::SessionHash;
 
+pub use push::PushIoError;
 pub use state::SessionSummary;
 
 /// Where a packet came from or goes to.
@@ -87,6 +90,64 @@ pub enum Output {
     Run(RunRequest),
     /// The client connection may be closed once pending sends are flushed.
     CloseClient(u64),
+    /// Send a packet on the peer's push stream (always TCP, in order). When `sent` names a
+    /// session, report with [`Node::push_sent`] once the bytes are written to the socket
+    /// (flow control for blocks).
+    SendStream {
+        /// Destination.
+        to: Peer,
+        /// Encoded [`Packet`].
+        bytes: Vec<u8>,
+        /// Session to report the write for.
+        sent: Option<SessionHash>,
+    },
+    /// Push: create the temporary file for `dest` (`size` bytes); report with
+    /// [`Node::push_landed`].
+    PushLand {
+        /// Session.
+        session: SessionHash,
+        /// Destination path (`{node}` expanded), allowed by the policy.
+        dest: String,
+        /// File size.
+        size: u64,
+    },
+    /// Push: write a verified block; report with [`Node::push_stored`].
+    PushWrite {
+        /// Session.
+        session: SessionHash,
+        /// Block index.
+        index: u32,
+        /// Byte offset.
+        offset: u64,
+        /// The block.
+        bytes: Vec<u8>,
+    },
+    /// Push: read a stored block for a child; report with [`Node::push_block_read`].
+    PushRead {
+        /// Session.
+        session: SessionHash,
+        /// Child link id.
+        child: u32,
+        /// Block index.
+        index: u32,
+        /// Byte offset.
+        offset: u64,
+        /// Block length.
+        len: u64,
+    },
+    /// Push: fsync, set the mode, rename over DEST; report with [`Node::push_committed`].
+    /// Blocks are still read for children afterwards (from DEST).
+    PushCommit {
+        /// Session.
+        session: SessionHash,
+        /// Mode bits.
+        mode: u32,
+    },
+    /// Push: the session's file state may go (an uncommitted temporary file is removed).
+    PushDrop {
+        /// Session.
+        session: SessionHash,
+    },
 }
 
 /// Static settings of a node.
@@ -110,6 +171,11 @@ pub struct NodeConfig {
     pub retries: u32,
     /// How long a finished session's state is kept to answer stragglers, ms.
     pub linger_ms: u64,
+    /// Push download policy.
+    pub push_policy: crate::push::Policy,
+    /// Test-only fault: flip a byte in every block this node serves.
+    #[cfg(feature = "fault-injection")]
+    pub corrupt_serve: bool,
 }
 
 impl NodeConfig {
@@ -125,6 +191,9 @@ impl NodeConfig {
             rto_ms: 250,
             retries: 3,
             linger_ms: 5_000,
+            push_policy: crate::push::Policy::default(),
+            #[cfg(feature = "fault-injection")]
+            corrupt_serve: false,
         }
     }
 }
@@ -308,6 +377,7 @@ impl Node {
                 s.client_gone = true;
                 s.finish_by = s.finish_by.min(now_ms);
             }
+            self.push_client_gone(now_ms, h);
         }
     }
 

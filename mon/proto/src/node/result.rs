@@ -9,6 +9,9 @@ use crate::wire::session::SessionHash;
 use super::state::ChildState;
 use super::{Node, Output, Peer, RunRequest};
 
+/// How long a push node keeps serving after its result went up, ms.
+const PUSH_LINGER_MS: u64 = 60_000;
+
 impl Node {
     pub(super) fn handle_sealed(
         &mut self,
@@ -19,6 +22,10 @@ impl Node {
         channel: u8,
         frame: &[u8],
     ) {
+        if channel == crate::push::msg::PUSH_CHANNEL {
+            self.handle_push_frame(now_ms, hash, sender, frame);
+            return;
+        }
         if channel != 0 {
             self.counters.frames_rejected += 1;
             return;
@@ -80,6 +87,11 @@ impl Node {
             return;
         }
         s.local_started = true;
+        if s.push.is_some() {
+            // A push session's one operation (count) is this node's landing of the file.
+            self.push_start(now_ms, hash);
+            return;
+        }
         let ops: Vec<Query> = s.body.ops.clone();
         let targeted = s.targeted;
         let run_as = s.run_as.clone();
@@ -189,6 +201,9 @@ impl Node {
         }
         let force = now_ms >= s.finish_by;
         if !(s.complete() || force) {
+            return;
+        }
+        if !force && s.push.as_ref().is_some_and(|p| p.hold_until > now_ms) {
             return;
         }
         if !s.parent.go {
@@ -315,7 +330,13 @@ impl Node {
                 let bytes = p.to_bytes();
                 s.result_packet = Some(bytes.clone());
                 s.result_sent_at = now_ms;
-                s.forget_at = Some(now_ms + self.cfg.linger_ms);
+                // A push node keeps serving its (extra) children for a while.
+                let linger = if s.push.is_some() {
+                    self.cfg.linger_ms.max(PUSH_LINGER_MS)
+                } else {
+                    self.cfg.linger_ms
+                };
+                s.forget_at = Some(now_ms + linger);
                 let to = s.parent.peer;
                 self.out.push_back(Output::Send { to, bytes });
                 if let Peer::Client(id, _) = to {
@@ -373,8 +394,15 @@ impl Node {
                 }
             }
             if forget {
-                self.sessions.remove(&h);
+                if let Some(s) = self.sessions.remove(&h) {
+                    if s.push.is_some() {
+                        self.out.push_back(Output::PushDrop { session: h });
+                    }
+                }
                 continue;
+            }
+            if self.sessions.get(&h).is_some_and(|s| s.push.is_some()) {
+                self.push_timers(now_ms, h);
             }
             for (to, bytes) in resend {
                 self.out.push_back(Output::Send { to, bytes });

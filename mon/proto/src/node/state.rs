@@ -44,7 +44,6 @@ pub(super) enum ChildState {
     Pruned,
     /// Took this node as an extra DAG parent (serves push blocks; its result goes to its
     /// first parent).
-    #[allow(dead_code)] // used by push sessions
     Extra { sealer: Sealer, opener: Opener },
     /// Refused the session.
     Denied { code: String, text: String },
@@ -98,6 +97,8 @@ pub(super) struct Session {
     /// The entry node already swept the roster for nodes the overlay missed.
     pub swept: bool,
     pub rto_ms: u64,
+    /// The push data plane, for push sessions.
+    pub push: Option<Box<super::push_state::PushState>>,
 }
 
 impl Session {
@@ -117,6 +118,11 @@ impl Session {
             }
         } else if !self.result_acked {
             at(self.result_sent_at + self.rto_ms);
+        }
+        if let Some(p) = &self.push {
+            if let Some(x) = p.next_timer() {
+                at(x);
+            }
         }
         t
     }

@@ -1,0 +1,710 @@
+//! The push data plane inside a node: channel-1 link traffic, the download and the serve
+//! queue, file I/O requests to the driver, and the node's done/failed report (see
+//! docs/protocol.md, "Push").
+
+use std::collections::VecDeque;
+
+use super::push_state::{Land, PLink, ADOPT_GRACE_MS, MAX_SENDING};
+use super::state::ChildState;
+use super::{Node, Output, Peer};
+use crate::agg::{Local, Partial, Query};
+use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::push::manifest::block_offset;
+use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PUSH_CHANNEL};
+use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
+use crate::push::{BitSet, BlockOutcome, Event};
+use crate::wire::packet::Packet;
+use crate::wire::session::SessionHash;
+
+/// A file operation the driver could not do, reported back to the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushIoError {
+    /// Stable reason code (`no-space`, `permission`, `io`, …).
+    pub code: String,
+    /// What happened, for the user.
+    pub text: String,
+}
+
+/// Seals `m` on link `l` and queues it for the link's stream.
+fn send_on(
+    out: &mut VecDeque<Output>,
+    me: &str,
+    hash: SessionHash,
+    l: &mut PLink,
+    m: &PushMsg,
+    now_ms: u64,
+    block: bool,
+) {
+    if !l.alive {
+        return;
+    }
+    let Ok(frame) = l.sealer.seal(&m.to_bytes()) else {
+        l.alive = false;
+        return;
+    };
+    l.sent = now_ms;
+    let p = Packet::Sealed {
+        session_hash: hash.into(),
+        from: me.to_string(),
+        channel: PUSH_CHANNEL,
+        frame,
+    };
+    out.push_back(Output::SendStream {
+        to: l.peer,
+        bytes: p.to_bytes(),
+        sent: block.then_some(hash),
+    });
+}
+
+impl Node {
+    fn push_audit(&mut self, hash: &SessionHash, kind: EventKind, outcome: Outcome) -> AuditEvent {
+        let mut ev = AuditEvent::new(kind).result(outcome);
+        if let Some(s) = self.sessions.get(hash) {
+            ev = ev
+                .slice(s.body.slice.clone())
+                .key_fp(s.key_fp.clone())
+                .session_id(&*s.body.session_id);
+            if let Some(p) = &s.principal {
+                ev = ev.principal(p.clone());
+            }
+        }
+        ev
+    }
+
+    /// The first parent's go arrived: create the landing.
+    pub(super) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        if p.land != Land::Idle {
+            return;
+        }
+        p.land = Land::Creating;
+        p.started_ms = now_ms;
+        let dest = p.dest.clone();
+        let size = p.manifest.size;
+        self.out.push_back(Output::PushLand {
+            session: hash,
+            dest,
+            size,
+        });
+    }
+
+    /// The driver created (or failed to create) the temporary file.
+    pub fn push_landed(&mut self, now_ms: u64, hash: SessionHash, r: Result<(), PushIoError>) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        if p.land != Land::Creating {
+            return;
+        }
+        match r {
+            Ok(()) => {
+                p.land = Land::Ready;
+                self.push_pump(now_ms, hash);
+            }
+            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+        }
+    }
+
+    /// The driver wrote a verified block (or could not).
+    pub fn push_stored(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        index: u32,
+        r: Result<(), PushIoError>,
+    ) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        if p.land != Land::Ready {
+            return;
+        }
+        match r {
+            Ok(()) => {
+                p.dl.stored(index);
+                self.push_pump(now_ms, hash);
+            }
+            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+        }
+    }
+
+    /// The driver read a block a child asked for.
+    pub fn push_block_read(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        child: u32,
+        index: u32,
+        r: Result<Vec<u8>, PushIoError>,
+    ) {
+        let me = self.cfg.name.clone();
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        p.sending = p.sending.saturating_sub(1);
+        let bytes = match r {
+            // Served blocks are verified again: a file changed behind our back is not sent.
+            Ok(b) if crate::push::verify_block(&p.manifest, index, &b).is_ok() => b,
+            Ok(_) | Err(_) => {
+                self.push_pump(now_ms, hash);
+                return;
+            }
+        };
+        #[cfg(feature = "fault-injection")]
+        let bytes = {
+            let mut b = bytes;
+            if self.cfg.corrupt_serve {
+                if let Some(x) = b.first_mut() {
+                    *x ^= 0xff;
+                }
+            }
+            b
+        };
+        let mut first = false;
+        if let Some(l) = p.children.get_mut(child as usize) {
+            if l.alive {
+                first = !l.audited;
+                l.audited = true;
+                send_on(
+                    &mut self.out,
+                    &me,
+                    hash,
+                    l,
+                    &PushMsg::Block(index, bytes),
+                    now_ms,
+                    true,
+                );
+                p.sending += 1;
+            }
+        }
+        if first {
+            let name = p
+                .children
+                .get(child as usize)
+                .map(|l| l.name.clone())
+                .unwrap_or_default();
+            let ev = self
+                .push_audit(&hash, EventKind::PushServe, Outcome::Allow)
+                .peer(name);
+            self.audit(ev);
+        }
+        self.push_pump(now_ms, hash);
+    }
+
+    /// A block handed over with [`Output::SendStream`] `sent` was written to its socket.
+    pub fn push_sent(&mut self, now_ms: u64, hash: SessionHash) {
+        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
+            p.sending = p.sending.saturating_sub(1);
+        }
+        self.push_pump(now_ms, hash);
+    }
+
+    /// The driver committed the file (or could not).
+    pub fn push_committed(&mut self, now_ms: u64, hash: SessionHash, r: Result<(), PushIoError>) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        if p.land != Land::Committing {
+            return;
+        }
+        match r {
+            Ok(()) => {
+                p.land = Land::Done;
+                let bytes = p.manifest.size;
+                let dest = p.dest.clone();
+                let ms = now_ms.saturating_sub(p.started_ms);
+                let ev = self
+                    .push_audit(&hash, EventKind::PushDone, Outcome::Ok)
+                    .op(format!("push {dest}"))
+                    .count(bytes)
+                    .duration_ms(ms);
+                self.audit(ev);
+                self.push_local(now_ms, hash, Local::Present);
+            }
+            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+        }
+    }
+
+    /// The local part failed: drop the temporary file, report, close our children's links
+    /// (they look to their other parents).
+    fn push_fail(&mut self, now_ms: u64, hash: SessionHash, code: &str, text: &str) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        if p.finished() {
+            return;
+        }
+        p.land = Land::Failed;
+        for l in &mut p.children {
+            l.alive = false;
+        }
+        let dest = p.dest.clone();
+        self.out.push_back(Output::PushDrop { session: hash });
+        let ev = self
+            .push_audit(&hash, EventKind::PushDone, Outcome::Error)
+            .op(format!("push {dest}"))
+            .reason(code, text);
+        self.audit(ev);
+        self.push_local(now_ms, hash, Local::Failed(format!("{code}: {text}")));
+    }
+
+    fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local) {
+        let name = self.cfg.name.clone();
+        if let Some(s) = self.sessions.get_mut(&hash) {
+            let targeted = s.targeted;
+            if let Some(slot) = s.local.get_mut(0) {
+                if slot.is_none() {
+                    *slot = Some(if targeted {
+                        Partial::from_local(&Query::Count, &name, local)
+                    } else {
+                        Partial::empty(&Query::Count)
+                    });
+                }
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    /// A channel-1 frame.
+    pub(super) fn handle_push_frame(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        sender: &str,
+        frame: &[u8],
+    ) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        // A node may be both our parent and our child (extra links may form cycles): try
+        // each link of that name; a frame opens under one key only.
+        let mut opened = None;
+        for (i, l) in p.parents.iter_mut().enumerate() {
+            if l.alive && l.name == sender {
+                if let Ok(b) = l.opener.open(frame) {
+                    l.heard = now_ms;
+                    opened = Some((true, i, b));
+                    break;
+                }
+            }
+        }
+        if opened.is_none() {
+            for (i, l) in p.children.iter_mut().enumerate() {
+                if l.alive && l.name == sender {
+                    if let Ok(b) = l.opener.open(frame) {
+                        l.heard = now_ms;
+                        opened = Some((false, i, b));
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((from_parent, i, plain)) = opened else {
+            self.counters.frames_rejected += 1;
+            return;
+        };
+        let Ok(msg) = PushMsg::from_bytes(&plain) else {
+            self.counters.frames_rejected += 1;
+            return;
+        };
+        let id = i as u32;
+        if from_parent {
+            self.on_parent_msg(now_ms, hash, id, msg);
+        } else {
+            self.on_child_msg(now_ms, hash, id, msg);
+        }
+        self.push_pump(now_ms, hash);
+    }
+
+    fn on_parent_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        let violation = match msg {
+            PushMsg::Advert(bytes) => {
+                let n = p.dl.progress().1;
+                match BitSet::from_bytes(n, &bytes) {
+                    Ok(b) => p.dl.on_advert(id, &b).err().map(|e| e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            PushMsg::Have(i) => p.dl.on_have(id, i).err().map(|e| e.to_string()),
+            PushMsg::Block(index, bytes) => {
+                if p.land != Land::Ready {
+                    return;
+                }
+                match p.dl.on_block(now_ms, id, index, &bytes) {
+                    BlockOutcome::Verified => {
+                        let offset = block_offset(p.manifest.block_size, index);
+                        self.out.push_back(Output::PushWrite {
+                            session: hash,
+                            index,
+                            offset,
+                            bytes,
+                        });
+                    }
+                    // The scheduler dropped the parent (Event::ParentDropped follows).
+                    BlockOutcome::Corrupt(_) => {}
+                    BlockOutcome::Duplicate | BlockOutcome::Unexpected => {}
+                }
+                None
+            }
+            PushMsg::Ping => None,
+            other => Some(format!("{other:?} is not a parent's message")),
+        };
+        if let Some(v) = violation {
+            self.push_drop_parent(hash, id, "protocol", &v);
+        }
+    }
+
+    fn push_drop_parent(&mut self, hash: SessionHash, id: u32, code: &str, text: &str) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        let Some(l) = p.parents.get_mut(id as usize) else {
+            return;
+        };
+        l.alive = false;
+        let name = l.name.clone();
+        p.dl.remove_parent(id);
+        let ev = self
+            .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+            .peer(name)
+            .reason(code, text);
+        self.audit(ev);
+    }
+
+    fn on_child_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let result_out = s.result_packet.is_some();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let refusal = match msg {
+            PushMsg::Request(i) => match p.dl.check_serve(i) {
+                Ok(()) => p
+                    .serve
+                    .request(id, i)
+                    .err()
+                    .map(|e| (e.code(), e.to_string())),
+                Err(e) => Some(("not-held", e.to_string())),
+            },
+            PushMsg::Cancel(i) => {
+                p.serve.cancel(id, i);
+                None
+            }
+            PushMsg::Primary => {
+                p.serve.set_weight(id, PRIMARY_WEIGHT);
+                // Adopt its subtree's result if ours is not out yet.
+                let name = p.children.get(id as usize).map(|l| l.name.clone());
+                if let (Some(name), false) = (name, result_out) {
+                    if let Some(c) = s.children.iter_mut().find(|c| c.name == name) {
+                        if let ChildState::Extra { .. } = c.state {
+                            let old = std::mem::replace(&mut c.state, ChildState::Pruned);
+                            if let ChildState::Extra { sealer, opener } = old {
+                                c.state = ChildState::Linked {
+                                    sealer,
+                                    opener,
+                                    result: None,
+                                };
+                            }
+                        }
+                    }
+                }
+                None
+            }
+            PushMsg::Ping => None,
+            other => Some(("protocol", format!("{other:?} is not a child's message"))),
+        };
+        let _ = now_ms;
+        if let Some((code, text)) = refusal {
+            if let Some(l) = p.children.get_mut(id as usize) {
+                l.alive = false;
+                let name = l.name.clone();
+                p.serve.remove_child(id);
+                let _ = me;
+                let ev = self
+                    .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+                    .peer(name)
+                    .reason(code, text);
+                self.audit(ev);
+            }
+        }
+    }
+
+    /// Moves everything along: scheduler events, requests, serving, completion.
+    pub(super) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let mut audits = Vec::new();
+        let mut new_primary: Option<String> = None;
+        let mut fail: Option<(String, String)> = None;
+        let mut relay_done = false;
+        {
+            let Some(s) = self.sessions.get_mut(&hash) else {
+                return;
+            };
+            let Some(p) = s.push.as_mut() else {
+                return;
+            };
+            if p.land == Land::Ready || p.land == Land::Committing || p.land == Land::Done {
+                while let Some(ev) = p.dl.poll_event() {
+                    match ev {
+                        Event::Have(i) => {
+                            for l in &mut p.children {
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Have(i),
+                                    now_ms,
+                                    false,
+                                );
+                            }
+                        }
+                        Event::Cancel { parent, index } => {
+                            if let Some(l) = p.parents.get_mut(parent as usize) {
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Cancel(index),
+                                    now_ms,
+                                    false,
+                                );
+                            }
+                        }
+                        Event::PrimaryChanged(parent) => {
+                            if let Some(l) = p.parents.get_mut(parent as usize) {
+                                send_on(
+                                    &mut self.out,
+                                    &me,
+                                    hash,
+                                    l,
+                                    &PushMsg::Primary,
+                                    now_ms,
+                                    false,
+                                );
+                                new_primary = Some(l.name.clone());
+                            }
+                        }
+                        Event::ParentDropped { parent, reason } => {
+                            if let Some(l) = p.parents.get_mut(parent as usize) {
+                                l.alive = false;
+                                audits.push((l.name.clone(), reason.code(), reason.to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+            if p.land == Land::Ready {
+                for (parent, index) in p.dl.poll_requests(now_ms) {
+                    if let Some(l) = p.parents.get_mut(parent as usize) {
+                        send_on(
+                            &mut self.out,
+                            &me,
+                            hash,
+                            l,
+                            &PushMsg::Request(index),
+                            now_ms,
+                            false,
+                        );
+                    }
+                }
+                if p.dl.complete() {
+                    p.land = Land::Committing;
+                    if s.targeted {
+                        self.out.push_back(Output::PushCommit {
+                            session: hash,
+                            mode: p.manifest.mode,
+                        });
+                    } else {
+                        // A relay-only node keeps the temporary file to serve, never lands it.
+                        p.land = Land::Done;
+                        relay_done = true;
+                    }
+                } else if let Some(f) = p.dl.failed() {
+                    fail = Some((f.code().to_string(), f.to_string()));
+                }
+            }
+            while p.sending < MAX_SENDING {
+                let Some((child, index)) = p.serve.next_request() else {
+                    break;
+                };
+                if p.children.get(child as usize).is_some_and(|l| l.alive) {
+                    p.sending += 1;
+                    self.out.push_back(Output::PushRead {
+                        session: hash,
+                        child,
+                        index,
+                        offset: block_offset(p.manifest.block_size, index),
+                        len: p.dl.block_len(index),
+                    });
+                }
+            }
+        }
+        for (peer, code, text) in audits {
+            let ev = self
+                .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+                .peer(peer)
+                .reason(code, text);
+            self.audit(ev);
+        }
+        // Results go to the new first parent from now on.
+        if let Some(name) = new_primary {
+            if let Some(s) = self.sessions.get_mut(&hash) {
+                if let Some(pos) = s.extra_parents.iter().position(|x| x.name == name) {
+                    let mut link = s.extra_parents.remove(pos);
+                    link.go = true;
+                    let old = std::mem::replace(&mut s.parent, link);
+                    s.extra_parents.push(old);
+                }
+            }
+        }
+        if relay_done {
+            self.push_local(now_ms, hash, Local::Present);
+        }
+        if let Some((code, text)) = fail {
+            self.push_fail(now_ms, hash, &code, &text);
+        }
+    }
+
+    /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
+    pub(super) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let mut lost_children: Vec<String> = Vec::new();
+        let mut offers = Vec::new();
+        let (signed, level, budget) = {
+            let Some(s) = self.sessions.get_mut(&hash) else {
+                return;
+            };
+            let signed = s.signed.clone();
+            let level = s.level;
+            let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+            let Some(p) = s.push.as_mut() else {
+                return;
+            };
+            for (i, l) in p.parents.iter_mut().enumerate() {
+                if l.alive && now_ms >= l.heard + LINK_SILENT_MS {
+                    l.alive = false;
+                    p.dl.remove_parent(i as u32);
+                }
+            }
+            for (i, l) in p.children.iter_mut().enumerate() {
+                if l.alive && now_ms >= l.heard + LINK_SILENT_MS {
+                    l.alive = false;
+                    p.serve.remove_child(i as u32);
+                    lost_children.push(l.name.clone());
+                }
+            }
+            for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
+                if l.alive && now_ms >= l.sent + PING_MS {
+                    send_on(&mut self.out, &me, hash, l, &PushMsg::Ping, now_ms, false);
+                }
+            }
+            p.dl.handle_timeout(now_ms);
+            let (due, later): (Vec<_>, Vec<_>) =
+                p.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
+            p.deferred = later;
+            offers.extend(due.into_iter().map(|(m, _)| m));
+            if p.hold_until > 0 && now_ms >= p.hold_until {
+                p.hold_until = 0;
+            }
+            if !lost_children.is_empty() && s.result_packet.is_none() {
+                p.hold_until = now_ms + ADOPT_GRACE_MS;
+            }
+            for c in &mut s.children {
+                if lost_children.contains(&c.name)
+                    && matches!(c.state, ChildState::Linked { result: None, .. })
+                {
+                    c.state = ChildState::Missing {
+                        why: "push link lost (node down?)".into(),
+                    };
+                }
+            }
+            (signed, level, budget)
+        };
+        for m in offers {
+            if let Some(c) = self.offer(
+                now_ms,
+                &hash,
+                &signed,
+                level,
+                budget.saturating_sub(1000),
+                &m,
+            ) {
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.children.push(c);
+                }
+            }
+        }
+        self.push_pump(now_ms, hash);
+    }
+
+    /// The parent side of a new push link (after the child's SessionOk).
+    pub(super) fn push_add_child(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        name: &str,
+        peer: Peer,
+        keys: (mon_keys::frame::Sealer, mon_keys::frame::Opener),
+        primary: bool,
+    ) {
+        let me = self.cfg.name.clone();
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        let id = p.children.len() as u32;
+        let weight = if primary {
+            PRIMARY_WEIGHT
+        } else {
+            SECONDARY_WEIGHT
+        };
+        if p.serve.add_child(id, weight).is_err() {
+            return;
+        }
+        let mut l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
+        let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
+        send_on(&mut self.out, &me, hash, &mut l, &advert, now_ms, false);
+        p.children.push(l);
+    }
+
+    /// The child side of a new push link (first or extra parent).
+    pub(super) fn push_add_parent(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        name: &str,
+        peer: Peer,
+        keys: (mon_keys::frame::Sealer, mon_keys::frame::Opener),
+    ) {
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        let id = p.parents.len() as u32;
+        if p.dl.add_parent(id).is_ok() {
+            p.parents
+                .push(PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms));
+        }
+    }
+
+    /// The client of a push session whose entry we are went away.
+    pub(super) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
+        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
+            for (i, l) in p.parents.iter_mut().enumerate() {
+                if l.alive && matches!(l.peer, Peer::Client(..)) {
+                    l.alive = false;
+                    p.dl.remove_parent(i as u32);
+                }
+            }
+        }
+        self.push_pump(now_ms, hash);
+    }
+}

@@ -1,0 +1,106 @@
+//! Push link messages: what travels in sealed frames on hop channel 1 ([`PUSH_CHANNEL`]) of
+//! a push session's parent↔child links, always over the TCP stream (in order, reliable).
+//!
+//! ```text
+//! parent → child: Advert(bitmap)  the blocks held, once when the link opens
+//!                 Have(index)     one more block held (verified and stored)
+//!                 Block(index, bytes)
+//! child → parent: Request(index) / Cancel(index)
+//!                 Primary         "you are now my first parent": serve me with the primary
+//!                                 weight and expect my subtree's result
+//! both:           Ping            keepalive, every second; a link silent for
+//!                                 [`LINK_SILENT_MS`] is lost
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{decode_strict, encode, DecodeError};
+
+/// Hop channel that carries push traffic (channel 0 carries the session's datagrams).
+pub const PUSH_CHANNEL: u8 = 1;
+/// Largest block a push may use: a block and its envelope must fit one sealed frame.
+pub const MAX_PUSH_BLOCK: u32 = 512 * 1024;
+/// Keepalive interval on push links, ms.
+pub const PING_MS: u64 = 1_000;
+/// A push link from which nothing arrived for this long is considered lost, ms.
+pub const LINK_SILENT_MS: u64 = 6_000;
+/// Largest encoded push message.
+pub const MAX_PUSH_MSG: usize = MAX_PUSH_BLOCK as usize + 1024;
+
+/// One push link message (the plaintext of a channel-1 frame).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum PushMsg {
+    /// The blocks the parent holds ([`crate::push::BitSet::to_bytes`]).
+    Advert(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The parent now holds this block.
+    Have(u32),
+    /// Please send this block.
+    Request(u32),
+    /// Drop the queued request for this block.
+    Cancel(u32),
+    /// A block's bytes.
+    Block(u32, #[serde(with = "serde_bytes")] Vec<u8>),
+    /// The sender's first parent is gone: the receiver is now its first parent.
+    Primary,
+    /// Keepalive.
+    Ping,
+}
+
+impl PushMsg {
+    /// Encodes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes strictly.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PushMsg, DecodeError> {
+        decode_strict("push message", bytes, MAX_PUSH_MSG)
+    }
+}
+
+/// Expands `{node}` in a push destination to this node's name (all nodes of a testbed share
+/// one file system; deployments may also name files per node). Returns `None` when the name
+/// could not be a single path component.
+pub fn expand_dest(dest: &str, node: &str) -> Option<String> {
+    if !dest.contains("{node}") {
+        return Some(dest.to_string());
+    }
+    if node.is_empty() || node == "." || node == ".." || node.contains(['/', '\0']) {
+        return None;
+    }
+    Some(dest.replace("{node}", node))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strict() {
+        for m in [
+            PushMsg::Advert(vec![1, 2]),
+            PushMsg::Have(3),
+            PushMsg::Request(4),
+            PushMsg::Cancel(5),
+            PushMsg::Block(6, vec![7; 100]),
+            PushMsg::Primary,
+            PushMsg::Ping,
+        ] {
+            let b = m.to_bytes();
+            assert_eq!(PushMsg::from_bytes(&b).unwrap(), m);
+            let mut t = b.clone();
+            t.push(0);
+            assert!(PushMsg::from_bytes(&t).is_err());
+        }
+    }
+
+    #[test]
+    fn dest_expansion() {
+        assert_eq!(expand_dest("/a/{node}/f", "n1").unwrap(), "/a/n1/f");
+        assert_eq!(expand_dest("/a/f", "..").unwrap(), "/a/f");
+        assert!(expand_dest("/a/{node}/f", "..").is_none());
+        assert!(expand_dest("/a/{node}/f", "x/y").is_none());
+    }
+}

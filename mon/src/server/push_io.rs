@@ -1,0 +1,176 @@
+//! The server's side of push: the files (temporary file, then DEST) and the push streams
+//! that carry channel-1 traffic with write-completion reports for flow control.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::Duration;
+
+use mon_proto::node::{Node, Output, PushIoError};
+use mon_proto::wire::session::SessionHash;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::driver::Event;
+use super::net::{self, Opener};
+use crate::land::{LandError, Landing};
+
+/// A push session's file on this node.
+pub(super) enum PushFile {
+    /// Being written (temporary file next to DEST).
+    Landing(Landing),
+    /// Committed: blocks are read back from DEST to serve children.
+    Landed(File),
+}
+
+/// Files by session.
+pub(super) type PushFiles = HashMap<SessionHash, PushFile>;
+/// Push stream writers by peer.
+pub(super) type PushStreams =
+    HashMap<SocketAddr, mpsc::UnboundedSender<(Vec<u8>, Option<SessionHash>)>>;
+
+fn io_err(e: &LandError) -> PushIoError {
+    PushIoError {
+        code: e.code().to_string(),
+        text: e.to_string(),
+    }
+}
+
+/// Performs one push file operation and reports it to the node.
+pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
+    match o {
+        Output::PushLand {
+            session,
+            dest,
+            size,
+        } => {
+            let r = Landing::create(Path::new(&dest), size).map(|l| {
+                files.insert(session, PushFile::Landing(l));
+            });
+            node.push_landed(now_ms, session, r.map_err(|e| io_err(&e)));
+        }
+        Output::PushWrite {
+            session,
+            index,
+            offset,
+            bytes,
+        } => {
+            let r = match files.get_mut(&session) {
+                Some(PushFile::Landing(l)) => l.write_block(offset, &bytes).map_err(|e| io_err(&e)),
+                _ => Err(PushIoError {
+                    code: "io".into(),
+                    text: "no temporary file for this push".into(),
+                }),
+            };
+            node.push_stored(now_ms, session, index, r);
+        }
+        Output::PushRead {
+            session,
+            child,
+            index,
+            offset,
+            len,
+        } => {
+            let len = usize::try_from(len).unwrap_or(0);
+            let r = match files.get(&session) {
+                Some(PushFile::Landing(l)) => l.read_block(offset, len).map_err(|e| io_err(&e)),
+                Some(PushFile::Landed(f)) => {
+                    let mut buf = vec![0u8; len];
+                    f.read_exact_at(&mut buf, offset)
+                        .map(|()| buf)
+                        .map_err(|e| PushIoError {
+                            code: "io".into(),
+                            text: e.to_string(),
+                        })
+                }
+                None => Err(PushIoError {
+                    code: "io".into(),
+                    text: "no file for this push".into(),
+                }),
+            };
+            node.push_block_read(now_ms, session, child, index, r);
+        }
+        Output::PushCommit { session, mode } => {
+            let r = match files.remove(&session) {
+                Some(PushFile::Landing(l)) => {
+                    let dest = l.dest().to_path_buf();
+                    match l.commit(mode) {
+                        Ok(()) => {
+                            if let Ok(f) = File::open(&dest) {
+                                files.insert(session, PushFile::Landed(f));
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(io_err(&e)),
+                    }
+                }
+                other => {
+                    if let Some(f) = other {
+                        files.insert(session, f);
+                    }
+                    Err(PushIoError {
+                        code: "io".into(),
+                        text: "nothing to commit".into(),
+                    })
+                }
+            };
+            node.push_committed(now_ms, session, r);
+        }
+        Output::PushDrop { session } => {
+            files.remove(&session);
+        }
+        _ => {}
+    }
+}
+
+/// Queues `bytes` on the push stream to `to` (opened on first use); when `sent` names a
+/// session, [`Event::PushSent`] reports the write.
+pub(super) fn send_push_stream(
+    streams: &mut PushStreams,
+    to: SocketAddr,
+    me: SocketAddr,
+    bytes: Vec<u8>,
+    sent: Option<SessionHash>,
+    tx: &mpsc::Sender<Event>,
+) {
+    if let Some(w) = streams.get(&to) {
+        match w.send((bytes, sent)) {
+            Ok(()) => return,
+            Err(mpsc::error::SendError(m)) => {
+                streams.remove(&to);
+                return send_push_stream(streams, to, me, m.0, m.1, tx);
+            }
+        }
+    }
+    let (w, mut r) = mpsc::unbounded_channel::<(Vec<u8>, Option<SessionHash>)>();
+    let _ = w.send((bytes, sent));
+    streams.insert(to, w);
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await;
+        let mut s = match stream {
+            Ok(Ok(s)) => Some(s),
+            _ => None,
+        };
+        if let Some(st) = s.as_mut() {
+            let _ = st.set_nodelay(true);
+            if net::write_preamble(st, Opener::Node(me)).await.is_err() {
+                s = None;
+            }
+        }
+        // On a dead link keep draining (reporting writes) so flow control never stalls; the
+        // node notices the silence and drops the link.
+        while let Some((b, h)) = r.recv().await {
+            if let Some(st) = s.as_mut() {
+                if net::write_frame(st, &b).await.is_err() {
+                    s = None;
+                }
+            }
+            if let Some(h) = h {
+                let _ = tx.send(Event::PushSent(h)).await;
+            }
+        }
+    });
+}
