@@ -284,6 +284,7 @@ fn sealed_inner_messages_round_trip() {
             partials: vec![Partial::empty(&Query::Count)],
             roster: Some([4; 32].into()),
             reached: vec![0b101],
+            members: Vec::new(),
         }),
     ];
     for m in msgs {

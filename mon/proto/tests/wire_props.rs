@@ -230,6 +230,7 @@ fn packet() -> impl Strategy<Value = Packet> {
                 e_c: e_c.into(),
                 sig: [1u8; 64].into(),
                 confirm,
+                extra: false,
             }),
         (any::<[u8; 32]>(), node_name(), any::<[u8; 32]>()).prop_map(|(h, child, a)| {
             Packet::Prune {
@@ -511,7 +512,7 @@ proptest! {
             Packet::SessionOk { session_hash, e_c, sig, child, .. } => {
                 // Empty name, or an over-long confirmation.
                 let _ = child;
-                Packet::SessionOk { session_hash, child: String::new(), e_c, sig, confirm: vec![0; 65] }
+                Packet::SessionOk { session_hash, child: String::new(), e_c, sig, confirm: vec![0; 65], extra: false }
             }
             Packet::Prune { session_hash, answered, sig, .. } => {
                 Packet::Prune { session_hash, child: name, answered, sig }
