@@ -17,6 +17,47 @@ pub fn mon_bin() -> PathBuf {
     dir.join("mon")
 }
 
+/// A `mon` binary built with the test-only `fault-injection` feature (override with
+/// `MON_FAULT_BIN`). Built once per test process, into its own target directory beside the
+/// normal one, so the normal binary is never replaced while other tests use it.
+pub fn fault_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("MON_FAULT_BIN") {
+            return PathBuf::from(p);
+        }
+        let normal = mon_bin();
+        let target = normal
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .join("fault-injection");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace");
+        let st = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "mon",
+                "--features",
+                "fault-injection",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(workspace)
+            .status()
+            .expect("run cargo build --features fault-injection");
+        assert!(
+            st.success(),
+            "building mon with --features fault-injection failed"
+        );
+        target.join("debug").join("mon")
+    })
+    .clone()
+}
+
 /// Address of testbed node `i` (1-based), as `mon testbed` assigns them.
 pub fn node_ip(i: u32) -> String {
     let n = i + 1;
@@ -32,11 +73,22 @@ pub struct Cluster {
     /// Port all servers listen on.
     pub port: u16,
     procs: Vec<Option<Child>>,
+    server_bin: PathBuf,
 }
 
 impl Cluster {
     /// Lays out `n` nodes and starts them; `extra(i)` gives extra server arguments for node i.
     pub fn start(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
+        Cluster::start_with(mon_bin(), n, port, extra)
+    }
+
+    /// Like [`Cluster::start`], with the servers run from `server_bin`.
+    pub fn start_with(
+        server_bin: PathBuf,
+        n: u32,
+        port: u16,
+        extra: impl Fn(u32) -> Vec<String>,
+    ) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("mon-e2e-")
             .tempdir()
@@ -60,6 +112,7 @@ impl Cluster {
             n,
             port,
             procs: Vec::new(),
+            server_bin,
         };
         for i in 1..=n {
             let p = c.spawn(i, &extra(i));
@@ -78,7 +131,7 @@ impl Cluster {
         let seeds: Vec<String> = (1..=self.n.min(3))
             .map(|j| format!("{}:{}", node_ip(j), self.port))
             .collect();
-        Command::new(mon_bin())
+        Command::new(&self.server_bin)
             .arg("server")
             .arg("--config-dir")
             .arg(nd.join("config"))

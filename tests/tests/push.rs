@@ -197,17 +197,21 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
     }
 }
 
-/// Needs the fault hook: `cargo build -p mon --features fault-injection`, then
-/// `cargo test -p mon-tests --test push -- --ignored`.
+/// Uses servers built with the test-only fault hook (`mon_tests::fault_bin` builds them).
 #[test]
-#[ignore = "needs a mon binary built with --features fault-injection"]
 fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
+    let bin = mon_tests::fault_bin();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let n = 10;
     // The environment is read by every server at start; only n3 matches.
     std::env::set_var("MON_FAULT_CORRUPT_SERVE", "n3");
-    let c = start(n, 19100);
+    let c = Cluster::start_with(bin, n, 19100, |_| Vec::new());
     std::env::remove_var("MON_FAULT_CORRUPT_SERVE");
+    for i in 1..=n {
+        std::fs::create_dir_all(push_dir(&c, i)).unwrap();
+    }
+    let settled = c.settle(u64::from(n), std::time::Duration::from_secs(90));
+    assert_eq!(settled, u64::from(n), "membership did not settle");
     assert!(
         c.log(3).contains("fault injection"),
         "n3 was not built with the fault-injection feature"
