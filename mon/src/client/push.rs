@@ -19,6 +19,7 @@ use mon_proto::wire::session::{Manifest, OverlayKind, OverlaySpec};
 use serde_json::json;
 use tokio::net::TcpStream;
 
+use super::session::{now_ms, read_packet};
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::server::net::{self, Opener};
@@ -52,13 +53,6 @@ fn parse_size(s: &str) -> anyhow::Result<u32> {
         .with_context(|| format!("--block-size {s:?}: expected e.g. 65536, 64K or 1M"))?;
     n.checked_mul(mult)
         .with_context(|| format!("--block-size {s:?} is too large"))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn human(bytes: f64) -> String {
@@ -362,19 +356,4 @@ async fn serve(
             exit::PARTIAL_OR_NEGATIVE
         },
     )
-}
-
-async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
-    let f = tokio::time::timeout(t, net::read_frame(s))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "no answer from {} within {:.1} s",
-                g.server,
-                t.as_secs_f64()
-            )
-        })?
-        .with_context(|| format!("reading from {}", g.server))?
-        .with_context(|| format!("{} closed the connection", g.server))?;
-    Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)
 }

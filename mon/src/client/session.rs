@@ -15,7 +15,8 @@ use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::server::net::{self, Info, Opener};
 
-fn now_ms() -> u64 {
+/// Unix time in ms.
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -232,7 +233,12 @@ fn run(
     })
 }
 
-async fn read_packet(s: &mut TcpStream, t: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+/// Reads one packet from the entry server, with a deadline.
+pub(super) async fn read_packet(
+    s: &mut TcpStream,
+    t: Duration,
+    g: &GlobalOpts,
+) -> anyhow::Result<Packet> {
     let f = tokio::time::timeout(t, net::read_frame(s))
         .await
         .map_err(|_| {
