@@ -9,6 +9,7 @@ mod exit;
 mod grep;
 mod resources;
 mod server;
+mod sim;
 mod testbed;
 
 fn main() -> std::process::ExitCode {

@@ -11,6 +11,7 @@ pub mod membership;
 pub mod node;
 pub mod replay;
 pub mod roster;
+pub mod sim;
 pub mod targets;
 pub mod verify;
 pub mod wire;
