@@ -50,9 +50,8 @@ mod link_keys;
 mod transcript;
 
 use rand_core::{CryptoRng, RngCore};
-use x25519_dalek::EphemeralSecret;
 
-use crate::crypto::link::{ct_eq, x25519_agree, x25519_ephemeral, TAG_LEN};
+use crate::crypto::link::{ct_eq, x25519_agree, x25519_ephemeral, EphSecret, TAG_LEN};
 use crate::nodekey::{verify_node_sig, NodeKey, NodeSigError};
 
 pub use link_keys::{LinkKeys, Role, MAX_CHANNELS};
@@ -149,7 +148,7 @@ impl ChildHello {
 
 /// The parent side of one handshake. Holds the secret of `e_p`, wiped on drop.
 pub struct Initiator {
-    secret: EphemeralSecret,
+    secret: EphSecret,
     public: [u8; 32],
 }
 

@@ -22,7 +22,7 @@
 
 mod pattern;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
@@ -201,6 +201,68 @@ pub struct KnownNodes {
     source: PathBuf,
     nodes: Vec<KnownNode>,
     revoked: HashSet<[u8; 32]>,
+    index: LineIndex,
+}
+
+/// Which non-revoked lines can match a host, so that a lookup does not scan every line (a
+/// 10,000-node deployment checks a key for every gossip entry it receives).
+///
+/// A line whose positive patterns are all literal names and IPs can only match a host through
+/// one of them: it is listed under each. A line with a positive wildcard pattern can match
+/// anything and is always examined. Negated patterns only ever exclude, so they need no entry.
+#[derive(Debug, Clone, Default)]
+struct LineIndex {
+    by_name: HashMap<String, Vec<usize>>,
+    by_ip: HashMap<IpAddr, Vec<usize>>,
+    wild: Vec<usize>,
+}
+
+impl LineIndex {
+    fn build(nodes: &[KnownNode]) -> LineIndex {
+        let mut ix = LineIndex::default();
+        for (i, n) in nodes.iter().enumerate().filter(|(_, n)| !n.revoked) {
+            let positive = n.hosts.iter().filter(|(neg, _)| !neg).map(|(_, h)| h);
+            if positive.clone().any(|h| matches!(h, HostPattern::Glob(_))) {
+                ix.wild.push(i);
+                continue;
+            }
+            for h in positive {
+                match h {
+                    HostPattern::Name(name) => ix.by_name.entry(name.clone()).or_default().push(i),
+                    HostPattern::Ip(a) => ix.by_ip.entry(*a).or_default().push(i),
+                    HostPattern::Glob(_) => {}
+                }
+            }
+        }
+        ix
+    }
+
+    /// Indices of the lines that may match the (lower-cased) `name`: the wildcard lines and
+    /// those listing it.
+    fn by_name<'a>(&'a self, name: &str) -> impl Iterator<Item = usize> + 'a {
+        let listed = self
+            .by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        self.wild.iter().chain(listed).copied()
+    }
+
+    /// Indices of the lines listing `name_ip` or `ip` (a line may come twice; a verdict does
+    /// not depend on repeats).
+    fn by_ip<'a>(
+        &'a self,
+        name_ip: Option<IpAddr>,
+        ip: Option<IpAddr>,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let slice = |v: Option<&'a Vec<usize>>| v.map(Vec::as_slice).unwrap_or_default();
+        let by_name_ip = slice(name_ip.and_then(|a| self.by_ip.get(&a)));
+        let by_ip = slice(
+            ip.filter(|a| Some(*a) != name_ip)
+                .and_then(|a| self.by_ip.get(&a)),
+        );
+        by_name_ip.iter().chain(by_ip).copied()
+    }
 }
 
 /// Checks a name given to `mon server init --name` or `mon server --name`: 1 to 255 bytes of
@@ -423,10 +485,12 @@ impl KnownNodes {
             nodes.push(node);
         }
         let revoked = nodes.iter().filter(|n| n.revoked).map(|n| n.key).collect();
+        let index = LineIndex::build(&nodes);
         Ok(KnownNodes {
             source: source.to_path_buf(),
             nodes,
             revoked,
+            index,
         })
     }
 
@@ -480,32 +544,42 @@ impl KnownNodes {
     /// The verdict on `key` presented by the node called `name` (at `ip`, when known); the
     /// rules are in the module docs.
     pub fn check(&self, name: &str, ip: Option<IpAddr>, key: &[u8; 32]) -> Trust {
-        if self.revoked.contains(key) {
+        if !self.revoked.is_empty() && self.revoked.contains(key) {
             return Trust::Revoked;
         }
-        let name = name.to_ascii_lowercase();
+        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.to_ascii_lowercase().into()
+        } else {
+            name.into()
+        };
         let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
         let ip = ip.map(|a| a.to_canonical());
-        let mut name_keys = Vec::new();
-        let mut ip_keys = Vec::new();
-        for n in self.nodes.iter().filter(|n| !n.revoked) {
-            match n.host_match(&name, name_ip, ip) {
-                Some(true) => name_keys.push(&n.key),
-                Some(false) => ip_keys.push(&n.key),
-                None => {}
+        // (any line matches, one of them holds `key`), by name and by IP.
+        let look = |lines: &mut dyn Iterator<Item = usize>,
+                    by_name: &mut (bool, bool),
+                    by_ip: &mut (bool, bool)| {
+            for n in lines.filter_map(|i| self.nodes.get(i)) {
+                let side = match n.host_match(&name, name_ip, ip) {
+                    Some(true) => &mut *by_name,
+                    Some(false) => &mut *by_ip,
+                    None => continue,
+                };
+                side.0 = true;
+                side.1 |= n.key == *key;
             }
-        }
-        let deciding = if name_keys.is_empty() {
-            ip_keys
-        } else {
-            name_keys
         };
-        if deciding.is_empty() {
-            Trust::Unknown
-        } else if deciding.contains(&key) {
-            Trust::Trusted
-        } else {
-            Trust::Mismatch
+        let (mut by_name, mut by_ip) = ((false, false), (false, false));
+        look(&mut self.index.by_name(&name), &mut by_name, &mut by_ip);
+        // Lines found only by IP can match by name only when the name is an IP address; when
+        // a line already matched by name, the IP-only lines cannot change the verdict.
+        if !by_name.0 || name_ip.is_some() {
+            look(&mut self.index.by_ip(name_ip, ip), &mut by_name, &mut by_ip);
+        }
+        let deciding = if by_name.0 { by_name } else { by_ip };
+        match deciding {
+            (false, _) => Trust::Unknown,
+            (true, true) => Trust::Trusted,
+            (true, false) => Trust::Mismatch,
         }
     }
 
@@ -527,8 +601,106 @@ impl KnownNodes {
             .filter(|n| !n.revoked && !self.revoked.contains(&n.key))
     }
 
+    /// The trusted lines (as [`KnownNodes::entries`]) that list `name` literally (names are
+    /// stored lower-cased; `name` is compared as given). A lookup, not a scan.
+    pub fn entries_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a KnownNode> + 'a {
+        self.index
+            .by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&i| self.nodes.get(i))
+            .filter(|n| !self.revoked.contains(&n.key))
+    }
+
     /// The `@revoked` lines.
     pub fn revoked_entries(&self) -> impl Iterator<Item = &KnownNode> {
         self.nodes.iter().filter(|n| n.revoked)
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The verdict by scanning every line, as before the index.
+    fn scan(k: &KnownNodes, name: &str, ip: Option<IpAddr>, key: &[u8; 32]) -> Trust {
+        if k.revoked.contains(key) {
+            return Trust::Revoked;
+        }
+        let name = name.to_ascii_lowercase();
+        let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
+        let ip = ip.map(|a| a.to_canonical());
+        let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
+        for n in k.nodes.iter().filter(|n| !n.revoked) {
+            match n.host_match(&name, name_ip, ip) {
+                Some(true) => by_name.push(n.key),
+                Some(false) => by_ip.push(n.key),
+                None => {}
+            }
+        }
+        let deciding = if by_name.is_empty() { by_ip } else { by_name };
+        if deciding.is_empty() {
+            Trust::Unknown
+        } else if deciding.contains(key) {
+            Trust::Trusted
+        } else {
+            Trust::Mismatch
+        }
+    }
+
+    fn key() -> [u8; 32] {
+        crate::nodekey::NodeKey::generate(&mut rand_core::OsRng).public()
+    }
+
+    #[test]
+    fn index_gives_the_verdicts_of_a_full_scan() {
+        let keys: Vec<[u8; 32]> = (0..6).map(|_| key()).collect();
+        let line = |host: &str, k: &[u8; 32]| format!("{host} {}\n", public_openssh(k));
+        let text = [
+            line("n1,10.0.0.1", &keys[0]),
+            line("N2", &keys[1]),
+            line("10.0.0.3", &keys[2]),
+            line("rack-*,!rack-9", &keys[3]),
+            line("n1", &keys[4]),
+            format!("@revoked n5 {}\n", public_openssh(&keys[5])),
+            line("n6,10.0.0.6,!10.0.0.7", &keys[5]),
+            line("10.0.0.*", &keys[4]),
+        ]
+        .concat();
+        let k = KnownNodes::parse(&text, Path::new("t")).unwrap();
+        let names = [
+            "n1", "N1", "n2", "n3", "rack-1", "rack-9", "n5", "n6", "zz", "10.0.0.3",
+        ];
+        let ips = [
+            None,
+            Some("10.0.0.1"),
+            Some("10.0.0.3"),
+            Some("10.0.0.7"),
+            Some("10.0.0.9"),
+            Some("192.0.2.1"),
+        ];
+        let mut checked = 0;
+        for name in names {
+            for ip in ips {
+                let ip = ip.map(|s| s.parse::<IpAddr>().unwrap());
+                for kk in &keys {
+                    assert_eq!(
+                        k.check(name, ip, kk),
+                        scan(&k, name, ip, kk),
+                        "{name} {ip:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, names.len() * ips.len() * keys.len());
+        assert_eq!(k.check("n1", None, &keys[4]), Trust::Trusted);
+        assert_eq!(k.check("n1", None, &keys[2]), Trust::Mismatch);
+        assert_eq!(k.entries_named("n1").count(), 2);
+        assert_eq!(k.entries_named("n5").count(), 0);
+        assert_eq!(k.entries_named("rack-1").count(), 0);
     }
 }

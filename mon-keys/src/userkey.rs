@@ -267,6 +267,24 @@ pub fn load_signer(
     Err(KeyError::NoKey { tried })
 }
 
+/// A signer for an unencrypted OpenSSH Ed25519 private key held in memory (`text`, as in an
+/// `id_ed25519` file); `label` names it in messages. For tests and the simulator, which make
+/// their keys in-process; users' keys go through [`load_signer`]. Same checks as a key file,
+/// except permissions; an encrypted key is refused.
+pub fn signer_from_openssh(text: &str, label: &str) -> Result<Box<dyn Signer>, KeyError> {
+    let mut no_passphrase = |_: &Path| -> std::io::Result<Zeroizing<String>> {
+        Err(std::io::Error::other(
+            "in-memory keys must not be encrypted",
+        ))
+    };
+    Ok(Box::new(file::load(
+        Path::new(label),
+        text,
+        0o600,
+        &mut no_passphrase,
+    )?))
+}
+
 /// Loads an OpenSSH public key file (`.pub`): exactly one plain Ed25519 key.
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     match read_key_file(path)? {

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use mon_proto::agg::Query;
 
 use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
-use crate::{cmd, server, testbed};
+use crate::{cmd, server, sim, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
 /// with your SSH key and checked against the slice's policy on every node.
@@ -104,6 +104,9 @@ pub enum Command {
     },
     /// Start N real servers on 127.0.0.2… with keys and a policy, then run a command.
     Testbed(testbed::TestbedArgs),
+    /// Simulate N servers under virtual time (deterministic): coverage and timing of
+    /// sessions, as the paper's Table 1.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +124,12 @@ fn query_words(words: &[&str], rest: &[String]) -> anyhow::Result<Query> {
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<u8> {
     let Cli { global, command } = Cli::parse();
+    if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
+        anyhow::bail!(
+            "this mon was built with the `sim-crypto` feature (insecure stand-ins for Ed25519 \
+             and X25519, for `mon sim` only); build without it for anything else"
+        );
+    }
     let g = &global;
     let q = |name: &str, words: &[&str], rest: &[String]| -> anyhow::Result<u8> {
         let query = query_words(words, rest)?;
@@ -175,5 +184,6 @@ pub fn run() -> anyhow::Result<u8> {
         } => cmd::server_init::run(a),
         Command::Server { init: None, args } => server::run(args),
         Command::Testbed(a) => testbed::run(a),
+        Command::Sim(a) => sim::run(a),
     }
 }

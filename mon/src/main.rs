@@ -11,6 +11,7 @@ mod grep;
 mod land;
 mod resources;
 mod server;
+mod sim;
 mod testbed;
 
 fn main() -> std::process::ExitCode {

@@ -12,12 +12,14 @@
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use x25519_dalek::{EphemeralSecret, PublicKey};
+use x25519_dalek::EphemeralSecret;
+#[cfg(not(feature = "sim-crypto"))]
+use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
 /// Length of every symmetric key and of an X25519 public key, in bytes.
@@ -28,28 +30,40 @@ pub const TAG_LEN: usize = 16;
 /// A 32-byte secret that wipes itself on drop.
 pub type SecretKey = Zeroizing<[u8; KEY_LEN]>;
 
+/// An X25519 ephemeral secret (with `sim-crypto`: the insecure stand-in).
+#[cfg(not(feature = "sim-crypto"))]
+pub(crate) type EphSecret = EphemeralSecret;
+/// An X25519 ephemeral secret (with `sim-crypto`: the insecure stand-in).
+#[cfg(feature = "sim-crypto")]
+pub(crate) use super::sim::EphSecret;
+
 /// A fresh X25519 ephemeral secret and its public key.
-pub(crate) fn x25519_ephemeral<R: RngCore + CryptoRng>(
-    rng: &mut R,
-) -> (EphemeralSecret, [u8; KEY_LEN]) {
-    let secret = EphemeralSecret::random_from_rng(&mut *rng);
-    let public = PublicKey::from(&secret).to_bytes();
-    (secret, public)
+pub(crate) fn x25519_ephemeral<R: RngCore + CryptoRng>(rng: &mut R) -> (EphSecret, [u8; KEY_LEN]) {
+    #[cfg(feature = "sim-crypto")]
+    return super::sim::ephemeral(rng);
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        let secret = EphemeralSecret::random_from_rng(&mut *rng);
+        let public = PublicKey::from(&secret).to_bytes();
+        (secret, public)
+    }
 }
 
 /// X25519 between our ephemeral secret (consumed and wiped) and the peer's public key.
 ///
 /// Returns `None` when the result is non-contributory, i.e. the peer sent a low-order point
 /// (such as all zeros) that forces a shared secret independent of our secret.
-pub(crate) fn x25519_agree(
-    secret: EphemeralSecret,
-    their_public: &[u8; KEY_LEN],
-) -> Option<SecretKey> {
-    let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
-    if !shared.was_contributory() {
-        return None;
+pub(crate) fn x25519_agree(secret: EphSecret, their_public: &[u8; KEY_LEN]) -> Option<SecretKey> {
+    #[cfg(feature = "sim-crypto")]
+    return super::sim::agree(secret, their_public);
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
+        if !shared.was_contributory() {
+            return None;
+        }
+        Some(Zeroizing::new(shared.to_bytes()))
     }
-    Some(Zeroizing::new(shared.to_bytes()))
 }
 
 /// SHA-256 over the concatenation of `parts`.
@@ -158,14 +172,28 @@ pub(crate) fn ed25519_verify_strict(
     msg: &[u8],
     sig: &[u8; 64],
 ) -> Result<(), NodeSigError> {
-    let vk = ed25519_public(public)?;
-    vk.verify_strict(msg, &Signature::from_bytes(sig))
-        .map_err(|_| NodeSigError::BadSignature)
+    #[cfg(feature = "sim-crypto")]
+    return match super::sim::verify(public, msg, sig) {
+        true => Ok(()),
+        false => Err(NodeSigError::BadSignature),
+    };
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        let vk = ed25519_public(public)?;
+        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+            .map_err(|_| NodeSigError::BadSignature)
+    }
 }
 
 /// Ed25519 signature of `msg`.
 pub(crate) fn ed25519_sign(key: &SigningKey, msg: &[u8]) -> [u8; 64] {
-    key.sign(msg).to_bytes()
+    #[cfg(feature = "sim-crypto")]
+    return super::sim::sign(&key.verifying_key().to_bytes(), msg);
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        use ed25519_dalek::Signer as _;
+        key.sign(msg).to_bytes()
+    }
 }
 
 /// Compile-time check that the secret-holding types used here wipe themselves on drop.

@@ -5,3 +5,9 @@
 
 pub mod ed25519;
 pub mod link;
+#[cfg(feature = "sim-crypto")]
+mod sim;
+
+/// True when this build has the `sim-crypto` feature: Ed25519 and X25519 are replaced by
+/// cheap, **insecure** stand-ins for the simulator. A server or client built so refuses to run.
+pub const SIM_CRYPTO: bool = cfg!(feature = "sim-crypto");

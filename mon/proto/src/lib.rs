@@ -12,6 +12,7 @@ pub mod node;
 pub mod push;
 pub mod replay;
 pub mod roster;
+pub mod sim;
 pub mod targets;
 pub mod verify;
 pub mod wire;

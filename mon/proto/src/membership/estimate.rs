@@ -15,7 +15,7 @@
 //!    so the global minima spread epidemically and every node converges to the same estimate
 //!    whatever the system size. The table is only used once it holds `k` ids.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::msg::MemberId;
 
@@ -34,7 +34,11 @@ pub(crate) struct KmvSlot {
 
 #[derive(Clone, Debug)]
 pub(crate) struct SizeEstimator {
-    seen: BTreeMap<String, Seen>,
+    /// Names heard of; a hash map, whose order nothing depends on (so runs stay
+    /// deterministic), for O(1) lookups: a node of a large system looks names up constantly.
+    seen: HashMap<String, Seen>,
+    /// A lower bound of the heard times in `seen` (`u64::MAX` when empty).
+    seen_floor: u64,
     max_seen: usize,
     window_ms: u64,
     kmv: Vec<KmvSlot>,
@@ -45,7 +49,8 @@ pub(crate) struct SizeEstimator {
 impl SizeEstimator {
     pub(crate) fn new(max_seen: usize, window_ms: u64, k: usize, kmv_window_ms: u64) -> Self {
         SizeEstimator {
-            seen: BTreeMap::new(),
+            seen: HashMap::new(),
+            seen_floor: u64::MAX,
             max_seen,
             window_ms,
             kmv: Vec::new(),
@@ -61,18 +66,20 @@ impl SizeEstimator {
             return;
         }
         if self.seen.len() >= self.max_seen {
-            let oldest = self
-                .seen
-                .iter()
-                .min_by_key(|(_, s)| s.heard_ms)
-                .map(|(n, s)| (n.clone(), s.heard_ms));
-            match oldest {
-                Some((n, h)) if h < heard_ms => {
-                    self.seen.remove(&n);
-                }
-                _ => return,
+            // Full: drop the oldest names older than this one, a sixteenth of the table at a
+            // time, so that a full table costs one pass per max_seen/16 new names rather than
+            // one per name (thousands of nodes in one simulator process hit this constantly).
+            let mut times: Vec<u64> = self.seen.values().map(|s| s.heard_ms).collect();
+            let k = (times.len() / 16).max(1);
+            let (_, kth, _) = times.select_nth_unstable(k - 1);
+            let cut = (*kth).min(heard_ms.saturating_sub(1));
+            if heard_ms == 0 || !times.iter().any(|t| *t <= cut) {
+                return;
             }
+            self.seen.retain(|_, s| s.heard_ms > cut);
+            self.seen_floor = cut.saturating_add(1);
         }
+        self.seen_floor = self.seen_floor.min(heard_ms);
         self.seen.insert(name.to_owned(), Seen { heard_ms });
     }
 
@@ -105,7 +112,16 @@ impl SizeEstimator {
 
     pub(crate) fn expire(&mut self, now: u64) {
         let w = self.window_ms;
-        self.seen.retain(|_, s| now.saturating_sub(s.heard_ms) <= w);
+        // `seen_floor` ≤ every heard time: nothing to do while it is inside the window.
+        if now.saturating_sub(self.seen_floor) > w {
+            self.seen.retain(|_, s| now.saturating_sub(s.heard_ms) <= w);
+            self.seen_floor = self
+                .seen
+                .values()
+                .map(|s| s.heard_ms)
+                .min()
+                .unwrap_or(u64::MAX);
+        }
         let kw = self.kmv_window_ms;
         self.kmv.retain(|s| now.saturating_sub(s.heard_ms) <= kw);
     }

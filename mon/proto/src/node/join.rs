@@ -57,8 +57,7 @@ impl Node {
     /// The key known_nodes pins for `name` at `ip`.
     pub(super) fn node_key_for(&self, name: &str, ip: std::net::IpAddr) -> Option<[u8; 32]> {
         self.known
-            .entries()
-            .filter(|e| e.names().any(|n| n == name))
+            .entries_named(name)
             .map(|e| *e.key())
             .find(|k| matches!(self.known.check(name, Some(ip), k), Trust::Trusted))
     }

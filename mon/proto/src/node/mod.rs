@@ -218,7 +218,7 @@ pub struct Node {
     cfg: NodeConfig,
     key: NodeKey,
     known: Arc<KnownNodes>,
-    roster: Roster,
+    roster: Arc<Roster>,
     policies: HashMap<String, Arc<SlicePolicy>>,
     membership: Membership,
     replay: ReplayCache,
@@ -251,6 +251,21 @@ impl Node {
         node_id: u64,
         seed: [u8; 32],
     ) -> Node {
+        let roster = Arc::new(Roster::from_known(&known));
+        Node::with_roster(cfg, key, known, roster, replay, node_id, seed)
+    }
+
+    /// As [`Node::new`], with the roster of `known` already built, so that many nodes in one
+    /// process (the simulator) share one copy instead of building one each.
+    pub fn with_roster(
+        cfg: NodeConfig,
+        key: NodeKey,
+        known: Arc<KnownNodes>,
+        roster: Arc<Roster>,
+        replay: ReplayCache,
+        node_id: u64,
+        seed: [u8; 32],
+    ) -> Node {
         let me = MemberId {
             name: cfg.name.clone(),
             addr: cfg.listen,
@@ -263,7 +278,7 @@ impl Node {
         Node {
             cfg,
             key,
-            roster: Roster::from_known(&known),
+            roster,
             known,
             policies: HashMap::new(),
             membership,
@@ -290,7 +305,7 @@ impl Node {
 
     /// Installs a reloaded known_nodes list.
     pub fn set_known_nodes(&mut self, known: Arc<KnownNodes>) {
-        self.roster = Roster::from_known(&known);
+        self.roster = Arc::new(Roster::from_known(&known));
         self.known = known;
     }
 
@@ -383,7 +398,11 @@ impl Node {
 
     /// Timers: gossip, retransmissions, deadlines, expiry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        self.membership.handle_timeout(now_ms);
+        // Membership asks for its timer at its next Ping only; session timers (every RTO
+        // during a session) need not re-run its expiry scans.
+        if self.membership.poll_timeout().is_none_or(|t| now_ms >= t) {
+            self.membership.handle_timeout(now_ms);
+        }
         self.session_timers(now_ms);
         self.replay.expire(now_ms);
         self.drain_junk(now_ms);

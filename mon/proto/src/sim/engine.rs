@@ -1,0 +1,488 @@
+//! The discrete-event engine: one queue of events ordered by (virtual time, sequence number),
+//! N real [`Node`] state machines, the network between them and the client's link to its
+//! entry node.
+//!
+//! Time is kept in µs; a node is told `epoch + µs / 1000` (unix ms). Each node is a FIFO
+//! server: an event for a node that is still busy waits until it is free, is handled at that
+//! time, and what it sends leaves when its service time is over. A packet to a dead node, or
+//! lost on the way, is dropped; dead nodes' timers never fire.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::setup::{node_addr, CLIENT_IP};
+use super::world::{World, MAX_BACKLOG_US};
+use crate::agg::{Local, Query};
+use crate::audit::EventKind;
+use crate::node::{Node, Output, Peer};
+use crate::wire::packet::MAX_DATAGRAM;
+use crate::wire::session::SessionHash;
+
+/// The simulated client's connection id at every entry node.
+const CLIENT_ID: u64 = 1;
+
+/// `from` of a packet sent by the client.
+const FROM_CLIENT: u32 = u32::MAX;
+
+/// What happens (kept small: the queue moves these around a lot).
+enum Kind {
+    /// A node starts and joins through the seeds.
+    Start { node: u32 },
+    /// A packet arrives at node `to` from node `from` (or [`FROM_CLIENT`]).
+    Packet { to: u32, from: u32, bytes: Vec<u8> },
+    /// A node's timer.
+    Timer { node: u32 },
+    /// A local operation finished.
+    Local(Box<LocalDone>),
+    /// A packet arrives at the client.
+    ToClient { bytes: Vec<u8> },
+}
+
+struct LocalDone {
+    node: u32,
+    session: SessionHash,
+    index: usize,
+    local: Local,
+}
+
+struct Event {
+    at: u64,
+    seq: u64,
+    kind: Kind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Event {
+    /// Reversed, so that the max-heap pops the earliest (then lowest sequence) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// One simulated server.
+pub(crate) struct Host {
+    pub(crate) node: Node,
+    /// Started and not dead.
+    pub(crate) up: bool,
+    /// Killed (never comes back).
+    pub(crate) dead: bool,
+    busy_until: u64,
+    timer_at: Option<u64>,
+}
+
+/// What [`Engine::step`] did.
+pub(crate) enum Step {
+    /// Handled one event inside the simulation.
+    Busy,
+    /// A packet reached the client.
+    Client(Vec<u8>),
+    /// No event before the limit; the clock is at the limit.
+    Idle,
+}
+
+/// Counters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Traffic {
+    /// Gossip packets handed to a live node.
+    pub gossip: u64,
+    /// Other packets (sessions) handed to a live node.
+    pub session: u64,
+    /// Bytes in all of them.
+    pub bytes: u64,
+    /// Packets dropped: dead or not yet started destination, or lost.
+    pub dropped: u64,
+    /// Timer events handled.
+    pub timers: u64,
+    /// Events that waited for a busy node.
+    pub deferred: u64,
+}
+
+/// Whether an encoded packet is gossip (CBOR `{"Gossip": …}`), without decoding it.
+fn is_gossip(bytes: &[u8]) -> bool {
+    bytes.get(1..8) == Some(b"\x66Gossip".as_slice())
+}
+
+/// The engine.
+pub(crate) struct Engine {
+    pub(crate) hosts: Vec<Host>,
+    world: World,
+    by_addr: HashMap<SocketAddr, usize>,
+    queue: BinaryHeap<Event>,
+    seq: u64,
+    now_us: u64,
+    epoch_ms: u64,
+    rng: ChaCha8Rng,
+    loss: f64,
+    /// Join addresses of starting nodes.
+    seeds: Vec<SocketAddr>,
+    /// The entry node of the client's current session.
+    entry: Option<usize>,
+    /// (time µs, node) of every session accept since [`Engine::track_accepts`].
+    accepts: Vec<(u64, usize)>,
+    tracking: bool,
+    pub(crate) traffic: Traffic,
+    value: fn(usize) -> f64,
+}
+
+impl Engine {
+    /// An engine over `nodes` (none started) in `world`; node clocks read `epoch_ms` at
+    /// virtual time 0. `value(i)` is node `i`'s value of every resource.
+    pub(crate) fn new(
+        nodes: Vec<Node>,
+        world: World,
+        epoch_ms: u64,
+        rng: ChaCha8Rng,
+        loss: f64,
+        value: fn(usize) -> f64,
+    ) -> Engine {
+        let by_addr = (0..nodes.len()).map(|i| (node_addr(i), i)).collect();
+        let hosts = nodes
+            .into_iter()
+            .map(|node| Host {
+                node,
+                up: false,
+                dead: false,
+                busy_until: 0,
+                timer_at: None,
+            })
+            .collect();
+        Engine {
+            hosts,
+            world,
+            by_addr,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now_us: 0,
+            epoch_ms,
+            rng,
+            loss,
+            seeds: Vec::new(),
+            entry: None,
+            accepts: Vec::new(),
+            tracking: false,
+            traffic: Traffic::default(),
+            value,
+        }
+    }
+
+    /// Virtual time, µs.
+    pub(crate) fn now_us(&self) -> u64 {
+        self.now_us
+    }
+
+    /// The unix ms a node reads at virtual time `us`.
+    pub(crate) fn unix_ms(&self, us: u64) -> u64 {
+        self.epoch_ms + us / 1000
+    }
+
+    fn push(&mut self, at: u64, kind: Kind) {
+        self.seq += 1;
+        self.queue.push(Event {
+            at,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    /// Node `i` starts at virtual time `at` and joins through the seeds (see
+    /// [`Engine::set_seeds`]).
+    pub(crate) fn schedule_start(&mut self, i: usize, at: u64) {
+        self.push(at, Kind::Start { node: i as u32 });
+    }
+
+    /// The join addresses every node starts with.
+    pub(crate) fn set_seeds(&mut self, seeds: Vec<SocketAddr>) {
+        self.seeds = seeds;
+    }
+
+    /// Node `i` dies now: it receives nothing and sends nothing from now on.
+    pub(crate) fn kill(&mut self, i: usize) {
+        if let Some(h) = self.hosts.get_mut(i) {
+            h.up = false;
+            h.dead = true;
+        }
+    }
+
+    /// Starts recording session accepts (audit `session-accept` records).
+    pub(crate) fn track_accepts(&mut self) {
+        self.accepts.clear();
+        self.tracking = true;
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub(crate) fn take_accepts(&mut self) -> Vec<(u64, usize)> {
+        self.tracking = false;
+        std::mem::take(&mut self.accepts)
+    }
+
+    /// The client sends `bytes` to entry node `entry` (a stream to a nearby server).
+    pub(crate) fn client_send(&mut self, entry: usize, bytes: Vec<u8>) {
+        self.entry = Some(entry);
+        let at = self.now_us + self.world.client_us(entry, &mut self.rng);
+        self.push(
+            at,
+            Kind::Packet {
+                to: entry as u32,
+                from: FROM_CLIENT,
+                bytes,
+            },
+        );
+    }
+
+    /// Handles the next event if it is due at or before `limit_us`.
+    pub(crate) fn step(&mut self, limit_us: u64) -> Step {
+        let due = self.queue.peek().is_some_and(|e| e.at <= limit_us);
+        if !due {
+            self.now_us = self.now_us.max(limit_us);
+            return Step::Idle;
+        }
+        let Some(ev) = self.queue.pop() else {
+            return Step::Idle;
+        };
+        self.now_us = self.now_us.max(ev.at);
+        let i = match &ev.kind {
+            Kind::ToClient { .. } => None,
+            Kind::Start { node } | Kind::Packet { to: node, .. } | Kind::Timer { node } => {
+                Some(*node as usize)
+            }
+            Kind::Local(l) => Some(l.node as usize),
+        };
+        let Some(i) = i else {
+            let Kind::ToClient { bytes } = ev.kind else {
+                return Step::Busy;
+            };
+            return Step::Client(bytes);
+        };
+        let Some(h) = self.hosts.get(i) else {
+            return Step::Busy;
+        };
+        if h.dead {
+            if matches!(ev.kind, Kind::Packet { .. }) {
+                self.traffic.dropped += 1;
+            }
+            return Step::Busy;
+        }
+        if !h.up && !matches!(ev.kind, Kind::Start { .. }) {
+            if matches!(ev.kind, Kind::Packet { .. }) {
+                self.traffic.dropped += 1;
+            }
+            return Step::Busy;
+        }
+        if let Kind::Timer { .. } = ev.kind {
+            if h.timer_at != Some(ev.at) {
+                return Step::Busy; // superseded by an earlier one
+            }
+            // The node's deadline may have moved later since this was queued (see
+            // `reschedule`): wait for it.
+            let due = self.timer_due(i);
+            if due.is_none_or(|d| d > ev.at) {
+                if let Some(h) = self.hosts.get_mut(i) {
+                    h.timer_at = due;
+                }
+                if let Some(d) = due {
+                    self.push(d, Kind::Timer { node: i as u32 });
+                }
+                return Step::Busy;
+            }
+        }
+        let Some(h) = self.hosts.get(i) else {
+            return Step::Busy;
+        };
+        // A node too far behind drops packets (its socket buffer is full).
+        if matches!(ev.kind, Kind::Packet { .. }) && h.busy_until > ev.at + MAX_BACKLOG_US {
+            self.traffic.dropped += 1;
+            return Step::Busy;
+        }
+        // A busy node handles the event when it is free (FIFO).
+        if h.busy_until > ev.at {
+            let at = h.busy_until;
+            if let Kind::Timer { .. } = ev.kind {
+                if let Some(h) = self.hosts.get_mut(i) {
+                    h.timer_at = Some(at);
+                }
+            }
+            self.traffic.deferred += 1;
+            self.push(at, ev.kind);
+            return Step::Busy;
+        }
+        let start = ev.at;
+        let service = self.world.service_us(i, &mut self.rng);
+        let now_ms = self.unix_ms(start);
+        let Some(h) = self.hosts.get_mut(i) else {
+            return Step::Busy;
+        };
+        match ev.kind {
+            Kind::Start { .. } => {
+                h.up = true;
+                h.node.join(&self.seeds, now_ms);
+            }
+            Kind::Packet { from, bytes, .. } => {
+                if is_gossip(&bytes) {
+                    self.traffic.gossip += 1;
+                } else {
+                    self.traffic.session += 1;
+                }
+                self.traffic.bytes += bytes.len() as u64;
+                let from = if from == FROM_CLIENT {
+                    Peer::Client(CLIENT_ID, CLIENT_IP)
+                } else {
+                    Peer::Addr(node_addr(from as usize))
+                };
+                h.node.handle_packet(now_ms, from, &bytes);
+            }
+            Kind::Timer { .. } => {
+                self.traffic.timers += 1;
+                h.timer_at = None;
+                h.node.handle_timeout(now_ms);
+            }
+            Kind::Local(l) => h.node.handle_local(now_ms, l.session, l.index, l.local),
+            Kind::ToClient { .. } => {}
+        }
+        h.busy_until = start + service;
+        self.flush(i, start, start + service);
+        Step::Busy
+    }
+
+    /// Runs until virtual time `t_us`, ignoring anything sent to the client.
+    pub(crate) fn run_until(&mut self, t_us: u64) {
+        while !matches!(self.step(t_us), Step::Idle) {}
+    }
+
+    /// Acts on node `i`'s outputs; they leave at `depart` µs.
+    fn flush(&mut self, i: usize, handled_at: u64, depart: u64) {
+        loop {
+            let Some(h) = self.hosts.get_mut(i) else {
+                return;
+            };
+            let Some(out) = h.node.poll_output() else {
+                break;
+            };
+            match out {
+                Output::Send {
+                    to: Peer::Addr(addr),
+                    bytes,
+                } => {
+                    let Some(&j) = self.by_addr.get(&addr) else {
+                        self.traffic.dropped += 1;
+                        continue;
+                    };
+                    if self.loss > 0.0 && self.rng.gen_bool(self.loss) {
+                        self.traffic.dropped += 1;
+                        continue;
+                    }
+                    let mut lat = self.world.packet_us(i, j, &mut self.rng);
+                    if bytes.len() > MAX_DATAGRAM {
+                        // A stream: one more round trip to connect.
+                        lat += 2 * self.world.base_us(i, j) as u64;
+                    }
+                    self.push(
+                        depart + lat,
+                        Kind::Packet {
+                            to: j as u32,
+                            from: i as u32,
+                            bytes,
+                        },
+                    );
+                }
+                Output::Send {
+                    to: Peer::Client(..),
+                    bytes,
+                } => {
+                    let entry = self.entry.unwrap_or(i);
+                    let at = depart + self.world.client_us(entry, &mut self.rng);
+                    self.push(at, Kind::ToClient { bytes });
+                }
+                Output::Audit(ev) => {
+                    if self.tracking && ev.event == EventKind::SessionAccept {
+                        self.accepts.push((handled_at, i));
+                    }
+                }
+                Output::Journal(_) | Output::CloseClient(_) => {}
+                Output::Run(req) => {
+                    let local = match req.query {
+                        Query::Count | Query::Depth => Local::Present,
+                        Query::Grep { .. } => Local::Matched(i % 2 == 0),
+                        Query::Exec { .. } => Local::Skipped,
+                        _ => Local::Value((self.value)(i)),
+                    };
+                    let service = self.world.service_us(i, &mut self.rng);
+                    self.push(
+                        depart + 2 * service,
+                        Kind::Local(Box::new(LocalDone {
+                            node: i as u32,
+                            session: req.session,
+                            index: req.index,
+                            local,
+                        })),
+                    );
+                }
+            }
+        }
+        self.reschedule(i);
+    }
+
+    /// When node `i` wants its timer, µs (not before now).
+    fn timer_due(&self, i: usize) -> Option<u64> {
+        let h = self.hosts.get(i)?;
+        let t_ms = h.node.poll_timeout()?;
+        Some((t_ms.saturating_sub(self.epoch_ms) * 1000).max(self.now_us))
+    }
+
+    /// Makes sure node `i`'s timer fires no later than it wants. A queued timer that is
+    /// already earlier stays (when it fires, it re-queues itself for the real deadline), so
+    /// that deadlines moving later — every packet of a session moves them — cost no queue
+    /// entry.
+    fn reschedule(&mut self, i: usize) {
+        if !self.hosts.get(i).is_some_and(|h| h.up) {
+            return;
+        }
+        let Some(at) = self.timer_due(i) else {
+            return;
+        };
+        let Some(h) = self.hosts.get_mut(i) else {
+            return;
+        };
+        if h.timer_at.is_none_or(|t| t > at) {
+            h.timer_at = Some(at);
+            self.push(at, Kind::Timer { node: i as u32 });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::packet::Packet;
+
+    #[test]
+    fn gossip_is_recognised_without_decoding() {
+        let g = Packet::Gossip {
+            signed: vec![1, 2, 3],
+            sig: [7u8; 64].into(),
+        };
+        assert!(is_gossip(&g.to_bytes()));
+        let d = Packet::Deny {
+            session_hash: [0u8; 32].into(),
+            child: "n1".into(),
+            code: "x".into(),
+            text: "y".into(),
+            sig: [0u8; 64].into(),
+        };
+        assert!(!is_gossip(&d.to_bytes()));
+        assert!(!is_gossip(&[]));
+    }
+}

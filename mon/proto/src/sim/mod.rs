@@ -1,0 +1,376 @@
+//! A deterministic discrete-event simulator of a MON deployment: the real [`Node`] state
+//! machines of N servers and a real [`crate::client::ClientSession`], under virtual time.
+//!
+//! Run ([`run`]):
+//! 1. **Deployment** ([`setup`]): node keys, `known_nodes`, a user key and a slice policy, made
+//!    in memory exactly like `mon testbed` writes them to disk.
+//! 2. **World** ([`world`]): every node gets a place on a PlanetLab-like map (latencies), a
+//!    processing speed, and a role: normal, straggler (slow) or dead.
+//! 3. **Membership**: nodes start over the first 10 s and join through the first three (as in
+//!    `mon testbed`); gossip runs for `settle_ms` of virtual time.
+//! 4. **Sessions**: the dead nodes stop (they never answer again); then, one at a time, the
+//!    client sends a session (`count`, `depth` and `avg load`) to a random live entry node
+//!    (not a straggler: the paper's client uses a nearby server) and waits for the result, `gap_ms` between sessions, cycling through the configurations
+//!    ([`Column`]) so that each sees the same conditions.
+//!
+//! Determinism: one event queue ordered by (virtual time, sequence number), every random choice
+//! from generators seeded by [`SimConfig::seed`], no clock, no OS randomness: same config →
+//! same [`SimReport`]s, bit for bit.
+//!
+//! Crypto: the nodes run real Ed25519 and X25519 (a node verifies the SSHSIG of each session,
+//! a signature per hop, a key exchange per link, and signs every gossip message) unless
+//! mon-keys is built with its `sim-crypto` feature, which swaps them for cheap insecure
+//! stand-ins so that 10,000 nodes fit in minutes; [`crypto_kind`] says which.
+
+mod engine;
+mod report;
+mod session;
+pub mod setup;
+mod world;
+
+use std::collections::HashMap;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
+
+pub use report::{count_cdf, percentile, RttSummary, SimReport, Spread};
+pub use session::{SessionRecord, RESOURCE};
+pub use world::Latency;
+
+use crate::membership::default_fanout_with_ring;
+use crate::node::{Node, NodeConfig};
+use crate::replay::ReplayCache;
+use crate::wire::session::{OverlayKind, OverlaySpec};
+use engine::Engine;
+
+/// Unix ms the simulated clocks read at virtual time 0 (2025-06-15).
+pub const EPOCH_MS: u64 = 1_750_000_000_000;
+
+/// Which crypto the nodes run: `real`, or `sim` when mon-keys has the `sim-crypto` feature.
+pub fn crypto_kind() -> &'static str {
+    if mon_keys::crypto::SIM_CRYPTO {
+        "sim"
+    } else {
+        "real"
+    }
+}
+
+/// One overlay configuration (a column of Table 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The algorithm.
+    pub kind: OverlayKind,
+    /// Children per node; `None` for the servers' adaptive default.
+    pub fanout: Option<u16>,
+}
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Number of servers.
+    pub nodes: usize,
+    /// Overlay configurations; sessions cycle through them.
+    pub columns: Vec<Column>,
+    /// Fraction of nodes that die just before the first session.
+    pub dead: f64,
+    /// Fraction of nodes that are slow (median 50 ms per packet instead of 0.3 ms).
+    pub stragglers: f64,
+    /// Sessions per configuration.
+    pub sessions: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Virtual time of membership gossip before the first session, ms.
+    pub settle_ms: u64,
+    /// Virtual time between a result and the next session, ms.
+    pub gap_ms: u64,
+    /// The client's `--timeout`, ms.
+    pub timeout_ms: u32,
+    /// Packet loss rate between nodes.
+    pub loss: f64,
+    /// Latency model.
+    pub latency: Latency,
+    /// Parents per node in a DAG.
+    pub max_parents: u8,
+    /// Random hops before the local stage of a two-stage tree.
+    pub stage_one_hops: u8,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: 330,
+            columns: vec![Column {
+                kind: OverlayKind::Random,
+                fanout: None,
+            }],
+            dead: 0.03,
+            stragglers: 0.0,
+            sessions: 100,
+            seed: 1,
+            settle_ms: 90_000,
+            gap_ms: 250,
+            timeout_ms: 10_000,
+            loss: 0.0,
+            latency: Latency::Planetlab,
+            max_parents: 3,
+            stage_one_hops: 2,
+        }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A parameter is out of range.
+    #[error("{0}")]
+    Config(String),
+    /// Making the keys, known_nodes or policy failed.
+    #[error("setting up the simulated deployment: {0}")]
+    Setup(String),
+}
+
+/// The value of every resource on node `i` (0-based): a fixed spread of loads in [0, 10).
+pub fn resource_value(i: usize) -> f64 {
+    ((i as u64).wrapping_mul(7919) % 1000) as f64 / 100.0
+}
+
+fn check(cfg: &SimConfig) -> Result<(), SimError> {
+    let bad = |m: &str| Err(SimError::Config(m.to_string()));
+    if !(2..=100_000).contains(&cfg.nodes) {
+        return bad("--nodes must be between 2 and 100000");
+    }
+    if !(0.0..0.9).contains(&cfg.dead) || !(0.0..=1.0).contains(&cfg.stragglers) {
+        return bad("--dead must be in [0, 0.9) and --stragglers in [0, 1]");
+    }
+    if !(0.0..0.5).contains(&cfg.loss) {
+        return bad("--loss must be in [0, 0.5)");
+    }
+    if cfg.columns.is_empty() || cfg.sessions == 0 {
+        return bad("need at least one overlay and one session");
+    }
+    if cfg.columns.iter().any(|c| c.fanout == Some(0)) {
+        return bad("--fanout must be at least 1");
+    }
+    if cfg.timeout_ms < 100 {
+        return bad("--timeout must be at least 0.1 s");
+    }
+    Ok(())
+}
+
+/// Picks `count` distinct indices of `0..n` where `allowed` holds.
+fn pick(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    count: usize,
+    allowed: impl Fn(usize) -> bool,
+) -> Vec<bool> {
+    let mut idx: Vec<usize> = (0..n).filter(|&i| allowed(i)).collect();
+    idx.shuffle(rng);
+    let mut out = vec![false; n];
+    for &i in idx.iter().take(count) {
+        out[i] = true;
+    }
+    out
+}
+
+/// Runs the simulation; `progress` hears what is going on (for a progress line).
+pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimReport>, SimError> {
+    check(cfg)?;
+    let n = cfg.nodes;
+    let mut master = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut sub = |tag: u64| ChaCha8Rng::seed_from_u64(master.next_u64() ^ tag);
+    let mut roles_rng = sub(1);
+    let mut world_rng = sub(2);
+    let mut node_rng = sub(3);
+    let net_rng = sub(4);
+    let mut session_rng = sub(5);
+    let mut key_seed = [0u8; 32];
+    sub(6).fill_bytes(&mut key_seed);
+    let mut key_rng = ChaCha20Rng::from_seed(key_seed);
+    let mut client_seed = [0u8; 32];
+    sub(7).fill_bytes(&mut client_seed);
+    let mut client_rng = ChaCha20Rng::from_seed(client_seed);
+
+    let n_dead = (cfg.dead * n as f64).round() as usize;
+    let n_slow = (cfg.stragglers * n as f64).round() as usize;
+    let dead = pick(&mut roles_rng, n, n_dead, |_| true);
+    let slow = pick(&mut roles_rng, n, n_slow, |i| !dead[i]);
+    let live: Vec<bool> = dead.iter().map(|d| !d).collect();
+    let live_count = n - n_dead;
+    let world = world::World::new(n, &slow, cfg.latency, &mut world_rng);
+    let rtt = {
+        let [p50, p90, p99, max] = world.rtt_percentiles(20_000, &mut world_rng);
+        let r = |x: f64| (x * 10.0).round() / 10.0;
+        RttSummary {
+            p50: r(p50),
+            p90: r(p90),
+            p99: r(p99),
+            max: r(max),
+        }
+    };
+
+    progress(&format!("generating {n} node keys"));
+    let mut dep = setup::deploy(n, &mut key_rng)?;
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let Some(key) = dep.keys.get_mut(i).and_then(Option::take) else {
+            return Err(SimError::Setup(format!("no key for node {i}")));
+        };
+        let ncfg = NodeConfig::new(&setup::node_name(i), setup::node_addr(i));
+        let replay = ReplayCache::new(ncfg.replay.clone());
+        let mut seed = [0u8; 32];
+        node_rng.fill_bytes(&mut seed);
+        let node_id = node_rng.next_u64();
+        let mut node = Node::with_roster(
+            ncfg,
+            key,
+            dep.known.clone(),
+            dep.roster.clone(),
+            replay,
+            node_id,
+            seed,
+        );
+        node.set_policies(dep.policies.clone());
+        nodes.push(node);
+    }
+    let name_index: HashMap<String, usize> = (0..n).map(|i| (setup::node_name(i), i)).collect();
+    let mut engine = Engine::new(nodes, world, EPOCH_MS, net_rng, cfg.loss, resource_value);
+    let seeds: Vec<_> = (0..n.min(3)).map(setup::node_addr).collect();
+    engine.set_seeds(seeds);
+    for i in 0..n {
+        let at = node_rng.gen_range(0..10_000_000u64);
+        engine.schedule_start(i, at);
+    }
+
+    // Membership.
+    let settle_us = cfg.settle_ms * 1000;
+    let mut t = 0;
+    while t < settle_us {
+        t = (t + 10_000_000).min(settle_us);
+        engine.run_until(t);
+        progress(&format!(
+            "membership: {} of {} s virtual",
+            t / 1_000_000,
+            settle_us / 1_000_000
+        ));
+    }
+    for (i, d) in dead.iter().enumerate() {
+        if *d {
+            engine.kill(i);
+        }
+    }
+    let live_idx: Vec<usize> = (0..n).filter(|&i| live[i]).collect();
+    // The client picks a responsive entry node (the paper's "nearby MON server").
+    let entries: Vec<usize> = live_idx.iter().copied().filter(|&i| !slow[i]).collect();
+    let entries = if entries.is_empty() {
+        live_idx.clone()
+    } else {
+        entries
+    };
+    let estimates: Vec<f64> = live_idx
+        .iter()
+        .filter_map(|&i| engine.hosts.get(i))
+        .map(|h| h.node.size_estimate() as f64)
+        .collect();
+    let adaptive: Vec<f64> = estimates
+        .iter()
+        .map(|&e| default_fanout_with_ring(e as usize) as f64)
+        .collect();
+    let adaptive = Spread::of(&adaptive);
+    let size_estimate = Spread::of(&estimates);
+
+    // Sessions.
+    let mut records: Vec<Vec<SessionRecord>> = vec![Vec::new(); cfg.columns.len()];
+    let total = cfg.sessions * cfg.columns.len();
+    let mut done = 0;
+    for s in 0..cfg.sessions {
+        for (c, col) in cfg.columns.iter().enumerate() {
+            let Some(&entry) = entries.choose(&mut session_rng) else {
+                return Err(SimError::Config("no live node".into()));
+            };
+            let spec = OverlaySpec {
+                kind: col.kind,
+                fanout: col.fanout.unwrap_or(0),
+                max_parents: if col.kind == OverlayKind::Dag {
+                    cfg.max_parents
+                } else {
+                    1
+                },
+                stage_one_hops: cfg.stage_one_hops,
+                max_depth: 0,
+            };
+            let rec = session::run_session(
+                &mut engine,
+                &dep,
+                s,
+                entry,
+                spec,
+                cfg.timeout_ms,
+                &live,
+                &name_index,
+                &mut client_rng,
+            );
+            records[c].push(rec);
+            let next = engine.now_us() + cfg.gap_ms * 1000;
+            engine.run_until(next);
+            done += 1;
+            if done % 10 == 0 || done == total {
+                progress(&format!("sessions: {done} of {total}"));
+            }
+        }
+    }
+    let virtual_s = engine.now_us() as f64 / 1e6;
+
+    Ok(cfg
+        .columns
+        .iter()
+        .zip(records)
+        .map(|(col, recs)| {
+            let s = report::summarize(&recs, live_count);
+            SimReport {
+                nodes: n,
+                live: live_count,
+                dead: n_dead,
+                stragglers: n_slow,
+                overlay: col.kind.as_str().to_string(),
+                fanout: col.fanout.unwrap_or(adaptive.p50 as u16),
+                fanout_mode: if col.fanout.is_some() {
+                    "fixed"
+                } else {
+                    "adaptive"
+                }
+                .to_string(),
+                adaptive_fanout: adaptive.clone(),
+                size_estimate: size_estimate.clone(),
+                sessions: recs.len(),
+                seed: cfg.seed,
+                coverage_mean: s.coverage_mean,
+                coverage_min: s.coverage_min,
+                coverage_nodes_mean: s.coverage_nodes_mean,
+                full_coverage_fraction: s.full_coverage_fraction,
+                create_ms_mean: s.create.0,
+                create_ms_p50: s.create.1,
+                create_ms_p95: s.create.2,
+                entry_ms_mean: s.entry_mean,
+                count_ms_mean: s.count[0],
+                count_ms_p50: s.count[1],
+                count_ms_p95: s.count[2],
+                count_ms_p99: s.count[3],
+                count_ms_max: s.count[4],
+                depth_mean: s.depth_mean,
+                depth_max: s.depth_max,
+                packets_per_node: s.packets_per_node,
+                failed_sessions: s.failed,
+                avg_ok: s.avg_ok,
+                rtt_ms: rtt.clone(),
+                loss: cfg.loss,
+                latency: cfg.latency.as_str().to_string(),
+                settle_s: cfg.settle_ms as f64 / 1000.0,
+                virtual_s: (virtual_s * 1000.0).round() / 1000.0,
+                crypto: crypto_kind().to_string(),
+                per_session: recs,
+            }
+        })
+        .collect())
+}
