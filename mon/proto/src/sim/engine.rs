@@ -412,6 +412,13 @@ impl Engine {
                     }
                 }
                 Output::Journal(_) | Output::CloseClient(_) => {}
+                // The simulator runs query sessions only; push I/O never comes up.
+                Output::SendStream { .. }
+                | Output::PushLand { .. }
+                | Output::PushWrite { .. }
+                | Output::PushRead { .. }
+                | Output::PushCommit { .. }
+                | Output::PushDrop { .. } => {}
                 Output::Run(req) => {
                     let local = match req.query {
                         Query::Count | Query::Depth => Local::Present,
