@@ -21,10 +21,10 @@ pub struct SimArgs {
     /// Overlay algorithm(s), comma-separated; sessions alternate between the configurations.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "random")]
     pub overlay: Vec<OverlayArg>,
-    /// Children per node, comma-separated for several columns [default: the servers'
-    /// adaptive default, from their estimate of the system's size].
-    #[arg(long, value_delimiter = ',')]
-    pub fanout: Vec<u16>,
+    /// Children per node, comma-separated for several columns; `auto` is the servers'
+    /// adaptive default, from their estimate of the system's size [default: auto].
+    #[arg(long, value_delimiter = ',', value_parser = parse_fanout, value_name = "K|auto")]
+    pub fanout: Vec<Option<u16>>,
     /// Fraction of nodes that die just before the first session.
     #[arg(long, default_value_t = 0.0)]
     pub dead: f64,
@@ -72,6 +72,17 @@ pub enum LatencyArg {
     Lan,
 }
 
+/// `auto` or a fanout of 1 to 1024.
+fn parse_fanout(s: &str) -> Result<Option<u16>, String> {
+    if s == "auto" {
+        return Ok(None);
+    }
+    match s.parse::<u16>() {
+        Ok(k) if (1..=1024).contains(&k) => Ok(Some(k)),
+        _ => Err(format!("{s:?}: expected `auto` or a fanout from 1 to 1024")),
+    }
+}
+
 fn kind(o: OverlayArg) -> OverlayKind {
     match o {
         OverlayArg::Random => OverlayKind::Random,
@@ -85,7 +96,7 @@ fn columns(a: &SimArgs) -> Vec<Column> {
     let fanouts: Vec<Option<u16>> = if a.fanout.is_empty() {
         vec![None]
     } else {
-        a.fanout.iter().map(|k| Some(*k)).collect()
+        a.fanout.clone()
     };
     a.overlay
         .iter()

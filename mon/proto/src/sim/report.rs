@@ -170,7 +170,7 @@ pub(crate) fn summarize(recs: &[SessionRecord], live: usize) -> Summary {
     let depths: Vec<f64> = ok.iter().map(|r| f64::from(r.depth)).collect();
     let answered: Vec<f64> = recs.iter().map(|r| r.answered as f64).collect();
     Summary {
-        coverage_mean: r3(mean(&cov) * 1000.0) / 1000.0,
+        coverage_mean: (mean(&cov) * 1e6).round() / 1e6,
         coverage_min: cov.iter().copied().fold(f64::INFINITY, f64::min).min(1.0),
         coverage_nodes_mean: r3(mean(&answered)),
         full_coverage_fraction: if recs.is_empty() {
