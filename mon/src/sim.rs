@@ -138,7 +138,13 @@ pub fn render_table(reports: &[SimReport]) -> String {
         first.settle_s, first.size_estimate.min, first.size_estimate.max, first.size_estimate.p50,
         first.adaptive_fanout.min, first.adaptive_fanout.max, first.adaptive_fanout.p50
     ));
-    let w = 12;
+    // Every column at least one space wider than its widest label ("twostage-auto" is 13).
+    let w = reports
+        .iter()
+        .map(|r| label(r).chars().count() + 2)
+        .max()
+        .unwrap_or(12)
+        .max(12);
     let mut row = |name: &str, f: &dyn Fn(&SimReport) -> String| {
         s.push_str(&format!("{name:<26}"));
         for r in reports {

@@ -9,6 +9,7 @@ use mon_keys::nodekey::verify_node_sig;
 use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
+use super::budget::split_budget;
 use super::push_state::{Land, PushState, EXTRA_OFFER_DELAY_MS};
 use super::state::{Child, ChildState, ParentLink, Session};
 use super::{Node, Output, Peer};
@@ -21,9 +22,6 @@ use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
 use crate::wire::packet::{Inner, Packet, DENY_DOMAIN, PRUNE_DOMAIN};
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
-
-/// Budget a push session's node keeps back from its children, ms (per hop of the chain).
-const PUSH_HOP_MARGIN_MS: u32 = 1_000;
 
 fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
@@ -298,19 +296,8 @@ impl Node {
     ) {
         let body = Arc::new(v.body);
         let budget = budget_ms.min(body.timeout_ms).max(100);
-        // Answer the parent at 90% of our budget; give children 80% of it minus a hop margin.
-        // A push's first-parent tree is a long chain: a fixed margin per hop instead.
-        let (finish_by, child_budget_ms) = if body.push.is_some() {
-            (
-                now_ms + u64::from(budget.saturating_sub(PUSH_HOP_MARGIN_MS / 2)),
-                budget.saturating_sub(PUSH_HOP_MARGIN_MS),
-            )
-        } else {
-            (
-                now_ms + u64::from(budget) * 9 / 10,
-                (budget * 8 / 10).saturating_sub(20),
-            )
-        };
+        let (answer_in, child_budget_ms) = split_budget(budget, body.push.is_some());
+        let finish_by = now_ms + answer_in;
         let level = parent_level.saturating_add(1);
         let mut s = Session {
             local: vec![None; body.ops.len()],

@@ -7,6 +7,7 @@
 //! durable before it performs any later output.
 
 mod audit_ev;
+mod budget;
 mod gossip;
 mod join;
 mod push;

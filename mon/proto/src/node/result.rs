@@ -11,6 +11,8 @@ use super::{Node, Output, Peer, RunRequest};
 
 /// How long a push node keeps serving after its result went up, ms.
 const PUSH_LINGER_MS: u64 = 60_000;
+/// Why a child that never answered the Session (retransmissions included) is missing.
+pub(super) const NO_ANSWER: &str = "no answer (node down?)";
 
 impl Node {
     pub(super) fn handle_sealed(
@@ -369,7 +371,7 @@ impl Node {
                             if now_ms >= *sent_at + rto {
                                 if *tries >= self.cfg.retries {
                                     c.state = ChildState::Missing {
-                                        why: "no answer (node down?)".into(),
+                                        why: NO_ANSWER.into(),
                                     };
                                 } else {
                                     *tries += 1;
@@ -432,6 +434,7 @@ impl Node {
         let mut reached = self.roster.empty_bitmap();
         self.roster.mark(&mut reached, &self.cfg.name);
         let mut offered: Vec<&str> = Vec::new();
+        let mut down: Vec<String> = Vec::new();
         for c in &s.children {
             offered.push(&c.name);
             if let ChildState::Linked {
@@ -441,12 +444,24 @@ impl Node {
                 if r.roster.as_deref() == Some(&digest) {
                     Roster::merge(&mut reached, &r.reached);
                 }
+                // A node some parent already offered the session to, retransmissions
+                // included, without an answer, is down: offering it again would only hold
+                // the whole result back by another round of retransmissions.
+                for p in &r.partials {
+                    for n in p.coverage().missing.entries() {
+                        if n.reason == NO_ANSWER {
+                            down.push(n.node.clone());
+                        }
+                    }
+                }
             }
         }
         let me = self.cfg.name.clone();
         let unreached: Vec<String> = self
             .roster
-            .unreached(&reached, |n| n != me && !offered.contains(&n))
+            .unreached(&reached, |n| {
+                n != me && !offered.contains(&n) && !down.iter().any(|d| d == n)
+            })
             .into_iter()
             .map(str::to_string)
             .collect();
