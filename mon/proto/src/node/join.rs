@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::audit_ev::EvExt;
 use super::budget::split_budget;
 use super::push_state::{Land, PushState, EXTRA_OFFER_DELAY_MS};
+use super::state::sealed;
 use super::state::{Child, ChildState, ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
@@ -705,7 +706,7 @@ impl Node {
                                 }
                             }
                         }
-                        let frame = sealer.seal(&Inner::Go.to_bytes());
+                        let go = sealed(hash, &me, &mut sealer, &Inner::Go);
                         c.state = if extra {
                             ChildState::Extra { sealer, opener }
                         } else {
@@ -715,13 +716,7 @@ impl Node {
                                 result: None,
                             }
                         };
-                        if let Ok(frame) = frame {
-                            let p = Packet::Sealed {
-                                session_hash: hash.into(),
-                                from: me,
-                                channel: 0,
-                                frame,
-                            };
+                        if let Some(p) = go {
                             let to = Peer::Addr(c.addr);
                             self.send(to, &p);
                         }
@@ -739,13 +734,7 @@ impl Node {
                 ..
             } => {
                 // Our Go may have been lost: send another one.
-                if let Ok(frame) = sealer.seal(&Inner::Go.to_bytes()) {
-                    let p = Packet::Sealed {
-                        session_hash: hash.into(),
-                        from: me,
-                        channel: 0,
-                        frame,
-                    };
+                if let Some(p) = sealed(hash, &me, sealer, &Inner::Go) {
                     let to = Peer::Addr(c.addr);
                     self.send(to, &p);
                 }
@@ -770,14 +759,10 @@ impl Node {
             return;
         };
         let hash = *session_hash;
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
-            return;
-        };
-        if let ChildState::Offered { packet_hash, .. } = &c.state {
-            if *packet_hash == *answered
+        if let Some(c) = self.offered_child(&hash, &child) {
+            let answers_last = matches!(&c.state,
+                ChildState::Offered { packet_hash, .. } if *packet_hash == *answered);
+            if answers_last
                 && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
             {
                 c.state = ChildState::Pruned;
@@ -798,17 +783,20 @@ impl Node {
             return;
         };
         let hash = *session_hash;
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
-            return;
-        };
-        if matches!(c.state, ChildState::Offered { .. })
-            && verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok()
-        {
-            c.state = ChildState::Denied { code, text };
+        if let Some(c) = self.offered_child(&hash, &child) {
+            if verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok() {
+                c.state = ChildState::Denied { code, text };
+            }
         }
         self.try_finish(now_ms, hash);
+    }
+
+    /// The child `name` of session `hash` while its offer is still unanswered.
+    fn offered_child(&mut self, hash: &SessionHash, name: &str) -> Option<&mut Child> {
+        self.sessions
+            .get_mut(hash)?
+            .children
+            .iter_mut()
+            .find(|c| c.name == name && matches!(c.state, ChildState::Offered { .. }))
     }
 }

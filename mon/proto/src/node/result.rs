@@ -6,7 +6,7 @@ use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::SessionHash;
 
-use super::state::ChildState;
+use super::state::{sealed, ChildState};
 use super::{Node, Output, Peer, RunRequest};
 
 /// How long a push node keeps serving after its result went up, ms.
@@ -170,13 +170,7 @@ impl Node {
             return;
         };
         if let ChildState::Linked { sealer, result, .. } = &mut c.state {
-            if let Ok(frame) = sealer.seal(&Inner::ResultAck.to_bytes()) {
-                let p = Packet::Sealed {
-                    session_hash: hash.into(),
-                    from: me,
-                    channel: 0,
-                    frame,
-                };
+            if let Some(p) = sealed(hash, &me, sealer, &Inner::ResultAck) {
                 let to = Peer::Addr(c.addr);
                 if result.is_none() {
                     if r.partials.len() == nops {

@@ -8,7 +8,7 @@ use mon_keys::hop::Initiator;
 
 use super::Peer;
 use crate::agg::Partial;
-use crate::wire::packet::SubtreeResult;
+use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
 /// A link towards a parent (the first parent gets results; extra DAG parents serve blocks).
@@ -143,4 +143,21 @@ pub struct SessionSummary {
     pub level: u16,
     /// Children.
     pub children: usize,
+}
+
+/// `inner` sealed on channel 0 of a session link, as a packet from `from`; `None` once the
+/// link's sealer refuses (its counter is exhausted).
+pub(super) fn sealed(
+    hash: SessionHash,
+    from: &str,
+    sealer: &mut Sealer,
+    inner: &Inner,
+) -> Option<Packet> {
+    let frame = sealer.seal(&inner.to_bytes()).ok()?;
+    Some(Packet::Sealed {
+        session_hash: hash.into(),
+        from: from.to_string(),
+        channel: 0,
+        frame,
+    })
 }
