@@ -492,7 +492,13 @@ impl Node {
                 });
             let Some(addr) = addr else { continue };
             let m = crate::membership::MemberId { name, addr, key };
-            if let Some(c) = self.offer(now_ms, &hash, &signed, level, budget * 8 / 10, &m) {
+            if let Some(mut c) = self.offer(now_ms, &hash, &signed, level, budget * 8 / 10, &m) {
+                // Swept nodes are mostly down (the overlay and its ring links missed them):
+                // one retransmission, not `retries`, so that a dead roster node holds the
+                // whole result back by 2 × rto instead of (retries + 1) × rto.
+                if let ChildState::Offered { tries, .. } = &mut c.state {
+                    *tries = self.cfg.retries.saturating_sub(1);
+                }
                 kids.push(c);
             }
         }
