@@ -1,4 +1,7 @@
-//! How a node splits its time budget between its own answer and its children.
+//! How a node splits its time budget between its own answer and its children, and how many
+//! children it offers the session to.
+
+use crate::membership::default_fanout_with_ring;
 
 /// Budget a push session's node keeps back from its children, ms (per hop of the chain).
 const PUSH_HOP_MARGIN_MS: u32 = 1_000;
@@ -30,9 +33,52 @@ pub(crate) fn split_budget(budget: u32, push: bool) -> (u64, u32) {
     }
 }
 
+/// Random children a node at `level` offers a session to under the adaptive default, in a
+/// system of about `n` live nodes (ring neighbours come on top).
+///
+/// The first levels expand the tree: `default_fanout_with_ring(n)` children each, so that
+/// `k^L` reaches `n` after `L = ⌈ln n / ln k⌉` levels. Past that level nearly every node already
+/// has the session and almost every random offer is a duplicate (an offer, a Prune, three
+/// signatures and a key exchange for nothing); those nodes offer LATE_FANOUT random children and
+/// rely on their ring neighbours, and on the entry's sweep, for the last few nodes.
+pub(crate) fn adaptive_fanout(n: usize, level: u16) -> usize {
+    let k = default_fanout_with_ring(n);
+    let expand = ((n.max(2) as f64).ln() / (k.max(2) as f64).ln()).ceil() as u16;
+    if level <= expand.saturating_add(EXPAND_MARGIN) {
+        k
+    } else {
+        LATE_FANOUT.min(k)
+    }
+}
+
+/// Levels past the expansion phase that still use the full fanout.
+const EXPAND_MARGIN: u16 = 1;
+/// Random children of a node past the expansion phase.
+const LATE_FANOUT: usize = 1;
+
 #[cfg(test)]
 mod tests {
-    use super::split_budget;
+    use super::{adaptive_fanout, split_budget};
+    use crate::membership::default_fanout_with_ring;
+
+    #[test]
+    fn full_fanout_while_the_tree_expands_then_one() {
+        for n in [12usize, 300, 1_000, 10_000] {
+            let k = default_fanout_with_ring(n);
+            // k^levels must reach n before the fanout drops.
+            let mut full = 0u32;
+            while adaptive_fanout(n, (full + 1) as u16) == k {
+                full += 1;
+                assert!(full < 100);
+            }
+            assert!(
+                (k as f64).powi(full as i32) >= n as f64,
+                "n {n}: k {k}, {full} levels"
+            );
+            assert_eq!(adaptive_fanout(n, (full + 1) as u16), 1, "n {n}");
+            assert_eq!(adaptive_fanout(n, 40), 1, "n {n}");
+        }
+    }
 
     /// Budgets down a chain of `levels` query hops from `root`.
     fn chain(root: u32, levels: usize) -> Vec<u32> {

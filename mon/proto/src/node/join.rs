@@ -9,7 +9,7 @@ use mon_keys::nodekey::verify_node_sig;
 use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
-use super::budget::split_budget;
+use super::budget::{adaptive_fanout, split_budget};
 use super::push_state::{Land, PushState, EXTRA_OFFER_DELAY_MS};
 use super::state::sealed;
 use super::state::{Child, ChildState, ParentLink, Session};
@@ -448,8 +448,11 @@ impl Node {
         parent: &str,
     ) -> Vec<MemberId> {
         let o = &body.overlay;
-        let k = if o.fanout == 0 {
+        let k = if o.fanout == 0 && o.kind == OverlayKind::Dag {
+            // A DAG's extra parents are the duplicate offers: keep them at every level.
             default_fanout_with_ring(self.membership.size_estimate())
+        } else if o.fanout == 0 {
+            adaptive_fanout(self.membership.size_estimate(), level)
         } else {
             usize::from(o.fanout)
         };
