@@ -52,7 +52,7 @@ pub(crate) fn adaptive_fanout(n: usize, level: u16) -> usize {
 }
 
 /// Levels past the expansion phase that still use the full fanout.
-const EXPAND_MARGIN: u16 = 1;
+const EXPAND_MARGIN: u16 = 0;
 /// Random children of a node past the expansion phase.
 const LATE_FANOUT: usize = 1;
 
