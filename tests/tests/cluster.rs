@@ -282,18 +282,31 @@ fn the_papers_example_works_as_written_against_a_one_slice_server() {
     );
     assert!(text.contains("answered 3 / missing 0 / denied 0"), "{text}");
 
-    // mon members: the entry's partial view, by name
-    let (code, v, err) = c.json(&["members"]);
-    assert_eq!(code, 0, "{err}");
-    let names: BTreeSet<String> = v["result"]
+    // mon members: the entry's partial view, by name. Sessions reach every node through the
+    // roster even before gossip has filled the view, so give gossip a few Ping rounds
+    // (bounded: 40 × 0.5 s).
+    let want: BTreeSet<String> = ["n2".to_string(), "n3".to_string()].into_iter().collect();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..40 {
+        let (code, v, err) = c.json(&["members"]);
+        assert_eq!(code, 0, "{err}");
+        let names: BTreeSet<String> = v["result"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter_map(|m| m["name"].as_str().map(str::to_string))
+            .collect();
+        last = v;
+        if names == want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let names: BTreeSet<String> = last["result"]
         .as_array()
         .expect("members")
         .iter()
         .filter_map(|m| m["name"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(
-        names,
-        ["n2".to_string(), "n3".to_string()].into_iter().collect(),
-        "{v}"
-    );
+    assert_eq!(names, want, "{last}");
 }
