@@ -63,6 +63,26 @@ fn human(bytes: f64) -> String {
     }
 }
 
+/// The roster nodes whose results reached the client (empty when the subtrees' rosters
+/// differ from ours).
+fn reached_nodes(
+    known: &KnownNodes,
+    digest: Option<&[u8; 32]>,
+    bitmap: &[u8],
+) -> std::collections::HashSet<String> {
+    let roster = mon_proto::roster::Roster::from_known(known);
+    if digest != Some(&roster.digest()) {
+        return Default::default();
+    }
+    let unreached: std::collections::HashSet<&str> =
+        roster.unreached(bitmap, |_| true).into_iter().collect();
+    roster
+        .unreached(&roster.empty_bitmap(), |n| !unreached.contains(n))
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `mon push`. Returns the exit code.
 pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
@@ -180,10 +200,11 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let nblocks = manifest.blocks.len() as u32;
         let advert = cs.seal_push(&PushMsg::Advert(BitSet::full(nblocks).to_bytes()))?;
         net::write_frame(&mut s, &advert.to_bytes()).await?;
-        serve(&mut cs, &mut s, &file, &manifest, timeout_ms, g, t0).await
+        serve(&mut cs, &mut s, &file, &manifest, timeout_ms, g, t0, &known).await
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     cs: &mut ClientSession,
     s: &mut TcpStream,
@@ -192,6 +213,7 @@ async fn serve(
     timeout_ms: u32,
     g: &GlobalOpts,
     t0: Instant,
+    known: &KnownNodes,
 ) -> anyhow::Result<u8> {
     let bar = if g.json {
         indicatif::ProgressBar::hidden()
@@ -268,7 +290,7 @@ async fn serve(
                 bar.set_position(served);
             }
             // Requests are answered at once: nothing queued to cancel.
-            PushMsg::Cancel(_) | PushMsg::Primary | PushMsg::Ping => {}
+            PushMsg::Cancel(_) | PushMsg::Primary | PushMsg::Prefer | PushMsg::Ping => {}
             other => bail!("the entry node sent {other:?}, which only a parent may send"),
         }
     };
@@ -293,10 +315,14 @@ async fn serve(
         .iter()
         .map(|e| (e.node.clone(), e.reason.clone()))
         .collect();
+    // A node whose link to one parent was lost may still have reported through another
+    // (the roster bitmap says who did): it is not missing.
+    let reached = reached_nodes(known, r.roster.as_deref(), &r.reached);
     let missing: Vec<(String, String)> = c
         .missing
         .entries()
         .iter()
+        .filter(|e| !reached.contains(&e.node))
         .map(|e| (e.node.clone(), e.reason.clone()))
         .collect();
     let aggregate = done as f64 * m.size as f64 / secs;
