@@ -31,7 +31,11 @@ fn push_dir(c: &Cluster, i: u32) -> PathBuf {
 }
 
 fn start(n: u32, port: u16) -> Cluster {
-    let c = Cluster::start(n, port, |_| Vec::new());
+    start_with(n, port, |_| Vec::new())
+}
+
+fn start_with(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
+    let c = Cluster::start(n, port, extra);
     for i in 1..=n {
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
     }
@@ -49,6 +53,18 @@ fn push(
     dest: &str,
     extra: &[&str],
 ) -> (i32, Value, String) {
+    push_with(c, entry, file, dest, extra, &[])
+}
+
+/// `mon [extra…] push FILE DEST --mode 0750 [sub…]`.
+fn push_with(
+    c: &Cluster,
+    entry: u32,
+    file: &std::path::Path,
+    dest: &str,
+    extra: &[&str],
+    sub: &[&str],
+) -> (i32, Value, String) {
     let out = c
         .client_via(entry)
         .arg("--json")
@@ -57,6 +73,7 @@ fn push(
         .arg(file)
         .arg(dest)
         .args(["--mode", "0750"])
+        .args(sub)
         .output()
         .unwrap();
     let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -156,6 +173,72 @@ fn dest_outside_push_dirs_or_a_key_without_mon_push_is_denied_everywhere() {
             "n{i}"
         );
     }
+}
+
+#[test]
+fn push_where_lands_only_on_matching_nodes_and_counts_the_others_skipped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 8;
+    // Operator-defined resource `role`: 1 on even nodes, 0 on odd ones.
+    let role = |i: u32| u32::from(i % 2 == 0);
+    let c = start_with(n, 19200, |i| {
+        vec!["--resource".into(), format!("role=echo {}", role(i))]
+    });
+    let src = random_file(c.dir.path(), 3 * 1024 * 1024 + 17);
+    let want = std::fs::read(&src).unwrap();
+    let (code, v, err) = push_with(&c, 1, &src, &dest(&c), &[], &["--where", "role", "EQ", "1"]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert_eq!(v["done"], 4, "{v}");
+    assert_eq!(v["skipped"], 4, "{v}");
+    assert_eq!(v["where"], "role == 1", "{v}");
+    for what in ["failed", "denied", "missing"] {
+        assert_eq!(v[what].as_array().map(Vec::len), Some(0), "{what}: {v}");
+    }
+    for i in 1..=n {
+        let p = push_dir(&c, i).join("app.bin");
+        if role(i) == 1 {
+            let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}\n{v}", p.display()));
+            assert!(got == want, "n{i}: content differs");
+        } else {
+            assert!(!p.exists(), "n{i} does not match but got {}", p.display());
+        }
+    }
+    // Relays keep their temporary file only while the session lasts.
+    let t = std::time::Instant::now();
+    while !temp_files_left(&c, n).is_empty() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(temp_files_left(&c, n), Vec::<String>::new());
+
+    // A condition no node meets: nothing lands, every node is skipped, still exit 0.
+    let (code, v, err) = push_with(&c, 2, &src, &dest(&c), &[], &["--where", "role", ">", "5"]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert_eq!(v["done"], 0, "{v}");
+    assert_eq!(v["skipped"], u64::from(n), "{v}");
+    // The landed copies of the first push are untouched.
+    for i in (1..=n).filter(|i| role(*i) == 0) {
+        assert!(!push_dir(&c, i).join("app.bin").exists(), "n{i}");
+    }
+
+    // A condition on a resource the nodes do not define: failed, with the reason.
+    let (code, v, err) = push_with(
+        &c,
+        1,
+        &src,
+        &dest(&c),
+        &[],
+        &["--where", "nosuch", "EQ", "1"],
+    );
+    assert_eq!(code, 1, "{err}\n{v}");
+    let failed = v["failed"].as_array().cloned().unwrap_or_default();
+    assert_eq!(failed.len(), n as usize, "{v}");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("where: "),
+        "{v}"
+    );
 }
 
 #[test]

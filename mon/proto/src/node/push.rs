@@ -16,7 +16,10 @@ use crate::push::{BitSet, BlockOutcome, Event};
 use crate::wire::packet::Packet;
 use crate::wire::session::SessionHash;
 
+mod cond;
 mod live;
+
+pub use cond::PUSH_COND_INDEX;
 
 /// A file operation the driver could not do, reported back to the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +93,7 @@ impl Node {
             dest,
             size,
         });
+        self.push_cond_start(now_ms, hash);
     }
 
     /// The driver created (or failed to create) the temporary file.
@@ -446,6 +450,12 @@ impl Node {
                 p.serve.set_weight(id, PRIMARY_WEIGHT);
                 None
             }
+            PushMsg::Progress(n) => {
+                if let Some(l) = p.children.get_mut(id as usize) {
+                    l.progress = n;
+                }
+                None
+            }
             PushMsg::Ping => None,
             other => Some(("protocol", format!("{other:?} is not a child's message"))),
         };
@@ -471,7 +481,7 @@ impl Node {
         let mut audits = Vec::new();
         let mut new_primary: Option<String> = None;
         let mut fail: Option<(String, String)> = None;
-        let mut relay_done = false;
+        let mut relay_done: Option<Local> = None;
         let mut ask_adoption = false;
         {
             let Some(s) = self.sessions.get_mut(&hash) else {
@@ -566,16 +576,20 @@ impl Node {
                     }
                 }
                 if p.dl.complete() {
-                    p.land = Land::Committing;
-                    if s.targeted {
-                        self.out.push_back(Output::PushCommit {
-                            session: hash,
-                            mode: p.manifest.mode,
-                        });
-                    } else {
+                    match cond::finish(s.targeted, &p.cond) {
+                        cond::Finish::Commit => {
+                            p.land = Land::Committing;
+                            self.out.push_back(Output::PushCommit {
+                                session: hash,
+                                mode: p.manifest.mode,
+                            });
+                        }
+                        cond::Finish::Wait => {}
                         // A relay-only node keeps the temporary file to serve, never lands it.
-                        p.land = Land::Done;
-                        relay_done = true;
+                        cond::Finish::Relay(local) => {
+                            p.land = Land::Done;
+                            relay_done = Some(local);
+                        }
                     }
                 } else if let Some(f) = p.dl.failed() {
                     // Extra parents may still link (their offers come a little later, and
@@ -628,8 +642,8 @@ impl Node {
         if ask_adoption {
             self.push_ask_adoption(now_ms, hash);
         }
-        if relay_done {
-            self.push_local(now_ms, hash, Local::Present);
+        if let Some(local) = relay_done {
+            self.push_local(now_ms, hash, local);
         }
         if let Some((code, text)) = fail {
             self.push_fail(now_ms, hash, &code, &text);

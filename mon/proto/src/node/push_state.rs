@@ -24,6 +24,8 @@ pub(super) struct PLink {
     /// Blocks may flow (false: a parent dropped for misbehaviour that is still our result
     /// parent; the link only carries keepalives so neither side reports the other lost).
     pub data: bool,
+    /// Child links: the last [`crate::push::msg::PushMsg::Progress`] count received.
+    pub progress: u64,
     /// `push.serve` already audited for this child link.
     pub audited: bool,
 }
@@ -39,6 +41,7 @@ impl PLink {
             sent: now_ms,
             alive: true,
             data: true,
+            progress: 0,
             audited: false,
         }
     }
@@ -85,9 +88,28 @@ pub(super) struct PushState {
     pub orphan_since: Option<u64>,
     /// When the push timers last ran (a node whose own loop stalled credits its links).
     pub timers_ran: u64,
+    /// The manifest's `--where` condition on this node.
+    pub cond: Cond,
     /// A parent that linked after we were orphaned and was asked to take our result: the
     /// result goes to it once its link is recorded.
     pub pending_primary: Option<String>,
+    /// The last progress count sent to the result parent, and when.
+    pub progress_sent: (u64, u64),
+}
+
+/// Where the manifest's `--where` condition stands on this node.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Cond {
+    /// No condition (or the node is outside `targets`: it relays anyway).
+    None,
+    /// The resource is being read.
+    Pending,
+    /// The condition holds: the file lands.
+    Match,
+    /// The condition does not hold: the node relays and reports itself skipped.
+    NoMatch,
+    /// The resource could not be read: the node relays and reports the failure.
+    Failed(String),
 }
 
 /// Blocks outstanding between the node and its sockets, per session.
@@ -121,7 +143,9 @@ impl PushState {
             started_ms: now_ms,
             orphan_since: None,
             timers_ran: now_ms,
+            cond: Cond::None,
             pending_primary: None,
+            progress_sent: (0, 0),
         }
     }
 

@@ -11,6 +11,10 @@
 //!                                 elsewhere; if I am your first parent, your result still
 //!                                 comes to me (the link stays up for keepalives)
 //! child → parent: Request(index) / Cancel(index)
+//!                 Progress(n)     to the first parent, at most once a second when it
+//!                                 changed: n nodes of my result subtree (me included) have
+//!                                 finished their part; the entry node's reaches the client,
+//!                                 which shows nodes complete / nodes in the session
 //!                 Primary         "you are now my first parent": serve me with the primary
 //!                                 weight and expect my subtree's result
 //!                 Prefer          serve me with the primary weight; my subtree's result
@@ -32,6 +36,8 @@ pub const PUSH_CHANNEL: u8 = 1;
 pub const MAX_PUSH_BLOCK: u32 = 512 * 1024;
 /// Keepalive interval on push links, ms.
 pub const PING_MS: u64 = 1_000;
+/// Progress reports go up at most this often, ms.
+pub const PROGRESS_MS: u64 = 1_000;
 /// A push link from which nothing (no frame of any kind) arrived for this long is considered
 /// lost, ms. Generous on purpose: on a loaded machine a node's loop may stall for seconds
 /// (CPU starvation, a slow `fsync`), and a stalled peer is not a dead one. A dead peer is
@@ -59,6 +65,9 @@ pub enum PushMsg {
     Primary,
     /// Keepalive.
     Ping,
+    /// Nodes of the sender's result subtree that finished their part (landed, relayed,
+    /// skipped or failed). For display only.
+    Progress(u64),
     /// Serve the sender with the primary weight, without taking over its result.
     Prefer,
     /// The sender (a parent) lost every parent: offer it the session as an extra parent.
@@ -107,6 +116,7 @@ mod tests {
             PushMsg::Block(6, vec![7; 100]),
             PushMsg::Primary,
             PushMsg::Ping,
+            PushMsg::Progress(7),
             PushMsg::Prefer,
             PushMsg::Adopt,
             PushMsg::Leave,

@@ -6,7 +6,7 @@ use super::super::state::ChildState;
 use super::super::{Node, Peer};
 use super::send_on;
 use crate::membership::MemberId;
-use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS};
+use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
 use crate::wire::session::SessionHash;
 
 impl Node {
@@ -48,6 +48,7 @@ impl Node {
             }
             (signed, level, budget)
         };
+        self.push_report_progress(now_ms, hash);
         self.push_lose_links(
             now_ms,
             hash,
@@ -249,5 +250,54 @@ impl Node {
             PushMsg::Primary
         };
         send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
+    }
+
+    /// Sends the result parent how many nodes of our result subtree finished their part
+    /// (ourselves, plus the last counts of the children whose result parent we are), at most
+    /// every [`PROGRESS_MS`] and only when it changed.
+    fn push_report_progress(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        if s.result_packet.is_some() {
+            return;
+        }
+        let result_parent = s.parent.name.clone();
+        let linked: Vec<&str> = s
+            .children
+            .iter()
+            .filter(|c| matches!(c.state, ChildState::Linked { .. }))
+            .map(|c| c.name.as_str())
+            .collect();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let mut n = u64::from(p.finished());
+        for l in &p.children {
+            if l.alive && linked.contains(&l.name.as_str()) {
+                n = n.saturating_add(l.progress);
+            }
+        }
+        let (last, at) = p.progress_sent;
+        if n == last || now_ms < at + PROGRESS_MS {
+            return;
+        }
+        p.progress_sent = (n, now_ms);
+        if let Some(l) = p
+            .parents
+            .iter_mut()
+            .find(|l| l.alive && l.name == result_parent)
+        {
+            send_on(
+                &mut self.out,
+                &me,
+                hash,
+                l,
+                &PushMsg::Progress(n),
+                now_ms,
+                false,
+            );
+        }
     }
 }
