@@ -31,7 +31,11 @@ fn push_dir(c: &Cluster, i: u32) -> PathBuf {
 }
 
 fn start(n: u32, port: u16) -> Cluster {
-    let c = Cluster::start(n, port, |_| Vec::new());
+    start_with(n, port, |_| Vec::new())
+}
+
+fn start_with(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
+    let c = Cluster::start(n, port, extra);
     for i in 1..=n {
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
     }
@@ -49,6 +53,18 @@ fn push(
     dest: &str,
     extra: &[&str],
 ) -> (i32, Value, String) {
+    push_with(c, entry, file, dest, extra, &[])
+}
+
+/// `mon [extra…] push FILE DEST --mode 0750 [sub…]`.
+fn push_with(
+    c: &Cluster,
+    entry: u32,
+    file: &std::path::Path,
+    dest: &str,
+    extra: &[&str],
+    sub: &[&str],
+) -> (i32, Value, String) {
     let out = c
         .client_via(entry)
         .arg("--json")
@@ -57,6 +73,7 @@ fn push(
         .arg(file)
         .arg(dest)
         .args(["--mode", "0750"])
+        .args(sub)
         .output()
         .unwrap();
     let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -159,6 +176,72 @@ fn dest_outside_push_dirs_or_a_key_without_mon_push_is_denied_everywhere() {
 }
 
 #[test]
+fn push_where_lands_only_on_matching_nodes_and_counts_the_others_skipped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 8;
+    // Operator-defined resource `role`: 1 on even nodes, 0 on odd ones.
+    let role = |i: u32| u32::from(i % 2 == 0);
+    let c = start_with(n, 19200, |i| {
+        vec!["--resource".into(), format!("role=echo {}", role(i))]
+    });
+    let src = random_file(c.dir.path(), 3 * 1024 * 1024 + 17);
+    let want = std::fs::read(&src).unwrap();
+    let (code, v, err) = push_with(&c, 1, &src, &dest(&c), &[], &["--where", "role", "EQ", "1"]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert_eq!(v["done"], 4, "{v}");
+    assert_eq!(v["skipped"], 4, "{v}");
+    assert_eq!(v["where"], "role == 1", "{v}");
+    for what in ["failed", "denied", "missing"] {
+        assert_eq!(v[what].as_array().map(Vec::len), Some(0), "{what}: {v}");
+    }
+    for i in 1..=n {
+        let p = push_dir(&c, i).join("app.bin");
+        if role(i) == 1 {
+            let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}\n{v}", p.display()));
+            assert!(got == want, "n{i}: content differs");
+        } else {
+            assert!(!p.exists(), "n{i} does not match but got {}", p.display());
+        }
+    }
+    // Relays keep their temporary file only while the session lasts.
+    let t = std::time::Instant::now();
+    while !temp_files_left(&c, n).is_empty() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(temp_files_left(&c, n), Vec::<String>::new());
+
+    // A condition no node meets: nothing lands, every node is skipped, still exit 0.
+    let (code, v, err) = push_with(&c, 2, &src, &dest(&c), &[], &["--where", "role", ">", "5"]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert_eq!(v["done"], 0, "{v}");
+    assert_eq!(v["skipped"], u64::from(n), "{v}");
+    // The landed copies of the first push are untouched.
+    for i in (1..=n).filter(|i| role(*i) == 0) {
+        assert!(!push_dir(&c, i).join("app.bin").exists(), "n{i}");
+    }
+
+    // A condition on a resource the nodes do not define: failed, with the reason.
+    let (code, v, err) = push_with(
+        &c,
+        1,
+        &src,
+        &dest(&c),
+        &[],
+        &["--where", "nosuch", "EQ", "1"],
+    );
+    assert_eq!(code, 1, "{err}\n{v}");
+    let failed = v["failed"].as_array().cloned().unwrap_or_default();
+    assert_eq!(failed.len(), n as usize, "{v}");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("where: "),
+        "{v}"
+    );
+}
+
+#[test]
 fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let n = 12;
@@ -198,11 +281,16 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
 }
 
 /// Uses servers built with the test-only fault hook (`mon_tests::fault_bin` builds them).
-/// Passes alone (`cargo test -p mon-tests --test push -- --ignored`), but failed once in a
-/// full CI run under load: two push links were declared lost (6 s of silence) and their
-/// nodes reported missing. Ignored until push links survive a loaded machine.
+///
+/// Fixed: the corrupting relay's children that had dropped it as their first parent were
+/// reported missing (the relay waited for their results while they stopped talking to it),
+/// and a node failed at once when its only parent yet was the corrupting one.
+/// Still flaky (about 1 run in 3): with the low-bandwidth ring tables (2 entries a side,
+/// often incomplete in a 10-node cluster) the push DAG gives some nodes a single parent; when
+/// that parent is the corrupting relay and no other links within the orphan grace, the node
+/// fails `lost-all-parents` (no wrong file is ever written). Run it with `-- --ignored`.
 #[test]
-#[ignore = "flaky under load: push links time out (see the doc comment)"]
+#[ignore = "flaky until the push DAG gives every node two parents (see the doc comment)"]
 fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
     let bin = mon_tests::fault_bin();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

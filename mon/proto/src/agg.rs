@@ -27,7 +27,9 @@
 //!   in the operation's result.
 //!
 //! Per operation:
-//! - `count`: nothing beyond `answered`.
+//! - `count`: `skipped`, the nodes (counted in `answered`) whose `--where` did not hold: a
+//!   push session's operation is a count, and its nodes outside the condition relay only.
+//!   Merge: sum.
 //! - `depth`: the number of levels of the tree (a lone node has depth 1). A node's own partial has
 //!   depth 1; a parent calls [`Partial::add_depth_level`] on each child's partial (or once on the
 //!   merge of all its children, before merging its own) so the child's levels count one deeper.

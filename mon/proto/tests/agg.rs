@@ -52,6 +52,28 @@ fn count_counts_answering_nodes_but_not_denied() {
 }
 
 #[test]
+fn count_sums_skipped_nodes_of_a_push_where() {
+    let q = Query::Count;
+    let p = fold(
+        &q,
+        vec![
+            ("a", Local::Present),
+            ("b", Local::Skipped),
+            ("c", Local::Skipped),
+            ("d", Local::Failed("where: no such resource".into())),
+        ],
+    );
+    let c = p.coverage();
+    assert_eq!(c.answered, 4);
+    assert_eq!(c.skipped, 2);
+    assert_eq!(c.failed.total(), 1);
+    // Survives the wire.
+    let back: Partial = ciborium::from_reader(&mon_proto::wire::encode(&p)[..]).unwrap();
+    assert_eq!(back.coverage().skipped, 2);
+    assert_eq!(p.finish(&q), Answer::Count(4));
+}
+
+#[test]
 fn depth_counts_levels() {
     let q = Query::Depth;
     // a -> b -> c, a -> d

@@ -291,3 +291,42 @@ fn sealed_inner_messages_round_trip() {
         assert_eq!(Inner::from_bytes(&m.to_bytes()), Ok(m));
     }
 }
+
+#[test]
+fn a_push_manifest_carries_its_where_condition_strictly() {
+    use mon_proto::agg::{CmpOp, Where};
+    use mon_proto::push::build_manifest;
+    let data = vec![7u8; 10_000];
+    let plain = build_manifest("f", &data[..], 10_000, 0o644, 4096, "/srv/f").unwrap();
+    // Without a condition the encoding has no `where` key at all.
+    let bytes = mon_proto::wire::encode(&plain);
+    let v: Value = ciborium::from_reader(&bytes[..]).unwrap();
+    let keys: Vec<String> = v
+        .as_map()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, _)| k.as_text().map(str::to_string))
+        .collect();
+    assert!(!keys.contains(&"where".to_string()), "{keys:?}");
+    let mut m = plain.clone();
+    m.cond = Some(Where {
+        res: "role".into(),
+        op: CmpOp::Eq,
+        value: 1.0,
+    });
+    assert!(m.validate().is_ok());
+    let back: mon_proto::wire::session::Manifest =
+        mon_proto::wire::decode_strict("manifest", &mon_proto::wire::encode(&m), 1 << 20).unwrap();
+    assert_eq!(back, m);
+    // A bad resource name or a non-finite value is refused.
+    let mut bad = m.clone();
+    if let Some(w) = bad.cond.as_mut() {
+        w.res = "Role!".into();
+    }
+    assert!(bad.validate().unwrap_err().contains("where"));
+    let mut bad = m;
+    if let Some(w) = bad.cond.as_mut() {
+        w.value = f64::NAN;
+    }
+    assert!(bad.validate().unwrap_err().contains("finite"));
+}

@@ -120,6 +120,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                     })
                     .collect(),
                 dest,
+                cond: None,
             }
         })
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
-use mon_proto::agg::Query;
+use mon_proto::agg::{CmpOp, Query, Where};
 use mon_proto::client::{ClientError, ClientSession, SessionRequest};
 use mon_proto::push::manifest::{block_len, block_offset};
 use mon_proto::push::msg::{PushMsg, MAX_PUSH_BLOCK, PING_MS, PUSH_CHANNEL};
@@ -40,6 +40,29 @@ pub struct PushArgs {
     /// Block size (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K).
     #[arg(long, value_name = "SIZE")]
     pub block_size: Option<String>,
+    /// Land the file only where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=);
+    /// the other nodes still relay blocks and are reported as skipped.
+    #[arg(long = "where", num_args = 3, value_names = ["RES", "OP", "VALUE"], allow_hyphen_values = true)]
+    pub where_: Vec<String>,
+}
+
+/// `--where RES OP VALUE` as a condition (checked like `exec --where`).
+fn parse_where(w: &[String]) -> anyhow::Result<Option<Where>> {
+    let [res, op, value] = w else {
+        return Ok(None);
+    };
+    let op: CmpOp = op.parse()?;
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .with_context(|| format!("--where VALUE {value:?}: expected a finite number"))?;
+    mon_proto::agg::check_resource_name(res).context("--where RES")?;
+    Ok(Some(Where {
+        res: res.clone(),
+        op,
+        value,
+    }))
 }
 
 fn parse_size(s: &str) -> anyhow::Result<u32> {
@@ -63,6 +86,26 @@ fn human(bytes: f64) -> String {
     }
 }
 
+/// The roster nodes whose results reached the client (empty when the subtrees' rosters
+/// differ from ours).
+fn reached_nodes(
+    known: &KnownNodes,
+    digest: Option<&[u8; 32]>,
+    bitmap: &[u8],
+) -> std::collections::HashSet<String> {
+    let roster = mon_proto::roster::Roster::from_known(known);
+    if digest != Some(&roster.digest()) {
+        return Default::default();
+    }
+    let unreached: std::collections::HashSet<&str> =
+        roster.unreached(bitmap, |_| true).into_iter().collect();
+    roster
+        .unreached(&roster.empty_bitmap(), |n| !unreached.contains(n))
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `mon push`. Returns the exit code.
 pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
@@ -80,6 +123,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
                 a.mode
             )
         })?;
+    let cond = parse_where(&a.where_)?;
     if !a.dest.starts_with('/') {
         bail!("DEST {:?} must be an absolute path", a.dest);
     }
@@ -103,7 +147,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let manifest = build_manifest(
+    let mut manifest = build_manifest(
         &name,
         std::io::BufReader::new(&file),
         size,
@@ -112,6 +156,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         &a.dest,
     )
     .with_context(|| format!("hashing {}", a.file.display()))?;
+    manifest.cond = cond;
     let timeout_s = g.timeout.unwrap_or(DEFAULT_PUSH_TIMEOUT_S);
     if !(1.0..=3600.0).contains(&timeout_s) {
         bail!("--timeout must be between 1 and 3600 seconds for a push");
@@ -180,10 +225,11 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let nblocks = manifest.blocks.len() as u32;
         let advert = cs.seal_push(&PushMsg::Advert(BitSet::full(nblocks).to_bytes()))?;
         net::write_frame(&mut s, &advert.to_bytes()).await?;
-        serve(&mut cs, &mut s, &file, &manifest, timeout_ms, g, t0).await
+        serve(&mut cs, &mut s, &file, &manifest, timeout_ms, g, t0, &known).await
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     cs: &mut ClientSession,
     s: &mut TcpStream,
@@ -192,17 +238,28 @@ async fn serve(
     timeout_ms: u32,
     g: &GlobalOpts,
     t0: Instant,
+    known: &KnownNodes,
 ) -> anyhow::Result<u8> {
+    // Nodes in the session: the roster (known_nodes) within --targets. Nodes complete come
+    // from the entry node's Progress reports (aggregated up the first-parent tree).
+    let roster = mon_proto::roster::Roster::from_known(known);
+    let targets = cs.body.targets.clone();
+    let total = roster
+        .unreached(&roster.empty_bitmap(), |n| {
+            mon_proto::targets::matches_list(&targets, n)
+        })
+        .len() as u64;
     let bar = if g.json {
         indicatif::ProgressBar::hidden()
     } else {
         let b = indicatif::ProgressBar::new(m.size);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} source served {bytes} ({bytes_per_sec}) {elapsed} {msg}",
+                "{spinner} {msg} complete; source served {bytes} ({bytes_per_sec}) {elapsed}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
+        b.set_message(format!("0/{total} nodes"));
         b
     };
     let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms) + 5_000);
@@ -268,7 +325,8 @@ async fn serve(
                 bar.set_position(served);
             }
             // Requests are answered at once: nothing queued to cancel.
-            PushMsg::Cancel(_) | PushMsg::Primary | PushMsg::Ping => {}
+            PushMsg::Progress(n) => bar.set_message(format!("{}/{total} nodes", n.min(total))),
+            PushMsg::Cancel(_) | PushMsg::Primary | PushMsg::Prefer | PushMsg::Ping => {}
             other => bail!("the entry node sent {other:?}, which only a parent may send"),
         }
     };
@@ -280,7 +338,11 @@ async fn serve(
         bail!("the entry node returned an empty result");
     };
     let c = p.coverage();
-    let done = c.answered.saturating_sub(c.failed.total());
+    let skipped = c.skipped;
+    let done = c
+        .answered
+        .saturating_sub(c.failed.total())
+        .saturating_sub(skipped);
     let failed: Vec<(String, String)> = c
         .failed
         .entries()
@@ -293,10 +355,14 @@ async fn serve(
         .iter()
         .map(|e| (e.node.clone(), e.reason.clone()))
         .collect();
+    // A node whose link to one parent was lost may still have reported through another
+    // (the roster bitmap says who did): it is not missing.
+    let reached = reached_nodes(known, r.roster.as_deref(), &r.reached);
     let missing: Vec<(String, String)> = c
         .missing
         .entries()
         .iter()
+        .filter(|e| !reached.contains(&e.node))
         .map(|e| (e.node.clone(), e.reason.clone()))
         .collect();
     let aggregate = done as f64 * m.size as f64 / secs;
@@ -315,6 +381,8 @@ async fn serve(
                 "size": m.size,
                 "blocks": m.blocks.len(),
                 "done": done,
+                "skipped": skipped,
+                "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
                 "failed": list(&failed),
                 "denied": list(&denied),
                 "missing": list(&missing),
@@ -325,8 +393,15 @@ async fn serve(
             })
         );
     } else {
+        let skipped_text = match &m.cond {
+            Some(w) => format!(
+                ", {skipped} skipped ({} {} {} did not hold)",
+                w.res, w.op, w.value
+            ),
+            None => String::new(),
+        };
         println!(
-            "pushed {} to {}: {done} nodes done, {} failed, {} denied, {} missing in {secs:.1} s",
+            "pushed {} to {}: {done} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
             human(m.size as f64),
             m.dest,
             failed.len(),

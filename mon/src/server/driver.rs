@@ -36,6 +36,8 @@ pub(super) enum Event {
     ClientOpen(u64, mpsc::Sender<Vec<u8>>),
     ClientClosed(u64),
     PushSent(SessionHash),
+    /// A node refused our push stream: it is down.
+    PushPeerDown(SocketAddr),
 }
 
 /// Unix time in ms.
@@ -196,6 +198,7 @@ pub(super) async fn serve(
                 Event::ClientOpen(id, w) => { clients.insert(id, w); }
                 Event::ClientClosed(id) => { clients.remove(&id); node.client_closed(now_ms(), id); }
                 Event::PushSent(h) => node.push_sent(now_ms(), h),
+                Event::PushPeerDown(a) => node.push_peer_down(now_ms(), a),
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {

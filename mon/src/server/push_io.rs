@@ -125,8 +125,41 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
     }
 }
 
+/// Why a push stream could not be (re)opened.
+enum Connect {
+    /// Nobody listens there (connection refused): the node is down.
+    Refused,
+    /// Timed out or failed otherwise: maybe only slow; silence will tell.
+    Failed,
+}
+
+async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
+    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
+        Ok(Ok(st)) => st,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(Connect::Refused)
+        }
+        _ => return Err(Connect::Failed),
+    };
+    let _ = st.set_nodelay(true);
+    net::write_preamble(&mut st, Opener::Node(me))
+        .await
+        .map_err(|_| Connect::Failed)?;
+    Ok(st)
+}
+
+/// Connecting a push stream gives up after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// After a failed (re)connect, frames are dropped for this long before the next attempt, so
+/// a dead peer never holds up the write reports that flow control waits for.
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
 /// Queues `bytes` on the push stream to `to` (opened on first use); when `sent` names a
 /// session, [`Event::PushSent`] reports the write.
+///
+/// A stream that breaks (the peer closed an idle stream, or died) is reopened once for the
+/// frame that failed; if the peer refuses the connection, [`Event::PushPeerDown`] tells the
+/// node at once, so links to a killed node are dropped without waiting for their silence.
 pub(super) fn send_push_stream(
     streams: &mut PushStreams,
     to: SocketAddr,
@@ -149,23 +182,33 @@ pub(super) fn send_push_stream(
     streams.insert(to, w);
     let tx = tx.clone();
     tokio::spawn(async move {
-        let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await;
-        let mut s = match stream {
-            Ok(Ok(s)) => Some(s),
-            _ => None,
-        };
-        if let Some(st) = s.as_mut() {
-            let _ = st.set_nodelay(true);
-            if net::write_preamble(st, Opener::Node(me)).await.is_err() {
-                s = None;
-            }
-        }
-        // On a dead link keep draining (reporting writes) so flow control never stalls; the
-        // node notices the silence and drops the link.
+        let mut s: Option<TcpStream> = None;
+        let mut retry_at = tokio::time::Instant::now();
+        // Frames that cannot be written are dropped but still reported, so flow control
+        // never stalls; the node drops the links (peer down, or silence).
         while let Some((b, h)) = r.recv().await {
+            let mut written = false;
             if let Some(st) = s.as_mut() {
-                if net::write_frame(st, &b).await.is_err() {
+                written = net::write_frame(st, &b).await.is_ok();
+                if !written {
                     s = None;
+                }
+            }
+            if !written && tokio::time::Instant::now() >= retry_at {
+                match connect(to, me).await {
+                    Ok(mut st) => {
+                        written = net::write_frame(&mut st, &b).await.is_ok();
+                        if written {
+                            s = Some(st);
+                        }
+                    }
+                    Err(Connect::Refused) => {
+                        let _ = tx.send(Event::PushPeerDown(to)).await;
+                    }
+                    Err(Connect::Failed) => {}
+                }
+                if !written {
+                    retry_at = tokio::time::Instant::now() + RECONNECT_BACKOFF;
                 }
             }
             if let Some(h) = h {

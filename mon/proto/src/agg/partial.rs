@@ -55,7 +55,10 @@ struct GroupPart {
 /// The operation-specific part.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 enum Body {
-    Count,
+    /// `skipped`: nodes of a push whose `--where` did not hold (they relayed only).
+    Count {
+        skipped: u64,
+    },
     Depth {
         depth: u32,
     },
@@ -90,7 +93,7 @@ enum Body {
 impl Body {
     fn kind(&self) -> &'static str {
         match self {
-            Body::Count => "count",
+            Body::Count { .. } => "count",
             Body::Depth { .. } => "depth",
             Body::Topology { .. } => "topology",
             Body::Avg { .. } => "avg",
@@ -104,7 +107,7 @@ impl Body {
 
     fn empty(q: &Query) -> Body {
         match q {
-            Query::Count => Body::Count,
+            Query::Count => Body::Count { skipped: 0 },
             Query::Depth => Body::Depth { depth: 0 },
             Query::Topology => Body::Topology { edges: Vec::new() },
             Query::Avg { .. } => Body::Avg {
@@ -215,7 +218,11 @@ impl Partial {
             (_, Local::Value(v)) if !v.is_finite() => {
                 Some(format!("the value {v} is not a finite number"))
             }
-            (Body::Count, _) => None,
+            (Body::Count { skipped }, Local::Skipped) => {
+                *skipped = 1;
+                None
+            }
+            (Body::Count { .. }, _) => None,
             (Body::Depth { depth }, _) => {
                 *depth = 1;
                 None
@@ -319,7 +326,7 @@ impl Partial {
             l.check().map_err(AggError::Invalid)?;
         }
         match &self.body {
-            Body::Count | Body::Depth { .. } => {}
+            Body::Count { .. } | Body::Depth { .. } => {}
             Body::Topology { edges } => {
                 too_large("topology edges", edges.len())?;
                 if !names_ok(edges.iter().flat_map(|(p, c)| [p, c])) {
@@ -494,7 +501,8 @@ impl Partial {
                 }
                 *a = merged;
             }
-            // Count, and (unreachable: kinds were compared) mismatches.
+            (Body::Count { skipped: a }, Body::Count { skipped: b }) => *a = a.saturating_add(b),
+            // Mismatches (unreachable: kinds were compared).
             _ => {}
         }
         Ok(())
@@ -505,7 +513,7 @@ impl Partial {
         Coverage {
             answered: self.answered,
             skipped: match &self.body {
-                Body::Exec { skipped, .. } => *skipped,
+                Body::Exec { skipped, .. } | Body::Count { skipped } => *skipped,
                 _ => 0,
             },
             failed: self.failed.clone(),
@@ -523,7 +531,7 @@ impl Partial {
             Body::empty(q)
         };
         match body {
-            Body::Count => Answer::Count(self.answered),
+            Body::Count { .. } => Answer::Count(self.answered),
             Body::Depth { depth } => Answer::Depth(depth),
             Body::Topology { edges } => Answer::Topology(edges),
             Body::Avg { hi, lo, n } => Answer::Avg {
@@ -567,7 +575,7 @@ impl Partial {
         let names = |v: &[String]| v.iter().map(|n| n.len() + 2).sum::<usize>();
         let lists = self.failed.len_hint() + self.denied.len_hint() + self.missing.len_hint();
         let body = match &self.body {
-            Body::Count | Body::Depth { .. } => 8,
+            Body::Count { .. } | Body::Depth { .. } => 8,
             Body::Topology { edges } => {
                 8 + edges
                     .iter()

@@ -10,14 +10,13 @@ use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
 use super::budget::{adaptive_fanout, split_budget};
-use super::push_state::{Land, PushState, EXTRA_OFFER_DELAY_MS};
+use super::push_state::{PushState, EXTRA_OFFER_DELAY_MS};
 use super::state::sealed;
 use super::state::{Child, ChildState, ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
 use crate::membership::{default_fanout_with_ring, MemberId};
 use crate::push::msg::{expand_dest, PUSH_CHANNEL};
-use crate::push::serve::ServeQueue;
 use crate::push::Download;
 use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
@@ -338,19 +337,7 @@ impl Node {
             let Ok(dl) = Download::new(m, self.cfg.push_policy, seed, false) else {
                 return;
             };
-            s.push = Some(Box::new(PushState {
-                manifest: m.clone(),
-                dest,
-                dl,
-                serve: ServeQueue::new(2 * usize::from(crate::push::sched::MAX_DEPTH)),
-                parents: Vec::new(),
-                children: Vec::new(),
-                land: Land::Idle,
-                sending: 0,
-                hold_until: 0,
-                deferred: Vec::new(),
-                started_ms: now_ms,
-            }));
+            s.push = Some(Box::new(PushState::new(m.clone(), dest, dl, now_ms)));
         }
         let max_depth = if body.overlay.max_depth == 0 {
             u16::MAX

@@ -34,7 +34,7 @@ use crate::verify::Limits;
 use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
 use crate::wire::session::SessionHash;
 
-pub use push::PushIoError;
+pub use push::{PushIoError, PUSH_COND_INDEX};
 pub use state::SessionSummary;
 
 /// Where a packet came from or goes to.
@@ -62,7 +62,8 @@ impl Peer {
 pub struct RunRequest {
     /// The session.
     pub session: SessionHash,
-    /// Index of the operation in the session.
+    /// Index of the operation in the session ([`PUSH_COND_INDEX`] for the resource read of a
+    /// push's `--where` condition).
     pub index: usize,
     /// The operation.
     pub query: Query,
@@ -375,8 +376,12 @@ impl Node {
         self.pump_gossip(now_ms);
     }
 
-    /// A local operation finished.
+    /// A local operation finished (`index` [`PUSH_COND_INDEX`]: a push condition's resource).
     pub fn handle_local(&mut self, now_ms: u64, session: SessionHash, index: usize, local: Local) {
+        if index == PUSH_COND_INDEX {
+            self.push_cond_result(now_ms, session, local);
+            return;
+        }
         self.on_local(now_ms, session, index, local);
     }
 

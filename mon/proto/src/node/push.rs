@@ -4,17 +4,22 @@
 
 use std::collections::VecDeque;
 
-use super::push_state::{Land, PLink, ADOPT_GRACE_MS, MAX_SENDING};
+use super::push_state::{Land, PLink, MAX_SENDING, ORPHAN_GRACE_MS};
 use super::state::ChildState;
 use super::{Node, Output, Peer};
 use crate::agg::{Local, Partial, Query};
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::push::manifest::block_offset;
-use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PUSH_CHANNEL};
+use crate::push::msg::{PushMsg, PUSH_CHANNEL};
 use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
 use crate::push::{BitSet, BlockOutcome, Event};
 use crate::wire::packet::Packet;
 use crate::wire::session::SessionHash;
+
+mod cond;
+mod live;
+
+pub use cond::PUSH_COND_INDEX;
 
 /// A file operation the driver could not do, reported back to the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +93,7 @@ impl Node {
             dest,
             size,
         });
+        self.push_cond_start(now_ms, hash);
     }
 
     /// The driver created (or failed to create) the temporary file.
@@ -237,8 +243,12 @@ impl Node {
             return;
         }
         p.land = Land::Failed;
-        for l in &mut p.children {
-            l.alive = false;
+        // Children take blocks elsewhere; the links stay up (keepalives) because those whose
+        // first parent we are still send us their results.
+        let me = self.cfg.name.clone();
+        for (i, l) in p.children.iter_mut().enumerate() {
+            p.serve.remove_child(i as u32);
+            send_on(&mut self.out, &me, hash, l, &PushMsg::Leave, now_ms, false);
         }
         let dest = p.dest.clone();
         self.out.push_back(Output::PushDrop { session: hash });
@@ -309,6 +319,10 @@ impl Node {
             self.counters.frames_rejected += 1;
             return;
         };
+        // A dropped parent kept for keepalives only: nothing else it says matters.
+        if from_parent && p.parents.get(i).is_some_and(|l| !l.data) {
+            return;
+        }
         let id = i as u32;
         if from_parent {
             self.on_parent_msg(now_ms, hash, id, msg);
@@ -322,6 +336,8 @@ impl Node {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
+        let mut adopt = false;
+        let mut leave = false;
         let violation = match msg {
             PushMsg::Advert(bytes) => {
                 let n = p.dl.progress().1;
@@ -351,11 +367,23 @@ impl Node {
                 }
                 None
             }
+            PushMsg::Adopt => {
+                adopt = true;
+                None
+            }
+            PushMsg::Leave => {
+                leave = true;
+                None
+            }
             PushMsg::Ping => None,
             other => Some(format!("{other:?} is not a parent's message")),
         };
         if let Some(v) = violation {
             self.push_drop_parent(hash, id, "protocol", &v);
+        } else if adopt {
+            self.push_on_adopt(now_ms, hash, id);
+        } else if leave {
+            self.push_parent_left(hash, id);
         }
     }
 
@@ -418,6 +446,16 @@ impl Node {
                 }
                 None
             }
+            PushMsg::Prefer => {
+                p.serve.set_weight(id, PRIMARY_WEIGHT);
+                None
+            }
+            PushMsg::Progress(n) => {
+                if let Some(l) = p.children.get_mut(id as usize) {
+                    l.progress = n;
+                }
+                None
+            }
             PushMsg::Ping => None,
             other => Some(("protocol", format!("{other:?} is not a child's message"))),
         };
@@ -443,14 +481,26 @@ impl Node {
         let mut audits = Vec::new();
         let mut new_primary: Option<String> = None;
         let mut fail: Option<(String, String)> = None;
-        let mut relay_done = false;
+        let mut relay_done: Option<Local> = None;
+        let mut ask_adoption = false;
         {
             let Some(s) = self.sessions.get_mut(&hash) else {
                 return;
             };
+            let result_parent = s.parent.name.clone();
+            // A parent that linked to an orphan takes over its result once recorded.
+            if let Some(name) = s.push.as_ref().and_then(|p| p.pending_primary.clone()) {
+                if s.extra_parents.iter().any(|x| x.name == name) {
+                    new_primary = Some(name);
+                    if let Some(p) = s.push.as_mut() {
+                        p.pending_primary = None;
+                    }
+                }
+            }
             let Some(p) = s.push.as_mut() else {
                 return;
             };
+
             if p.land == Land::Ready || p.land == Land::Committing || p.land == Land::Done {
                 while let Some(ev) = p.dl.poll_event() {
                     match ev {
@@ -481,22 +531,30 @@ impl Node {
                             }
                         }
                         Event::PrimaryChanged(parent) => {
+                            // A result parent that was dropped for misbehaviour, or that
+                            // failed, stays the result parent (it waits for our result): the
+                            // next parent is only asked to serve us first.
+                            let kept = p
+                                .parents
+                                .iter()
+                                .any(|l| l.alive && !l.data && l.name == result_parent);
                             if let Some(l) = p.parents.get_mut(parent as usize) {
-                                send_on(
-                                    &mut self.out,
-                                    &me,
-                                    hash,
-                                    l,
-                                    &PushMsg::Primary,
-                                    now_ms,
-                                    false,
-                                );
-                                new_primary = Some(l.name.clone());
+                                let m = if kept {
+                                    PushMsg::Prefer
+                                } else {
+                                    new_primary = Some(l.name.clone());
+                                    PushMsg::Primary
+                                };
+                                send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
                             }
                         }
                         Event::ParentDropped { parent, reason } => {
                             if let Some(l) = p.parents.get_mut(parent as usize) {
-                                l.alive = false;
+                                if l.alive && l.name == result_parent {
+                                    l.data = false;
+                                } else {
+                                    l.alive = false;
+                                }
                                 audits.push((l.name.clone(), reason.code(), reason.to_string()));
                             }
                         }
@@ -518,19 +576,33 @@ impl Node {
                     }
                 }
                 if p.dl.complete() {
-                    p.land = Land::Committing;
-                    if s.targeted {
-                        self.out.push_back(Output::PushCommit {
-                            session: hash,
-                            mode: p.manifest.mode,
-                        });
-                    } else {
+                    match cond::finish(s.targeted, &p.cond) {
+                        cond::Finish::Commit => {
+                            p.land = Land::Committing;
+                            self.out.push_back(Output::PushCommit {
+                                session: hash,
+                                mode: p.manifest.mode,
+                            });
+                        }
+                        cond::Finish::Wait => {}
                         // A relay-only node keeps the temporary file to serve, never lands it.
-                        p.land = Land::Done;
-                        relay_done = true;
+                        cond::Finish::Relay(local) => {
+                            p.land = Land::Done;
+                            relay_done = Some(local);
+                        }
                     }
                 } else if let Some(f) = p.dl.failed() {
-                    fail = Some((f.code().to_string(), f.to_string()));
+                    // Extra parents may still link (their offers come a little later, and
+                    // a parent dropped at its first block may have been the only one yet).
+                    if p.orphan_since.is_none() {
+                        ask_adoption = true;
+                    }
+                    let since = *p.orphan_since.get_or_insert(now_ms);
+                    if now_ms >= since + ORPHAN_GRACE_MS {
+                        fail = Some((f.code().to_string(), f.to_string()));
+                    }
+                } else {
+                    p.orphan_since = None;
                 }
             }
             while p.sending < MAX_SENDING {
@@ -567,84 +639,15 @@ impl Node {
                 }
             }
         }
-        if relay_done {
-            self.push_local(now_ms, hash, Local::Present);
+        if ask_adoption {
+            self.push_ask_adoption(now_ms, hash);
+        }
+        if let Some(local) = relay_done {
+            self.push_local(now_ms, hash, local);
         }
         if let Some((code, text)) = fail {
             self.push_fail(now_ms, hash, &code, &text);
         }
-    }
-
-    /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
-    pub(super) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let mut lost_children: Vec<String> = Vec::new();
-        let mut offers = Vec::new();
-        let (signed, level, budget) = {
-            let Some(s) = self.sessions.get_mut(&hash) else {
-                return;
-            };
-            let signed = s.signed.clone();
-            let level = s.level;
-            let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
-            let Some(p) = s.push.as_mut() else {
-                return;
-            };
-            for (i, l) in p.parents.iter_mut().enumerate() {
-                if l.alive && now_ms >= l.heard + LINK_SILENT_MS {
-                    l.alive = false;
-                    p.dl.remove_parent(i as u32);
-                }
-            }
-            for (i, l) in p.children.iter_mut().enumerate() {
-                if l.alive && now_ms >= l.heard + LINK_SILENT_MS {
-                    l.alive = false;
-                    p.serve.remove_child(i as u32);
-                    lost_children.push(l.name.clone());
-                }
-            }
-            for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
-                if l.alive && now_ms >= l.sent + PING_MS {
-                    send_on(&mut self.out, &me, hash, l, &PushMsg::Ping, now_ms, false);
-                }
-            }
-            p.dl.handle_timeout(now_ms);
-            let (due, later): (Vec<_>, Vec<_>) =
-                p.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
-            p.deferred = later;
-            offers.extend(due.into_iter().map(|(m, _)| m));
-            if p.hold_until > 0 && now_ms >= p.hold_until {
-                p.hold_until = 0;
-            }
-            if !lost_children.is_empty() && s.result_packet.is_none() {
-                p.hold_until = now_ms + ADOPT_GRACE_MS;
-            }
-            for c in &mut s.children {
-                if lost_children.contains(&c.name)
-                    && matches!(c.state, ChildState::Linked { result: None, .. })
-                {
-                    c.state = ChildState::Missing {
-                        why: "push link lost (node down?)".into(),
-                    };
-                }
-            }
-            (signed, level, budget)
-        };
-        for m in offers {
-            if let Some(c) = self.offer(
-                now_ms,
-                &hash,
-                &signed,
-                level,
-                budget.saturating_sub(1000),
-                &m,
-            ) {
-                if let Some(s) = self.sessions.get_mut(&hash) {
-                    s.children.push(c);
-                }
-            }
-        }
-        self.push_pump(now_ms, hash);
     }
 
     /// The parent side of a new push link (after the child's SessionOk).
@@ -689,9 +692,13 @@ impl Node {
             return;
         };
         let id = p.parents.len() as u32;
+        let orphan = p.orphan_since.is_some();
         if p.dl.add_parent(id).is_ok() {
             p.parents
                 .push(PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms));
+            if orphan {
+                self.push_relinked(now_ms, hash, id);
+            }
         }
     }
 

@@ -21,6 +21,11 @@ pub(super) struct PLink {
     /// Last time we sent on the link.
     pub sent: u64,
     pub alive: bool,
+    /// Blocks may flow (false: a parent dropped for misbehaviour that is still our result
+    /// parent; the link only carries keepalives so neither side reports the other lost).
+    pub data: bool,
+    /// Child links: the last [`crate::push::msg::PushMsg::Progress`] count received.
+    pub progress: u64,
     /// `push.serve` already audited for this child link.
     pub audited: bool,
 }
@@ -35,6 +40,8 @@ impl PLink {
             heard: now_ms,
             sent: now_ms,
             alive: true,
+            data: true,
+            progress: 0,
             audited: false,
         }
     }
@@ -76,6 +83,33 @@ pub(super) struct PushState {
     /// Extra-parent offers to send later (the staircase).
     pub deferred: Vec<(MemberId, u64)>,
     pub started_ms: u64,
+    /// Since when every parent is gone with blocks missing (more may still link: extra
+    /// offers arrive a little after the first parent's).
+    pub orphan_since: Option<u64>,
+    /// When the push timers last ran (a node whose own loop stalled credits its links).
+    pub timers_ran: u64,
+    /// The manifest's `--where` condition on this node.
+    pub cond: Cond,
+    /// A parent that linked after we were orphaned and was asked to take our result: the
+    /// result goes to it once its link is recorded.
+    pub pending_primary: Option<String>,
+    /// The last progress count sent to the result parent, and when.
+    pub progress_sent: (u64, u64),
+}
+
+/// Where the manifest's `--where` condition stands on this node.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Cond {
+    /// No condition (or the node is outside `targets`: it relays anyway).
+    None,
+    /// The resource is being read.
+    Pending,
+    /// The condition holds: the file lands.
+    Match,
+    /// The condition does not hold: the node relays and reports itself skipped.
+    NoMatch,
+    /// The resource could not be read: the node relays and reports the failure.
+    Failed(String),
 }
 
 /// Blocks outstanding between the node and its sockets, per session.
@@ -85,8 +119,36 @@ pub(super) const MAX_SENDING: u32 = 2;
 pub(super) const EXTRA_OFFER_DELAY_MS: u64 = 300;
 /// How long a node whose child link was lost holds its result for adoptions.
 pub(super) const ADOPT_GRACE_MS: u64 = 3_000;
+/// How long a node that has lost (or dropped) every parent with blocks missing waits for
+/// another parent to link before it reports `lost-all-parents`.
+pub(super) const ORPHAN_GRACE_MS: u64 = 10_000;
+/// Push timers are due at least every [`PING_MS`]; a run this much later means the node's
+/// own loop stalled (a loaded machine, a slow disk), and links are credited the stall.
+pub(super) const STALL_MS: u64 = 2 * PING_MS;
 
 impl PushState {
+    /// A session's push state before any link: waiting for the first parent's go.
+    pub fn new(manifest: Manifest, dest: String, dl: Download, now_ms: u64) -> PushState {
+        PushState {
+            manifest,
+            dest,
+            dl,
+            serve: ServeQueue::new(2 * usize::from(crate::push::sched::MAX_DEPTH)),
+            parents: Vec::new(),
+            children: Vec::new(),
+            land: Land::Idle,
+            sending: 0,
+            hold_until: 0,
+            deferred: Vec::new(),
+            started_ms: now_ms,
+            orphan_since: None,
+            timers_ran: now_ms,
+            cond: Cond::None,
+            pending_primary: None,
+            progress_sent: (0, 0),
+        }
+    }
+
     /// The next time this state needs a timer.
     pub fn next_timer(&self) -> Option<u64> {
         let mut t = self.dl.poll_timeout();
@@ -102,6 +164,9 @@ impl PushState {
         }
         if self.hold_until > 0 {
             at(self.hold_until);
+        }
+        if let Some(o) = self.orphan_since {
+            at(o + ORPHAN_GRACE_MS);
         }
         t
     }

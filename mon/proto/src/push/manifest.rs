@@ -236,6 +236,7 @@ pub fn build_manifest(
         block_size,
         blocks,
         dest: dest.to_string(),
+        cond: None,
     })
 }
 

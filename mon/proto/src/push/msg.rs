@@ -5,10 +5,24 @@
 //! parent → child: Advert(bitmap)  the blocks held, once when the link opens
 //!                 Have(index)     one more block held (verified and stored)
 //!                 Block(index, bytes)
+//!                 Adopt           "I lost every parent": offer me the session, so that
+//!                                 you become my (extra) parent
+//!                 Leave           "my push failed, I serve nothing more": take blocks
+//!                                 elsewhere; if I am your first parent, your result still
+//!                                 comes to me (the link stays up for keepalives)
 //! child → parent: Request(index) / Cancel(index)
+//!                 Progress(n)     to the first parent, at most once a second when it
+//!                                 changed: n nodes of my result subtree (me included) have
+//!                                 finished their part; the entry node's reaches the client,
+//!                                 which shows nodes complete / nodes in the session
 //!                 Primary         "you are now my first parent": serve me with the primary
 //!                                 weight and expect my subtree's result
-//! both:           Ping            keepalive, every second; a link silent for
+//!                 Prefer          serve me with the primary weight; my subtree's result
+//!                                 still goes to my first parent (sent when the first
+//!                                 parent was dropped for a corrupt block: it stays the
+//!                                 result parent, the link only carries keepalives)
+//! both:           Ping            keepalive, every second when nothing else was sent;
+//!                                 a link on which nothing arrived for
 //!                                 [`LINK_SILENT_MS`] is lost
 //! ```
 
@@ -22,8 +36,14 @@ pub const PUSH_CHANNEL: u8 = 1;
 pub const MAX_PUSH_BLOCK: u32 = 512 * 1024;
 /// Keepalive interval on push links, ms.
 pub const PING_MS: u64 = 1_000;
-/// A push link from which nothing arrived for this long is considered lost, ms.
-pub const LINK_SILENT_MS: u64 = 6_000;
+/// Progress reports go up at most this often, ms.
+pub const PROGRESS_MS: u64 = 1_000;
+/// A push link from which nothing (no frame of any kind) arrived for this long is considered
+/// lost, ms. Generous on purpose: on a loaded machine a node's loop may stall for seconds
+/// (CPU starvation, a slow `fsync`), and a stalled peer is not a dead one. A dead peer is
+/// usually noticed much sooner by the transport (its stream is refused or reset:
+/// [`crate::node::Node::push_peer_down`]).
+pub const LINK_SILENT_MS: u64 = 20_000;
 /// Largest encoded push message.
 pub const MAX_PUSH_MSG: usize = MAX_PUSH_BLOCK as usize + 1024;
 
@@ -45,6 +65,15 @@ pub enum PushMsg {
     Primary,
     /// Keepalive.
     Ping,
+    /// Nodes of the sender's result subtree that finished their part (landed, relayed,
+    /// skipped or failed). For display only.
+    Progress(u64),
+    /// Serve the sender with the primary weight, without taking over its result.
+    Prefer,
+    /// The sender (a parent) lost every parent: offer it the session as an extra parent.
+    Adopt,
+    /// The sender (a parent) failed and serves nothing more.
+    Leave,
 }
 
 impl PushMsg {
@@ -87,6 +116,10 @@ mod tests {
             PushMsg::Block(6, vec![7; 100]),
             PushMsg::Primary,
             PushMsg::Ping,
+            PushMsg::Progress(7),
+            PushMsg::Prefer,
+            PushMsg::Adopt,
+            PushMsg::Leave,
         ] {
             let b = m.to_bytes();
             assert_eq!(PushMsg::from_bytes(&b).unwrap(), m);

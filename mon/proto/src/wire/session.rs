@@ -88,7 +88,7 @@ pub struct OverlaySpec {
 }
 
 /// A file pushed to every node (issue: software push).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// File name as given by the user (informational).
@@ -103,6 +103,11 @@ pub struct Manifest {
     pub blocks: Vec<serde_bytes::ByteArray<32>>,
     /// Absolute destination path on every node.
     pub dest: String,
+    /// `--where RES OP VALUE`: the file lands only on nodes where the condition holds; the
+    /// others still take part in the DAG as relays and report themselves skipped. Absent from
+    /// the encoding when there is no condition.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub cond: Option<crate::agg::Where>,
 }
 
 /// The body the user signs.
@@ -250,6 +255,12 @@ impl Manifest {
         }
         if self.mode > 0o7777 {
             return Err(format!("mode {:o} out of range", self.mode));
+        }
+        if let Some(w) = &self.cond {
+            crate::agg::check_resource_name(&w.res).map_err(|e| format!("where: {e}"))?;
+            if !w.value.is_finite() {
+                return Err("where: the value must be a finite number".into());
+            }
         }
         Ok(())
     }

@@ -1,0 +1,303 @@
+//! Push link liveness: keepalives, silent links, links to nodes known to be down, a node's
+//! own stalls, orphans (every parent gone) asking their children for adoption.
+
+use super::super::push_state::{Land, PLink, ADOPT_GRACE_MS, STALL_MS};
+use super::super::state::ChildState;
+use super::super::{Node, Peer};
+use super::send_on;
+use crate::membership::MemberId;
+use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
+use crate::wire::session::SessionHash;
+
+impl Node {
+    /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
+    pub(in crate::node) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let mut offers = Vec::new();
+        let (signed, level, budget) = {
+            let Some(s) = self.sessions.get_mut(&hash) else {
+                return;
+            };
+            let signed = s.signed.clone();
+            let level = s.level;
+            let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+            let Some(p) = s.push.as_mut() else {
+                return;
+            };
+            // Timers are due at least every PING_MS while a link is up: a much later run
+            // means this node's own loop stalled, and nothing could be heard meanwhile.
+            let gap = now_ms.saturating_sub(p.timers_ran);
+            p.timers_ran = now_ms;
+            if gap > STALL_MS {
+                for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
+                    l.heard = l.heard.saturating_add(gap - PING_MS).min(now_ms);
+                }
+            }
+            for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
+                if l.alive && now_ms >= l.sent + PING_MS {
+                    send_on(&mut self.out, &me, hash, l, &PushMsg::Ping, now_ms, false);
+                }
+            }
+            p.dl.handle_timeout(now_ms);
+            let (due, later): (Vec<_>, Vec<_>) =
+                p.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
+            p.deferred = later;
+            offers.extend(due.into_iter().map(|(m, _)| m));
+            if p.hold_until > 0 && now_ms >= p.hold_until {
+                p.hold_until = 0;
+            }
+            (signed, level, budget)
+        };
+        self.push_report_progress(now_ms, hash);
+        self.push_lose_links(
+            now_ms,
+            hash,
+            |l| now_ms >= l.heard + LINK_SILENT_MS,
+            "push link silent (node down or overloaded?)",
+        );
+        for m in offers {
+            if let Some(c) = self.offer(
+                now_ms,
+                &hash,
+                &signed,
+                level,
+                budget.saturating_sub(1000),
+                &m,
+            ) {
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.children.push(c);
+                }
+            }
+        }
+        self.push_pump(now_ms, hash);
+    }
+
+    /// Marks the live links `lost` picks as gone: parents leave the download (their requests
+    /// go elsewhere), children leave the serve queue and, if their result is still due, are
+    /// reported missing with `why` (after a grace in which their subtree may adopt us).
+    fn push_lose_links(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        lost: impl Fn(&PLink) -> bool,
+        why: &str,
+    ) {
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        for (i, l) in p.parents.iter_mut().enumerate() {
+            if l.alive && lost(l) {
+                l.alive = false;
+                p.dl.remove_parent(i as u32);
+            }
+        }
+        let mut lost_children: Vec<String> = Vec::new();
+        for (i, l) in p.children.iter_mut().enumerate() {
+            if l.alive && lost(l) {
+                l.alive = false;
+                p.serve.remove_child(i as u32);
+                lost_children.push(l.name.clone());
+            }
+        }
+        if lost_children.is_empty() {
+            return;
+        }
+        if s.result_packet.is_none() {
+            p.hold_until = now_ms + ADOPT_GRACE_MS;
+        }
+        for c in &mut s.children {
+            if lost_children.contains(&c.name)
+                && matches!(c.state, ChildState::Linked { result: None, .. })
+            {
+                c.state = ChildState::Missing { why: why.into() };
+            }
+        }
+    }
+
+    /// The driver could not reach the node at `addr` on its push stream (connection refused
+    /// or reset, also after a reconnect): every push link to it is lost at once, without
+    /// waiting for [`LINK_SILENT_MS`] of silence.
+    pub fn push_peer_down(&mut self, now_ms: u64, addr: std::net::SocketAddr) {
+        let hashes: Vec<SessionHash> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.push.is_some())
+            .map(|(h, _)| *h)
+            .collect();
+        for h in hashes {
+            self.push_lose_links(
+                now_ms,
+                h,
+                |l| l.peer == Peer::Addr(addr),
+                "push stream to it closed (node down?)",
+            );
+            self.push_pump(now_ms, h);
+            self.try_finish(now_ms, h);
+        }
+    }
+
+    /// This node just lost every parent with blocks missing: ask each child to offer it
+    /// the session as their extra parent (a child that got blocks elsewhere can feed it; a
+    /// cycle of extra links is harmless, data only flows towards nodes that miss blocks).
+    pub(super) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+            return;
+        };
+        for l in &mut p.children {
+            // Not a parent we dropped (or that failed) and that is also our child.
+            if p.parents.iter().any(|x| x.name == l.name) {
+                continue;
+            }
+            send_on(&mut self.out, &me, hash, l, &PushMsg::Adopt, now_ms, false);
+        }
+    }
+
+    /// Parent link `id` failed and serves nothing more: it leaves the download; if it is our
+    /// result parent the link stays up for keepalives (it waits for our result).
+    pub(super) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let result_parent = s.parent.name.clone();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let Some(l) = p.parents.get_mut(id as usize) else {
+            return;
+        };
+        if l.name == result_parent {
+            l.data = false;
+        } else {
+            l.alive = false;
+        }
+        p.dl.remove_parent(id);
+    }
+
+    /// Parent link `id` asked for adoption: offer it the session, so that we become one of
+    /// its (extra) parents.
+    pub(super) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
+        let signed = s.signed.clone();
+        let level = s.level;
+        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        let Some(p) = s.push.as_ref() else {
+            return;
+        };
+        if p.land == Land::Failed {
+            return;
+        }
+        let Some(l) = p.parents.get(id as usize) else {
+            return;
+        };
+        let Peer::Addr(addr) = l.peer else {
+            return;
+        };
+        let name = l.name.clone();
+        // Already linked to it as a child, or offered before (answers are matched by name).
+        if p.children.iter().any(|c| c.alive && c.name == name)
+            || s.children.iter().any(|c| c.name == name)
+        {
+            return;
+        }
+        let Some(key) = self.node_key_for(&name, addr.ip()) else {
+            return;
+        };
+        let m = MemberId { name, addr, key };
+        if let Some(c) = self.offer(
+            now_ms,
+            &hash,
+            &signed,
+            level,
+            budget.saturating_sub(1000),
+            &m,
+        ) {
+            if let Some(s) = self.sessions.get_mut(&hash) {
+                s.children.push(c);
+            }
+        }
+    }
+
+    /// A parent linked while this node had none left (parent link `id`, just added). If the
+    /// result parent is still there (dropped for misbehaviour, kept for keepalives), the new
+    /// one is only asked to serve us first; if it is gone, the new one becomes the first
+    /// parent and takes over our result (once its link is recorded: see `push_pump`).
+    pub(super) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let result_parent = s.parent.name.clone();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let kept = p
+            .parents
+            .iter()
+            .any(|l| l.alive && !l.data && l.name == result_parent);
+        let Some(l) = p.parents.get_mut(id as usize) else {
+            return;
+        };
+        let m = if kept {
+            PushMsg::Prefer
+        } else {
+            p.pending_primary = Some(l.name.clone());
+            PushMsg::Primary
+        };
+        send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
+    }
+
+    /// Sends the result parent how many nodes of our result subtree finished their part
+    /// (ourselves, plus the last counts of the children whose result parent we are), at most
+    /// every [`PROGRESS_MS`] and only when it changed.
+    fn push_report_progress(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        if s.result_packet.is_some() {
+            return;
+        }
+        let result_parent = s.parent.name.clone();
+        let linked: Vec<&str> = s
+            .children
+            .iter()
+            .filter(|c| matches!(c.state, ChildState::Linked { .. }))
+            .map(|c| c.name.as_str())
+            .collect();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let mut n = u64::from(p.finished());
+        for l in &p.children {
+            if l.alive && linked.contains(&l.name.as_str()) {
+                n = n.saturating_add(l.progress);
+            }
+        }
+        let (last, at) = p.progress_sent;
+        if n == last || now_ms < at + PROGRESS_MS {
+            return;
+        }
+        p.progress_sent = (n, now_ms);
+        if let Some(l) = p
+            .parents
+            .iter_mut()
+            .find(|l| l.alive && l.name == result_parent)
+        {
+            send_on(
+                &mut self.out,
+                &me,
+                hash,
+                l,
+                &PushMsg::Progress(n),
+                now_ms,
+                false,
+            );
+        }
+    }
+}
