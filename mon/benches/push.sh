@@ -35,6 +35,7 @@
 #   PUSH_RUNS      space-separated POLICY/MAX_PARENTS/SIZE_MIB/REPS items
 #                  [rarest-first/3/64/3 rarest-first/1/64/2 rarest-first/3/8/3
 #                   rarest-first/1/8/2 first-fit/3/64/2 first-fit/3/8/2]
+#   WARM_S         seconds to wait after membership settled, before the first push [20]
 #   PUSH_ARGS      extra `mon push` arguments (e.g. "--block-size 128K")
 #   SCP            1: also run parallel-scp [1];  SCP_SIZE_MIB [8]
 #   BENCH_PORT     server port [7460]
@@ -57,6 +58,7 @@ RATE_MBIT="${RATE_MBIT:-10}"
 DELAY_MS="${DELAY_MS:-0}"
 PUSH_RUNS="${PUSH_RUNS:-rarest-first/3/64/3 rarest-first/1/64/2 rarest-first/3/8/3 rarest-first/1/8/2 first-fit/3/64/2 first-fit/3/8/2}"
 SCP="${SCP:-1}"
+WARM_S="${WARM_S:-20}"
 SCP_SIZE_MIB="${SCP_SIZE_MIB:-8}"
 export LAB_HOST_PREFIX=pbh LAB_HUB=pbhub
 HP=pbh
@@ -251,7 +253,8 @@ for r in $PUSH_RUNS; do
   [[ "$policy" == rarest-first || "$policy" == first-fit ]] || bench_die "bad policy in '$r'"
   if [[ "$policy" != "$POLICY" ]]; then
     start_servers "$policy"
-    echo "servers ($policy) settled in $(settle) s" >&2
+    echo "servers ($policy) settled in $(settle) s; warming up ${WARM_S} s (gossip views fill)" >&2
+    bench_sleep "$WARM_S"
   fi
   for rep in $(seq 1 "$reps"); do
     echo "push: $policy max-parents=$maxp ${mib} MiB rep $rep (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2

@@ -125,6 +125,44 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
     }
 }
 
+/// Unsent bytes a push stream keeps in its socket (`TCP_NOTSENT_LOWAT`): a write completes
+/// (and [`Event::PushSent`] lets the node hand over the next block) only when the kernel has
+/// little left to send, so the node's serving order (first-parent children first) decides what
+/// goes on the wire, and pings and `Have`s are not stuck behind megabytes of socket buffer.
+const PUSH_NOTSENT_LOWAT: i32 = 64 * 1024;
+/// A push stream with nothing to send for this long is closed (before the reader's
+/// 60 s idle limit closes it under us); the next message opens a new one.
+const PUSH_STREAM_IDLE: Duration = Duration::from_secs(30);
+/// After a failed connect, frames are dropped (and reported written) for this long before the
+/// next attempt.
+const PUSH_RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+#[allow(unsafe_code)]
+fn set_notsent_lowat(s: &TcpStream, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live c_int and its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            std::ptr::addr_of!(bytes).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+}
+
+async fn connect_push(to: SocketAddr, me: SocketAddr) -> Option<TcpStream> {
+    let mut s = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = s.set_nodelay(true);
+    set_notsent_lowat(&s, PUSH_NOTSENT_LOWAT);
+    net::write_preamble(&mut s, Opener::Node(me)).await.ok()?;
+    Some(s)
+}
+
 /// Queues `bytes` on the push stream to `to` (opened on first use); when `sent` names a
 /// session, [`Event::PushSent`] reports the write.
 pub(super) fn send_push_stream(
@@ -149,25 +187,30 @@ pub(super) fn send_push_stream(
     streams.insert(to, w);
     let tx = tx.clone();
     tokio::spawn(async move {
-        let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await;
-        let mut s = match stream {
-            Ok(Ok(s)) => Some(s),
-            _ => None,
-        };
-        if let Some(st) = s.as_mut() {
-            let _ = st.set_nodelay(true);
-            if net::write_preamble(st, Opener::Node(me)).await.is_err() {
-                s = None;
-            }
-        }
+        let mut s = connect_push(to, me).await;
+        let mut failed_at = s.is_none().then(tokio::time::Instant::now);
         // On a dead link keep draining (reporting writes) so flow control never stalls; the
-        // node notices the silence and drops the link.
-        while let Some((b, h)) = r.recv().await {
+        // node notices the silence and drops the link. A write error or failed connect is
+        // retried (a new connection) on a later frame.
+        while let Ok(Some((b, h))) = tokio::time::timeout(PUSH_STREAM_IDLE, r.recv()).await {
+            if s.is_none() && failed_at.is_none_or(|t| t.elapsed() >= PUSH_RECONNECT_AFTER) {
+                s = connect_push(to, me).await;
+                failed_at = s.is_none().then(tokio::time::Instant::now);
+            }
             if let Some(st) = s.as_mut() {
                 if net::write_frame(st, &b).await.is_err() {
                     s = None;
+                    failed_at = None;
                 }
             }
+            if let Some(h) = h {
+                let _ = tx.send(Event::PushSent(h)).await;
+            }
+        }
+        // Idle: close. Nothing can be queued meanwhile (the driver runs on this thread), but
+        // report anything left so that flow control stays exact.
+        r.close();
+        while let Ok((_, h)) = r.try_recv() {
             if let Some(h) = h {
                 let _ = tx.send(Event::PushSent(h)).await;
             }

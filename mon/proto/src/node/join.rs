@@ -373,15 +373,11 @@ impl Node {
             // The staircase: the first ring successor takes us as its first parent at once;
             // the next ones get the session a little later, by when the chain has usually
             // reached them, so they take us as an extra parent.
-            let ring = self.membership.ring_neighbours(now_ms);
-            let me = self.cfg.name.clone();
-            let mut succ: Vec<MemberId> = ring
-                .successors
-                .into_iter()
-                .map(|r| r.id)
-                .filter(|m| m.name != me && m.name != s.parent.name)
-                .take(usize::from(body.overlay.max_parents.max(1)))
-                .collect();
+            let mut succ = self.push_successors(
+                now_ms,
+                &s.parent.name,
+                usize::from(body.overlay.max_parents.max(1)),
+            );
             if succ.is_empty() {
                 succ = self.pick_children(now_ms, &body, level, &s.parent.name);
                 succ.truncate(1);
@@ -408,6 +404,36 @@ impl Node {
             }
         }
         self.sessions.insert(v.hash, s);
+    }
+
+    /// The staircase's next nodes: the `k` members nearest after us on the node-id ring,
+    /// among every live member we know (partial view and ring table; never `parent` or us).
+    /// The ring table alone keeps only `ring_size` (2) successors and may still miss some
+    /// while young; the view (up to 32 members) fills it in, so every node of a small system
+    /// computes the same order and the walk reaches all of them in one chain.
+    fn push_successors(&self, now_ms: u64, parent: &str, k: usize) -> Vec<MemberId> {
+        let me = self.membership.node_id();
+        let ring = self.membership.ring_neighbours(now_ms);
+        let mut cand: Vec<(u64, MemberId)> = self
+            .membership
+            .view(now_ms)
+            .into_iter()
+            .map(|v| (v.node_id, v.id()))
+            .chain(
+                ring.successors
+                    .into_iter()
+                    .chain(ring.predecessors)
+                    .map(|r| (r.node_id, r.id)),
+            )
+            .filter(|(_, m)| m.name != self.cfg.name && m.name != parent)
+            .collect();
+        cand.sort_by_key(|(id, m)| (id.wrapping_sub(me), m.name.clone()));
+        let mut seen = std::collections::HashSet::new();
+        cand.into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| seen.insert(m.name.clone()))
+            .take(k)
+            .collect()
     }
 
     /// Sends the Session to `m` as our child; returns its state.
