@@ -423,9 +423,7 @@ impl Node {
         k: usize,
     ) -> Vec<MemberId> {
         let me = self.cfg.name.as_str();
-        let names = self
-            .roster
-            .unreached(&self.roster.empty_bitmap(), |_| true);
+        let names = self.roster.unreached(&self.roster.empty_bitmap(), |_| true);
         let view = self.membership.view(now_ms);
         if names.contains(&me) && names.len() > 1 {
             let rank = |n: &str| {
