@@ -142,6 +142,7 @@ async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
         _ => return Err(Connect::Failed),
     };
     let _ = st.set_nodelay(true);
+    set_notsent_lowat(&st, PUSH_NOTSENT_LOWAT);
     net::write_preamble(&mut st, Opener::Node(me))
         .await
         .map_err(|_| Connect::Failed)?;
@@ -153,6 +154,29 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// After a failed (re)connect, frames are dropped for this long before the next attempt, so
 /// a dead peer never holds up the write reports that flow control waits for.
 const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+/// Unsent bytes a push stream keeps in its socket (`TCP_NOTSENT_LOWAT`): a write completes
+/// (and [`Event::PushSent`] lets the node hand over the next block) only when the kernel has
+/// little left to send, so the node's serving order (first-parent children first) decides what
+/// goes on the wire, and pings and `Have`s are not stuck behind megabytes of socket buffer.
+const PUSH_NOTSENT_LOWAT: i32 = 64 * 1024;
+/// A push stream with nothing to send for this long is closed (before the reader's
+/// 60 s idle limit closes it under us); the next message opens a new one.
+const PUSH_STREAM_IDLE: Duration = Duration::from_secs(30);
+
+#[allow(unsafe_code)]
+fn set_notsent_lowat(s: &TcpStream, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live c_int and its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            std::ptr::addr_of!(bytes).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+}
 
 /// Queues `bytes` on the push stream to `to` (opened on first use); when `sent` names a
 /// session, [`Event::PushSent`] reports the write.
@@ -186,7 +210,7 @@ pub(super) fn send_push_stream(
         let mut retry_at = tokio::time::Instant::now();
         // Frames that cannot be written are dropped but still reported, so flow control
         // never stalls; the node drops the links (peer down, or silence).
-        while let Some((b, h)) = r.recv().await {
+        while let Ok(Some((b, h))) = tokio::time::timeout(PUSH_STREAM_IDLE, r.recv()).await {
             let mut written = false;
             if let Some(st) = s.as_mut() {
                 written = net::write_frame(st, &b).await.is_ok();
@@ -211,6 +235,14 @@ pub(super) fn send_push_stream(
                     retry_at = tokio::time::Instant::now() + RECONNECT_BACKOFF;
                 }
             }
+            if let Some(h) = h {
+                let _ = tx.send(Event::PushSent(h)).await;
+            }
+        }
+        // Idle: close. Nothing can be queued meanwhile (the driver runs on this thread), but
+        // report anything left so that flow control stays exact.
+        r.close();
+        while let Ok((_, h)) = r.try_recv() {
             if let Some(h) = h {
                 let _ = tx.send(Event::PushSent(h)).await;
             }

@@ -348,15 +348,12 @@ impl Node {
             // The staircase: the first ring successor takes us as its first parent at once;
             // the next ones get the session a little later, by when the chain has usually
             // reached them, so they take us as an extra parent.
-            let ring = self.membership.ring_neighbours(now_ms);
-            let me = self.cfg.name.clone();
-            let mut succ: Vec<MemberId> = ring
-                .successors
-                .into_iter()
-                .map(|r| r.id)
-                .filter(|m| m.name != me && m.name != s.parent.name)
-                .take(usize::from(body.overlay.max_parents.max(1)))
-                .collect();
+            let mut succ = self.push_successors(
+                now_ms,
+                &v.hash,
+                &s.parent.name,
+                usize::from(body.overlay.max_parents.max(1)),
+            );
             if succ.is_empty() {
                 succ = self.pick_children(now_ms, &body, level, &s.parent.name);
                 succ.truncate(1);
@@ -383,6 +380,93 @@ impl Node {
             }
         }
         self.sessions.insert(v.hash, s);
+    }
+
+    /// The staircase's next nodes: the `k` nodes after us in the session's push order (never
+    /// `parent` or us). The order is the roster (`known_nodes` names) sorted by
+    /// SHA-256(session hash, name): every node computes the same one without waiting for
+    /// gossip, and each session starts its chain somewhere else. A node's address is its
+    /// view entry's, else its `known_nodes` IP with our port (as the sweep does); a node that
+    /// is down just does not answer, and the next ones (offered 300 ms apart) carry the
+    /// chain on. Without a usable roster (pattern-only `known_nodes`), the nearest members
+    /// after us on the node-id ring among every live member we know.
+    fn push_successors(
+        &self,
+        now_ms: u64,
+        hash: &SessionHash,
+        parent: &str,
+        k: usize,
+    ) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
+        let names = self.roster.unreached(&self.roster.empty_bitmap(), |_| true);
+        let view = self.membership.view(now_ms);
+        if names.contains(&me) && names.len() > 1 {
+            let rank = |n: &str| {
+                let mut b = b"MON-push-order-v1\0".to_vec();
+                b.extend_from_slice(hash);
+                b.extend_from_slice(n.as_bytes());
+                sha256(&b)
+            };
+            let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
+            order.sort_unstable();
+            let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
+            let port = self.cfg.listen.port();
+            let mut out = Vec::new();
+            for i in 1..order.len() {
+                if out.len() >= k {
+                    break;
+                }
+                let name = order[(pos + i) % order.len()].1;
+                if name == parent {
+                    continue;
+                }
+                let Some(entry) = self
+                    .known
+                    .entries()
+                    .find(|e| !e.is_revoked() && e.names().any(|n| n == name))
+                else {
+                    continue;
+                };
+                let addr = view
+                    .iter()
+                    .find(|m| m.name == name)
+                    .map(|m| m.addr)
+                    .or_else(|| {
+                        entry
+                            .ips()
+                            .next()
+                            .map(|ip| std::net::SocketAddr::new(ip, port))
+                    });
+                if let Some(addr) = addr {
+                    out.push(MemberId {
+                        name: name.to_string(),
+                        addr,
+                        key: *entry.key(),
+                    });
+                }
+            }
+            return out;
+        }
+        let my_id = self.membership.node_id();
+        let ring = self.membership.ring_neighbours(now_ms);
+        let mut cand: Vec<(u64, MemberId)> = view
+            .into_iter()
+            .map(|v| (v.node_id, v.id()))
+            .chain(
+                ring.successors
+                    .into_iter()
+                    .chain(ring.predecessors)
+                    .map(|r| (r.node_id, r.id)),
+            )
+            .filter(|(_, m)| m.name != me && m.name != parent)
+            .collect();
+        cand.sort_by_key(|(id, m)| (id.wrapping_sub(my_id), m.name.clone()));
+        let mut seen = std::collections::HashSet::new();
+        cand.into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| seen.insert(m.name.clone()))
+            .take(k)
+            .collect()
     }
 
     /// Sends the Session to `m` as our child; returns its state.

@@ -48,7 +48,7 @@ mod types;
 
 pub use types::{
     AddParentError, BlockOutcome, Config, DropReason, Event, FailReason, ParentStats, PeerError,
-    Policy, ServeRefusal, Stats,
+    Policy, ServeRefusal, Stats, PRIMARY_WINDOW_BYTES,
 };
 
 use std::collections::VecDeque;
@@ -121,15 +121,17 @@ pub struct Download {
 }
 
 impl Download {
-    /// A download with the default [`Config`]. `have_all` marks the source, which holds
-    /// every block from the start.
+    /// A download with the default tuning for the manifest's block size
+    /// ([`Config::for_block_size`]). `have_all` marks the source, which holds every block
+    /// from the start.
     pub fn new(
         manifest: &Manifest,
         policy: Policy,
         seed: u64,
         have_all: bool,
     ) -> Result<Download, ManifestError> {
-        Download::with_config(manifest, policy, Config::default(), seed, have_all)
+        let cfg = Config::for_block_size(manifest.block_size);
+        Download::with_config(manifest, policy, cfg, seed, have_all)
     }
 
     /// A download with explicit tuning.
