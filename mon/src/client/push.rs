@@ -106,6 +106,25 @@ fn reached_nodes(
         .collect()
 }
 
+/// The roster nodes within `targets` whose results did not reach the client (empty when the
+/// subtrees' rosters differ from ours).
+fn unreached_nodes(
+    known: &KnownNodes,
+    targets: &[String],
+    digest: Option<&[u8; 32]>,
+    bitmap: &[u8],
+) -> Vec<String> {
+    let roster = mon_proto::roster::Roster::from_known(known);
+    if digest != Some(&roster.digest()) {
+        return Vec::new();
+    }
+    roster
+        .unreached(bitmap, |n| mon_proto::targets::matches_list(targets, n))
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `mon push`. Returns the exit code.
 pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
@@ -358,13 +377,29 @@ async fn serve(
     // A node whose link to one parent was lost may still have reported through another
     // (the roster bitmap says who did): it is not missing.
     let reached = reached_nodes(known, r.roster.as_deref(), &r.reached);
-    let missing: Vec<(String, String)> = c
+    let mut missing: Vec<(String, String)> = c
         .missing
         .entries()
         .iter()
         .filter(|e| !reached.contains(&e.node))
         .map(|e| (e.node.clone(), e.reason.clone()))
         .collect();
+    // Roster nodes that no result names at all (their result path was cut, or the session
+    // never reached them) are missing too: the summary accounts for every known node.
+    for n in unreached_nodes(known, &cs.body.targets, r.roster.as_deref(), &r.reached) {
+        let named = failed
+            .iter()
+            .chain(&denied)
+            .chain(&missing)
+            .any(|(m, _)| *m == n);
+        if !named {
+            missing.push((
+                n,
+                "not reached: down, unreachable, or cut off from the push's result".into(),
+            ));
+        }
+    }
+    missing.sort();
     let aggregate = done as f64 * m.size as f64 / secs;
     let list = |v: &[(String, String)]| {
         v.iter()
