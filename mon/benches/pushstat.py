@@ -192,9 +192,10 @@ def cmd_report(path):
         ts = [r["T"] for r in rs]
         tm = statistics.median(ts)
         med = lambda k: statistics.median([r[k] for r in rs if r.get(k) is not None])
-        nr = lambda k: statistics.median(
-            [r["node_rate_mbit"][k] for r in rs if r["node_rate_mbit"][k] is not None] or [0]
-        )
+        def nr(k):
+            v = [r["node_rate_mbit"][k] for r in rs if r["node_rate_mbit"][k] is not None]
+            return statistics.median(v) if v else None
+
         ident = all(r.get("identical") for r in rs)
         bound = rs[0]["bound"]
         if variant == "parallel-scp":
