@@ -376,8 +376,8 @@ def cmd_table(path):
     rows = latest(path)
     lat = sorted((r for k, r in rows.items() if k[0] == "latency"),
                  key=lambda r: (r["tool"], r.get("variant", ""), r["delay_ms"], r["nodes"]))
-    print("| tool | N | one-way delay | median ms | p95 ms | complete runs | coverage (median / min) | daemon CPU per query | notes |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| tool | N | one-way delay | median ms | p95 ms | complete runs | coverage (median / min) | daemon CPU per query | load before | notes |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in lat:
         w = r["wall_ms"]
         cov = r["coverage"]
@@ -389,11 +389,11 @@ def cmd_table(path):
         cpu = r.get("daemon_cpu_ms_per_query")
         print(f"| {label(r)} | {r['nodes']} | {fmt(r['delay_ms'])} ms | {fmt(w.get('median'))} | {fmt(w.get('p95'))} | "
               f"{r['complete_runs']}/{r['runs']} | {cov.get('median', 0) * 100:.1f} % / {cov.get('min', 0) * 100:.1f} % | "
-              f"{fmt(cpu) + ' ms' if cpu is not None else '–'} | {'; '.join(notes)} |")
+              f"{fmt(cpu) + ' ms' if cpu is not None else '–'} | {str(r.get('load_before', '–')).split()[0]} | {'; '.join(notes)} |")
     failed = [r for k, r in rows.items() if k[0] == "failed"]
     if failed:
         print()
-        print("Cases that did not produce a measurement:")
+        print("Attempts that did not produce a measurement (a later attempt of the same case may be in the table):")
         print()
         for r in failed:
             print(f"- `{r['case']}`: exit {r['exit']}: {r['message']}")
