@@ -285,12 +285,10 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
 /// Fixed: the corrupting relay's children that had dropped it as their first parent were
 /// reported missing (the relay waited for their results while they stopped talking to it),
 /// and a node failed at once when its only parent yet was the corrupting one.
-/// Still flaky (about 1 run in 3): with the low-bandwidth ring tables (2 entries a side,
-/// often incomplete in a 10-node cluster) the push DAG gives some nodes a single parent; when
-/// that parent is the corrupting relay and no other links within the orphan grace, the node
-/// fails `lost-all-parents` (no wrong file is ever written). Run it with `-- --ignored`.
+/// The push DAG order now comes from known_nodes (a per-session hash order every node agrees
+/// on), not from the gossip ring tables that were often incomplete in a 10-node cluster, so
+/// every node but the first gets two parents and the test is no longer ignored.
 #[test]
-#[ignore = "flaky until the push DAG gives every node two parents (see the doc comment)"]
 fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
     let bin = mon_tests::fault_bin();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
