@@ -117,8 +117,11 @@ pub(super) const MAX_SENDING: u32 = 2;
 /// Delay before a node offers the session to its 2nd, 3rd… ring successors as their extra
 /// parent (by then the chain has usually reached them, so they take it as extra).
 pub(super) const EXTRA_OFFER_DELAY_MS: u64 = 300;
-/// How long a node whose child link was lost holds its result for adoptions.
-pub(super) const ADOPT_GRACE_MS: u64 = 3_000;
+/// How long a node whose child link was lost holds its result for adoptions: longer than a
+/// grandchild needs to notice the lost relay by silence ([`LINK_SILENT_MS`]) and ask another
+/// parent to adopt it, or a killed relay's whole subtree goes missing from the result while
+/// it is still downloading.
+pub(super) const ADOPT_GRACE_MS: u64 = LINK_SILENT_MS + 5_000;
 /// How long a node that has lost (or dropped) every parent with blocks missing waits for
 /// another parent to link before it reports `lost-all-parents`.
 pub(super) const ORPHAN_GRACE_MS: u64 = 10_000;
