@@ -410,7 +410,6 @@ impl Node {
             let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
             order.sort_unstable();
             let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
-            let port = self.cfg.listen.port();
             let mut out = Vec::new();
             for i in 1..order.len() {
                 if out.len() >= k {
@@ -420,29 +419,8 @@ impl Node {
                 if name == parent {
                     continue;
                 }
-                let Some(entry) = self
-                    .known
-                    .entries()
-                    .find(|e| !e.is_revoked() && e.names().any(|n| n == name))
-                else {
-                    continue;
-                };
-                let addr = view
-                    .iter()
-                    .find(|m| m.name == name)
-                    .map(|m| m.addr)
-                    .or_else(|| {
-                        entry
-                            .ips()
-                            .next()
-                            .map(|ip| std::net::SocketAddr::new(ip, port))
-                    });
-                if let Some(addr) = addr {
-                    out.push(MemberId {
-                        name: name.to_string(),
-                        addr,
-                        key: *entry.key(),
-                    });
+                if let Some(m) = self.roster_member(name, &view) {
+                    out.push(m);
                 }
             }
             return out;
@@ -863,6 +841,32 @@ impl Node {
             }
         }
         self.try_finish(now_ms, hash);
+    }
+
+    /// Where to offer a session to the roster node `name`: its gossip address when the view
+    /// has it, else its first known_nodes address on our port; with the key known_nodes pins.
+    pub(super) fn roster_member(
+        &self,
+        name: &str,
+        view: &[crate::membership::MemberView],
+    ) -> Option<MemberId> {
+        let entry = self.known.entries_named(name).find(|e| !e.is_revoked())?;
+        let port = self.cfg.listen.port();
+        let addr = view
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.addr)
+            .or_else(|| {
+                entry
+                    .ips()
+                    .next()
+                    .map(|ip| std::net::SocketAddr::new(ip, port))
+            })?;
+        Some(MemberId {
+            name: name.to_string(),
+            addr,
+            key: *entry.key(),
+        })
     }
 
     /// The child `name` of session `hash` while its offer is still unanswered.

@@ -469,29 +469,11 @@ impl Node {
             return false;
         }
         let view = self.membership.view(now_ms);
-        let port = self.cfg.listen.port();
         let mut kids = Vec::new();
         for name in unreached {
-            let Some(entry) = self
-                .known
-                .entries()
-                .find(|e| !e.is_revoked() && e.names().any(|n| n == name))
-            else {
+            let Some(m) = self.roster_member(&name, &view) else {
                 continue;
             };
-            let key = *entry.key();
-            let addr = view
-                .iter()
-                .find(|m| m.name == name)
-                .map(|m| m.addr)
-                .or_else(|| {
-                    entry
-                        .ips()
-                        .next()
-                        .map(|ip| std::net::SocketAddr::new(ip, port))
-                });
-            let Some(addr) = addr else { continue };
-            let m = crate::membership::MemberId { name, addr, key };
             if let Some(mut c) = self.offer(now_ms, &hash, &signed, level, budget * 8 / 10, &m) {
                 // Swept nodes are mostly down (the overlay and its ring links missed them):
                 // one retransmission, not `retries`, so that a dead roster node holds the
