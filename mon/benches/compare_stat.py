@@ -56,26 +56,13 @@ import subprocess
 import sys
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def pct(values, p):
-    """Nearest-rank percentile of a non-empty list."""
-    v = sorted(values)
-    k = max(1, math.ceil(p / 100.0 * len(v)))
-    return v[k - 1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchstat import CLK_TCK, pct, summary  # noqa: E402  (shared with the other bench scripts)
 
 
 def summ(values):
-    if not values:
-        return {"n": 0}
-    return {
-        "n": len(values),
-        "min": min(values),
-        "median": statistics.median(values),
-        "p95": pct(values, 95),
-        "max": max(values),
-    }
+    """benchstat's summary without the mean (the shape of docs/compare/results.jsonl)."""
+    return {k: v for k, v in summary(values).items() if k != "mean"}
 
 
 # ---------------------------------------------------------------- run
