@@ -144,7 +144,10 @@ impl Cluster {
             .arg("--join")
             .arg(seeds.join(","))
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("MON_E2E_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -278,6 +281,12 @@ impl Drop for Cluster {
             }
             let _ = p.kill();
             let _ = p.wait();
+        }
+        // A failed test's cluster (logs, audit, pushed files) stays for inspection when
+        // MON_E2E_KEEP is set.
+        if std::thread::panicking() && std::env::var_os("MON_E2E_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {}", self.dir.path().display());
         }
     }
 }

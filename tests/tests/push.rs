@@ -250,8 +250,7 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
     let want = std::fs::read(&src).unwrap();
     let client = c
         .client_via(1)
-        .arg("--json")
-        .arg("push")
+        .args(["--json", "--timeout", "300", "push"])
         .arg(&src)
         .arg(dest(&c))
         .stdout(std::process::Stdio::piped())
@@ -320,4 +319,69 @@ fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
         .filter(|r| r["event"] == "push.deny" && r["reason"]["code"] == "corrupt-block")
         .count();
     assert!(rejected >= 1, "no corrupt block was rejected");
+}
+
+/// Uses servers built with the test-only fault hook (`mon_tests::fault_bin` builds them).
+///
+/// n4 never sends its first-parent children their go (`MON_FAULT_NO_PUSH_GO`) and is killed
+/// once it receives: such a child has accepted the session but may not start until an extra
+/// parent takes over. Before that take-over existed, it waited for the deadline (and with it
+/// every parent that waits for its children to finish).
+#[test]
+fn a_first_parent_lost_before_its_go_is_replaced_by_an_extra_parent() {
+    let bin = mon_tests::fault_bin();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 8;
+    let victim = 4;
+    std::env::set_var("MON_FAULT_NO_PUSH_GO", format!("n{victim}"));
+    std::env::set_var("MON_E2E_LOG", "info,mon_proto::node::push=debug");
+    let mut c = Cluster::start_with(bin, n, 19300, |_| Vec::new());
+    std::env::remove_var("MON_FAULT_NO_PUSH_GO");
+    std::env::remove_var("MON_E2E_LOG");
+    for i in 1..=n {
+        std::fs::create_dir_all(push_dir(&c, i)).unwrap();
+    }
+    let settled = c.settle(u64::from(n), Duration::from_secs(90));
+    assert_eq!(settled, u64::from(n), "membership did not settle");
+    let src = random_file(c.dir.path(), 16 * 1024 * 1024);
+    let want = std::fs::read(&src).unwrap();
+    let client = c
+        .client_via(1)
+        .args(["--json", "--timeout", "300", "push"])
+        .arg(&src)
+        .arg(dest(&c))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        let started = std::fs::read_dir(push_dir(&c, victim))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains(".mon-push-"));
+        if started {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.kill(victim);
+    let out = client.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(
+        v["seconds"].as_f64().is_some_and(|s| s < 200.0),
+        "the push waited for its deadline: {v}"
+    );
+    for i in (1..=n).filter(|&i| i != victim) {
+        let p = push_dir(&c, i).join("app.bin");
+        let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}\n{v}", p.display()));
+        assert!(got == want, "n{i}: content differs");
+    }
+    // The scenario happened whenever n4 had a first-parent child (the last node of the
+    // session's push order has none).
+    if c.log(victim).contains("primary=true") {
+        assert!(
+            (1..=n).any(|i| c.log(i).contains("an extra parent takes over")),
+            "no node took over from n{victim}"
+        );
+    }
 }

@@ -20,4 +20,4 @@ pub mod sim;
 
 pub use bitset::BitSet;
 pub use manifest::{block_hashes, build_manifest, default_block_size, verify_block, BlockError};
-pub use sched::{BlockOutcome, Download, Event, FailReason, ParentId, Policy};
+pub use sched::{BlockOutcome, Config, Download, Event, FailReason, ParentId, Policy};

@@ -345,7 +345,11 @@ async fn serve(
             }
             // Requests are answered at once: nothing queued to cancel.
             PushMsg::Progress(n) => bar.set_message(format!("{}/{total} nodes", n.min(total))),
-            PushMsg::Cancel(_) | PushMsg::Primary | PushMsg::Prefer | PushMsg::Ping => {}
+            PushMsg::Cancel(_)
+            | PushMsg::Primary
+            | PushMsg::Prefer
+            | PushMsg::Ping
+            | PushMsg::Finished => {}
             other => bail!("the entry node sent {other:?}, which only a parent may send"),
         }
     };

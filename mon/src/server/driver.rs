@@ -126,12 +126,18 @@ pub(super) async fn serve(
     };
     cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
         .context("--push-policy must be first-fit or rarest-first")?;
+    cfg.push_primary_first = args.push_primary_first;
     #[cfg(feature = "fault-injection")]
     {
         let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
         if list.split(',').any(|n| n == name) {
             tracing::warn!("fault injection: corrupting every block this node serves");
             cfg.corrupt_serve = true;
+        }
+        let list = std::env::var("MON_FAULT_NO_PUSH_GO").unwrap_or_default();
+        if list.split(',').any(|n| n == name) {
+            tracing::warn!("fault injection: no go to this node's first-parent push children");
+            cfg.no_push_go = true;
         }
     }
     let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;

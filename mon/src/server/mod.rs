@@ -38,6 +38,10 @@ pub struct ServerArgs {
     /// Block scheduling of pushes: rarest-first (default) or first-fit (the paper's).
     #[arg(long, default_value = "rarest-first", value_name = "POLICY")]
     pub push_policy: String,
+    /// Push downloads ask their first parent for every block it holds and the other parents
+    /// only for blocks the first one lacks (for benchmarks).
+    #[arg(long, hide = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub push_primary_first: bool,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).
     #[arg(long, default_value_t = 2500)]

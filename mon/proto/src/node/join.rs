@@ -334,7 +334,11 @@ impl Node {
         if let Some(m) = &body.push {
             let dest = expand_dest(&m.dest, &self.cfg.name).unwrap_or_default();
             let seed = rand::RngCore::next_u64(&mut self.rng);
-            let Ok(dl) = Download::new(m, self.cfg.push_policy, seed, false) else {
+            let cfg = crate::push::Config {
+                primary_first: self.cfg.push_primary_first,
+                ..crate::push::Config::for_block_size(m.block_size)
+            };
+            let Ok(dl) = Download::with_config(m, self.cfg.push_policy, cfg, seed, false) else {
                 return;
             };
             s.push = Some(Box::new(PushState::new(m.clone(), dest, dl, now_ms)));
@@ -759,6 +763,8 @@ impl Node {
                             }
                         }
                         let go = sealed(hash, &me, &mut sealer, &Inner::Go);
+                        #[cfg(feature = "fault-injection")]
+                        let go = go.filter(|_| !(is_push && !extra && self.cfg.no_push_go));
                         c.state = if extra {
                             ChildState::Extra { sealer, opener }
                         } else {
@@ -786,7 +792,10 @@ impl Node {
                 ..
             } => {
                 // Our Go may have been lost: send another one.
-                if let Some(p) = sealed(hash, &me, sealer, &Inner::Go) {
+                let go = sealed(hash, &me, sealer, &Inner::Go);
+                #[cfg(feature = "fault-injection")]
+                let go = go.filter(|_| !(is_push && self.cfg.no_push_go));
+                if let Some(p) = go {
                     let to = Peer::Addr(c.addr);
                     self.send(to, &p);
                 }

@@ -175,9 +175,15 @@ pub struct NodeConfig {
     pub linger_ms: u64,
     /// Push download policy.
     pub push_policy: crate::push::Policy,
+    /// Push downloads treat the first parent as the main feed (see
+    /// [`crate::push::Config::primary_first`]).
+    pub push_primary_first: bool,
     /// Test-only fault: flip a byte in every block this node serves.
     #[cfg(feature = "fault-injection")]
     pub corrupt_serve: bool,
+    /// Test-only fault: never send the go to the first-parent children of a push session.
+    #[cfg(feature = "fault-injection")]
+    pub no_push_go: bool,
 }
 
 impl NodeConfig {
@@ -194,8 +200,11 @@ impl NodeConfig {
             retries: 3,
             linger_ms: 5_000,
             push_policy: crate::push::Policy::default(),
+            push_primary_first: false,
             #[cfg(feature = "fault-injection")]
             corrupt_serve: false,
+            #[cfg(feature = "fault-injection")]
+            no_push_go: false,
         }
     }
 }

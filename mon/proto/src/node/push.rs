@@ -86,6 +86,7 @@ impl Node {
         }
         p.land = Land::Creating;
         p.started_ms = now_ms;
+        tracing::debug!(parents = p.parents.len(), "push: go, landing");
         let dest = p.dest.clone();
         let size = p.manifest.size;
         self.out.push_back(Output::PushLand {
@@ -106,6 +107,7 @@ impl Node {
         }
         match r {
             Ok(()) => {
+                tracing::debug!("push: temporary file ready");
                 p.land = Land::Ready;
                 self.push_pump(now_ms, hash);
             }
@@ -243,6 +245,7 @@ impl Node {
             return;
         }
         p.land = Land::Failed;
+        tracing::debug!(code, text, "push: local part failed");
         // Children take blocks elsewhere; the links stay up (keepalives) because those whose
         // first parent we are still send us their results.
         let me = self.cfg.name.clone();
@@ -262,6 +265,19 @@ impl Node {
 
     fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local) {
         let name = self.cfg.name.clone();
+        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
+            for l in &mut p.parents {
+                send_on(
+                    &mut self.out,
+                    &name,
+                    hash,
+                    l,
+                    &PushMsg::Finished,
+                    now_ms,
+                    false,
+                );
+            }
+        }
         if let Some(s) = self.sessions.get_mut(&hash) {
             let targeted = s.targeted;
             if let Some(slot) = s.local.get_mut(0) {
@@ -330,6 +346,8 @@ impl Node {
             self.on_child_msg(now_ms, hash, id, msg);
         }
         self.push_pump(now_ms, hash);
+        // A child's Finished may release our result.
+        self.try_finish(now_ms, hash);
     }
 
     fn on_parent_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
@@ -454,6 +472,13 @@ impl Node {
                 if let Some(l) = p.children.get_mut(id as usize) {
                     l.progress = n;
                 }
+                None
+            }
+            PushMsg::Finished => {
+                if let Some(l) = p.children.get_mut(id as usize) {
+                    l.finished = true;
+                }
+                p.serve.remove_child(id);
                 None
             }
             PushMsg::Ping => None,
@@ -642,6 +667,7 @@ impl Node {
         if ask_adoption {
             self.push_ask_adoption(now_ms, hash);
         }
+        self.push_idle_takeover(now_ms, hash);
         if let Some(local) = relay_done {
             self.push_local(now_ms, hash, local);
         }
@@ -673,6 +699,7 @@ impl Node {
         if p.serve.add_child(id, weight).is_err() {
             return;
         }
+        tracing::debug!(child = name, id, primary, "push: child linked");
         let mut l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
         let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
         send_on(&mut self.out, &me, hash, &mut l, &advert, now_ms, false);
@@ -694,8 +721,22 @@ impl Node {
         let id = p.parents.len() as u32;
         let orphan = p.orphan_since.is_some();
         if p.dl.add_parent(id).is_ok() {
-            p.parents
-                .push(PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms));
+            tracing::debug!(parent = name, id, orphan, "push: parent linked");
+            let mut l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
+            // A late extra parent of a node already done must not wait for it.
+            if p.finished() {
+                let me = self.cfg.name.clone();
+                send_on(
+                    &mut self.out,
+                    &me,
+                    hash,
+                    &mut l,
+                    &PushMsg::Finished,
+                    now_ms,
+                    false,
+                );
+            }
+            p.parents.push(l);
             if orphan {
                 self.push_relinked(now_ms, hash, id);
             }

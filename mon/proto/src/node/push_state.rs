@@ -28,6 +28,8 @@ pub(super) struct PLink {
     pub progress: u64,
     /// `push.serve` already audited for this child link.
     pub audited: bool,
+    /// Child links: the child said [`crate::push::msg::PushMsg::Finished`].
+    pub finished: bool,
 }
 
 impl PLink {
@@ -43,6 +45,7 @@ impl PLink {
             data: true,
             progress: 0,
             audited: false,
+            finished: false,
         }
     }
 }
@@ -177,5 +180,14 @@ impl PushState {
     /// Whether the local part is over (committed, relayed, or failed).
     pub fn finished(&self) -> bool {
         matches!(self.land, Land::Done | Land::Failed)
+    }
+
+    /// Whether this node must not report its result yet: a lost child's subtree may still
+    /// adopt it, or a live child link (first or extra) still downloads and may need this
+    /// node as its first parent if it loses its own (a failed node serves nothing and waits
+    /// for nobody).
+    pub fn holds(&self, now_ms: u64) -> bool {
+        self.hold_until > now_ms
+            || (self.land != Land::Failed && self.children.iter().any(|l| l.alive && !l.finished))
     }
 }

@@ -43,9 +43,13 @@ impl Node {
                 _ => None,
             }
         } else if let Some(p) = s.extra_parents.iter_mut().find(|p| p.name == sender) {
-            // Extra DAG parents only serve blocks; their frames just prove key possession.
+            // Extra DAG parents only serve blocks; their frames just prove key possession
+            // (enough to take over from a first parent lost before its go).
             if p.opener.open(frame).is_ok() {
                 p.go = true;
+                if s.push.is_some() {
+                    self.push_idle_takeover(now_ms, hash);
+                }
             }
             return;
         } else {
@@ -77,7 +81,7 @@ impl Node {
         }
     }
 
-    fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(super) fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
@@ -199,7 +203,7 @@ impl Node {
         if !(s.complete() || force) {
             return;
         }
-        if !force && s.push.as_ref().is_some_and(|p| p.hold_until > now_ms) {
+        if !force && s.push.as_ref().is_some_and(|p| p.holds(now_ms)) {
             return;
         }
         if !s.parent.go {

@@ -21,6 +21,12 @@
 //!                                 still goes to my first parent (sent when the first
 //!                                 parent was dropped for a corrupt block: it stays the
 //!                                 result parent, the link only carries keepalives)
+//!                 Finished        to every parent: my part is over (landed, relayed,
+//!                                 skipped or failed), I request nothing more. A parent
+//!                                 holds its own result while a live child link has not
+//!                                 said this, so that a node that lost its first parent
+//!                                 and downloads from its others is not cut off by a
+//!                                 session that ends around it
 //! both:           Ping            keepalive, every second when nothing else was sent;
 //!                                 a link on which nothing arrived for
 //!                                 [`LINK_SILENT_MS`] is lost
@@ -74,6 +80,8 @@ pub enum PushMsg {
     Adopt,
     /// The sender (a parent) failed and serves nothing more.
     Leave,
+    /// The sender (a child) finished its part and requests nothing more.
+    Finished,
 }
 
 impl PushMsg {
@@ -120,6 +128,7 @@ mod tests {
             PushMsg::Prefer,
             PushMsg::Adopt,
             PushMsg::Leave,
+            PushMsg::Finished,
         ] {
             let b = m.to_bytes();
             assert_eq!(PushMsg::from_bytes(&b).unwrap(), m);

@@ -90,6 +90,7 @@ impl Node {
         };
         for (i, l) in p.parents.iter_mut().enumerate() {
             if l.alive && lost(l) {
+                tracing::debug!(parent = %l.name, why, "push: parent link lost");
                 l.alive = false;
                 p.dl.remove_parent(i as u32);
             }
@@ -97,6 +98,7 @@ impl Node {
         let mut lost_children: Vec<String> = Vec::new();
         for (i, l) in p.children.iter_mut().enumerate() {
             if l.alive && lost(l) {
+                tracing::debug!(child = %l.name, why, "push: child link lost");
                 l.alive = false;
                 p.serve.remove_child(i as u32);
                 lost_children.push(l.name.clone());
@@ -147,6 +149,7 @@ impl Node {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
+        tracing::debug!("push: every parent lost, asking children for adoption");
         for l in &mut p.children {
             // Not a parent we dropped (or that failed) and that is also our child.
             if p.parents.iter().any(|x| x.name == l.name) {
@@ -199,6 +202,7 @@ impl Node {
             return;
         };
         let name = l.name.clone();
+        tracing::debug!(orphan = %name, "push: parent asks for adoption");
         // Already linked to it as a child, or offered before (answers are matched by name).
         if p.children.iter().any(|c| c.alive && c.name == name)
             || s.children.iter().any(|c| c.name == name)
@@ -250,6 +254,59 @@ impl Node {
             PushMsg::Primary
         };
         send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
+    }
+
+    /// A node still waiting for its first parent's go whose link to that parent is gone
+    /// (the parent died right after offering us the session) would wait for nothing until
+    /// the deadline. An extra parent that has proven its hop key (its go arrived) takes
+    /// over: it becomes the first parent (told with `Primary`, so it expects our result)
+    /// and the push starts as if its go had come from the first parent.
+    pub(in crate::node) fn push_idle_takeover(&mut self, now_ms: u64, hash: SessionHash) {
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        if s.parent.go || s.result_packet.is_some() {
+            return;
+        }
+        let first = s.parent.name.clone();
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        if p.land != Land::Idle || p.parents.iter().any(|l| l.alive && l.name == first) {
+            return;
+        }
+        let Some(pos) = s.extra_parents.iter().position(|x| {
+            x.go && p
+                .parents
+                .iter()
+                .any(|l| l.alive && l.data && l.name == x.name)
+        }) else {
+            return;
+        };
+        let link = s.extra_parents.remove(pos);
+        tracing::debug!(lost = %first, new = %link.name, "push: first parent lost before its go, an extra parent takes over");
+        if let Some(l) = p
+            .parents
+            .iter_mut()
+            .find(|l| l.alive && l.name == link.name)
+        {
+            send_on(
+                &mut self.out,
+                &me,
+                hash,
+                l,
+                &PushMsg::Primary,
+                now_ms,
+                false,
+            );
+        }
+        let mut link = link;
+        // Its go (already proven) now counts as the first parent's: `on_go` starts the push.
+        link.go = false;
+        let old = std::mem::replace(&mut s.parent, link);
+        s.extra_parents.push(old);
+        self.on_go(now_ms, hash);
     }
 
     /// Sends the result parent how many nodes of our result subtree finished their part
