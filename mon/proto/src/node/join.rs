@@ -3,27 +3,24 @@
 
 use std::sync::Arc;
 
-use mon_keys::hop::{self, ChildHello, Initiator, CLIENT_NAME};
+use mon_keys::hop::{self, CLIENT_NAME};
 use mon_keys::known_nodes::Trust;
-use mon_keys::nodekey::verify_node_sig;
 use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
-use super::budget::{adaptive_fanout, split_budget};
+use super::budget::split_budget;
 use super::push_state::{PushState, EXTRA_OFFER_DELAY_MS};
-use super::state::sealed;
-use super::state::{Child, ChildState, ParentLink, Session};
+use super::state::{ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
-use crate::membership::{default_fanout_with_ring, MemberId};
 use crate::push::msg::{expand_dest, PUSH_CHANNEL};
 use crate::push::Download;
 use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
-use crate::wire::packet::{Inner, Packet, DENY_DOMAIN, PRUNE_DOMAIN};
+use crate::wire::packet::{Packet, DENY_DOMAIN, PRUNE_DOMAIN};
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
 
-fn sha256(b: &[u8]) -> [u8; 32] {
+pub(super) fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
 
@@ -386,154 +383,6 @@ impl Node {
         self.sessions.insert(v.hash, s);
     }
 
-    /// The staircase's next nodes: the `k` nodes after us in the session's push order (never
-    /// `parent` or us). The order is the roster (`known_nodes` names) sorted by
-    /// SHA-256(session hash, name): every node computes the same one without waiting for
-    /// gossip, and each session starts its chain somewhere else. A node's address is its
-    /// view entry's, else its `known_nodes` IP with our port (as the sweep does); a node that
-    /// is down just does not answer, and the next ones (offered 300 ms apart) carry the
-    /// chain on. Without a usable roster (pattern-only `known_nodes`), the nearest members
-    /// after us on the node-id ring among every live member we know.
-    fn push_successors(
-        &self,
-        now_ms: u64,
-        hash: &SessionHash,
-        parent: &str,
-        k: usize,
-    ) -> Vec<MemberId> {
-        let me = self.cfg.name.as_str();
-        let names = self.roster.unreached(&self.roster.empty_bitmap(), |_| true);
-        let view = self.membership.view(now_ms);
-        if names.contains(&me) && names.len() > 1 {
-            let rank = |n: &str| {
-                let mut b = b"MON-push-order-v1\0".to_vec();
-                b.extend_from_slice(hash);
-                b.extend_from_slice(n.as_bytes());
-                sha256(&b)
-            };
-            let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
-            order.sort_unstable();
-            let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
-            let mut out = Vec::new();
-            for i in 1..order.len() {
-                if out.len() >= k {
-                    break;
-                }
-                let name = order[(pos + i) % order.len()].1;
-                if name == parent {
-                    continue;
-                }
-                if let Some(m) = self.roster_member(name, &view) {
-                    out.push(m);
-                }
-            }
-            return out;
-        }
-        let my_id = self.membership.node_id();
-        let ring = self.membership.ring_neighbours(now_ms);
-        let mut cand: Vec<(u64, MemberId)> = view
-            .into_iter()
-            .map(|v| (v.node_id, v.id()))
-            .chain(
-                ring.successors
-                    .into_iter()
-                    .chain(ring.predecessors)
-                    .map(|r| (r.node_id, r.id)),
-            )
-            .filter(|(_, m)| m.name != me && m.name != parent)
-            .collect();
-        cand.sort_by_key(|(id, m)| (id.wrapping_sub(my_id), m.name.clone()));
-        let mut seen = std::collections::HashSet::new();
-        cand.into_iter()
-            .map(|(_, m)| m)
-            .filter(|m| seen.insert(m.name.clone()))
-            .take(k)
-            .collect()
-    }
-
-    /// Sends the Session to `m` as our child; returns its state.
-    pub(super) fn offer(
-        &mut self,
-        now_ms: u64,
-        hash: &SessionHash,
-        signed: &SignedSession,
-        level: u16,
-        budget_ms: u32,
-        m: &MemberId,
-    ) -> Option<Child> {
-        let init = Initiator::new(&mut self.rng);
-        let e_p = init.public();
-        let sig = hop::parent_signature(&self.key, hash, &e_p, &m.name).ok()?;
-        let p = Packet::Session {
-            session: signed.clone(),
-            parent: self.cfg.name.clone(),
-            e_p: e_p.into(),
-            parent_sig: Some(sig.into()),
-            level,
-            budget_ms,
-        };
-        let bytes = p.to_bytes();
-        let packet_hash = sha256(&bytes);
-        self.out.push_back(Output::Send {
-            to: Peer::Addr(m.addr),
-            bytes: bytes.clone(),
-        });
-        Some(Child {
-            name: m.name.clone(),
-            addr: m.addr,
-            key: m.key,
-            state: ChildState::Offered {
-                initiator: Some(Box::new(init)),
-                packet: bytes,
-                packet_hash,
-                sent_at: now_ms,
-                tries: 0,
-            },
-        })
-    }
-
-    /// Children for a session, by its overlay algorithm (never the parent or this node).
-    fn pick_children(
-        &mut self,
-        now_ms: u64,
-        body: &SessionBody,
-        level: u16,
-        parent: &str,
-    ) -> Vec<MemberId> {
-        let o = &body.overlay;
-        let k = if o.fanout == 0 && o.kind == OverlayKind::Dag {
-            // A DAG's extra parents are the duplicate offers: keep them at every level.
-            default_fanout_with_ring(self.membership.size_estimate())
-        } else if o.fanout == 0 {
-            adaptive_fanout(self.membership.size_estimate(), level)
-        } else {
-            usize::from(o.fanout)
-        };
-        let me = self.cfg.name.clone();
-        let parent = parent.to_string();
-        let exclude = move |m: &MemberId| m.name == me || m.name == parent;
-        let second_stage =
-            o.kind == OverlayKind::Twostage && level > u16::from(o.stage_one_hops.max(1));
-        let mut picks = if second_stage {
-            self.membership.local_neighbours(k, &exclude)
-        } else {
-            self.membership.sample(k, &exclude)
-        };
-        // Ring neighbours close the gaps random choices leave (see membership docs).
-        let ring = self.membership.ring_neighbours(now_ms);
-        for r in ring
-            .predecessors
-            .iter()
-            .take(1)
-            .chain(ring.successors.iter().take(1))
-        {
-            if !exclude(&r.id) && !picks.iter().any(|p| p.name == r.id.name) {
-                picks.push(r.id.clone());
-            }
-        }
-        picks
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn duplicate_session(
         &mut self,
@@ -705,185 +554,5 @@ impl Node {
             self.audit(ev);
         }
         self.send_deny(from, d.hash, &d.code, &d.text);
-    }
-
-    pub(super) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::SessionOk {
-            session_hash,
-            child,
-            e_c,
-            sig,
-            confirm,
-            extra,
-        } = packet
-        else {
-            return;
-        };
-        let hash = *session_hash;
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let is_push = s.push.is_some();
-        let mut push_link = None;
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
-            return;
-        };
-        match &mut c.state {
-            ChildState::Offered { initiator, .. } => {
-                let Some(init) = initiator.take() else { return };
-                let Ok(confirm) = <[u8; 16]>::try_from(confirm.as_slice()) else {
-                    c.state = ChildState::Missing {
-                        why: "bad handshake".into(),
-                    };
-                    return;
-                };
-                let hello = ChildHello {
-                    e_c: *e_c,
-                    sig: *sig,
-                    confirm,
-                };
-                match init.finish(&hash, &me, &c.name, &c.key, &hello) {
-                    Ok(mut keys) => {
-                        let Ok((mut sealer, opener)) = keys.channel(0) else {
-                            c.state = ChildState::Missing {
-                                why: "handshake failed".into(),
-                            };
-                            return;
-                        };
-                        if is_push {
-                            match keys.channel(u64::from(PUSH_CHANNEL)) {
-                                Ok(k) => push_link = Some((c.name.clone(), c.addr, k, !extra)),
-                                Err(_) => {
-                                    c.state = ChildState::Missing {
-                                        why: "handshake failed".into(),
-                                    };
-                                    return;
-                                }
-                            }
-                        }
-                        let go = sealed(hash, &me, &mut sealer, &Inner::Go);
-                        #[cfg(feature = "fault-injection")]
-                        let go = go.filter(|_| !(is_push && !extra && self.cfg.no_push_go));
-                        c.state = if extra {
-                            ChildState::Extra { sealer, opener }
-                        } else {
-                            ChildState::Linked {
-                                sealer,
-                                opener,
-                                result: None,
-                            }
-                        };
-                        if let Some(p) = go {
-                            let to = Peer::Addr(c.addr);
-                            self.send(to, &p);
-                        }
-                    }
-                    Err(e) => {
-                        c.state = ChildState::Missing {
-                            why: format!("handshake failed: {e}"),
-                        };
-                    }
-                }
-            }
-            ChildState::Linked {
-                sealer,
-                result: None,
-                ..
-            } => {
-                // Our Go may have been lost: send another one.
-                let go = sealed(hash, &me, sealer, &Inner::Go);
-                #[cfg(feature = "fault-injection")]
-                let go = go.filter(|_| !(is_push && self.cfg.no_push_go));
-                if let Some(p) = go {
-                    let to = Peer::Addr(c.addr);
-                    self.send(to, &p);
-                }
-            }
-            _ => {}
-        }
-        if let Some((name, addr, k, primary)) = push_link {
-            self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
-            self.push_pump(now_ms, hash);
-        }
-        self.try_finish(now_ms, hash);
-    }
-
-    pub(super) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::Prune {
-            session_hash,
-            child,
-            answered,
-            sig,
-        } = packet
-        else {
-            return;
-        };
-        let hash = *session_hash;
-        if let Some(c) = self.offered_child(&hash, &child) {
-            let answers_last = matches!(&c.state,
-                ChildState::Offered { packet_hash, .. } if *packet_hash == *answered);
-            if answers_last
-                && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
-            {
-                c.state = ChildState::Pruned;
-            }
-        }
-        self.try_finish(now_ms, hash);
-    }
-
-    pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
-        let Packet::Deny {
-            session_hash,
-            child,
-            code,
-            text,
-            sig,
-        } = packet
-        else {
-            return;
-        };
-        let hash = *session_hash;
-        if let Some(c) = self.offered_child(&hash, &child) {
-            if verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok() {
-                c.state = ChildState::Denied { code, text };
-            }
-        }
-        self.try_finish(now_ms, hash);
-    }
-
-    /// Where to offer a session to the roster node `name`: its gossip address when the view
-    /// has it, else its first known_nodes address on our port; with the key known_nodes pins.
-    pub(super) fn roster_member(
-        &self,
-        name: &str,
-        view: &[crate::membership::MemberView],
-    ) -> Option<MemberId> {
-        let entry = self.known.entries_named(name).find(|e| !e.is_revoked())?;
-        let port = self.cfg.listen.port();
-        let addr = view
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.addr)
-            .or_else(|| {
-                entry
-                    .ips()
-                    .next()
-                    .map(|ip| std::net::SocketAddr::new(ip, port))
-            })?;
-        Some(MemberId {
-            name: name.to_string(),
-            addr,
-            key: *entry.key(),
-        })
-    }
-
-    /// The child `name` of session `hash` while its offer is still unanswered.
-    fn offered_child(&mut self, hash: &SessionHash, name: &str) -> Option<&mut Child> {
-        self.sessions
-            .get_mut(hash)?
-            .children
-            .iter_mut()
-            .find(|c| c.name == name && matches!(c.state, ChildState::Offered { .. }))
     }
 }

@@ -6,8 +6,10 @@
 //! replay-journal lines come out *before* the actions they guard; the driver makes them
 //! durable before it performs any later output.
 
+mod answers;
 mod audit_ev;
 mod budget;
+mod children;
 mod gossip;
 mod join;
 mod push;

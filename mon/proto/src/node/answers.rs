@@ -1,0 +1,168 @@
+//! A child's answer to our Session offer: SessionOk (the hop handshake completes, the child
+//! gets its go, a push link opens), Prune (it is in the session already) or Deny.
+
+use super::join::{deny_signed_data, prune_signed_data};
+use super::state::sealed;
+use super::state::{Child, ChildState};
+use super::{Node, Peer};
+use crate::push::msg::PUSH_CHANNEL;
+use crate::wire::packet::{Inner, Packet};
+use crate::wire::session::SessionHash;
+use mon_keys::hop::ChildHello;
+use mon_keys::nodekey::verify_node_sig;
+
+impl Node {
+    pub(super) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::SessionOk {
+            session_hash,
+            child,
+            e_c,
+            sig,
+            confirm,
+            extra,
+        } = packet
+        else {
+            return;
+        };
+        let hash = *session_hash;
+        let me = self.cfg.name.clone();
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let is_push = s.push.is_some();
+        let mut push_link = None;
+        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+            return;
+        };
+        match &mut c.state {
+            ChildState::Offered { initiator, .. } => {
+                let Some(init) = initiator.take() else { return };
+                let Ok(confirm) = <[u8; 16]>::try_from(confirm.as_slice()) else {
+                    c.state = ChildState::Missing {
+                        why: "bad handshake".into(),
+                    };
+                    return;
+                };
+                let hello = ChildHello {
+                    e_c: *e_c,
+                    sig: *sig,
+                    confirm,
+                };
+                match init.finish(&hash, &me, &c.name, &c.key, &hello) {
+                    Ok(mut keys) => {
+                        let Ok((mut sealer, opener)) = keys.channel(0) else {
+                            c.state = ChildState::Missing {
+                                why: "handshake failed".into(),
+                            };
+                            return;
+                        };
+                        if is_push {
+                            match keys.channel(u64::from(PUSH_CHANNEL)) {
+                                Ok(k) => push_link = Some((c.name.clone(), c.addr, k, !extra)),
+                                Err(_) => {
+                                    c.state = ChildState::Missing {
+                                        why: "handshake failed".into(),
+                                    };
+                                    return;
+                                }
+                            }
+                        }
+                        let go = sealed(hash, &me, &mut sealer, &Inner::Go);
+                        #[cfg(feature = "fault-injection")]
+                        let go = go.filter(|_| !(is_push && !extra && self.cfg.no_push_go));
+                        c.state = if extra {
+                            ChildState::Extra { sealer, opener }
+                        } else {
+                            ChildState::Linked {
+                                sealer,
+                                opener,
+                                result: None,
+                            }
+                        };
+                        if let Some(p) = go {
+                            let to = Peer::Addr(c.addr);
+                            self.send(to, &p);
+                        }
+                    }
+                    Err(e) => {
+                        c.state = ChildState::Missing {
+                            why: format!("handshake failed: {e}"),
+                        };
+                    }
+                }
+            }
+            ChildState::Linked {
+                sealer,
+                result: None,
+                ..
+            } => {
+                // Our Go may have been lost: send another one.
+                let go = sealed(hash, &me, sealer, &Inner::Go);
+                #[cfg(feature = "fault-injection")]
+                let go = go.filter(|_| !(is_push && self.cfg.no_push_go));
+                if let Some(p) = go {
+                    let to = Peer::Addr(c.addr);
+                    self.send(to, &p);
+                }
+            }
+            _ => {}
+        }
+        if let Some((name, addr, k, primary)) = push_link {
+            self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
+            self.push_pump(now_ms, hash);
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    pub(super) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::Prune {
+            session_hash,
+            child,
+            answered,
+            sig,
+        } = packet
+        else {
+            return;
+        };
+        let hash = *session_hash;
+        if let Some(c) = self.offered_child(&hash, &child) {
+            let answers_last = matches!(&c.state,
+                ChildState::Offered { packet_hash, .. } if *packet_hash == *answered);
+            if answers_last
+                && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
+            {
+                c.state = ChildState::Pruned;
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+        let Packet::Deny {
+            session_hash,
+            child,
+            code,
+            text,
+            sig,
+        } = packet
+        else {
+            return;
+        };
+        let hash = *session_hash;
+        if let Some(c) = self.offered_child(&hash, &child) {
+            if verify_node_sig(&c.key, &deny_signed_data(&hash, &code), &sig).is_ok() {
+                c.state = ChildState::Denied { code, text };
+            }
+        }
+        self.try_finish(now_ms, hash);
+    }
+
+    /// The child `name` of session `hash` while its offer is still unanswered.
+    pub(super) fn offered_child(&mut self, hash: &SessionHash, name: &str) -> Option<&mut Child> {
+        self.sessions
+            .get_mut(hash)?
+            .children
+            .iter_mut()
+            .find(|c| c.name == name && matches!(c.state, ChildState::Offered { .. }))
+    }
+}
