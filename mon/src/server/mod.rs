@@ -39,8 +39,8 @@ pub struct ServerArgs {
     #[arg(long, default_value = "rarest-first", value_name = "POLICY")]
     pub push_policy: String,
     /// Push downloads ask their first parent for every block it holds and the other parents
-    /// only for blocks the first one lacks (for benchmarks).
-    #[arg(long, hide = true, default_value_t = false, action = clap::ArgAction::Set)]
+    /// only for blocks the first one lacks (`false` only for benchmarks).
+    #[arg(long, hide = true, default_value_t = true, action = clap::ArgAction::Set)]
     pub push_primary_first: bool,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).

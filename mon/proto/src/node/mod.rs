@@ -202,7 +202,7 @@ impl NodeConfig {
             retries: 3,
             linger_ms: 5_000,
             push_policy: crate::push::Policy::default(),
-            push_primary_first: false,
+            push_primary_first: true,
             #[cfg(feature = "fault-injection")]
             corrupt_serve: false,
             #[cfg(feature = "fault-injection")]

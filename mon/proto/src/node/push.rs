@@ -287,7 +287,7 @@ impl Node {
                 }
             }
             while p.sending < MAX_SENDING {
-                let Some((child, index)) = p.serve.next_request() else {
+                let Some((child, index)) = p.serve.next_request_at(now_ms) else {
                     break;
                 };
                 if p.children.get(child as usize).is_some_and(|l| l.alive) {

@@ -171,6 +171,9 @@ impl PushState {
         if self.hold_until > 0 {
             at(self.hold_until);
         }
+        if let Some(t) = self.serve.secondary_ready_at() {
+            at(t);
+        }
         if let Some(o) = self.orphan_since {
             at(o + ORPHAN_GRACE_MS);
         }

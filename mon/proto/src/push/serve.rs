@@ -5,7 +5,9 @@
 //! (tree) parent is this node gets a larger weight, so the data flows mostly along the
 //! first-parent chain while the extra DAG links carry the rest (see docs/push-design.md for why
 //! this matters: with equal weights the source's children share its upload and the whole push
-//! slows to `children × F / u_s`).
+//! slows to `children × F / u_s`). Nodes serve with [`ServeQueue::next_request_at`], which goes
+//! further: secondary children get only what the primaries leave idle for
+//! [`SECONDARY_IDLE_MS`] (see there for the measurement behind it).
 //!
 //! The queue only orders requests; the caller checks that it holds a block
 //! ([`crate::push::sched::Download::check_serve`]) before queueing it.
@@ -75,11 +77,24 @@ struct Child {
     queue: VecDeque<u32>,
 }
 
+/// How long a parent's primary children must have had nothing queued before a secondary
+/// child is served, in [`ServeQueue::next_request_at`], ms.
+///
+/// Measured (docs/benchmarks.md, push): in a pipeline every node receives at nearly its
+/// uplink's rate, so its primary child's requests arrive at that rate too, a block at a time,
+/// tens of ms apart; a secondary block slipped into such a gap occupies the uplink (and its
+/// queue) when the next primary request comes, and the first-parent chain slows hop by hop.
+/// Secondary links therefore get only capacity the primaries leave unused for a while: the
+/// end of a push, a primary child that is complete or gone, a parent with no primary child.
+pub const SECONDARY_IDLE_MS: u64 = 500;
+
 /// Per-parent request queues with weighted round-robin service.
 #[derive(Debug)]
 pub struct ServeQueue {
     children: Vec<Child>,
     max_queue: usize,
+    /// Last time a primary child had a request queued ([`ServeQueue::next_request_at`]).
+    primary_busy_ms: u64,
 }
 
 impl ServeQueue {
@@ -88,6 +103,7 @@ impl ServeQueue {
         ServeQueue {
             children: Vec::new(),
             max_queue: max_queue_per_child.max(1),
+            primary_busy_ms: 0,
         }
     }
 
@@ -164,11 +180,48 @@ impl ServeQueue {
 
     /// The next block to send: smooth weighted round-robin among children with requests.
     pub fn next_request(&mut self) -> Option<(ChildId, u32)> {
+        self.pick(|_| true)
+    }
+
+    /// The next block to send, primaries first: while a primary child (weight at least
+    /// [`PRIMARY_WEIGHT`]) has requests queued, only primaries are served (weighted
+    /// round-robin among them); secondaries only once no primary had anything queued for
+    /// [`SECONDARY_IDLE_MS`], or when no primary child is linked.
+    pub fn next_request_at(&mut self, now_ms: u64) -> Option<(ChildId, u32)> {
+        let primary = |c: &Child| c.weight >= PRIMARY_WEIGHT;
+        if self
+            .children
+            .iter()
+            .any(|c| primary(c) && !c.queue.is_empty())
+        {
+            self.primary_busy_ms = now_ms;
+            return self.pick(primary);
+        }
+        if self.secondary_ready_at().is_some_and(|t| now_ms < t) {
+            return None;
+        }
+        self.pick(|_| true)
+    }
+
+    /// When [`ServeQueue::next_request_at`] will serve the secondary requests now queued
+    /// (`None`: none waits for the primaries' idle time).
+    pub fn secondary_ready_at(&self) -> Option<u64> {
+        let primaries = self.children.iter().any(|c| c.weight >= PRIMARY_WEIGHT);
+        let waiting = self
+            .children
+            .iter()
+            .any(|c| c.weight < PRIMARY_WEIGHT && !c.queue.is_empty());
+        (primaries && waiting).then(|| self.primary_busy_ms.saturating_add(SECONDARY_IDLE_MS))
+    }
+
+    fn pick(&mut self, eligible: impl Fn(&Child) -> bool) -> Option<(ChildId, u32)> {
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
         for (i, c) in self.children.iter_mut().enumerate() {
-            if c.queue.is_empty() {
-                c.current = 0;
+            if c.queue.is_empty() || !eligible(c) {
+                if c.queue.is_empty() {
+                    c.current = 0;
+                }
                 continue;
             }
             c.current += i64::from(c.weight);
@@ -223,6 +276,31 @@ mod tests {
         let next: Vec<_> = (0..4).map(|_| q.next_request().unwrap()).collect();
         assert_eq!(next, vec![(1, 2), (2, 9), (1, 3), (2, 10)]);
         assert_eq!(q.next_request(), None);
+    }
+
+    #[test]
+    fn secondaries_wait_until_the_primaries_were_idle_for_a_while() {
+        let mut q = ServeQueue::new(8);
+        q.add_child(1, PRIMARY_WEIGHT).unwrap();
+        q.add_child(2, SECONDARY_WEIGHT).unwrap();
+        q.request(1, 0).unwrap();
+        q.request(2, 5).unwrap();
+        q.request(2, 6).unwrap();
+        assert_eq!(q.next_request_at(1000), Some((1, 0)));
+        // The primary's queue just emptied: the secondary waits.
+        assert_eq!(q.next_request_at(1100), None);
+        assert_eq!(q.secondary_ready_at(), Some(1000 + SECONDARY_IDLE_MS));
+        q.request(1, 1).unwrap();
+        assert_eq!(q.next_request_at(1200), Some((1, 1)));
+        assert_eq!(q.next_request_at(1200 + SECONDARY_IDLE_MS - 1), None);
+        assert_eq!(q.next_request_at(1200 + SECONDARY_IDLE_MS), Some((2, 5)));
+        // A primary request arriving meanwhile goes first again.
+        q.request(1, 2).unwrap();
+        assert_eq!(q.next_request_at(2000), Some((1, 2)));
+        // Without a primary child, secondaries are served at once.
+        assert_eq!(q.remove_child(1), 0);
+        assert_eq!(q.secondary_ready_at(), None);
+        assert_eq!(q.next_request_at(2001), Some((2, 6)));
     }
 
     #[test]
