@@ -246,21 +246,26 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let n = 12;
     let mut c = start(n, 19000);
-    let src = random_file(c.dir.path(), 48 * 1024 * 1024);
+    push_killing_a_relay(&mut c, 4, 48 * 1024 * 1024);
+}
+
+/// Pushes a random file of `size` bytes through n1, kills `victim` (not the entry) once it
+/// is receiving (its temporary file exists), and checks that every other node ends with a
+/// byte-identical copy. Returns the client's `--json` summary.
+fn push_killing_a_relay(c: &mut Cluster, victim: u32, size: usize) -> Value {
+    let src = random_file(c.dir.path(), size);
     let want = std::fs::read(&src).unwrap();
     let client = c
         .client_via(1)
         .args(["--json", "--timeout", "300", "push"])
         .arg(&src)
-        .arg(dest(&c))
+        .arg(dest(c))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Kill a relay (not the entry) once it is receiving: its temporary file exists.
-    let victim = 4;
     let t = std::time::Instant::now();
     while t.elapsed() < Duration::from_secs(60) {
-        let started = std::fs::read_dir(push_dir(&c, victim))
+        let started = std::fs::read_dir(push_dir(c, victim))
             .unwrap()
             .filter_map(|e| e.ok())
             .any(|e| e.file_name().to_string_lossy().contains(".mon-push-"));
@@ -272,11 +277,12 @@ fn every_surviving_node_completes_when_a_relay_is_killed_mid_push() {
     c.kill(victim);
     let out = client.wait_with_output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    for i in (1..=n).filter(|&i| i != victim) {
-        let p = push_dir(&c, i).join("app.bin");
+    for i in (1..=c.n).filter(|&i| i != victim) {
+        let p = push_dir(c, i).join("app.bin");
         let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}\n{v}", p.display()));
         assert!(got == want, "n{i}: content differs");
     }
+    v
 }
 
 /// Uses servers built with the test-only fault hook (`mon_tests::fault_bin` builds them).
@@ -343,39 +349,11 @@ fn a_first_parent_lost_before_its_go_is_replaced_by_an_extra_parent() {
     }
     let settled = c.settle(u64::from(n), Duration::from_secs(90));
     assert_eq!(settled, u64::from(n), "membership did not settle");
-    let src = random_file(c.dir.path(), 16 * 1024 * 1024);
-    let want = std::fs::read(&src).unwrap();
-    let client = c
-        .client_via(1)
-        .args(["--json", "--timeout", "300", "push"])
-        .arg(&src)
-        .arg(dest(&c))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = std::time::Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        let started = std::fs::read_dir(push_dir(&c, victim))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .any(|e| e.file_name().to_string_lossy().contains(".mon-push-"));
-        if started {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    c.kill(victim);
-    let out = client.wait_with_output().unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let v = push_killing_a_relay(&mut c, victim, 16 * 1024 * 1024);
     assert!(
         v["seconds"].as_f64().is_some_and(|s| s < 200.0),
         "the push waited for its deadline: {v}"
     );
-    for i in (1..=n).filter(|&i| i != victim) {
-        let p = push_dir(&c, i).join("app.bin");
-        let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}\n{v}", p.display()));
-        assert!(got == want, "n{i}: content differs");
-    }
     // The scenario happened whenever n4 had a first-parent child (the last node of the
     // session's push order has none).
     if c.log(victim).contains("primary=true") {
