@@ -413,6 +413,9 @@ def cmd_plot(path, out_png):
                 f.write(f"{r['nodes']} {w['median'] / 1000:.4f} {w['min'] / 1000:.4f} {w['p95'] / 1000:.4f} {inc}\n")
             f.write("\n\n")
             blocks.append(f"{name}, {delay:g} ms")
+    # Paths in the script are relative to its own folder (gnuplot runs there), so the
+    # script committed under docs/ works from any working directory.
+    dat_name = os.path.basename(dat)
     colors = {"mon": "#1b9e77", "pssh": "#d95f02", "serf": "#7570b3"}
     plots = []
     for i, (key, title) in enumerate(zip(sorted(series), blocks)):
@@ -422,10 +425,10 @@ def cmd_plot(path, out_png):
             col = "#e7298a"
         dt = 1 if delay == 0 else 2
         pt = 7 if delay == 0 else 5
-        plots.append(f"'{dat}' index {i} using 1:2:3:4 with yerrorlines lw 2 dt {dt} pt {pt} lc rgb '{col}' title '{title}'")
-        plots.append(f"'{dat}' index {i} using 1:($5>0?$2:1/0) with points pt 6 ps 3 lc rgb '{col}' notitle")
+        plots.append(f"'{dat_name}' index {i} using 1:2:3:4 with yerrorlines lw 2 dt {dt} pt {pt} lc rgb '{col}' title '{title}'")
+        plots.append(f"'{dat_name}' index {i} using 1:($5>0?$2:1/0) with points pt 6 ps 3 lc rgb '{col}' notitle")
     script = f"""set terminal pngcairo size 1000,620 font 'sans,11'
-set output '{out_png}'
+set output '{os.path.basename(out_png)}'
 set title 'Status query (load average of every node): MON vs parallel-ssh vs serf, 2 vCPU, loopback'
 set xlabel 'nodes N'
 set ylabel 'seconds until every node answered (median; bars: min..p95)'
@@ -440,7 +443,7 @@ plot {', '.join(plots)}
     gp = base + ".gp"
     with open(gp, "w") as f:
         f.write(script)
-    subprocess.run(["gnuplot", gp], check=True)
+    subprocess.run(["gnuplot", os.path.basename(gp)], check=True, cwd=os.path.dirname(gp) or ".")
     print(f"wrote {out_png} ({dat}, {gp})")
 
 
