@@ -5,42 +5,22 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr};
 
-use common::{allowed_signers, policy, session, SeedSigner, NOW_MS, SLICE};
-use mon_keys::known_nodes::KnownNodes;
-use mon_keys::nodekey::NodeKey;
+use common::{allowed_signers, lone_node, policy, session, SeedSigner, NOW_MS};
 use mon_proto::agg::Query;
 use mon_proto::client::ClientError;
-use mon_proto::node::{Node, NodeConfig, Output, Peer};
-use mon_proto::replay::{ReplayCache, ReplayConfig};
+use mon_proto::node::{Output, Peer};
 use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 
 #[test]
 fn deny_quoting_a_long_non_ascii_command_still_decodes() {
     let user = SeedSigner::new([42; 32]);
-    let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
-    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
-    let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
-    let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
-    let mut node = Node::new(
-        NodeConfig::new("n1", addr),
-        key,
-        known.clone(),
-        ReplayCache::new(ReplayConfig::default()),
-        1,
-        [5; 32],
-    );
     let p = policy(
         &allowed_signers(&user, "mon-*@mon", "", 0),
         Some("alice@lab command=\"uptime\"\n"),
     );
-    node.set_policies(HashMap::from([(SLICE.to_string(), Arc::new(p))]));
+    let (mut node, known, addr) = lone_node(p);
 
     // 700 two-byte characters: the policy's message quotes all of them.
     let exec = Query::Exec {

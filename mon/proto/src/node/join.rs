@@ -292,7 +292,10 @@ impl Node {
         budget_ms: u32,
     ) {
         let body = Arc::new(v.body);
-        let budget = budget_ms.min(body.timeout_ms).max(100);
+        // The signed lifetime bounds everything the session does here (its operations get
+        // at most the time left until `finish_by`), whatever timeout the body asks for.
+        let lifetime_ms = u32::try_from(u64::from(body.max_lifetime_s) * 1000).unwrap_or(u32::MAX);
+        let budget = budget_ms.min(body.timeout_ms).min(lifetime_ms).max(100);
         let (answer_in, child_budget_ms) = split_budget(budget, body.push.is_some());
         let finish_by = now_ms + answer_in;
         let level = parent_level.saturating_add(1);

@@ -135,3 +135,35 @@ pub fn session(user: &SeedSigner, ops: Vec<Query>, now_ms: u64, seed: u64) -> Cl
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     ClientSession::new(&mut rng, user, request(ops), now_ms).expect("sign session")
 }
+
+/// Node `n1` at 127.0.0.2:7460 alone in its known_nodes, serving [`SLICE`] with `policy`;
+/// returns it with its known_nodes and address (what a client checks its SessionOk against).
+pub fn lone_node(
+    policy: SlicePolicy,
+) -> (
+    mon_proto::node::Node,
+    std::sync::Arc<mon_keys::known_nodes::KnownNodes>,
+    std::net::SocketAddr,
+) {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+    let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
+    let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
+    let known = Arc::new(
+        mon_keys::known_nodes::KnownNodes::parse(&known, Path::new("known_nodes")).unwrap(),
+    );
+    let mut node = mon_proto::node::Node::new(
+        mon_proto::node::NodeConfig::new("n1", addr),
+        key,
+        known.clone(),
+        mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),
+        1,
+        [5; 32],
+    );
+    node.set_policies(std::collections::HashMap::from([(
+        SLICE.to_string(),
+        Arc::new(policy),
+    )]));
+    (node, known, addr)
+}
