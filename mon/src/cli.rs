@@ -95,7 +95,7 @@ pub enum Command {
     #[command(subcommand)]
     Key(cmd::key::KeyCmd),
     /// Run the MON server (`mon server init` creates its node key first).
-    #[command(args_conflicts_with_subcommands = true)]
+    #[command(args_conflicts_with_subcommands = true, args_override_self = true)]
     Server {
         #[command(subcommand)]
         init: Option<ServerSub>,
@@ -123,7 +123,8 @@ fn query_words(words: &[&str], rest: &[String]) -> anyhow::Result<Query> {
 
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<u8> {
-    let Cli { global, command } = Cli::parse();
+    let argv = crate::server::conf::expand(std::env::args_os().collect())?;
+    let Cli { global, command } = Cli::parse_from(argv);
     if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
         anyhow::bail!(
             "this mon was built with the `sim-crypto` feature (insecure stand-ins for Ed25519 \

@@ -1,5 +1,6 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
+pub mod conf;
 mod driver;
 mod eval;
 pub mod net;
@@ -14,6 +15,10 @@ use anyhow::Context as _;
 /// Arguments of `mon server`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Settings file (`KEY VALUE` lines named like these flags; flags given here win).
+    /// Default: CONFIG_DIR/server.conf when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Directory with the node key, known_nodes and slices/<slice>/ policy files.
     #[arg(long, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,

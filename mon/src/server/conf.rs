@@ -1,0 +1,190 @@
+//! The server's optional configuration file: the same settings as `mon server`'s flags, one
+//! `KEY VALUE` or `KEY = VALUE` line each (`#` starts a comment; `join` and `resource` may
+//! repeat). Read from `--config FILE`, else from `CONFIG_DIR/server.conf` when it exists.
+//! The file's settings come first and the command line's after them, so a flag given on the
+//! command line wins (for `join` and `resource`, both lists are used). Every line is checked
+//! like its flag would be; an error names the file and the line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+
+/// Name of the file looked for in the config directory.
+pub const FILE_NAME: &str = "server.conf";
+
+/// The settings a file may hold: the long flags of `mon server`.
+const KEYS: &[&str] = &[
+    "config-dir",
+    "state-dir",
+    "listen",
+    "join",
+    "name",
+    "resource",
+    "skew",
+    "push-policy",
+    "ping-interval-ms",
+];
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct Probe {
+    #[command(flatten)]
+    _args: super::ServerArgs,
+}
+
+/// `argv` of the whole program with the configuration file's settings inserted right after
+/// `server` (unchanged for anything but `mon server …` without a subcommand).
+pub fn expand(argv: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
+    if argv.get(1).is_none_or(|a| a != "server") || argv.get(2).is_some_and(|a| a == "init") {
+        return Ok(argv);
+    }
+    let Some(path) = file_for(&argv[2..]) else {
+        return Ok(argv);
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the configuration file {}", path.display()))?;
+    let extra = parse(&path, &text)?;
+    let mut out = argv[..2].to_vec();
+    out.extend(extra);
+    out.extend_from_slice(&argv[2..]);
+    Ok(out)
+}
+
+/// The file named by `--config`, else `CONFIG_DIR/server.conf` if it exists.
+fn file_for(args: &[OsString]) -> Option<PathBuf> {
+    let value = |flag: &str| -> Option<PathBuf> {
+        let eq = format!("{flag}=");
+        let mut it = args.iter();
+        let mut found = None;
+        while let Some(a) = it.next() {
+            let s = a.to_string_lossy();
+            if s == flag {
+                found = it.next().map(PathBuf::from);
+            } else if let Some(v) = s.strip_prefix(&eq) {
+                found = Some(PathBuf::from(v));
+            }
+        }
+        found
+    };
+    if let Some(f) = value("--config") {
+        return Some(f);
+    }
+    let f = value("--config-dir")?.join(FILE_NAME);
+    f.is_file().then_some(f)
+}
+
+/// The flags the file stands for, each line checked as its flag.
+fn parse(path: &Path, text: &str) -> anyhow::Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let at = || format!("{}: line {}", path.display(), i + 1);
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once(|c: char| c == '=' || c.is_whitespace()) {
+            Some((k, v)) => (k.trim(), v.trim_start_matches([' ', '\t', '=']).trim()),
+            None => (line, ""),
+        };
+        if !KEYS.contains(&key) {
+            bail!(
+                "{}: unknown setting `{key}` (known: {})",
+                at(),
+                KEYS.join(", ")
+            );
+        }
+        let value = unquote(value);
+        if value.is_empty() {
+            bail!("{}: `{key}` needs a value", at());
+        }
+        let flag = format!("--{key}");
+        if let Err(e) = Probe::try_parse_from([flag.as_str(), value]) {
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid value");
+            bail!("{}: {}", at(), first.trim_start_matches("error: "));
+        }
+        out.push(OsString::from(flag));
+        out.push(OsString::from(value));
+    }
+    Ok(out)
+}
+
+/// `"…"` or `'…'` around a value are removed.
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn file_settings_come_before_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &conf,
+            "# node 7\nlisten = 10.0.0.7:7460\njoin 10.0.0.1:7460\njoin=10.0.0.2:7460\n\
+             resource \"temp=cat /sys/class/thermal/thermal_zone0/temp\"\nskew 60\n",
+        )
+        .unwrap();
+        let d = dir.path().to_str().unwrap();
+        let argv = os(&["mon", "server", "--config-dir", d, "--skew", "30"]);
+        let got = expand(argv).unwrap();
+        let want = os(&[
+            "mon",
+            "server",
+            "--listen",
+            "10.0.0.7:7460",
+            "--join",
+            "10.0.0.1:7460",
+            "--join",
+            "10.0.0.2:7460",
+            "--resource",
+            "temp=cat /sys/class/thermal/thermal_zone0/temp",
+            "--skew",
+            "60",
+            "--config-dir",
+            d,
+            "--skew",
+            "30",
+        ]);
+        assert_eq!(got, want);
+        // Without a file, or for `server init`, nothing changes.
+        std::fs::remove_file(&conf).unwrap();
+        let argv = os(&["mon", "server", "--config-dir", d]);
+        assert_eq!(expand(argv.clone()).unwrap(), argv);
+        let init = os(&["mon", "server", "init", "--config", "/nonexistent"]);
+        assert_eq!(expand(init.clone()).unwrap(), init);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mon.conf");
+        std::fs::write(&conf, "listen 127.0.0.1:7460\n\nskew soon\n").unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let e = expand(argv).unwrap_err().to_string();
+        assert!(e.contains("mon.conf: line 3"), "{e}");
+        assert!(e.contains("soon"), "{e}");
+        std::fs::write(&conf, "lissten 127.0.0.1:7460\n").unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let e = expand(argv).unwrap_err().to_string();
+        assert!(e.contains("line 1: unknown setting `lissten`"), "{e}");
+        let argv = os(&["mon", "server", "--config", "/nonexistent/mon.conf"]);
+        let e = format!("{:#}", expand(argv).unwrap_err());
+        assert!(e.contains("/nonexistent/mon.conf"), "{e}");
+    }
+}
