@@ -234,6 +234,9 @@ impl Node {
                                 if l.alive && l.name == result_parent {
                                     l.data = false;
                                 } else {
+                                    // It must not hold its result waiting for us.
+                                    let m = PushMsg::Finished;
+                                    send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
                                     l.alive = false;
                                 }
                                 audits.push((l.name.clone(), reason.code(), reason.to_string()));

@@ -26,7 +26,8 @@
 //!                                 holds its own result while a live child link has not
 //!                                 said this, so that a node that lost its first parent
 //!                                 and downloads from its others is not cut off by a
-//!                                 session that ends around it
+//!                                 session that ends around it; also sent to a parent
+//!                                 the child drops (a corrupt block, a protocol violation)
 //! both:           Ping            keepalive, every second when nothing else was sent;
 //!                                 a link on which nothing arrived for
 //!                                 [`LINK_SILENT_MS`] is lost

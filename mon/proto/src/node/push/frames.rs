@@ -117,7 +117,7 @@ impl Node {
             other => Some(format!("{other:?} is not a parent's message")),
         };
         if let Some(v) = violation {
-            self.push_drop_parent(hash, id, "protocol", &v);
+            self.push_drop_parent(now_ms, hash, id, "protocol", &v);
         } else if adopt {
             self.push_on_adopt(now_ms, hash, id);
         } else if leave {
@@ -125,13 +125,31 @@ impl Node {
         }
     }
 
-    fn push_drop_parent(&mut self, hash: SessionHash, id: u32, code: &str, text: &str) {
+    fn push_drop_parent(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        id: u32,
+        code: &str,
+        text: &str,
+    ) {
+        let me = self.cfg.name.clone();
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
         let Some(l) = p.parents.get_mut(id as usize) else {
             return;
         };
+        // "Nothing more from you": it must not hold its result waiting for us.
+        super::send_on(
+            &mut self.out,
+            &me,
+            hash,
+            l,
+            &PushMsg::Finished,
+            now_ms,
+            false,
+        );
         l.alive = false;
         let name = l.name.clone();
         p.dl.remove_parent(id);
