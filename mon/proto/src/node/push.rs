@@ -316,10 +316,7 @@ impl Node {
         if let Some(name) = new_primary {
             if let Some(s) = self.sessions.get_mut(&hash) {
                 if let Some(pos) = s.extra_parents.iter().position(|x| x.name == name) {
-                    let mut link = s.extra_parents.remove(pos);
-                    link.go = true;
-                    let old = std::mem::replace(&mut s.parent, link);
-                    s.extra_parents.push(old);
+                    s.promote_extra_parent(pos, true);
                 }
             }
         }

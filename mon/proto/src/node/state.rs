@@ -102,6 +102,18 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// Extra parent `pos` becomes the first parent (results go to it from now on) and the
+    /// old first parent an extra one; `go` is the new first parent's go flag.
+    pub fn promote_extra_parent(&mut self, pos: usize, go: bool) {
+        if pos >= self.extra_parents.len() {
+            return;
+        }
+        let mut link = self.extra_parents.remove(pos);
+        link.go = go;
+        let old = std::mem::replace(&mut self.parent, link);
+        self.extra_parents.push(old);
+    }
+
     /// The next time this session needs attention.
     pub fn next_timer(&self) -> Option<u64> {
         let mut t: Option<u64> = None;

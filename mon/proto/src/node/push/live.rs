@@ -284,13 +284,9 @@ impl Node {
         }) else {
             return;
         };
-        let link = s.extra_parents.remove(pos);
-        tracing::debug!(lost = %first, new = %link.name, "push: first parent lost before its go, an extra parent takes over");
-        if let Some(l) = p
-            .parents
-            .iter_mut()
-            .find(|l| l.alive && l.name == link.name)
-        {
+        let name = s.extra_parents[pos].name.clone();
+        tracing::debug!(lost = %first, new = %name, "push: first parent lost before its go, an extra parent takes over");
+        if let Some(l) = p.parents.iter_mut().find(|l| l.alive && l.name == name) {
             send_on(
                 &mut self.out,
                 &me,
@@ -301,11 +297,8 @@ impl Node {
                 false,
             );
         }
-        let mut link = link;
         // Its go (already proven) now counts as the first parent's: `on_go` starts the push.
-        link.go = false;
-        let old = std::mem::replace(&mut s.parent, link);
-        s.extra_parents.push(old);
+        s.promote_extra_parent(pos, false);
         self.on_go(now_ms, hash);
     }
 
