@@ -204,6 +204,19 @@ impl AuditLog {
     /// returns the range of `seq`s they got (empty for an empty batch). On failure nothing of
     /// the batch remains in the file and the chain state is unchanged.
     pub fn append_batch(&mut self, evs: &[AuditEvent]) -> Result<Range<u64>, AuditError> {
+        self.write_batch(evs, true)
+    }
+
+    /// Writes several records with a single write, without syncing them: they are in the
+    /// kernel (a crash of this process loses nothing) and reach the disk with the next
+    /// sync, of this log or of the handle from [`AuditLog::sync_handle`]. The server syncs
+    /// in the background and holds every action back until the records before it are on
+    /// disk. On failure nothing of the batch remains in the file.
+    pub fn write_batch(
+        &mut self,
+        evs: &[AuditEvent],
+        sync: bool,
+    ) -> Result<Range<u64>, AuditError> {
         if self.poisoned {
             return Err(AuditError::Poisoned {
                 path: self.path.clone(),
@@ -220,10 +233,13 @@ impl AuditLog {
             buf.push_str(&self.chain.seal(&self.node, &ts, ev));
             buf.push('\n');
         }
-        let res = self
-            .file
-            .write_all(buf.as_bytes())
-            .and_then(|()| self.file.sync_data());
+        let res = self.file.write_all(buf.as_bytes()).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if let Err(source) = res {
             self.chain = saved;
             let rolled_back = self
@@ -241,6 +257,12 @@ impl AuditLog {
         }
         self.len += buf.len() as u64;
         Ok(first..self.chain.next_seq())
+    }
+
+    /// A second handle on the log file, for syncing it from another thread (`fdatasync` on
+    /// any handle syncs the file).
+    pub fn sync_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
     }
 
     /// The log id (32 hex digits).

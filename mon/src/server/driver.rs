@@ -20,6 +20,7 @@ use rand::RngCore;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+use super::durable::Durable;
 use super::net::{self, Opener};
 use super::state::Journal;
 use super::{eval, ServerArgs};
@@ -38,6 +39,8 @@ pub(super) enum Event {
     PushSent(SessionHash),
     /// A node refused our push stream: it is down.
     PushPeerDown(SocketAddr),
+    /// The audit log and replay journal are on disk up to a generation (`durable.rs`).
+    Synced(super::durable::SyncReport),
 }
 
 /// Unix time in ms.
@@ -140,7 +143,7 @@ pub(super) async fn serve(
             cfg.no_push_go = true;
         }
     }
-    let (mut journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
+    let (journal, replay) = Journal::open(&state_dir, cfg.replay.clone(), start)?;
     let audit_path = state_dir.join("audit.jsonl");
     let mut audit = AuditLog::open(&audit_path, &name)
         .with_context(|| format!("opening {}", audit_path.display()))?;
@@ -175,10 +178,18 @@ pub(super) async fn serve(
         slices: store.slices(),
     }));
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
-    let mut clients: HashMap<u64, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let mut push_streams: super::push_io::PushStreams = HashMap::new();
-    let mut push_files: super::push_io::PushFiles = HashMap::new();
+    let mut durable = Durable::new(journal, audit, tx.clone())?;
+    let mut io = Io {
+        udp: &udp,
+        listen: args.listen,
+        name: name.clone(),
+        tx: tx.clone(),
+        resources,
+        clients: HashMap::new(),
+        streams: HashMap::new(),
+        push_streams: HashMap::new(),
+        push_files: HashMap::new(),
+    };
     let mut next_client = 1u64;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let mut buf = vec![0u8; 65536];
@@ -201,10 +212,11 @@ pub(super) async fn serve(
             Some(ev) = rx.recv() => match ev {
                 Event::Packet(peer, bytes) => node.handle_packet(now_ms(), peer, &bytes),
                 Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
-                Event::ClientOpen(id, w) => { clients.insert(id, w); }
-                Event::ClientClosed(id) => { clients.remove(&id); node.client_closed(now_ms(), id); }
+                Event::ClientOpen(id, w) => { io.clients.insert(id, w); }
+                Event::ClientClosed(id) => { io.clients.remove(&id); node.client_closed(now_ms(), id); }
                 Event::PushSent(h) => node.push_sent(now_ms(), h),
                 Event::PushPeerDown(a) => node.push_peer_down(now_ms(), a),
+                Event::Synced(r) => durable.synced(r)?,
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
@@ -226,7 +238,7 @@ pub(super) async fn serve(
                 let ev = store.reload_if_changed();
                 if !ev.is_empty() {
                     let recs = policy_events(ev);
-                    audit.append_batch(&recs).context("writing the audit log")?;
+                    durable.write(&recs, &[])?;
                     node.set_policies(policies(&store));
                     if let Ok(mut i) = info.write() {
                         i.slices = store.slices();
@@ -244,15 +256,20 @@ pub(super) async fn serve(
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
-        // Durable records first, then actions; push file I/O answers at once and may make
-        // more output, so drain until nothing is left.
+        // Records are written before anything of their batch happens; packets go out at
+        // once, actions wait until those records are on disk (durable.rs). Push file I/O
+        // answers at once and may make more output, so drain until nothing is left.
         loop {
+            let released = durable.release();
             let mut outs = Vec::new();
             while let Some(o) = node.poll_output() {
                 outs.push(o);
             }
-            if outs.is_empty() {
+            if released.is_empty() && outs.is_empty() {
                 break;
+            }
+            for o in released {
+                io.dispatch(&mut node, o).await;
             }
             let mut recs = Vec::new();
             let mut lines = Vec::new();
@@ -263,87 +280,17 @@ pub(super) async fn serve(
                     _ => {}
                 }
             }
-            // Both files are synced before any action below; the two syncs run at once.
-            let (j, a) = std::thread::scope(|sc| {
-                let j = (!lines.is_empty()).then(|| sc.spawn(|| journal.append(&lines)));
-                let a = if recs.is_empty() {
-                    Ok(0..0)
-                } else {
-                    audit.append_batch(&recs)
-                };
-                (j.map(|h| h.join()), a)
-            });
-            match j {
-                Some(Ok(r)) => r?,
-                Some(Err(_)) => anyhow::bail!("the replay journal writer panicked"),
-                None => {}
-            }
-            a.context("writing the audit log")?;
+            durable.write(&recs, &lines)?;
             for o in outs {
                 match o {
                     Output::Audit(_) | Output::Journal(_) => {}
-                    Output::Send {
-                        to: Peer::Addr(a),
-                        bytes,
-                    } => {
-                        if bytes.len() <= MAX_DATAGRAM {
-                            let _ = udp.send_to(&bytes, a).await;
-                        } else {
-                            send_stream(&mut streams, a, args.listen, bytes);
+                    o @ (Output::Send { .. }
+                    | Output::SendStream { .. }
+                    | Output::CloseClient(_)) => io.dispatch(&mut node, o).await,
+                    o => {
+                        if let Some(o) = durable.admit(o) {
+                            io.dispatch(&mut node, o).await;
                         }
-                    }
-                    Output::Send {
-                        to: Peer::Client(id, _),
-                        bytes,
-                    } => {
-                        if let Some(w) = clients.get(&id) {
-                            let _ = w.try_send(bytes);
-                        }
-                    }
-                    Output::CloseClient(id) => {
-                        clients.remove(&id);
-                    }
-                    Output::SendStream {
-                        to: Peer::Addr(a),
-                        bytes,
-                        sent,
-                    } => {
-                        super::push_io::send_push_stream(
-                            &mut push_streams,
-                            a,
-                            args.listen,
-                            bytes,
-                            sent,
-                            &tx,
-                        );
-                    }
-                    Output::SendStream {
-                        to: Peer::Client(id, _),
-                        bytes,
-                        sent,
-                    } => {
-                        if let Some(w) = clients.get(&id) {
-                            let _ = w.try_send(bytes);
-                        }
-                        if let Some(h) = sent {
-                            node.push_sent(now_ms(), h);
-                        }
-                    }
-                    o @ (Output::PushLand { .. }
-                    | Output::PushWrite { .. }
-                    | Output::PushRead { .. }
-                    | Output::PushCommit { .. }
-                    | Output::PushDrop { .. }) => {
-                        super::push_io::file_op(&mut node, &mut push_files, o, now_ms());
-                    }
-                    Output::Run(req) => {
-                        let tx = tx.clone();
-                        let res = resources.clone();
-                        let me = name.clone();
-                        tokio::spawn(async move {
-                            let local = eval::evaluate(&req, &res, &me).await;
-                            let _ = tx.send(Event::Local(req.session, req.index, local)).await;
-                        });
                     }
                 }
             }
@@ -357,9 +304,94 @@ pub(super) async fn serve(
         }
     }
     last.push(AuditEvent::new(EventKind::ServerStop).result(Outcome::Ok));
-    let _ = audit.append_batch(&last);
+    durable.finish(&last)?;
     tracing::info!("mon server stopped");
     Ok(0)
+}
+
+/// The sockets, streams and files the node's output goes to.
+struct Io<'a> {
+    udp: &'a UdpSocket,
+    listen: SocketAddr,
+    name: String,
+    tx: mpsc::Sender<Event>,
+    resources: Arc<crate::resources::Resources>,
+    clients: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    push_streams: super::push_io::PushStreams,
+    push_files: super::push_io::PushFiles,
+}
+
+impl Io<'_> {
+    /// Carries out one output (records are `Durable`'s, not handled here).
+    async fn dispatch(&mut self, node: &mut Node, o: Output) {
+        match o {
+            Output::Audit(_) | Output::Journal(_) => {}
+            Output::Send {
+                to: Peer::Addr(a),
+                bytes,
+            } => {
+                if bytes.len() <= MAX_DATAGRAM {
+                    let _ = self.udp.send_to(&bytes, a).await;
+                } else {
+                    send_stream(&mut self.streams, a, self.listen, bytes);
+                }
+            }
+            Output::Send {
+                to: Peer::Client(id, _),
+                bytes,
+            } => {
+                if let Some(w) = self.clients.get(&id) {
+                    let _ = w.try_send(bytes);
+                }
+            }
+            Output::CloseClient(id) => {
+                self.clients.remove(&id);
+            }
+            Output::SendStream {
+                to: Peer::Addr(a),
+                bytes,
+                sent,
+            } => {
+                super::push_io::send_push_stream(
+                    &mut self.push_streams,
+                    a,
+                    self.listen,
+                    bytes,
+                    sent,
+                    &self.tx,
+                );
+            }
+            Output::SendStream {
+                to: Peer::Client(id, _),
+                bytes,
+                sent,
+            } => {
+                if let Some(w) = self.clients.get(&id) {
+                    let _ = w.try_send(bytes);
+                }
+                if let Some(h) = sent {
+                    node.push_sent(now_ms(), h);
+                }
+            }
+            o @ (Output::PushLand { .. }
+            | Output::PushWrite { .. }
+            | Output::PushRead { .. }
+            | Output::PushCommit { .. }
+            | Output::PushDrop { .. }) => {
+                super::push_io::file_op(node, &mut self.push_files, o, now_ms());
+            }
+            Output::Run(req) => {
+                let tx = self.tx.clone();
+                let res = self.resources.clone();
+                let me = self.name.clone();
+                tokio::spawn(async move {
+                    let local = eval::evaluate(&req, &res, &me).await;
+                    let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+                });
+            }
+        }
+    }
 }
 
 fn send_stream(

@@ -2,6 +2,7 @@
 
 pub mod conf;
 mod driver;
+mod durable;
 mod eval;
 pub mod net;
 mod push_io;

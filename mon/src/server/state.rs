@@ -69,8 +69,18 @@ impl Journal {
         Ok((Journal { path, file, lines }, cache))
     }
 
-    /// Appends lines and fsyncs.
-    pub fn append(&mut self, lines: &[String]) -> anyhow::Result<()> {
+    /// A second handle on the journal, for syncing it from another thread.
+    pub fn sync_handle(&self) -> std::io::Result<std::fs::File> {
+        self.file.try_clone()
+    }
+
+    /// The journal's path (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends lines without syncing them (see [`Journal::sync_handle`]).
+    pub fn write(&mut self, lines: &[String]) -> anyhow::Result<()> {
         let mut buf = String::new();
         for l in lines {
             buf.push_str(l);
@@ -79,9 +89,6 @@ impl Journal {
         self.file
             .write_all(buf.as_bytes())
             .with_context(|| format!("appending to {}", self.path.display()))?;
-        self.file
-            .sync_data()
-            .with_context(|| format!("syncing {}", self.path.display()))?;
         self.lines += lines.len();
         Ok(())
     }
