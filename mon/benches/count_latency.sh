@@ -10,7 +10,10 @@
 #     nodes) with the arguments `mon testbed` uses. Servers and client all run through
 #     `ip netns exec`, so every hop, the client's to the entry node n1 included, is delayed.
 #  2. Waits until membership has settled (three `count`s in a row reach all N, none
-#     missing), then IDLE_S seconds (default 10) so the settle sessions have ended.
+#     missing), then IDLE_S seconds (default 60): the settle sessions end, and the servers'
+#     ring tables (node-id neighbours, learnt by gossip) converge. A count right after start
+#     is complete too, but in the first minute the overlay misses a few nodes per session and
+#     the entry's sweep reaches them directly, ~100 ms later (IDLE_S=10 measures that).
 #  3. Runs `mon --json count` RUNS times (default 20) through n1, one after the other with
 #     GAP_S (default 0.5) between runs, recording the client's session_ms (TCP connect +
 #     signed Session to the entry node and its answer) and query_ms (Go sent → whole result
@@ -41,7 +44,7 @@ N="${1:?usage: count_latency.sh N [DELAY_MS]}"
 DELAY="${2:-0}"
 RUNS="${RUNS:-20}"
 DEPTH_RUNS="${DEPTH_RUNS:-5}"
-IDLE_S="${IDLE_S:-10}"
+IDLE_S="${IDLE_S:-60}"
 GAP_S="${GAP_S:-0.5}"
 CLIENT_TIMEOUT="${CLIENT_TIMEOUT:-10}"
 [[ "$N" =~ ^[0-9]+$ && "$N" -ge 1 && "$N" -le 1000 ]] || bench_die "N must be 1..1000"

@@ -270,6 +270,15 @@ impl SlicePolicy {
         }
     }
 
+    /// True when a `mon_policy` line for `principal` limits the client's address (`from=`).
+    /// A server takes such a principal's sessions only over TCP, whose handshake proves the
+    /// address; a UDP datagram's source address can be forged.
+    pub fn restricts_client_address(&self, principal: &str) -> bool {
+        self.mon_policy
+            .as_ref()
+            .is_some_and(|m| m.applicable(principal).any(|l| l.from.is_some()))
+    }
+
     /// Applies every `mon_policy` line for `principal`.
     fn narrow(&self, req: &Request<'_>, principal: &str) -> Result<Narrowed, Denial> {
         let lines: Vec<&PolicyLine> = match &self.mon_policy {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::Query;
 use mon_proto::client::{ClientError, ClientSession, SessionRequest};
-use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
+use mon_proto::wire::packet::{Packet, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 use tokio::net::TcpStream;
 
@@ -132,20 +132,9 @@ fn run(
             join_window_ms: u64::from(timeout_ms) + 5_000,
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
+        let session_bytes = cs.session_packet().to_bytes();
         let t0 = Instant::now();
-        let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
-            .await
-            .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
-            .with_context(|| format!("connecting to the entry server {}", g.server))?;
-        let _ = s.set_nodelay(true);
-        net::write_preamble(&mut s, Opener::Client).await?;
-        net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
-        let answer = read_packet(
-            &mut s,
-            Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms))),
-            g,
-        )
-        .await?;
+        let (mut s, answer) = open_session(g, &session_bytes, timeout_ms).await?;
         let go = match cs.on_answer(answer, g.server, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
@@ -161,12 +150,12 @@ fn run(
         net::write_frame(&mut s, &go.to_bytes()).await?;
         let session_ms = t0.elapsed().as_millis() as u64;
         let t1 = Instant::now();
-        let result = read_packet(
-            &mut s,
-            Duration::from_millis(u64::from(timeout_ms) + 2000),
-            g,
-        )
-        .await?;
+        let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
+        let mut result = read_packet(&mut s, wait, g).await?;
+        // A second SessionOk can come on the stream when the Session also went over it.
+        while matches!(result, Packet::SessionOk { .. }) {
+            result = read_packet(&mut s, wait, g).await?;
+        }
         let (r, ack) = cs.on_result(result)?;
         let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
         let query_ms = t1.elapsed().as_millis() as u64;
@@ -231,6 +220,73 @@ fn run(
         }
         Ok(code)
     })
+}
+
+/// Sends the signed Session to the entry server and returns its stream and first answer.
+///
+/// The Session goes in a UDP datagram while the TCP connection opens, so the entry node
+/// starts the overlay a round trip earlier; the client continues on the stream (its Go
+/// proves the stream is the client's). The entry answers a datagram only when it accepts the
+/// session; when no answer came shortly after the connection opened (datagram lost, session
+/// refused, or a `from=` rule that needs the TCP-proven address), the Session goes over the
+/// stream as well, where a refusal is explained.
+async fn open_session(
+    g: &GlobalOpts,
+    session: &[u8],
+    timeout_ms: u32,
+) -> anyhow::Result<(TcpStream, Packet)> {
+    let t0 = Instant::now();
+    let udp = if session.len() <= MAX_DATAGRAM {
+        let local: std::net::SocketAddr = if g.server.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        match tokio::net::UdpSocket::bind(local).await {
+            Ok(u) if u.send_to(session, g.server).await.is_ok() => Some(u),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
+        .with_context(|| format!("connecting to the entry server {}", g.server))?;
+    let _ = s.set_nodelay(true);
+    net::write_preamble(&mut s, Opener::Client).await?;
+    let rtt = t0.elapsed();
+    let mut buf = vec![0u8; 2048];
+    if let Some(u) = &udp {
+        // The answer to the datagram is due about when the connection opened.
+        let grace = rtt / 2 + Duration::from_millis(30);
+        if let Ok(Some(p)) = tokio::time::timeout(grace, udp_answer(u, g, &mut buf)).await {
+            return Ok((s, p));
+        }
+    }
+    net::write_frame(&mut s, session).await?;
+    let wait = Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms)));
+    let answer = match &udp {
+        Some(u) => tokio::select! {
+            p = read_packet(&mut s, wait, g) => p?,
+            Some(p) = udp_answer(u, g, &mut buf) => p,
+        },
+        None => read_packet(&mut s, wait, g).await?,
+    };
+    Ok((s, answer))
+}
+
+/// The entry server's answer to the Session datagram (other datagrams are ignored).
+async fn udp_answer(u: &tokio::net::UdpSocket, g: &GlobalOpts, buf: &mut [u8]) -> Option<Packet> {
+    loop {
+        let (n, from) = u.recv_from(buf).await.ok()?;
+        if from != g.server {
+            continue;
+        }
+        if let Ok(p @ Packet::SessionOk { .. }) = Packet::from_bytes(&buf[..n], MAX_DATAGRAM) {
+            return Some(p);
+        }
+    }
 }
 
 /// Reads one packet from the entry server, with a deadline.

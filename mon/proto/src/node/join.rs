@@ -71,6 +71,20 @@ impl Node {
         };
         let hash = session.hash();
         let answered = sha256(raw);
+        // A client may send its Session in a datagram while its TCP connection opens (one
+        // round trip saved). The source address of a datagram is not proven, so on this
+        // path nothing is answered or audited before the session checks out: every refusal
+        // is junk (counted, summarised per source), and the client, hearing nothing, sends
+        // the Session over its stream, where refusals are explained and audited.
+        let udp_client = parent == CLIENT_NAME && matches!(from, Peer::Addr(_));
+        if udp_client && !self.sessions.contains_key(&hash) {
+            if let Peer::Addr(a) = from {
+                if self.replay.contains(&hash) {
+                    self.junk.note(a.ip(), now_ms);
+                    return;
+                }
+            }
+        }
 
         if self.sessions.contains_key(&hash) {
             self.duplicate_session(
@@ -94,6 +108,7 @@ impl Node {
         // 1. strict decoding of the body (needed to authenticate the first hop).
         let body = match SessionBody::from_bytes(&session.body) {
             Ok(b) => b,
+            Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
             Err(e) => {
                 self.deny(now_ms, from, hash, None, &session, e.code(), &e.to_string());
                 return;
@@ -115,6 +130,13 @@ impl Node {
                     return;
                 }
                 Some(ip)
+            }
+            (CLIENT_NAME, Peer::Addr(addr)) => {
+                // Push sessions need the client's stream (it serves the file's blocks).
+                if *e_p != *body.client_eph || body.push.is_some() {
+                    return self.udp_client_junk(now_ms, from);
+                }
+                Some(addr.ip())
             }
             (name, Peer::Addr(addr)) if name != CLIENT_NAME => {
                 let ok = match (self.node_key_for(name, addr.ip()), parent_sig) {
@@ -149,11 +171,21 @@ impl Node {
         };
         let verified = match verify_session(&ctx, &session) {
             Ok(v) => v,
+            Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
             Err(d) => {
                 self.deny_verified(now_ms, from, &session, *d, client_addr, &parent);
                 return;
             }
         };
+        // `from=` trusts the client's address: such sessions come over TCP only.
+        if udp_client
+            && (self.sessions.len() >= self.cfg.max_sessions
+                || policy.as_deref().is_some_and(|p| {
+                    p.restricts_client_address(verified.principal.as_deref().unwrap_or_default())
+                }))
+        {
+            return self.udp_client_junk(now_ms, from);
+        }
         if self.sessions.len() >= self.cfg.max_sessions {
             self.deny(
                 now_ms,
@@ -180,6 +212,7 @@ impl Node {
                 self.send_prune(from, hash, answered);
                 return;
             }
+            Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
             Err(e) => {
                 self.counters.sessions_denied += 1;
                 let ev = self
@@ -209,6 +242,7 @@ impl Node {
             &self.cfg.name,
         ) {
             Ok(x) => x,
+            Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
             Err(e) => {
                 self.deny(
                     now_ms,
@@ -274,6 +308,14 @@ impl Node {
                 .map(|s| s.parent.name.clone())
                 .unwrap_or_default();
             self.push_add_parent(now_ms, hash, &name, from, k);
+        }
+    }
+
+    /// A client's Session datagram this node does not take (see `handle_session`).
+    fn udp_client_junk(&mut self, now_ms: u64, from: Peer) {
+        self.counters.junk += 1;
+        if let Peer::Addr(a) = from {
+            self.junk.note(a.ip(), now_ms);
         }
     }
 

@@ -1,6 +1,8 @@
 //! Executing a session's operations and aggregating results up the first-parent tree:
 //! sealed link traffic, local results, deadlines and retransmission.
 
+use mon_keys::hop::CLIENT_NAME;
+
 use crate::agg::{Local, Partial, Query};
 use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
@@ -37,6 +39,18 @@ impl Node {
         };
         let inner = if s.parent.name == sender && s.parent.peer == from {
             s.parent.opener.open(frame).ok().map(|b| (true, b))
+        } else if sender == CLIENT_NAME
+            && s.parent.name == CLIENT_NAME
+            && matches!((s.parent.peer, from), (Peer::Addr(_), Peer::Client(..)))
+        {
+            // A client that sent its Session in a datagram continues on its TCP stream; a
+            // frame sealed with the first hop's key proves the stream is the client's, and
+            // the result goes there.
+            let opened = s.parent.opener.open(frame).ok();
+            if opened.is_some() {
+                s.parent.peer = from;
+            }
+            opened.map(|b| (true, b))
         } else if let Some(c) = s.children.iter_mut().find(|c| c.name == sender) {
             match &mut c.state {
                 ChildState::Linked { opener, .. } => opener.open(frame).ok().map(|b| (false, b)),
@@ -89,6 +103,14 @@ impl Node {
             return;
         }
         s.parent.go = true;
+        self.start_local(now_ms, hash);
+    }
+
+    /// Runs this node's part of the session's operations (once).
+    pub(super) fn start_local(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
         if s.local_started {
             return;
         }
@@ -113,7 +135,7 @@ impl Node {
                         Some(Partial::from_local(q, &name, Local::Present))
                     }
                     Query::Topology => {
-                        let parent = (parent != mon_keys::hop::CLIENT_NAME).then(|| parent.clone());
+                        let parent = (parent != CLIENT_NAME).then(|| parent.clone());
                         Some(Partial::from_local(q, &name, Local::Topology { parent }))
                     }
                     _ => None,
@@ -301,8 +323,7 @@ impl Node {
                 };
             }
         }
-        let members = if matches!(s.parent.peer, Peer::Client(..)) && s.body.overlay.max_depth == 1
-        {
+        let members = if s.parent.name == CLIENT_NAME && s.body.overlay.max_depth == 1 {
             let mut v = self.membership.view(now_ms);
             v.sort_by(|a, b| a.name.cmp(&b.name));
             v
@@ -380,9 +401,7 @@ impl Node {
                         }
                     }
                 } else if !s.result_acked && now_ms >= s.result_sent_at + s.rto_ms {
-                    if s.result_tries < self.cfg.retries
-                        && !matches!(s.parent.peer, Peer::Client(..))
-                    {
+                    if s.result_tries < self.cfg.retries && s.parent.name != CLIENT_NAME {
                         s.result_tries += 1;
                         s.result_sent_at = now_ms;
                         if let Some(b) = &s.result_packet {
@@ -421,7 +440,7 @@ impl Node {
         let Some(s) = self.sessions.get(&hash) else {
             return false;
         };
-        if s.swept || !matches!(s.parent.peer, Peer::Client(..)) || s.body.overlay.max_depth == 1 {
+        if s.swept || s.parent.name != CLIENT_NAME || s.body.overlay.max_depth == 1 {
             return false;
         }
         // Leave room for a retry round before the deadline.
