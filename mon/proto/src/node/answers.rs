@@ -126,15 +126,53 @@ impl Node {
         };
         let hash = *session_hash;
         if let Some(c) = self.offered_child(&hash, &child) {
-            let answers_last = matches!(&c.state,
-                ChildState::Offered { packet_hash, .. } if *packet_hash == *answered);
-            if answers_last
-                && verify_node_sig(&c.key, &prune_signed_data(&hash, &answered), &sig).is_ok()
+            if let ChildState::Offered {
+                packet_hash,
+                prune_sig,
+                ..
+            } = &mut c.state
             {
-                c.state = ChildState::Pruned;
+                // Checked in `check_prunes`, when this node is about to answer.
+                if *packet_hash == *answered && prune_sig.is_none() {
+                    *prune_sig = Some(Box::new(*sig));
+                }
             }
         }
         self.try_finish(now_ms, hash);
+    }
+
+    /// Checks the signatures of the Prunes that settled children of `hash`: a valid one
+    /// makes the child `Pruned`; a forged one is dropped (the offer stands and is
+    /// retransmitted). Returns whether one was forged. Prunes are most of a session's
+    /// messages and arrive while the set-up wave is busiest; their signatures are checked
+    /// here, once per node when its subtree has answered, instead.
+    pub(super) fn check_prunes(&mut self, hash: SessionHash) -> bool {
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return false;
+        };
+        let mut forged = false;
+        for c in &mut s.children {
+            let ChildState::Offered {
+                packet_hash,
+                prune_sig,
+                ..
+            } = &mut c.state
+            else {
+                continue;
+            };
+            let Some(sig) = prune_sig.take() else {
+                continue;
+            };
+            if verify_node_sig(&c.key, &prune_signed_data(&hash, packet_hash), &sig).is_ok() {
+                c.state = ChildState::Pruned;
+            } else {
+                forged = true;
+            }
+        }
+        if forged {
+            self.counters.frames_rejected += 1;
+        }
+        forged
     }
 
     pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {

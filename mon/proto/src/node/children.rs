@@ -113,6 +113,7 @@ impl Node {
                 packet_hash,
                 sent_at: now_ms,
                 tries: 0,
+                prune_sig: None,
             },
         })
     }

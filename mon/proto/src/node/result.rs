@@ -228,6 +228,12 @@ impl Node {
         if !force && s.push.as_ref().is_some_and(|p| p.holds(now_ms)) {
             return;
         }
+        if self.check_prunes(hash) && !force {
+            return;
+        }
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
         if !s.parent.go {
             // Never got a frame from our parent: nothing may run, nothing is sent.
             if force {
@@ -384,6 +390,7 @@ impl Node {
                             packet,
                             sent_at,
                             tries,
+                            prune_sig: None,
                             ..
                         } = &mut c.state
                         {

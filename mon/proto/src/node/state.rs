@@ -33,6 +33,10 @@ pub(super) enum ChildState {
         packet_hash: [u8; 32],
         sent_at: u64,
         tries: u32,
+        /// A Prune answering this offer, its signature not checked yet: the child counts
+        /// as settled, and the signature is checked (one batch per node, off the busy
+        /// set-up wave) before the result goes up; a SessionOk still wins over it.
+        prune_sig: Option<Box<[u8; 64]>>,
     },
     /// Handshake done; waiting for its subtree's result.
     Linked {
@@ -61,7 +65,7 @@ pub(super) struct Child {
 impl Child {
     pub fn settled(&self) -> bool {
         match &self.state {
-            ChildState::Offered { .. } => false,
+            ChildState::Offered { prune_sig, .. } => prune_sig.is_some(),
             ChildState::Linked { result, .. } => result.is_some(),
             _ => true,
         }
@@ -124,7 +128,12 @@ impl Session {
         if self.result_packet.is_none() {
             at(self.finish_by);
             for c in &self.children {
-                if let ChildState::Offered { sent_at, .. } = c.state {
+                if let ChildState::Offered {
+                    sent_at,
+                    prune_sig: None,
+                    ..
+                } = c.state
+                {
                     at(sent_at + self.rto_ms);
                 }
             }
