@@ -19,7 +19,7 @@ use mon_proto::wire::session::{Manifest, OverlayKind, OverlaySpec};
 use serde_json::json;
 use tokio::net::TcpStream;
 
-use super::session::{now_ms, read_packet};
+use super::session::{connect_entry, now_ms, read_packet};
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::server::net::{self, Opener};
@@ -214,10 +214,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let t0 = Instant::now();
-        let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
-            .await
-            .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
-            .with_context(|| format!("connecting to the entry server {}", g.server))?;
+        let mut s = connect_entry(g).await?;
         let _ = s.set_nodelay(true);
         net::write_preamble(&mut s, Opener::Client).await?;
         net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;

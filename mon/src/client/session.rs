@@ -24,10 +24,7 @@ pub(super) fn now_ms() -> u64 {
 }
 
 async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
-    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
-        .with_context(|| format!("connecting to the entry server {}", g.server))?;
+    let mut s = connect_entry(g).await?;
     net::write_preamble(&mut s, Opener::Info).await?;
     let f = tokio::time::timeout(Duration::from_secs(5), net::read_frame(&mut s))
         .await
@@ -61,6 +58,14 @@ pub(super) async fn resolve_slice(g: &GlobalOpts) -> anyhow::Result<String> {
             }
         }
     })
+}
+
+/// A TCP connection to the entry server (5 s at most).
+pub(super) async fn connect_entry(g: &GlobalOpts) -> anyhow::Result<TcpStream> {
+    tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
+        .with_context(|| format!("connecting to the entry server {}", g.server))
 }
 
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
@@ -249,10 +254,7 @@ async fn open_session(
     } else {
         None
     };
-    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
-        .with_context(|| format!("connecting to the entry server {}", g.server))?;
+    let mut s = connect_entry(g).await?;
     let _ = s.set_nodelay(true);
     net::write_preamble(&mut s, Opener::Client).await?;
     let rtt = t0.elapsed();
