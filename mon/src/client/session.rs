@@ -157,8 +157,9 @@ fn run(
         let t1 = Instant::now();
         let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
         let mut result = read_packet(&mut s, wait, g).await?;
-        // A second SessionOk can come on the stream when the Session also went over it.
-        while matches!(result, Packet::SessionOk { .. }) {
+        // A second SessionOk can come on the stream when the Session also went over it
+        // (one; an entry that keeps sending them gets its result refused as malformed).
+        if matches!(result, Packet::SessionOk { .. }) {
             result = read_packet(&mut s, wait, g).await?;
         }
         let (r, ack) = cs.on_result(result)?;

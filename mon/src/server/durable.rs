@@ -67,9 +67,15 @@ impl Durable {
             .sync_handle()
             .with_context(|| format!("opening {} for syncing", journal.path().display()))?;
         let (requests, rx) = std_mpsc::channel();
+        let files = SyncFiles {
+            audit: audit_file,
+            audit_path: audit.path().display().to_string(),
+            journal: journal_file,
+            journal_path: journal.path().display().to_string(),
+        };
         std::thread::Builder::new()
             .name("mon-sync".into())
-            .spawn(move || sync_thread(rx, audit_file, journal_file, tx))
+            .spawn(move || sync_thread(rx, files, tx))
             .context("starting the sync thread")?;
         Ok(Durable {
             journal,
@@ -157,12 +163,15 @@ impl Durable {
     }
 }
 
-fn sync_thread(
-    rx: std_mpsc::Receiver<(u64, Dirty)>,
+/// The sync thread's handles on the two files, with their paths for messages.
+struct SyncFiles {
     audit: File,
+    audit_path: String,
     journal: File,
-    tx: mpsc::Sender<Event>,
-) {
+    journal_path: String,
+}
+
+fn sync_thread(rx: std_mpsc::Receiver<(u64, Dirty)>, f: SyncFiles, tx: mpsc::Sender<Event>) {
     while let Ok((mut gen, mut dirty)) = rx.recv() {
         // Group commit: everything asked for meanwhile goes into this sync.
         while let Ok((g, d)) = rx.try_recv() {
@@ -172,18 +181,21 @@ fn sync_thread(
         }
         // The two files sync at once.
         let (a, j) = std::thread::scope(|sc| {
-            let j = dirty.journal.then(|| sc.spawn(|| journal.sync_data()));
+            let j = dirty.journal.then(|| sc.spawn(|| f.journal.sync_data()));
             let a = if dirty.audit {
-                audit.sync_data()
+                f.audit.sync_data()
             } else {
                 Ok(())
             };
             (a, j.map(|h| h.join()))
         });
         let report = match (a, j) {
-            (Err(e), _) => Err(format!("syncing the audit log: {e}")),
-            (_, Some(Ok(Err(e)))) => Err(format!("syncing the replay journal: {e}")),
-            (_, Some(Err(_))) => Err("the replay journal sync panicked".to_string()),
+            (Err(e), _) => Err(format!("syncing the audit log {}: {e}", f.audit_path)),
+            (_, Some(Ok(Err(e)))) => Err(format!(
+                "syncing the replay journal {}: {e}",
+                f.journal_path
+            )),
+            (_, Some(Err(_))) => Err(format!("syncing {} panicked", f.journal_path)),
             _ => Ok(gen),
         };
         let failed = report.is_err();

@@ -77,13 +77,8 @@ impl Node {
         // is junk (counted, summarised per source), and the client, hearing nothing, sends
         // the Session over its stream, where refusals are explained and audited.
         let udp_client = parent == CLIENT_NAME && matches!(from, Peer::Addr(_));
-        if udp_client && !self.sessions.contains_key(&hash) {
-            if let Peer::Addr(a) = from {
-                if self.replay.contains(&hash) {
-                    self.junk.note(a.ip(), now_ms);
-                    return;
-                }
-            }
+        if udp_client && !self.sessions.contains_key(&hash) && self.replay.contains(&hash) {
+            return self.udp_client_junk(now_ms, from);
         }
 
         if self.sessions.contains_key(&hash) {

@@ -103,14 +103,6 @@ impl Node {
             return;
         }
         s.parent.go = true;
-        self.start_local(now_ms, hash);
-    }
-
-    /// Runs this node's part of the session's operations (once).
-    pub(super) fn start_local(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
         if s.local_started {
             return;
         }
