@@ -96,6 +96,11 @@ pub struct Denied {
     pub policy_file: Option<String>,
     /// Deciding line.
     pub policy_line: Option<usize>,
+    /// Whether the session's signature verified with a key the slice's policy lists: only
+    /// then is the refusal the key holder's own and worth an audit record (issue 10, part 4).
+    /// An unverified refusal is junk: counted and summarised per source, never audited with
+    /// its body.
+    pub verified: bool,
 }
 
 /// The policy operation an query needs.
@@ -150,6 +155,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         key_fp: None,
         policy_file: None,
         policy_line: None,
+        verified: false,
     };
     let deny = |mut d: Denied, code: &str, text: String| {
         d.code = code.to_string();
@@ -232,6 +238,13 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             denied.principal = d.principal.clone().or(denied.principal);
             denied.policy_file = file;
             denied.policy_line = d.line;
+            // A listed key's refusal is audited only if its holder really signed it.
+            let listed = !matches!(
+                d.reason,
+                mon_policy::Reason::KeyNotListed | mon_policy::Reason::NoPolicy
+            );
+            denied.verified =
+                listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
             return Err(deny(denied, d.reason.code(), d.message));
         }
         if principal.is_none() {
@@ -250,6 +263,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
         return Err(deny(denied, "bad-signature", e.to_string()));
     }
+    denied.verified = true;
 
     // 7. freshness
     let l = ctx.limits;

@@ -14,13 +14,13 @@ use mon_policy::{PolicyStore, StoreEvent};
 use mon_proto::agg::Local;
 use mon_proto::audit::{AuditEvent, EventKind, Outcome};
 use mon_proto::node::{Node, NodeConfig, Output, Peer};
-use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::wire::packet::{Packet, MAX_DATAGRAM};
 use mon_proto::wire::session::SessionHash;
 use rand::RngCore;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-use super::durable::Durable;
+use super::durable::{Admit, Durable};
 use super::net::{self, Opener};
 use super::state::Journal;
 use super::{eval, ServerArgs};
@@ -191,6 +191,7 @@ pub(super) async fn serve(
         push_files: HashMap::new(),
     };
     let mut next_client = 1u64;
+    let mut storage_down = false;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
@@ -216,7 +217,11 @@ pub(super) async fn serve(
                 Event::ClientClosed(id) => { io.clients.remove(&id); node.client_closed(now_ms(), id); }
                 Event::PushSent(h) => node.push_sent(now_ms(), h),
                 Event::PushPeerDown(a) => node.push_peer_down(now_ms(), a),
-                Event::Synced(r) => durable.synced(r)?,
+                Event::Synced(r) => {
+                    for o in durable.synced(r) {
+                        refuse_action(&mut node, o);
+                    }
+                }
             },
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
@@ -236,9 +241,10 @@ pub(super) async fn serve(
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => node.handle_timeout(now_ms()),
             _ = reload.tick() => {
                 let ev = store.reload_if_changed();
+                durable.probe();
                 if !ev.is_empty() {
                     let recs = policy_events(ev);
-                    durable.write(&recs, &[])?;
+                    durable.write(&recs, &[]);
                     node.set_policies(policies(&store));
                     if let Ok(mut i) = info.write() {
                         i.slices = store.slices();
@@ -259,7 +265,14 @@ pub(super) async fn serve(
         // Records are written before anything of their batch happens; packets go out at
         // once, actions wait until those records are on disk (durable.rs). Push file I/O
         // answers at once and may make more output, so drain until nothing is left.
+        // When the records cannot be written, nothing of their batch happens and the node
+        // refuses new sessions until they can (fail closed; the server keeps running).
         loop {
+            let down = durable.failure().map(str::to_string);
+            if down.is_some() != storage_down {
+                storage_down = down.is_some();
+                node.set_storage_failure(down);
+            }
             let released = durable.release();
             let mut outs = Vec::new();
             while let Some(o) = node.poll_output() {
@@ -280,18 +293,21 @@ pub(super) async fn serve(
                     _ => {}
                 }
             }
-            durable.write(&recs, &lines)?;
+            if !durable.write(&recs, &lines) {
+                withhold(&mut node, outs);
+                continue;
+            }
             for o in outs {
                 match o {
                     Output::Audit(_) | Output::Journal(_) => {}
                     o @ (Output::Send { .. }
                     | Output::SendStream { .. }
                     | Output::CloseClient(_)) => io.dispatch(&mut node, o).await,
-                    o => {
-                        if let Some(o) = durable.admit(o) {
-                            io.dispatch(&mut node, o).await;
-                        }
-                    }
+                    o => match durable.admit(o) {
+                        Admit::Now(o) => io.dispatch(&mut node, o).await,
+                        Admit::Held => {}
+                        Admit::Refused(o) => refuse_action(&mut node, o),
+                    },
                 }
             }
         }
@@ -307,6 +323,52 @@ pub(super) async fn serve(
     durable.finish(&last)?;
     tracing::info!("mon server stopped");
     Ok(0)
+}
+
+/// What a refused action's reason says.
+const NOT_DURABLE: &str = "not run: this node cannot write its audit log or replay journal";
+
+/// An action whose records may not be on disk: it never runs (an operation reports a
+/// failure, push file I/O is dropped and its session fails).
+fn refuse_action(node: &mut Node, o: Output) {
+    if let Output::Run(req) = o {
+        node.handle_local(
+            now_ms(),
+            req.session,
+            req.index,
+            Local::Failed(NOT_DURABLE.into()),
+        );
+    }
+}
+
+/// A batch whose records could not be written: none of it happens. Its packets are withheld;
+/// a session it accepted is dropped and its parent told why (signed Deny, nothing durable).
+fn withhold(node: &mut Node, outs: Vec<Output>) {
+    let mut aborted = Vec::new();
+    for o in outs {
+        match o {
+            Output::Send { bytes, .. } | Output::SendStream { bytes, .. } => {
+                if let Ok(Packet::SessionOk {
+                    session_hash,
+                    extra: false,
+                    ..
+                }) = Packet::from_bytes(&bytes, MAX_DATAGRAM.max(4096))
+                {
+                    aborted.push(*session_hash);
+                }
+            }
+            Output::Audit(_) | Output::Journal(_) | Output::CloseClient(_) => {}
+            o => refuse_action(node, o),
+        }
+    }
+    for h in aborted {
+        node.abort_session(
+            h,
+            mon_proto::node::STORAGE_UNAVAILABLE,
+            "this node could not write the session's audit record; it refuses sessions until \
+             its operator frees space or repairs the disk",
+        );
+    }
 }
 
 /// The sockets, streams and files the node's output goes to.

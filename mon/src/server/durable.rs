@@ -18,9 +18,10 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mon_proto::audit::AuditEvent;
+use mon_proto::audit::{AuditEvent, EventKind, Outcome};
 use mon_proto::node::Output;
 use tokio::sync::mpsc;
 
@@ -30,6 +31,35 @@ use crate::auditlog::AuditLog;
 
 /// What the sync thread reports: the generation now on disk, or why syncing failed.
 pub(super) type SyncReport = Result<u64, String>;
+
+/// While the files fail, how often a write is tried again (space may have returned).
+pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// While the files fail, how often the failure is logged again.
+const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The audit log or journal failed a write or sync (a full disk, an I/O error): the server
+/// keeps running but fails closed (issue 10, part 4). No record is written and no action runs
+/// until a probe record is on disk again; the node refuses new sessions meanwhile.
+struct Failure {
+    /// The first error, for messages and the `storage.resume` record.
+    reason: String,
+    /// Short form for the refusal clients see (the OS error, no paths).
+    short: String,
+    /// Records that could not be written since.
+    lost: u64,
+    next_probe: Instant,
+    logged: Instant,
+}
+
+/// What becomes of an action (see [`Durable::admit`]).
+pub(super) enum Admit {
+    /// Its records are on disk: run it now.
+    Now(Output),
+    /// Held until the sync covering its records completes.
+    Held,
+    /// Its records may never reach the disk: it must not run.
+    Refused(Output),
+}
 
 /// The audit log and replay journal, with the actions waiting for them.
 pub(super) struct Durable {
@@ -45,6 +75,7 @@ pub(super) struct Durable {
     dirty: Dirty,
     held: VecDeque<(u64, Output)>,
     requests: std_mpsc::Sender<(u64, Dirty)>,
+    failed: Option<Failure>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -86,14 +117,31 @@ impl Durable {
             dirty: Dirty::default(),
             held: VecDeque::new(),
             requests,
+            failed: None,
         })
     }
 
-    /// Writes the records of one batch of output (step 1) and asks for a sync.
-    pub(super) fn write(&mut self, recs: &[AuditEvent], lines: &[String]) -> anyhow::Result<()> {
+    /// Writes the records of one batch of output (step 1) and asks for a sync. False when
+    /// they could not be written (now or since an earlier failure): nothing of the batch may
+    /// happen then, its packets included.
+    pub(super) fn write(&mut self, recs: &[AuditEvent], lines: &[String]) -> bool {
         if recs.is_empty() && lines.is_empty() {
-            return Ok(());
+            return true;
         }
+        if let Some(f) = &mut self.failed {
+            f.lost += recs.len() as u64;
+            return false;
+        }
+        match self.try_write(recs, lines) {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(&e, recs.len() as u64);
+                false
+            }
+        }
+    }
+
+    fn try_write(&mut self, recs: &[AuditEvent], lines: &[String]) -> anyhow::Result<()> {
         if !lines.is_empty() {
             self.journal.write(lines)?;
             self.dirty.journal = true;
@@ -119,23 +167,105 @@ impl Durable {
         }
     }
 
-    /// An action: returned to run now when nothing written before it waits for the disk,
-    /// else held (in order) until the sync covering it completes.
-    pub(super) fn admit(&mut self, o: Output) -> Option<Output> {
-        if self.held.is_empty() && self.synced >= self.written {
-            Some(o)
+    /// An action: to run now when nothing written before it waits for the disk, else held
+    /// (in order) until the sync covering it completes; refused while the files fail.
+    pub(super) fn admit(&mut self, o: Output) -> Admit {
+        if self.failed.is_some() {
+            Admit::Refused(o)
+        } else if self.held.is_empty() && self.synced >= self.written {
+            Admit::Now(o)
         } else {
             self.held.push_back((self.written, o));
-            None
+            Admit::Held
         }
     }
 
-    /// The sync thread's report.
-    pub(super) fn synced(&mut self, r: SyncReport) -> anyhow::Result<()> {
-        let g = r.map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.synced = self.synced.max(g);
-        self.request();
-        Ok(())
+    /// The sync thread's report. A failed sync refuses every held action (returned: none may
+    /// run) and fails the files until a probe succeeds.
+    pub(super) fn synced(&mut self, r: SyncReport) -> Vec<Output> {
+        match r {
+            Ok(g) => {
+                self.synced = self.synced.max(g);
+                self.request();
+                Vec::new()
+            }
+            Err(e) => {
+                // The outstanding request is answered; what it covered is not durable.
+                self.synced = self.requested;
+                self.dirty = Dirty::default();
+                self.fail(&anyhow::anyhow!("{e}"), 0);
+                self.held.drain(..).map(|(_, o)| o).collect()
+            }
+        }
+    }
+
+    fn fail(&mut self, e: &anyhow::Error, lost: u64) {
+        if let Some(f) = &mut self.failed {
+            f.lost += lost;
+            return;
+        }
+        let reason = format!("{e:#}");
+        let short = e.root_cause().to_string();
+        tracing::error!(
+            "{reason}: refusing new sessions until the audit log and replay journal can be \
+             written again (retrying every {} s)",
+            PROBE_INTERVAL.as_secs()
+        );
+        let now = Instant::now();
+        self.failed = Some(Failure {
+            reason,
+            short,
+            lost,
+            next_probe: now + PROBE_INTERVAL,
+            logged: now,
+        });
+    }
+
+    /// Why the files cannot take records now (the OS error), if they cannot.
+    pub(super) fn failure(&self) -> Option<&str> {
+        self.failed.as_ref().map(|f| f.short.as_str())
+    }
+
+    /// While the files fail: at most every [`PROBE_INTERVAL`], writes and syncs a
+    /// `storage.resume` record (how many records were lost, and why) and syncs the journal;
+    /// when both succeed the files take records again. Logs a lasting failure once a minute.
+    pub(super) fn probe(&mut self) {
+        let now = Instant::now();
+        let (lost, reason) = match &mut self.failed {
+            Some(f) if now >= f.next_probe => {
+                f.next_probe = now + PROBE_INTERVAL;
+                (f.lost, f.reason.clone())
+            }
+            _ => return,
+        };
+        let ev = AuditEvent::new(EventKind::StorageResume)
+            .result(Outcome::Ok)
+            .count(lost)
+            .reason("storage-failed", reason.clone());
+        let res = self
+            .audit
+            .write_batch(std::slice::from_ref(&ev), true)
+            .context("writing the audit log")
+            .and_then(|_| {
+                self.journal
+                    .sync_handle()
+                    .and_then(|h| h.sync_data())
+                    .with_context(|| format!("syncing {}", self.journal.path().display()))
+            });
+        match (res, &mut self.failed) {
+            (Ok(()), _) => {
+                tracing::warn!(
+                    lost,
+                    "the audit log and replay journal take records again; serving sessions"
+                );
+                self.failed = None;
+            }
+            (Err(e), Some(f)) if now.duration_since(f.logged) >= FAILURE_LOG_INTERVAL => {
+                f.logged = now;
+                tracing::error!(lost, "{e:#}: still refusing new sessions (since: {reason})");
+            }
+            (Err(_), _) => {}
+        }
     }
 
     /// Held actions whose records are now on disk, oldest first.
@@ -198,8 +328,9 @@ fn sync_thread(rx: std_mpsc::Receiver<(u64, Dirty)>, f: SyncFiles, tx: mpsc::Sen
             (_, Some(Err(_))) => Err(format!("syncing {} panicked", f.journal_path)),
             _ => Ok(gen),
         };
-        let failed = report.is_err();
-        if tx.blocking_send(Event::Synced(report)).is_err() || failed {
+        // A failed sync is reported and the thread stays: the server keeps running and
+        // syncs again once its probe has written to the files (`Durable::probe`).
+        if tx.blocking_send(Event::Synced(report)).is_err() {
             return;
         }
     }
@@ -227,6 +358,13 @@ mod tests {
         }
     }
 
+    fn ran(a: Admit) -> Option<u64> {
+        match a {
+            Admit::Now(o) => Some(token(&o)),
+            _ => None,
+        }
+    }
+
     async fn next_sync(rx: &mut mpsc::Receiver<Event>) -> SyncReport {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
             Ok(Some(Event::Synced(r))) => r,
@@ -239,26 +377,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut d, mut rx) = open(dir.path());
         // Nothing written: an action runs at once.
-        assert_eq!(d.admit(Output::CloseClient(1)).as_ref().map(token), Some(1));
+        assert_eq!(ran(d.admit(Output::CloseClient(1))), Some(1));
 
         let accept = AuditEvent::new(EventKind::SessionAccept).result(Outcome::Allow);
-        d.write(std::slice::from_ref(&accept), &["journal-line".into()])
-            .unwrap();
+        assert!(d.write(std::slice::from_ref(&accept), &["journal-line".into()]));
         // Written (a crashed process loses nothing) before anything of the batch happens.
         let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
         assert!(log.contains("session.accept"), "{log}");
         let j = std::fs::read_to_string(dir.path().join("replay.journal")).unwrap();
         assert!(j.contains("journal-line"));
         // Actions are held until the sync covering that record reports, in order.
-        assert!(d.admit(Output::CloseClient(2)).is_none());
-        assert!(d.admit(Output::CloseClient(3)).is_none());
+        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Held));
+        assert!(matches!(d.admit(Output::CloseClient(3)), Admit::Held));
         assert!(d.release().is_empty());
         let r = next_sync(&mut rx).await;
         assert_eq!(r, Ok(1));
-        d.synced(r).unwrap();
+        assert!(d.synced(r).is_empty());
         let got: Vec<u64> = d.release().iter().map(token).collect();
         assert_eq!(got, vec![2, 3]);
-        assert_eq!(d.admit(Output::CloseClient(4)).as_ref().map(token), Some(4));
+        assert_eq!(ran(d.admit(Output::CloseClient(4))), Some(4));
     }
 
     #[tokio::test]
@@ -266,33 +403,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut d, mut rx) = open(dir.path());
         let ev = AuditEvent::new(EventKind::OpEnd).result(Outcome::Ok);
-        d.write(std::slice::from_ref(&ev), &[]).unwrap();
-        assert!(d.admit(Output::CloseClient(1)).is_none());
-        d.write(std::slice::from_ref(&ev), &[]).unwrap();
-        assert!(d.admit(Output::CloseClient(2)).is_none());
+        assert!(d.write(std::slice::from_ref(&ev), &[]));
+        assert!(matches!(d.admit(Output::CloseClient(1)), Admit::Held));
+        assert!(d.write(std::slice::from_ref(&ev), &[]));
+        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Held));
         // The first sync covers generation 1 only: action 2 waits for generation 2.
         let r = next_sync(&mut rx).await;
         assert_eq!(r, Ok(1));
-        d.synced(r).unwrap();
+        assert!(d.synced(r).is_empty());
         let got: Vec<u64> = d.release().iter().map(token).collect();
         assert_eq!(got, vec![1]);
         let r = next_sync(&mut rx).await;
         assert_eq!(r, Ok(2));
-        d.synced(r).unwrap();
+        assert!(d.synced(r).is_empty());
         let got: Vec<u64> = d.release().iter().map(token).collect();
         assert_eq!(got, vec![2]);
     }
 
-    #[test]
-    fn a_failed_sync_stops_the_server() {
+    #[tokio::test]
+    async fn a_failed_sync_refuses_actions_until_a_probe_writes_again() {
         let dir = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(dir.path(), ReplayConfig::default(), 1).unwrap();
-        let audit = AuditLog::open(&dir.path().join("audit.jsonl"), "n1").unwrap();
-        let (tx, _rx) = mpsc::channel(1);
-        let mut d = Durable::new(journal, audit, tx).unwrap();
-        let e = d
-            .synced(Err("syncing the audit log: EIO".into()))
-            .unwrap_err();
-        assert!(e.to_string().contains("EIO"));
+        let (mut d, mut rx) = open(dir.path());
+        let ev = AuditEvent::new(EventKind::OpEnd).result(Outcome::Ok);
+        assert!(d.write(std::slice::from_ref(&ev), &[]));
+        assert!(matches!(d.admit(Output::CloseClient(1)), Admit::Held));
+        // The sync thread's report is replaced by a failure: the held action is refused.
+        let _ = next_sync(&mut rx).await;
+        let refused = d.synced(Err("syncing the audit log: EIO".into()));
+        assert_eq!(refused.iter().map(token).collect::<Vec<_>>(), vec![1]);
+        assert!(d.failure().is_some_and(|w| w.contains("EIO")));
+        // Meanwhile nothing is written and no action runs; the server goes on.
+        assert!(!d.write(std::slice::from_ref(&ev), &[]));
+        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Refused(_)));
+        // The probe writes a storage.resume record counting the lost one, then serves.
+        d.failed.as_mut().unwrap().next_probe = Instant::now();
+        d.probe();
+        assert!(d.failure().is_none());
+        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        let last = log.lines().last().unwrap();
+        assert!(last.contains("storage.resume"), "{last}");
+        assert!(last.contains("\"count\":1"), "{last}");
+        assert!(d.write(std::slice::from_ref(&ev), &[]));
     }
 }

@@ -79,16 +79,24 @@ impl Journal {
         &self.path
     }
 
-    /// Appends lines without syncing them (see [`Journal::sync_handle`]).
+    /// Appends lines without syncing them (see [`Journal::sync_handle`]). On failure (a full
+    /// disk) the file is cut back to its length before the call, so that no torn line is left
+    /// for the next write to run into.
     pub fn write(&mut self, lines: &[String]) -> anyhow::Result<()> {
         let mut buf = String::new();
         for l in lines {
             buf.push_str(l);
             buf.push('\n');
         }
-        self.file
-            .write_all(buf.as_bytes())
-            .with_context(|| format!("appending to {}", self.path.display()))?;
+        let before = self
+            .file
+            .metadata()
+            .with_context(|| format!("appending to {}", self.path.display()))?
+            .len();
+        if let Err(e) = self.file.write_all(buf.as_bytes()) {
+            let _ = self.file.set_len(before);
+            return Err(e).with_context(|| format!("appending to {}", self.path.display()));
+        }
         self.lines += lines.len();
         Ok(())
     }

@@ -36,11 +36,14 @@ pub enum EventKind {
     ServerStart,
     /// The server stopped.
     ServerStop,
+    /// The audit log and replay journal take records again after a failed write or sync;
+    /// `count` records could not be written meanwhile (issue 10, part 4).
+    StorageResume,
 }
 
 impl EventKind {
     /// Every kind, in documentation order.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::SessionAccept,
         EventKind::SessionDeny,
         EventKind::OpStart,
@@ -56,6 +59,7 @@ impl EventKind {
         EventKind::JunkSummary,
         EventKind::ServerStart,
         EventKind::ServerStop,
+        EventKind::StorageResume,
     ];
 
     /// The `event` string written to the log, e.g. `"session.accept"`.
@@ -76,6 +80,7 @@ impl EventKind {
             EventKind::JunkSummary => "junk.summary",
             EventKind::ServerStart => "server.start",
             EventKind::ServerStop => "server.stop",
+            EventKind::StorageResume => "storage.resume",
         }
     }
 

@@ -105,24 +105,29 @@ impl Node {
             Ok(b) => b,
             Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
             Err(e) => {
-                self.deny(now_ms, from, hash, None, &session, e.code(), &e.to_string());
-                return;
+                // Answered on a client's own stream, or to a parent that proves its key.
+                let answer = match from {
+                    Peer::Client(..) => parent == CLIENT_NAME,
+                    Peer::Addr(a) => {
+                        self.parent_authentic(&parent, a.ip(), &hash, &e_p, parent_sig.as_deref())
+                    }
+                };
+                let text = e.to_string();
+                return self.refuse_unverified(now_ms, from, hash, e.code(), &text, answer);
             }
         };
         // 2. parent authentication.
         let client_addr = match (parent.as_str(), from) {
             (CLIENT_NAME, Peer::Client(_, ip)) => {
                 if *e_p != *body.client_eph {
-                    self.deny(
+                    return self.refuse_unverified(
                         now_ms,
                         from,
                         hash,
-                        Some(&body),
-                        &session,
                         "parent-auth",
                         "first-hop key differs from the session's client_eph",
+                        true,
                     );
-                    return;
                 }
                 Some(ip)
             }
@@ -134,13 +139,7 @@ impl Node {
                 Some(addr.ip())
             }
             (name, Peer::Addr(addr)) if name != CLIENT_NAME => {
-                let ok = match (self.node_key_for(name, addr.ip()), parent_sig) {
-                    (Some(k), Some(sig)) => {
-                        hop::verify_parent_signature(&k, &hash, &e_p, &self.cfg.name, &sig).is_ok()
-                    }
-                    _ => false,
-                };
-                if !ok {
+                if !self.parent_authentic(name, addr.ip(), &hash, &e_p, parent_sig.as_deref()) {
                     // Unauthenticated sender: do not answer it, and do not let it write one
                     // audit record per datagram: it is counted and summarised per source.
                     self.counters.sessions_denied += 1;
@@ -155,6 +154,21 @@ impl Node {
             }
         };
 
+        // Fail closed: no session runs whose records cannot be made durable.
+        if let Some(why) = &self.storage_down {
+            if udp_client {
+                return self.udp_client_junk(now_ms, from);
+            }
+            let text = format!(
+                "{} cannot write its audit log or replay journal ({why}); it refuses sessions \
+                 until its operator frees space or repairs the disk",
+                self.cfg.name
+            );
+            self.counters.sessions_denied += 1;
+            self.send_deny(from, hash, super::STORAGE_UNAVAILABLE, &text);
+            return;
+        }
+
         // 3–8.
         let policy = self.policies.get(&body.slice).cloned();
         let ctx = Context {
@@ -167,6 +181,11 @@ impl Node {
         let verified = match verify_session(&ctx, &session) {
             Ok(v) => v,
             Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
+            // Its signature never verified (undecodable, unknown key, bad signature): junk,
+            // explained to the client on its stream or to the parent, never audited.
+            Err(d) if !d.verified => {
+                return self.refuse_unverified(now_ms, from, hash, &d.code, &d.text, true);
+            }
             Err(d) => {
                 self.deny_verified(now_ms, from, &session, *d, client_addr, &parent);
                 return;
@@ -182,16 +201,16 @@ impl Node {
             return self.udp_client_junk(now_ms, from);
         }
         if self.sessions.len() >= self.cfg.max_sessions {
-            self.deny(
+            // A full table costs nothing durable either: one record per refused packet would
+            // let a flood fill the disk.
+            return self.refuse_unverified(
                 now_ms,
                 from,
                 hash,
-                Some(&body),
-                &session,
                 "busy",
                 "this node runs too many sessions; try again",
+                true,
             );
-            return;
         }
         // 9. replay cache, journaled before acting.
         match self.replay.check_and_insert(
@@ -303,6 +322,44 @@ impl Node {
                 .map(|s| s.parent.name.clone())
                 .unwrap_or_default();
             self.push_add_parent(now_ms, hash, &name, from, k);
+        }
+    }
+
+    /// Whether `name` at `ip` proved its known_nodes key with its signature on this hop.
+    fn parent_authentic(
+        &self,
+        name: &str,
+        ip: std::net::IpAddr,
+        hash: &SessionHash,
+        e_p: &[u8; 32],
+        sig: Option<&[u8; 64]>,
+    ) -> bool {
+        match (self.node_key_for(name, ip), sig) {
+            (Some(k), Some(sig)) => {
+                hop::verify_parent_signature(&k, hash, e_p, &self.cfg.name, sig).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// A Session refused before its signature verified, or because the table is full (issue
+    /// 10, part 4): junk, counted and summarised per source at most once a minute, never one
+    /// audit record per packet. The sender hears why only where that costs nothing durable
+    /// (`answer`: a client on its own stream, a parent that proved its node key).
+    fn refuse_unverified(
+        &mut self,
+        now_ms: u64,
+        from: Peer,
+        hash: SessionHash,
+        code: &str,
+        text: &str,
+        answer: bool,
+    ) {
+        self.counters.junk += 1;
+        self.counters.sessions_denied += 1;
+        self.junk.note(from.ip(), now_ms);
+        if answer {
+            self.send_deny(from, hash, code, text);
         }
     }
 
@@ -515,6 +572,15 @@ impl Node {
             }
         }
         self.send_prune(from, hash, answered);
+    }
+
+    /// Drops a session accepted in a batch whose records could not be written (the driver
+    /// withheld that batch's packets) and tells its parent why, with a signed Deny.
+    pub fn abort_session(&mut self, hash: SessionHash, code: &str, text: &str) {
+        if let Some(s) = self.sessions.remove(&hash) {
+            self.counters.sessions_denied += 1;
+            self.send_deny(s.parent.peer, hash, code, text);
+        }
     }
 
     fn send_prune(&mut self, to: Peer, hash: SessionHash, answered: [u8; 32]) {

@@ -242,7 +242,14 @@ pub struct Node {
     junk: JunkSummarizer,
     counters: Counters,
     last_gossip_ts: u64,
+    /// Why this node's audit log or replay journal cannot take records now: new sessions are
+    /// refused with [`STORAGE_UNAVAILABLE`] until it can (issue 10, part 4).
+    storage_down: Option<String>,
 }
+
+/// Reason code of a session refused because the node cannot make its records durable (its
+/// audit log or replay journal failed a write or sync; full disk, I/O error).
+pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,6 +310,7 @@ impl Node {
             junk: JunkSummarizer::new(),
             counters: Counters::default(),
             last_gossip_ts: 0,
+            storage_down: None,
         }
     }
 
@@ -314,6 +322,12 @@ impl Node {
     /// Installs the current slice policies (the driver reloads them from disk).
     pub fn set_policies(&mut self, policies: HashMap<String, Arc<SlicePolicy>>) {
         self.policies = policies;
+    }
+
+    /// The driver's audit log or replay journal failed (`Some(why)`: new sessions are refused
+    /// with [`STORAGE_UNAVAILABLE`]) or takes records again (`None`).
+    pub fn set_storage_failure(&mut self, why: Option<String>) {
+        self.storage_down = why;
     }
 
     /// Installs a reloaded known_nodes list.
