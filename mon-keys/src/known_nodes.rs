@@ -70,6 +70,20 @@ pub enum Trust {
     Mismatch,
 }
 
+/// The line that pins the entry node a client dialled ([`KnownNodes::pin_dialled`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Pin<'a> {
+    /// The entry must prove this line's key.
+    Line(&'a KnownNode),
+    /// No line names what was dialled.
+    Unknown,
+    /// Two lines that match what was dialled name different keys (the name's and the
+    /// address's, or two for one of them): which one is meant is not known.
+    Conflict(&'a KnownNode, &'a KnownNode),
+    /// The line's key is revoked.
+    Revoked(&'a KnownNode),
+}
+
 /// Why known_nodes could not be loaded. Parse errors read `file:line:col: message`.
 #[derive(Debug, thiserror::Error)]
 pub enum KnownNodesError {
@@ -583,6 +597,35 @@ impl KnownNodes {
         }
     }
 
+    /// The line whose key the entry node a client dialled must prove: lines matching the
+    /// name as typed (`typed`; an address typed is its own name), then lines matching the
+    /// address it resolved to (`ip`). Where both have lines they must name the same key. The
+    /// name a node *claims* plays no part: holding one node's key must not let a machine
+    /// answer for another address.
+    pub fn pin_dialled(&self, typed: &str, ip: IpAddr) -> Pin<'_> {
+        let typed = typed.to_ascii_lowercase();
+        let typed_ip = typed.parse::<IpAddr>().ok().map(|a| a.to_canonical());
+        let ip = ip.to_canonical();
+        let ip_text = ip.to_string();
+        let live = || self.nodes.iter().filter(|n| !n.revoked);
+        let by_name = live().filter(|n| n.host_match(&typed, typed_ip, None) == Some(true));
+        let by_ip = live().filter(|n| n.host_match(&ip_text, Some(ip), Some(ip)).is_some());
+        // The first line of each side, and any line of either that names another key.
+        let mut first: Option<&KnownNode> = None;
+        for n in by_name.chain(by_ip) {
+            match first {
+                None => first = Some(n),
+                Some(f) if f.key != n.key => return Pin::Conflict(f, n),
+                Some(_) => {}
+            }
+        }
+        match first {
+            None => Pin::Unknown,
+            Some(n) if self.revoked.contains(&n.key) => Pin::Revoked(n),
+            Some(n) => Pin::Line(n),
+        }
+    }
+
     /// Number of key lines (including `@revoked` lines).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -702,5 +745,60 @@ mod index_tests {
         assert_eq!(k.entries_named("n1").count(), 2);
         assert_eq!(k.entries_named("n5").count(), 0);
         assert_eq!(k.entries_named("rack-1").count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key() -> [u8; 32] {
+        crate::nodekey::NodeKey::generate(&mut rand_core::OsRng).public()
+    }
+
+    fn line_of(p: Pin<'_>) -> Option<usize> {
+        match p {
+            Pin::Line(n) => Some(n.line()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_dialled_name_and_address_decide_never_the_claimed_name() {
+        let k: Vec<[u8; 32]> = (0..4).map(|_| key()).collect();
+        let line = |host: &str, k: &[u8; 32]| format!("{host} {}\n", public_openssh(k));
+        let text = [
+            line("n1,10.0.0.1", &k[0]),
+            line("n2,10.0.0.2", &k[1]),
+            line("web,10.0.0.9", &k[2]),
+            line("10.0.0.3", &k[3]),
+            line("n4", &k[3]),
+            format!("@revoked 10.0.0.5 {}\n", public_openssh(&k[3])),
+        ]
+        .concat();
+        let kn = KnownNodes::parse(&text, Path::new("t")).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Dialled by address: the line listing that address, whatever name answers.
+        assert_eq!(line_of(kn.pin_dialled("10.0.0.1", ip("10.0.0.1"))), Some(1));
+        assert_eq!(line_of(kn.pin_dialled("10.0.0.2", ip("10.0.0.2"))), Some(2));
+        // By name as typed, then the resolved address: both lines must agree.
+        assert_eq!(line_of(kn.pin_dialled("N1", ip("10.0.0.1"))), Some(1));
+        assert!(matches!(
+            kn.pin_dialled("n1", ip("10.0.0.2")),
+            Pin::Conflict(a, b) if a.line() == 1 && b.line() == 2
+        ));
+        // A name with a line, at an address without one: the name's line.
+        assert_eq!(line_of(kn.pin_dialled("web", ip("10.0.0.77"))), Some(3));
+        // Nothing names it.
+        assert!(matches!(
+            kn.pin_dialled("10.0.0.77", ip("10.0.0.77")),
+            Pin::Unknown
+        ));
+        // A key revoked elsewhere in the file.
+        assert!(matches!(
+            kn.pin_dialled("10.0.0.3", ip("10.0.0.3")),
+            Pin::Revoked(n) if n.line() == 4
+        ));
     }
 }

@@ -2,9 +2,9 @@
 //! node's SessionOk against known_nodes, send Go, open the result.
 
 use mon_keys::frame::{Opener, Sealer};
-use mon_keys::hop::{ChildHello, Initiator, CLIENT_NAME};
-use mon_keys::known_nodes::{KnownNodes, Trust};
-use mon_keys::nodekey::NodeKey;
+use mon_keys::hop::{ChildHello, HopError, Initiator, CLIENT_NAME};
+use mon_keys::known_nodes::{KnownNodes, Pin, Trust};
+use mon_keys::nodekey::{verify_node_sig, NodeKey};
 use mon_keys::sshsig::Signer;
 use rand::{CryptoRng, RngCore};
 
@@ -64,6 +64,10 @@ pub enum ClientError {
         /// What is wrong.
         what: String,
     },
+    /// The entry node did not prove the key known_nodes pins for what the client dialled
+    /// (issue 10, part 6), or known_nodes cannot say which key that is.
+    #[error("{0}")]
+    Pin(String),
     /// Handshake failed.
     #[error("handshake with the entry node failed: {0}")]
     Handshake(String),
@@ -168,14 +172,64 @@ impl ClientSession {
         }
     }
 
-    /// Handles the entry node's answer to the Session: on SessionOk, checks its key against
-    /// known_nodes (by name and address) and returns the Go packet to send.
+    /// Handles the entry node's answer to the Session, dialled as its address `entry_addr`
+    /// (see [`ClientSession::on_answer_dialled`]).
     pub fn on_answer(
         &mut self,
         packet: Packet,
         entry_addr: std::net::SocketAddr,
         known: &KnownNodes,
     ) -> Result<Packet, ClientError> {
+        let typed = entry_addr.ip().to_string();
+        self.on_answer_dialled(packet, &typed, entry_addr, known)
+    }
+
+    /// Handles the entry node's answer to the Session. The entry must prove the key that
+    /// known_nodes pins for what the client dialled ([`KnownNodes::pin_dialled`]: the name as
+    /// `typed`, then the address it resolved to), whatever name it claims: a SessionOk whose
+    /// handshake does not verify with that key is refused ("the key of ADDR does not match
+    /// known_nodes FILE:LINE"), and so is a Deny its signature does not cover. On SessionOk,
+    /// returns the Go packet to send.
+    pub fn on_answer_dialled(
+        &mut self,
+        packet: Packet,
+        typed: &str,
+        entry_addr: std::net::SocketAddr,
+        known: &KnownNodes,
+    ) -> Result<Packet, ClientError> {
+        let file = known.source().display().to_string();
+        let (key, line) = match known.pin_dialled(typed, entry_addr.ip()) {
+            Pin::Line(n) => (*n.key(), n.line()),
+            Pin::Unknown => {
+                return Err(ClientError::Pin(format!(
+                    "no line of known_nodes {file} names {typed} or {}: add the entry node's \
+                     line (`NAME,IP ssh-ed25519 …`, from `mon server init`)",
+                    entry_addr.ip()
+                )))
+            }
+            Pin::Conflict(a, b) => {
+                return Err(ClientError::Pin(format!(
+                    "known_nodes {file}:{} and {file}:{} both match {typed} ({}) with different \
+                     keys: fix one of them",
+                    a.line(),
+                    b.line(),
+                    entry_addr.ip()
+                )))
+            }
+            Pin::Revoked(n) => {
+                return Err(ClientError::Pin(format!(
+                    "the key of {entry_addr} in known_nodes {file}:{} is revoked",
+                    n.line()
+                )))
+            }
+        };
+        let mismatch = || {
+            ClientError::Pin(format!(
+                "the key of {entry_addr} does not match known_nodes {file}:{line} \
+                 (possible impersonation; if that node's key was changed on purpose, \
+                 update the line)"
+            ))
+        };
         match packet {
             Packet::SessionOk {
                 session_hash,
@@ -185,27 +239,6 @@ impl ClientSession {
                 confirm,
                 ..
             } if *session_hash == self.hash => {
-                let key = known
-                    .entries()
-                    .filter(|e| e.names().any(|n| n == child))
-                    .map(|e| *e.key())
-                    .find(|k| {
-                        matches!(
-                            known.check(&child, Some(entry_addr.ip()), k),
-                            Trust::Trusted
-                        )
-                    });
-                let Some(key) = key else {
-                    let what = match known.entries().any(|e| e.names().any(|n| n == child)) {
-                        true => "its key or address does not match known_nodes (possible impersonation)",
-                        false => "not listed in known_nodes; add its line (from `mon server init`) to your known_nodes file",
-                    };
-                    return Err(ClientError::EntryKey {
-                        name: child,
-                        addr: entry_addr.to_string(),
-                        what: what.into(),
-                    });
-                };
                 let confirm = <[u8; 16]>::try_from(confirm.as_slice())
                     .map_err(|_| ClientError::Handshake("bad key confirmation length".into()))?;
                 let init = self
@@ -217,9 +250,25 @@ impl ClientSession {
                     sig: *sig,
                     confirm,
                 };
-                let mut keys = init
-                    .finish(&self.hash, CLIENT_NAME, &child, &key, &hello)
-                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let mut keys = match init.finish(&self.hash, CLIENT_NAME, &child, &key, &hello) {
+                    Ok(k) => k,
+                    Err(HopError::ChildSignature(_)) => return Err(mismatch()),
+                    Err(e) => return Err(ClientError::Handshake(e.to_string())),
+                };
+                // It holds the pinned key; the name it claims must be one that line allows.
+                if !matches!(
+                    known.check(&child, Some(entry_addr.ip()), &key),
+                    Trust::Trusted
+                ) {
+                    return Err(ClientError::EntryKey {
+                        name: child,
+                        addr: entry_addr.to_string(),
+                        what: format!(
+                            "it holds the key of known_nodes {file}:{line} but claims a name \
+                             that line does not give it"
+                        ),
+                    });
+                }
                 let (mut sealer, opener) = keys
                     .channel(0)
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
@@ -246,12 +295,23 @@ impl ClientSession {
                 child,
                 code,
                 text,
-                ..
-            } if *session_hash == self.hash => Err(ClientError::Denied {
-                node: child,
-                code,
-                text,
-            }),
+                sig,
+            } if *session_hash == self.hash => {
+                // Only the pinned key's holder may refuse for the entry: an unsigned or forged
+                // Deny is not believed (it would make the user retry elsewhere or give up).
+                let signed = crate::node::deny_signed_data(&self.hash, &code);
+                if verify_node_sig(&key, &signed, &sig).is_err() {
+                    return Err(ClientError::Pin(format!(
+                        "a refusal claiming to come from {entry_addr} is not signed by the key \
+                         of known_nodes {file}:{line}; ignored (possible impersonation)"
+                    )));
+                }
+                Err(ClientError::Denied {
+                    node: child,
+                    code,
+                    text,
+                })
+            }
             Packet::Prune { .. } => Err(ClientError::Protocol(
                 "the entry node has already run this session".into(),
             )),

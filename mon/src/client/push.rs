@@ -223,10 +223,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!(
-                    "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
-                    mon_keys::sshsig::fingerprint(signer.public_key())
-                );
+                eprintln!("mon: {}", super::session::deny_hint(&node, &code, &*signer));
                 if g.json {
                     println!(
                         "{}",

@@ -144,10 +144,7 @@ fn run(
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!(
-                    "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
-                    mon_keys::sshsig::fingerprint(signer.public_key())
-                );
+                eprintln!("mon: {}", deny_hint(&node, &code, &*signer));
                 return Ok(exit::DENIED);
             }
             Err(e) => return Err(e.into()),
@@ -226,6 +223,20 @@ fn run(
         }
         Ok(code)
     })
+}
+
+/// What the user can do about an entry node's refusal.
+pub(super) fn deny_hint(node: &str, code: &str, signer: &dyn mon_keys::sshsig::Signer) -> String {
+    if code == mon_proto::node::STORAGE_UNAVAILABLE {
+        return format!(
+            "{node} cannot make its audit records durable and refuses every session until its \
+             operator frees space in its state dir; retry later or use another entry (--server)"
+        );
+    }
+    format!(
+        "your key {} ; ask the slice admin, or check with `mon policy explain`",
+        mon_keys::sshsig::fingerprint(signer.public_key())
+    )
 }
 
 /// Sends the signed Session to the entry server and returns its stream and first answer.

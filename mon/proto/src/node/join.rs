@@ -41,7 +41,7 @@ fn cut_bytes(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-pub(super) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
+pub(crate) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
     let mut m = DENY_DOMAIN.to_vec();
     m.extend_from_slice(hash);
     m.extend_from_slice(code.as_bytes());

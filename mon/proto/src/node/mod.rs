@@ -16,6 +16,7 @@ mod push;
 mod push_state;
 mod result;
 mod state;
+pub(crate) use join::deny_signed_data;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
