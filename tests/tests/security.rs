@@ -7,15 +7,21 @@
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
-//! - `network`: forged datagrams and junk streams.
+//! - `network`: forged datagrams and junk streams;
+//! - `junk`: unauthenticated sessions cost nothing durable; a full state dir fails closed;
+//! - `pinning`: the client pins the entry it dialled, and believes only signed refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
 mod audit;
+#[path = "security/junk.rs"]
+mod junk;
 #[path = "security/keys.rs"]
 mod keys;
 #[path = "security/network.rs"]
 mod network;
+#[path = "security/pinning.rs"]
+mod pinning;
 #[path = "security/policy.rs"]
 mod policy;
 #[path = "security/replay.rs"]

@@ -81,6 +81,16 @@ impl Node {
             return self.udp_client_junk(now_ms, from);
         }
 
+        // Fail closed (issue 10, part 4): a node that cannot make its records durable tells
+        // a client on its stream at once (before the replay cache: a datagram of the same
+        // session may have been taken and dropped when the failure was found).
+        if self.storage_down.is_some() && parent == CLIENT_NAME {
+            if udp_client {
+                return self.udp_client_junk(now_ms, from);
+            }
+            return self.refuse_storage_down(from, hash);
+        }
+
         if self.sessions.contains_key(&hash) {
             self.duplicate_session(
                 now_ms,
@@ -154,19 +164,10 @@ impl Node {
             }
         };
 
-        // Fail closed: no session runs whose records cannot be made durable.
-        if let Some(why) = &self.storage_down {
-            if udp_client {
-                return self.udp_client_junk(now_ms, from);
-            }
-            let text = format!(
-                "{} cannot write its audit log or replay journal ({why}); it refuses sessions \
-                 until its operator frees space or repairs the disk",
-                self.cfg.name
-            );
-            self.counters.sessions_denied += 1;
-            self.send_deny(from, hash, super::STORAGE_UNAVAILABLE, &text);
-            return;
+        // Fail closed: no session runs whose records cannot be made durable (a parent node
+        // hears it once it has proved its key).
+        if self.storage_down.is_some() {
+            return self.refuse_storage_down(from, hash);
         }
 
         // 3–8.
@@ -361,6 +362,18 @@ impl Node {
         if answer {
             self.send_deny(from, hash, code, text);
         }
+    }
+
+    /// A session refused because this node's records cannot be made durable now.
+    fn refuse_storage_down(&mut self, from: Peer, hash: SessionHash) {
+        let why = self.storage_down.clone().unwrap_or_default();
+        let text = format!(
+            "{} cannot write its audit log or replay journal ({why}); it refuses sessions until \
+             its operator frees space or repairs the disk",
+            self.cfg.name
+        );
+        self.counters.sessions_denied += 1;
+        self.send_deny(from, hash, super::STORAGE_UNAVAILABLE, &text);
     }
 
     /// A client's Session datagram this node does not take (see `handle_session`).
@@ -579,7 +592,10 @@ impl Node {
     pub fn abort_session(&mut self, hash: SessionHash, code: &str, text: &str) {
         if let Some(s) = self.sessions.remove(&hash) {
             self.counters.sessions_denied += 1;
-            self.send_deny(s.parent.peer, hash, code, text);
+            // A client's datagram source is not proven: it hears the refusal on its stream.
+            if !(s.parent.name == CLIENT_NAME && matches!(s.parent.peer, Peer::Addr(_))) {
+                self.send_deny(s.parent.peer, hash, code, text);
+            }
         }
     }
 
