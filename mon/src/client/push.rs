@@ -219,7 +219,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         net::write_preamble(&mut s, Opener::Client).await?;
         net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
         let answer = read_packet(&mut s, Duration::from_secs(10), g).await?;
-        let go = match cs.on_answer(answer, g.server, &known) {
+        let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);

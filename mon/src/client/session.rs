@@ -62,7 +62,7 @@ pub(super) async fn resolve_slice(g: &GlobalOpts) -> anyhow::Result<String> {
 
 /// A TCP connection to the entry server (5 s at most).
 pub(super) async fn connect_entry(g: &GlobalOpts) -> anyhow::Result<TcpStream> {
-    tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server))
+    tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(g.server.addr))
         .await
         .map_err(|_| anyhow::anyhow!("connecting to {} timed out", g.server))?
         .with_context(|| format!("connecting to the entry server {}", g.server))
@@ -140,7 +140,7 @@ fn run(
         let session_bytes = cs.session_packet().to_bytes();
         let t0 = Instant::now();
         let (mut s, answer) = open_session(g, &session_bytes, timeout_ms).await?;
-        let go = match cs.on_answer(answer, g.server, &known) {
+        let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
@@ -254,13 +254,13 @@ async fn open_session(
 ) -> anyhow::Result<(TcpStream, Packet)> {
     let t0 = Instant::now();
     let udp = if session.len() <= MAX_DATAGRAM {
-        let local: std::net::SocketAddr = if g.server.is_ipv4() {
+        let local: std::net::SocketAddr = if g.server.addr.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         match tokio::net::UdpSocket::bind(local).await {
-            Ok(u) if u.send_to(session, g.server).await.is_ok() => Some(u),
+            Ok(u) if u.send_to(session, g.server.addr).await.is_ok() => Some(u),
             _ => None,
         }
     } else {
@@ -294,7 +294,7 @@ async fn open_session(
 async fn udp_answer(u: &tokio::net::UdpSocket, g: &GlobalOpts, buf: &mut [u8]) -> Option<Packet> {
     loop {
         let (n, from) = u.recv_from(buf).await.ok()?;
-        if from != g.server {
+        if from != g.server.addr {
             continue;
         }
         if let Ok(p @ Packet::SessionOk { .. }) = Packet::from_bytes(&buf[..n], MAX_DATAGRAM) {
