@@ -167,9 +167,11 @@ pub(super) async fn serve(
             .result(Outcome::Ok)
             .peer(args.listen.to_string()),
     );
-    audit
+    // A full disk at start does not stop the server: it starts failing closed (durable.rs).
+    let start_failure = audit
         .append_batch(&pending_audit)
-        .context("writing the audit log")?;
+        .context("writing the audit log")
+        .err();
     node.join(&args.join, now_ms());
     tracing::info!(%name, listen = %args.listen, slices = ?store.slices(), "mon server started");
 
@@ -179,6 +181,9 @@ pub(super) async fn serve(
     }));
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
     let mut durable = Durable::new(journal, audit, tx.clone())?;
+    if let Some(e) = start_failure {
+        durable.fail_at_start(&e, pending_audit.len() as u64);
+    }
     let mut io = Io {
         udp: &udp,
         listen: args.listen,

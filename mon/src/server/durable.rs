@@ -199,6 +199,11 @@ impl Durable {
         }
     }
 
+    /// The records written at start (`lost` of them) failed: start failing closed.
+    pub(super) fn fail_at_start(&mut self, e: &anyhow::Error, lost: u64) {
+        self.fail(e, lost);
+    }
+
     fn fail(&mut self, e: &anyhow::Error, lost: u64) {
         if let Some(f) = &mut self.failed {
             f.lost += lost;
@@ -254,6 +259,9 @@ impl Durable {
             });
         match (res, &mut self.failed) {
             (Ok(()), _) => {
+                // That sync covered everything written before the failure, too.
+                self.synced = self.written;
+                self.requested = self.written;
                 tracing::warn!(
                     lost,
                     "the audit log and replay journal take records again; serving sessions"

@@ -52,18 +52,27 @@ impl Journal {
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         // Compact: rewrite the live entries atomically.
+        // On a full disk the old journal stays as it is: the server starts and fails closed
+        // (durable.rs) instead of exiting.
         let tmp = state_dir.join("replay.journal.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)
-                .with_context(|| format!("writing {}", tmp.display()))?;
+        let compacted = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
             for l in cache.snapshot_lines() {
                 writeln!(f, "{l}")?;
             }
             f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = compacted {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(
+                "cannot compact {}: {e}; appending to it as it is",
+                path.display()
+            );
         }
-        std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
         let file = OpenOptions::new()
             .append(true)
+            .create(true)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         Ok((Journal { path, file, lines }, cache))

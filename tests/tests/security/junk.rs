@@ -227,6 +227,24 @@ fn a_full_state_dir_refuses_sessions_keeps_the_server_and_serves_again() {
     assert!(c.alive(1), "n1 exited on a full disk:\n{}", c.log(1));
     assert!(c.log(1).contains("refusing new sessions"), "{}", c.log(1));
 
+    // Restarted on the full disk, n1 starts (failing closed) instead of exiting.
+    c.restart(1, &[]);
+    let t = Instant::now();
+    loop {
+        let r = run(c.client().args(["--timeout", "2", "count"]));
+        if r.stderr.contains("[storage-unavailable]") {
+            assert_ne!(r.code, 0, "{r:?}");
+            break;
+        }
+        assert!(c.alive(1), "n1 did not start on a full disk:\n{}", c.log(1));
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "n1 restarted on a full disk does not refuse: {r:?}\n{}",
+            c.log(1)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     // Space returns: n1 serves again within about 10 s.
     std::fs::remove_file(&filler).unwrap();
     let t = Instant::now();
@@ -243,7 +261,7 @@ fn a_full_state_dir_refuses_sessions_keeps_the_server_and_serves_again() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let resumed = super::events(&c, 1, "storage.resume");
-    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert!(!resumed.is_empty(), "no storage.resume record");
     // The log still verifies end to end.
     let v = run(Command::new(mon_bin())
         .args(["audit", "verify"])
