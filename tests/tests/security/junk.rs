@@ -3,7 +3,8 @@
 //! - Sessions of 250 KB that fail before their signature verifies (an unknown key, the user's
 //!   key with a broken signature, an undecodable body) sent over TCP get a refusal on their
 //!   own stream but grow the audit log by almost nothing: they are junk, summarised per
-//!   source, never one record (with the body) per packet.
+//!   source, never one record (with the body) per packet. A session the user really signed
+//!   and that was refused (expired) is audited once; the same bytes sent again are junk.
 //! - A node whose state dir is full refuses sessions with `storage-unavailable` (the client
 //!   exits non-zero naming the reason), keeps running, and serves again once space returns.
 
@@ -32,6 +33,11 @@ fn now_ms() -> u64 {
 
 /// A session signed with `key` whose exec arguments add up to about `size` bytes.
 fn big_session(key: &Path, size: usize) -> ClientSession {
+    big_session_at(key, size, now_ms())
+}
+
+/// As [`big_session`], issued at `issued_ms`.
+fn big_session_at(key: &Path, size: usize, issued_ms: u64) -> ClientSession {
     let req = KeyRequest {
         key: Some(key.to_path_buf()),
         agent_sock: None,
@@ -64,7 +70,7 @@ fn big_session(key: &Path, size: usize) -> ClientSession {
         max_lifetime_s: 120,
         join_window_ms: 60_000,
     };
-    ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms()).expect("sign")
+    ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, issued_ms).expect("sign")
 }
 
 /// Sends one packet on a new client stream; returns the first packet answered (if any).
@@ -136,14 +142,34 @@ fn junk_sessions_over_tcp_cost_the_audit_log_almost_nothing() {
     assert!(codes.iter().any(|c| c == "key-not-listed"), "{codes:?}");
     assert!(codes.iter().any(|c| c == "bad-signature"), "{codes:?}");
 
-    let grown = audit_len(&c, 1).saturating_sub(before);
+    // A session the user really signed, refused after its signature verified (its join
+    // window closed an hour ago), is audited once; captured and sent again 13 times, it is
+    // junk.
+    let old = big_session_at(&c.user_key(), SIZE, now_ms() - 3_600_000)
+        .session_packet()
+        .to_bytes();
+    for _ in 0..13 {
+        match exchange(&n1, &old) {
+            Some(Packet::Deny { code, .. }) => assert_eq!(code, "session-expired"),
+            other => panic!("expired session: expected a Deny, got {other:?}"),
+        }
+    }
+    let expired = super::events(&c, 1, "session.deny");
+    assert_eq!(expired.len(), 1, "{}", expired.len());
+    let one_record = audit_len(&c, 1).saturating_sub(before);
+
+    let grown = one_record.saturating_sub(
+        expired
+            .first()
+            .map(|e| e.to_string().len() as u64)
+            .unwrap_or(0),
+    );
     assert!(
         grown < 64 * 1024,
-        "40 junk sessions of 250 KB grew n1's audit log by {grown} bytes"
+        "40 junk sessions of 250 KB and 12 replays grew n1's audit log by {grown} bytes"
     );
-    // No refusal was audited for them, and no record carries an unverified body.
-    let denies = super::events(&c, 1, "session.deny");
-    assert!(denies.is_empty(), "{denies:?}");
+    // Only the verified refusal was audited: no record carries an unverified body.
+    assert_eq!(super::events(&c, 1, "session.deny").len(), 1);
     assert!(c.alive(1), "n1 died:\n{}", c.log(1));
     let r = run(c.client().args(["--json", "count"]));
     assert_eq!(r.code, 0, "{r:?}");

@@ -48,6 +48,32 @@ pub(crate) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
     m
 }
 
+/// Session hashes whose refusal was audited lately, oldest forgotten first.
+#[derive(Debug, Default)]
+pub(super) struct RecentSet {
+    set: std::collections::HashSet<SessionHash>,
+    order: std::collections::VecDeque<SessionHash>,
+}
+
+impl RecentSet {
+    /// Hashes remembered at once (32 bytes each, twice).
+    const CAP: usize = 4096;
+
+    /// Remembers `h`; false if it was already there.
+    fn insert(&mut self, h: SessionHash) -> bool {
+        if !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        if self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
 impl Node {
     /// The key known_nodes pins for `name` at `ip`.
     pub(super) fn node_key_for(&self, name: &str, ip: std::net::IpAddr) -> Option<[u8; 32]> {
@@ -185,6 +211,10 @@ impl Node {
             // Its signature never verified (undecodable, unknown key, bad signature): junk,
             // explained to the client on its stream or to the parent, never audited.
             Err(d) if !d.verified => {
+                return self.refuse_unverified(now_ms, from, hash, &d.code, &d.text, true);
+            }
+            // The same signed session refused again (a captured one replayed): junk.
+            Err(d) if !self.denied_recent.insert(hash) => {
                 return self.refuse_unverified(now_ms, from, hash, &d.code, &d.text, true);
             }
             Err(d) => {

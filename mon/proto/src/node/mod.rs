@@ -246,6 +246,9 @@ pub struct Node {
     /// Why this node's audit log or replay journal cannot take records now: new sessions are
     /// refused with [`STORAGE_UNAVAILABLE`] until it can (issue 10, part 4).
     storage_down: Option<String>,
+    /// Sessions whose refusal was audited lately: the same bytes sent again (a replay of a
+    /// captured session) are junk, not another record (issue 10, part 4).
+    denied_recent: join::RecentSet,
 }
 
 /// Reason code of a session refused because the node cannot make its records durable (its
@@ -312,6 +315,7 @@ impl Node {
             counters: Counters::default(),
             last_gossip_ts: 0,
             storage_down: None,
+            denied_recent: join::RecentSet::default(),
         }
     }
 
