@@ -86,24 +86,44 @@ pub fn is_root() -> bool {
 #[allow(unsafe_code)]
 pub fn lookup(name: &str) -> io::Result<Option<User>> {
     let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: getpwnam_r gets a NUL-terminated name and the buffers `passwd_entry` provides.
+    passwd_entry(|pwd, buf, len, result| unsafe {
+        libc::getpwnam_r(cname.as_ptr(), pwd, buf, len, result)
+    })
+}
+
+/// The name of the user this process runs as (getpwuid_r of the effective uid).
+#[allow(unsafe_code)]
+pub fn current_name() -> io::Result<String> {
+    let me = euid();
+    // SAFETY: getpwuid_r gets the buffers `passwd_entry` provides.
+    let found = passwd_entry(|pwd, buf, len, result| unsafe {
+        libc::getpwuid_r(me, pwd, buf, len, result)
+    })?;
+    found
+        .map(|u| u.name)
+        .ok_or_else(|| io::Error::other(format!("uid {me} has no entry in the user database")))
+}
+
+/// Calls a `getpw*_r` function with growing buffers and reads the entry it found.
+#[allow(unsafe_code)]
+fn passwd_entry(
+    mut call: impl FnMut(
+        *mut libc::passwd,
+        *mut libc::c_char,
+        usize,
+        *mut *mut libc::passwd,
+    ) -> libc::c_int,
+) -> io::Result<Option<User>> {
     let mut buf_len = 1024usize;
     loop {
         let mut buf: Vec<libc::c_char> = vec![0; buf_len];
         // SAFETY: `passwd` is a plain C struct of integers and pointers; all-zero is a valid
-        // value that getpwnam_r overwrites.
+        // value that getpw*_r overwrites.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call: `cname` is NUL-terminated, `pwd` and
-        // `result` are live locals, and `buf` has `buf.len()` writable bytes.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
+        // `pwd` and `result` are live locals, and `buf` has `buf.len()` writable bytes.
+        let rc = call(&mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
         if rc == libc::ERANGE && buf_len < (1 << 20) {
             buf_len *= 4;
             continue;
@@ -111,20 +131,22 @@ pub fn lookup(name: &str) -> io::Result<Option<User>> {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
-        if result.is_null() {
+        if result.is_null() || pwd.pw_name.is_null() {
             return Ok(None);
         }
+        // SAFETY: on success pw_name and pw_dir (when not null) point to NUL-terminated
+        // strings inside `buf`, which is still alive here.
+        let name = unsafe { CStr::from_ptr(pwd.pw_name) };
         let home = if pwd.pw_dir.is_null() {
             PathBuf::from("/")
         } else {
-            // SAFETY: on success pw_dir points to a NUL-terminated string inside `buf`, which
-            // is still alive here.
+            // SAFETY: as above.
             let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
             PathBuf::from(OsStr::from_bytes(dir.to_bytes()))
         };
-        let groups = group_list(&cname, pwd.pw_gid)?;
+        let groups = group_list(name, pwd.pw_gid)?;
         return Ok(Some(User {
-            name: name.to_string(),
+            name: name.to_string_lossy().into_owned(),
             uid: pwd.pw_uid,
             gid: pwd.pw_gid,
             groups,
@@ -236,6 +258,8 @@ mod tests {
         assert_eq!(root.uid, 0);
         assert!(root.groups.contains(&0), "{root:?}");
         assert_eq!(lookup("no_such_user_mon").unwrap(), None);
+        let me = current_name().unwrap();
+        assert_eq!(lookup(&me).unwrap().unwrap().uid, euid());
         assert!(matches!(
             find("no_such_user_mon"),
             Err(AsUserError::NoSuchUser(_))
