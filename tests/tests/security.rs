@@ -7,7 +7,8 @@
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
-//! - `network`: forged datagrams and junk streams.
+//! - `network`: forged datagrams and junk streams;
+//! - `run_as`: grep, exec and push as the policy's run-as user, never as the server (issue 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
@@ -20,6 +21,8 @@ mod network;
 mod policy;
 #[path = "security/replay.rs"]
 mod replay;
+#[path = "security/run_as.rs"]
+mod run_as;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
