@@ -10,9 +10,10 @@
 //! `HOME`, `USER`, `LOGNAME` and the working directory set to the user's; a server not running
 //! as root can only "run as" its own user.
 
+use std::ffi::CString;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -127,21 +128,25 @@ pub async fn run(
         let me = crate::asuser::euid();
         if me == 0 {
             let (groups, uid, gid) = crate::asuser::creds(&found);
+            // The working directory is entered as the user (its home, else `/`).
+            let home = CString::new(found.home.as_os_str().as_bytes())
+                .unwrap_or_else(|_| CString::from(c"/"));
             // SAFETY: the closure runs in the forked child before exec; it only makes the
-            // setgroups/setresgid/setresuid system calls on data allocated before the fork
-            // (no allocation, no locks), which is async-signal-safe.
+            // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
+            // fork (no allocation, no locks), which is async-signal-safe.
             #[allow(unsafe_code)]
             unsafe {
-                cmd.pre_exec(move || crate::asuser::become_user(&groups, uid, gid));
+                cmd.pre_exec(move || {
+                    crate::asuser::become_user(&groups, uid, gid)?;
+                    if rustix::process::chdir(home.as_c_str()).is_err() {
+                        rustix::process::chdir(c"/")?;
+                    }
+                    Ok(())
+                });
             }
             cmd.env("HOME", &found.home)
                 .env("USER", user)
-                .env("LOGNAME", user)
-                .current_dir(if found.home.is_dir() {
-                    found.home.clone()
-                } else {
-                    PathBuf::from("/")
-                });
+                .env("LOGNAME", user);
         } else if found.uid != me {
             return Err(crate::asuser::AsUserError::NotRoot {
                 user: user.to_string(),
@@ -362,6 +367,16 @@ mod tests {
             want.sort();
             got.sort();
             assert_eq!(got, want);
+            // The working directory is entered as the user: its home, else `/`.
+            let o = run(&s(&["pwd"]), false, T, Some("nobody"), 200)
+                .await
+                .unwrap();
+            let want = if nobody.home.is_dir() {
+                nobody.home.display().to_string()
+            } else {
+                "/".to_string()
+            };
+            assert_eq!(o.stdout.trim(), want);
             // Real and saved ids too: nothing to regain root with.
             let o = run(
                 &s(&["sh", "-c", "grep -E '^(Uid|Gid):' /proc/self/status"]),
