@@ -4,8 +4,10 @@
 //! `word.len() - 1` bytes so a word spanning two chunks is found, reading at most `max_bytes`.
 //!
 //! Only regular files are searched, and nothing else is ever opened: the path is resolved
-//! with `O_PATH` (which opens no device, FIFO or socket: no driver `open`, no blocking), its
-//! type checked with `fstat`, and only a regular file is then reopened for reading through
+//! with `O_PATH` (which opens no device, FIFO or socket: no driver `open`, no blocking) and
+//! without magic links (`RESOLVE_NO_MAGICLINKS`), files on procfs are refused (the worker
+//! thread shares the server's process: `/proc/self` is the server), its type checked with
+//! `fstat`, and only a regular file is then reopened for reading through
 //! `/proc/thread-self/fd/N` (the same inode, with the permission check of a real open). Every
 //! step runs with the calling thread's credentials: the server calls [`grep_file`] through
 //! [`crate::asuser::on_thread`], so path lookup, symlinks and the read permission are checked
@@ -17,7 +19,7 @@ use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FileType, Mode, OFlags, CWD};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
 
 /// Default limit on the bytes read from one file: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
@@ -42,6 +44,12 @@ pub enum GrepError {
     /// Not a regular file.
     #[error("{} is not a regular file", path.display())]
     NotRegular {
+        /// File.
+        path: PathBuf,
+    },
+    /// A file on procfs (per-process files would be the server's).
+    #[error("{} is on /proc: grep does not read procfs files (use exec)", path.display())]
+    Proc {
         /// File.
         path: PathBuf,
     },
@@ -144,8 +152,24 @@ fn open_regular(path: &Path) -> Result<File, GrepError> {
         path: path.to_path_buf(),
         source: e.into(),
     };
-    let handle = rustix::fs::openat(CWD, path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(open_err)?;
+    // No magic link (/proc/PID/fd/N, cwd, root, exe): they would reach, from the server's
+    // process, what the run-as user could not (openat2, Linux 5.6; older kernels: refused).
+    let handle = rustix::fs::openat2(
+        CWD,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(open_err)?;
+    // Nothing on procfs: the worker thread shares the server's process, so /proc/self/… is
+    // the server's (its memory map, its environment).
+    let fs = rustix::fs::fstatfs(&handle).map_err(open_err)?;
+    if fs.f_type == rustix::fs::PROC_SUPER_MAGIC {
+        return Err(GrepError::Proc {
+            path: path.to_path_buf(),
+        });
+    }
     let st = rustix::fs::fstat(&handle).map_err(open_err)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(GrepError::NotRegular {
@@ -342,5 +366,46 @@ mod tests {
             assert!(e.to_string().contains("Permission denied"), "{e}");
         }
         assert!(as_nobody(public.clone()).unwrap());
+    }
+
+    /// The worker thread shares the server's process: /proc's per-process files and magic
+    /// links (/proc/self/fd/N, cwd, root) would let it see the server's memory map or reach
+    /// files below directories it cannot search. Grep reads nothing on procfs and follows no
+    /// magic link. Needs root.
+    #[test]
+    fn no_proc_files_and_no_magic_links() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::asuser::is_root() {
+            return;
+        }
+        // A world-readable file in a world-searchable directory below one nobody cannot
+        // search; the server holds the inner directory open.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(inner.join("open.log"), b"KEY").unwrap();
+        std::fs::set_permissions(
+            inner.join("open.log"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let held = std::fs::File::open(&inner).unwrap();
+        let through_fd = PathBuf::from(format!("/proc/self/fd/{}/open.log", held.as_raw_fd()));
+        let as_nobody = |p: PathBuf, word: &'static str| {
+            crate::asuser::on_thread(Some("nobody"), move || {
+                grep_file(&p, word, DEFAULT_MAX_BYTES)
+            })
+            .unwrap()
+        };
+        let e = as_nobody(through_fd, "KEY").unwrap_err();
+        assert!(matches!(e, GrepError::Open { .. }), "{e}");
+        for p in ["/proc/self/maps", "/proc/self/status", "/proc/cpuinfo"] {
+            let e = as_nobody(PathBuf::from(p), "a").unwrap_err();
+            assert!(matches!(e, GrepError::Proc { .. }), "{e}");
+        }
+        drop(held);
     }
 }

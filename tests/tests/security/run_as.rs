@@ -148,6 +148,16 @@ fn grep_reads_only_what_the_run_as_user_may_read() {
     assert!(out.contains("\"failed\":2"), "{out}");
     assert_eq!(matched, serde_json::json!([]), "{out}");
     assert!(out.contains("Permission denied"), "{out}");
+    // The server's own /proc entries (its memory map): refused.
+    let (_, matched, out) = grep(
+        &c,
+        &reader,
+        home.path(),
+        "[stack]",
+        Path::new("/proc/self/maps"),
+    );
+    assert_eq!(matched, serde_json::json!([]), "{out}");
+    assert!(out.contains("is on /proc"), "{out}");
     // A FIFO and a device: refused as not regular files, never opened.
     for f in [&fifo, &dev] {
         let (_, _, out) = grep(&c, &reader, home.path(), "x", f);
