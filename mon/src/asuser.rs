@@ -10,7 +10,11 @@
 //! - [`on_thread`]: runs a closure on a new, short-lived thread that has become the user (the
 //!   thread ends with the closure, so the dropped credentials die with it); on a server not
 //!   running as root, the closure runs as the server when the user is the server's own user,
-//!   and is refused otherwise.
+//!   and is refused otherwise;
+//! - [`check_untraceable`]: both refuse while `fs.suid_dumpable` is 1, when a thread or child
+//!   holding the server's memory would become traceable by the user it acts as. Dropping
+//!   credentials on a thread also leaves the server's process non-dumpable for good (the
+//!   kernel's rule for a credential change; no core dumps of the server afterwards).
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
@@ -67,6 +71,10 @@ pub enum AsUserError {
         /// OS error.
         source: io::Error,
     },
+    /// `fs.suid_dumpable` is 1: a thread (or a forked child) that becomes the user would be
+    /// traceable by that user while it still holds the server's memory.
+    #[error("cannot act as run-as user '{0}': the kernel setting fs.suid_dumpable is 1 (or unreadable), so the user could trace the server while it acts for them; set it to 0 or 2")]
+    Traceable(String),
     /// The worker thread could not start or panicked.
     #[error("the worker thread acting as '{0}' failed")]
     Thread(String),
@@ -186,6 +194,21 @@ pub fn find(name: &str) -> Result<User, AsUserError> {
         .ok_or_else(|| AsUserError::NoSuchUser(name.to_string()))
 }
 
+/// Where the kernel says whether processes that change credentials stay traceable.
+const SUID_DUMPABLE: &str = "/proc/sys/fs/suid_dumpable";
+
+/// Refuses to become `user` when the kernel would leave the server's memory traceable by
+/// that user: a thread or forked child that drops to a user keeps the server's memory (the
+/// node key included), and with `fs.suid_dumpable=1` ("debug", documented as insecure) the
+/// kernel marks it dumpable, so a process of that user could `ptrace` it. With 0 or 2 it is
+/// not dumpable and only root may trace it.
+pub fn check_untraceable(user: &str) -> Result<(), AsUserError> {
+    match std::fs::read_to_string(SUID_DUMPABLE) {
+        Ok(v) if matches!(v.trim(), "0" | "2") => Ok(()),
+        _ => Err(AsUserError::Traceable(user.to_string())),
+    }
+}
+
 /// Sets the calling thread's supplementary groups, then real/effective/saved gid, then
 /// real/effective/saved uid to `user`'s. Only system calls, no allocation: safe in the
 /// `pre_exec` of a child. After it succeeds for a non-root user the thread cannot get its
@@ -228,6 +251,9 @@ where
             });
         }
     }
+    if let (Some(u), 0) = (&user, me) {
+        check_untraceable(&u.name)?;
+    }
     let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
@@ -264,6 +290,17 @@ mod tests {
             find("no_such_user_mon"),
             Err(AsUserError::NoSuchUser(_))
         ));
+    }
+
+    #[test]
+    fn untraceable_follows_the_kernel_setting() {
+        let v = std::fs::read_to_string(SUID_DUMPABLE).unwrap_or_default();
+        let safe = matches!(v.trim(), "0" | "2");
+        assert_eq!(
+            check_untraceable("nobody").is_ok(),
+            safe,
+            "suid_dumpable {v:?}"
+        );
     }
 
     #[test]

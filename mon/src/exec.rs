@@ -127,6 +127,7 @@ pub async fn run(
             })??;
         let me = crate::asuser::euid();
         if me == 0 {
+            crate::asuser::check_untraceable(user)?;
             let (groups, uid, gid) = crate::asuser::creds(&found);
             // The working directory is entered as the user (its home, else `/`).
             let home = CString::new(found.home.as_os_str().as_bytes())
