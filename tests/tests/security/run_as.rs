@@ -168,7 +168,7 @@ fn grep_reads_only_what_the_run_as_user_may_read() {
 }
 
 #[test]
-fn a_root_server_without_run_as_refuses_exec_and_grep() {
+fn a_root_server_without_run_as_refuses_exec_grep_and_push() {
     if !is_root() {
         return;
     }
@@ -184,13 +184,18 @@ fn a_root_server_without_run_as_refuses_exec_and_grep() {
     chmod(&public, 0o644);
 
     let key = c.user_key();
-    let cases: [Vec<String>; 2] = [
+    let cases: [Vec<String>; 3] = [
         vec!["exec".into(), "--".into(), "id".into(), "-u".into()],
         vec![
             "filter".into(),
             "grep".into(),
             "hello".into(),
             public.display().to_string(),
+        ],
+        vec![
+            "push".into(),
+            public.display().to_string(),
+            c.dir.path().join("push/{node}.log").display().to_string(),
         ],
     ];
     for args in &cases {
@@ -204,7 +209,10 @@ fn a_root_server_without_run_as_refuses_exec_and_grep() {
         .iter()
         .filter(|e| e["reason"]["code"] == "run-as-missing")
         .count();
-    assert_eq!(missing, 2, "{denies:?}");
+    assert_eq!(missing, 3, "{denies:?}");
+    for i in 1..=2 {
+        assert!(!c.dir.path().join(format!("push/n{i}.log")).exists());
+    }
     // Queries need no run-as.
     let r = run(client_with_key(&c, &key, home.path()).args(["--json", "count"]));
     assert_eq!(r.code, 0, "{r:?}");
