@@ -5,15 +5,15 @@
 //! (marked truncated). The command runs in its own process group; at the timeout the whole
 //! group is killed (SIGKILL), so children it started die with it.
 //!
-//! `run_as`: a server running as root drops to that user's uid and primary gid (supplementary
-//! groups are cleared), with `HOME`, `USER`, `LOGNAME` and the working directory set to the
-//! user's; a server not running as root can only "run as" its own user.
+//! `run_as`: a server running as root drops to that user's uid, gid and supplementary groups
+//! (real, effective and saved; [`crate::asuser::become_user`] in the child before `exec`), with
+//! `HOME`, `USER`, `LOGNAME` and the working directory set to the user's; a server not running
+//! as root can only "run as" its own user.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -46,88 +46,9 @@ pub enum ExecError {
         /// OS error.
         source: io::Error,
     },
-    /// The run-as user is unknown.
-    #[error("run-as user '{0}' does not exist on this node")]
-    NoSuchUser(String),
-    /// The user database could not be read.
-    #[error("cannot look up run-as user '{user}': {source}")]
-    Lookup {
-        /// User.
-        user: String,
-        /// OS error.
-        source: io::Error,
-    },
-    /// Not root, and asked to run as someone else.
-    #[error("cannot run as '{user}': the server runs as uid {euid}, not root; run the server as root or drop run-as for this slice")]
-    NotRoot {
-        /// User asked for.
-        user: String,
-        /// This process's effective uid.
-        euid: u32,
-    },
-}
-
-/// A local user account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct User {
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-/// This process's effective uid.
-#[allow(unsafe_code)]
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Looks a user up by name (getpwnam_r); `Ok(None)` if there is no such user.
-#[allow(unsafe_code)]
-fn lookup_user(name: &str) -> io::Result<Option<User>> {
-    let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut buf_len = 1024usize;
-    loop {
-        let mut buf: Vec<libc::c_char> = vec![0; buf_len];
-        // SAFETY: `passwd` is a plain C struct of integers and pointers; all-zero is a valid
-        // value that getpwnam_r overwrites.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call: `cname` is NUL-terminated, `pwd` and
-        // `result` are live locals, and `buf` has `buf.len()` writable bytes.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf_len < (1 << 20) {
-            buf_len *= 4;
-            continue;
-        }
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        if result.is_null() {
-            return Ok(None);
-        }
-        let home = if pwd.pw_dir.is_null() {
-            PathBuf::from("/")
-        } else {
-            // SAFETY: on success pw_dir points to a NUL-terminated string inside `buf`, which
-            // is still alive here.
-            let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
-            PathBuf::from(OsStr::from_bytes(dir.to_bytes()))
-        };
-        return Ok(Some(User {
-            uid: pwd.pw_uid,
-            gid: pwd.pw_gid,
-            home,
-        }));
-    }
+    /// The run-as user cannot be acted as.
+    #[error(transparent)]
+    AsUser(#[from] crate::asuser::AsUserError),
 }
 
 /// Sends SIGKILL to the process group `pgid`.
@@ -198,34 +119,41 @@ pub async fn run(
 
     if let Some(user) = run_as {
         let name = user.to_string();
-        let found = tokio::task::spawn_blocking(move || lookup_user(&name))
+        let found = tokio::task::spawn_blocking(move || crate::asuser::find(&name))
             .await
-            .map_err(|e| ExecError::Lookup {
+            .map_err(|e| crate::asuser::AsUserError::Lookup {
                 user: user.to_string(),
                 source: io::Error::other(e),
-            })?
-            .map_err(|source| ExecError::Lookup {
-                user: user.to_string(),
-                source,
-            })?
-            .ok_or_else(|| ExecError::NoSuchUser(user.to_string()))?;
-        let me = euid();
+            })??;
+        let me = crate::asuser::euid();
         if me == 0 {
-            cmd.uid(found.uid)
-                .gid(found.gid)
-                .env("HOME", &found.home)
-                .env("USER", user)
-                .env("LOGNAME", user)
-                .current_dir(if found.home.is_dir() {
-                    found.home.clone()
-                } else {
-                    PathBuf::from("/")
+            crate::asuser::check_untraceable(user)?;
+            let (groups, uid, gid) = crate::asuser::creds(&found);
+            // The working directory is entered as the user (its home, else `/`).
+            let home = CString::new(found.home.as_os_str().as_bytes())
+                .unwrap_or_else(|_| CString::from(c"/"));
+            // SAFETY: the closure runs in the forked child before exec; it only makes the
+            // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
+            // fork (no allocation, no locks), which is async-signal-safe.
+            #[allow(unsafe_code)]
+            unsafe {
+                cmd.pre_exec(move || {
+                    crate::asuser::become_user(&groups, uid, gid)?;
+                    if rustix::process::chdir(home.as_c_str()).is_err() {
+                        rustix::process::chdir(c"/")?;
+                    }
+                    Ok(())
                 });
+            }
+            cmd.env("HOME", &found.home)
+                .env("USER", user)
+                .env("LOGNAME", user);
         } else if found.uid != me {
-            return Err(ExecError::NotRoot {
+            return Err(crate::asuser::AsUserError::NotRoot {
                 user: user.to_string(),
                 euid: me,
-            });
+            }
+            .into());
         }
     }
 
@@ -418,32 +346,61 @@ mod tests {
 
     #[tokio::test]
     async fn run_as() {
+        use crate::asuser::{euid, lookup, AsUserError};
         let err = run(&s(&["true"]), false, T, Some("no_such_user_mon"), 10)
             .await
             .unwrap_err();
-        assert!(matches!(err, ExecError::NoSuchUser(_)), "{err}");
+        assert!(
+            matches!(err, ExecError::AsUser(AsUserError::NoSuchUser(_))),
+            "{err}"
+        );
         if euid() == 0 {
             let o = run(&s(&["id", "-u"]), false, T, Some("nobody"), 100)
                 .await
                 .unwrap();
-            let nobody = lookup_user("nobody").unwrap().unwrap();
+            let nobody = lookup("nobody").unwrap().unwrap();
             assert_eq!(o.stdout.trim(), nobody.uid.to_string());
             let o = run(&s(&["id", "-G"]), false, T, Some("nobody"), 100)
                 .await
                 .unwrap();
-            assert_eq!(o.stdout.trim(), nobody.gid.to_string());
+            let mut want: Vec<String> = nobody.groups.iter().map(|g| g.to_string()).collect();
+            let mut got: Vec<String> = o.stdout.split_whitespace().map(String::from).collect();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want);
+            // The working directory is entered as the user: its home, else `/`.
+            let o = run(&s(&["pwd"]), false, T, Some("nobody"), 200)
+                .await
+                .unwrap();
+            let want = if nobody.home.is_dir() {
+                nobody.home.display().to_string()
+            } else {
+                "/".to_string()
+            };
+            assert_eq!(o.stdout.trim(), want);
+            // Real and saved ids too: nothing to regain root with.
+            let o = run(
+                &s(&["sh", "-c", "grep -E '^(Uid|Gid):' /proc/self/status"]),
+                false,
+                T,
+                Some("nobody"),
+                200,
+            )
+            .await
+            .unwrap();
+            let (u, g) = (nobody.uid, nobody.gid);
+            assert_eq!(
+                o.stdout,
+                format!("Uid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\n")
+            );
         } else {
             let err = run(&s(&["true"]), false, T, Some("root"), 10)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, ExecError::NotRoot { .. }), "{err}");
+            assert!(
+                matches!(err, ExecError::AsUser(AsUserError::NotRoot { .. })),
+                "{err}"
+            );
         }
-    }
-
-    #[test]
-    fn lookup_root() {
-        let root = lookup_user("root").unwrap().unwrap();
-        assert_eq!(root.uid, 0);
-        assert_eq!(lookup_user("no_such_user_mon").unwrap(), None);
     }
 }

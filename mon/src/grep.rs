@@ -2,13 +2,24 @@
 //!
 //! Fixed-string search (not a regular expression), streaming in chunks that overlap by
 //! `word.len() - 1` bytes so a word spanning two chunks is found, reading at most `max_bytes`.
-//! Only regular files are searched (a FIFO or device would block or never end). This is
-//! blocking IO: the server calls it from `tokio::task::spawn_blocking`.
+//!
+//! Only regular files are searched, and nothing else is ever opened: the path is resolved
+//! with `O_PATH` (which opens no device, FIFO or socket: no driver `open`, no blocking) and
+//! without magic links (`RESOLVE_NO_MAGICLINKS`), files on procfs are refused (the worker
+//! thread shares the server's process: `/proc/self` is the server), its type checked with
+//! `fstat`, and only a regular file is then reopened for reading through
+//! `/proc/thread-self/fd/N` (the same inode, with the permission check of a real open). Every
+//! step runs with the calling thread's credentials: the server calls [`grep_file`] through
+//! [`crate::asuser::on_thread`], so path lookup, symlinks and the read permission are checked
+//! as the run-as user. This is blocking IO: the server calls it from
+//! `tokio::task::spawn_blocking`.
 
-use std::fs::OpenOptions;
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
 
 /// Default limit on the bytes read from one file: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
@@ -33,6 +44,12 @@ pub enum GrepError {
     /// Not a regular file.
     #[error("{} is not a regular file", path.display())]
     NotRegular {
+        /// File.
+        path: PathBuf,
+    },
+    /// A file on procfs (per-process files would be the server's).
+    #[error("{} is on /proc: grep does not read procfs files (use exec)", path.display())]
+    Proc {
         /// File.
         path: PathBuf,
     },
@@ -128,6 +145,48 @@ pub fn grep_file(path: &Path, word: &str, max_bytes: u64) -> Result<bool, GrepEr
     grep_file_chunked(path, word, max_bytes, CHUNK)
 }
 
+/// Opens `path` for reading if it is a regular file, without opening anything else (see the
+/// module docs).
+fn open_regular(path: &Path) -> Result<File, GrepError> {
+    let open_err = |e: rustix::io::Errno| GrepError::Open {
+        path: path.to_path_buf(),
+        source: e.into(),
+    };
+    // No magic link (/proc/PID/fd/N, cwd, root, exe): they would reach, from the server's
+    // process, what the run-as user could not (openat2, Linux 5.6; older kernels: refused).
+    let handle = rustix::fs::openat2(
+        CWD,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(open_err)?;
+    // Nothing on procfs: the worker thread shares the server's process, so /proc/self/… is
+    // the server's (its memory map, its environment).
+    let fs = rustix::fs::fstatfs(&handle).map_err(open_err)?;
+    if fs.f_type == rustix::fs::PROC_SUPER_MAGIC {
+        return Err(GrepError::Proc {
+            path: path.to_path_buf(),
+        });
+    }
+    let st = rustix::fs::fstat(&handle).map_err(open_err)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(GrepError::NotRegular {
+            path: path.to_path_buf(),
+        });
+    }
+    let again = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
+    let fd = rustix::fs::openat(
+        CWD,
+        again.as_str(),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(open_err)?;
+    Ok(File::from(fd))
+}
+
 fn grep_file_chunked(
     path: &Path,
     word: &str,
@@ -137,24 +196,7 @@ fn grep_file_chunked(
     if word.is_empty() {
         return Err(GrepError::EmptyWord);
     }
-    // O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|source| GrepError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let meta = file.metadata().map_err(|source| GrepError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_file() {
-        return Err(GrepError::NotRegular {
-            path: path.to_path_buf(),
-        });
-    }
+    let file = open_regular(path)?;
     match search(file, word.as_bytes(), max_bytes, chunk) {
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(GrepError::LimitReached {
@@ -260,5 +302,110 @@ mod tests {
         assert!(st.success());
         let e = grep_file(&fifo, "x", DEFAULT_MAX_BYTES).unwrap_err();
         assert!(matches!(e, GrepError::NotRegular { .. }), "{e}");
+    }
+
+    /// A device is never opened: a character device with no driver behind it (major 240, a
+    /// "local/experimental" number) fails any real open with ENXIO, so "not a regular file"
+    /// proves only its type was looked at. Needs root (mknod).
+    #[test]
+    fn a_device_is_not_opened() {
+        if !crate::asuser::is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dev = dir.path().join("dev");
+        let st = std::process::Command::new("mknod")
+            .arg(&dev)
+            .args(["c", "240", "0"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = grep_file(&dev, "x", DEFAULT_MAX_BYTES).unwrap_err();
+        assert!(matches!(e, GrepError::NotRegular { .. }), "{e}");
+    }
+
+    /// The file is opened with the thread's credentials: as `nobody`, a root-only file is
+    /// refused, and so is a world-readable file reached through a symlink into a directory
+    /// `nobody` cannot search. Needs root.
+    #[test]
+    fn opens_with_the_threads_credentials() {
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::asuser::is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"KEY").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let closed = dir.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(closed.join("open"), b"KEY").unwrap();
+        std::fs::set_permissions(closed.join("open"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(closed.join("open"), &link).unwrap();
+        let public = dir.path().join("public");
+        std::fs::write(&public, b"KEY").unwrap();
+        std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+        // As root all three are read.
+        for p in [&secret, &link, &public] {
+            assert!(grep_file(p, "KEY", DEFAULT_MAX_BYTES).unwrap(), "{p:?}");
+        }
+        let as_nobody = |p: PathBuf| {
+            crate::asuser::on_thread(Some("nobody"), move || {
+                grep_file(&p, "KEY", DEFAULT_MAX_BYTES)
+            })
+            .unwrap()
+        };
+        for p in [&secret, &link] {
+            let e = as_nobody(p.clone()).unwrap_err();
+            assert!(matches!(e, GrepError::Open { .. }), "{e}");
+            assert!(e.to_string().contains("Permission denied"), "{e}");
+        }
+        assert!(as_nobody(public.clone()).unwrap());
+    }
+
+    /// The worker thread shares the server's process: /proc's per-process files and magic
+    /// links (/proc/self/fd/N, cwd, root) would let it see the server's memory map or reach
+    /// files below directories it cannot search. Grep reads nothing on procfs and follows no
+    /// magic link. Needs root.
+    #[test]
+    fn no_proc_files_and_no_magic_links() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::asuser::is_root() {
+            return;
+        }
+        // A world-readable file in a world-searchable directory below one nobody cannot
+        // search; the server holds the inner directory open.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(inner.join("open.log"), b"KEY").unwrap();
+        std::fs::set_permissions(
+            inner.join("open.log"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let held = std::fs::File::open(&inner).unwrap();
+        let through_fd = PathBuf::from(format!("/proc/self/fd/{}/open.log", held.as_raw_fd()));
+        let as_nobody = |p: PathBuf, word: &'static str| {
+            crate::asuser::on_thread(Some("nobody"), move || {
+                grep_file(&p, word, DEFAULT_MAX_BYTES)
+            })
+            .unwrap()
+        };
+        let e = as_nobody(through_fd, "KEY").unwrap_err();
+        assert!(matches!(e, GrepError::Open { .. }), "{e}");
+        for p in ["/proc/self/maps", "/proc/self/status", "/proc/cpuinfo"] {
+            let e = as_nobody(PathBuf::from(p), "a").unwrap_err();
+            assert!(matches!(e, GrepError::Proc { .. }), "{e}");
+        }
+        drop(held);
     }
 }

@@ -1,5 +1,6 @@
 //! `mon`: the MON client, server and admin tools.
 
+mod asuser;
 mod auditlog;
 mod cli;
 mod client;

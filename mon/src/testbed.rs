@@ -1,8 +1,11 @@
 //! `mon testbed`: N real servers on 127.0.0.2… with generated node keys, known_nodes, a user
-//! key (made by ssh-keygen) and a slice policy; waits for membership to settle, then runs a
-//! command through the first server, or prints how to and runs until Ctrl-C.
+//! key (made by ssh-keygen) and a slice policy (exec, grep and push as the invoking user, or
+//! as `nobody` under root, allowed in each node's server.conf); waits for membership to
+//! settle, then runs a command through the first server, or prints how to and runs until
+//! Ctrl-C.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,21 +123,45 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
         ));
     }
     write(&dir.join("known_nodes"), &known)?;
+    // Exec, grep and push run as the invoking user, or as `nobody` under root (a root server
+    // acts for a user only as a run-as user its server.conf allows).
+    let root = crate::asuser::is_root();
+    let run_as = if root {
+        RUN_AS_UNDER_ROOT.to_string()
+    } else {
+        crate::asuser::current_name().context("looking up the invoking user")?
+    };
     let push_dir = dir.join("push");
     std::fs::create_dir_all(&push_dir)?;
+    if root {
+        // The run-as user must reach the push dir: the testbed directory is searchable (its
+        // keys stay 0600), and the push dir is the user's.
+        let user = crate::asuser::find(&run_as)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("chmod 711 {}", dir.display()))?;
+        std::os::unix::fs::chown(&push_dir, Some(user.uid), Some(user.gid))
+            .with_context(|| format!("chown {run_as} {}", push_dir.display()))?;
+    }
     let signers = format!("testbed-user namespaces=\"mon-*@mon\" {user_pub} testbed\n");
     let policy = format!(
-        "# Testbed: exec and push narrowed to the testbed's directory.\ntestbed-user push-dirs=\"{}\"\n",
+        "# Testbed: push narrowed to the testbed's directory; everything as {run_as}.\ntestbed-user push-dirs=\"{}\",run-as=\"{run_as}\"\n",
         push_dir.display()
+    );
+    let server_conf = format!(
+        "# The run-as users each slice may name on this node.\nrun-as-users testbed {run_as}\n"
     );
     for i in 1..=n {
         let conf = dir.join(format!("n{i}/config"));
         write(&conf.join("known_nodes"), &known)?;
         write(&conf.join("slices/testbed/allowed_signers"), &signers)?;
         write(&conf.join("slices/testbed/mon_policy"), &policy)?;
+        write(&conf.join(crate::server::conf::FILE_NAME), &server_conf)?;
     }
     Ok(user_key)
 }
+
+/// The run-as user of a testbed started by root.
+pub const RUN_AS_UNDER_ROOT: &str = "nobody";
 
 /// Runs the testbed.
 pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {

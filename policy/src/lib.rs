@@ -40,6 +40,7 @@ pub use check::{check_paths, check_paths_report, CheckReport, FileKind};
 pub use decision::{Decision, Reason, SourceLine};
 pub use diag::{Diagnostic, PolicyLoadError, Severity};
 pub use lint::{lint, lint_allowed_signers};
+pub use mon_policy::check_user;
 pub use mon_policy::{parse_mon_policy, FromEntry, MonPolicy, PolicyLine, OPTION_NAMES};
 pub use operation::{
     namespace_covers, required_namespace, Operation, CLASSES, NS_EXEC, NS_PUSH, NS_QUERY, NS_READ,

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use crate::allowed_signers::{AllowedSigners, SignerLine};
 use crate::diag::Diagnostic;
 use crate::mon_policy::{MonPolicy, PolicyLine};
-use crate::operation::{CLASSES, NS_EXEC, NS_PUSH};
+use crate::operation::{CLASSES, NS_EXEC, NS_PUSH, NS_READ};
 use crate::slice::SlicePolicy;
 use crate::validity::{format_time, OutsideWindow};
 
 /// Lints a whole slice at time `now_unix_s`: the [`allowed_signers`](lint_allowed_signers)
 /// warnings, plus warnings needing several files: exec or push granted without `mon_policy`
-/// narrowing, push without `push-dirs`, exec/push without `run-as`, revoked keys still listed.
+/// narrowing, push without `push-dirs`, read without `grep-paths`, exec/read/push without
+/// `run-as` (a root server refuses them), revoked keys still listed.
 pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
     let mut out = lint_allowed_signers(&policy.signers, now_unix_s);
     let empty = MonPolicy::default();
@@ -20,6 +21,7 @@ pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
     for line in &policy.signers.lines {
         let exec = line.grants_namespace(NS_EXEC);
         let push = line.grants_namespace(NS_PUSH);
+        let read = line.grants_namespace(NS_READ);
         if let Some(rv_line) = policy.is_revoked(&line.key) {
             out.push(Diagnostic::warning(
                 path,
@@ -29,7 +31,7 @@ pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
             ));
             continue;
         }
-        if !exec && !push {
+        if !exec && !push && !read {
             continue;
         }
         let col = if line.namespaces_col > 0 {
@@ -37,11 +39,12 @@ pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
         } else {
             line.key_col
         };
-        let what = match (exec, push) {
-            (true, true) => "exec and push",
-            (true, false) => "exec",
-            _ => "push",
-        };
+        let what = [(exec, "exec"), (read, "read"), (push, "push")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, w)| *w)
+            .collect::<Vec<_>>()
+            .join(", ");
         let how = if line.namespaces.is_none() {
             "no namespaces= option grants every class".to_string()
         } else {
@@ -76,13 +79,23 @@ pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
                     ),
                 ));
             }
+            if read && !applying.iter().any(|l| l.grep_paths.is_some()) {
+                out.push(Diagnostic::warning(
+                    path,
+                    line.line,
+                    col,
+                    format!(
+                        "\"{p}\" is granted read ({how}) but mon_policy has no grep-paths for it, so grep may read any file its run-as user can; add: {p} grep-paths=\"/var/log/…\""
+                    ),
+                ));
+            }
             if !applying.iter().any(|l| l.run_as.is_some()) {
                 out.push(Diagnostic::warning(
                     path,
                     line.line,
                     col,
                     format!(
-                        "\"{p}\" is granted {what} but has no run-as in mon_policy: a server running as root runs it as root"
+                        "\"{p}\" is granted {what} but has no run-as in mon_policy: a server running as root refuses them (run-as-missing); add: {p} run-as=\"USER\" (a user the node's server.conf lists in run-as-users)"
                     ),
                 ));
             }

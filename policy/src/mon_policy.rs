@@ -375,7 +375,9 @@ fn parse_from(value: &OptValue) -> Result<Vec<FromEntry>, LineError> {
     Ok(out)
 }
 
-fn check_user(user: &str) -> Result<(), String> {
+/// Checks a `run-as` user name (letters, digits, '_', '.', '-'; at most 32; not starting with
+/// '-'); the error says what is wrong. Also used for the node operator's `run-as-users` list.
+pub fn check_user(user: &str) -> Result<(), String> {
     let ok = !user.is_empty()
         && user.len() <= 32
         && !user.starts_with('-')

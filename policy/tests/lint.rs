@@ -79,6 +79,7 @@ fn warnings() {
     );
     assert!(has(&w(6), "no push-dirs"), "{:?}", w(6));
     assert!(has(&w(6), "no run-as"), "{:?}", w(6));
+    assert!(has(&w(6), "no grep-paths"), "{:?}", w(6));
     // mon-*@mon covers exec and push; run-as alone is not narrowing.
     assert!(has(&w(7), "may exec anything"), "{:?}", w(7));
     assert!(has(&w(7), "no push-dirs"), "{:?}", w(7));
@@ -104,9 +105,40 @@ fn a_clean_slice_has_no_diagnostics() {
         "alice@lab namespaces=\"mon-query@mon,mon-read@mon,mon-push@mon\" {}\n",
         k.line
     );
-    let mp = "alice@lab push-dirs=\"/srv/apps\",run-as=\"deploy\"\n";
+    let mp = "alice@lab push-dirs=\"/srv/apps\",grep-paths=\"/var/log\",run-as=\"deploy\"\n";
     let dir = slice_dir(tmp.path(), "lab", Some(&allowed), Some(mp), None);
     assert_eq!(check_paths(&[dir]), vec![]);
+}
+
+/// Issue 10: read, exec and push without run-as are refused by a root server, and read
+/// without grep-paths may read anything the run-as user can: both are warned about.
+#[test]
+fn read_exec_push_without_run_as_and_read_without_grep_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k: Vec<Key> = (0..4)
+        .map(|i| keygen(tmp.path(), &format!("k{i}")))
+        .collect();
+    let allowed = format!(
+        "reader@lab namespaces=\"mon-read@mon\" {}\n\
+         boxed@lab namespaces=\"mon-read@mon\" {}\n\
+         runner@lab namespaces=\"mon-exec@mon\" {}\n\
+         pusher@lab namespaces=\"mon-push@mon\" {}\n",
+        k[0].line, k[1].line, k[2].line, k[3].line
+    );
+    let mp = "boxed@lab grep-paths=\"/var/log\",run-as=\"nobody\"\n\
+              runner@lab command=\"uptime\"\n\
+              pusher@lab push-dirs=\"/srv\"\n";
+    let dir = slice_dir(tmp.path(), "lab", Some(&allowed), Some(mp), None);
+    let r = check_paths_report(&[dir], NOW);
+    assert_eq!(r.errors(), 0, "{:#?}", r.diagnostics);
+    let w = |line| warnings_at(&r, "allowed_signers", line);
+    assert!(has(&w(1), "no run-as"), "{:?}", w(1));
+    assert!(has(&w(1), "run-as-missing"), "{:?}", w(1));
+    assert!(has(&w(1), "no grep-paths"), "{:?}", w(1));
+    assert!(w(2).is_empty(), "{:?}", w(2));
+    assert!(has(&w(3), "no run-as"), "{:?}", w(3));
+    assert!(!has(&w(3), "grep-paths"), "{:?}", w(3));
+    assert!(has(&w(4), "no run-as"), "{:?}", w(4));
 }
 
 #[test]

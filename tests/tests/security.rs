@@ -10,6 +10,7 @@
 //! - `network`: forged datagrams and junk streams;
 //! - `junk`: unauthenticated sessions cost nothing durable; a full state dir fails closed;
 //! - `pinning`: the client pins the entry it dialled, and believes only signed refusals.
+//! - `run_as`: grep, exec and push as the policy's run-as user, never as the server (issue 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
@@ -26,6 +27,8 @@ mod pinning;
 mod policy;
 #[path = "security/replay.rs"]
 mod replay;
+#[path = "security/run_as.rs"]
+mod run_as;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

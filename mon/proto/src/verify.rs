@@ -4,6 +4,7 @@
 //! targeting. Parent authentication (step 2) and the replay cache (step 9) are the caller's,
 //! since they need link and node state.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use mon_policy::{Operation, Request, SlicePolicy};
@@ -29,6 +30,63 @@ pub struct Limits {
     pub max_join_window_ms: u64,
     /// Longest session lifetime, s.
     pub max_lifetime_s: u32,
+    /// Whom this server may act as for a user.
+    pub run_as: RunAsRules,
+}
+
+/// Refusal code: a root server, and the deciding policy gives no `run-as`.
+pub const RUN_AS_MISSING: &str = "run-as-missing";
+/// Refusal code: the `run-as` user is not among those the node's operator allows the slice.
+pub const RUN_AS_NOT_ALLOWED: &str = "run-as-not-allowed";
+
+/// Whom a server may act as for users (exec, grep, push): SECURITY.md, "Issue 10: acting as
+/// the run-as user". A server running as root never acts for a user as root by default: the
+/// deciding policy must name a `run-as` user, and the node's operator must list that user for
+/// the slice (`server.conf`: `run-as-users SLICE USER,…`; root only if listed). A server not
+/// running as root acts as itself (it can become no one else).
+#[derive(Clone, Debug, Default)]
+pub struct RunAsRules {
+    /// The server runs as root: the rules apply.
+    pub root: bool,
+    /// Per slice, the run-as users the node's operator allows.
+    pub users: HashMap<String, Vec<String>>,
+}
+
+impl RunAsRules {
+    /// Whether a session of `slice` may act as `run_as` on this node; else the refusal code
+    /// and text (naming the principal, the slice and what to do).
+    pub fn check(
+        &self,
+        slice: &str,
+        principal: Option<&str>,
+        run_as: Option<&str>,
+    ) -> Result<(), (&'static str, String)> {
+        if !self.root {
+            return Ok(());
+        }
+        let Some(user) = run_as else {
+            return Err((
+                RUN_AS_MISSING,
+                format!(
+                    "this node's server runs as root and the mon_policy of slice \"{slice}\" gives {} no run-as: exec, grep and push are refused rather than done as root; the slice admin adds run-as=\"USER\" to the principal's mon_policy line",
+                    principal.map_or_else(|| "the principal".to_string(), |p| format!("\"{p}\""))
+                ),
+            ));
+        };
+        if self
+            .users
+            .get(slice)
+            .is_some_and(|l| l.iter().any(|u| u == user))
+        {
+            return Ok(());
+        }
+        Err((
+            RUN_AS_NOT_ALLOWED,
+            format!(
+                "run-as \"{user}\" is not a user this node's operator allows for slice \"{slice}\": refused; the operator lists it in server.conf (run-as-users {slice} {user}), or the slice admin names an allowed user"
+            ),
+        ))
+    }
 }
 
 impl Default for Limits {
@@ -37,6 +95,7 @@ impl Default for Limits {
             skew_ms: 300_000,
             max_join_window_ms: 600_000,
             max_lifetime_s: 3600,
+            run_as: RunAsRules::default(),
         }
     }
 }
@@ -301,6 +360,25 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     // 8. targeting
     let targeted = matches_list(&body.targets, ctx.node);
     let (policy_file, policy_line) = first_allow.unwrap_or((None, None));
+
+    // 8b. acting as the user: a node that would exec, grep, or write a push file (relays of
+    // a push store it too) does so only as a run-as user its operator allows.
+    let acts = body.push.is_some()
+        || (targeted
+            && body
+                .ops
+                .iter()
+                .any(|q| matches!(q, Query::Grep { .. } | Query::Exec { .. })));
+    if acts {
+        if let Err((code, text)) =
+            l.run_as
+                .check(&body.slice, principal.as_deref(), run_as.as_deref())
+        {
+            denied.policy_file = policy_file;
+            denied.policy_line = policy_line;
+            return Err(deny(denied, code, text));
+        }
+    }
     Ok(Verified {
         key_fp: body.key_fp.clone(),
         body,
@@ -311,4 +389,43 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         run_as,
         targeted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn run_as_rules() {
+        let mut r = RunAsRules::default();
+        // A server not running as root acts as itself: nothing to check.
+        assert_eq!(r.check("lab", Some("alice@lab"), None), Ok(()));
+        assert_eq!(r.check("lab", None, Some("root")), Ok(()));
+        r.root = true;
+        let e = r.check("lab", Some("alice@lab"), None).unwrap_err();
+        assert_eq!(e.0, RUN_AS_MISSING);
+        assert!(
+            e.1.contains("\"alice@lab\"") && e.1.contains("run-as"),
+            "{}",
+            e.1
+        );
+        // Nothing listed: every run-as refused, root included.
+        for u in ["nobody", "root"] {
+            let e = r.check("lab", None, Some(u)).unwrap_err();
+            assert_eq!(e.0, RUN_AS_NOT_ALLOWED);
+            assert!(e.1.contains(&format!("run-as-users lab {u}")), "{}", e.1);
+        }
+        r.users
+            .insert("lab".into(), vec!["nobody".into(), "deploy".into()]);
+        assert_eq!(r.check("lab", None, Some("deploy")), Ok(()));
+        assert_eq!(
+            r.check("lab", None, Some("root")).unwrap_err().0,
+            RUN_AS_NOT_ALLOWED
+        );
+        assert_eq!(
+            r.check("other", None, Some("nobody")).unwrap_err().0,
+            RUN_AS_NOT_ALLOWED
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! The server's optional configuration file: the same settings as `mon server`'s flags, one
-//! `KEY VALUE` or `KEY = VALUE` line each (`#` starts a comment; `join` and `resource` may
-//! repeat). Read from `--config FILE`, else from `CONFIG_DIR/server.conf` when it exists.
-//! The file's settings come first and the command line's after them, so a flag given on the
-//! command line wins (for `join` and `resource`, both lists are used). Every line is checked
+//! `KEY VALUE` or `KEY = VALUE` line each (`#` starts a comment; `join`, `resource` and
+//! `run-as-users` may repeat). Read from `--config FILE`, else from `CONFIG_DIR/server.conf`
+//! when it exists. The file's settings come first and the command line's after them, so a
+//! flag given on the command line wins (for `join`, `resource` and `run-as-users`, both lists
+//! are used). Every line is checked
 //! like its flag would be; an error names the file and the line.
 
 use std::ffi::OsString;
@@ -25,6 +26,7 @@ const KEYS: &[&str] = &[
     "skew",
     "push-policy",
     "ping-interval-ms",
+    "run-as-users",
 ];
 
 #[derive(Parser)]
@@ -168,6 +170,36 @@ mod tests {
         assert_eq!(expand(argv.clone()).unwrap(), argv);
         let init = os(&["mon", "server", "init", "--config", "/nonexistent"]);
         assert_eq!(expand(init.clone()).unwrap(), init);
+    }
+
+    #[test]
+    fn run_as_users_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &conf,
+            "run-as-users lab nobody,deploy\nrun-as-users = web www-data\n",
+        )
+        .unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let got = expand(argv).unwrap();
+        assert_eq!(
+            got[2..6],
+            os(&[
+                "--run-as-users",
+                "lab nobody,deploy",
+                "--run-as-users",
+                "web www-data"
+            ])[..]
+        );
+        std::fs::write(&conf, "run-as-users lab\n").unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let e = expand(argv).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("SLICE USER"), "{e}");
+        std::fs::write(&conf, "run-as-users lab -x\n").unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let e = expand(argv).unwrap_err().to_string();
+        assert!(e.contains("not a valid user name"), "{e}");
     }
 
     #[test]

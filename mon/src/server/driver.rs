@@ -123,6 +123,20 @@ pub(super) async fn serve(
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay.skew_ms = args.skew * 1000;
+    cfg.limits.run_as.root = crate::asuser::is_root();
+    for (slice, users) in &args.run_as_users {
+        cfg.limits
+            .run_as
+            .users
+            .entry(slice.clone())
+            .or_default()
+            .extend(users.iter().cloned());
+    }
+    if cfg.limits.run_as.root && cfg.limits.run_as.users.is_empty() {
+        tracing::warn!(
+            "the server runs as root and server.conf lists no run-as-users: exec, grep and push are refused for every slice (add `run-as-users SLICE USER,…`)"
+        );
+    }
     cfg.membership = mon_proto::membership::Config {
         ping_interval_ms: args.ping_interval_ms.clamp(100, 60_000),
         ..mon_proto::membership::Config::low_bandwidth()

@@ -30,12 +30,17 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
         Query::Grep { word, file } => {
             let word = word.clone();
             let path = std::path::PathBuf::from(file.replace("{node}", node));
+            let run_as = req.run_as.clone();
+            // As the run-as user, on a thread of its own (never as the server, see asuser).
             let r = tokio::task::spawn_blocking(move || {
-                crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)
+                crate::asuser::on_thread(run_as.as_deref(), move || {
+                    crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)
+                })
             })
             .await;
             match r {
-                Ok(Ok(m)) => Local::Matched(m),
+                Ok(Ok(Ok(m))) => Local::Matched(m),
+                Ok(Ok(Err(e))) => Local::Failed(e.to_string()),
                 Ok(Err(e)) => Local::Failed(e.to_string()),
                 Err(e) => Local::Failed(format!("grep task failed: {e}")),
             }
@@ -52,6 +57,10 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
                     Ok(_) => return Local::Skipped,
                     Err(e) => return Local::Failed(e.to_string()),
                 }
+            }
+            // Never as root for a user (the session check refuses this first; fail closed).
+            if req.run_as.is_none() && crate::asuser::is_root() {
+                return Local::Failed(crate::asuser::AsUserError::Missing.to_string());
             }
             let t = Duration::from_secs(u64::from(*timeout_s))
                 .min(Duration::from_millis(req.timeout_ms.max(100)));

@@ -48,10 +48,40 @@ pub struct ServerArgs {
     /// only for blocks the first one lacks (`false` only for benchmarks).
     #[arg(long, hide = true, default_value_t = true, action = clap::ArgAction::Set)]
     pub push_primary_first: bool,
+    /// Run-as users a slice's policy may name on this node, when the server runs as root:
+    /// `SLICE USER,USER…` (repeat for each slice). A session that would exec, grep or push
+    /// as a user not listed for its slice is refused (`run-as-not-allowed`); root only if
+    /// listed.
+    #[arg(long = "run-as-users", value_name = "SLICE USER,…", value_parser = parse_run_as_users)]
+    pub run_as_users: Vec<(String, Vec<String>)>,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).
     #[arg(long, default_value_t = 2500)]
     pub ping_interval_ms: u64,
+}
+
+/// `SLICE USER,USER…` (or `SLICE=USER,…`) of `--run-as-users`.
+fn parse_run_as_users(v: &str) -> Result<(String, Vec<String>), String> {
+    let (slice, users) = v
+        .trim()
+        .split_once(|c: char| c == '=' || c.is_whitespace())
+        .ok_or_else(|| format!("\"{v}\": expected SLICE USER,USER…"))?;
+    if slice.is_empty() {
+        return Err(format!("\"{v}\": no slice name"));
+    }
+    let users: Vec<String> = users
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect();
+    if users.is_empty() {
+        return Err(format!("\"{v}\": no user listed for slice {slice}"));
+    }
+    for u in &users {
+        mon_policy::check_user(u)?;
+    }
+    Ok((slice.to_string(), users))
 }
 
 /// Runs the server until SIGTERM or SIGINT.
