@@ -75,6 +75,9 @@ pub struct Verified {
     pub run_as: Option<String>,
     /// Whether this node executes (in `targets`) or only relays.
     pub targeted: bool,
+    /// The principal's `max-fanout=` (smallest of its `mon_policy` lines): also bounds the
+    /// adaptive fanout (a body's fanout 0) this node uses.
+    pub max_fanout: Option<u32>,
 }
 
 /// A session refused, with what is known for the audit record.
@@ -287,7 +290,9 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     // 8. targeting
     let targeted = matches_list(&body.targets, ctx.node);
     let (policy_file, policy_line) = first_allow.unwrap_or((None, None));
+    let max_fanout = principal.as_deref().and_then(|p| policy.max_fanout(p));
     Ok(Verified {
+        max_fanout,
         key_fp: body.key_fp.clone(),
         body,
         hash,
