@@ -7,11 +7,14 @@
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
-//! - `network`: forged datagrams and junk streams.
+//! - `network`: forged datagrams and junk streams;
+//! - `holes`: state file modes, a policy file others can write, insecure build features.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
 mod audit;
+#[path = "security/holes.rs"]
+mod holes;
 #[path = "security/keys.rs"]
 mod keys;
 #[path = "security/network.rs"]
