@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mon_tests::{mon_bin, Cluster};
 
-use super::{cluster, events, run, signers_path};
+use super::{client_with_key, cluster, events, keygen, policy_events, pub_line, run, signers_path};
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p)
@@ -116,6 +116,42 @@ fn a_world_writable_allowed_signers_is_refused_and_sessions_are_denied() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(r.code, 0, "{r:?}");
+
+    // On a running server: someone who can write the file (mode 0666) adds their key. The
+    // edit is refused (a new policy.error), the intruder is denied, the user keeps working
+    // under the last good policy.
+    let home = tempfile::tempdir().expect("tempdir");
+    let intruder = keygen(home.path(), "intruder", "ed25519", "");
+    let original = std::fs::read_to_string(&signers).expect("read allowed_signers");
+    let before = policy_events(&c, 1);
+    chmod(&signers, 0o666);
+    std::fs::write(
+        &signers,
+        format!(
+            "{original}intruder@lab namespaces=\"mon-*@mon\" {}\n",
+            pub_line(&intruder)
+        ),
+    )
+    .expect("write allowed_signers");
+    let t = Instant::now();
+    while policy_events(&c, 1) <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no reload:\n{}",
+            c.log(1)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let last = events(&c, 1, "policy.error");
+    assert!(
+        last.last().is_some_and(|e| e.to_string().contains(&want)),
+        "{last:?}"
+    );
+    let r = run(client_with_key(&c, &intruder, home.path()).args(["--json", "count"]));
+    assert_eq!(r.code, 3, "the intruder's key was not added: {r:?}");
+    assert!(r.stderr.contains("key-not-listed"), "{r:?}");
+    let r = run(c.client().arg("--json").arg("count"));
+    assert_eq!(r.code, 0, "the last good policy stays: {r:?}");
 }
 
 #[test]
