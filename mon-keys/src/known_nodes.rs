@@ -26,7 +26,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -516,13 +515,13 @@ impl KnownNodes {
             source,
         };
         let file = fs::File::open(path).map_err(io)?;
-        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(KnownNodesError::Writable {
+        let meta = file.metadata().map_err(io)?;
+        crate::file_mode::refuse_writable("known_nodes", path, &meta, "can add nodes").map_err(
+            |e| KnownNodesError::Writable {
                 path: path.to_path_buf(),
-                mode,
-            });
-        }
+                mode: e.mode & 0o777,
+            },
+        )?;
         let mut bytes = Vec::new();
         file.take(MAX_FILE_LEN as u64 + 1)
             .read_to_end(&mut bytes)

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod sshsig;
 pub mod userkey;
 
+pub mod file_mode;
 pub mod frame;
 pub mod hop;
 pub mod known_nodes;

@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use mon_keys::file_mode::STATE_FILE_MODE;
 use mon_proto::audit::{AuditEvent, BreakKind, Chain, ChainBreak, Verifier};
 use rand::RngCore;
 
@@ -120,7 +121,7 @@ impl AuditLog {
             .read(true)
             .append(true)
             .create(true)
-            .mode(0o600)
+            .mode(STATE_FILE_MODE)
             .open(path)
             .map_err(io("open"))?;
         let meta = file.metadata().map_err(io("stat"))?;
@@ -129,9 +130,12 @@ impl AuditLog {
                 path: path.to_path_buf(),
             });
         }
-        if meta.permissions().mode() & 0o022 != 0 {
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & !STATE_FILE_MODE != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))
+                .map_err(io("set the mode of"))?;
             tracing::warn!(
-                "audit log {} is writable by group or others; `chmod 600` it",
+                "audit log {} had mode {mode:04o}: set it to {STATE_FILE_MODE:04o}",
                 path.display()
             );
         }

@@ -1,6 +1,6 @@
 //! The command-line interface: one clap definition for help, man page and completions.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mon_proto::agg::Query;
 
 use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
@@ -124,7 +124,11 @@ fn query_words(words: &[&str], rest: &[String]) -> anyhow::Result<Query> {
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<u8> {
     let argv = crate::server::conf::expand(std::env::args_os().collect())?;
-    let Cli { global, command } = Cli::parse_from(argv);
+    // The version names the insecure build features (none in a normal build).
+    let matches = Cli::command()
+        .version(crate::insecure::version())
+        .get_matches_from(argv);
+    let Cli { global, command } = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
         anyhow::bail!(
             "this mon was built with the `sim-crypto` feature (insecure stand-ins for Ed25519 \
@@ -183,7 +187,10 @@ pub fn run() -> anyhow::Result<u8> {
             init: Some(ServerSub::Init(a)),
             ..
         } => cmd::server_init::run(a),
-        Command::Server { init: None, args } => server::run(args),
+        Command::Server { init: None, args } => {
+            crate::insecure::check_server_start()?;
+            server::run(args)
+        }
         Command::Testbed(a) => testbed::run(a),
         Command::Sim(a) => sim::run(a),
     }

@@ -8,6 +8,7 @@ mod cmd;
 mod exec;
 mod exit;
 mod grep;
+mod insecure;
 #[allow(dead_code)] // used by the push driver (issue 4)
 mod land;
 mod resources;

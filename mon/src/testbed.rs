@@ -77,8 +77,13 @@ impl Drop for Servers {
     }
 }
 
+/// Writes a testbed file with mode 0644 whatever the umask: servers refuse `known_nodes` and
+/// policy files that group or others can write.
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("setting the mode of {}", path.display()))
 }
 
 /// Lays out the testbed's files; returns the user key path.

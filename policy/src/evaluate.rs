@@ -279,6 +279,15 @@ impl SlicePolicy {
             .is_some_and(|m| m.applicable(principal).any(|l| l.from.is_some()))
     }
 
+    /// The smallest `max-fanout=` of the `mon_policy` lines for `principal` (None: no bound).
+    /// A session with an explicit fanout above it is denied (`fanout-too-large`); one with
+    /// the adaptive fanout (0) offers to at most this many random children on every node.
+    pub fn max_fanout(&self, principal: &str) -> Option<u32> {
+        self.mon_policy
+            .as_ref()
+            .and_then(|m| m.applicable(principal).filter_map(|l| l.max_fanout).min())
+    }
+
     /// Applies every `mon_policy` line for `principal`.
     fn narrow(&self, req: &Request<'_>, principal: &str) -> Result<Narrowed, Denial> {
         let lines: Vec<&PolicyLine> = match &self.mon_policy {

@@ -111,11 +111,28 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
         std::io::ErrorKind::NotFound => ReadError::NotFound,
         _ => ReadError::Other(format!("cannot read: {e}")),
     })?;
+    // The mode of the file actually opened (not of whatever the path named before).
+    let opened = f
+        .metadata()
+        .map_err(|e| ReadError::Other(format!("cannot read: {e}")))?;
+    refuse_writable(path, &opened)?;
     let mut buf = Vec::new();
     f.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| ReadError::Other(format!("cannot read: {e}")))?;
     Ok(buf)
+}
+
+/// A policy file that group or others may write is refused (the rule and its message are
+/// `known_nodes`'s: [`mon_keys::file_mode`]); the slice keeps its last good policy.
+fn refuse_writable(path: &Path, meta: &std::fs::Metadata) -> Result<(), ReadError> {
+    mon_keys::file_mode::refuse_writable(
+        "policy file",
+        path,
+        meta,
+        "can change who may do what in this slice, so the slice keeps its last good policy (or, without one, denies everything) until you fix it",
+    )
+    .map_err(|e| ReadError::Other(e.to_string()))
 }
 
 /// Skips spaces and tabs from byte offset `i`; returns the new offset.

@@ -131,8 +131,8 @@ impl Cluster {
         let seeds: Vec<String> = (1..=self.n.min(3))
             .map(|j| format!("{}:{}", node_ip(j), self.port))
             .collect();
-        Command::new(&self.server_bin)
-            .arg("server")
+        let mut cmd = Command::new(&self.server_bin);
+        cmd.arg("server")
             .arg("--config-dir")
             .arg(nd.join("config"))
             .arg("--state-dir")
@@ -143,16 +143,20 @@ impl Cluster {
             .arg(format!("n{i}"))
             .arg("--join")
             .arg(seeds.join(","))
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("MON_E2E_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn mon server")
+            .args(extra);
+        if self.server_bin != mon_bin() {
+            // The fault-injection build (`fault_bin`) starts a server only when told to.
+            cmd.env("MON_ALLOW_FAULT_INJECTION", "1");
+        }
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("MON_E2E_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn mon server")
     }
 
     /// Node i's directory (config/, state/, server.log).

@@ -11,12 +11,15 @@
 //! - `junk`: unauthenticated sessions cost nothing durable; a full state dir fails closed;
 //! - `pinning`: the client pins the entry it dialled, and believes only signed refusals.
 //! - `run_as`: grep, exec and push as the policy's run-as user, never as the server (issue 10).
+//! - `holes`: state file modes, a policy file others can write, insecure build features.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
 mod audit;
 #[path = "security/junk.rs"]
 mod junk;
+#[path = "security/holes.rs"]
+mod holes;
 #[path = "security/keys.rs"]
 mod keys;
 #[path = "security/network.rs"]

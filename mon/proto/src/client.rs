@@ -322,6 +322,32 @@ impl ClientSession {
         }
     }
 
+    /// A follow-up Command (`seq` from 1, strictly increasing) signed with the session's
+    /// `cmd_key` and sealed to the entry node. Servers refuse it for now
+    /// ([`crate::wire::command::COMMAND_UNSUPPORTED`]) until interactive sessions land.
+    pub fn command_packet(
+        &mut self,
+        seq: u64,
+        issued_at: u64,
+        ops: &[crate::agg::Query],
+    ) -> Result<Packet, ClientError> {
+        let Some((sealer, _)) = self.link.as_mut() else {
+            return Err(ClientError::Protocol("command before handshake".into()));
+        };
+        let key = &self.cmd_key;
+        let cmd =
+            crate::wire::command::Command::new(&self.hash, seq, issued_at, ops, |m| key.sign(m));
+        let frame = sealer
+            .seal(&Inner::Command(cmd).to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Packet::Sealed {
+            session_hash: self.hash.into(),
+            from: CLIENT_NAME.into(),
+            channel: 0,
+            frame,
+        })
+    }
+
     /// Opens a sealed result from the entry node; returns the result and the ack packet.
     pub fn on_result(&mut self, packet: Packet) -> Result<(SubtreeResult, Packet), ClientError> {
         let Some((sealer, opener)) = self.link.as_mut() else {

@@ -16,3 +16,8 @@ pub mod sim;
 pub mod targets;
 pub mod verify;
 pub mod wire;
+
+/// True when this build has the INSECURE test-only `fault-injection` feature (nodes that
+/// corrupt what they serve when told to by environment variables): `mon --version` says so
+/// and `mon server` refuses to start unless `MON_ALLOW_FAULT_INJECTION=1`.
+pub const FAULT_INJECTION: bool = cfg!(feature = "fault-injection");

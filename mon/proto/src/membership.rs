@@ -551,6 +551,40 @@ impl Membership {
         self.estimator.remove(&id.name);
     }
 
+    /// Forgets at once every member `trust` no longer accepts (e.g. a node key marked
+    /// `@revoked`, or a line removed, when `known_nodes` reloads), in every table: view,
+    /// local list, ring, size estimator, outstanding Pings. Returns how many were forgotten.
+    pub fn retain_trusted(&mut self, trust: &dyn Fn(&MemberId) -> bool) -> usize {
+        let mut ids: Vec<MemberId> = self.view.slots().iter().map(|s| s.id.clone()).collect();
+        ids.extend(
+            self.local
+                .left()
+                .iter()
+                .chain(self.local.right())
+                .map(|n| n.id.clone()),
+        );
+        ids.extend(
+            self.ring
+                .successors()
+                .iter()
+                .chain(self.ring.predecessors())
+                .map(|r| r.id.clone()),
+        );
+        ids.extend(self.estimator.kmv_all().iter().map(|k| k.id.clone()));
+        let mut gone: Vec<MemberId> = ids.into_iter().filter(|id| !trust(id)).collect();
+        gone.sort_by(|a, b| a.name.cmp(&b.name));
+        gone.dedup_by(|a, b| a.name == b.name);
+        for id in &gone {
+            // By name in every table: a name whose key is no longer trusted goes entirely.
+            self.view.remove(&id.name);
+            self.local.remove(&id.name);
+            self.ring.remove(&id.name);
+            self.pending.remove_name(&id.name);
+            self.estimator.remove(&id.name);
+        }
+        gone.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats.clone()

@@ -134,6 +134,9 @@ pub struct Verified {
     pub run_as: Option<String>,
     /// Whether this node executes (in `targets`) or only relays.
     pub targeted: bool,
+    /// The principal's `max-fanout=` (smallest of its `mon_policy` lines): also bounds the
+    /// adaptive fanout (a body's fanout 0) this node uses.
+    pub max_fanout: Option<u32>,
 }
 
 /// A session refused, with what is known for the audit record.
@@ -379,7 +382,9 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             return Err(deny(denied, code, text));
         }
     }
+    let max_fanout = principal.as_deref().and_then(|p| policy.max_fanout(p));
     Ok(Verified {
+        max_fanout,
         key_fp: body.key_fp.clone(),
         body,
         hash,

@@ -117,8 +117,7 @@ pub(super) async fn serve(
         )
         .context("bad --resource")?,
     );
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
+    super::state::prepare_state_dir(&state_dir)?;
     let start = now_ms();
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;

@@ -2,10 +2,48 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use mon_keys::file_mode::{STATE_DIR_MODE, STATE_FILE_MODE};
 use mon_proto::replay::{ReplayCache, ReplayConfig};
+
+/// Creates the state directory with mode 0700, or tightens an existing one to 0700 (with a
+/// warning): the audit log and replay journal in it are the server's alone. A state
+/// directory whose mode cannot be set refuses the start.
+pub fn prepare_state_dir(state_dir: &Path) -> anyhow::Result<()> {
+    if !state_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(STATE_DIR_MODE)
+            .create(state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+    }
+    let meta =
+        std::fs::metadata(state_dir).with_context(|| format!("reading {}", state_dir.display()))?;
+    anyhow::ensure!(
+        meta.is_dir(),
+        "state directory {} is not a directory",
+        state_dir.display()
+    );
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode != STATE_DIR_MODE {
+        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(STATE_DIR_MODE))
+            .with_context(|| {
+                format!(
+                    "state directory {} has mode {mode:04o} and cannot be set to {STATE_DIR_MODE:04o}; fix it with `chmod 700 {}`",
+                    state_dir.display(),
+                    state_dir.display()
+                )
+            })?;
+        tracing::warn!(
+            "state directory {} had mode {mode:04o}: set it to {STATE_DIR_MODE:04o}",
+            state_dir.display()
+        );
+    }
+    Ok(())
+}
 
 /// The replay journal: one line per accepted session, fsynced before the session runs.
 pub struct Journal {
@@ -56,7 +94,14 @@ impl Journal {
         // (durable.rs) instead of exiting.
         let tmp = state_dir.join("replay.journal.tmp");
         let compacted = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(STATE_FILE_MODE)
+                .open(&tmp)?;
+            // A leftover temp file keeps its old mode through `open`: set it.
+            f.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))?;
             for l in cache.snapshot_lines() {
                 writeln!(f, "{l}")?;
             }
@@ -73,6 +118,7 @@ impl Journal {
         let file = OpenOptions::new()
             .append(true)
             .create(true)
+            .mode(STATE_FILE_MODE)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         Ok((Journal { path, file, lines }, cache))

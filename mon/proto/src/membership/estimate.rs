@@ -136,6 +136,11 @@ impl SizeEstimator {
         &self.kmv[..self.k.min(self.kmv.len())]
     }
 
+    /// Every node in the k-minimum-values table (up to 2k).
+    pub(crate) fn kmv_all(&self) -> &[KmvSlot] {
+        &self.kmv
+    }
+
     pub(crate) fn kmv_len(&self) -> usize {
         self.kmv.len()
     }

@@ -119,12 +119,15 @@ impl Node {
     }
 
     /// Children for a session, by its overlay algorithm (never the parent or this node).
+    /// `max_fanout` is the policy's `max-fanout=` for the session's principal: it bounds the
+    /// adaptive fanout too (an explicit fanout above it was denied in verification).
     pub(super) fn pick_children(
         &mut self,
         now_ms: u64,
         body: &SessionBody,
         level: u16,
         parent: &str,
+        max_fanout: Option<u32>,
     ) -> Vec<MemberId> {
         let o = &body.overlay;
         let k = if o.fanout == 0 && o.kind == OverlayKind::Dag {
@@ -134,6 +137,10 @@ impl Node {
             adaptive_fanout(self.membership.size_estimate(), level)
         } else {
             usize::from(o.fanout)
+        };
+        let k = match max_fanout {
+            Some(m) => k.min(usize::try_from(m).unwrap_or(usize::MAX)),
+            None => k,
         };
         let me = self.cfg.name.clone();
         let parent = parent.to_string();

@@ -55,7 +55,16 @@ impl Node {
         self.gossip_last_ts
             .insert(body.from.name.clone(), body.ts_ms);
         let known = self.known.clone();
-        let trust = |id: &crate::membership::MemberId| Self::trusted(&known, id);
+        let sender = body.from.clone();
+        // The sender speaks for itself; entries about third parties must also agree with the
+        // addresses known_nodes lists for them.
+        let trust = |id: &crate::membership::MemberId| {
+            if *id == sender {
+                Self::trusted(&known, id)
+            } else {
+                Self::trusted_entry(&known, id)
+            }
+        };
         self.membership.handle(now_ms, &body.from, body.msg, &trust);
     }
 

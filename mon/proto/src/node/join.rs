@@ -496,7 +496,7 @@ impl Node {
                 usize::from(body.overlay.max_parents.max(1)),
             );
             if succ.is_empty() {
-                succ = self.pick_children(now_ms, &body, level, &s.parent.name);
+                succ = self.pick_children(now_ms, &body, level, &s.parent.name, v.max_fanout);
                 succ.truncate(1);
             }
             let mut it = succ.into_iter();
@@ -512,7 +512,7 @@ impl Node {
                     .push((m, now_ms + EXTRA_OFFER_DELAY_MS * (k as u64 + 1)));
             }
         } else if level < max_depth && child_budget_ms >= 50 {
-            let picks = self.pick_children(now_ms, &body, level, &s.parent.name);
+            let picks = self.pick_children(now_ms, &body, level, &s.parent.name, v.max_fanout);
             for m in picks {
                 if let Some(c) = self.offer(now_ms, &v.hash, &s.signed, level, child_budget_ms, &m)
                 {

@@ -225,6 +225,10 @@ pub struct Counters {
     pub sessions_denied: u64,
     /// Sealed frames rejected.
     pub frames_rejected: u64,
+    /// Members dropped because a reloaded known_nodes no longer trusts them.
+    pub members_untrusted: u64,
+    /// Follow-up Commands refused (not supported yet; also counted in `junk`).
+    pub commands_refused: u64,
 }
 
 /// One MON node.
@@ -335,10 +339,17 @@ impl Node {
         self.storage_down = why;
     }
 
-    /// Installs a reloaded known_nodes list.
+    /// Installs a reloaded known_nodes list. Members it no longer trusts (a key now
+    /// `@revoked`, a line removed or changed) leave the membership tables at once, so no new
+    /// session is offered to them.
     pub fn set_known_nodes(&mut self, known: Arc<KnownNodes>) {
         self.roster = Arc::new(Roster::from_known(&known));
         self.known = known;
+        let known = self.known.clone();
+        let gone = self
+            .membership
+            .retain_trusted(&|id: &MemberId| Self::trusted(&known, id));
+        self.counters.members_untrusted += gone as u64;
     }
 
     /// Adds join addresses (`--join`).
@@ -377,6 +388,26 @@ impl Node {
             known.check(&id.name, Some(id.addr.ip()), &id.key),
             Trust::Trusted
         )
+    }
+
+    /// Whether a gossip entry about a third party may be used: known_nodes trusts it and,
+    /// when the lines for that name and key list addresses, its address is one of them (a
+    /// member cannot steer others' offers for a name to an address of its choosing).
+    fn trusted_entry(known: &KnownNodes, id: &MemberId) -> bool {
+        if !Self::trusted(known, id) {
+            return false;
+        }
+        let ip = id.addr.ip().to_canonical();
+        let mut listed = false;
+        for e in known.entries_named(&id.name).filter(|e| e.key() == &id.key) {
+            for a in e.ips() {
+                if a.to_canonical() == ip {
+                    return true;
+                }
+                listed = true;
+            }
+        }
+        !listed
     }
 
     /// Handles one received packet.

@@ -91,6 +91,19 @@ impl Node {
                 self.try_finish(now_ms, hash);
             }
             (false, Inner::Result(r)) => self.on_child_result(now_ms, hash, sender, r),
+            (_, Inner::Command(_)) => {
+                // Follow-up Commands are not supported yet (the interactive-session issue
+                // will check them against the session's `cmd_key`): refused as junk, nothing
+                // runs and no audit record per frame.
+                tracing::debug!(
+                    code = crate::wire::command::COMMAND_UNSUPPORTED,
+                    "follow-up Command refused: not supported yet"
+                );
+                self.counters.commands_refused += 1;
+                self.counters.junk += 1;
+                self.junk.note(from.ip(), now_ms);
+                self.drain_junk(now_ms);
+            }
             _ => self.counters.frames_rejected += 1,
         }
     }

@@ -16,6 +16,11 @@ use crate::agg::Query;
 
 /// Largest accepted encoded command.
 pub const MAX_COMMAND_LEN: usize = 64 * 1024;
+/// Stable reason code of a follow-up Command refused because this server does not run
+/// follow-up Commands yet (the interactive-session issue adds them, checked against the
+/// session's `cmd_key`, which the body keeps for it). Such a frame runs nothing and counts as
+/// junk (summarised per source at most once a minute, never one audit record per frame).
+pub const COMMAND_UNSUPPORTED: &str = "command-unsupported";
 /// Domain separator of the command signature.
 pub const COMMAND_DOMAIN: &[u8] = b"MON-command-v1\0";
 
