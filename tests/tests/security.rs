@@ -8,9 +8,12 @@
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
 //! - `network`: forged datagrams and junk streams;
-//! - `principal`: one principal decides a whole session (issue 10, part 3).
+//! - `principal`: one principal decides a whole session (issue 10, part 3);
+//! - `answers`: replayed sessions get no answer where they were not sent (issue 10, part 7).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "security/answers.rs"]
+mod answers;
 #[path = "security/audit.rs"]
 mod audit;
 #[path = "security/keys.rs"]
