@@ -51,7 +51,9 @@ mod transcript;
 
 use rand_core::{CryptoRng, RngCore};
 
-use crate::crypto::link::{ct_eq, x25519_agree, x25519_ephemeral, EphSecret, TAG_LEN};
+use crate::crypto::link::{
+    ct_eq, x25519_agree, x25519_agree_kept, x25519_ephemeral, x25519_initiator, InitSecret, TAG_LEN,
+};
 use crate::nodekey::{verify_node_sig, NodeKey, NodeSigError};
 
 pub use link_keys::{LinkKeys, Role, MAX_CHANNELS};
@@ -148,11 +150,11 @@ impl ChildHello {
 
 /// The parent side of one handshake. Holds the secret of `e_p`, wiped on drop.
 pub struct Initiator {
-    secret: EphSecret,
+    secret: InitSecret,
     public: [u8; 32],
 }
 
-// `EphemeralSecret` wipes itself on drop (x25519-dalek `zeroize` feature).
+// Its secret wipes itself on drop (x25519-dalek `zeroize` feature; the sim stand-in too).
 impl zeroize::ZeroizeOnDrop for Initiator {}
 
 impl std::fmt::Debug for Initiator {
@@ -166,7 +168,7 @@ impl std::fmt::Debug for Initiator {
 impl Initiator {
     /// A fresh ephemeral X25519 key pair for one link.
     pub fn new<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
-        let (secret, public) = x25519_ephemeral(rng);
+        let (secret, public) = x25519_initiator(rng);
         Initiator { secret, public }
     }
 
@@ -179,9 +181,11 @@ impl Initiator {
     ///
     /// `child_key` is the key the caller found for `child_name` in known_nodes. Checks, in
     /// order: names, contributory DH, the key confirmation (constant time), the child's node
-    /// signature (strict). Consumes and wipes the ephemeral secret.
+    /// signature (strict). Does not consume the secret: an answer that fails any check (a
+    /// forged or corrupted SessionOk) leaves the initiator ready for the real one. The secret
+    /// is wiped when the initiator is dropped.
     pub fn finish(
-        self,
+        &self,
         session_hash: &[u8; 32],
         parent_name: &str,
         child_name: &str,
@@ -195,7 +199,7 @@ impl Initiator {
             parent_name,
             child_name,
         )?;
-        let dh = x25519_agree(self.secret, &hello.e_c).ok_or(HopError::NonContributory)?;
+        let dh = x25519_agree_kept(&self.secret, &hello.e_c).ok_or(HopError::NonContributory)?;
         let keys = LinkKeys::derive(session_hash, &dh, th, Role::Parent);
         let expected = keys.confirmation()?;
         if !ct_eq(&expected, &hello.confirm) {

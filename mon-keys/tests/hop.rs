@@ -463,3 +463,29 @@ fn node_key_refusals_name_the_file() {
     assert!(matches!(err, NodeKeyError::WrongType { .. }), "{err:?}");
     assert!(err.to_string().contains("Ed25519"));
 }
+
+/// A forged or corrupted child answer fails and leaves the initiator usable: the real answer
+/// that arrives after it still completes the handshake (issue 10, part 7).
+#[test]
+fn a_forged_answer_does_not_use_up_the_initiator() {
+    let mut s = setup(9);
+    let init = Initiator::new(&mut s.rng);
+    let e_p = init.public();
+    let (hello, mut child) = respond(&mut s.rng, &s.child_key, &SESSION, &e_p, "p1", "c1").unwrap();
+    let mut forged = hello.clone();
+    forged.sig[0] ^= 1;
+    let mut bad_confirm = hello.clone();
+    bad_confirm.confirm[0] ^= 1;
+    let (other, _) = respond(&mut s.rng, &s.parent_key, &SESSION, &e_p, "p1", "c1").unwrap();
+    for bad in [forged, bad_confirm, other] {
+        assert!(init
+            .finish(&SESSION, "p1", "c1", &s.child_key.public(), &bad)
+            .is_err());
+    }
+    let mut parent = init
+        .finish(&SESSION, "p1", "c1", &s.child_key.public(), &hello)
+        .unwrap();
+    let (mut p_seal, _) = parent.channel(0).unwrap();
+    let (_, mut c_open) = child.channel(0).unwrap();
+    assert_eq!(c_open.open(&p_seal.seal(b"go").unwrap()).unwrap(), b"go");
+}

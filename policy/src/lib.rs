@@ -31,6 +31,7 @@ mod options;
 mod paths;
 mod pattern;
 mod revoked;
+mod session;
 mod slice;
 mod store;
 mod validity;
@@ -48,6 +49,7 @@ pub use operation::{
 pub use paths::normalize_abs_path;
 pub use pattern::{match_pattern, ListMatch, PatternItem, PatternList};
 pub use revoked::{parse_revoked_keys, RevokedKeys};
+pub use session::SessionDecision;
 pub use slice::{PolicySources, Request, SlicePolicy};
 pub use store::{PolicyStore, StoreEvent};
 pub use validity::{format_time, parse_time, OutsideWindow, ParsedTime, Validity};

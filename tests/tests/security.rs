@@ -12,8 +12,12 @@
 //! - `pinning`: the client pins the entry it dialled, and believes only signed refusals.
 //! - `run_as`: grep, exec and push as the policy's run-as user, never as the server (issue 10).
 //! - `holes`: state file modes, a policy file others can write, insecure build features.
+//! - `principal`: one principal decides a whole session (issue 10, part 3);
+//! - `answers`: replayed sessions get no answer where they were not sent (issue 10, part 7).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "security/answers.rs"]
+mod answers;
 #[path = "security/audit.rs"]
 mod audit;
 #[path = "security/junk.rs"]
@@ -28,6 +32,8 @@ mod network;
 mod pinning;
 #[path = "security/policy.rs"]
 mod policy;
+#[path = "security/principal.rs"]
+mod principal;
 #[path = "security/replay.rs"]
 mod replay;
 #[path = "security/run_as.rs"]

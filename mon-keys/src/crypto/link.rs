@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use x25519_dalek::EphemeralSecret;
 #[cfg(not(feature = "sim-crypto"))]
-use x25519_dalek::PublicKey;
+use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 /// Length of every symmetric key and of an X25519 public key, in bytes.
@@ -56,6 +56,45 @@ pub(crate) fn x25519_ephemeral<R: RngCore + CryptoRng>(rng: &mut R) -> (EphSecre
 pub(crate) fn x25519_agree(secret: EphSecret, their_public: &[u8; KEY_LEN]) -> Option<SecretKey> {
     #[cfg(feature = "sim-crypto")]
     return super::sim::agree(secret, their_public);
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
+        if !shared.was_contributory() {
+            return None;
+        }
+        Some(Zeroizing::new(shared.to_bytes()))
+    }
+}
+
+/// The parent's X25519 secret of one hop handshake. Unlike [`EphSecret`] it is not consumed
+/// by an agreement: a forged answer must not use it up before the real one arrives. It lives
+/// only as long as its offer and wipes itself on drop (x25519-dalek `zeroize` feature).
+#[cfg(not(feature = "sim-crypto"))]
+pub(crate) type InitSecret = StaticSecret;
+/// The parent's X25519 secret of one hop handshake (with `sim-crypto`: the stand-in).
+#[cfg(feature = "sim-crypto")]
+pub(crate) use super::sim::EphSecret as InitSecret;
+
+/// A fresh secret for the parent side of a hop handshake, and its public key.
+pub(crate) fn x25519_initiator<R: RngCore + CryptoRng>(rng: &mut R) -> (InitSecret, [u8; KEY_LEN]) {
+    #[cfg(feature = "sim-crypto")]
+    return super::sim::ephemeral(rng);
+    #[cfg(not(feature = "sim-crypto"))]
+    {
+        let secret = StaticSecret::random_from_rng(&mut *rng);
+        let public = PublicKey::from(&secret).to_bytes();
+        (secret, public)
+    }
+}
+
+/// X25519 between the parent's secret (kept) and the peer's public key; `None` when the
+/// result is non-contributory, as [`x25519_agree`].
+pub(crate) fn x25519_agree_kept(
+    secret: &InitSecret,
+    their_public: &[u8; KEY_LEN],
+) -> Option<SecretKey> {
+    #[cfg(feature = "sim-crypto")]
+    return super::sim::agree_ref(secret, their_public);
     #[cfg(not(feature = "sim-crypto"))]
     {
         let shared = secret.diffie_hellman(&PublicKey::from(*their_public));

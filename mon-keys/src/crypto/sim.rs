@@ -66,6 +66,14 @@ pub(crate) fn ephemeral<R: RngCore + CryptoRng>(rng: &mut R) -> (EphSecret, [u8;
 /// The stand-in shared secret: the same on both sides; `None` for an all-zero peer value
 /// (as X25519 refuses a non-contributory one).
 pub(crate) fn agree(secret: EphSecret, their_public: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
+    agree_ref(&secret, their_public)
+}
+
+/// [`agree`] without consuming the secret.
+pub(crate) fn agree_ref(
+    secret: &EphSecret,
+    their_public: &[u8; 32],
+) -> Option<Zeroizing<[u8; 32]>> {
     if their_public.iter().all(|b| *b == 0) {
         return None;
     }

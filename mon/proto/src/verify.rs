@@ -278,47 +278,49 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             }
         }
     }
+    // One principal decides the whole session (every operation, run-as, from=, the audit
+    // record): the one the body names, else the first of the key's that allows every
+    // operation (`SlicePolicy::evaluate_session`, shared with `mon policy explain`).
     let lifetime = u64::from(body.max_lifetime_s);
-    let mut principal = body.principal.clone();
-    let mut run_as = None;
-    let mut first_allow: Option<(Option<String>, Option<usize>)> = None;
-    for op in &ops {
-        let req = Request {
-            principal: body.principal.as_deref(),
-            key: &info.public_key,
-            namespace: &body.ns,
-            op,
-            client_addr: ctx.client_addr,
-            node: ctx.node,
-            now_unix_s: ctx.now_ms / 1000,
-            fanout: Some(u32::from(body.overlay.fanout)),
-            lifetime_s: Some(lifetime),
+    let req = Request {
+        principal: body.principal.as_deref(),
+        key: &info.public_key,
+        namespace: &body.ns,
+        op: &Operation::Query {
+            name: String::new(),
+        },
+        client_addr: ctx.client_addr,
+        node: ctx.node,
+        now_unix_s: ctx.now_ms / 1000,
+        fanout: Some(u32::from(body.overlay.fanout)),
+        lifetime_s: Some(lifetime),
+    };
+    let sd = policy.evaluate_session(&req, &ops);
+    let deciding = sd.deciding();
+    let file = deciding.and_then(|d| d.file.as_ref().map(|f| f.display().to_string()));
+    let line = deciding.and_then(|d| d.line);
+    if !sd.allowed {
+        let (code, text) = match deciding {
+            Some(d) => (d.reason.code(), sd.message()),
+            None => ("key-not-listed", "no policy line decided".to_string()),
         };
-        let d = policy.evaluate(&req);
-        let file = d.file.as_ref().map(|f| f.display().to_string());
-        if !d.allowed {
-            denied.principal = d.principal.clone().or(denied.principal);
-            denied.policy_file = file;
-            denied.policy_line = d.line;
-            // A listed key's refusal is audited only if its holder really signed it.
-            let listed = !matches!(
+        denied.principal = sd.principal.clone().or(denied.principal);
+        denied.policy_file = file;
+        denied.policy_line = line;
+        // A listed key's refusal is audited only if its holder really signed it.
+        let listed = deciding.is_some_and(|d| {
+            !matches!(
                 d.reason,
                 mon_policy::Reason::KeyNotListed | mon_policy::Reason::NoPolicy
-            );
-            denied.verified =
-                listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
-            return Err(deny(denied, d.reason.code(), d.message));
-        }
-        if principal.is_none() {
-            principal = d.principal.clone();
-        }
-        if run_as.is_none() {
-            run_as = d.run_as.clone();
-        }
-        if first_allow.is_none() {
-            first_allow = Some((file, d.line));
-        }
+            )
+        });
+        denied.verified =
+            listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
+        return Err(deny(denied, code, text));
     }
+    let principal = sd.principal.clone();
+    let run_as = sd.run_as.clone();
+    let (policy_file, policy_line) = (file, line);
     denied.principal = principal.clone();
 
     // 6. the signature itself
@@ -362,7 +364,6 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
 
     // 8. targeting
     let targeted = matches_list(&body.targets, ctx.node);
-    let (policy_file, policy_line) = first_allow.unwrap_or((None, None));
 
     // 8b. acting as the user: a node that would exec, grep, or write a push file (relays of
     // a push store it too) does so only as a run-as user its operator allows.

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use mon_policy::ssh_key::{HashAlg, PublicKey};
 use mon_policy::{
-    check_paths_report, parse_time, required_namespace, Decision, Operation, Request, Severity,
-    SlicePolicy,
+    check_paths_report, parse_time, Operation, Request, SessionDecision, Severity, SlicePolicy,
 };
 
 use crate::exit;
@@ -28,6 +27,8 @@ pub enum PolicyCmd {
     ///
     /// OP is a query (count, depth, topology, members, avg, top, histo, filter RES…),
     /// `grep WORD FILE` (or `filter grep WORD FILE`), `exec CMD ARGS…` or `push [SRC] DEST`.
+    /// Several operations of one session are separated by `--and` (e.g. `grep x /var/log/a
+    /// --and exec uptime`): the session is decided under one principal, as a server does.
     /// Prints allow or deny, the reason code, the class the operation needs, the principal and
     /// the deciding file:line. Exit 0 allow, 1 deny, 2 usage or load error.
     Explain(ExplainArgs),
@@ -123,7 +124,10 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
-    let op = parse_op(&args.op).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let mut ops = Vec::new();
+    for words in args.op.split(|w| w == OP_SEPARATOR) {
+        ops.push(parse_op(words).map_err(|m| anyhow::anyhow!("{m}"))?);
+    }
     let key = read_public_key(&args.key)?;
     let now = match &args.at {
         Some(t) => parse_at(t)?,
@@ -153,35 +157,40 @@ fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
             args.slice_dir.display()
         );
     }
-    let class = required_namespace(&op);
+    // The class a session of these operations is signed for, as the client picks it.
+    let class = mon_proto::verify::namespace_for(&ops);
     let namespace = args.namespace.as_deref().unwrap_or(class);
     let node = args.node.clone().unwrap_or_else(hostname);
     let req = Request {
         principal: args.principal.as_deref(),
         key: &key,
         namespace,
-        op: &op,
+        op: &ops[0],
         client_addr: args.from,
         node: &node,
         now_unix_s: now,
         fanout: args.fanout,
         lifetime_s: args.lifetime,
     };
-    let d = policy.evaluate(&req);
+    // The very function a server decides a session with: one principal for every operation.
+    let sd = policy.evaluate_session(&req, &ops);
     print!(
         "{}",
-        render(&d, &op, class, namespace, &key, &node, args.from)
+        render(&sd, &ops, class, namespace, &key, &node, args.from)
     );
-    Ok(if d.allowed {
+    Ok(if sd.allowed {
         exit::OK
     } else {
         exit::PARTIAL_OR_NEGATIVE
     })
 }
 
+/// Separates the operations of one session on the `mon policy explain` command line.
+const OP_SEPARATOR: &str = "--and";
+
 fn render(
-    d: &Decision,
-    op: &Operation,
+    sd: &SessionDecision,
+    ops: &[Operation],
     class: &str,
     namespace: &str,
     key: &PublicKey,
@@ -189,11 +198,27 @@ fn render(
     from: Option<IpAddr>,
 ) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}", if d.allowed { "allow" } else { "deny" });
-    let _ = writeln!(s, "reason:     {}: {}", d.reason.code(), d.message);
-    let _ = writeln!(s, "operation:  {}", op.describe());
+    let Some(d) = sd.deciding() else {
+        return "deny\n".to_string();
+    };
+    let _ = writeln!(s, "{}", if sd.allowed { "allow" } else { "deny" });
+    let _ = writeln!(s, "reason:     {}: {}", d.reason.code(), sd.message());
+    if let [op] = ops {
+        let _ = writeln!(s, "operation:  {}", op.describe());
+    } else {
+        // Every operation under the one principal; the list stops at the first denied one.
+        for (i, op) in ops.iter().enumerate() {
+            let verdict = match sd.decisions.get(i) {
+                Some(d) if d.allowed => "allow".to_string(),
+                Some(d) => format!("deny ({})", d.reason.code()),
+                None => "not decided".to_string(),
+            };
+            let _ = writeln!(s, "operation:  {} : {verdict}", op.describe());
+        }
+    }
     let _ = writeln!(s, "class:      {class} (session signed for {namespace})");
-    let _ = writeln!(s, "principal:  {}", d.principal.as_deref().unwrap_or("-"));
+    let principal = sd.principal.as_deref().or(d.principal.as_deref());
+    let _ = writeln!(s, "principal:  {}", principal.unwrap_or("-"));
     let _ = writeln!(s, "key:        {}", key.fingerprint(HashAlg::Sha256));
     let _ = writeln!(
         s,
@@ -206,7 +231,7 @@ fn render(
         let lines: Vec<String> = d.policy_lines.iter().map(|l| l.to_string()).collect();
         let _ = writeln!(s, "mon_policy: {}", lines.join(", "));
     }
-    if let Some(u) = &d.run_as {
+    if let Some(u) = &sd.run_as {
         let _ = writeln!(s, "run-as:     {u}");
     }
     let _ = writeln!(s, "node:       {node}");

@@ -33,6 +33,8 @@ const STREAM_IDLE: Duration = Duration::from_secs(60);
 
 pub(super) enum Event {
     Packet(Peer, Vec<u8>),
+    /// A packet on a stream a node opened; the peer is the address its preamble claims.
+    NodeStreamPacket(Peer, Vec<u8>),
     Local(SessionHash, usize, Local),
     ClientOpen(u64, mpsc::Sender<Vec<u8>>),
     ClientClosed(u64),
@@ -230,6 +232,9 @@ pub(super) async fn serve(
             }
             Some(ev) = rx.recv() => match ev {
                 Event::Packet(peer, bytes) => node.handle_packet(now_ms(), peer, &bytes),
+                Event::NodeStreamPacket(peer, bytes) => {
+                    node.handle_stream_packet(now_ms(), peer, &bytes)
+                }
                 Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
                 Event::ClientOpen(id, w) => { io.clients.insert(id, w); }
                 Event::ClientClosed(id) => { io.clients.remove(&id); node.client_closed(now_ms(), id); }
@@ -554,7 +559,13 @@ async fn read_stream(
         }
     };
     while let Ok(Ok(Some(b))) = tokio::time::timeout(STREAM_IDLE, net::read_frame(&mut rd)).await {
-        if tx.send(Event::Packet(peer, b)).await.is_err() {
+        // A node stream's claimed address is unproven: the node never answers anything
+        // unauthenticated there (`Node::handle_stream_packet`).
+        let ev = match who {
+            Opener::Node(_) => Event::NodeStreamPacket(peer, b),
+            _ => Event::Packet(peer, b),
+        };
+        if tx.send(ev).await.is_err() {
             break;
         }
     }

@@ -34,22 +34,26 @@ impl Node {
         let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
             return;
         };
+        // Nothing about the child changes until its answer has verified: a forged or
+        // corrupted SessionOk is dropped and leaves the offer (and its initiator) as it was.
+        let mut forged = false;
         match &mut c.state {
             ChildState::Offered { initiator, .. } => {
-                let Some(init) = initiator.take() else { return };
-                let Ok(confirm) = <[u8; 16]>::try_from(confirm.as_slice()) else {
-                    c.state = ChildState::Missing {
-                        why: "bad handshake".into(),
-                    };
+                let Some(init) = initiator.as_deref() else {
                     return;
                 };
-                let hello = ChildHello {
-                    e_c: *e_c,
-                    sig: *sig,
-                    confirm,
-                };
-                match init.finish(&hash, &me, &c.name, &c.key, &hello) {
-                    Ok(mut keys) => {
+                let finished = <[u8; 16]>::try_from(confirm.as_slice())
+                    .ok()
+                    .and_then(|confirm| {
+                        let hello = ChildHello {
+                            e_c: *e_c,
+                            sig: *sig,
+                            confirm,
+                        };
+                        init.finish(&hash, &me, &c.name, &c.key, &hello).ok()
+                    });
+                match finished {
+                    Some(mut keys) => {
                         let Ok((mut sealer, opener)) = keys.channel(0) else {
                             c.state = ChildState::Missing {
                                 why: "handshake failed".into(),
@@ -84,11 +88,7 @@ impl Node {
                             self.send(to, &p);
                         }
                     }
-                    Err(e) => {
-                        c.state = ChildState::Missing {
-                            why: format!("handshake failed: {e}"),
-                        };
-                    }
+                    None => forged = true,
                 }
             }
             ChildState::Linked {
@@ -106,6 +106,10 @@ impl Node {
                 }
             }
             _ => {}
+        }
+        if forged {
+            self.counters.frames_rejected += 1;
+            return;
         }
         if let Some((name, addr, k, primary)) = push_link {
             self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
@@ -125,18 +129,36 @@ impl Node {
             return;
         };
         let hash = *session_hash;
+        let mut forged = false;
         if let Some(c) = self.offered_child(&hash, &child) {
+            let key = c.key;
             if let ChildState::Offered {
                 packet_hash,
                 prune_sig,
                 ..
             } = &mut c.state
             {
-                // Checked in `check_prunes`, when this node is about to answer.
-                if *packet_hash == *answered && prune_sig.is_none() {
-                    *prune_sig = Some(Box::new(*sig));
+                if *packet_hash == *answered {
+                    match prune_sig {
+                        // Checked in `check_prunes`, when this node is about to answer.
+                        None => *prune_sig = Some(Box::new(*sig)),
+                        // Another Prune while one waits for its check: check this one now,
+                        // so that a forged Prune held first cannot hide the real one.
+                        Some(held) if **held != *sig => {
+                            let data = prune_signed_data(&hash, packet_hash);
+                            if verify_node_sig(&key, &data, &sig).is_ok() {
+                                c.state = ChildState::Pruned;
+                            } else {
+                                forged = true;
+                            }
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
+        }
+        if forged {
+            self.counters.frames_rejected += 1;
         }
         self.try_finish(now_ms, hash);
     }

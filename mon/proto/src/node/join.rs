@@ -83,7 +83,57 @@ impl Node {
             .find(|k| matches!(self.known.check(name, Some(ip), k), Trust::Trusted))
     }
 
-    pub(super) fn handle_session(&mut self, now_ms: u64, from: Peer, packet: Packet, raw: &[u8]) {
+    /// Whether the node `parent` at `from` proves the key known_nodes pins for it: its
+    /// signature over this hop (session, `e_p`, our name), from an address its known_nodes
+    /// line lists (any address when the line lists none). A hop signature can be replayed, so
+    /// the address is what tells the node's own offer from a copy sent from elsewhere. A
+    /// client, or an address with no trusted key for `parent`, proves nothing.
+    fn parent_proves_key(
+        &self,
+        parent: &str,
+        from: Peer,
+        hash: &SessionHash,
+        e_p: &[u8; 32],
+        parent_sig: Option<&[u8; 64]>,
+    ) -> bool {
+        let Peer::Addr(addr) = from else {
+            return false;
+        };
+        if parent == CLIENT_NAME {
+            return false;
+        }
+        let Some(k) = self.node_key_for(parent, addr.ip()) else {
+            return false;
+        };
+        let listed = |e: &mon_keys::known_nodes::KnownNode| {
+            *e.key() == k && {
+                let mut ips = e.ips().peekable();
+                ips.peek().is_none() || ips.any(|ip| ip.to_canonical() == addr.ip().to_canonical())
+            }
+        };
+        if !self.known.entries_named(parent).any(listed) {
+            return false;
+        }
+        parent_sig.is_some_and(|sig| {
+            hop::verify_parent_signature(&k, hash, e_p, &self.cfg.name, sig).is_ok()
+        })
+    }
+
+    /// A Session from a sender that authenticated as nothing this node answers: no answer,
+    /// no audit record; counted and summarised per source.
+    fn unanswered(&mut self, now_ms: u64, from: Peer) {
+        self.counters.junk += 1;
+        self.junk.note(from.ip(), now_ms);
+    }
+
+    pub(super) fn handle_session(
+        &mut self,
+        now_ms: u64,
+        from: Peer,
+        packet: Packet,
+        raw: &[u8],
+        node_stream: bool,
+    ) {
         let Packet::Session {
             session,
             parent,
@@ -103,6 +153,11 @@ impl Node {
         // is junk (counted, summarised per source), and the client, hearing nothing, sends
         // the Session over its stream, where refusals are explained and audited.
         let udp_client = parent == CLIENT_NAME && matches!(from, Peer::Addr(_));
+        // A node's stream never carries a client's Session, and its claimed address is not
+        // proven: nothing is answered there.
+        if udp_client && node_stream {
+            return self.udp_client_junk(now_ms, from);
+        }
         if udp_client && !self.sessions.contains_key(&hash) && self.replay.contains(&hash) {
             return self.udp_client_junk(now_ms, from);
         }
@@ -131,8 +186,17 @@ impl Node {
             return;
         }
         if self.replay.contains(&hash) {
-            // Ran here before and its state is gone: never re-run.
-            self.send_prune(from, hash, answered);
+            // Ran here before and its state is gone: never re-run. The Prune goes back on a
+            // client's own stream, or to a node that proves its key; anyone else (a replay
+            // from an unproven address) gets nothing.
+            let client_stream = parent == CLIENT_NAME && matches!(from, Peer::Client(..));
+            if client_stream
+                || self.parent_proves_key(&parent, from, &hash, &e_p, parent_sig.as_deref())
+            {
+                self.send_prune(from, hash, answered);
+            } else {
+                self.unanswered(now_ms, from);
+            }
             return;
         }
 
@@ -140,13 +204,25 @@ impl Node {
         let body = match SessionBody::from_bytes(&session.body) {
             Ok(b) => b,
             Err(_) if udp_client => return self.udp_client_junk(now_ms, from),
+            // A node's Deny goes only to a parent that proves its key.
+            Err(_)
+                if matches!(from, Peer::Addr(_))
+                    && !self.parent_proves_key(
+                        &parent,
+                        from,
+                        &hash,
+                        &e_p,
+                        parent_sig.as_deref(),
+                    ) =>
+            {
+                return self.unanswered(now_ms, from);
+            }
             Err(e) => {
                 // Answered on a client's own stream, or to a parent that proves its key.
                 let answer = match from {
                     Peer::Client(..) => parent == CLIENT_NAME,
-                    Peer::Addr(a) => {
-                        self.parent_authentic(&parent, a.ip(), &hash, &e_p, parent_sig.as_deref())
-                    }
+                    // The arm above kept only parents that prove their key.
+                    Peer::Addr(_) => true,
                 };
                 let text = e.to_string();
                 return self.refuse_unverified(now_ms, from, hash, e.code(), &text, answer);
@@ -175,7 +251,7 @@ impl Node {
                 Some(addr.ip())
             }
             (name, Peer::Addr(addr)) if name != CLIENT_NAME => {
-                if !self.parent_authentic(name, addr.ip(), &hash, &e_p, parent_sig.as_deref()) {
+                if !self.parent_proves_key(name, from, &hash, &e_p, parent_sig.as_deref()) {
                     // Unauthenticated sender: do not answer it, and do not let it write one
                     // audit record per datagram: it is counted and summarised per source.
                     self.counters.sessions_denied += 1;
@@ -253,6 +329,7 @@ impl Node {
             verified.body.expires_at,
         ) {
             Ok(Seen::New) => {}
+            Ok(Seen::Again) if udp_client => return self.udp_client_junk(now_ms, from),
             Ok(Seen::Again) => {
                 self.send_prune(from, hash, answered);
                 return;
@@ -353,23 +430,6 @@ impl Node {
                 .map(|s| s.parent.name.clone())
                 .unwrap_or_default();
             self.push_add_parent(now_ms, hash, &name, from, k);
-        }
-    }
-
-    /// Whether `name` at `ip` proved its known_nodes key with its signature on this hop.
-    fn parent_authentic(
-        &self,
-        name: &str,
-        ip: std::net::IpAddr,
-        hash: &SessionHash,
-        e_p: &[u8; 32],
-        sig: Option<&[u8; 64]>,
-    ) -> bool {
-        match (self.node_key_for(name, ip), sig) {
-            (Some(k), Some(sig)) => {
-                hop::verify_parent_signature(&k, hash, e_p, &self.cfg.name, sig).is_ok()
-            }
-            _ => false,
         }
     }
 
@@ -538,16 +598,29 @@ impl Node {
         let Some(s) = self.sessions.get(&hash) else {
             return;
         };
-        // A retransmission from a parent we already answered: answer again.
-        if s.parent.name == parent {
-            let b = s.parent.session_ok.clone();
-            self.out.push_back(Output::Send { to: from, bytes: b });
-            return;
-        }
-        if let Some(p) = s.extra_parents.iter().find(|p| p.name == parent) {
-            let b = p.session_ok.clone();
-            self.out.push_back(Output::Send { to: from, bytes: b });
-            return;
+        // A retransmission from a parent we already answered, from where it was answered
+        // (for a client: a stream from the address its Session came from, as when its
+        // datagram arrived before its stream): answer again. A replay from anywhere else
+        // gets nothing unless the sender proves a node key (below).
+        let same_client = parent == CLIENT_NAME
+            && matches!(from, Peer::Client(_, ip) if ip == s.parent.peer.ip());
+        let answered_before = if s.parent.name == parent {
+            Some((s.parent.peer == from || same_client, &s.parent.session_ok))
+        } else {
+            s.extra_parents
+                .iter()
+                .find(|p| p.name == parent)
+                .map(|p| (p.peer == from, &p.session_ok))
+        };
+        match answered_before {
+            Some((true, ok)) => {
+                let b = ok.clone();
+                self.out.push_back(Output::Send { to: from, bytes: b });
+                return;
+            }
+            // That parent's offer, copied to us from elsewhere.
+            Some((false, _)) => return self.unanswered(now_ms, from),
+            None => {}
         }
         let dag = s.body.overlay.kind == OverlayKind::Dag;
         let room = 1 + s.extra_parents.len() < usize::from(s.body.overlay.max_parents);
@@ -555,63 +628,56 @@ impl Node {
         // harmless (results still go up the first-parent tree); no level rule, but no extra
         // parent once the file is complete.
         let push = s.push.as_ref().map(|p| !p.dl.complete() && !p.finished());
-        let Peer::Addr(addr) = from else {
-            self.send_prune(from, hash, answered);
-            return;
-        };
         let acceptable = match push {
             Some(wanted) => wanted,
             None => dag && level < s.level,
         };
+        // Only a node that proves its key (a DAG's or a push's other parent, or a node that
+        // offers a session we are in already) gets an answer: a SessionOk or a Prune.
+        if !self.parent_proves_key(parent, from, &hash, e_p, parent_sig) {
+            return self.unanswered(now_ms, from);
+        }
         if room && acceptable {
-            let authentic = match (self.node_key_for(parent, addr.ip()), parent_sig) {
-                (Some(k), Some(sig)) => {
-                    hop::verify_parent_signature(&k, &hash, e_p, &self.cfg.name, sig).is_ok()
-                }
-                _ => false,
-            };
-            if authentic {
-                if let Ok((hello, mut keys)) =
-                    hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name)
-                {
-                    let ok = Packet::SessionOk {
-                        session_hash: hash.into(),
-                        child: self.cfg.name.clone(),
-                        e_c: hello.e_c.into(),
-                        sig: hello.sig.into(),
-                        confirm: hello.confirm.to_vec(),
-                        extra: true,
-                    };
-                    let bytes = ok.to_bytes();
-                    let Ok((sealer, opener)) = keys.channel(0) else {
-                        return;
-                    };
-                    let push_keys = match push {
-                        Some(_) => match keys.channel(u64::from(PUSH_CHANNEL)) {
-                            Ok(k) => Some(k),
-                            Err(_) => return,
-                        },
-                        None => None,
-                    };
-                    self.out.push_back(Output::Send {
-                        to: from,
-                        bytes: bytes.clone(),
-                    });
-                    if let Some(k) = push_keys {
-                        self.push_add_parent(now_ms, hash, parent, from, k);
-                    }
-                    if let Some(s) = self.sessions.get_mut(&hash) {
-                        s.extra_parents.push(ParentLink {
-                            name: parent.to_string(),
-                            peer: from,
-                            sealer,
-                            opener,
-                            go: false,
-                            session_ok: bytes,
-                        });
-                    }
+            if let Ok((hello, mut keys)) =
+                hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name)
+            {
+                let ok = Packet::SessionOk {
+                    session_hash: hash.into(),
+                    child: self.cfg.name.clone(),
+                    e_c: hello.e_c.into(),
+                    sig: hello.sig.into(),
+                    confirm: hello.confirm.to_vec(),
+                    extra: true,
+                };
+                let bytes = ok.to_bytes();
+                let Ok((sealer, opener)) = keys.channel(0) else {
                     return;
+                };
+                let push_keys = match push {
+                    Some(_) => match keys.channel(u64::from(PUSH_CHANNEL)) {
+                        Ok(k) => Some(k),
+                        Err(_) => return,
+                    },
+                    None => None,
+                };
+                self.out.push_back(Output::Send {
+                    to: from,
+                    bytes: bytes.clone(),
+                });
+                if let Some(k) = push_keys {
+                    self.push_add_parent(now_ms, hash, parent, from, k);
                 }
+                if let Some(s) = self.sessions.get_mut(&hash) {
+                    s.extra_parents.push(ParentLink {
+                        name: parent.to_string(),
+                        peer: from,
+                        sealer,
+                        opener,
+                        go: false,
+                        session_ok: bytes,
+                    });
+                }
+                return;
             }
         }
         self.send_prune(from, hash, answered);

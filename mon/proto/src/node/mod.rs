@@ -412,6 +412,18 @@ impl Node {
 
     /// Handles one received packet.
     pub fn handle_packet(&mut self, now_ms: u64, from: Peer, bytes: &[u8]) {
+        self.handle_packet_via(now_ms, from, bytes, false);
+    }
+
+    /// A packet that came on a stream a node opened: `from` is the listen address the
+    /// stream's preamble claims, which nothing has proven. Such a stream never carries a
+    /// client's Session (clients open client streams), so one is dropped as junk: the claimed
+    /// address is never the target of an answer to something unauthenticated.
+    pub fn handle_stream_packet(&mut self, now_ms: u64, from: Peer, bytes: &[u8]) {
+        self.handle_packet_via(now_ms, from, bytes, true);
+    }
+
+    fn handle_packet_via(&mut self, now_ms: u64, from: Peer, bytes: &[u8], node_stream: bool) {
         let packet = match Packet::from_bytes(bytes, MAX_STREAM_PACKET) {
             Ok(p) => p,
             Err(_) => {
@@ -423,7 +435,7 @@ impl Node {
         };
         match packet {
             Packet::Gossip { signed, sig } => self.handle_gossip(now_ms, from, &signed, &sig),
-            Packet::Session { .. } => self.handle_session(now_ms, from, packet, bytes),
+            Packet::Session { .. } => self.handle_session(now_ms, from, packet, bytes, node_stream),
             Packet::SessionOk { .. } => self.handle_session_ok(now_ms, from, packet),
             Packet::Prune { .. } => self.handle_prune(now_ms, from, packet),
             Packet::Deny { .. } => self.handle_deny(now_ms, from, packet),
