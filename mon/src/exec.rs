@@ -69,22 +69,22 @@ pub enum ExecError {
 
 /// A local user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct User {
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
+pub(crate) struct User {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) home: PathBuf,
 }
 
 /// This process's effective uid.
 #[allow(unsafe_code)]
-fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
 
 /// Looks a user up by name (getpwnam_r); `Ok(None)` if there is no such user.
 #[allow(unsafe_code)]
-fn lookup_user(name: &str) -> io::Result<Option<User>> {
+pub(crate) fn lookup_user(name: &str) -> io::Result<Option<User>> {
     let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut buf_len = 1024usize;
     loop {

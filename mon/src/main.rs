@@ -1,5 +1,6 @@
 //! `mon`: the MON client, server and admin tools.
 
+mod as_user;
 mod auditlog;
 mod cli;
 mod client;

@@ -122,9 +122,19 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
     write(&dir.join("known_nodes"), &known)?;
     let push_dir = dir.join("push");
     std::fs::create_dir_all(&push_dir)?;
+    // A root server acts for the user as run-as, never as root: the testbed's is `nobody`,
+    // who owns the push dir (a server not running as root acts as its own user).
+    let run_as = if crate::exec::euid() == 0 {
+        let nobody = crate::exec::lookup_user(TESTBED_RUN_AS)?
+            .with_context(|| format!("the testbed needs a user {TESTBED_RUN_AS} to run as"))?;
+        std::os::unix::fs::chown(&push_dir, Some(nobody.uid), Some(nobody.gid))?;
+        format!(",run-as=\"{TESTBED_RUN_AS}\"")
+    } else {
+        String::new()
+    };
     let signers = format!("testbed-user namespaces=\"mon-*@mon\" {user_pub} testbed\n");
     let policy = format!(
-        "# Testbed: exec and push narrowed to the testbed's directory.\ntestbed-user push-dirs=\"{}\"\n",
+        "# Testbed: exec and push narrowed to the testbed's directory.\ntestbed-user push-dirs=\"{}\"{run_as}\n",
         push_dir.display()
     );
     for i in 1..=n {
@@ -135,6 +145,9 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
     }
     Ok(user_key)
 }
+
+/// The user a testbed started as root acts as (`run-as`).
+pub const TESTBED_RUN_AS: &str = "nobody";
 
 /// Runs the testbed.
 pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {

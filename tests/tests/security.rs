@@ -7,7 +7,9 @@
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
-//! - `network`: forged datagrams and junk streams.
+//! - `network`: forged datagrams and junk streams;
+//! - `push_land`: a push lands as the run-as user, beneath its push dir, never through a
+//!   symbolic link, without set-id bits unless granted (issue 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
@@ -18,6 +20,8 @@ mod keys;
 mod network;
 #[path = "security/policy.rs"]
 mod policy;
+#[path = "security/push_land.rs"]
+mod push_land;
 #[path = "security/replay.rs"]
 mod replay;
 

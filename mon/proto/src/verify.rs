@@ -6,11 +6,15 @@
 
 use std::net::IpAddr;
 
-use mon_policy::{Operation, Request, SlicePolicy};
+use mon_policy::{Operation, Reason, Request, SlicePolicy};
 
 use crate::agg::Query;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
+
+/// Setuid, setgid and sticky bits of a pushed file's mode: refused unless the deciding
+/// `mon_policy` grants `allow-setid`.
+pub const SETID_BITS: u32 = 0o7000;
 
 /// The four capability classes.
 pub const NAMESPACES: [&str; 4] = [
@@ -73,6 +77,10 @@ pub struct Verified {
     pub policy_line: Option<usize>,
     /// User to run exec/grep/push as, from mon_policy.
     pub run_as: Option<String>,
+    /// For a push: the `push-dirs` entry DEST lands beneath (from the push's decision).
+    pub push_dir: Option<String>,
+    /// For a push: the policy grants `allow-setid` (set-id and sticky bits may land).
+    pub allow_setid: bool,
     /// Whether this node executes (in `targets`) or only relays.
     pub targeted: bool,
 }
@@ -213,6 +221,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     let lifetime = u64::from(body.max_lifetime_s);
     let mut principal = body.principal.clone();
     let mut run_as = None;
+    let mut push_grant: Option<(Option<String>, bool)> = None;
     let mut first_allow: Option<(Option<String>, Option<usize>)> = None;
     for op in &ops {
         let req = Request {
@@ -240,15 +249,30 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         if run_as.is_none() {
             run_as = d.run_as.clone();
         }
+        if matches!(op, Operation::Push { .. }) {
+            push_grant = Some((d.push_dir.clone(), d.allow_setid));
+        }
         if first_allow.is_none() {
             first_allow = Some((file, d.line));
         }
     }
     denied.principal = principal.clone();
-
+    let (push_dir, allow_setid) = push_grant.unwrap_or((None, false));
     // 6. the signature itself
     if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
         return Err(deny(denied, "bad-signature", e.to_string()));
+    }
+
+    // 6b. the file's mode: set-id and sticky bits only where mon_policy grants them
+    if let Some(m) = &body.push {
+        if m.mode & SETID_BITS != 0 && !allow_setid {
+            let text = format!(
+                "mode {:04o} has setuid, setgid or sticky bits, which mon_policy does not grant (allow-setid); push with e.g. --mode {:04o}",
+                m.mode & 0o7777,
+                m.mode & 0o777
+            );
+            return Err(deny(denied, Reason::SetIdDenied.code(), text));
+        }
     }
 
     // 7. freshness
@@ -295,6 +319,8 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         policy_file,
         policy_line,
         run_as,
+        push_dir,
+        allow_setid,
         targeted,
     })
 }

@@ -188,7 +188,7 @@ pub(super) async fn serve(
         clients: HashMap::new(),
         streams: HashMap::new(),
         push_streams: HashMap::new(),
-        push_files: HashMap::new(),
+        push_files: super::push_io::PushFiles::new(state_dir.clone()),
     };
     let mut next_client = 1u64;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
