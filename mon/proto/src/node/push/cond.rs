@@ -2,7 +2,9 @@
 //! `targets` reads the resource when its push starts, and lands the file only if the condition
 //! holds. A node where it does not hold (or whose resource cannot be read) still downloads and
 //! serves the blocks as a relay, so the DAG keeps its shape, and reports itself skipped (or
-//! failed, with the reason) instead of landing anything at DEST.
+//! failed, with the reason) instead of landing anything at DEST. The node's file is created
+//! only once the condition is known, so a node that does not land creates nothing at DEST
+//! (its blocks go to an anonymous relay file).
 
 use super::super::push_state::{Cond, Land};
 use super::super::{Node, Output, RunRequest};
