@@ -23,6 +23,8 @@ use std::path::PathBuf;
 
 use rustix::process::{Gid, Uid};
 
+pub mod worker;
+
 /// A local user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -78,6 +80,21 @@ pub enum AsUserError {
     /// The worker thread could not start or panicked.
     #[error("the worker thread acting as '{0}' failed")]
     Thread(String),
+}
+
+impl AsUserError {
+    /// A stable reason code for results and audit records (docs/protocol.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AsUserError::Missing => "run-as-missing",
+            AsUserError::NoSuchUser(_) => "no-such-user",
+            AsUserError::NotRoot { .. } => "run-as-not-root",
+            AsUserError::Traceable(_) => "run-as-traceable",
+            AsUserError::Lookup { .. } | AsUserError::Become { .. } | AsUserError::Thread(_) => {
+                "run-as-failed"
+            }
+        }
+    }
 }
 
 /// This process's effective uid.
@@ -229,6 +246,31 @@ pub fn creds(user: &User) -> (Vec<Gid>, Uid, Gid) {
     )
 }
 
+/// Whom the server acts as for `run_as`: `Ok(Some(user))` to become on a root server (the
+/// kernel checked not to leave the server traceable by them), `Ok(None)` to act as the server
+/// itself (only a server not running as root, for its own user or no run-as). A root server
+/// with no run-as is refused ([`AsUserError::Missing`]): it never acts as root for a user.
+pub fn resolve(run_as: Option<&str>) -> Result<Option<User>, AsUserError> {
+    let me = euid();
+    let user = match run_as {
+        Some(name) => find(name)?,
+        None if me == 0 => return Err(AsUserError::Missing),
+        None => return Ok(None),
+    };
+    if me != 0 {
+        return if user.uid == me {
+            Ok(None)
+        } else {
+            Err(AsUserError::NotRoot {
+                user: user.name,
+                euid: me,
+            })
+        };
+    }
+    check_untraceable(&user.name)?;
+    Ok(Some(user))
+}
+
 /// Runs `f` as the run-as user `run_as` (see the module docs). On a root server: on a new
 /// thread that has become the user, and `run_as` is required. On a non-root server: on a new
 /// thread as the server, when `run_as` is absent or names the server's own user.
@@ -237,29 +279,13 @@ where
     T: Send,
     F: FnOnce() -> T + Send,
 {
-    let me = euid();
-    let user = match run_as {
-        Some(name) => Some(find(name)?),
-        None if me == 0 => return Err(AsUserError::Missing),
-        None => None,
-    };
-    if let Some(u) = &user {
-        if me != 0 && u.uid != me {
-            return Err(AsUserError::NotRoot {
-                user: u.name.clone(),
-                euid: me,
-            });
-        }
-    }
-    if let (Some(u), 0) = (&user, me) {
-        check_untraceable(&u.name)?;
-    }
+    let user = resolve(run_as)?;
     let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("mon-asuser".into())
             .spawn_scoped(scope, move || {
-                if let (Some(u), 0) = (&user, me) {
+                if let Some(u) = &user {
                     let (groups, uid, gid) = creds(u);
                     become_user(&groups, uid, gid).map_err(|source| AsUserError::Become {
                         user: u.name.clone(),

@@ -27,6 +27,8 @@ use std::path::PathBuf;
 /// | `fanout-too-large` | the session's fanout exceeds a `max-fanout=` |
 /// | `lifetime-too-long` | the session's lifetime exceeds a `max-lifetime=` |
 /// | `run-as-conflict` | two applying `mon_policy` lines name different `run-as` users |
+/// | `push-dest-dir` | the push destination names a directory (ends in `/`, or is a push dir itself) |
+/// | `setid-denied` | the pushed file's mode has setuid, setgid or sticky bits and no applying `mon_policy` line has `allow-setid` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// Every check passed.
@@ -65,6 +67,10 @@ pub enum Reason {
     LifetimeTooLong,
     /// Applying lines disagree on `run-as`.
     RunAsConflict,
+    /// The push destination names a directory.
+    PushDestIsDir,
+    /// Setuid, setgid or sticky bits without `allow-setid`.
+    SetIdDenied,
 }
 
 impl Reason {
@@ -89,11 +95,13 @@ impl Reason {
             Reason::FanoutTooLarge => "fanout-too-large",
             Reason::LifetimeTooLong => "lifetime-too-long",
             Reason::RunAsConflict => "run-as-conflict",
+            Reason::PushDestIsDir => "push-dest-dir",
+            Reason::SetIdDenied => "setid-denied",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 20] = [
         Reason::Allowed,
         Reason::NoPolicy,
         Reason::KeyNotListed,
@@ -112,6 +120,8 @@ impl Reason {
         Reason::FanoutTooLarge,
         Reason::LifetimeTooLong,
         Reason::RunAsConflict,
+        Reason::PushDestIsDir,
+        Reason::SetIdDenied,
     ];
 }
 
@@ -156,6 +166,13 @@ pub struct Decision {
     pub policy_lines: Vec<SourceLine>,
     /// The user `exec`, `grep` and `push` run as on a server running as root (`run-as=`).
     pub run_as: Option<String>,
+    /// For an allowed push: the `push-dirs` entry DEST was resolved beneath (the deepest one
+    /// that holds it: every applying line's push-dirs hold it). The node lands the file
+    /// relative to this directory, never following a symbolic link below it.
+    pub push_dir: Option<String>,
+    /// An applying `mon_policy` line has `allow-setid`: a push may land setuid, setgid and
+    /// sticky bits.
+    pub allow_setid: bool,
     /// A human-readable explanation naming the key, the principal and the line.
     pub message: String,
 }
@@ -171,6 +188,8 @@ impl Decision {
             line: None,
             policy_lines: Vec::new(),
             run_as: None,
+            push_dir: None,
+            allow_setid: false,
             message: format!(
                 "slice \"{slice}\" has no valid policy on this node: everything is denied"
             ),

@@ -30,6 +30,8 @@ struct Denial {
 struct Narrowed {
     applied: Vec<usize>,
     run_as: Option<String>,
+    push_dir: Option<String>,
+    allow_setid: bool,
 }
 
 impl SlicePolicy {
@@ -49,6 +51,8 @@ impl SlicePolicy {
             line,
             policy_lines: Vec::new(),
             run_as: None,
+            push_dir: None,
+            allow_setid: false,
             message,
         };
 
@@ -266,6 +270,8 @@ impl SlicePolicy {
             line: Some(line.line),
             policy_lines,
             run_as: n.run_as,
+            push_dir: n.push_dir,
+            allow_setid: n.allow_setid,
             message,
         }
     }
@@ -327,6 +333,7 @@ impl SlicePolicy {
                 format!("node \"{}\" is not in nodes=\"{pat}\"", req.node),
             ));
         }
+        let mut push_dir: Option<String> = None;
         match req.op {
             Operation::Exec { argv } => {
                 let cmdline = argv.join(" ");
@@ -390,6 +397,15 @@ impl SlicePolicy {
                         applied,
                     });
                 };
+                if dest.ends_with('/') || dest.ends_with("/.") {
+                    return Err(denial(
+                        Reason::PushDestIsDir,
+                        first,
+                        format!(
+                            "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
+                        ),
+                    ));
+                }
                 let norm = normalize_abs_path(dest).map_err(|m| {
                     denial(
                         Reason::PushDirDenied,
@@ -397,6 +413,18 @@ impl SlicePolicy {
                         format!("push destination \"{dest}\": {m}"),
                     )
                 })?;
+                if let Some(l) = restricted
+                    .iter()
+                    .find(|l| l.push_dirs.as_ref().is_some_and(|d| d.contains(&norm)))
+                {
+                    return Err(denial(
+                        Reason::PushDestIsDir,
+                        l,
+                        format!(
+                            "push destination \"{norm}\" is a push dir itself: DEST names the file to write, e.g. {norm}/FILE"
+                        ),
+                    ));
+                }
                 if let Some(l) = restricted.iter().find(|l| {
                     !l.push_dirs
                         .as_ref()
@@ -413,6 +441,15 @@ impl SlicePolicy {
                         format!("push destination \"{norm}\" is outside push-dirs=\"{list}\""),
                     ));
                 }
+                // Every restricting line holds DEST, so the deepest holding entry lies below
+                // (or at) every other one: landing beneath it satisfies them all.
+                push_dir = restricted
+                    .iter()
+                    .filter_map(|l| l.push_dirs.as_ref())
+                    .flatten()
+                    .filter(|dir| is_within(&norm, dir))
+                    .max_by_key(|dir| dir.len())
+                    .cloned();
             }
             Operation::Query { .. } => {}
         }
@@ -446,6 +483,8 @@ impl SlicePolicy {
                             return Ok(Narrowed {
                                 applied,
                                 run_as: None,
+                                push_dir: None,
+                                allow_setid: false,
                             });
                         }
                         return Err(denial(
@@ -464,6 +503,8 @@ impl SlicePolicy {
         Ok(Narrowed {
             applied,
             run_as: run_as.map(|(u, _)| u.to_string()),
+            push_dir,
+            allow_setid: lines.iter().any(|l| l.allow_setid),
         })
     }
 }

@@ -12,7 +12,8 @@ use crate::validity::{format_time, OutsideWindow};
 /// Lints a whole slice at time `now_unix_s`: the [`allowed_signers`](lint_allowed_signers)
 /// warnings, plus warnings needing several files: exec or push granted without `mon_policy`
 /// narrowing, push without `push-dirs`, read without `grep-paths`, exec/read/push without
-/// `run-as` (a root server refuses them), revoked keys still listed.
+/// `run-as` (a root server refuses them), revoked keys still listed, `allow-setid` anywhere in
+/// `mon_policy`.
 pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
     let mut out = lint_allowed_signers(&policy.signers, now_unix_s);
     let empty = MonPolicy::default();
@@ -100,6 +101,14 @@ pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
                 ));
             }
         }
+    }
+    for l in mp.lines.iter().filter(|l| l.allow_setid) {
+        out.push(Diagnostic::warning(
+            &mp.path,
+            l.line,
+            l.col_of("allow-setid"),
+            "allow-setid lets a push land setuid, setgid or sticky files: whoever may push here can plant a setuid program owned by the run-as user; grant it only to a principal and push-dirs that need it".to_string(),
+        ));
     }
     out
 }

@@ -3,7 +3,8 @@
 //! Options use the `authorized_keys` grammar (comma-separated, no spaces, string values in
 //! double quotes): `from="CIDR,…"`, `command="pattern"`, `grep-paths="/glob,…"`,
 //! `push-dirs="/dir,…"`, `nodes="pattern,…"`, `max-fanout=N`, `max-lifetime=SECONDS`,
-//! `run-as="user"`. Every line whose principal patterns match a principal applies to it, and
+//! `run-as="user"`, and the flag `allow-setid` (a push may land setuid, setgid or sticky
+//! bits). Every line whose principal patterns match a principal applies to it, and
 //! options only narrow. An unknown option, or any other error, rejects the whole file.
 
 use std::net::IpAddr;
@@ -29,7 +30,7 @@ pub struct FromEntry {
 }
 
 /// The option names `mon_policy` knows, in the order they are checked.
-pub const OPTION_NAMES: [&str; 8] = [
+pub const OPTION_NAMES: [&str; 9] = [
     "from",
     "nodes",
     "command",
@@ -38,7 +39,11 @@ pub const OPTION_NAMES: [&str; 8] = [
     "max-fanout",
     "max-lifetime",
     "run-as",
+    "allow-setid",
 ];
+
+/// The options of [`OPTION_NAMES`] that are flags, written without a value.
+pub const FLAG_OPTIONS: [&str; 1] = ["allow-setid"];
 
 /// One line of `mon_policy`.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +70,9 @@ pub struct PolicyLine {
     pub max_lifetime: Option<u64>,
     /// `run-as="user"`.
     pub run_as: Option<String>,
+    /// `allow-setid`: a push may land a file with setuid, setgid or sticky bits (refused
+    /// otherwise).
+    pub allow_setid: bool,
     /// Column of each option present, by name.
     cols: Vec<(&'static str, usize)>,
 }
@@ -214,7 +222,15 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
             format!(
                 "unknown option \"{}\" (mon_policy options: {})",
                 shorten(&opt.name),
-                OPTION_NAMES.join("=, ") + "="
+                OPTION_NAMES
+                    .iter()
+                    .map(|n| if FLAG_OPTIONS.contains(n) {
+                        n.to_string()
+                    } else {
+                        format!("{n}=")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     };
@@ -225,6 +241,16 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
         ));
     }
     out.cols.push((name, line.col(opt.off)));
+    if FLAG_OPTIONS.contains(&name) {
+        if opt.value.is_some() {
+            return Err((
+                opt.off,
+                format!("option \"{name}\" is a flag and takes no value"),
+            ));
+        }
+        out.allow_setid = true;
+        return Ok(());
+    }
     let value = match &opt.value {
         Some(v) => v,
         None => {

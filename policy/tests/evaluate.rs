@@ -293,6 +293,22 @@ fn push_dirs_intersect_and_fail_closed() {
     assert!(d.allowed, "{}", d.message);
     assert_eq!(d.line, Some(3));
     assert_eq!(d.policy_lines, vec![f.mp(2), f.mp(3)]);
+    // Landed beneath the deepest push dir that holds it (every line's dirs hold it).
+    assert_eq!(d.push_dir.as_deref(), Some("/srv/apps"));
+    assert!(!d.allow_setid);
+    // A DEST that names a directory: ends in '/', or is a push dir itself.
+    for dir in [
+        "/srv/apps/x/",
+        "/srv/apps/x/.",
+        "/srv/apps",
+        "/srv/apps/",
+        "/srv//apps/.",
+    ] {
+        let op = push(dir);
+        let d = f.policy.evaluate(&req(&f.bob.public, None, &op));
+        assert_eq!(d.reason, Reason::PushDestIsDir, "{dir}: {}", d.message);
+        assert!(d.message.contains("DEST names the file"), "{}", d.message);
+    }
     // Inside line 2's /opt/x but outside line 3's /srv: both lines apply.
     let op = push("/opt/x/y");
     assert_deny(
@@ -465,6 +481,8 @@ fn reason_codes_are_stable_and_unique() {
         "fanout-too-large",
         "lifetime-too-long",
         "run-as-conflict",
+        "push-dest-dir",
+        "setid-denied",
     ];
     assert_eq!(codes, expected);
 }

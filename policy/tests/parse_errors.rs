@@ -187,6 +187,7 @@ fn mon_policy_errors_point_at_the_token() {
             "unexpected end of options",
         ),
         ("alice command", "command", "needs a value"),
+        ("alice allow-setid=\"yes\"", "allow-setid", "takes no value"),
         (
             "alice command=\"unterminated",
             "\"unterminated",
@@ -208,9 +209,12 @@ fn mon_policy_accepts_its_grammar() {
     let text = "# narrowing\n\
         alice@lab,ops-* from=\"10.0.0.0/8,!10.9.0.0/16,2001:db8::/32,192.0.2.7\",command=\"systemctl restart *\",nodes=\"web*,!web13\",run-as=\"deploy\" # comment\n\
         \"bob@lab\" grep-paths=\"/var/log,/srv/*/logs/*.log\",push-dirs=\"/srv/apps/\",max-fanout=\"16\",max-lifetime=3600\n\
-        carol\n";
+        carol\n\
+        dave push-dirs=\"/opt/tools\",allow-setid\n";
     let (mp, warnings) = parse_mon_policy(Path::new("mp"), text.as_bytes()).unwrap();
-    assert_eq!(mp.lines.len(), 3);
+    assert_eq!(mp.lines.len(), 4);
+    assert!(mp.lines[3].allow_setid);
+    assert!(!mp.lines[1].allow_setid);
     let bob = &mp.lines[1];
     assert_eq!(
         bob.push_dirs.as_deref(),

@@ -36,8 +36,12 @@ fn start(n: u32, port: u16) -> Cluster {
 
 fn start_with(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
     let c = Cluster::start(n, port, extra);
+    // Each node's push dir belongs to the testbed's run-as user, like the testbed's own.
+    let owner = std::fs::metadata(c.dir.path().join("push")).unwrap();
     for i in 1..=n {
+        use std::os::unix::fs::MetadataExt;
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
+        std::os::unix::fs::chown(push_dir(&c, i), Some(owner.uid()), Some(owner.gid())).unwrap();
     }
     assert_eq!(
         c.settle(u64::from(n), Duration::from_secs(90)),
@@ -306,8 +310,12 @@ fn blocks_corrupted_by_a_relay_are_rejected_and_refetched() {
     std::env::set_var("MON_FAULT_CORRUPT_SERVE", "n3,n5");
     let c = Cluster::start_with(bin, n, 19100, |_| Vec::new());
     std::env::remove_var("MON_FAULT_CORRUPT_SERVE");
+    // Each node's push dir belongs to the testbed's run-as user, like the testbed's own.
+    let owner = std::fs::metadata(c.dir.path().join("push")).unwrap();
     for i in 1..=n {
+        use std::os::unix::fs::MetadataExt;
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
+        std::os::unix::fs::chown(push_dir(&c, i), Some(owner.uid()), Some(owner.gid())).unwrap();
     }
     let settled = c.settle(u64::from(n), std::time::Duration::from_secs(90));
     assert_eq!(settled, u64::from(n), "membership did not settle");
@@ -348,8 +356,12 @@ fn a_first_parent_lost_before_its_go_is_replaced_by_an_extra_parent() {
     let mut c = Cluster::start_with(bin, n, 19300, |_| Vec::new());
     std::env::remove_var("MON_FAULT_NO_PUSH_GO");
     std::env::remove_var("MON_E2E_LOG");
+    // Each node's push dir belongs to the testbed's run-as user, like the testbed's own.
+    let owner = std::fs::metadata(c.dir.path().join("push")).unwrap();
     for i in 1..=n {
+        use std::os::unix::fs::MetadataExt;
         std::fs::create_dir_all(push_dir(&c, i)).unwrap();
+        std::os::unix::fs::chown(push_dir(&c, i), Some(owner.uid()), Some(owner.gid())).unwrap();
     }
     let settled = c.settle(u64::from(n), Duration::from_secs(90));
     assert_eq!(settled, u64::from(n), "membership did not settle");

@@ -14,16 +14,18 @@
 //! - `holes`: state file modes, a policy file others can write, insecure build features.
 //! - `principal`: one principal decides a whole session (issue 10, part 3);
 //! - `answers`: replayed sessions get no answer where they were not sent (issue 10, part 7).
+//! - `push_land`: a push lands as the run-as user, beneath its push dir, never through a
+//!   symbolic link, without set-id bits unless granted (issue 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/answers.rs"]
 mod answers;
 #[path = "security/audit.rs"]
 mod audit;
-#[path = "security/junk.rs"]
-mod junk;
 #[path = "security/holes.rs"]
 mod holes;
+#[path = "security/junk.rs"]
+mod junk;
 #[path = "security/keys.rs"]
 mod keys;
 #[path = "security/network.rs"]
@@ -34,6 +36,8 @@ mod pinning;
 mod policy;
 #[path = "security/principal.rs"]
 mod principal;
+#[path = "security/push_land.rs"]
+mod push_land;
 #[path = "security/replay.rs"]
 mod replay;
 #[path = "security/run_as.rs"]

@@ -7,11 +7,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use mon_policy::{Operation, Request, SlicePolicy};
+use mon_policy::{Operation, Reason, Request, SlicePolicy};
 
 use crate::agg::Query;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
+
+/// Setuid, setgid and sticky bits of a pushed file's mode: refused unless the deciding
+/// `mon_policy` grants `allow-setid`.
+pub const SETID_BITS: u32 = 0o7000;
 
 /// The four capability classes.
 pub const NAMESPACES: [&str; 4] = [
@@ -132,6 +136,10 @@ pub struct Verified {
     pub policy_line: Option<usize>,
     /// User to run exec/grep/push as, from mon_policy.
     pub run_as: Option<String>,
+    /// For a push: the `push-dirs` entry DEST lands beneath (from the push's decision).
+    pub push_dir: Option<String>,
+    /// For a push: the policy grants `allow-setid` (set-id and sticky bits may land).
+    pub allow_setid: bool,
     /// Whether this node executes (in `targets`) or only relays.
     pub targeted: bool,
     /// The principal's `max-fanout=` (smallest of its `mon_policy` lines): also bounds the
@@ -322,12 +330,29 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     let run_as = sd.run_as.clone();
     let (policy_file, policy_line) = (file, line);
     denied.principal = principal.clone();
-
+    // The push operation's grant (its deepest push dir, allow-setid), under that principal.
+    let (push_dir, allow_setid) = ops
+        .iter()
+        .zip(&sd.decisions)
+        .find(|(op, _)| matches!(op, Operation::Push { .. }))
+        .map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
     // 6. the signature itself
     if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
         return Err(deny(denied, "bad-signature", e.to_string()));
     }
     denied.verified = true;
+
+    // 6b. the file's mode: set-id and sticky bits only where mon_policy grants them
+    if let Some(m) = &body.push {
+        if m.mode & SETID_BITS != 0 && !allow_setid {
+            let text = format!(
+                "mode {:04o} has setuid, setgid or sticky bits, which mon_policy does not grant (allow-setid); push with e.g. --mode {:04o}",
+                m.mode & 0o7777,
+                m.mode & 0o777
+            );
+            return Err(deny(denied, Reason::SetIdDenied.code(), text));
+        }
+    }
 
     // 7. freshness
     let l = ctx.limits;
@@ -393,6 +418,8 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         policy_file,
         policy_line,
         run_as,
+        push_dir,
+        allow_setid,
         targeted,
     })
 }

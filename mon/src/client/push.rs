@@ -146,6 +146,20 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     if !a.dest.starts_with('/') {
         bail!("DEST {:?} must be an absolute path", a.dest);
     }
+    if a.dest.ends_with('/') || a.dest.ends_with("/.") {
+        bail!(
+            "DEST {:?} names a directory: give the file to write, e.g. {}/{}",
+            a.dest,
+            a.dest
+                .strip_suffix("/.")
+                .unwrap_or(&a.dest)
+                .trim_end_matches('/'),
+            a.file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "FILE".into())
+        );
+    }
     let file = File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
     let size = file
         .metadata()

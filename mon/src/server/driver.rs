@@ -208,7 +208,7 @@ pub(super) async fn serve(
         clients: HashMap::new(),
         streams: HashMap::new(),
         push_streams: HashMap::new(),
-        push_files: HashMap::new(),
+        push_files: super::push_io::PushFiles::new(state_dir.clone()),
     };
     let mut next_client = 1u64;
     let mut storage_down = false;

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mon_proto::node::{Node, Output, PushIoError};
@@ -15,18 +14,73 @@ use tokio::sync::mpsc;
 
 use super::driver::Event;
 use super::net::{self, Opener};
-use crate::land::{LandError, Landing};
+use crate::asuser::worker::Worker;
+use crate::asuser::AsUserError;
+use crate::land::{LandError, Landing, Spool};
 
 /// A push session's file on this node.
 pub(super) enum PushFile {
-    /// Being written (temporary file next to DEST).
-    Landing(Landing),
-    /// Committed: blocks are read back from DEST to serve children.
-    Landed(File),
+    /// Landing at DEST: every operation runs on a thread acting as the run-as user.
+    Landing(Worker<UserFile>),
+    /// Relay only: the blocks, kept to serve them, in an anonymous file.
+    Spool(Spool),
 }
 
-/// Files by session.
-pub(super) type PushFiles = HashMap<SessionHash, PushFile>;
+/// The state a landing's worker thread owns.
+pub(super) struct UserFile {
+    size: u64,
+    /// Being written (temporary file next to DEST).
+    landing: Option<Landing>,
+    /// Committed: blocks are read back from the landed file (the same inode, not DEST's
+    /// path, which may have changed since) to serve children.
+    landed: Option<(PathBuf, File)>,
+}
+
+impl UserFile {
+    fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), PushIoError> {
+        match &mut self.landing {
+            Some(l) => l.write_block(offset, bytes).map_err(|e| io_err(&e)),
+            None => Err(no_file("no temporary file for this push")),
+        }
+    }
+
+    fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, PushIoError> {
+        match (&self.landing, &self.landed) {
+            (Some(l), _) => l.read_block(offset, len),
+            (None, Some((path, f))) => crate::land::read_block(f, path, self.size, offset, len),
+            (None, None) => return Err(no_file("no file for this push")),
+        }
+        .map_err(|e| io_err(&e))
+    }
+
+    fn commit(&mut self, mode: u32, allow_setid: bool) -> Result<(), PushIoError> {
+        let Some(l) = self.landing.take() else {
+            return Err(no_file("nothing to commit"));
+        };
+        let dest = l.dest().to_path_buf();
+        let f = l.commit(mode, allow_setid).map_err(|e| io_err(&e))?;
+        self.landed = Some((dest, f));
+        Ok(())
+    }
+}
+
+/// The push files of this node.
+pub(super) struct PushFiles {
+    files: HashMap<SessionHash, PushFile>,
+    /// Where relays keep their anonymous files (the state dir).
+    spool_dir: PathBuf,
+}
+
+impl PushFiles {
+    /// No files yet; relays spool in `spool_dir`.
+    pub(super) fn new(spool_dir: PathBuf) -> PushFiles {
+        PushFiles {
+            files: HashMap::new(),
+            spool_dir,
+        }
+    }
+}
+
 /// Push stream writers by peer.
 pub(super) type PushStreams =
     HashMap<SocketAddr, mpsc::UnboundedSender<(Vec<u8>, Option<SessionHash>)>>;
@@ -38,18 +92,87 @@ fn io_err(e: &LandError) -> PushIoError {
     }
 }
 
+fn no_file(text: &str) -> PushIoError {
+    PushIoError {
+        code: "io".into(),
+        text: text.into(),
+    }
+}
+
+fn worker_gone() -> PushIoError {
+    no_file("the push's file thread is gone")
+}
+
+/// A failure to act as the run-as user, as the node reports it.
+struct AsUserFailed(PushIoError);
+
+impl From<AsUserError> for AsUserFailed {
+    fn from(e: AsUserError) -> Self {
+        AsUserFailed(PushIoError {
+            code: e.code().to_string(),
+            text: e.to_string(),
+        })
+    }
+}
+
+/// Creates the session's file: a relay's anonymous spool, or a landing beneath `push_dir`
+/// on a thread acting as `run_as` (a root server never lands as root for lack of one).
+fn create(
+    spool_dir: &Path,
+    dest: String,
+    push_dir: Option<String>,
+    run_as: Option<&str>,
+    relay_only: bool,
+    size: u64,
+) -> Result<PushFile, PushIoError> {
+    if relay_only {
+        return Spool::create(spool_dir, size)
+            .map(PushFile::Spool)
+            .map_err(|e| io_err(&e));
+    }
+    let Some(push_dir) = push_dir else {
+        return Err(PushIoError {
+            code: "push-dir-denied".into(),
+            text: format!("{dest}: no push dir of the policy holds it"),
+        });
+    };
+    let user = crate::asuser::resolve(run_as).map_err(|e| AsUserFailed::from(e).0)?;
+    Worker::spawn(user, move || {
+        Landing::create(Path::new(&push_dir), Path::new(&dest), size)
+            .map(|l| UserFile {
+                size,
+                landing: Some(l),
+                landed: None,
+            })
+            .map_err(|e| AsUserFailed(io_err(&e)))
+    })
+    .map(PushFile::Landing)
+    .map_err(|e| e.0)
+}
+
 /// Performs one push file operation and reports it to the node.
 pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
     match o {
         Output::PushLand {
             session,
             dest,
+            push_dir,
+            run_as,
+            relay_only,
             size,
         } => {
-            let r = Landing::create(Path::new(&dest), size).map(|l| {
-                files.insert(session, PushFile::Landing(l));
+            let r = create(
+                &files.spool_dir,
+                dest,
+                push_dir,
+                run_as.as_deref(),
+                relay_only,
+                size,
+            )
+            .map(|f| {
+                files.files.insert(session, f);
             });
-            node.push_landed(now_ms, session, r.map_err(|e| io_err(&e)));
+            node.push_landed(now_ms, session, r);
         }
         Output::PushWrite {
             session,
@@ -57,12 +180,12 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             offset,
             bytes,
         } => {
-            let r = match files.get_mut(&session) {
-                Some(PushFile::Landing(l)) => l.write_block(offset, &bytes).map_err(|e| io_err(&e)),
-                _ => Err(PushIoError {
-                    code: "io".into(),
-                    text: "no temporary file for this push".into(),
-                }),
+            let r = match files.files.get_mut(&session) {
+                Some(PushFile::Landing(w)) => w
+                    .call(move |u| u.write(offset, &bytes))
+                    .unwrap_or_else(|| Err(worker_gone())),
+                Some(PushFile::Spool(s)) => s.write_block(offset, &bytes).map_err(|e| io_err(&e)),
+                None => Err(no_file("no temporary file for this push")),
             };
             node.push_stored(now_ms, session, index, r);
         }
@@ -74,52 +197,30 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             len,
         } => {
             let len = usize::try_from(len).unwrap_or(0);
-            let r = match files.get(&session) {
-                Some(PushFile::Landing(l)) => l.read_block(offset, len).map_err(|e| io_err(&e)),
-                Some(PushFile::Landed(f)) => {
-                    let mut buf = vec![0u8; len];
-                    f.read_exact_at(&mut buf, offset)
-                        .map(|()| buf)
-                        .map_err(|e| PushIoError {
-                            code: "io".into(),
-                            text: e.to_string(),
-                        })
-                }
-                None => Err(PushIoError {
-                    code: "io".into(),
-                    text: "no file for this push".into(),
-                }),
+            let r = match files.files.get(&session) {
+                Some(PushFile::Landing(w)) => w
+                    .call(move |u| u.read(offset, len))
+                    .unwrap_or_else(|| Err(worker_gone())),
+                Some(PushFile::Spool(s)) => s.read_block(offset, len).map_err(|e| io_err(&e)),
+                None => Err(no_file("no file for this push")),
             };
             node.push_block_read(now_ms, session, child, index, r);
         }
-        Output::PushCommit { session, mode } => {
-            let r = match files.remove(&session) {
-                Some(PushFile::Landing(l)) => {
-                    let dest = l.dest().to_path_buf();
-                    match l.commit(mode) {
-                        Ok(()) => {
-                            if let Ok(f) = File::open(&dest) {
-                                files.insert(session, PushFile::Landed(f));
-                            }
-                            Ok(())
-                        }
-                        Err(e) => Err(io_err(&e)),
-                    }
-                }
-                other => {
-                    if let Some(f) = other {
-                        files.insert(session, f);
-                    }
-                    Err(PushIoError {
-                        code: "io".into(),
-                        text: "nothing to commit".into(),
-                    })
-                }
+        Output::PushCommit {
+            session,
+            mode,
+            allow_setid,
+        } => {
+            let r = match files.files.get(&session) {
+                Some(PushFile::Landing(w)) => w
+                    .call(move |u| u.commit(mode, allow_setid))
+                    .unwrap_or_else(|| Err(worker_gone())),
+                _ => Err(no_file("nothing to commit")),
             };
             node.push_committed(now_ms, session, r);
         }
         Output::PushDrop { session } => {
-            files.remove(&session);
+            files.files.remove(&session);
         }
         _ => {}
     }

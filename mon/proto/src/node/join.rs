@@ -489,6 +489,7 @@ impl Node {
         budget_ms: u32,
     ) {
         let body = Arc::new(v.body);
+        let (push_dir, allow_setid) = (v.push_dir, v.allow_setid);
         // The signed lifetime bounds everything the session does here (its operations get
         // at most the time left until `finish_by`), whatever timeout the body asks for.
         let lifetime_ms = u32::try_from(u64::from(body.max_lifetime_s) * 1000).unwrap_or(u32::MAX);
@@ -538,7 +539,10 @@ impl Node {
             let Ok(dl) = Download::with_config(m, self.cfg.push_policy, cfg, seed, false) else {
                 return;
             };
-            s.push = Some(Box::new(PushState::new(m.clone(), dest, dl, now_ms)));
+            let mut ps = PushState::new(m.clone(), dest, dl, now_ms);
+            ps.push_dir = push_dir;
+            ps.allow_setid = allow_setid;
+            s.push = Some(Box::new(ps));
         }
         let max_depth = if body.overlay.max_depth == 0 {
             u16::MAX

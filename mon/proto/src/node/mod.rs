@@ -108,11 +108,23 @@ pub enum Output {
     },
     /// Push: create the temporary file for `dest` (`size` bytes); report with
     /// [`Node::push_landed`].
+    ///
+    /// A landing node (`relay_only` false) creates it beneath `push_dir` as `run_as`, never
+    /// following a symbolic link, and refuses a DEST that is a directory or whose directory
+    /// does not exist. A relay-only node (outside `targets`, or skipped by `--where`) only
+    /// keeps the blocks to serve them, in an anonymous file of its own: it creates nothing
+    /// at DEST or in the push dir.
     PushLand {
         /// Session.
         session: SessionHash,
         /// Destination path (`{node}` expanded), allowed by the policy.
         dest: String,
+        /// The `push-dirs` entry DEST lies beneath (from the deciding policy line).
+        push_dir: Option<String>,
+        /// The user every file operation runs as (`run-as` of the deciding policy line).
+        run_as: Option<String>,
+        /// Keep the blocks only to serve them; never land.
+        relay_only: bool,
         /// File size.
         size: u64,
     },
@@ -147,6 +159,8 @@ pub enum Output {
         session: SessionHash,
         /// Mode bits.
         mode: u32,
+        /// The policy grants `allow-setid` (else set-id and sticky bits are refused).
+        allow_setid: bool,
     },
     /// Push: the session's file state may go (an uncommitted temporary file is removed).
     PushDrop {

@@ -88,14 +88,31 @@ impl Node {
         p.land = Land::Creating;
         p.started_ms = now_ms;
         tracing::debug!(parents = p.parents.len(), "push: go, landing");
-        let dest = p.dest.clone();
-        let size = p.manifest.size;
+        // With a `--where` condition, the file is created only once the condition is known
+        // (`push_cond_result`): a node that does not land creates nothing at DEST.
+        if !self.push_cond_start(now_ms, hash) {
+            self.push_create(hash);
+        }
+    }
+
+    /// Asks the driver for the session's file: a landing beneath the push dir if this node
+    /// lands it, else a relay-only store.
+    pub(in crate::node) fn push_create(&mut self, hash: SessionHash) {
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
+        let Some(p) = s.push.as_ref() else {
+            return;
+        };
+        let relay_only = !matches!(cond::finish(s.targeted, &p.cond), cond::Finish::Commit);
         self.out.push_back(Output::PushLand {
             session: hash,
-            dest,
-            size,
+            dest: p.dest.clone(),
+            push_dir: p.push_dir.clone(),
+            run_as: s.run_as.clone(),
+            relay_only,
+            size: p.manifest.size,
         });
-        self.push_cond_start(now_ms, hash);
     }
 
     /// The local part failed: drop the temporary file, report, close our children's links
@@ -266,6 +283,7 @@ impl Node {
                             self.out.push_back(Output::PushCommit {
                                 session: hash,
                                 mode: p.manifest.mode,
+                                allow_setid: p.allow_setid,
                             });
                         }
                         cond::Finish::Wait => {}

@@ -72,6 +72,10 @@ pub(super) struct PushState {
     pub manifest: Manifest,
     /// DEST with `{node}` expanded.
     pub dest: String,
+    /// The `push-dirs` entry DEST lands beneath (from the policy decision).
+    pub push_dir: Option<String>,
+    /// The policy grants `allow-setid`.
+    pub allow_setid: bool,
     pub dl: Download,
     pub serve: ServeQueue,
     /// Parent links; the index is the [`crate::push::ParentId`].
@@ -138,6 +142,8 @@ impl PushState {
         PushState {
             manifest,
             dest,
+            push_dir: None,
+            allow_setid: false,
             dl,
             serve: ServeQueue::new(2 * usize::from(crate::push::sched::MAX_DEPTH)),
             parents: Vec::new(),

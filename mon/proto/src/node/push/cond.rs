@@ -2,9 +2,11 @@
 //! `targets` reads the resource when its push starts, and lands the file only if the condition
 //! holds. A node where it does not hold (or whose resource cannot be read) still downloads and
 //! serves the blocks as a relay, so the DAG keeps its shape, and reports itself skipped (or
-//! failed, with the reason) instead of landing anything at DEST.
+//! failed, with the reason) instead of landing anything at DEST. The node's file is created
+//! only once the condition is known, so a node that does not land creates nothing at DEST
+//! (its blocks go to an anonymous relay file).
 
-use super::super::push_state::Cond;
+use super::super::push_state::{Cond, Land};
 use super::super::{Node, Output, RunRequest};
 use crate::agg::{Local, Query};
 use crate::wire::session::SessionHash;
@@ -38,21 +40,23 @@ pub(super) fn finish(targeted: bool, cond: &Cond) -> Finish {
 
 impl Node {
     /// The push starts on this node: if the manifest has a condition and the node is
-    /// targeted, ask the driver to read the resource.
-    pub(in crate::node) fn push_cond_start(&mut self, now_ms: u64, hash: SessionHash) {
+    /// targeted, ask the driver to read the resource (true: the file is created when the
+    /// result comes, see [`Node::push_cond_result`]).
+    pub(in crate::node) fn push_cond_start(&mut self, now_ms: u64, hash: SessionHash) -> bool {
         let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
+            return false;
         };
         let targeted = s.targeted;
         let timeout_ms = s.finish_by.saturating_sub(now_ms);
+        let run_as = s.run_as.clone();
         let Some(p) = s.push.as_mut() else {
-            return;
+            return false;
         };
         let Some(w) = p.manifest.cond.clone() else {
-            return;
+            return false;
         };
         if !targeted || p.cond != Cond::None {
-            return;
+            return false;
         }
         p.cond = Cond::Pending;
         self.out.push_back(Output::Run(RunRequest {
@@ -63,9 +67,10 @@ impl Node {
                 op: w.op,
                 value: w.value,
             },
-            run_as: None,
+            run_as,
             timeout_ms,
         }));
+        true
     }
 
     /// The condition's resource was read (or could not be).
@@ -91,6 +96,9 @@ impl Node {
             Local::Failed(e) => Cond::Failed(e),
             other => Cond::Failed(format!("unexpected result {other:?}")),
         };
+        if p.land == Land::Creating {
+            self.push_create(hash);
+        }
         self.push_pump(now_ms, hash);
     }
 }

@@ -1,0 +1,149 @@
+//! A long-lived thread acting as one user: push landing keeps one per landing push, so every
+//! file operation of that push (create, write, read-back, fsync, fchmod, rename, clean-up)
+//! happens with the user's credentials and the file is created by and owned by the user.
+//!
+//! The thread drops to the user for good (real, effective and saved ids and groups, by
+//! [`super::become_user`]) before it builds its state; the server's other threads keep their
+//! privileges. Whom to act as is [`super::resolve`]'s decision, as for every other action.
+
+use std::io;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use super::{become_user, creds, AsUserError, User};
+
+type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
+
+/// A thread running as one user and owning a state `S` (created on the thread, after the
+/// switch); [`Worker::call`] runs a closure on it and waits for the answer.
+pub struct Worker<S> {
+    tx: Option<mpsc::Sender<Job<S>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<S> std::fmt::Debug for Worker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Worker")
+    }
+}
+
+impl<S: 'static> Worker<S> {
+    /// Starts a thread that becomes `user` (none: keeps the server's credentials, which
+    /// [`super::resolve`] allows only on a server not running as root) and then builds its
+    /// state with `init`; the state's errors come back as `E`.
+    pub fn spawn<E>(
+        user: Option<User>,
+        init: impl FnOnce() -> Result<S, E> + Send + 'static,
+    ) -> Result<Worker<S>, E>
+    where
+        E: From<AsUserError> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel::<Job<S>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), E>>();
+        let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+        let thread = std::thread::Builder::new()
+            .name(format!("as-{name}"))
+            .spawn(move || {
+                if let Some(u) = &user {
+                    let (groups, uid, gid) = creds(u);
+                    let switched = become_user(&groups, uid, gid).and_then(|()| {
+                        // The kernel reports this thread's own ids: check that the switch took.
+                        if rustix::process::geteuid() != uid || rustix::process::getegid() != gid {
+                            return Err(io::Error::other("the thread's ids did not change"));
+                        }
+                        Ok(())
+                    });
+                    if let Err(source) = switched {
+                        let _ = ready_tx.send(Err(E::from(AsUserError::Become {
+                            user: u.name.clone(),
+                            source,
+                        })));
+                        return;
+                    }
+                }
+                let mut state = match init() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                while let Ok(job) = rx.recv() {
+                    job(&mut state);
+                }
+                // `state` drops here, still as the user (e.g. removing a temporary file).
+            })
+            .map_err(|_| E::from(AsUserError::Thread(name.clone())))?;
+        let w = Worker {
+            tx: Some(tx),
+            thread: Some(thread),
+        };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(w),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(E::from(AsUserError::Thread(name))),
+        }
+    }
+
+    /// Runs `f` on the worker's thread with its state; `None` if the thread is gone.
+    pub fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job<S> = Box::new(move |s| {
+            let _ = tx.send(f(s));
+        });
+        self.tx.as_ref()?.send(job).ok()?;
+        rx.recv().ok()
+    }
+}
+
+impl<S> Drop for Worker<S> {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread, which drops its state as the user; wait for it
+        // so that, e.g., a temporary file is gone when the session is.
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::super::{euid, resolve};
+    use super::*;
+
+    #[test]
+    fn a_worker_runs_as_the_user_and_the_rest_of_the_process_does_not() {
+        if euid() != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Ok(Some(u)) = resolve(Some("nobody")) else {
+            eprintln!("skipped: no user nobody, or fs.suid_dumpable is 1");
+            return;
+        };
+        let uid = u.uid;
+        let w: Worker<u32> = Worker::spawn::<AsUserError>(Some(u), || Ok(7)).unwrap();
+        let (euid, state) = w
+            .call(|s| (rustix::process::geteuid().as_raw(), *s))
+            .unwrap();
+        assert_eq!((euid, state), (uid, 7));
+        // A root-only file is out of reach on the worker, still readable here.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("secret");
+        std::fs::write(&f, b"x").unwrap();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let f2 = f.clone();
+        let r = w
+            .call(move |_| std::fs::read(&f2).map_err(|e| e.kind()))
+            .unwrap();
+        assert_eq!(r, Err(io::ErrorKind::PermissionDenied));
+        assert_eq!(std::fs::read(&f).unwrap(), b"x");
+        assert_eq!(rustix::process::geteuid().as_raw(), 0);
+    }
+}
