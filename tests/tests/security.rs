@@ -7,7 +7,8 @@
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
 //! - `replay`: a captured session sent again, before and after a restart;
-//! - `network`: forged datagrams and junk streams.
+//! - `network`: forged datagrams and junk streams;
+//! - `quotas`: shares of the session table, the replay cache and the stream slots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/audit.rs"]
@@ -18,6 +19,8 @@ mod keys;
 mod network;
 #[path = "security/policy.rs"]
 mod policy;
+#[path = "security/quotas.rs"]
+mod quotas;
 #[path = "security/replay.rs"]
 mod replay;
 

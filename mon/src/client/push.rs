@@ -222,18 +222,14 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let go = match cs.on_answer(answer, g.server, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!(
-                    "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
-                    mon_keys::sshsig::fingerprint(signer.public_key())
-                );
+                let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
                 if g.json {
                     println!(
                         "{}",
                         json!({"command": "push", "denied_by": node, "code": code, "reason": text})
                     );
                 }
-                return Ok(exit::DENIED);
+                return Ok(exit);
             }
             Err(e) => return Err(e.into()),
         };

@@ -143,12 +143,7 @@ fn run(
         let go = match cs.on_answer(answer, g.server, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!(
-                    "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
-                    mon_keys::sshsig::fingerprint(signer.public_key())
-                );
-                return Ok(exit::DENIED);
+                return Ok(report_denied(g, &node, &code, &text, &*signer));
             }
             Err(e) => return Err(e.into()),
         };
@@ -310,4 +305,26 @@ pub(super) async fn read_packet(
         .with_context(|| format!("reading from {}", g.server))?
         .with_context(|| format!("{} closed the connection", g.server))?;
     Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)
+}
+
+/// Prints why the entry node refused the session; the exit code: [`exit::RETRY_LATER`] for a
+/// capacity or rate limit (the text says when to retry), else [`exit::DENIED`].
+pub(super) fn report_denied(
+    g: &GlobalOpts,
+    node: &str,
+    code: &str,
+    text: &str,
+    signer: &dyn mon_keys::sshsig::Signer,
+) -> u8 {
+    if mon_proto::node::RETRY_LATER_CODES.contains(&code) {
+        eprintln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
+        eprintln!("mon: a capacity or rate limit of that node, not the policy: retry later");
+        return exit::RETRY_LATER;
+    }
+    eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
+    eprintln!(
+        "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
+        mon_keys::sshsig::fingerprint(signer.public_key())
+    );
+    exit::DENIED
 }

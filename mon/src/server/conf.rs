@@ -25,6 +25,10 @@ const KEYS: &[&str] = &[
     "skew",
     "push-policy",
     "ping-interval-ms",
+    "max-sessions",
+    "max-sessions-per-key",
+    "max-sessions-per-slice",
+    "go-wait-ms",
 ];
 
 #[derive(Parser)]
