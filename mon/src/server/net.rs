@@ -8,12 +8,18 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use mon_proto::push::msg::MAX_PUSH_MSG;
 use mon_proto::wire::packet::MAX_STREAM_PACKET;
 use mon_proto::wire::session::MAX_SIGNED_SESSION_LEN;
 
-/// Largest frame a stream may carry before it has carried an authenticated one: room for a
-/// Session (the signed session and its hop fields), nothing more.
-pub const PRE_AUTH_FRAME: usize = MAX_SIGNED_SESSION_LEN + 4096;
+/// Largest frame a stream may carry before it has carried an authenticated one: a Session (the
+/// signed session and its hop fields) or one sealed push message (a node's push stream, opened
+/// again after a break, may start with a block), nothing more.
+pub const PRE_AUTH_FRAME: usize = if MAX_SIGNED_SESSION_LEN > MAX_PUSH_MSG {
+    MAX_SIGNED_SESSION_LEN
+} else {
+    MAX_PUSH_MSG
+} + 4096;
 
 /// A frame's buffer starts at most this large and grows with the bytes that arrive.
 const FIRST_READ: usize = 64 * 1024;

@@ -91,23 +91,36 @@ fn offer(addr: SocketAddr, cs: &ClientSession) -> (TcpStream, Packet) {
     (s, answer)
 }
 
+/// Sessions sent and never given their go, each with its open client stream.
+struct Held(Vec<(TcpStream, Vec<u8>)>);
+
+impl Held {
+    /// Sends each Session again on its stream, as a retransmission, so that no stream goes
+    /// idle: only the missing go may free the slots.
+    fn keep_alive(&mut self) {
+        for (s, packet) in &mut self.0 {
+            let _ = write_frame(s, packet);
+        }
+    }
+}
+
 /// Opens sessions of `signer` at `addr` and never sends their go, until the node refuses one
-/// or `most` are held. Returns the held streams and the refusal (code, text), if any.
+/// or `most` are held. Returns the held sessions and the refusal (code, text), if any.
 fn hold_sessions(
     addr: SocketAddr,
     signer: &dyn Signer,
     most: usize,
-) -> (Vec<TcpStream>, Option<(String, String)>) {
+) -> (Held, Option<(String, String)>) {
     let mut held = Vec::new();
     for _ in 0..most {
         let cs = count_session(signer, true);
         match offer(addr, &cs) {
-            (s, Packet::SessionOk { .. }) => held.push(s),
-            (_, Packet::Deny { code, text, .. }) => return (held, Some((code, text))),
+            (s, Packet::SessionOk { .. }) => held.push((s, cs.session_packet().to_bytes())),
+            (_, Packet::Deny { code, text, .. }) => return (Held(held), Some((code, text))),
             (_, other) => panic!("unexpected answer {other:?}"),
         }
     }
-    (held, None)
+    (Held(held), None)
 }
 
 /// A second key, `other@lab`, allowed to query.
@@ -247,7 +260,7 @@ fn one_key_filling_its_share_leaves_another_key_able_to_count() {
     let n1: SocketAddr = format!("{}:{}", node_ip(1), c.port).parse().unwrap();
     let hog = signer(&c.user_key());
     let (held, refusal) = hold_sessions(n1, &*hog, DEFAULT_MAX_SESSIONS);
-    assert!(!held.is_empty());
+    assert!(!held.0.is_empty());
 
     let r = count(&c, &other, home.path());
     assert_eq!(r.code, 0, "another key is locked out: {r:?}");
@@ -271,10 +284,10 @@ fn a_session_without_go_is_dropped_after_the_join_window() {
     let home = tempfile::tempdir().unwrap();
     let n1: SocketAddr = format!("{}:{}", node_ip(1), c.port).parse().unwrap();
     let hog = signer(&c.user_key());
-    let (held, _) = hold_sessions(n1, &*hog, DEFAULT_MAX_SESSIONS);
-    // The held streams stay open: only the missing go can free the slots.
+    let (mut held, _) = hold_sessions(n1, &*hog, DEFAULT_MAX_SESSIONS);
     let t = Instant::now();
     let last = loop {
+        held.keep_alive();
         let r = count(&c, &c.user_key(), home.path());
         if r.code == 0 || t.elapsed() > Duration::from_secs(90) {
             break r;
