@@ -244,6 +244,11 @@ impl Cluster {
         self.procs[i as usize - 1] = Some(p);
     }
 
+    /// Node i's process id, while it runs.
+    pub fn pid(&self, i: u32) -> Option<u32> {
+        self.procs.get(i as usize - 1)?.as_ref().map(Child::id)
+    }
+
     /// Whether node i's process is still running.
     pub fn alive(&mut self, i: u32) -> bool {
         match self.procs.get_mut(i as usize - 1) {

@@ -16,6 +16,7 @@
 //! - `answers`: replayed sessions get no answer where they were not sent (issue 10, part 7).
 //! - `push_land`: a push lands as the run-as user, beneath its push dir, never through a
 //!   symbolic link, without set-id bits unless granted (issue 10).
+//! - `quotas`: shares of the session table, the replay cache and the stream slots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "security/answers.rs"]
@@ -38,6 +39,8 @@ mod policy;
 mod principal;
 #[path = "security/push_land.rs"]
 mod push_land;
+#[path = "security/quotas.rs"]
+mod quotas;
 #[path = "security/replay.rs"]
 mod replay;
 #[path = "security/run_as.rs"]

@@ -3,18 +3,35 @@
 //!
 //! Rules (security brief, check 9): a new hash is recorded; the same hash again is *seen* (the
 //! caller attaches the sender as an extra DAG parent or prunes it, and never re-runs the
-//! operations); the same `session_id` with a different body is equivocation and rejected.
+//! operations); the same `session_id` *of the same key* with a different body is equivocation
+//! and rejected (a session id is the signer's: one user cannot pre-register another user's id).
 //! Memory is bounded by a global cap and a per-key cap; when full, new sessions are refused —
 //! entries are never evicted before they expire, so a flood cannot make a node forget.
+//!
+//! Entries are compact: the session hash, its retention time and two 16-byte digests (of the
+//! key, and of key and session id); about 160 bytes of memory each with the indexes. The
+//! per-key cap is sized from the session limits ([`ReplayConfig::for_limits`]): one key can
+//! start [`KEY_RATE_PER_S`] new sessions a second for ever, since no entry is kept longer
+//! than the longest retention (`max_join_window + 2 × skew`: `issued_at` may be `skew` ahead).
+//! With the default limits (600 s window, 300 s skew) that is 30,000 entries per key (≈ 5 MB)
+//! and 240,000 in all (≈ 40 MB).
 //!
 //! Persistence is the caller's: every insertion appends a line to a journal
 //! ([`ReplayCache::drain_journal`]) that the driver writes and fsyncs *before* acting on the
 //! session; on start the journal is loaded with [`ReplayCache::load`]. Journal line format:
-//! `<session_hash hex> <session_id hex> <retain_until unix ms> <key fingerprint>`.
+//! `<session_hash hex> <retain_until unix ms> <key digest hex> <key+session id digest hex>`
+//! (older journals, `<session_hash hex> <session_id hex> <retain_until> <key fingerprint>`,
+//! are read too).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use sha2::{Digest as _, Sha256};
+
+use crate::verify::Limits;
 use crate::wire::session::SessionHash;
+
+/// New sessions a second that one key can sustain indefinitely (the per-key cap is sized so).
+pub const KEY_RATE_PER_S: u64 = 25;
 
 /// Limits of the cache.
 #[derive(Clone, Debug)]
@@ -27,21 +44,60 @@ pub struct ReplayConfig {
     pub skew_ms: u64,
 }
 
-impl Default for ReplayConfig {
-    fn default() -> Self {
+impl ReplayConfig {
+    /// Caps for sessions checked under `limits`: the per-key cap holds [`KEY_RATE_PER_S`]
+    /// sessions a second over the longest retention, the global cap eight such keys.
+    pub fn for_limits(limits: &Limits) -> ReplayConfig {
+        let retention_s = limits
+            .max_join_window_ms
+            .saturating_add(limits.skew_ms.saturating_mul(2))
+            / 1000;
+        let per_key = usize::try_from(KEY_RATE_PER_S.saturating_mul(retention_s.max(1)))
+            .unwrap_or(usize::MAX);
         ReplayConfig {
-            max_entries: 100_000,
-            max_per_key: 2_000,
-            skew_ms: 300_000,
+            max_entries: per_key.saturating_mul(8),
+            max_per_key: per_key,
+            skew_ms: limits.skew_ms,
         }
     }
 }
 
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig::for_limits(&Limits::default())
+    }
+}
+
+/// 16 bytes of a SHA-256 digest.
+type Digest16 = [u8; 16];
+
 #[derive(Clone, Debug)]
 struct Entry {
-    session_id: [u8; 16],
-    key_fp: String,
+    /// Digest of (key, session id): the equivocation index.
+    id: Digest16,
+    /// Digest of the key: the per-key count.
+    owner: Digest16,
     retain_until: u64,
+}
+
+fn digest16(parts: &[&[u8]]) -> Digest16 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+fn owner_digest(key_fp: &str) -> Digest16 {
+    digest16(&[b"mon-replay-key", key_fp.as_bytes()])
+}
+
+fn id_digest(key_fp: &str, session_id: &[u8; 16]) -> Digest16 {
+    digest16(&[b"mon-replay-id", key_fp.as_bytes(), session_id])
 }
 
 /// Outcome of [`ReplayCache::check_and_insert`] for an acceptable session.
@@ -56,22 +112,32 @@ pub enum Seen {
 /// Why a session was refused by the replay cache.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
-    /// Same session id, different body.
+    /// Same key and session id, different body.
     #[error("session id reused with a different body (equivocation)")]
     Equivocation,
-    /// The cache holds `cap` live sessions.
-    #[error("replay cache full ({cap} live sessions): refusing new sessions until some expire")]
+    /// The cache holds `cap` live sessions: a capacity limit, not a policy decision.
+    #[error(
+        "this node remembers {cap} live sessions, its limit (a capacity limit, not the policy): \
+         retry in {retry_s} s"
+    )]
     Full {
         /// The global cap.
         cap: usize,
+        /// Seconds until the first entry expires.
+        retry_s: u64,
     },
-    /// This key holds `cap` live sessions.
-    #[error("key {key_fp} has {cap} live sessions, the per-key limit")]
+    /// This key holds `cap` live sessions: a rate limit, not a policy decision.
+    #[error(
+        "key {key_fp} has {cap} live sessions on this node, the per-key limit (a rate limit, \
+         not the policy): retry in {retry_s} s"
+    )]
     KeyFull {
         /// The key.
         key_fp: String,
         /// The per-key cap.
         cap: usize,
+        /// Seconds until one of the key's entries expires (at most).
+        retry_s: u64,
     },
     /// The node lost its replay state and refuses sessions issued before it can be sure.
     #[error("session issued before this node's replay floor (replay state was lost)")]
@@ -90,13 +156,17 @@ impl ReplayError {
     }
 }
 
+/// Entries looked at to find when a full key's first entry expires (beyond: the longest
+/// retention is named instead).
+const RETRY_SCAN: usize = 4096;
+
 /// The cache. See the module docs.
 #[derive(Debug)]
 pub struct ReplayCache {
     config: ReplayConfig,
     by_hash: HashMap<SessionHash, Entry>,
-    by_id: HashMap<[u8; 16], SessionHash>,
-    per_key: HashMap<String, usize>,
+    by_id: HashSet<Digest16>,
+    per_key: HashMap<Digest16, usize>,
     expiry: BTreeSet<(u64, SessionHash)>,
     floor_ms: u64,
     journal: Vec<String>,
@@ -108,7 +178,7 @@ impl ReplayCache {
         ReplayCache {
             config,
             by_hash: HashMap::new(),
-            by_id: HashMap::new(),
+            by_id: HashSet::new(),
             per_key: HashMap::new(),
             expiry: BTreeSet::new(),
             floor_ms: 0,
@@ -152,53 +222,53 @@ impl ReplayCache {
         if self.by_hash.contains_key(hash) {
             return Ok(Seen::Again);
         }
-        if self.by_id.contains_key(session_id) {
+        let id = id_digest(key_fp, session_id);
+        if self.by_id.contains(&id) {
             return Err(ReplayError::Equivocation);
         }
         if issued_at < self.floor_ms {
             return Err(ReplayError::BeforeFloor);
         }
+        let secs = |until: u64| until.saturating_sub(now_ms).div_ceil(1000).max(1);
         if self.by_hash.len() >= self.config.max_entries {
+            let first = self.expiry.first().map_or(now_ms, |(u, _)| *u);
             return Err(ReplayError::Full {
                 cap: self.config.max_entries,
+                retry_s: secs(first),
             });
         }
-        if self.per_key.get(key_fp).copied().unwrap_or(0) >= self.config.max_per_key {
+        let owner = owner_digest(key_fp);
+        if self.per_key.get(&owner).copied().unwrap_or(0) >= self.config.max_per_key {
+            let first = self
+                .expiry
+                .iter()
+                .take(RETRY_SCAN)
+                .find(|(_, h)| self.by_hash.get(h).is_some_and(|e| e.owner == owner))
+                .map(|(u, _)| *u)
+                .or_else(|| self.expiry.last().map(|(u, _)| *u))
+                .unwrap_or(now_ms);
             return Err(ReplayError::KeyFull {
                 key_fp: key_fp.to_string(),
                 cap: self.config.max_per_key,
+                retry_s: secs(first),
             });
         }
         let retain_until = expires_at.saturating_add(self.config.skew_ms);
-        self.journal.push(format!(
-            "{} {} {} {}",
-            hex(hash),
-            hex(session_id),
+        let e = Entry {
+            id,
+            owner,
             retain_until,
-            key_fp
-        ));
-        self.insert(*hash, *session_id, key_fp.to_string(), retain_until);
+        };
+        self.journal.push(line(hash, &e));
+        self.insert(*hash, e);
         Ok(Seen::New)
     }
 
-    fn insert(
-        &mut self,
-        hash: SessionHash,
-        session_id: [u8; 16],
-        key_fp: String,
-        retain_until: u64,
-    ) {
-        *self.per_key.entry(key_fp.clone()).or_insert(0) += 1;
-        self.by_id.insert(session_id, hash);
-        self.expiry.insert((retain_until, hash));
-        self.by_hash.insert(
-            hash,
-            Entry {
-                session_id,
-                key_fp,
-                retain_until,
-            },
-        );
+    fn insert(&mut self, hash: SessionHash, e: Entry) {
+        *self.per_key.entry(e.owner).or_insert(0) += 1;
+        self.by_id.insert(e.id);
+        self.expiry.insert((e.retain_until, hash));
+        self.by_hash.insert(hash, e);
     }
 
     /// Forgets sessions whose replays would now fail freshness.
@@ -209,11 +279,11 @@ impl ReplayCache {
             }
             self.expiry.pop_first();
             if let Some(e) = self.by_hash.remove(&hash) {
-                self.by_id.remove(&e.session_id);
-                if let Some(n) = self.per_key.get_mut(&e.key_fp) {
+                self.by_id.remove(&e.id);
+                if let Some(n) = self.per_key.get_mut(&e.owner) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
-                        self.per_key.remove(&e.key_fp);
+                        self.per_key.remove(&e.owner);
                     }
                 }
             }
@@ -231,16 +301,7 @@ impl ReplayCache {
     pub fn snapshot_lines(&self) -> Vec<String> {
         self.expiry
             .iter()
-            .filter_map(|(_, h)| self.by_hash.get(h).map(|e| (h, e)))
-            .map(|(h, e)| {
-                format!(
-                    "{} {} {} {}",
-                    hex(h),
-                    hex(&e.session_id),
-                    e.retain_until,
-                    e.key_fp
-                )
-            })
+            .filter_map(|(_, h)| self.by_hash.get(h).map(|e| line(h, e)))
             .collect()
     }
 
@@ -250,14 +311,14 @@ impl ReplayCache {
     pub fn load(config: ReplayConfig, journal: &str, now_ms: u64) -> (ReplayCache, Vec<usize>) {
         let mut cache = ReplayCache::new(config);
         let mut bad = Vec::new();
-        for (i, line) in journal.lines().enumerate() {
-            if line.trim().is_empty() {
+        for (i, text) in journal.lines().enumerate() {
+            if text.trim().is_empty() {
                 continue;
             }
-            match parse_line(line) {
-                Some((h, id, until, fp)) => {
-                    if until >= now_ms && !cache.by_hash.contains_key(&h) {
-                        cache.insert(h, id, fp, until);
+            match parse_line(text) {
+                Some((h, e)) => {
+                    if e.retain_until >= now_ms && !cache.by_hash.contains_key(&h) {
+                        cache.insert(h, e);
                     }
                 }
                 None => bad.push(i + 1),
@@ -267,16 +328,46 @@ impl ReplayCache {
     }
 }
 
-fn parse_line(line: &str) -> Option<(SessionHash, [u8; 16], u64, String)> {
-    let mut it = line.split(' ');
-    let h = unhex::<32>(it.next()?)?;
-    let id = unhex::<16>(it.next()?)?;
-    let until: u64 = it.next()?.parse().ok()?;
-    let fp = it.next()?;
-    if it.next().is_some() || fp.is_empty() || fp.len() > 128 {
+fn line(hash: &SessionHash, e: &Entry) -> String {
+    format!(
+        "{} {} {} {}",
+        hex(hash),
+        e.retain_until,
+        hex(&e.owner),
+        hex(&e.id)
+    )
+}
+
+fn parse_line(text: &str) -> Option<(SessionHash, Entry)> {
+    let f: Vec<&str> = text.split(' ').collect();
+    let [a, b, c, d] = f.as_slice() else {
+        return None;
+    };
+    let h = unhex::<32>(a)?;
+    if let Ok(until) = b.parse::<u64>() {
+        return Some((
+            h,
+            Entry {
+                retain_until: until,
+                owner: unhex::<16>(c)?,
+                id: unhex::<16>(d)?,
+            },
+        ));
+    }
+    // The older format: session id and key fingerprint in the clear.
+    let sid = unhex::<16>(b)?;
+    let until: u64 = c.parse().ok()?;
+    if d.is_empty() || d.len() > 128 {
         return None;
     }
-    Some((h, id, until, fp.to_string()))
+    Some((
+        h,
+        Entry {
+            retain_until: until,
+            owner: owner_digest(d),
+            id: id_digest(d, &sid),
+        },
+    ))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -375,6 +466,84 @@ mod tests {
             Ok(Seen::Again)
         );
         assert_eq!(c2.snapshot_lines().len(), 1);
+    }
+
+    #[test]
+    fn session_ids_are_per_key() {
+        let mut c = ReplayCache::new(cfg(10, 10));
+        // Mallory registers the session id alice is about to use: alice is not refused.
+        c.check_and_insert(0, &[1; 32], &[7; 16], "SHA256:mallory", 0, 5000)
+            .unwrap();
+        let r = c.check_and_insert(0, &[2; 32], &[7; 16], "SHA256:alice", 0, 5000);
+        assert_eq!(r, Ok(Seen::New));
+        // Alice's own id with another body is equivocation.
+        let r = c.check_and_insert(0, &[3; 32], &[7; 16], "SHA256:alice", 0, 5000);
+        assert_eq!(r, Err(ReplayError::Equivocation));
+    }
+
+    /// One key starting 20 sessions a second for three hours, each with the longest join
+    /// window and `issued_at` a full skew ahead (the longest retention), is never refused,
+    /// and the cache stays within its per-key cap.
+    #[test]
+    fn one_key_sustains_twenty_sessions_a_second() {
+        let limits = Limits::default();
+        let cfg = ReplayConfig::for_limits(&limits);
+        let mut c = ReplayCache::new(cfg.clone());
+        let mut most = 0;
+        for i in 0..(3 * 3600 * 20u64) {
+            let now = 1_000_000 + i * 50;
+            let issued = now + limits.skew_ms;
+            let expires = issued + limits.max_join_window_ms;
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&i.to_be_bytes());
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            let r = c.check_and_insert(now, &h, &id, "SHA256:monitor", issued, expires);
+            assert_eq!(r, Ok(Seen::New), "session {i} refused");
+            most = most.max(c.len());
+        }
+        assert!(most <= cfg.max_per_key, "{most} > {}", cfg.max_per_key);
+        c.drain_journal();
+    }
+
+    #[test]
+    fn refusals_say_it_is_a_limit_and_when_to_retry() {
+        let mut c = ReplayCache::new(cfg(100, 2));
+        c.check_and_insert(0, &[1; 32], &[1; 16], "k", 0, 9_000)
+            .unwrap();
+        c.check_and_insert(0, &[2; 32], &[2; 16], "k", 0, 20_000)
+            .unwrap();
+        let e = c
+            .check_and_insert(500, &[3; 32], &[3; 16], "k", 0, 9_000)
+            .unwrap_err();
+        assert_eq!(e.code(), "replay-cache-key-full");
+        let text = e.to_string();
+        // The first of the key's entries goes at 9 000 + skew 1 000 ms.
+        assert!(text.contains("retry in 10 s"), "{text}");
+        assert!(text.contains("not the policy"), "{text}");
+        let mut c = ReplayCache::new(cfg(1, 10));
+        c.check_and_insert(0, &[1; 32], &[1; 16], "a", 0, 4_000)
+            .unwrap();
+        let e = c
+            .check_and_insert(0, &[2; 32], &[2; 16], "b", 0, 4_000)
+            .unwrap_err();
+        assert_eq!(e.code(), "replay-cache-full");
+        assert!(e.to_string().contains("retry in 5 s"), "{e}");
+    }
+
+    #[test]
+    fn older_journal_lines_are_read() {
+        let old = format!("{} {} 5000 SHA256:x\n", hex(&[1; 32]), hex(&[1; 16]));
+        let (mut c, bad) = ReplayCache::load(cfg(10, 10), &old, 10);
+        assert!(bad.is_empty());
+        assert_eq!(
+            c.check_and_insert(11, &[1; 32], &[1; 16], "SHA256:x", 0, 4000),
+            Ok(Seen::Again)
+        );
+        assert_eq!(
+            c.check_and_insert(11, &[2; 32], &[1; 16], "SHA256:x", 0, 4000),
+            Err(ReplayError::Equivocation)
+        );
     }
 
     #[test]

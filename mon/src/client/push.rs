@@ -236,15 +236,14 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!("mon: {}", super::session::deny_hint(&node, &code, &*signer));
+                let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
                 if g.json {
                     println!(
                         "{}",
                         json!({"command": "push", "denied_by": node, "code": code, "reason": text})
                     );
                 }
-                return Ok(exit::DENIED);
+                return Ok(exit);
             }
             Err(e) => return Err(e.into()),
         };

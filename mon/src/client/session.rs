@@ -143,9 +143,7 @@ fn run(
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-                eprintln!("mon: {}", deny_hint(&node, &code, &*signer));
-                return Ok(exit::DENIED);
+                return Ok(report_denied(g, &node, &code, &text, &*signer));
             }
             Err(e) => return Err(e.into()),
         };
@@ -223,20 +221,6 @@ fn run(
         }
         Ok(code)
     })
-}
-
-/// What the user can do about an entry node's refusal.
-pub(super) fn deny_hint(node: &str, code: &str, signer: &dyn mon_keys::sshsig::Signer) -> String {
-    if code == mon_proto::node::STORAGE_UNAVAILABLE {
-        return format!(
-            "{node} cannot make its audit records durable and refuses every session until its \
-             operator frees space in its state dir; retry later or use another entry (--server)"
-        );
-    }
-    format!(
-        "your key {} ; ask the slice admin, or check with `mon policy explain`",
-        mon_keys::sshsig::fingerprint(signer.public_key())
-    )
 }
 
 /// Sends the signed Session to the entry server and returns its stream and first answer.
@@ -321,4 +305,34 @@ pub(super) async fn read_packet(
         .with_context(|| format!("reading from {}", g.server))?
         .with_context(|| format!("{} closed the connection", g.server))?;
     Ok(Packet::from_bytes(&f, MAX_STREAM_PACKET)?)
+}
+
+/// Prints why the entry node refused the session; the exit code: [`exit::RETRY_LATER`] for a
+/// capacity or rate limit (the text says when to retry), else [`exit::DENIED`].
+pub(super) fn report_denied(
+    g: &GlobalOpts,
+    node: &str,
+    code: &str,
+    text: &str,
+    signer: &dyn mon_keys::sshsig::Signer,
+) -> u8 {
+    if code == mon_proto::node::STORAGE_UNAVAILABLE {
+        eprintln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
+        eprintln!(
+            "mon: {node} cannot make its audit records durable and refuses every session until \
+             its operator frees space in its state dir; retry later or use another entry (--server)"
+        );
+        return exit::RETRY_LATER;
+    }
+    if mon_proto::node::RETRY_LATER_CODES.contains(&code) {
+        eprintln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
+        eprintln!("mon: a capacity or rate limit of that node, not the policy: retry later");
+        return exit::RETRY_LATER;
+    }
+    eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
+    eprintln!(
+        "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
+        mon_keys::sshsig::fingerprint(signer.public_key())
+    );
+    exit::DENIED
 }

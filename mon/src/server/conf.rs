@@ -27,6 +27,10 @@ const KEYS: &[&str] = &[
     "push-policy",
     "ping-interval-ms",
     "run-as-users",
+    "max-sessions",
+    "max-sessions-per-key",
+    "max-sessions-per-slice",
+    "go-wait-ms",
 ];
 
 #[derive(Parser)]

@@ -2,8 +2,9 @@
 //! sans-IO node.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use mon_policy::{PolicyStore, StoreEvent};
 use mon_proto::agg::Local;
 use mon_proto::audit::{AuditEvent, EventKind, Outcome};
 use mon_proto::node::{Node, NodeConfig, Output, Peer};
-use mon_proto::wire::packet::{Packet, MAX_DATAGRAM};
+use mon_proto::wire::packet::{Packet, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::SessionHash;
 use rand::RngCore;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -28,13 +29,17 @@ use crate::auditlog::AuditLog;
 
 /// Inbound TCP streams served at once.
 const MAX_STREAMS: usize = 512;
+/// Inbound streams one source address may hold open before they have authenticated (a
+/// verified session, a hop signature, or a sealed frame that opened); further connections
+/// from that address are closed at once.
+pub(super) const MAX_UNAUTH_STREAMS_PER_ADDR: usize = 32;
 /// An inbound stream idle this long is closed.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
 pub(super) enum Event {
-    Packet(Peer, Vec<u8>),
-    /// A packet on a stream a node opened; the peer is the address its preamble claims.
-    NodeStreamPacket(Peer, Vec<u8>),
+    /// A frame from an inbound stream, with the stream's admission; `true` for a stream a
+    /// node opened, whose peer is the address its preamble claims (unproven).
+    StreamPacket(Peer, Vec<u8>, Arc<StreamAdmission>, bool),
     Local(SessionHash, usize, Local),
     ClientOpen(u64, mpsc::Sender<Vec<u8>>),
     ClientClosed(u64),
@@ -123,7 +128,11 @@ pub(super) async fn serve(
     let start = now_ms();
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;
-    cfg.replay.skew_ms = args.skew * 1000;
+    cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
+    cfg.max_sessions = args.max_sessions.max(1);
+    cfg.max_sessions_per_key = args.max_sessions_per_key.max(1);
+    cfg.max_sessions_per_slice = args.max_sessions_per_slice.max(1);
+    cfg.go_wait_ms = args.go_wait_ms.max(100);
     cfg.limits.run_as.root = crate::asuser::is_root();
     for (slice, users) in &args.run_as_users {
         cfg.limits
@@ -213,6 +222,7 @@ pub(super) async fn serve(
     let mut next_client = 1u64;
     let mut storage_down = false;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
+    let unauth = Arc::new(UnauthStreams::default());
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,9 +241,13 @@ pub(super) async fn serve(
                 }
             }
             Some(ev) = rx.recv() => match ev {
-                Event::Packet(peer, bytes) => node.handle_packet(now_ms(), peer, &bytes),
-                Event::NodeStreamPacket(peer, bytes) => {
-                    node.handle_stream_packet(now_ms(), peer, &bytes)
+                Event::StreamPacket(peer, bytes, adm, node_stream) => {
+                    if node_stream {
+                        node.handle_stream_packet(now_ms(), peer, &bytes);
+                    } else {
+                        node.handle_packet(now_ms(), peer, &bytes);
+                    }
+                    adm.handled(node.take_authenticated());
                 }
                 Event::Local(h, i, local) => node.handle_local(now_ms(), h, i, local),
                 Event::ClientOpen(id, w) => { io.clients.insert(id, w); }
@@ -249,13 +263,15 @@ pub(super) async fn serve(
             a = tcp.accept() => {
                 if let Ok((stream, addr)) = a {
                     // Bounded: at most MAX_STREAMS inbound streams at once (each may buffer
-                    // one frame); further connections are closed at once.
-                    if let Ok(permit) = streams_limit.clone().try_acquire_owned() {
+                    // one frame), and MAX_UNAUTH_STREAMS_PER_ADDR per source address until
+                    // they authenticate; further connections are closed at once.
+                    let adm = StreamAdmission::admit(&unauth, addr.ip());
+                    if let (Some(adm), Ok(permit)) = (adm, streams_limit.clone().try_acquire_owned()) {
                         let id = next_client;
                         next_client += 1;
                         let (tx, info) = (tx.clone(), info.clone());
                         tokio::spawn(async move {
-                            read_stream(stream, addr, id, tx, info).await;
+                            read_stream(stream, addr, id, tx, info, Arc::new(adm)).await;
                             drop(permit);
                         });
                     }
@@ -500,7 +516,7 @@ fn send_stream(
     streams.insert(to, w);
     tokio::spawn(async move {
         let Ok(Ok(mut s)) =
-            tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(to)).await
+            tokio::time::timeout(Duration::from_secs(3), net::connect_from(to, me)).await
         else {
             return;
         };
@@ -517,12 +533,102 @@ fn send_stream(
     });
 }
 
+/// Inbound streams per source address that have not authenticated yet.
+#[derive(Default)]
+pub(super) struct UnauthStreams(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+/// One inbound stream's place among its address's unauthenticated streams, given back when it
+/// authenticates or closes; and how far the event loop has handled its frames.
+pub(super) struct StreamAdmission {
+    table: Arc<UnauthStreams>,
+    ip: IpAddr,
+    authenticated: AtomicBool,
+    handled: AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl StreamAdmission {
+    /// A place for a new stream from `ip`, if that address has one left.
+    fn admit(table: &Arc<UnauthStreams>, ip: IpAddr) -> Option<StreamAdmission> {
+        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= MAX_UNAUTH_STREAMS_PER_ADDR {
+            return None;
+        }
+        *n += 1;
+        Some(StreamAdmission {
+            table: table.clone(),
+            ip,
+            authenticated: AtomicBool::new(false),
+            handled: AtomicU64::new(0),
+            notify: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn release(&self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.remove(&self.ip);
+            }
+        }
+    }
+
+    /// The event loop handled one of the stream's frames; `authenticated`: it proved its
+    /// sender.
+    fn handled(&self, authenticated: bool) {
+        if authenticated && !self.authenticated.swap(true, Ordering::SeqCst) {
+            self.release();
+        }
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// The largest frame the stream may send next: [`net::PRE_AUTH_FRAME`] until one of its
+    /// frames authenticated. A longer length waits until the event loop has handled the
+    /// `sent` frames before it (at most 10 s), since one of them may authenticate the stream.
+    async fn frame_limit(&self, len: usize, sent: u64) -> usize {
+        let limit = |a: &Self| {
+            if a.authenticated.load(Ordering::SeqCst) {
+                MAX_STREAM_PACKET
+            } else {
+                net::PRE_AUTH_FRAME
+            }
+        };
+        if len <= net::PRE_AUTH_FRAME || self.authenticated.load(Ordering::SeqCst) {
+            return limit(self);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = self.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.handled.load(Ordering::SeqCst) >= sent {
+                return limit(self);
+            }
+            if tokio::time::timeout_at(deadline, n).await.is_err() {
+                return limit(self);
+            }
+        }
+    }
+}
+
+impl Drop for StreamAdmission {
+    fn drop(&mut self) {
+        if !self.authenticated.load(Ordering::SeqCst) {
+            self.release();
+        }
+    }
+}
+
 async fn read_stream(
     stream: TcpStream,
     addr: SocketAddr,
     id: u64,
     tx: mpsc::Sender<Event>,
     info: Arc<std::sync::RwLock<net::Info>>,
+    adm: Arc<StreamAdmission>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
@@ -558,14 +664,27 @@ async fn read_stream(
             Peer::Client(id, addr.ip())
         }
     };
-    while let Ok(Ok(Some(b))) = tokio::time::timeout(STREAM_IDLE, net::read_frame(&mut rd)).await {
+    let mut sent = 0u64;
+    while let Ok(Ok(Some(len))) =
+        tokio::time::timeout(STREAM_IDLE, net::read_frame_len(&mut rd)).await
+    {
+        // A small frame limit until the stream has carried an authenticated frame; the
+        // buffer grows with the bytes that actually arrive.
+        let max = adm.frame_limit(len, sent).await;
+        let Ok(Ok(b)) =
+            tokio::time::timeout(STREAM_IDLE, net::read_frame_body(&mut rd, len, max)).await
+        else {
+            break;
+        };
+        sent += 1;
         // A node stream's claimed address is unproven: the node never answers anything
         // unauthenticated there (`Node::handle_stream_packet`).
-        let ev = match who {
-            Opener::Node(_) => Event::NodeStreamPacket(peer, b),
-            _ => Event::Packet(peer, b),
-        };
-        if tx.send(ev).await.is_err() {
+        let node_stream = matches!(who, Opener::Node(_));
+        if tx
+            .send(Event::StreamPacket(peer, b, adm.clone(), node_stream))
+            .await
+            .is_err()
+        {
             break;
         }
     }

@@ -54,6 +54,20 @@ pub struct ServerArgs {
     /// listed.
     #[arg(long = "run-as-users", value_name = "SLICE USER,…", value_parser = parse_run_as_users)]
     pub run_as_users: Vec<(String, Vec<String>)>,
+    /// Sessions this node runs at once (beyond: refused with `busy`, retry later).
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+    /// Running sessions one key may have on this node, its share of the table
+    /// (beyond: `busy-key`).
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_SESSIONS_PER_KEY)]
+    pub max_sessions_per_key: usize,
+    /// Running sessions one slice may have on this node (beyond: `busy-slice`).
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_SESSIONS_PER_SLICE)]
+    pub max_sessions_per_slice: usize,
+    /// Milliseconds a session waits for its parent's go (first sealed frame) before it is
+    /// dropped (sooner when its signed join window is shorter).
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_GO_WAIT_MS)]
+    pub go_wait_ms: u64,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).
     #[arg(long, default_value_t = 2500)]

@@ -8,7 +8,21 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use mon_proto::push::msg::MAX_PUSH_MSG;
 use mon_proto::wire::packet::MAX_STREAM_PACKET;
+use mon_proto::wire::session::MAX_SIGNED_SESSION_LEN;
+
+/// Largest frame a stream may carry before it has carried an authenticated one: a Session (the
+/// signed session and its hop fields) or one sealed push message (a node's push stream, opened
+/// again after a break, may start with a block), nothing more.
+pub const PRE_AUTH_FRAME: usize = if MAX_SIGNED_SESSION_LEN > MAX_PUSH_MSG {
+    MAX_SIGNED_SESSION_LEN
+} else {
+    MAX_PUSH_MSG
+} + 4096;
+
+/// A frame's buffer starts at most this large and grows with the bytes that arrive.
+const FIRST_READ: usize = 64 * 1024;
 
 /// Stream magic.
 pub const MAGIC: &[u8; 4] = b"MON1";
@@ -97,20 +111,55 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std:
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
+    match read_frame_len(r).await? {
+        Some(len) => read_frame_body(r, len, MAX_STREAM_PACKET).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads a frame's length; `Ok(None)` at a clean end of stream.
+pub async fn read_frame_len<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<usize>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+        Ok(_) => Ok(Some(u32::from_be_bytes(len) as usize)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
     }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_STREAM_PACKET {
+}
+
+/// Reads a frame of `len` bytes (refused above `max`) into a buffer that grows with the bytes
+/// actually received, so a declared length costs no memory by itself.
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    r: &mut R,
+    len: usize,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
+    if len > max {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the limit of {MAX_STREAM_PACKET}"),
+            format!("frame of {len} bytes exceeds the limit of {max}"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf).await?;
-    Ok(Some(buf))
+    let mut buf = Vec::with_capacity(len.min(FIRST_READ));
+    (&mut *r).take(len as u64).read_to_end(&mut buf).await?;
+    if buf.len() != len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(buf)
+}
+
+/// A TCP connection to `to` from this server's listen address `me` (any port), so that
+/// peers see (and count, and audit) the address the server is known by.
+pub async fn connect_from(
+    to: SocketAddr,
+    me: SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let sock = match to {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    if !me.ip().is_unspecified() && me.is_ipv4() == to.is_ipv4() {
+        sock.bind(SocketAddr::new(me.ip(), 0))?;
+    }
+    sock.connect(to).await
 }

@@ -235,7 +235,7 @@ enum Connect {
 }
 
 async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
-    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
+    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, net::connect_from(to, me)).await {
         Ok(Ok(st)) => st,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(Connect::Refused)

@@ -258,6 +258,7 @@ impl Node {
                     self.junk.note(addr.ip(), now_ms);
                     return;
                 }
+                self.authenticated = true;
                 None
             }
             _ => {
@@ -298,26 +299,22 @@ impl Node {
                 return;
             }
         };
+        self.authenticated = true;
+        // The session table's shares, charged only now that the signature has verified.
+        let full = self.table_refusal(&verified.key_fp, &verified.body.slice);
         // `from=` trusts the client's address: such sessions come over TCP only.
         if udp_client
-            && (self.sessions.len() >= self.cfg.max_sessions
+            && (full.is_some()
                 || policy.as_deref().is_some_and(|p| {
                     p.restricts_client_address(verified.principal.as_deref().unwrap_or_default())
                 }))
         {
             return self.udp_client_junk(now_ms, from);
         }
-        if self.sessions.len() >= self.cfg.max_sessions {
-            // A full table costs nothing durable either: one record per refused packet would
-            // let a flood fill the disk.
-            return self.refuse_unverified(
-                now_ms,
-                from,
-                hash,
-                "busy",
-                "this node runs too many sessions; try again",
-                true,
-            );
+        if let Some((code, text)) = full {
+            // A full table or share costs nothing durable: one record per refused packet
+            // would let a flood fill the disk. The sender hears the code (exit 4, retry).
+            return self.refuse_unverified(now_ms, from, hash, code, &text, true);
         }
         // 9. replay cache, journaled before acting.
         match self.replay.check_and_insert(
@@ -466,6 +463,52 @@ impl Node {
         self.send_deny(from, hash, super::STORAGE_UNAVAILABLE, &text);
     }
 
+    /// Why the session table has no room for one more session of `key_fp` in `slice`, if it
+    /// has none. Finished sessions kept only to answer stragglers make room first.
+    fn table_refusal(&mut self, key_fp: &str, slice: &str) -> Option<(&'static str, String)> {
+        const RETRY: &str = "a capacity limit, not the policy: retry in a few seconds";
+        if self.sessions.len() >= self.cfg.max_sessions {
+            let lingering = self
+                .sessions
+                .iter()
+                .filter_map(|(h, s)| s.forget_at.map(|f| (f, *h)))
+                .min();
+            if let Some((_, h)) = lingering {
+                if let Some(s) = self.sessions.remove(&h) {
+                    if s.push.is_some() {
+                        self.out.push_back(Output::PushDrop { session: h });
+                    }
+                }
+            }
+        }
+        if self.sessions.len() >= self.cfg.max_sessions {
+            let n = self.cfg.max_sessions;
+            return Some((
+                "busy",
+                format!("this node runs {n} sessions, its limit ({RETRY})"),
+            ));
+        }
+        let running = self.sessions.values().filter(|s| s.forget_at.is_none());
+        let (mut of_key, mut of_slice) = (0, 0);
+        for s in running {
+            of_key += usize::from(s.key_fp == key_fp);
+            of_slice += usize::from(s.body.slice == slice);
+        }
+        if of_key >= self.cfg.max_sessions_per_key {
+            return Some((
+                "busy-key",
+                format!("this node runs {of_key} sessions of key {key_fp}, the share of one key ({RETRY})"),
+            ));
+        }
+        if of_slice >= self.cfg.max_sessions_per_slice {
+            return Some((
+                "busy-slice",
+                format!("this node runs {of_slice} sessions of slice {slice}, the share of one slice ({RETRY})"),
+            ));
+        }
+        None
+    }
+
     /// A client's Session datagram this node does not take (see `handle_session`).
     fn udp_client_junk(&mut self, now_ms: u64, from: Peer) {
         self.counters.junk += 1;
@@ -518,6 +561,11 @@ impl Node {
             children: Vec::new(),
             local_started: false,
             started_ms: now_ms,
+            go_by: now_ms
+                + self
+                    .cfg
+                    .go_wait_ms
+                    .min(body.expires_at.saturating_sub(body.issued_at).max(1000)),
             finish_by,
             result_packet: None,
             result_sent_at: 0,
@@ -641,6 +689,7 @@ impl Node {
         if !self.parent_proves_key(parent, from, &hash, e_p, parent_sig) {
             return self.unanswered(now_ms, from);
         }
+        self.authenticated = true;
         if room && acceptable {
             if let Ok((hello, mut keys)) =
                 hop::respond(&mut self.rng, &self.key, &hash, e_p, parent, &self.cfg.name)

@@ -169,6 +169,27 @@ pub enum Output {
     },
 }
 
+/// Default [`NodeConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
+/// Default [`NodeConfig::max_sessions_per_key`].
+pub const DEFAULT_MAX_SESSIONS_PER_KEY: usize = 64;
+/// Default [`NodeConfig::max_sessions_per_slice`].
+pub const DEFAULT_MAX_SESSIONS_PER_SLICE: usize = 192;
+/// Default [`NodeConfig::go_wait_ms`].
+pub const DEFAULT_GO_WAIT_MS: u64 = 10_000;
+
+/// Deny codes of a capacity or rate limit, or of a node that cannot make its records durable,
+/// not of the policy: the client says so and exits with "refused, retry later" (the text
+/// says when).
+pub const RETRY_LATER_CODES: &[&str] = &[
+    "busy",
+    "busy-key",
+    "busy-slice",
+    "replay-cache-full",
+    "replay-cache-key-full",
+    STORAGE_UNAVAILABLE,
+];
+
 /// Static settings of a node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -184,6 +205,14 @@ pub struct NodeConfig {
     pub membership: membership::Config,
     /// At most this many concurrent sessions.
     pub max_sessions: usize,
+    /// At most this many running sessions signed by one key (its share of the table;
+    /// finished sessions kept only to answer stragglers do not count).
+    pub max_sessions_per_key: usize,
+    /// At most this many running sessions of one slice.
+    pub max_sessions_per_slice: usize,
+    /// A session whose parent's go (its first sealed frame) has not arrived this long after
+    /// the node accepted it is dropped (sooner if its signed join window is shorter), ms.
+    pub go_wait_ms: u64,
     /// Retransmission timeout for Session and Result packets, ms.
     pub rto_ms: u64,
     /// Retransmissions before a child is declared missing.
@@ -212,7 +241,10 @@ impl NodeConfig {
             limits: Limits::default(),
             replay: ReplayConfig::default(),
             membership: membership::Config::default(),
-            max_sessions: 256,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_key: DEFAULT_MAX_SESSIONS_PER_KEY,
+            max_sessions_per_slice: DEFAULT_MAX_SESSIONS_PER_SLICE,
+            go_wait_ms: DEFAULT_GO_WAIT_MS,
             rto_ms: 250,
             retries: 3,
             linger_ms: 5_000,
@@ -243,6 +275,8 @@ pub struct Counters {
     pub members_untrusted: u64,
     /// Follow-up Commands refused (not supported yet; also counted in `junk`).
     pub commands_refused: u64,
+    /// Sessions dropped because their parent's go never came within the join window.
+    pub sessions_no_go: u64,
 }
 
 /// One MON node.
@@ -267,6 +301,8 @@ pub struct Node {
     /// Sessions whose refusal was audited lately: the same bytes sent again (a replay of a
     /// captured session) are junk, not another record (issue 10, part 4).
     denied_recent: join::RecentSet,
+    /// The packet being handled authenticated its sender (see [`Node::take_authenticated`]).
+    authenticated: bool,
 }
 
 /// Reason code of a session refused because the node cannot make its records durable (its
@@ -334,6 +370,7 @@ impl Node {
             last_gossip_ts: 0,
             storage_down: None,
             denied_recent: join::RecentSet::default(),
+            authenticated: false,
         }
     }
 
@@ -424,6 +461,13 @@ impl Node {
         !listed
     }
 
+    /// Whether the last packet given to [`Node::handle_packet`] proved who sent it: a
+    /// verified session, a valid hop signature, or a sealed frame that opened. The driver
+    /// stops counting such a stream against its source address's unauthenticated streams.
+    pub fn take_authenticated(&mut self) -> bool {
+        std::mem::take(&mut self.authenticated)
+    }
+
     /// Handles one received packet.
     pub fn handle_packet(&mut self, now_ms: u64, from: Peer, bytes: &[u8]) {
         self.handle_packet_via(now_ms, from, bytes, false);
@@ -438,6 +482,7 @@ impl Node {
     }
 
     fn handle_packet_via(&mut self, now_ms: u64, from: Peer, bytes: &[u8], node_stream: bool) {
+        self.authenticated = false;
         let packet = match Packet::from_bytes(bytes, MAX_STREAM_PACKET) {
             Ok(p) => p,
             Err(_) => {

@@ -60,6 +60,7 @@ impl Node {
             // Extra DAG parents only serve blocks; their frames just prove key possession
             // (enough to take over from a first parent lost before its go).
             if p.opener.open(frame).is_ok() {
+                self.authenticated = true;
                 p.go = true;
                 if s.push.is_some() {
                     self.push_idle_takeover(now_ms, hash);
@@ -73,6 +74,7 @@ impl Node {
             self.counters.frames_rejected += 1;
             return;
         };
+        self.authenticated = true;
         let Ok(inner) = Inner::from_bytes(&plain) else {
             self.counters.frames_rejected += 1;
             return;
@@ -387,6 +389,13 @@ impl Node {
             let mut forget = false;
             if let Some(s) = self.sessions.get_mut(&h) {
                 if s.forget_at.is_some_and(|f| now_ms >= f) {
+                    forget = true;
+                } else if s.forget_at.is_none() && !s.has_go() && now_ms >= s.go_by {
+                    // Its parent never proved itself: nothing ran, nothing is owed.
+                    tracing::debug!(
+                        "a session was dropped: no go from its parent within the join window"
+                    );
+                    self.counters.sessions_no_go += 1;
                     forget = true;
                 } else if s.result_packet.is_none() {
                     let rto = s.rto_ms;

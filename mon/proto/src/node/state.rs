@@ -88,6 +88,8 @@ pub(super) struct Session {
     pub local: Vec<Option<Partial>>,
     pub local_started: bool,
     pub started_ms: u64,
+    /// Dropped at this time unless a parent's go has come by then.
+    pub go_by: u64,
     /// Send whatever we have by then.
     pub finish_by: u64,
     /// Sealed result packet, kept for retransmission until acknowledged.
@@ -124,6 +126,8 @@ impl Session {
         let mut at = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
         if let Some(f) = self.forget_at {
             at(f);
+        } else if !self.has_go() {
+            at(self.go_by);
         }
         if self.result_packet.is_none() {
             at(self.finish_by);
@@ -146,6 +150,11 @@ impl Session {
             }
         }
         t
+    }
+
+    /// Whether a parent (first or extra) has sent its go.
+    pub fn has_go(&self) -> bool {
+        self.parent.go || self.extra_parents.iter().any(|p| p.go)
     }
 
     /// Whether everything this node waits for has arrived.

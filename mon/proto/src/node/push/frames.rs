@@ -51,6 +51,7 @@ impl Node {
             self.counters.frames_rejected += 1;
             return;
         };
+        self.authenticated = true;
         let Ok(msg) = PushMsg::from_bytes(&plain) else {
             self.counters.frames_rejected += 1;
             return;
