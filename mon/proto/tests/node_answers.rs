@@ -360,3 +360,59 @@ fn a_client_session_replayed_elsewhere_gets_nothing() {
     let out = drain(&mut n1);
     assert_eq!(sent_to(&out, again), ok);
 }
+
+#[test]
+fn a_forged_prune_received_first_does_not_hide_the_real_one() {
+    let user = SeedSigner::new([42; 32]);
+    let (mut n1, mut n2, known, now) = joined(&user);
+    let mut cs = session(&user, vec![Query::Count], now, 9);
+    let bytes = cs.session_packet().to_bytes();
+    // n2 is in the session already (a client gave it to n2 too); its own offers are lost.
+    let other_client = Peer::Client(2, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    n2.handle_packet(now, other_client, &bytes);
+    assert_eq!(accepts(&drain(&mut n2)), 1);
+    // n1 takes the session and offers it to n2.
+    n1.handle_packet(now, CLIENT, &bytes);
+    let out = drain(&mut n1);
+    let offer = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Send { to, bytes } if *to == Peer::Addr(addr(3)) => Some(bytes.clone()),
+            _ => None,
+        })
+        .expect("n1 offers the session to n2");
+    let answer = sent_to(&out, CLIENT).pop().expect("n1 answers the client");
+    // A forged Prune for that offer first, then n2's real one.
+    let answered: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        &offer,
+    ))
+    .into();
+    let forged = Packet::Prune {
+        session_hash: cs.hash.into(),
+        child: "n2".into(),
+        answered: answered.into(),
+        sig: [7u8; 64].into(),
+    };
+    n1.handle_packet(now + 1, attacker(), &forged.to_bytes());
+    n2.handle_packet(now + 2, Peer::Addr(addr(2)), &offer);
+    let real = sent_to(&drain(&mut n2), Peer::Addr(addr(2)));
+    assert!(
+        matches!(real.as_slice(), [Packet::Prune { .. }]),
+        "{real:?}"
+    );
+    n1.handle_packet(now + 3, Peer::Addr(addr(3)), &real[0].to_bytes());
+    let go = cs.on_answer(answer, addr(2), &known).expect("SessionOk");
+    n1.handle_packet(now + 4, CLIENT, &go.to_bytes());
+    // n2 counts as pruned: the offer is never sent again (before: the real Prune was
+    // ignored behind the forged one, which the check dropped, and the offer went out again).
+    let mut again = 0;
+    for k in 0..6u64 {
+        n1.handle_timeout(now + 5 + k * 250);
+        again += drain(&mut n1)
+            .iter()
+            .filter(|o| matches!(o, Output::Send { bytes, .. } if *bytes == offer))
+            .count();
+    }
+    assert_eq!(again, 0, "n1 sent its offer to n2 again");
+}

@@ -51,7 +51,7 @@ fn received(u: &UdpSocket, wait: Duration) -> Vec<Packet> {
 
 #[test]
 fn a_session_replayed_on_a_stream_claiming_another_address_gets_nothing() {
-    let c = cluster(3, 18142);
+    let c = cluster(3, 18182);
     let n1 = format!("{}:{}", node_ip(1), c.port);
     let key = c.user_key();
     // The "victim" address the attacker names; the test listens there.

@@ -114,7 +114,7 @@ fn exec(argv: &[&str]) -> Query {
 
 #[test]
 fn a_session_is_decided_under_one_principal() {
-    let c = cluster(3, 18141);
+    let c = cluster(3, 18180);
     let n1 = format!("{}:{}", node_ip(1), c.port);
     let key = c.user_key();
     let home = tempfile::tempdir().unwrap();
