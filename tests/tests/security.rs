@@ -260,7 +260,12 @@ impl Drop for Agent {
 
 /// A started cluster that answers a complete count.
 pub fn cluster(n: u32, port: u16) -> Cluster {
-    let c = Cluster::start(n, port, |_| Vec::new());
+    cluster_with(n, port, |_| Vec::new())
+}
+
+/// [`cluster`] with extra server arguments for node i.
+pub fn cluster_with(n: u32, port: u16, extra: impl Fn(u32) -> Vec<String>) -> Cluster {
+    let c = Cluster::start(n, port, extra);
     let got = c.settle(u64::from(n), SETTLE);
     assert!(
         got >= u64::from(n),

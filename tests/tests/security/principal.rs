@@ -16,7 +16,7 @@ use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 use mon_tests::{node_ip, Cluster};
 
-use super::{client_with_key, cluster, events, pub_line, run, set_signers};
+use super::{client_with_key, cluster_with, events, pub_line, run, set_signers};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -114,7 +114,11 @@ fn exec(argv: &[&str]) -> Query {
 
 #[test]
 fn a_session_is_decided_under_one_principal() {
-    let c = cluster(3, 18180);
+    // The operator allows both principals' run-as users for the slice (server.conf's list
+    // and the flag's combine).
+    let c = cluster_with(3, 18180, |_| {
+        vec!["--run-as-users".into(), "testbed daemon,nobody".into()]
+    });
     let n1 = format!("{}:{}", node_ip(1), c.port);
     let key = c.user_key();
     let home = tempfile::tempdir().unwrap();
