@@ -670,7 +670,14 @@ async fn read_stream(
     {
         // A small frame limit until the stream has carried an authenticated frame; the
         // buffer grows with the bytes that actually arrive.
-        let max = adm.frame_limit(len, sent).await;
+        // A client's stream never needs more: it sends its Session, its go, acks and sealed
+        // push messages only (results flow towards it). Its verified Session frees its
+        // address's share, not the frame limit, so a listed key cannot make the server buffer
+        // 16 MiB frames on every stream it opens.
+        let max = match who {
+            Opener::Client => net::PRE_AUTH_FRAME,
+            _ => adm.frame_limit(len, sent).await,
+        };
         let Ok(Ok(b)) =
             tokio::time::timeout(STREAM_IDLE, net::read_frame_body(&mut rd, len, max)).await
         else {

@@ -299,7 +299,6 @@ impl Node {
                 return;
             }
         };
-        self.authenticated = true;
         // The session table's shares, charged only now that the signature has verified.
         let full = self.table_refusal(&verified.key_fp, &verified.body.slice);
         // `from=` trusts the client's address: such sessions come over TCP only.
@@ -325,7 +324,10 @@ impl Node {
             verified.body.issued_at,
             verified.body.expires_at,
         ) {
-            Ok(Seen::New) => {}
+            // Only a session admitted (its shares charged, its id new) authenticates its
+            // stream: one refused for a limit, or seen before, proves nothing worth a stream
+            // slot beyond its address's share.
+            Ok(Seen::New) => self.authenticated = true,
             Ok(Seen::Again) if udp_client => return self.udp_client_junk(now_ms, from),
             Ok(Seen::Again) => {
                 self.send_prune(from, hash, answered);

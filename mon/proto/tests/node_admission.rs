@@ -1,0 +1,83 @@
+//! Stream admission, attacked afresh (issue 10): only a session the node admits (its shares
+//! charged, its id new) authenticates the stream it came on. A listed key whose sessions are
+//! refused for a limit, or sent again, gets no stream free of its address's share.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{allowed_signers, policy, session, SeedSigner, NOW_MS, SLICE};
+use mon_keys::known_nodes::KnownNodes;
+use mon_keys::nodekey::NodeKey;
+use mon_proto::agg::Query;
+use mon_proto::node::{Node, NodeConfig, Output, Peer};
+use mon_proto::replay::{ReplayCache, ReplayConfig};
+use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+fn client(id: u64) -> Peer {
+    Peer::Client(id, IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+fn node(user: &SeedSigner, per_key: usize) -> Node {
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
+    let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
+    let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
+    let mut cfg = NodeConfig::new("n1", addr);
+    cfg.max_sessions_per_key = per_key;
+    let mut node = Node::new(
+        cfg,
+        key,
+        known,
+        ReplayCache::new(ReplayConfig::default()),
+        1,
+        [5; 32],
+    );
+    let p = policy(&allowed_signers(user, "mon-*@mon", "", 3), None);
+    node.set_policies(HashMap::from([(SLICE.to_string(), Arc::new(p))]));
+    node
+}
+
+fn answers(node: &mut Node, to: Peer) -> Vec<Packet> {
+    std::iter::from_fn(|| node.poll_output())
+        .filter_map(|o| match o {
+            Output::Send { to: t, bytes } if t == to => {
+                Some(Packet::from_bytes(&bytes, MAX_STREAM_PACKET).unwrap())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_refused_for_its_keys_share_does_not_authenticate_its_stream() {
+    let user = SeedSigner::new([42; 32]);
+    let mut n = node(&user, 1);
+    let s = session(&user, vec![Query::Count], NOW_MS, 1);
+    n.handle_packet(NOW_MS, client(1), &s.session_packet().to_bytes());
+    assert!(n.take_authenticated(), "an admitted session authenticates");
+    assert!(matches!(
+        answers(&mut n, client(1)).as_slice(),
+        [Packet::SessionOk { .. }]
+    ));
+    // The key's share is full: each further session, validly signed, is refused, and its
+    // stream stays counted against its address (before: every such stream was set free).
+    for i in 2..40u64 {
+        let s = session(&user, vec![Query::Count], NOW_MS, i);
+        n.handle_packet(NOW_MS, client(i), &s.session_packet().to_bytes());
+        assert!(
+            !n.take_authenticated(),
+            "session {i}, refused for the key's share, authenticated its stream"
+        );
+        match answers(&mut n, client(i)).as_slice() {
+            [Packet::Deny { code, .. }] => assert_eq!(code, "busy-key"),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+}

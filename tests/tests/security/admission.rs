@@ -1,0 +1,155 @@
+//! Issue 10, attacked afresh after the hardening: what a listed key with few rights (here
+//! query-only) gets from the stream admission. A stream that carried a verified session no
+//! longer counts against its address, but a client's stream never needs large frames: it
+//! stays under the pre-authentication frame limit, so a low-rights user cannot make the
+//! server buffer 16 MiB frames on every stream it opens.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mon_keys::sshsig::Signer;
+use mon_keys::userkey::{load_signer, KeyRequest};
+use mon_proto::agg::Query;
+use mon_proto::client::{ClientSession, SessionRequest};
+use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
+use mon_proto::wire::session::{OverlayKind, OverlaySpec};
+use mon_tests::node_ip;
+
+use super::{client_with_key, cluster, run};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn signer(key: &Path) -> Box<dyn Signer> {
+    let req = KeyRequest {
+        key: Some(key.to_path_buf()),
+        agent_sock: None,
+        home: None,
+    };
+    load_signer(&req, &mut |_| Err(std::io::Error::other("no passphrase"))).expect("load key")
+}
+
+/// A count session that holds its slot a while (its go never comes).
+fn count_session(signer: &dyn Signer) -> ClientSession {
+    let sreq = SessionRequest {
+        slice: "testbed".into(),
+        principal: None,
+        ops: vec![Query::Count],
+        push: None,
+        targets: vec!["*".into()],
+        overlay: OverlaySpec {
+            kind: OverlayKind::Random,
+            fanout: 0,
+            max_parents: 1,
+            stage_one_hops: 2,
+            max_depth: 0,
+        },
+        timeout_ms: 60_000,
+        max_lifetime_s: 120,
+        join_window_ms: 60_000,
+    };
+    ClientSession::new(&mut rand::rngs::OsRng, signer, sreq, now_ms()).expect("sign")
+}
+
+fn write_frame(s: &mut TcpStream, b: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(b.len() as u32).to_be_bytes())?;
+    s.write_all(b)
+}
+
+fn read_packet(s: &mut TcpStream) -> Packet {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("an answer");
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).expect("the whole answer");
+    Packet::from_bytes(&buf, MAX_STREAM_PACKET).expect("a MON packet")
+}
+
+/// A TCP connection to `to` from `src` (any port).
+fn connect_from(src: IpAddr, to: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(src, 0)).unwrap();
+        let s = tokio::time::timeout(Duration::from_secs(5), sock.connect(to))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let s = s.into_std().unwrap();
+        s.set_nonblocking(false).unwrap();
+        s
+    })
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+/// A query-only user opens 32 client streams from one address, authenticates each with a
+/// verified count session (its go withheld), then declares a 15 MiB frame on each and sends
+/// 4 MiB of it. Before this fix the verified session lifted the stream's frame limit to
+/// 16 MiB and the server buffered about 128 MiB; a client's stream now stays under the
+/// pre-authentication limit, is closed, and the server's memory barely moves.
+#[test]
+fn a_listed_key_cannot_make_its_streams_buffer_large_frames() {
+    let c = cluster(1, 18840);
+    let n1: SocketAddr = format!("{}:{}", node_ip(1), c.port).parse().unwrap();
+    let pid = c.pid(1).expect("n1 runs");
+    let user = signer(&c.user_key());
+    let attacker: IpAddr = "127.0.0.201".parse().unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..32 {
+        let cs = count_session(&*user);
+        let mut s = connect_from(attacker, n1);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"MON1\0").unwrap();
+        write_frame(&mut s, &cs.session_packet().to_bytes()).unwrap();
+        match read_packet(&mut s) {
+            Packet::SessionOk { .. } => streams.push(s),
+            other => panic!("the user's session was not admitted: {other:?}"),
+        }
+    }
+    let before = vm_rss_kib(pid);
+    let chunk = vec![0x5au8; 256 * 1024];
+    for s in &mut streams {
+        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = s.write_all(&(15u32 * 1024 * 1024).to_be_bytes());
+        for _ in 0..16 {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = vm_rss_kib(pid);
+    let grown = after.saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "the server's RSS grew by {grown} KiB ({before} → {after}) for 32 streams of a \
+         query-only key"
+    );
+    drop(streams);
+    // And the server still serves.
+    let home = tempfile::tempdir().unwrap();
+    let r = run(client_with_key(&c, &c.user_key(), home.path()).args([
+        "--json",
+        "--timeout",
+        "5",
+        "count",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+}
