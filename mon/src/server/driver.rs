@@ -33,6 +33,11 @@ const MAX_STREAMS: usize = 512;
 /// verified session, a hop signature, or a sealed frame that opened); further connections
 /// from that address are closed at once.
 pub(super) const MAX_UNAUTH_STREAMS_PER_ADDR: usize = 32;
+/// Client streams one source address may hold open at once, authenticated or not: a verified
+/// session sets a stream free of [`MAX_UNAUTH_STREAMS_PER_ADDR`], and one listed key (query
+/// rights are enough) could otherwise hold every one of the [`MAX_STREAMS`] slots from one
+/// address. A `mon` command uses one stream.
+pub(super) const MAX_CLIENT_STREAMS_PER_ADDR: usize = MAX_STREAMS / 4;
 /// An inbound stream idle this long is closed.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
@@ -223,6 +228,7 @@ pub(super) async fn serve(
     let mut storage_down = false;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let unauth = Arc::new(UnauthStreams::default());
+    let client_streams = Arc::new(UnauthStreams::default());
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,8 +276,9 @@ pub(super) async fn serve(
                         let id = next_client;
                         next_client += 1;
                         let (tx, info) = (tx.clone(), info.clone());
+                        let clients = client_streams.clone();
                         tokio::spawn(async move {
-                            read_stream(stream, addr, id, tx, info, Arc::new(adm)).await;
+                            read_stream(stream, addr, id, tx, info, Arc::new(adm), clients).await;
                             drop(permit);
                         });
                     }
@@ -629,6 +636,7 @@ async fn read_stream(
     tx: mpsc::Sender<Event>,
     info: Arc<std::sync::RwLock<net::Info>>,
     adm: Arc<StreamAdmission>,
+    clients: Arc<UnauthStreams>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
@@ -637,6 +645,7 @@ async fn read_stream(
         Ok(Ok(w)) => w,
         _ => return,
     };
+    let mut client_place = None;
     let peer = match who {
         Opener::Info => {
             let bytes = match info.read() {
@@ -649,6 +658,11 @@ async fn read_stream(
         }
         Opener::Node(listen) => Peer::Addr(listen),
         Opener::Client => {
+            // Its address's share of client streams, held until the stream closes.
+            let Some(place) = ClientPlace::take(&clients, addr.ip()) else {
+                return;
+            };
+            client_place = Some(place);
             let (w, mut r) = mpsc::channel::<Vec<u8>>(64);
             if tx.send(Event::ClientOpen(id, w)).await.is_err() {
                 return;
@@ -697,5 +711,40 @@ async fn read_stream(
     }
     if let Peer::Client(..) = peer {
         let _ = tx.send(Event::ClientClosed(id)).await;
+    }
+    drop(client_place);
+}
+
+/// One client stream's place among its address's client streams ([`MAX_CLIENT_STREAMS_PER_ADDR`]),
+/// given back when the stream closes.
+struct ClientPlace {
+    table: Arc<UnauthStreams>,
+    ip: IpAddr,
+}
+
+impl ClientPlace {
+    fn take(table: &Arc<UnauthStreams>, ip: IpAddr) -> Option<ClientPlace> {
+        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= MAX_CLIENT_STREAMS_PER_ADDR {
+            return None;
+        }
+        *n += 1;
+        Some(ClientPlace {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.remove(&self.ip);
+            }
+        }
     }
 }

@@ -153,3 +153,60 @@ fn a_listed_key_cannot_make_its_streams_buffer_large_frames() {
     ]));
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+/// A query-only user on one address runs 520 count sessions to their result, one stream
+/// each, and keeps every stream open (more than the server's 512 stream slots). Each stream
+/// authenticated with an admitted session, so the per-address cap of unauthenticated streams
+/// no longer held them: they took every slot and a real client on another address was
+/// turned away. Client streams are now capped per address whether they authenticated or not.
+#[test]
+fn one_listed_key_on_one_address_cannot_take_every_stream_slot() {
+    let c = cluster(1, 18841);
+    let n1: SocketAddr = format!("{}:{}", node_ip(1), c.port).parse().unwrap();
+    let known = mon_keys::known_nodes::KnownNodes::load(&c.dir.path().join("known_nodes")).unwrap();
+    let user = signer(&c.user_key());
+    let attacker: IpAddr = "127.0.0.202".parse().unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..520 {
+        let mut cs = count_session(&*user);
+        let mut s = connect_from(attacker, n1);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.write_all(b"MON1\0");
+        let _ = write_frame(&mut s, &cs.session_packet().to_bytes());
+        let mut len = [0u8; 4];
+        if s.read_exact(&mut len).is_err() {
+            // The server closed this stream at once: no slot for it.
+            refused += 1;
+            continue;
+        }
+        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).expect("the whole answer");
+        let answer = Packet::from_bytes(&buf, MAX_STREAM_PACKET).expect("a MON packet");
+        let go = cs.on_answer(answer, n1, &known).expect("admitted");
+        write_frame(&mut s, &go.to_bytes()).unwrap();
+        let mut result = read_packet(&mut s);
+        if matches!(result, Packet::SessionOk { .. }) {
+            result = read_packet(&mut s);
+        }
+        let (_, ack) = cs.on_result(result).expect("a result");
+        let _ = write_frame(&mut s, &ack.to_bytes());
+        held.push(s);
+    }
+    eprintln!("holding {} streams, {refused} refused", held.len());
+    assert!(
+        refused > 0 && held.len() < 512,
+        "one address held {} client streams ({refused} refused)",
+        held.len()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let r = run(client_with_key(&c, &c.user_key(), home.path()).args([
+        "--json",
+        "--timeout",
+        "5",
+        "count",
+    ]));
+    assert_eq!(r.code, 0, "another address is locked out: {r:?}");
+    assert_eq!(r.json()["result"], 1, "{r:?}");
+    drop(held);
+}
