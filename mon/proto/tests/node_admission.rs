@@ -81,3 +81,39 @@ fn a_session_refused_for_its_keys_share_does_not_authenticate_its_stream() {
         }
     }
 }
+
+/// Still open (issue 10 attacked afresh): a query-only key's accepted sessions are audited with
+/// their whole signed body, and one key may start sessions at the replay cache's rate (25 a
+/// second sustained, 30,000 at once). Padded to 256 target patterns of 255 bytes, each count
+/// session writes an ~87 KB `session.accept` record: 30,000 of them are 2.6 GB of audit log
+/// from one low-rights key, and a full disk makes every node refuse every user (fail closed).
+/// Ignored until audited bytes are bounded per key (a quota, or the body kept only up to a
+/// size with its hash beyond); run with `--ignored` to see the bytes.
+#[test]
+#[ignore = "open: accepted sessions of one key are audited with unbounded total bytes"]
+fn a_query_only_keys_accepted_sessions_cost_bounded_audit_bytes() {
+    use mon_proto::client::ClientSession;
+    let user = SeedSigner::new([42; 32]);
+    let mut n = node(&user, 1000);
+    let mut audited = 0usize;
+    let sessions = 40u64;
+    for i in 0..sessions {
+        let mut req = common::request(vec![Query::Count]);
+        req.targets = std::iter::once("*".to_string())
+            .chain((0..255).map(|k| format!("{k:03}{}", "x".repeat(252))))
+            .collect();
+        let mut rng = ChaCha20Rng::seed_from_u64(1000 + i);
+        let s = ClientSession::new(&mut rng, &user, req, NOW_MS).expect("sign");
+        n.handle_packet(NOW_MS, client(i), &s.session_packet().to_bytes());
+        while let Some(o) = n.poll_output() {
+            if let Output::Audit(ev) = o {
+                audited += ev.session_body.as_ref().map_or(0, String::len);
+            }
+        }
+    }
+    eprintln!("{sessions} accepted count sessions of one query-only key: {audited} bytes of session bodies audited");
+    assert!(
+        audited < 1024 * 1024,
+        "{sessions} sessions of one query-only key wrote {audited} bytes of audit"
+    );
+}
