@@ -656,7 +656,13 @@ async fn read_stream(
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
             return;
         }
-        Opener::Node(listen) => Peer::Addr(listen),
+        // A node connects from its listen address (`net::connect_from`): a preamble that
+        // claims another IP is not believed (the node's checks of a hop signature trust the
+        // address), and one that claims no IP (a node listening on 0.0.0.0) gets its source.
+        Opener::Node(listen) => match claimed_node_addr(listen, addr) {
+            Some(a) => Peer::Addr(a),
+            None => return,
+        },
         Opener::Client => {
             // Its address's share of client streams, held until the stream closes.
             let Some(place) = ClientPlace::take(&clients, addr.ip()) else {
@@ -713,6 +719,16 @@ async fn read_stream(
         let _ = tx.send(Event::ClientClosed(id)).await;
     }
     drop(client_place);
+}
+
+/// The address a node stream from `source` is answered at, its preamble having claimed
+/// `listen`: the claim's port at the source's IP; none if the claim names another IP.
+fn claimed_node_addr(listen: SocketAddr, source: SocketAddr) -> Option<SocketAddr> {
+    let claimed = listen.ip().to_canonical();
+    if !claimed.is_unspecified() && claimed != source.ip().to_canonical() {
+        return None;
+    }
+    Some(SocketAddr::new(source.ip().to_canonical(), listen.port()))
 }
 
 /// One client stream's place among its address's client streams ([`MAX_CLIENT_STREAMS_PER_ADDR`]),

@@ -210,3 +210,52 @@ fn one_listed_key_on_one_address_cannot_take_every_stream_slot() {
     assert_eq!(r.json()["result"], 1, "{r:?}");
     drop(held);
 }
+
+/// A node stream's preamble claims the address the node listens at, and the node's checks
+/// (a hop signature from an address its known_nodes line lists) trusted that claim. Servers
+/// now connect from their listen address, so the claim must name the stream's own source
+/// IP. Here an attacker holding n2's node key (a compromised node, its machine quarantined)
+/// offers a fresh session to n1 from 127.0.0.203 on a stream claiming n2's address: before
+/// this fix n1 accepted it as from n2 (`session.accept` with n2's address as its peer), so a
+/// stolen node key worked from any address; now the stream is closed unread.
+#[test]
+fn a_node_stream_claiming_another_address_is_not_believed() {
+    use mon_keys::hop;
+    use mon_keys::nodekey::NodeKey;
+
+    let c = cluster(2, 18842);
+    let n1: SocketAddr = format!("{}:{}", node_ip(1), c.port).parse().unwrap();
+    let n2 = format!("{}:{}", node_ip(2), c.port);
+    let n2_key = NodeKey::load(&c.node_dir(2).join("config/node_ed25519_key")).expect("n2 key");
+    let cs = super::principal::signed_session(&c.user_key(), vec![Query::Count], None);
+    let sid = super::principal::hex(&*cs.body.session_id);
+    let e_p = hop::Initiator::new(&mut rand::rngs::OsRng).public();
+    let sig = hop::parent_signature(&n2_key, &cs.hash, &e_p, "n1").unwrap();
+    let offer = Packet::Session {
+        session: cs.signed.clone(),
+        parent: "n2".into(),
+        e_p: e_p.into(),
+        parent_sig: Some(sig.into()),
+        level: 1,
+        budget_ms: 5_000,
+    };
+    let mut s = connect_from("127.0.0.203".parse().unwrap(), n1);
+    let mut pre = b"MON1\x01".to_vec();
+    pre.push(n2.len() as u8);
+    pre.extend_from_slice(n2.as_bytes());
+    s.write_all(&pre).unwrap();
+    let _ = write_frame(&mut s, &offer.to_bytes());
+    // The server closes the stream (or reads it); either way it is done with it within 2 s.
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut b = [0u8; 1];
+    let _ = s.read(&mut b);
+    std::thread::sleep(Duration::from_millis(500));
+    let accepted: Vec<_> = super::events(&c, 1, "session.accept")
+        .into_iter()
+        .filter(|e| e["session_id"] == sid.as_str())
+        .collect();
+    assert!(
+        accepted.is_empty(),
+        "n1 took a session offered as n2 from another address: {accepted:?}"
+    );
+}
