@@ -117,3 +117,61 @@ fn a_query_only_keys_accepted_sessions_cost_bounded_audit_bytes() {
         "{sessions} sessions of one query-only key wrote {audited} bytes of audit"
     );
 }
+
+/// A query-only key's sessions asking for what it may not do (exec) are refused, and each
+/// refusal of a verified session is audited with its signed body; nothing else bounds them
+/// (no share, no replay entry). A refusal per key is audited at a bounded rate; beyond it the
+/// refusals are junk (answered, counted and summarised, never one record each).
+#[test]
+fn a_keys_refused_sessions_are_audited_at_a_bounded_rate() {
+    use mon_proto::audit::EventKind;
+    let user = SeedSigner::new([43; 32]);
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
+    let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
+    let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
+    let mut n = Node::new(
+        NodeConfig::new("n1", addr),
+        key,
+        known,
+        ReplayCache::new(ReplayConfig::default()),
+        1,
+        [5; 32],
+    );
+    let p = policy(&allowed_signers(&user, "mon-query@mon", "", 0), None);
+    n.set_policies(HashMap::from([(SLICE.to_string(), Arc::new(p))]));
+    let exec = Query::Exec {
+        argv: vec!["x".repeat(4000)],
+        shell: false,
+        timeout_s: 5,
+        where_: None,
+    };
+    let sent = 200u64;
+    let (mut audited, mut denies) = (0, 0);
+    for i in 0..sent {
+        let s = session(&user, vec![exec.clone()], NOW_MS, 5000 + i);
+        n.handle_packet(NOW_MS + i, client(i), &s.session_packet().to_bytes());
+        while let Some(o) = n.poll_output() {
+            match o {
+                Output::Audit(ev) if ev.event == EventKind::SessionDeny => audited += 1,
+                Output::Send { bytes, .. } => {
+                    if let Ok(Packet::Deny { .. }) = Packet::from_bytes(&bytes, MAX_STREAM_PACKET) {
+                        denies += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    eprintln!("{sent} refused sessions of one key: {audited} audited, {denies} answered");
+    assert_eq!(
+        denies, sent,
+        "every refusal is answered on the client's stream"
+    );
+    assert!(audited >= 1, "the key's first refusals are audited");
+    assert!(
+        audited <= mon_proto::node::AUDITED_REFUSALS_PER_KEY as u64,
+        "{audited} refusals of one key audited in {} ms",
+        sent
+    );
+}
