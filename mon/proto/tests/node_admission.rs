@@ -175,3 +175,68 @@ fn a_keys_refused_sessions_are_audited_at_a_bounded_rate() {
         sent
     );
 }
+
+/// Still open: the replay cache has a per-key cap and a global one (eight keys' worth), no
+/// per-slice share. Two keys of another slice fill a cache sized for them (here 2 × 4 of
+/// 8 entries, standing in for 8 × 30,000 of 240,000) and a user of this slice is refused
+/// `replay-cache-full` until their entries expire (up to join window + 2 × skew, 20 minutes
+/// with the defaults). A slice admin listing eight keys locks every slice of a node out.
+#[test]
+#[ignore = "open: no per-slice share of the replay cache"]
+fn another_slices_keys_cannot_fill_the_replay_cache() {
+    use mon_proto::client::ClientSession;
+    let user = SeedSigner::new([42; 32]);
+    let others = [SeedSigner::new([50; 32]), SeedSigner::new([51; 32])];
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
+    let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
+    let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
+    let rc = ReplayConfig {
+        max_entries: 8,
+        max_per_key: 4,
+        ..ReplayConfig::default()
+    };
+    let mut n = Node::new(
+        NodeConfig::new("n1", addr),
+        key,
+        known,
+        ReplayCache::new(rc),
+        1,
+        [5; 32],
+    );
+    let mut other_signers = String::new();
+    for o in &others {
+        other_signers.push_str(&allowed_signers(o, "mon-*@mon", "", 0));
+    }
+    n.set_policies(HashMap::from([
+        (
+            SLICE.to_string(),
+            Arc::new(policy(&allowed_signers(&user, "mon-*@mon", "", 0), None)),
+        ),
+        ("other".to_string(), Arc::new(policy(&other_signers, None))),
+    ]));
+    let mut seed = 7000;
+    for o in &others {
+        for _ in 0..4 {
+            seed += 1;
+            let mut req = common::request(vec![Query::Count]);
+            req.slice = "other".into();
+            let s =
+                ClientSession::new(&mut ChaCha20Rng::seed_from_u64(seed), o, req, NOW_MS).unwrap();
+            n.handle_packet(NOW_MS, client(seed), &s.session_packet().to_bytes());
+            assert!(
+                matches!(
+                    answers(&mut n, client(seed)).as_slice(),
+                    [Packet::SessionOk { .. }]
+                ),
+                "the other slice's session was refused"
+            );
+        }
+    }
+    let s = session(&user, vec![Query::Count], NOW_MS, 1);
+    n.handle_packet(NOW_MS, client(1), &s.session_packet().to_bytes());
+    match answers(&mut n, client(1)).as_slice() {
+        [Packet::SessionOk { .. }] => {}
+        other => panic!("this slice's user is locked out by another slice: {other:?}"),
+    }
+}
