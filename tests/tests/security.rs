@@ -17,8 +17,11 @@
 //! - `push_land`: a push lands as the run-as user, beneath its push dir, never through a
 //!   symbolic link, without set-id bits unless granted (issue 10).
 //! - `quotas`: shares of the session table, the replay cache and the stream slots.
+//! - `admission`: a listed key's verified streams stay under the small frame limit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "security/admission.rs"]
+mod admission;
 #[path = "security/answers.rs"]
 mod answers;
 #[path = "security/audit.rs"]

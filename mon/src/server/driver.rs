@@ -33,6 +33,11 @@ const MAX_STREAMS: usize = 512;
 /// verified session, a hop signature, or a sealed frame that opened); further connections
 /// from that address are closed at once.
 pub(super) const MAX_UNAUTH_STREAMS_PER_ADDR: usize = 32;
+/// Client streams one source address may hold open at once, authenticated or not: a verified
+/// session sets a stream free of [`MAX_UNAUTH_STREAMS_PER_ADDR`], and one listed key (query
+/// rights are enough) could otherwise hold every one of the [`MAX_STREAMS`] slots from one
+/// address. A `mon` command uses one stream.
+pub(super) const MAX_CLIENT_STREAMS_PER_ADDR: usize = MAX_STREAMS / 4;
 /// An inbound stream idle this long is closed.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
@@ -223,6 +228,7 @@ pub(super) async fn serve(
     let mut storage_down = false;
     let streams_limit = Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS));
     let unauth = Arc::new(UnauthStreams::default());
+    let client_streams = Arc::new(UnauthStreams::default());
     let mut buf = vec![0u8; 65536];
     let mut reload = tokio::time::interval(Duration::from_secs(1));
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,8 +276,9 @@ pub(super) async fn serve(
                         let id = next_client;
                         next_client += 1;
                         let (tx, info) = (tx.clone(), info.clone());
+                        let clients = client_streams.clone();
                         tokio::spawn(async move {
-                            read_stream(stream, addr, id, tx, info, Arc::new(adm)).await;
+                            read_stream(stream, addr, id, tx, info, Arc::new(adm), clients).await;
                             drop(permit);
                         });
                     }
@@ -629,6 +636,7 @@ async fn read_stream(
     tx: mpsc::Sender<Event>,
     info: Arc<std::sync::RwLock<net::Info>>,
     adm: Arc<StreamAdmission>,
+    clients: Arc<UnauthStreams>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
@@ -637,6 +645,7 @@ async fn read_stream(
         Ok(Ok(w)) => w,
         _ => return,
     };
+    let mut client_place = None;
     let peer = match who {
         Opener::Info => {
             let bytes = match info.read() {
@@ -647,8 +656,19 @@ async fn read_stream(
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
             return;
         }
-        Opener::Node(listen) => Peer::Addr(listen),
+        // A node connects from its listen address (`net::connect_from`): a preamble that
+        // claims another IP is not believed (the node's checks of a hop signature trust the
+        // address), and one that claims no IP (a node listening on 0.0.0.0) gets its source.
+        Opener::Node(listen) => match claimed_node_addr(listen, addr) {
+            Some(a) => Peer::Addr(a),
+            None => return,
+        },
         Opener::Client => {
+            // Its address's share of client streams, held until the stream closes.
+            let Some(place) = ClientPlace::take(&clients, addr.ip()) else {
+                return;
+            };
+            client_place = Some(place);
             let (w, mut r) = mpsc::channel::<Vec<u8>>(64);
             if tx.send(Event::ClientOpen(id, w)).await.is_err() {
                 return;
@@ -670,7 +690,14 @@ async fn read_stream(
     {
         // A small frame limit until the stream has carried an authenticated frame; the
         // buffer grows with the bytes that actually arrive.
-        let max = adm.frame_limit(len, sent).await;
+        // A client's stream never needs more: it sends its Session, its go, acks and sealed
+        // push messages only (results flow towards it). Its verified Session frees its
+        // address's share, not the frame limit, so a listed key cannot make the server buffer
+        // 16 MiB frames on every stream it opens.
+        let max = match who {
+            Opener::Client => net::PRE_AUTH_FRAME,
+            _ => adm.frame_limit(len, sent).await,
+        };
         let Ok(Ok(b)) =
             tokio::time::timeout(STREAM_IDLE, net::read_frame_body(&mut rd, len, max)).await
         else {
@@ -690,5 +717,50 @@ async fn read_stream(
     }
     if let Peer::Client(..) = peer {
         let _ = tx.send(Event::ClientClosed(id)).await;
+    }
+    drop(client_place);
+}
+
+/// The address a node stream from `source` is answered at, its preamble having claimed
+/// `listen`: the claim's port at the source's IP; none if the claim names another IP.
+fn claimed_node_addr(listen: SocketAddr, source: SocketAddr) -> Option<SocketAddr> {
+    let claimed = listen.ip().to_canonical();
+    if !claimed.is_unspecified() && claimed != source.ip().to_canonical() {
+        return None;
+    }
+    Some(SocketAddr::new(source.ip().to_canonical(), listen.port()))
+}
+
+/// One client stream's place among its address's client streams ([`MAX_CLIENT_STREAMS_PER_ADDR`]),
+/// given back when the stream closes.
+struct ClientPlace {
+    table: Arc<UnauthStreams>,
+    ip: IpAddr,
+}
+
+impl ClientPlace {
+    fn take(table: &Arc<UnauthStreams>, ip: IpAddr) -> Option<ClientPlace> {
+        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= MAX_CLIENT_STREAMS_PER_ADDR {
+            return None;
+        }
+        *n += 1;
+        Some(ClientPlace {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.remove(&self.ip);
+            }
+        }
     }
 }

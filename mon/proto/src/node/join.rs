@@ -294,12 +294,15 @@ impl Node {
             Err(d) if !self.denied_recent.insert(hash) => {
                 return self.refuse_unverified(now_ms, from, hash, &d.code, &d.text, true);
             }
+            // Beyond its key's audited refusals this minute: junk too.
+            Err(d) if !self.refusal_audited(now_ms, d.key_fp.as_deref()) => {
+                return self.refuse_unverified(now_ms, from, hash, &d.code, &d.text, true);
+            }
             Err(d) => {
                 self.deny_verified(now_ms, from, &session, *d, client_addr, &parent);
                 return;
             }
         };
-        self.authenticated = true;
         // The session table's shares, charged only now that the signature has verified.
         let full = self.table_refusal(&verified.key_fp, &verified.body.slice);
         // `from=` trusts the client's address: such sessions come over TCP only.
@@ -325,7 +328,10 @@ impl Node {
             verified.body.issued_at,
             verified.body.expires_at,
         ) {
-            Ok(Seen::New) => {}
+            // Only a session admitted (its shares charged, its id new) authenticates its
+            // stream: one refused for a limit, or seen before, proves nothing worth a stream
+            // slot beyond its address's share.
+            Ok(Seen::New) => self.authenticated = true,
             Ok(Seen::Again) if udp_client => return self.udp_client_junk(now_ms, from),
             Ok(Seen::Again) => {
                 self.send_prune(from, hash, answered);
@@ -449,6 +455,29 @@ impl Node {
         if answer {
             self.send_deny(from, hash, code, text);
         }
+    }
+
+    /// Whether a refusal of a verified session of `key_fp` may still be audited this minute
+    /// ([`super::AUDITED_REFUSALS_PER_KEY`]); counts it.
+    fn refusal_audited(&mut self, now_ms: u64, key_fp: Option<&str>) -> bool {
+        const MINUTE_MS: u64 = 60_000;
+        let Some(k) = key_fp else {
+            return true;
+        };
+        // Keys are verified ones (listed in a policy); forget finished minutes now and then.
+        if self.refusals_per_key.len() >= 4096 {
+            self.refusals_per_key
+                .retain(|_, (start, _)| now_ms.saturating_sub(*start) < MINUTE_MS);
+        }
+        let e = self
+            .refusals_per_key
+            .entry(k.to_string())
+            .or_insert((now_ms, 0));
+        if now_ms.saturating_sub(e.0) >= MINUTE_MS {
+            *e = (now_ms, 0);
+        }
+        e.1 += 1;
+        e.1 <= super::AUDITED_REFUSALS_PER_KEY
     }
 
     /// A session refused because this node's records cannot be made durable now.

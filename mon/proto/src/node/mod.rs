@@ -303,7 +303,15 @@ pub struct Node {
     denied_recent: join::RecentSet,
     /// The packet being handled authenticated its sender (see [`Node::take_authenticated`]).
     authenticated: bool,
+    /// Per key: the start of its current minute and the refusals audited in it.
+    refusals_per_key: HashMap<String, (u64, usize)>,
 }
+
+/// Refusals of one key's verified sessions audited per minute (each record carries the
+/// signed body, up to 256 KiB); further ones that minute are junk: answered, counted and
+/// summarised per source, never one record each (a low-rights key asking for what it may
+/// not do would otherwise fill the disk, and a full disk refuses every user).
+pub const AUDITED_REFUSALS_PER_KEY: usize = 60;
 
 /// Reason code of a session refused because the node cannot make its records durable (its
 /// audit log or replay journal failed a write or sync; full disk, I/O error).
@@ -371,6 +379,7 @@ impl Node {
             storage_down: None,
             denied_recent: join::RecentSet::default(),
             authenticated: false,
+            refusals_per_key: HashMap::new(),
         }
     }
 
