@@ -4,6 +4,9 @@
 //! had before (last good policy, or nothing: deny) and reports [`WritableFile`], which names
 //! the file, its mode and the fix.
 //!
+//! A trust file owned by anyone but root or the reading process's user is refused as well
+//! ([`refuse_foreign_owner`]): its owner may write it whatever its mode.
+//!
 //! And the modes of the server's own state: its state directory is [`STATE_DIR_MODE`], the
 //! files in it (replay journal, audit log) [`STATE_FILE_MODE`].
 
@@ -53,11 +56,79 @@ pub fn refuse_writable(
     Ok(())
 }
 
+/// A trust file owned by someone other than root or this process's user: its owner may
+/// write it (or `chmod` it) whatever its mode says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {} is owned by uid {owner}, not by root or this process's user (uid {me}); its owner {consequence}: run `chown root {}`", path.display(), path.display())]
+pub struct ForeignOwner {
+    /// What the file is.
+    pub what: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its owner.
+    pub owner: u32,
+    /// This process's effective uid.
+    pub me: u32,
+    /// What its owner could do with it.
+    pub consequence: String,
+}
+
+/// Refuses a file (its metadata `meta`, from the opened file) owned by anyone but root or
+/// this process's effective user: the mode check ([`refuse_writable`]) says nothing about
+/// what the owner may do.
+pub fn refuse_foreign_owner(
+    what: &str,
+    path: &Path,
+    meta: &Metadata,
+    consequence: &str,
+) -> Result<(), ForeignOwner> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    let me = unsafe { libc::geteuid() };
+    let owner = meta.uid();
+    if owner != 0 && owner != me {
+        return Err(ForeignOwner {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            owner,
+            me,
+            consequence: consequence.to_string(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::fs;
+
+    /// Owned by root or by this process's user: fine; by anyone else (here `nobody`, when
+    /// the test runs as root): refused, naming the file, the owner and the fix.
+    #[test]
+    fn a_file_owned_by_another_user_is_refused_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mon_policy");
+        fs::write(&p, "x").unwrap();
+        let meta = fs::metadata(&p).unwrap();
+        assert!(refuse_foreign_owner("policy file", &p, &meta, "can grant").is_ok());
+        // SAFETY: geteuid has no preconditions.
+        #[allow(unsafe_code)]
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        std::os::unix::fs::chown(&p, Some(65534), None).unwrap();
+        let meta = fs::metadata(&p).unwrap();
+        let e = refuse_foreign_owner("policy file", &p, &meta, "can grant").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(&p.display().to_string()), "{text}");
+        assert!(
+            text.contains("uid 65534") && text.contains("chown root"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn group_or_other_write_is_refused_and_named() {

@@ -108,6 +108,9 @@ pub enum KnownNodesError {
         /// Its permission bits.
         mode: u32,
     },
+    /// Someone other than root or this process's user owns the file, so could add a node.
+    #[error(transparent)]
+    Owner(crate::file_mode::ForeignOwner),
     /// A line is malformed.
     #[error("{}:{line}:{col}: {message}", path.display())]
     Parse {
@@ -522,6 +525,8 @@ impl KnownNodes {
                 mode: e.mode & 0o777,
             },
         )?;
+        crate::file_mode::refuse_foreign_owner("known_nodes", path, &meta, "can add nodes")
+            .map_err(KnownNodesError::Owner)?;
         let mut bytes = Vec::new();
         file.take(MAX_FILE_LEN as u64 + 1)
             .read_to_end(&mut bytes)

@@ -249,6 +249,16 @@ fn load_checks_permissions_size_and_utf8() {
     );
     assert!(err.to_string().contains("chmod go-w"));
 
+    // Mode 0644 but owned by another user (only root can hand it over): refused.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path).unwrap()) == 0 {
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = KnownNodes::load(&path).unwrap_err();
+        assert!(matches!(err, KnownNodesError::Owner(_)), "{err:?}");
+        assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+    }
+
     let bad = dir.path().join("bad_utf8");
     std::fs::write(&bad, b"# ok\nn1 \xff\n").unwrap();
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -6,8 +6,14 @@
 //! - [`become_user`]: sets the calling thread's real, effective and saved uid and gid and its
 //!   supplementary groups to the user's (Linux credentials are per thread; these are the raw
 //!   system calls, not the libc wrappers that change every thread). Used in the `pre_exec` of
-//!   an exec child, and by [`on_thread`];
-//! - [`on_thread`]: runs a closure on a new, short-lived thread that has become the user (the
+//!   an exec child (a process of its own);
+//! - [`act_as_user_on_thread`]: for a thread of the server's own process (grep, push landing):
+//!   the user's file-system uid and gid and supplementary groups, no effective capability, but
+//!   real, effective and saved uid left at root. Signal and `prlimit` permission go by a
+//!   task's real and saved uid, and a signal sent to a thread id reaches its whole process: a
+//!   thread whose real or saved uid were the user's could be stopped or killed, with the
+//!   whole server, by any process of that user (SECURITY.md, "Issue 10: worker threads");
+//! - [`on_thread`]: runs a closure on a new, short-lived thread acting as the user (the
 //!   thread ends with the closure, so the dropped credentials die with it); on a server not
 //!   running as root, the closure runs as the server when the user is the server's own user,
 //!   and is refused otherwise;
@@ -237,6 +243,35 @@ pub fn become_user(groups: &[Gid], uid: Uid, gid: Gid) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes the calling thread of the server's process access files as the user: supplementary
+/// groups, then file-system gid and uid set to the user's, then every effective capability
+/// dropped (permission checks then are exactly the user's). Real, effective and saved ids stay
+/// the server's, so the user's processes may not signal this thread (a signal to a thread id
+/// stops or kills its whole process) nor change its process's limits (see the module docs).
+/// Only raw per-thread system calls.
+#[allow(unsafe_code)]
+pub fn act_as_user_on_thread(groups: &[Gid], uid: Uid, gid: Gid) -> io::Result<()> {
+    rustix::thread::set_thread_groups(groups)?;
+    // SAFETY: setfsgid/setfsuid take an integer and change only the calling thread's
+    // credentials; an invalid id (-1) changes nothing and returns the current one.
+    let (fsgid, fsuid) = unsafe {
+        libc::syscall(libc::SYS_setfsgid, gid.as_raw());
+        let fsgid = libc::syscall(libc::SYS_setfsgid, u32::MAX);
+        libc::syscall(libc::SYS_setfsuid, uid.as_raw());
+        let fsuid = libc::syscall(libc::SYS_setfsuid, u32::MAX);
+        (fsgid, fsuid)
+    };
+    if fsgid != i64::from(gid.as_raw()) || fsuid != i64::from(uid.as_raw()) {
+        return Err(io::Error::other(
+            "the thread's file-system ids did not change",
+        ));
+    }
+    let mut caps = rustix::thread::capabilities(None)?;
+    caps.effective = rustix::thread::CapabilitySet::empty();
+    rustix::thread::set_capabilities(None, caps)?;
+    Ok(())
+}
+
 /// `user`'s credentials in the form [`become_user`] takes.
 pub fn creds(user: &User) -> (Vec<Gid>, Uid, Gid) {
     (
@@ -287,9 +322,11 @@ where
             .spawn_scoped(scope, move || {
                 if let Some(u) = &user {
                     let (groups, uid, gid) = creds(u);
-                    become_user(&groups, uid, gid).map_err(|source| AsUserError::Become {
-                        user: u.name.clone(),
-                        source,
+                    act_as_user_on_thread(&groups, uid, gid).map_err(|source| {
+                        AsUserError::Become {
+                            user: u.name.clone(),
+                            source,
+                        }
                     })?;
                 }
                 Ok(f())
@@ -334,15 +371,26 @@ mod tests {
         let before = euid();
         if before == 0 {
             let nobody = find("nobody").unwrap();
-            let (uid, gid, groups) = on_thread(Some("nobody"), || {
+            let (uid, gid, groups, euid) = on_thread(Some("nobody"), || {
+                #[allow(unsafe_code)]
+                // SAFETY: an invalid id (-1) changes nothing and returns the current one.
+                let (u, g) = unsafe {
+                    (
+                        libc::syscall(libc::SYS_setfsuid, u32::MAX),
+                        libc::syscall(libc::SYS_setfsgid, u32::MAX),
+                    )
+                };
                 (
-                    rustix::process::geteuid().as_raw(),
-                    rustix::process::getegid().as_raw(),
+                    u32::try_from(u).unwrap(),
+                    u32::try_from(g).unwrap(),
                     rustix::process::getgroups().unwrap(),
+                    rustix::process::geteuid().as_raw(),
                 )
             })
             .unwrap();
             assert_eq!((uid, gid), (nobody.uid, nobody.gid));
+            // Real/effective/saved stay root: the user cannot signal the thread.
+            assert_eq!(euid, 0);
             let groups: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
             assert_eq!(groups, nobody.groups);
             assert!(matches!(on_thread(None, || ()), Err(AsUserError::Missing)));

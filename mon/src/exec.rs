@@ -2,13 +2,15 @@
 //!
 //! No shell unless asked (`shell`: `/bin/sh -c` with the arguments joined by spaces). Stdin is
 //! `/dev/null`; stdout and stderr are read to the end but at most `cap` bytes of each are kept
-//! (marked truncated). The command runs in its own process group; at the timeout the whole
-//! group is killed (SIGKILL), so children it started die with it.
+//! (marked truncated). The command runs in its own session and process group, without the
+//! server's controlling terminal; at the timeout the whole group is killed (SIGKILL), so
+//! children it started die with it.
 //!
 //! `run_as`: a server running as root drops to that user's uid, gid and supplementary groups
 //! (real, effective and saved; [`crate::asuser::become_user`] in the child before `exec`), with
-//! `HOME`, `USER`, `LOGNAME` and the working directory set to the user's; a server not running
-//! as root can only "run as" its own user.
+//! `HOME`, `USER`, `LOGNAME` and the working directory set to the user's, and none of the
+//! server's environment (a fixed `PATH` only); a server not running as root can only "run as"
+//! its own user.
 
 use std::ffi::CString;
 use std::io;
@@ -50,6 +52,9 @@ pub enum ExecError {
     #[error(transparent)]
     AsUser(#[from] crate::asuser::AsUserError),
 }
+
+/// The `PATH` of a command run as a user (the server's own environment is not passed on).
+const USER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Sends SIGKILL to the process group `pgid`.
 #[allow(unsafe_code)]
@@ -114,8 +119,19 @@ pub async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
+        .kill_on_drop(true);
+    // Its own session (and so its own process group, for the kill at the timeout), without
+    // the server's controlling terminal: a command running as a user must not reach the
+    // terminal a root server was started from (e.g. `TIOCSTI`, typing into root's shell).
+    // SAFETY: runs in the forked child before exec; setsid is a single system call,
+    // async-signal-safe, touching no memory.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()?;
+            Ok(())
+        });
+    }
 
     if let Some(user) = run_as {
         let name = user.to_string();
@@ -145,7 +161,11 @@ pub async fn run(
                     Ok(())
                 });
             }
-            cmd.env("HOME", &found.home)
+            // None of the server's environment (what its service manager or operator gave
+            // it): only a search path and the user's own variables, as `su -` gives.
+            cmd.env_clear()
+                .env("PATH", USER_PATH)
+                .env("HOME", &found.home)
                 .env("USER", user)
                 .env("LOGNAME", user);
         } else if found.uid != me {
@@ -378,6 +398,36 @@ mod tests {
                 "/".to_string()
             };
             assert_eq!(o.stdout.trim(), want);
+            // None of the server's environment reaches the user's command (cargo gave this
+            // process CARGO_MANIFEST_DIR); only PATH, HOME, USER, LOGNAME.
+            assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+            let o = run(&s(&["env"]), false, T, Some("nobody"), 4096)
+                .await
+                .unwrap();
+            let mut names: Vec<&str> = o
+                .stdout
+                .lines()
+                .filter_map(|l| l.split('=').next())
+                .collect();
+            names.sort_unstable();
+            assert_eq!(names, ["HOME", "LOGNAME", "PATH", "USER"], "{}", o.stdout);
+            // Its own session: no way to the server's controlling terminal.
+            let o = run(
+                &s(&["sh", "-c", "echo $$; cut -d' ' -f6 /proc/$$/stat"]),
+                false,
+                T,
+                Some("nobody"),
+                200,
+            )
+            .await
+            .unwrap();
+            let l: Vec<&str> = o.stdout.lines().collect();
+            assert_eq!(l.len(), 2, "{}", o.stdout);
+            assert_eq!(
+                l[0], l[1],
+                "the command is not a session leader: {}",
+                o.stdout
+            );
             // Real and saved ids too: nothing to regain root with.
             let o = run(
                 &s(&["sh", "-c", "grep -E '^(Uid|Gid):' /proc/self/status"]),

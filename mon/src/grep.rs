@@ -47,6 +47,13 @@ pub enum GrepError {
         /// File.
         path: PathBuf,
     },
+    /// A relative path: it would resolve against the server's working directory, which the
+    /// run-as user might not be able to reach by any absolute path.
+    #[error("{}: grep needs an absolute path", path.display())]
+    Relative {
+        /// File.
+        path: PathBuf,
+    },
     /// A file on procfs (per-process files would be the server's).
     #[error("{} is on /proc: grep does not read procfs files (use exec)", path.display())]
     Proc {
@@ -152,6 +159,14 @@ fn open_regular(path: &Path) -> Result<File, GrepError> {
         path: path.to_path_buf(),
         source: e.into(),
     };
+    // Relative paths start at the server's working directory (shared by the worker thread),
+    // where the user might have no way in: a directory the user may search below one the
+    // user may not.
+    if !path.is_absolute() {
+        return Err(GrepError::Relative {
+            path: path.to_path_buf(),
+        });
+    }
     // No magic link (/proc/PID/fd/N, cwd, root, exe): they would reach, from the server's
     // process, what the run-as user could not (openat2, Linux 5.6; older kernels: refused).
     let handle = rustix::fs::openat2(
@@ -289,6 +304,32 @@ mod tests {
         assert!(matches!(e, GrepError::NotRegular { .. }), "{e}");
         let (_d, p) = file_with(b"x");
         assert!(matches!(grep_file(&p, "", 10), Err(GrepError::EmptyWord)));
+    }
+
+    /// A relative path would start at the server's working directory (a directory the
+    /// run-as user may search below one it may not, say): refused whether or not it exists.
+    #[test]
+    fn a_relative_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("x.log");
+        std::fs::write(&name, b"KEY").unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let rel = pathdiff(&name, &cwd);
+        assert!(rel.is_relative() && rel.exists(), "{rel:?}");
+        for p in [rel, PathBuf::from("Cargo.toml"), PathBuf::from("../x")] {
+            let e = grep_file(&p, "KEY", DEFAULT_MAX_BYTES).unwrap_err();
+            assert!(matches!(e, GrepError::Relative { .. }), "{p:?}: {e}");
+        }
+    }
+
+    /// `to` relative to `from` (both absolute): enough `..` to reach `/`, then `to`.
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let mut p = PathBuf::new();
+        for _ in from.components().skip(1) {
+            p.push("..");
+        }
+        p.push(to.strip_prefix("/").unwrap());
+        p
     }
 
     #[test]

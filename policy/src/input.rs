@@ -123,16 +123,15 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
     Ok(buf)
 }
 
-/// A policy file that group or others may write is refused (the rule and its message are
-/// `known_nodes`'s: [`mon_keys::file_mode`]); the slice keeps its last good policy.
+/// A policy file that group or others may write, or that anyone but root or this process's
+/// user owns, is refused (the rules and their messages: [`mon_keys::file_mode`]); the slice
+/// keeps its last good policy.
 fn refuse_writable(path: &Path, meta: &std::fs::Metadata) -> Result<(), ReadError> {
-    mon_keys::file_mode::refuse_writable(
-        "policy file",
-        path,
-        meta,
-        "can change who may do what in this slice, so the slice keeps its last good policy (or, without one, denies everything) until you fix it",
-    )
-    .map_err(|e| ReadError::Other(e.to_string()))
+    let consequence = "can change who may do what in this slice, so the slice keeps its last good policy (or, without one, denies everything) until you fix it";
+    mon_keys::file_mode::refuse_writable("policy file", path, meta, consequence)
+        .map_err(|e| ReadError::Other(e.to_string()))?;
+    mon_keys::file_mode::refuse_foreign_owner("policy file", path, meta, consequence)
+        .map_err(|e| ReadError::Other(e.to_string()))
 }
 
 /// Skips spaces and tabs from byte offset `i`; returns the new offset.

@@ -86,3 +86,62 @@ fn a_policy_file_others_can_write_is_refused_and_the_last_good_policy_stays() {
     assert!(error_text(&events).is_some());
     assert_eq!(decide(&store).reason, Reason::NoPolicy);
 }
+
+/// A policy file whose mode is fine but that another user owns: its owner can rewrite it
+/// (or chmod it) at will, so it is refused like a writable one, naming the owner and the fix;
+/// the last good policy stays. Needs root (chown).
+#[test]
+fn a_policy_file_another_user_owns_is_refused_and_the_last_good_policy_stays() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    // What this process creates is its own: root or not.
+    if std::fs::metadata(tmp.path()).unwrap().uid() != 0 {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let alice = keygen(keys.path(), "alice");
+    let root = tmp.path().join("slices");
+    std::fs::create_dir(&root).unwrap();
+    let lab = slice_dir(
+        &root,
+        "lab",
+        Some(&format!("alice {}\n", alice.line)),
+        Some("alice max-lifetime=600\n"),
+        None,
+    );
+    let (mut store, events) = PolicyStore::open(&root);
+    assert!(error_text(&events).is_none(), "{events:?}");
+    let decide = |store: &PolicyStore| {
+        let op = query();
+        store.evaluate("lab", &req(&alice.public, None, &op))
+    };
+    assert!(decide(&store).allowed);
+    for file in ["allowed_signers", "mon_policy"] {
+        let p = lab.join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        // Handed to `nobody`, mode 0644, and rewritten by its owner.
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        std::fs::write(&p, format!("{text}# edited by its owner\n")).unwrap();
+        chmod(&p, 0o644);
+        let events = store.reload_if_changed();
+        let got = error_text(&events).unwrap_or_else(|| panic!("{file}: {events:?}"));
+        assert!(
+            got.contains(&format!(
+                "policy file {} is owned by uid 65534",
+                p.display()
+            )),
+            "{file}: {got}"
+        );
+        assert!(got.contains("chown root"), "{file}: {got}");
+        assert!(decide(&store).allowed, "{file}: the last good policy stays");
+        std::os::unix::fs::chown(&p, Some(0), Some(0)).unwrap();
+        std::fs::write(&p, format!("{text}# fixed\n")).unwrap();
+        let events = store.reload_if_changed();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, StoreEvent::Loaded { .. })),
+            "{file}: fixed: {events:?}"
+        );
+    }
+}

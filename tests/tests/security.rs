@@ -32,6 +32,8 @@ mod holes;
 mod junk;
 #[path = "security/keys.rs"]
 mod keys;
+#[path = "security/local_actions.rs"]
+mod local_actions;
 #[path = "security/network.rs"]
 mod network;
 #[path = "security/pinning.rs"]

@@ -2,15 +2,15 @@
 //! file operation of that push (create, write, read-back, fsync, fchmod, rename, clean-up)
 //! happens with the user's credentials and the file is created by and owned by the user.
 //!
-//! The thread drops to the user for good (real, effective and saved ids and groups, by
-//! [`super::become_user`]) before it builds its state; the server's other threads keep their
-//! privileges. Whom to act as is [`super::resolve`]'s decision, as for every other action.
+//! The thread acts as the user for good (file-system ids, groups, no effective capability,
+//! by [`super::act_as_user_on_thread`]) before it builds its state; the server's other threads
+//! keep their privileges. Its real, effective and saved uid stay root so that the user's
+//! processes cannot signal it (which would stop or kill the whole server). Whom to act as is [`super::resolve`]'s decision, as for every other action.
 
-use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use super::{become_user, creds, AsUserError, User};
+use super::{act_as_user_on_thread, creds, AsUserError, User};
 
 type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
 
@@ -46,13 +46,8 @@ impl<S: 'static> Worker<S> {
             .spawn(move || {
                 if let Some(u) = &user {
                     let (groups, uid, gid) = creds(u);
-                    let switched = become_user(&groups, uid, gid).and_then(|()| {
-                        // The kernel reports this thread's own ids: check that the switch took.
-                        if rustix::process::geteuid() != uid || rustix::process::getegid() != gid {
-                            return Err(io::Error::other("the thread's ids did not change"));
-                        }
-                        Ok(())
-                    });
+                    // Checks itself that the kernel took the thread's new file-system ids.
+                    let switched = act_as_user_on_thread(&groups, uid, gid);
                     if let Err(source) = switched {
                         let _ = ready_tx.send(Err(E::from(AsUserError::Become {
                             user: u.name.clone(),
@@ -116,6 +111,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::super::{euid, resolve};
     use super::*;
+    use std::io;
 
     #[test]
     fn a_worker_runs_as_the_user_and_the_rest_of_the_process_does_not() {
@@ -129,10 +125,12 @@ mod tests {
         };
         let uid = u.uid;
         let w: Worker<u32> = Worker::spawn::<AsUserError>(Some(u), || Ok(7)).unwrap();
-        let (euid, state) = w
-            .call(|s| (rustix::process::geteuid().as_raw(), *s))
+        #[allow(unsafe_code)]
+        let (fsuid, state) = w
+            // SAFETY: an invalid id (-1) changes nothing and returns the current one.
+            .call(|s| (unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) }, *s))
             .unwrap();
-        assert_eq!((euid, state), (uid, 7));
+        assert_eq!((fsuid, state), (i64::from(uid), 7));
         // A root-only file is out of reach on the worker, still readable here.
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("secret");
@@ -145,5 +143,46 @@ mod tests {
         assert_eq!(r, Err(io::ErrorKind::PermissionDenied));
         assert_eq!(std::fs::read(&f).unwrap(), b"x");
         assert_eq!(rustix::process::geteuid().as_raw(), 0);
+    }
+
+    /// Signal permission goes by a task's real and saved uid: a thread whose real or saved
+    /// uid were the user's would let any process of that user stop or kill the whole server
+    /// (a signal to a thread id goes to its process), or lower its limits (prlimit). The
+    /// worker's thread must not be signalable by the user. Needs root and `setpriv`.
+    #[test]
+    fn the_user_cannot_signal_the_workers_thread() {
+        if euid() != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Ok(Some(u)) = resolve(Some("nobody")) else {
+            eprintln!("skipped: no user nobody, or fs.suid_dumpable is 1");
+            return;
+        };
+        let (uid, gid) = (u.uid, u.gid);
+        let w: Worker<()> = Worker::spawn::<AsUserError>(Some(u), || Ok(())).unwrap();
+        let tid = w
+            .call(|_| rustix::thread::gettid().as_raw_nonzero().get())
+            .unwrap();
+        let as_user_kill0 = |pid: i32| {
+            std::process::Command::new("setpriv")
+                .arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--clear-groups")
+                .args(["kill", "-0", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status()
+        };
+        let Ok(st) = as_user_kill0(tid) else {
+            eprintln!("skipped: no setpriv");
+            return;
+        };
+        assert!(
+            !st.success(),
+            "the run-as user may signal the worker thread {tid} (and so the whole server)"
+        );
+        let main = i32::try_from(std::process::id()).unwrap();
+        assert!(!as_user_kill0(main).unwrap().success());
+        drop(w);
     }
 }
