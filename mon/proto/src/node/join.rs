@@ -48,6 +48,25 @@ pub(crate) fn deny_signed_data(hash: &SessionHash, code: &str) -> Vec<u8> {
     m
 }
 
+/// What one key's verified sessions wrote to the audit log in one minute (issue 10: a
+/// listed key's sessions, refused or accepted, write at a bounded rate).
+#[derive(Debug)]
+pub(crate) struct KeyMinute {
+    start: u64,
+    refusals: usize,
+    accepted_bytes: usize,
+}
+
+impl KeyMinute {
+    fn new(start: u64) -> KeyMinute {
+        KeyMinute {
+            start,
+            refusals: 0,
+            accepted_bytes: 0,
+        }
+    }
+}
+
 /// Session hashes whose refusal was audited lately, oldest forgotten first.
 #[derive(Debug, Default)]
 pub(super) struct RecentSet {
@@ -319,6 +338,17 @@ impl Node {
             // would let a flood fill the disk. The sender hears the code (exit 4, retry).
             return self.refuse_unverified(now_ms, from, hash, code, &text, true);
         }
+        // The audit record of an accepted session carries its signed bytes: one key's are
+        // bounded per minute (padded sessions cannot fill the disk).
+        let audited = session.body.len() + session.sshsig.len();
+        if !self.accept_audited(now_ms, &verified.key_fp, audited) {
+            let text = format!(
+                "this node audited {} MiB of key {}'s sessions in the last minute, the share of one key (a capacity limit, not the policy: retry in a minute)",
+                super::AUDITED_SESSION_BYTES_PER_KEY >> 20,
+                verified.key_fp
+            );
+            return self.refuse_unverified(now_ms, from, hash, "busy-key", &text, true);
+        }
         // 9. replay cache, journaled before acting.
         match self.replay.check_and_insert(
             now_ms,
@@ -460,24 +490,41 @@ impl Node {
     /// Whether a refusal of a verified session of `key_fp` may still be audited this minute
     /// ([`super::AUDITED_REFUSALS_PER_KEY`]); counts it.
     fn refusal_audited(&mut self, now_ms: u64, key_fp: Option<&str>) -> bool {
-        const MINUTE_MS: u64 = 60_000;
         let Some(k) = key_fp else {
             return true;
         };
+        let m = self.key_minute(now_ms, k);
+        m.refusals += 1;
+        m.refusals <= super::AUDITED_REFUSALS_PER_KEY
+    }
+
+    /// Whether key `k` may have `bytes` more of accepted sessions audited this minute
+    /// ([`super::AUDITED_SESSION_BYTES_PER_KEY`]); charges them when it may.
+    fn accept_audited(&mut self, now_ms: u64, k: &str, bytes: usize) -> bool {
+        let m = self.key_minute(now_ms, k);
+        if m.accepted_bytes.saturating_add(bytes) > super::AUDITED_SESSION_BYTES_PER_KEY {
+            return false;
+        }
+        m.accepted_bytes += bytes;
+        true
+    }
+
+    /// Key `k`'s current minute of audit records.
+    fn key_minute(&mut self, now_ms: u64, k: &str) -> &mut KeyMinute {
+        const MINUTE_MS: u64 = 60_000;
         // Keys are verified ones (listed in a policy); forget finished minutes now and then.
-        if self.refusals_per_key.len() >= 4096 {
-            self.refusals_per_key
-                .retain(|_, (start, _)| now_ms.saturating_sub(*start) < MINUTE_MS);
+        if self.audit_per_key.len() >= 4096 {
+            self.audit_per_key
+                .retain(|_, m| now_ms.saturating_sub(m.start) < MINUTE_MS);
         }
-        let e = self
-            .refusals_per_key
+        let m = self
+            .audit_per_key
             .entry(k.to_string())
-            .or_insert((now_ms, 0));
-        if now_ms.saturating_sub(e.0) >= MINUTE_MS {
-            *e = (now_ms, 0);
+            .or_insert_with(|| KeyMinute::new(now_ms));
+        if now_ms.saturating_sub(m.start) >= MINUTE_MS {
+            *m = KeyMinute::new(now_ms);
         }
-        e.1 += 1;
-        e.1 <= super::AUDITED_REFUSALS_PER_KEY
+        m
     }
 
     /// A session refused because this node's records cannot be made durable now.

@@ -303,8 +303,8 @@ pub struct Node {
     denied_recent: join::RecentSet,
     /// The packet being handled authenticated its sender (see [`Node::take_authenticated`]).
     authenticated: bool,
-    /// Per key: the start of its current minute and the refusals audited in it.
-    refusals_per_key: HashMap<String, (u64, usize)>,
+    /// Per key: what its verified sessions wrote to the audit log in the current minute.
+    audit_per_key: HashMap<String, join::KeyMinute>,
 }
 
 /// Refusals of one key's verified sessions audited per minute (each record carries the
@@ -312,6 +312,13 @@ pub struct Node {
 /// summarised per source, never one record each (a low-rights key asking for what it may
 /// not do would otherwise fill the disk, and a full disk refuses every user).
 pub const AUDITED_REFUSALS_PER_KEY: usize = 60;
+
+/// Bytes of accepted sessions (the signed body and signature each `session.accept` record
+/// carries) one key may have audited per minute on a node: about 6,000 plain counts a
+/// minute (100 a second), or 32 sessions at the largest size a Session may have. Beyond it a
+/// new session is refused as `busy-key` (retry later) and costs nothing durable, so a key
+/// with few rights cannot fill the disk (and so refuse every user) with padded sessions.
+pub const AUDITED_SESSION_BYTES_PER_KEY: usize = 8 << 20;
 
 /// Reason code of a session refused because the node cannot make its records durable (its
 /// audit log or replay journal failed a write or sync; full disk, I/O error).
@@ -379,7 +386,7 @@ impl Node {
             storage_down: None,
             denied_recent: join::RecentSet::default(),
             authenticated: false,
-            refusals_per_key: HashMap::new(),
+            audit_per_key: HashMap::new(),
         }
     }
 
