@@ -68,7 +68,7 @@ pub enum GrepError {
         path: PathBuf,
     },
     /// The opened file's real path (symbolic links resolved) is outside `grep-paths=`.
-    #[error("{} resolves to {}, outside grep-paths: not searched (grep-path-denied)", path.display(), real.display())]
+    #[error("{}: {} resolves to {}, outside grep-paths: not searched", mon_policy::Reason::GrepPathDenied.code(), path.display(), real.display())]
     OutsideGrepPaths {
         /// File as asked.
         path: PathBuf,
@@ -405,6 +405,7 @@ mod tests {
             assert!(matches!(e, GrepError::OutsideGrepPaths { .. }), "{e}");
             let m = e.to_string();
             assert!(m.contains("escape.log") && m.contains("token.txt"), "{m}");
+            assert!(m.starts_with("grep-path-denied: "), "{m}");
             assert!(m.contains("outside grep-paths"), "{m}");
             assert!(grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
             assert!(grep_file_within(&inside, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());

@@ -1,6 +1,6 @@
 //! Issue 10, local actions under attack (SECURITY.md, "Issue 10: local actions under attack"):
-//! what is still open is shown here by ignored tests that assert the wanted behaviour (run
-//! them with `--ignored` to see the hole). Needs root (`run-as="nobody"`).
+//! attacks on what a node does as the run-as user, each asserting the wanted behaviour.
+//! Needs root (`run-as="nobody"`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -88,6 +88,7 @@ fn a_symlink_below_grep_paths_does_not_escape_it() {
     // Through the link below grep-paths: must not answer either.
     let (_, matched, out) = grep(&link);
     assert_eq!(matched, serde_json::json!([]), "escaped grep-paths: {out}");
+    assert!(out.contains("grep-path-denied: "), "{out}");
     assert!(out.contains("outside grep-paths"), "{out}");
     assert!(out.contains("token.txt"), "{out}");
 }
