@@ -13,10 +13,17 @@
 //! [`crate::asuser::on_thread`], so path lookup, symlinks and the read permission are checked
 //! as the run-as user. This is blocking IO: the server calls it from
 //! `tokio::task::spawn_blocking`.
+//!
+//! `grep-paths=` (mon_policy) is checked by the policy on the path's text; the path may pass
+//! through symbolic links a local user placed below an allowed directory. So
+//! [`grep_file_within`] also checks the file actually opened: the real path of the `O_PATH`
+//! handle (`/proc/thread-self/fd/N`, as the kernel resolved it) must match the same entries
+//! with the policy's own matcher ([`mon_policy::grep_path_allowed`]), else nothing is read.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
@@ -59,6 +66,14 @@ pub enum GrepError {
     Proc {
         /// File.
         path: PathBuf,
+    },
+    /// The opened file's real path (symbolic links resolved) is outside `grep-paths=`.
+    #[error("{}: {} resolves to {}, outside grep-paths: not searched", mon_policy::Reason::GrepPathDenied.code(), path.display(), real.display())]
+    OutsideGrepPaths {
+        /// File as asked.
+        path: PathBuf,
+        /// Where it resolves.
+        real: PathBuf,
     },
     /// Reading failed.
     #[error("error reading {}: {source}", path.display())]
@@ -147,14 +162,28 @@ fn search<R: Read>(
 }
 
 /// Whether the fixed string `word` occurs in the regular file `path`, reading at most
-/// `max_bytes` (errors name the path).
+/// `max_bytes` (errors name the path). No `grep-paths=` restriction: see
+/// [`grep_file_within`] (the server always calls that).
+#[cfg(test)]
 pub fn grep_file(path: &Path, word: &str, max_bytes: u64) -> Result<bool, GrepError> {
-    grep_file_chunked(path, word, max_bytes, CHUNK)
+    grep_file_within(path, word, max_bytes, &[])
 }
 
-/// Opens `path` for reading if it is a regular file, without opening anything else (see the
-/// module docs).
-fn open_regular(path: &Path) -> Result<File, GrepError> {
+/// [`grep_file`] for a grep the policy allowed under `grep_paths` (one list of entries per
+/// applying `mon_policy` line, as in `RunRequest::grep_paths`; empty: no restriction): the
+/// real path of the opened file must match them too, else [`GrepError::OutsideGrepPaths`].
+pub fn grep_file_within(
+    path: &Path,
+    word: &str,
+    max_bytes: u64,
+    grep_paths: &[Vec<String>],
+) -> Result<bool, GrepError> {
+    grep_file_chunked(path, word, max_bytes, CHUNK, grep_paths)
+}
+
+/// Opens `path` for reading if it is a regular file whose real path `grep_paths` allow,
+/// without opening anything else (see the module docs).
+fn open_regular(path: &Path, grep_paths: &[Vec<String>]) -> Result<File, GrepError> {
     let open_err = |e: rustix::io::Errno| GrepError::Open {
         path: path.to_path_buf(),
         source: e.into(),
@@ -192,6 +221,21 @@ fn open_regular(path: &Path) -> Result<File, GrepError> {
         });
     }
     let again = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
+    // Where the kernel resolved the path to (through any symbolic link), checked with the
+    // policy's own matcher; a name that is not UTF-8 cannot match and is refused.
+    if !grep_paths.is_empty() {
+        let real = rustix::fs::readlinkat(CWD, again.as_str(), Vec::new()).map_err(open_err)?;
+        let real = PathBuf::from(std::ffi::OsString::from_vec(real.into_bytes()));
+        let ok = real
+            .to_str()
+            .is_some_and(|r| mon_policy::grep_path_allowed(r, grep_paths));
+        if !ok {
+            return Err(GrepError::OutsideGrepPaths {
+                path: path.to_path_buf(),
+                real,
+            });
+        }
+    }
     let fd = rustix::fs::openat(
         CWD,
         again.as_str(),
@@ -207,11 +251,12 @@ fn grep_file_chunked(
     word: &str,
     max_bytes: u64,
     chunk: usize,
+    grep_paths: &[Vec<String>],
 ) -> Result<bool, GrepError> {
     if word.is_empty() {
         return Err(GrepError::EmptyWord);
     }
-    let file = open_regular(path)?;
+    let file = open_regular(path, grep_paths)?;
     match search(file, word.as_bytes(), max_bytes, chunk) {
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(GrepError::LimitReached {
@@ -253,11 +298,11 @@ mod tests {
         let (_d, p) = file_with(&content);
         for chunk in 1..=50 {
             assert!(
-                grep_file_chunked(&p, "ERROR", DEFAULT_MAX_BYTES, chunk).unwrap(),
+                grep_file_chunked(&p, "ERROR", DEFAULT_MAX_BYTES, chunk, &[]).unwrap(),
                 "chunk {chunk}"
             );
             assert!(
-                !grep_file_chunked(&p, "ERRORS", DEFAULT_MAX_BYTES, chunk).unwrap(),
+                !grep_file_chunked(&p, "ERRORS", DEFAULT_MAX_BYTES, chunk, &[]).unwrap(),
                 "chunk {chunk}"
             );
         }
@@ -285,12 +330,12 @@ mod tests {
         let mut content = vec![b'.'; 1000];
         content[900..903].copy_from_slice(b"END");
         let (_d, p) = file_with(&content);
-        let e = grep_file_chunked(&p, "END", 500, 64).unwrap_err();
+        let e = grep_file_chunked(&p, "END", 500, 64, &[]).unwrap_err();
         assert!(matches!(e, GrepError::LimitReached { max: 500, .. }));
         assert!(e.to_string().contains(&p.display().to_string()), "{e}");
         // Found within the limit: fine. File exactly at the limit: searched whole.
-        assert!(grep_file_chunked(&p, "END", 903, 64).unwrap());
-        assert!(!grep_file_chunked(&p, "NOPE", 1000, 64).unwrap());
+        assert!(grep_file_chunked(&p, "END", 903, 64, &[]).unwrap());
+        assert!(!grep_file_chunked(&p, "NOPE", 1000, 64, &[]).unwrap());
     }
 
     #[test]
@@ -330,6 +375,53 @@ mod tests {
         }
         p.push(to.strip_prefix("/").unwrap());
         p
+    }
+
+    /// `grep-paths`: the real path of the opened file decides, not the path's text: a
+    /// symbolic link below an allowed directory leading outside it is refused (naming both),
+    /// one leading inside is followed; directory and glob entries match as in the policy.
+    #[test]
+    fn grep_paths_check_the_real_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let logs = root.join("logs");
+        let private = root.join("private");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::create_dir(&private).unwrap();
+        let secret = private.join("token.txt");
+        std::fs::write(&secret, b"TOKEN").unwrap();
+        let log = logs.join("app.log");
+        std::fs::write(&log, b"TOKEN").unwrap();
+        let out = logs.join("escape.log");
+        std::os::unix::fs::symlink(&secret, &out).unwrap();
+        let inside = logs.join("inside.log");
+        std::os::unix::fs::symlink(&log, &inside).unwrap();
+        let outer = root.join("outer.log");
+        std::os::unix::fs::symlink(&log, &outer).unwrap();
+        let dir_entry = vec![vec![logs.display().to_string()]];
+        let glob = vec![vec![format!("{}/*.log", logs.display())]];
+        for g in [&dir_entry, &glob] {
+            let e = grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap_err();
+            assert!(matches!(e, GrepError::OutsideGrepPaths { .. }), "{e}");
+            let m = e.to_string();
+            assert!(m.contains("escape.log") && m.contains("token.txt"), "{m}");
+            assert!(m.starts_with("grep-path-denied: "), "{m}");
+            assert!(m.contains("outside grep-paths"), "{m}");
+            assert!(grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
+            assert!(grep_file_within(&inside, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
+            // A link outside leading inside: the file read is inside, allowed here (the
+            // policy's check on the text refuses such a path first).
+            assert!(grep_file_within(&outer, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
+        }
+        // Every restricting line must allow it.
+        let two = vec![
+            vec![logs.display().to_string()],
+            vec![private.display().to_string()],
+        ];
+        let e = grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, &two).unwrap_err();
+        assert!(matches!(e, GrepError::OutsideGrepPaths { .. }), "{e}");
+        // No entries: no restriction.
+        assert!(grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, &[]).unwrap());
     }
 
     #[test]

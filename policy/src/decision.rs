@@ -173,6 +173,10 @@ pub struct Decision {
     /// An applying `mon_policy` line has `allow-setid`: a push may land setuid, setgid and
     /// sticky bits.
     pub allow_setid: bool,
+    /// For an allowed grep: the `grep-paths=` entries of every applying line that has them
+    /// (the file must match an entry of each, see [`crate::grep_path_allowed`]); empty: no
+    /// restriction. The node checks the real path of the file it opened against them.
+    pub grep_paths: Vec<Vec<String>>,
     /// A human-readable explanation naming the key, the principal and the line.
     pub message: String,
 }
@@ -190,6 +194,7 @@ impl Decision {
             run_as: None,
             push_dir: None,
             allow_setid: false,
+            grep_paths: Vec::new(),
             message: format!(
                 "slice \"{slice}\" has no valid policy on this node: everything is denied"
             ),

@@ -32,6 +32,7 @@ struct Narrowed {
     run_as: Option<String>,
     push_dir: Option<String>,
     allow_setid: bool,
+    grep_paths: Vec<Vec<String>>,
 }
 
 impl SlicePolicy {
@@ -53,6 +54,7 @@ impl SlicePolicy {
             run_as: None,
             push_dir: None,
             allow_setid: false,
+            grep_paths: Vec::new(),
             message,
         };
 
@@ -272,6 +274,7 @@ impl SlicePolicy {
             run_as: n.run_as,
             push_dir: n.push_dir,
             allow_setid: n.allow_setid,
+            grep_paths: n.grep_paths,
             message,
         }
     }
@@ -334,6 +337,7 @@ impl SlicePolicy {
             ));
         }
         let mut push_dir: Option<String> = None;
+        let mut grep_paths: Vec<Vec<String>> = Vec::new();
         match req.op {
             Operation::Exec { argv } => {
                 let cmdline = argv.join(" ");
@@ -378,6 +382,10 @@ impl SlicePolicy {
                         ));
                     }
                 }
+                grep_paths = restricted
+                    .iter()
+                    .filter_map(|l| l.grep_paths.clone())
+                    .collect();
             }
             Operation::Push { dest } => {
                 let restricted: Vec<&&PolicyLine> =
@@ -485,6 +493,7 @@ impl SlicePolicy {
                                 run_as: None,
                                 push_dir: None,
                                 allow_setid: false,
+                                grep_paths: Vec::new(),
                             });
                         }
                         return Err(denial(
@@ -505,16 +514,35 @@ impl SlicePolicy {
             run_as: run_as.map(|(u, _)| u.to_string()),
             push_dir,
             allow_setid: lines.iter().any(|l| l.allow_setid),
+            grep_paths,
         })
     }
 }
 
 /// A `grep-paths` entry with `*` or `?` is a glob over the whole path (`*` crosses `/`); one
 /// without is a file or directory that covers everything below it.
-fn grep_entry_matches(path: &str, entry: &str) -> bool {
+pub fn grep_entry_matches(path: &str, entry: &str) -> bool {
     if entry.contains(['*', '?']) {
         match_pattern(path, entry)
     } else {
         is_within(path, entry)
     }
+}
+
+/// Whether `path` (absolute) is allowed by a grep decision's [`Decision::grep_paths`]: it is
+/// normalized as [`SlicePolicy::evaluate`] does, then must match an entry of every
+/// restricting line. No lines: no restriction. The node applies this to the real path of the
+/// file it opened, so a symbolic link below an allowed path cannot lead outside it.
+///
+/// [`Decision::grep_paths`]: crate::Decision::grep_paths
+pub fn grep_path_allowed(path: &str, grep_paths: &[Vec<String>]) -> bool {
+    if grep_paths.is_empty() {
+        return true;
+    }
+    let Ok(norm) = normalize_abs_path(path) else {
+        return false;
+    };
+    grep_paths
+        .iter()
+        .all(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
 }

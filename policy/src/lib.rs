@@ -40,6 +40,7 @@ pub use allowed_signers::{parse_allowed_signers, AllowedSigners, SignerLine};
 pub use check::{check_paths, check_paths_report, CheckReport, FileKind};
 pub use decision::{Decision, Reason, SourceLine};
 pub use diag::{Diagnostic, PolicyLoadError, Severity};
+pub use evaluate::{grep_entry_matches, grep_path_allowed};
 pub use lint::{lint, lint_allowed_signers};
 pub use mon_policy::check_user;
 pub use mon_policy::{parse_mon_policy, FromEntry, MonPolicy, PolicyLine, OPTION_NAMES};

@@ -274,6 +274,8 @@ fn grep_paths() {
         let d = f.policy.evaluate(&req(&f.bob.public, None, &op));
         if ok {
             assert!(d.allowed, "{path}: {}", d.message);
+            // The grant the node checks the opened file's real path against.
+            assert_eq!(d.grep_paths, vec![vec!["/var/log".to_string()]]);
         } else {
             assert_deny(
                 &d,
@@ -283,6 +285,35 @@ fn grep_paths() {
             );
         }
     }
+}
+
+/// The matcher the node applies to the real path of the file it opened: the policy's own
+/// (directories cover what is below them, globs match the whole path), normalized, and every
+/// restricting line must allow the path; no lines, no restriction.
+#[test]
+fn grep_path_allowed_is_the_policy_matcher() {
+    use mon_policy::grep_path_allowed;
+    let one = vec![vec!["/var/log".to_string(), "/srv/*/app.log".to_string()]];
+    assert!(grep_path_allowed("/var/log/syslog", &one));
+    assert!(grep_path_allowed("/srv/a/b/app.log", &one));
+    assert!(!grep_path_allowed("/var/logs/x", &one));
+    assert!(!grep_path_allowed("/etc/shadow", &one));
+    assert!(!grep_path_allowed("/var/log/../../etc/shadow", &one));
+    assert!(!grep_path_allowed("var/log/syslog", &one));
+    let two = vec![
+        vec!["/var/log".to_string()],
+        vec!["/var/log/app".to_string()],
+    ];
+    assert!(grep_path_allowed("/var/log/app/x", &two));
+    assert!(!grep_path_allowed("/var/log/syslog", &two));
+    assert!(grep_path_allowed("/anything", &[]));
+    // A decision for another operation carries no grep grant.
+    let f = fixture();
+    let d = f
+        .policy
+        .evaluate(&req(&f.bob.public, None, &push("/srv/apps/a")));
+    assert!(d.allowed, "{}", d.message);
+    assert!(d.grep_paths.is_empty());
 }
 
 #[test]

@@ -140,6 +140,10 @@ pub struct Verified {
     pub push_dir: Option<String>,
     /// For a push: the policy grants `allow-setid` (set-id and sticky bits may land).
     pub allow_setid: bool,
+    /// For a grep: the principal's `grep-paths=` entries, one list per applying line (see
+    /// [`mon_policy::grep_path_allowed`]); empty: no restriction. The node checks the real
+    /// path of the file it opened against them (a symbolic link may lead elsewhere).
+    pub grep_paths: Vec<Vec<String>>,
     /// Whether this node executes (in `targets`) or only relays.
     pub targeted: bool,
     /// The principal's `max-fanout=` (smallest of its `mon_policy` lines): also bounds the
@@ -336,6 +340,13 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         .zip(&sd.decisions)
         .find(|(op, _)| matches!(op, Operation::Push { .. }))
         .map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
+    // The grep operations' grant (the same lines decide every operation of the principal).
+    let grep_paths = ops
+        .iter()
+        .zip(&sd.decisions)
+        .find(|(op, _)| matches!(op, Operation::Grep { .. }))
+        .map(|(_, d)| d.grep_paths.clone())
+        .unwrap_or_default();
     // 6. the signature itself
     if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
         return Err(deny(denied, "bad-signature", e.to_string()));
@@ -420,6 +431,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         run_as,
         push_dir,
         allow_setid,
+        grep_paths,
         targeted,
     })
 }

@@ -90,3 +90,42 @@ fn a_root_server_needs_a_listed_run_as_for_exec_and_grep() {
     root.users.insert(SLICE.into(), vec!["root".into()]);
     assert_eq!(code(as_root, &root, vec![exec()], "n1"), None);
 }
+
+/// The grep grant travels with the verified session: the `grep-paths=` entries of every
+/// applying line (the node checks the real path of the file it opens against them); none
+/// for a session without grep or a principal without grep-paths.
+#[test]
+fn the_grep_paths_grant_is_carried() {
+    let user = SeedSigner::new([7; 32]);
+    let grant = |mon_policy: &str, ops: Vec<Query>| {
+        let p = policy(
+            &allowed_signers(&user, "mon-*@mon", "", 0),
+            Some(mon_policy),
+        );
+        let limits = Limits::default();
+        let ctx = Context {
+            now_ms: NOW_MS,
+            node: "n1",
+            client_addr: None,
+            policy: Some(&p),
+            limits: &limits,
+        };
+        let mut req = request(ops);
+        req.targets = vec!["n1".into()];
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let cs = ClientSession::new(&mut rng, &user, req, NOW_MS).expect("sign session");
+        verify_session(&ctx, &cs.signed)
+            .expect("verified")
+            .grep_paths
+    };
+    let two = "alice@lab grep-paths=\"/var/log,/srv/*.log\"\nalice@lab grep-paths=\"/var\"\n";
+    assert_eq!(
+        grant(two, vec![Query::Count, grep()]),
+        vec![
+            vec!["/var/log".to_string(), "/srv/*.log".to_string()],
+            vec!["/var".to_string()]
+        ]
+    );
+    assert!(grant(two, vec![Query::Count]).is_empty());
+    assert!(grant("alice@lab nodes=\"*\"\n", vec![grep()]).is_empty());
+}

@@ -31,10 +31,11 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
             let word = word.clone();
             let path = std::path::PathBuf::from(file.replace("{node}", node));
             let run_as = req.run_as.clone();
+            let grep_paths = req.grep_paths.clone();
             // As the run-as user, on a thread of its own (never as the server, see asuser).
             let r = tokio::task::spawn_blocking(move || {
                 crate::asuser::on_thread(run_as.as_deref(), move || {
-                    crate::grep::grep_file(&path, &word, GREP_MAX_BYTES)
+                    crate::grep::grep_file_within(&path, &word, GREP_MAX_BYTES, &grep_paths)
                 })
             })
             .await;

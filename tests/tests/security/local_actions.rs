@@ -1,6 +1,6 @@
 //! Issue 10, local actions under attack (SECURITY.md, "Issue 10: local actions under attack"):
-//! what is still open is shown here by ignored tests that assert the wanted behaviour (run
-//! them with `--ignored` to see the hole). Needs root (`run-as="nobody"`).
+//! attacks on what a node does as the run-as user, each asserting the wanted behaviour.
+//! Needs root (`run-as="nobody"`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,12 +13,12 @@ fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// OPEN: `grep-paths` is checked on the path's text, and the file is opened following
+/// FIXED: `grep-paths` is checked on the path's text, and the file is opened following
 /// symbolic links: a local user who may create a link below an allowed path (a
-/// world-writable log directory) lets a reader confined to it search any file the run-as
-/// user can read.
+/// world-writable log directory) let a reader confined to it search any file the run-as
+/// user can read. The node now checks the real path of the file it opened against the
+/// principal's grep-paths too, and refuses the link naming where it leads.
 #[test]
-#[ignore = "open hole: grep-paths is textual, a symlink below it escapes (SECURITY.md)"]
 fn a_symlink_below_grep_paths_does_not_escape_it() {
     if run(Command::new("id").arg("-u")).stdout.trim() != "0" {
         return;
@@ -88,4 +88,7 @@ fn a_symlink_below_grep_paths_does_not_escape_it() {
     // Through the link below grep-paths: must not answer either.
     let (_, matched, out) = grep(&link);
     assert_eq!(matched, serde_json::json!([]), "escaped grep-paths: {out}");
+    assert!(out.contains("grep-path-denied: "), "{out}");
+    assert!(out.contains("outside grep-paths"), "{out}");
+    assert!(out.contains("token.txt"), "{out}");
 }

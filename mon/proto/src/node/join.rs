@@ -623,6 +623,7 @@ impl Node {
             principal: v.principal,
             key_fp: v.key_fp,
             run_as: v.run_as,
+            grep_paths: v.grep_paths,
             targeted: v.targeted,
             level,
             parent: ParentLink {

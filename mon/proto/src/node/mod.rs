@@ -72,6 +72,10 @@ pub struct RunRequest {
     pub query: Query,
     /// User to run as (from mon_policy `run-as`).
     pub run_as: Option<String>,
+    /// For a grep: the `grep-paths=` entries (one list per applying `mon_policy` line) the
+    /// real path of the opened file must match ([`mon_policy::grep_path_allowed`]); empty: no
+    /// restriction.
+    pub grep_paths: Vec<Vec<String>>,
     /// Seconds the operation may take.
     pub timeout_ms: u64,
 }

@@ -130,6 +130,7 @@ impl Node {
         let ops: Vec<Query> = s.body.ops.clone();
         let targeted = s.targeted;
         let run_as = s.run_as.clone();
+        let grep_paths = s.grep_paths.clone();
         let parent = s.parent.name.clone();
         let timeout_ms = s.finish_by.saturating_sub(now_ms);
         let name = self.cfg.name.clone();
@@ -164,6 +165,7 @@ impl Node {
                         index: i,
                         query: q.clone(),
                         run_as: run_as.clone(),
+                        grep_paths: grep_paths.clone(),
                         timeout_ms,
                     }));
                 }

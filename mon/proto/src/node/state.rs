@@ -79,6 +79,8 @@ pub(super) struct Session {
     pub principal: Option<String>,
     pub key_fp: String,
     pub run_as: Option<String>,
+    /// The `grep-paths=` grant a grep is held to (see [`crate::verify::Verified`]).
+    pub grep_paths: Vec<Vec<String>>,
     pub targeted: bool,
     pub level: u16,
     pub parent: ParentLink,

@@ -68,6 +68,7 @@ impl Node {
                 value: w.value,
             },
             run_as,
+            grep_paths: Vec::new(),
             timeout_ms,
         }));
         true
