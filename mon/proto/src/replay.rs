@@ -5,23 +5,28 @@
 //! caller attaches the sender as an extra DAG parent or prunes it, and never re-runs the
 //! operations); the same `session_id` *of the same key* with a different body is equivocation
 //! and rejected (a session id is the signer's: one user cannot pre-register another user's id).
-//! Memory is bounded by a global cap and a per-key cap; when full, new sessions are refused —
-//! entries are never evicted before they expire, so a flood cannot make a node forget.
+//! Memory is bounded by a global cap, a per-slice cap and a per-key cap; when full, new
+//! sessions are refused — entries are never evicted before they expire, so a flood cannot make
+//! a node forget. The per-slice cap (half the global cap by default) keeps the keys of one
+//! slice (a slice admin may list any number) from filling the cache and locking every other
+//! slice's users out.
 //!
-//! Entries are compact: the session hash, its retention time and two 16-byte digests (of the
-//! key, and of key and session id); about 160 bytes of memory each with the indexes. The
+//! Entries are compact: the session hash, its retention time and three 16-byte digests (of the
+//! key, of the slice, and of key and session id); about 180 bytes of memory each with the
+//! indexes. The
 //! per-key cap is sized from the session limits ([`ReplayConfig::for_limits`]): one key can
 //! start [`KEY_RATE_PER_S`] new sessions a second for ever, since no entry is kept longer
 //! than the longest retention (`max_join_window + 2 × skew`: `issued_at` may be `skew` ahead).
 //! With the default limits (600 s window, 300 s skew) that is 30,000 entries per key (≈ 5 MB)
-//! and 240,000 in all (≈ 40 MB).
+//! and 240,000 in all (≈ 40 MB), at most 120,000 of them of one slice.
 //!
 //! Persistence is the caller's: every insertion appends a line to a journal
 //! ([`ReplayCache::drain_journal`]) that the driver writes and fsyncs *before* acting on the
 //! session; on start the journal is loaded with [`ReplayCache::load`]. Journal line format:
-//! `<session_hash hex> <retain_until unix ms> <key digest hex> <key+session id digest hex>`
-//! (older journals, `<session_hash hex> <session_id hex> <retain_until> <key fingerprint>`,
-//! are read too).
+//! `<session_hash hex> <retain_until unix ms> <key digest hex> <key+session id digest hex>
+//! <slice digest hex>` (older journals are read too: the same without the slice digest, whose
+//! entries count against no slice's share, and
+//! `<session_hash hex> <session_id hex> <retain_until> <key fingerprint>`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -40,13 +45,17 @@ pub struct ReplayConfig {
     pub max_entries: usize,
     /// Most sessions remembered per signing key.
     pub max_per_key: usize,
+    /// Most sessions remembered per slice (default: half of `max_entries`, so one slice's
+    /// keys can never take the whole cache).
+    pub max_per_slice: usize,
     /// Clock skew allowance in ms (retention is `expires_at + skew`).
     pub skew_ms: u64,
 }
 
 impl ReplayConfig {
     /// Caps for sessions checked under `limits`: the per-key cap holds [`KEY_RATE_PER_S`]
-    /// sessions a second over the longest retention, the global cap eight such keys.
+    /// sessions a second over the longest retention, the global cap eight such keys, the
+    /// per-slice cap half the global cap (four such keys).
     pub fn for_limits(limits: &Limits) -> ReplayConfig {
         let retention_s = limits
             .max_join_window_ms
@@ -54,9 +63,11 @@ impl ReplayConfig {
             / 1000;
         let per_key = usize::try_from(KEY_RATE_PER_S.saturating_mul(retention_s.max(1)))
             .unwrap_or(usize::MAX);
+        let max_entries = per_key.saturating_mul(8);
         ReplayConfig {
-            max_entries: per_key.saturating_mul(8),
+            max_entries,
             max_per_key: per_key,
+            max_per_slice: max_entries / 2,
             skew_ms: limits.skew_ms,
         }
     }
@@ -77,6 +88,9 @@ struct Entry {
     id: Digest16,
     /// Digest of the key: the per-key count.
     owner: Digest16,
+    /// Digest of the slice: the per-slice count (`None`: read from a journal line written
+    /// before slices were recorded; counts against no slice).
+    slice: Option<Digest16>,
     retain_until: u64,
 }
 
@@ -94,6 +108,10 @@ fn digest16(parts: &[&[u8]]) -> Digest16 {
 
 fn owner_digest(key_fp: &str) -> Digest16 {
     digest16(&[b"mon-replay-key", key_fp.as_bytes()])
+}
+
+fn slice_digest(slice: &str) -> Digest16 {
+    digest16(&[b"mon-replay-slice", slice.as_bytes()])
 }
 
 fn id_digest(key_fp: &str, session_id: &[u8; 16]) -> Digest16 {
@@ -139,6 +157,19 @@ pub enum ReplayError {
         /// Seconds until one of the key's entries expires (at most).
         retry_s: u64,
     },
+    /// This slice holds `cap` live sessions: its share of the cache, not a policy decision.
+    #[error(
+        "slice {slice} has {cap} live sessions on this node, the share of one slice (a \
+         capacity limit, not the policy): retry in {retry_s} s"
+    )]
+    SliceFull {
+        /// The slice.
+        slice: String,
+        /// The per-slice cap.
+        cap: usize,
+        /// Seconds until one of the slice's entries expires (at most).
+        retry_s: u64,
+    },
     /// The node lost its replay state and refuses sessions issued before it can be sure.
     #[error("session issued before this node's replay floor (replay state was lost)")]
     BeforeFloor,
@@ -151,12 +182,13 @@ impl ReplayError {
             ReplayError::Equivocation => "equivocation",
             ReplayError::Full { .. } => "replay-cache-full",
             ReplayError::KeyFull { .. } => "replay-cache-key-full",
+            ReplayError::SliceFull { .. } => "replay-cache-slice-full",
             ReplayError::BeforeFloor => "replay-floor",
         }
     }
 }
 
-/// Entries looked at to find when a full key's first entry expires (beyond: the longest
+/// Entries looked at to find when a full key's or slice's first entry expires (beyond: the longest
 /// retention is named instead).
 const RETRY_SCAN: usize = 4096;
 
@@ -167,6 +199,7 @@ pub struct ReplayCache {
     by_hash: HashMap<SessionHash, Entry>,
     by_id: HashSet<Digest16>,
     per_key: HashMap<Digest16, usize>,
+    per_slice: HashMap<Digest16, usize>,
     expiry: BTreeSet<(u64, SessionHash)>,
     floor_ms: u64,
     journal: Vec<String>,
@@ -180,6 +213,7 @@ impl ReplayCache {
             by_hash: HashMap::new(),
             by_id: HashSet::new(),
             per_key: HashMap::new(),
+            per_slice: HashMap::new(),
             expiry: BTreeSet::new(),
             floor_ms: 0,
             journal: Vec::new(),
@@ -208,13 +242,15 @@ impl ReplayCache {
     }
 
     /// Checks a fresh, verified session against the cache and records it if new.
-    /// `expires_at` is the body's join deadline (unix ms).
+    /// `expires_at` is the body's join deadline (unix ms); `slice` the body's slice.
+    #[allow(clippy::too_many_arguments)]
     pub fn check_and_insert(
         &mut self,
         now_ms: u64,
         hash: &SessionHash,
         session_id: &[u8; 16],
         key_fp: &str,
+        slice: &str,
         issued_at: u64,
         expires_at: u64,
     ) -> Result<Seen, ReplayError> {
@@ -230,6 +266,16 @@ impl ReplayCache {
             return Err(ReplayError::BeforeFloor);
         }
         let secs = |until: u64| until.saturating_sub(now_ms).div_ceil(1000).max(1);
+        // The slice's share first: a slice at its share hears so, not that the node is full.
+        let slice_d = slice_digest(slice);
+        if self.per_slice.get(&slice_d).copied().unwrap_or(0) >= self.config.max_per_slice {
+            let first = self.first_expiry(|e| e.slice == Some(slice_d), now_ms);
+            return Err(ReplayError::SliceFull {
+                slice: slice.to_string(),
+                cap: self.config.max_per_slice,
+                retry_s: secs(first),
+            });
+        }
         if self.by_hash.len() >= self.config.max_entries {
             let first = self.expiry.first().map_or(now_ms, |(u, _)| *u);
             return Err(ReplayError::Full {
@@ -239,14 +285,7 @@ impl ReplayCache {
         }
         let owner = owner_digest(key_fp);
         if self.per_key.get(&owner).copied().unwrap_or(0) >= self.config.max_per_key {
-            let first = self
-                .expiry
-                .iter()
-                .take(RETRY_SCAN)
-                .find(|(_, h)| self.by_hash.get(h).is_some_and(|e| e.owner == owner))
-                .map(|(u, _)| *u)
-                .or_else(|| self.expiry.last().map(|(u, _)| *u))
-                .unwrap_or(now_ms);
+            let first = self.first_expiry(|e| e.owner == owner, now_ms);
             return Err(ReplayError::KeyFull {
                 key_fp: key_fp.to_string(),
                 cap: self.config.max_per_key,
@@ -257,6 +296,7 @@ impl ReplayCache {
         let e = Entry {
             id,
             owner,
+            slice: Some(slice_d),
             retain_until,
         };
         self.journal.push(line(hash, &e));
@@ -264,8 +304,23 @@ impl ReplayCache {
         Ok(Seen::New)
     }
 
+    /// When the first entry matching `which` expires (among the first [`RETRY_SCAN`]; beyond:
+    /// the last retention of all).
+    fn first_expiry(&self, which: impl Fn(&Entry) -> bool, now_ms: u64) -> u64 {
+        self.expiry
+            .iter()
+            .take(RETRY_SCAN)
+            .find(|(_, h)| self.by_hash.get(h).is_some_and(&which))
+            .map(|(u, _)| *u)
+            .or_else(|| self.expiry.last().map(|(u, _)| *u))
+            .unwrap_or(now_ms)
+    }
+
     fn insert(&mut self, hash: SessionHash, e: Entry) {
         *self.per_key.entry(e.owner).or_insert(0) += 1;
+        if let Some(s) = e.slice {
+            *self.per_slice.entry(s).or_insert(0) += 1;
+        }
         self.by_id.insert(e.id);
         self.expiry.insert((e.retain_until, hash));
         self.by_hash.insert(hash, e);
@@ -284,6 +339,14 @@ impl ReplayCache {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
                         self.per_key.remove(&e.owner);
+                    }
+                }
+                if let Some(s) = e.slice {
+                    if let Some(n) = self.per_slice.get_mut(&s) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.per_slice.remove(&s);
+                        }
                     }
                 }
             }
@@ -329,28 +392,46 @@ impl ReplayCache {
 }
 
 fn line(hash: &SessionHash, e: &Entry) -> String {
-    format!(
+    let mut l = format!(
         "{} {} {} {}",
         hex(hash),
         e.retain_until,
         hex(&e.owner),
         hex(&e.id)
-    )
+    );
+    if let Some(s) = e.slice {
+        l.push(' ');
+        l.push_str(&hex(&s));
+    }
+    l
 }
 
 fn parse_line(text: &str) -> Option<(SessionHash, Entry)> {
     let f: Vec<&str> = text.split(' ').collect();
+    if let [a, b, c, d, s] = f.as_slice() {
+        return Some((
+            unhex::<32>(a)?,
+            Entry {
+                retain_until: b.parse().ok()?,
+                owner: unhex::<16>(c)?,
+                id: unhex::<16>(d)?,
+                slice: Some(unhex::<16>(s)?),
+            },
+        ));
+    }
     let [a, b, c, d] = f.as_slice() else {
         return None;
     };
     let h = unhex::<32>(a)?;
     if let Ok(until) = b.parse::<u64>() {
+        // The previous format: no slice digest.
         return Some((
             h,
             Entry {
                 retain_until: until,
                 owner: unhex::<16>(c)?,
                 id: unhex::<16>(d)?,
+                slice: None,
             },
         ));
     }
@@ -366,6 +447,7 @@ fn parse_line(text: &str) -> Option<(SessionHash, Entry)> {
             retain_until: until,
             owner: owner_digest(d),
             id: id_digest(d, &sid),
+            slice: None,
         },
     ))
 }
@@ -394,6 +476,7 @@ mod tests {
         ReplayConfig {
             max_entries: max,
             max_per_key: per_key,
+            max_per_slice: usize::MAX,
             skew_ms: 1000,
         }
     }
@@ -401,18 +484,18 @@ mod tests {
     #[test]
     fn new_then_again_never_rerun() {
         let mut c = ReplayCache::new(cfg(10, 10));
-        let r = c.check_and_insert(0, &[1; 32], &[1; 16], "k", 0, 5000);
+        let r = c.check_and_insert(0, &[1; 32], &[1; 16], "k", "s", 0, 5000);
         assert_eq!(r, Ok(Seen::New));
-        let r = c.check_and_insert(10, &[1; 32], &[1; 16], "k", 0, 5000);
+        let r = c.check_and_insert(10, &[1; 32], &[1; 16], "k", "s", 0, 5000);
         assert_eq!(r, Ok(Seen::Again));
     }
 
     #[test]
     fn same_id_other_body_is_equivocation() {
         let mut c = ReplayCache::new(cfg(10, 10));
-        c.check_and_insert(0, &[1; 32], &[1; 16], "k", 0, 5000)
+        c.check_and_insert(0, &[1; 32], &[1; 16], "k", "s", 0, 5000)
             .unwrap();
-        let r = c.check_and_insert(0, &[2; 32], &[1; 16], "k", 0, 5000);
+        let r = c.check_and_insert(0, &[2; 32], &[1; 16], "k", "s", 0, 5000);
         assert_eq!(r, Err(ReplayError::Equivocation));
     }
 
@@ -427,7 +510,7 @@ mod tests {
             let mut id = [0u8; 16];
             id[..4].copy_from_slice(&i.to_be_bytes());
             let key = if i < 150 { "a" } else { "b" };
-            match c.check_and_insert(0, &h, &id, key, 0, 60_000) {
+            match c.check_and_insert(0, &h, &id, key, "s", 0, 60_000) {
                 Ok(Seen::New) => {}
                 Err(ReplayError::KeyFull { .. }) => refused_key += 1,
                 Err(ReplayError::Full { .. }) => refused_full += 1,
@@ -441,11 +524,11 @@ mod tests {
         h0[..4].copy_from_slice(&0u32.to_be_bytes());
         let id0 = [0u8; 16];
         assert_eq!(
-            c.check_and_insert(1, &h0, &id0, "a", 0, 60_000),
+            c.check_and_insert(1, &h0, &id0, "a", "s", 0, 60_000),
             Ok(Seen::Again)
         );
         // After expiry (expires_at + skew) room frees up.
-        let r = c.check_and_insert(62_000, &[9; 32], &[9; 16], "a", 61_000, 70_000);
+        let r = c.check_and_insert(62_000, &[9; 32], &[9; 16], "a", "s", 61_000, 70_000);
         assert_eq!(r, Ok(Seen::New));
         assert_eq!(c.len(), 1);
     }
@@ -453,16 +536,16 @@ mod tests {
     #[test]
     fn journal_round_trip_survives_restart() {
         let mut c = ReplayCache::new(cfg(10, 10));
-        c.check_and_insert(0, &[1; 32], &[1; 16], "SHA256:x", 0, 5000)
+        c.check_and_insert(0, &[1; 32], &[1; 16], "SHA256:x", "s", 0, 5000)
             .unwrap();
-        c.check_and_insert(0, &[2; 32], &[2; 16], "SHA256:y", 0, 100)
+        c.check_and_insert(0, &[2; 32], &[2; 16], "SHA256:y", "s", 0, 100)
             .unwrap();
         let text = c.drain_journal().join("\n") + "\ntorn-li";
         let (mut c2, bad) = ReplayCache::load(cfg(10, 10), &text, 2000);
         assert_eq!(bad, vec![3]);
         assert_eq!(c2.len(), 1, "expired entry dropped");
         assert_eq!(
-            c2.check_and_insert(2001, &[1; 32], &[1; 16], "SHA256:x", 0, 5000),
+            c2.check_and_insert(2001, &[1; 32], &[1; 16], "SHA256:x", "s", 0, 5000),
             Ok(Seen::Again)
         );
         assert_eq!(c2.snapshot_lines().len(), 1);
@@ -472,12 +555,12 @@ mod tests {
     fn session_ids_are_per_key() {
         let mut c = ReplayCache::new(cfg(10, 10));
         // Mallory registers the session id alice is about to use: alice is not refused.
-        c.check_and_insert(0, &[1; 32], &[7; 16], "SHA256:mallory", 0, 5000)
+        c.check_and_insert(0, &[1; 32], &[7; 16], "SHA256:mallory", "s", 0, 5000)
             .unwrap();
-        let r = c.check_and_insert(0, &[2; 32], &[7; 16], "SHA256:alice", 0, 5000);
+        let r = c.check_and_insert(0, &[2; 32], &[7; 16], "SHA256:alice", "s", 0, 5000);
         assert_eq!(r, Ok(Seen::New));
         // Alice's own id with another body is equivocation.
-        let r = c.check_and_insert(0, &[3; 32], &[7; 16], "SHA256:alice", 0, 5000);
+        let r = c.check_and_insert(0, &[3; 32], &[7; 16], "SHA256:alice", "s", 0, 5000);
         assert_eq!(r, Err(ReplayError::Equivocation));
     }
 
@@ -498,7 +581,7 @@ mod tests {
             h[..8].copy_from_slice(&i.to_be_bytes());
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&i.to_be_bytes());
-            let r = c.check_and_insert(now, &h, &id, "SHA256:monitor", issued, expires);
+            let r = c.check_and_insert(now, &h, &id, "SHA256:monitor", "s", issued, expires);
             assert_eq!(r, Ok(Seen::New), "session {i} refused");
             most = most.max(c.len());
         }
@@ -509,12 +592,12 @@ mod tests {
     #[test]
     fn refusals_say_it_is_a_limit_and_when_to_retry() {
         let mut c = ReplayCache::new(cfg(100, 2));
-        c.check_and_insert(0, &[1; 32], &[1; 16], "k", 0, 9_000)
+        c.check_and_insert(0, &[1; 32], &[1; 16], "k", "s", 0, 9_000)
             .unwrap();
-        c.check_and_insert(0, &[2; 32], &[2; 16], "k", 0, 20_000)
+        c.check_and_insert(0, &[2; 32], &[2; 16], "k", "s", 0, 20_000)
             .unwrap();
         let e = c
-            .check_and_insert(500, &[3; 32], &[3; 16], "k", 0, 9_000)
+            .check_and_insert(500, &[3; 32], &[3; 16], "k", "s", 0, 9_000)
             .unwrap_err();
         assert_eq!(e.code(), "replay-cache-key-full");
         let text = e.to_string();
@@ -522,26 +605,105 @@ mod tests {
         assert!(text.contains("retry in 10 s"), "{text}");
         assert!(text.contains("not the policy"), "{text}");
         let mut c = ReplayCache::new(cfg(1, 10));
-        c.check_and_insert(0, &[1; 32], &[1; 16], "a", 0, 4_000)
+        c.check_and_insert(0, &[1; 32], &[1; 16], "a", "s", 0, 4_000)
             .unwrap();
         let e = c
-            .check_and_insert(0, &[2; 32], &[2; 16], "b", 0, 4_000)
+            .check_and_insert(0, &[2; 32], &[2; 16], "b", "s", 0, 4_000)
             .unwrap_err();
         assert_eq!(e.code(), "replay-cache-full");
         assert!(e.to_string().contains("retry in 5 s"), "{e}");
     }
 
+    /// One slice's keys fill only the slice's share: another slice's user is still admitted,
+    /// and the share survives a restart from the journal.
+    #[test]
+    fn one_slice_cannot_fill_the_cache() {
+        let limits = Limits::default();
+        let d = ReplayConfig::for_limits(&limits);
+        assert_eq!(d.max_per_slice, d.max_entries / 2);
+        let cfg = ReplayConfig {
+            max_entries: 8,
+            max_per_key: 2,
+            max_per_slice: 4,
+            skew_ms: 1000,
+        };
+        let mut c = ReplayCache::new(cfg.clone());
+        let mut refused = Vec::new();
+        for i in 0..8u8 {
+            let key = format!("SHA256:k{}", i / 2);
+            match c.check_and_insert(
+                0,
+                &[i; 32],
+                &[i; 16],
+                &key,
+                "other",
+                0,
+                4_000 + u64::from(i),
+            ) {
+                Ok(Seen::New) => {}
+                Err(e) => refused.push(e),
+                Ok(Seen::Again) => panic!("not seen before"),
+            }
+        }
+        assert_eq!(c.len(), 4);
+        assert_eq!(refused.len(), 4);
+        let e = &refused[0];
+        assert_eq!(e.code(), "replay-cache-slice-full");
+        assert!(e.to_string().contains("slice other"), "{e}");
+        assert!(e.to_string().contains("retry in 5 s"), "{e}");
+        assert!(e.to_string().contains("not the policy"), "{e}");
+        assert_eq!(
+            c.check_and_insert(0, &[20; 32], &[20; 16], "SHA256:alice", "mine", 0, 4_000),
+            Ok(Seen::New)
+        );
+        // Reloaded from the journal, the slice still holds its share.
+        let text = c.drain_journal().join("\n");
+        let (mut c2, bad) = ReplayCache::load(cfg, &text, 0);
+        assert!(bad.is_empty());
+        assert_eq!(
+            c2.check_and_insert(0, &[30; 32], &[30; 16], "SHA256:k9", "other", 0, 4_000)
+                .map_err(|e| e.code()),
+            Err("replay-cache-slice-full")
+        );
+        // After the slice's entries expire, it is admitted again.
+        assert_eq!(
+            c2.check_and_insert(
+                5_100,
+                &[30; 32],
+                &[30; 16],
+                "SHA256:k9",
+                "other",
+                5_000,
+                9_000
+            ),
+            Ok(Seen::New)
+        );
+    }
+
     #[test]
     fn older_journal_lines_are_read() {
         let old = format!("{} {} 5000 SHA256:x\n", hex(&[1; 32]), hex(&[1; 16]));
+        // The previous format (no slice digest) too.
+        let prev = format!(
+            "{} 5000 {} {}\n",
+            hex(&[3; 32]),
+            hex(&owner_digest("SHA256:x")),
+            hex(&id_digest("SHA256:x", &[3; 16]))
+        );
+        let old = old + &prev;
         let (mut c, bad) = ReplayCache::load(cfg(10, 10), &old, 10);
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            c.check_and_insert(11, &[4; 32], &[3; 16], "SHA256:x", "s", 0, 4000),
+            Err(ReplayError::Equivocation)
+        );
         assert!(bad.is_empty());
         assert_eq!(
-            c.check_and_insert(11, &[1; 32], &[1; 16], "SHA256:x", 0, 4000),
+            c.check_and_insert(11, &[1; 32], &[1; 16], "SHA256:x", "s", 0, 4000),
             Ok(Seen::Again)
         );
         assert_eq!(
-            c.check_and_insert(11, &[2; 32], &[1; 16], "SHA256:x", 0, 4000),
+            c.check_and_insert(11, &[2; 32], &[1; 16], "SHA256:x", "s", 0, 4000),
             Err(ReplayError::Equivocation)
         );
     }
@@ -551,11 +713,11 @@ mod tests {
         let mut c = ReplayCache::new(cfg(10, 10));
         c.set_floor(1000);
         assert_eq!(
-            c.check_and_insert(0, &[1; 32], &[1; 16], "k", 999, 5000),
+            c.check_and_insert(0, &[1; 32], &[1; 16], "k", "s", 999, 5000),
             Err(ReplayError::BeforeFloor)
         );
         assert_eq!(
-            c.check_and_insert(0, &[1; 32], &[1; 16], "k", 1000, 5000),
+            c.check_and_insert(0, &[1; 32], &[1; 16], "k", "s", 1000, 5000),
             Ok(Seen::New)
         );
     }

@@ -190,13 +190,13 @@ fn a_keys_refused_sessions_are_audited_at_a_bounded_rate() {
     );
 }
 
-/// Still open: the replay cache has a per-key cap and a global one (eight keys' worth), no
-/// per-slice share. Two keys of another slice fill a cache sized for them (here 2 × 4 of
-/// 8 entries, standing in for 8 × 30,000 of 240,000) and a user of this slice is refused
-/// `replay-cache-full` until their entries expire (up to join window + 2 × skew, 20 minutes
-/// with the defaults). A slice admin listing eight keys locks every slice of a node out.
+/// Two keys of another slice try to fill the replay cache (here 2 × 4 of 8 entries, standing
+/// in for 8 × 30,000 of 240,000): before the per-slice share they did, and a user of this
+/// slice was refused `replay-cache-full` until their entries expired (up to join window +
+/// 2 × skew, 20 minutes with the defaults). Now the other slice gets its share (half the
+/// cache, as [`ReplayConfig::for_limits`] sizes it), is refused `replay-cache-slice-full`
+/// beyond it, and this slice's user is admitted.
 #[test]
-#[ignore = "open: no per-slice share of the replay cache"]
 fn another_slices_keys_cannot_fill_the_replay_cache() {
     use mon_proto::client::ClientSession;
     let user = SeedSigner::new([42; 32]);
@@ -208,6 +208,7 @@ fn another_slices_keys_cannot_fill_the_replay_cache() {
     let rc = ReplayConfig {
         max_entries: 8,
         max_per_key: 4,
+        max_per_slice: 4,
         ..ReplayConfig::default()
     };
     let mut n = Node::new(
@@ -230,6 +231,7 @@ fn another_slices_keys_cannot_fill_the_replay_cache() {
         ("other".to_string(), Arc::new(policy(&other_signers, None))),
     ]));
     let mut seed = 7000;
+    let (mut admitted, mut slice_full) = (0, 0);
     for o in &others {
         for _ in 0..4 {
             seed += 1;
@@ -238,15 +240,22 @@ fn another_slices_keys_cannot_fill_the_replay_cache() {
             let s =
                 ClientSession::new(&mut ChaCha20Rng::seed_from_u64(seed), o, req, NOW_MS).unwrap();
             n.handle_packet(NOW_MS, client(seed), &s.session_packet().to_bytes());
-            assert!(
-                matches!(
-                    answers(&mut n, client(seed)).as_slice(),
-                    [Packet::SessionOk { .. }]
-                ),
-                "the other slice's session was refused"
-            );
+            match answers(&mut n, client(seed)).as_slice() {
+                [Packet::SessionOk { .. }] => admitted += 1,
+                [Packet::Deny { code, text, .. }] if code == "replay-cache-slice-full" => {
+                    assert!(text.contains("retry in"), "{text}");
+                    slice_full += 1;
+                }
+                other => panic!("unexpected answer to the other slice: {other:?}"),
+            }
         }
     }
+    assert_eq!(
+        (admitted, slice_full),
+        (4, 4),
+        "the other slice gets half the cache"
+    );
+    assert!(mon_proto::node::RETRY_LATER_CODES.contains(&"replay-cache-slice-full"));
     let s = session(&user, vec![Query::Count], NOW_MS, 1);
     n.handle_packet(NOW_MS, client(1), &s.session_packet().to_bytes());
     match answers(&mut n, client(1)).as_slice() {

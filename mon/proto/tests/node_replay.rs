@@ -237,6 +237,7 @@ fn full_replay_cache_refuses_new_sessions_and_keeps_old_ones() {
     let cfg = ReplayConfig {
         max_entries: 100,
         max_per_key: 3,
+        max_per_slice: 100,
         skew_ms: 300_000,
     };
     let mut node = start_node(&user, ReplayCache::new(cfg));

@@ -355,6 +355,7 @@ impl Node {
             &hash,
             &verified.body.session_id,
             &verified.key_fp,
+            &verified.body.slice,
             verified.body.issued_at,
             verified.body.expires_at,
         ) {

@@ -191,6 +191,7 @@ pub const RETRY_LATER_CODES: &[&str] = &[
     "busy-slice",
     "replay-cache-full",
     "replay-cache-key-full",
+    "replay-cache-slice-full",
     STORAGE_UNAVAILABLE,
 ];
 
