@@ -175,31 +175,43 @@ pub fn policy_events(c: &Cluster, i: u32) -> usize {
 /// Writes `text` as the allowed_signers of every node and waits until every node has
 /// reloaded it (a new `policy.load` record; the servers poll once a second).
 pub fn set_signers(c: &Cluster, text: &str) {
+    set_slice_file(c, "allowed_signers", text);
+}
+
+/// Writes `text` as the mon_policy of every node and waits until every node has reloaded it.
+pub fn set_mon_policy(c: &Cluster, text: &str) {
+    set_slice_file(c, "mon_policy", text);
+}
+
+/// Writes `text` as the slice file `name` of every node and waits until every node has
+/// reloaded its policy and taken it (its newest policy record is a `policy.load`).
+fn set_slice_file(c: &Cluster, name: &str, text: &str) {
     let before: Vec<usize> = (1..=c.n).map(|i| policy_events(c, i)).collect();
     for i in 1..=c.n {
-        std::fs::write(signers_path(c, i), text).expect("write allowed_signers");
+        let f = c.node_dir(i).join("config/slices/testbed").join(name);
+        std::fs::write(&f, text).unwrap_or_else(|e| panic!("write {}: {e}", f.display()));
     }
     let t = Instant::now();
     for i in 1..=c.n {
         while policy_events(c, i) <= before[i as usize - 1] {
             assert!(
                 t.elapsed() < Duration::from_secs(15),
-                "n{i} did not reload its policy:\n{}",
+                "n{i} did not reload its {name}:\n{}",
                 c.log(i)
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        let last = c
+            .audit(i)
+            .into_iter()
+            .rev()
+            .find(|r| matches!(r["event"].as_str(), Some("policy.load" | "policy.error")))
+            .expect("a policy record");
+        assert_eq!(
+            last["event"], "policy.load",
+            "n{i} rejected its new {name}:\n{text}\n{last}"
+        );
     }
-    let last = c.audit(1);
-    let ev = last
-        .iter()
-        .rev()
-        .find(|r| matches!(r["event"].as_str(), Some("policy.load" | "policy.error")))
-        .expect("a policy record");
-    assert_eq!(
-        ev["event"], "policy.load",
-        "the new policy was rejected: {ev}"
-    );
 }
 
 /// Node i's audit records of `event`.

@@ -7,16 +7,16 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mon_keys::userkey::{load_signer, KeyRequest};
 use mon_proto::agg::Query;
 use mon_proto::client::{ClientSession, SessionRequest};
 use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
-use mon_tests::{node_ip, Cluster};
+use mon_tests::node_ip;
 
-use super::{client_with_key, cluster_with, events, pub_line, run, set_signers};
+use super::{client_with_key, cluster_with, events, pub_line, run, set_mon_policy, set_signers};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -70,30 +70,6 @@ pub fn exchange(addr: &str, packet: &[u8]) -> Packet {
 
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn policy_events(c: &Cluster, i: u32) -> usize {
-    super::policy_events(c, i)
-}
-
-/// Writes `text` as every node's mon_policy and waits until each has reloaded it.
-fn set_mon_policy(c: &Cluster, text: &str) {
-    let before: Vec<usize> = (1..=c.n).map(|i| policy_events(c, i)).collect();
-    for i in 1..=c.n {
-        let p = c.node_dir(i).join("config/slices/testbed/mon_policy");
-        std::fs::write(p, text).expect("write mon_policy");
-    }
-    let t = Instant::now();
-    for i in 1..=c.n {
-        while policy_events(c, i) <= before[i as usize - 1] {
-            assert!(
-                t.elapsed() < Duration::from_secs(15),
-                "n{i} did not reload mon_policy:\n{}",
-                c.log(i)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
 }
 
 fn grep(file: &str) -> Query {

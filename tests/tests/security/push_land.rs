@@ -7,11 +7,10 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use mon_tests::{mon_bin, Cluster};
 
-use super::{cluster, policy_events, run, Ran};
+use super::{cluster, run, set_mon_policy, Ran};
 
 /// The testbed's push dir, owned by `nobody` (the tests run as root).
 fn push_root(c: &Cluster) -> PathBuf {
@@ -40,36 +39,6 @@ fn nobody() -> (u32, u32) {
         r.stdout.trim().parse().unwrap()
     };
     (id("-u"), id("-g"))
-}
-
-/// Writes `text` as every node's mon_policy and waits until every node has reloaded it.
-fn set_policy(c: &Cluster, text: &str) {
-    let before: Vec<usize> = (1..=c.n).map(|i| policy_events(c, i)).collect();
-    for i in 1..=c.n {
-        let f = c.node_dir(i).join("config/slices/testbed/mon_policy");
-        std::fs::write(f, text).unwrap();
-    }
-    let t = Instant::now();
-    for i in 1..=c.n {
-        while policy_events(c, i) <= before[i as usize - 1] {
-            assert!(
-                t.elapsed() < Duration::from_secs(15),
-                "n{i} did not reload its policy:\n{}",
-                c.log(i)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let last = c
-            .audit(i)
-            .into_iter()
-            .rev()
-            .find(|r| matches!(r["event"].as_str(), Some("policy.load" | "policy.error")))
-            .unwrap();
-        assert_eq!(
-            last["event"], "policy.load",
-            "n{i} rejected:\n{text}\n{last}"
-        );
-    }
 }
 
 /// The testbed's policy line with `extra` options.
@@ -140,7 +109,7 @@ fn dest(c: &Cluster, rest: &str) -> String {
 #[test]
 fn push_lands_as_the_run_as_user_who_cannot_write_where_it_may_not() {
     let c = cluster(3, 18140);
-    set_policy(&c, &policy(&c, ",run-as=\"nobody\""));
+    set_mon_policy(&c, &policy(&c, ",run-as=\"nobody\""));
     let (uid, gid) = nobody();
     assert_ne!(
         uid, 0,
@@ -184,7 +153,7 @@ fn push_lands_as_the_run_as_user_who_cannot_write_where_it_may_not() {
     }
 
     // Without run-as, a root server refuses rather than landing as root.
-    set_policy(&c, &policy(&c, ""));
+    set_mon_policy(&c, &policy(&c, ""));
     let r = push(&c, &src, &dest(&c, "asroot.bin"), "0640", &[]);
     assert_ne!(r.code, 0, "{r:?}");
     assert!(
@@ -200,7 +169,7 @@ fn push_lands_as_the_run_as_user_who_cannot_write_where_it_may_not() {
 #[test]
 fn setid_bits_are_refused_unless_the_policy_grants_allow_setid() {
     let c = cluster(3, 18141);
-    set_policy(&c, &policy(&c, ",run-as=\"nobody\""));
+    set_mon_policy(&c, &policy(&c, ",run-as=\"nobody\""));
     let src = payload(&c);
     for i in 1..=3 {
         node_push_dir(&c, i);
@@ -218,7 +187,7 @@ fn setid_bits_are_refused_unless_the_policy_grants_allow_setid() {
     // Granted explicitly: lands with the bits, owned by the run-as user; `mon policy check`
     // warns about the grant.
     let text = policy(&c, ",run-as=\"nobody\",allow-setid");
-    set_policy(&c, &text);
+    set_mon_policy(&c, &text);
     let check = run(Command::new(mon_bin())
         .args(["policy", "check"])
         .arg(c.node_dir(1).join("config/slices/testbed")));
@@ -239,7 +208,7 @@ fn setid_bits_are_refused_unless_the_policy_grants_allow_setid() {
 #[test]
 fn a_symlink_inside_the_push_dir_cannot_take_a_push_outside() {
     let c = cluster(3, 18142);
-    set_policy(&c, &policy(&c, ",run-as=\"nobody\""));
+    set_mon_policy(&c, &policy(&c, ",run-as=\"nobody\""));
     let src = payload(&c);
     let outside = c.dir.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
@@ -266,7 +235,7 @@ fn a_symlink_inside_the_push_dir_cannot_take_a_push_outside() {
 #[test]
 fn a_dest_naming_a_directory_or_in_a_missing_one_is_refused_naming_the_path() {
     let c = cluster(3, 18143);
-    set_policy(&c, &policy(&c, ",run-as=\"nobody\""));
+    set_mon_policy(&c, &policy(&c, ",run-as=\"nobody\""));
     let src = payload(&c);
     for i in 1..=3 {
         node_push_dir(&c, i);
@@ -328,7 +297,7 @@ fn nodes_skipped_by_where_create_nothing() {
     });
     let got = c.settle(3, super::SETTLE);
     assert_eq!(got, 3, "{}", c.log(1));
-    set_policy(&c, &policy(&c, ",run-as=\"nobody\""));
+    set_mon_policy(&c, &policy(&c, ",run-as=\"nobody\""));
     let src = payload(&c);
     for i in 1..=3 {
         node_push_dir(&c, i);

@@ -8,11 +8,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use mon_tests::{mon_bin, Cluster};
 
-use super::{client_with_key, cluster, events, keygen, policy_events, pub_line, run, set_signers};
+use super::{client_with_key, cluster, events, keygen, pub_line, run, set_mon_policy, set_signers};
 
 fn is_root() -> bool {
     run(Command::new("id").arg("-u")).stdout.trim() == "0"
@@ -20,32 +19,6 @@ fn is_root() -> bool {
 
 fn mon_policy_path(c: &Cluster, i: u32) -> PathBuf {
     c.node_dir(i).join("config/slices/testbed/mon_policy")
-}
-
-/// Writes `text` as the mon_policy of every node and waits until every node has reloaded it.
-fn set_mon_policy(c: &Cluster, text: &str) {
-    let before: Vec<usize> = (1..=c.n).map(|i| policy_events(c, i)).collect();
-    for i in 1..=c.n {
-        std::fs::write(mon_policy_path(c, i), text).expect("write mon_policy");
-    }
-    let t = Instant::now();
-    for i in 1..=c.n {
-        while policy_events(c, i) <= before[i as usize - 1] {
-            assert!(
-                t.elapsed() < Duration::from_secs(15),
-                "n{i} did not reload its mon_policy:\n{}",
-                c.log(i)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    let last = c.audit(1);
-    let ev = last
-        .iter()
-        .rev()
-        .find(|r| matches!(r["event"].as_str(), Some("policy.load" | "policy.error")))
-        .expect("a policy record");
-    assert_eq!(ev["event"], "policy.load", "the policy was rejected: {ev}");
 }
 
 fn chmod(p: &Path, mode: u32) {
