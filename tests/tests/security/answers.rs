@@ -16,18 +16,22 @@ use super::{cluster, events};
 use mon_proto::agg::Query;
 
 /// Opens a stream to `addr` that claims to be a node listening at `claimed`, and sends
-/// `packets` on it.
+/// `packets` on it. The server may close such a stream unread (a claim naming another
+/// address than the stream's source is not believed), so a failed write ends the sending:
+/// either way nothing may be answered at the claimed address.
 fn node_stream(addr: &str, claimed: &str, packets: &[Vec<u8>]) -> TcpStream {
     let mut s = TcpStream::connect(addr).expect("connect");
     let mut pre = b"MON1\x01".to_vec();
     pre.push(claimed.len() as u8);
     pre.extend_from_slice(claimed.as_bytes());
-    s.write_all(&pre).unwrap();
+    let mut frames = pre;
     for p in packets {
-        s.write_all(&(p.len() as u32).to_be_bytes()).unwrap();
-        s.write_all(p).unwrap();
+        frames.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        frames.extend_from_slice(p);
     }
-    s.flush().unwrap();
+    if let Err(e) = s.write_all(&frames).and_then(|()| s.flush()) {
+        eprintln!("the server closed the claiming stream: {e}");
+    }
     s
 }
 
