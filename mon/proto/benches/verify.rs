@@ -64,7 +64,7 @@ fn bench_verify(c: &mut Criterion) {
     // Both must pass: a benchmark of a denial would measure an early exit.
     for bytes in [&query_bytes, &exec_bytes] {
         let s = SignedSession::from_bytes(bytes).unwrap();
-        let v = verify_session(&ctx, &s).map_err(|d| format!("{}: {}", d.code, d.text));
+        let v = verify_session(&ctx, &s).map_err(|d| format!("{}: {}", d.refusal, d.text));
         assert_eq!(v.unwrap().principal.as_deref(), Some(PRINCIPAL));
     }
 

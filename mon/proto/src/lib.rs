@@ -10,6 +10,7 @@ pub mod client;
 pub mod membership;
 pub mod node;
 pub mod push;
+pub mod refusal;
 pub mod replay;
 pub mod roster;
 pub mod sim;

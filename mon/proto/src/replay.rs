@@ -32,6 +32,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::refusal::Refusal;
 use crate::verify::Limits;
 use crate::wire::session::SessionHash;
 
@@ -176,15 +177,20 @@ pub enum ReplayError {
 }
 
 impl ReplayError {
-    /// Stable reason code.
-    pub fn code(&self) -> &'static str {
+    /// The session refusal it is.
+    pub fn refusal(&self) -> Refusal {
         match self {
-            ReplayError::Equivocation => "equivocation",
-            ReplayError::Full { .. } => "replay-cache-full",
-            ReplayError::KeyFull { .. } => "replay-cache-key-full",
-            ReplayError::SliceFull { .. } => "replay-cache-slice-full",
-            ReplayError::BeforeFloor => "replay-floor",
+            ReplayError::Equivocation => Refusal::Equivocation,
+            ReplayError::Full { .. } => Refusal::ReplayCacheFull,
+            ReplayError::KeyFull { .. } => Refusal::ReplayCacheKeyFull,
+            ReplayError::SliceFull { .. } => Refusal::ReplayCacheSliceFull,
+            ReplayError::BeforeFloor => Refusal::ReplayFloor,
         }
+    }
+
+    /// Stable reason code ([`Refusal::code`]).
+    pub fn code(&self) -> &'static str {
+        self.refusal().code()
     }
 }
 

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use mon_policy::{Operation, Reason, Request, SlicePolicy};
 
 use crate::agg::Query;
+use crate::refusal::Refusal;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
 
@@ -39,9 +40,9 @@ pub struct Limits {
 }
 
 /// Refusal code: a root server, and the deciding policy gives no `run-as`.
-pub const RUN_AS_MISSING: &str = "run-as-missing";
+pub const RUN_AS_MISSING: &str = Refusal::RunAsMissing.node_code();
 /// Refusal code: the `run-as` user is not among those the node's operator allows the slice.
-pub const RUN_AS_NOT_ALLOWED: &str = "run-as-not-allowed";
+pub const RUN_AS_NOT_ALLOWED: &str = Refusal::RunAsNotAllowed.node_code();
 
 /// Whom a server may act as for users (exec, grep, push): SECURITY.md, "Issue 10: acting as
 /// the run-as user". A server running as root never acts for a user as root by default: the
@@ -64,13 +65,13 @@ impl RunAsRules {
         slice: &str,
         principal: Option<&str>,
         run_as: Option<&str>,
-    ) -> Result<(), (&'static str, String)> {
+    ) -> Result<(), (Refusal, String)> {
         if !self.root {
             return Ok(());
         }
         let Some(user) = run_as else {
             return Err((
-                RUN_AS_MISSING,
+                Refusal::RunAsMissing,
                 format!(
                     "this node's server runs as root and the mon_policy of slice \"{slice}\" gives {} no run-as: exec, grep and push are refused rather than done as root; the slice admin adds run-as=\"USER\" to the principal's mon_policy line",
                     principal.map_or_else(|| "the principal".to_string(), |p| format!("\"{p}\""))
@@ -85,7 +86,7 @@ impl RunAsRules {
             return Ok(());
         }
         Err((
-            RUN_AS_NOT_ALLOWED,
+            Refusal::RunAsNotAllowed,
             format!(
                 "run-as \"{user}\" is not a user this node's operator allows for slice \"{slice}\": refused; the operator lists it in server.conf (run-as-users {slice} {user}), or the slice admin names an allowed user"
             ),
@@ -154,8 +155,8 @@ pub struct Verified {
 /// A session refused, with what is known for the audit record.
 #[derive(Debug, Clone)]
 pub struct Denied {
-    /// Stable reason code.
-    pub code: String,
+    /// Why (its stable code: [`Refusal::code`]).
+    pub refusal: Refusal,
     /// Human-readable reason.
     pub text: String,
     /// Session hash (always computable from the bytes).
@@ -221,7 +222,7 @@ pub fn namespace_for(ops: &[Operation]) -> &'static str {
 pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verified, Box<Denied>> {
     let hash = session_hash(&signed.body);
     let mut denied = Denied {
-        code: String::new(),
+        refusal: Refusal::Policy(Reason::KeyNotListed),
         text: String::new(),
         hash,
         body: None,
@@ -231,8 +232,8 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         policy_line: None,
         verified: false,
     };
-    let deny = |mut d: Denied, code: &str, text: String| {
-        d.code = code.to_string();
+    let deny = |mut d: Denied, refusal: Refusal, text: String| {
+        d.refusal = refusal;
         d.text = text;
         Box::new(d)
     };
@@ -240,7 +241,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     // 1. strict decoding
     let body = match SessionBody::from_bytes(&signed.body) {
         Ok(b) => b,
-        Err(e) => return Err(deny(denied, e.code(), e.to_string())),
+        Err(e) => return Err(deny(denied, Refusal::from(&e), e.to_string())),
     };
     denied.body = Some(body.clone());
     denied.key_fp = Some(body.key_fp.clone());
@@ -249,31 +250,31 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     // 3. slice policy loaded
     let Some(policy) = ctx.policy else {
         let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
-        return Err(deny(denied, "no-policy", text));
+        return Err(deny(denied, Refusal::Policy(Reason::NoPolicy), text));
     };
 
     // 4. SSHSIG structure
     let info = match mon_keys::sshsig::inspect(&signed.sshsig) {
         Ok(i) => i,
-        Err(e) => return Err(deny(denied, "bad-signature-format", e.to_string())),
+        Err(e) => return Err(deny(denied, Refusal::BadSignatureFormat, e.to_string())),
     };
     if info.namespace != body.ns {
         let text = format!(
             "signature namespace {:?} differs from the body's {:?}",
             info.namespace, body.ns
         );
-        return Err(deny(denied, "namespace-mismatch", text));
+        return Err(deny(denied, Refusal::NamespaceMismatch, text));
     }
     if !NAMESPACES.contains(&body.ns.as_str()) {
         let text = format!("{:?} is not a MON operation class", body.ns);
-        return Err(deny(denied, "unknown-namespace", text));
+        return Err(deny(denied, Refusal::UnknownNamespace, text));
     }
     if info.fingerprint != body.key_fp {
         let text = format!(
             "body names key {} but the signature is by {}",
             body.key_fp, info.fingerprint
         );
-        return Err(deny(denied, "key-mismatch", text));
+        return Err(deny(denied, Refusal::KeyMismatch, text));
     }
 
     // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
@@ -285,7 +286,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
                 Some(d) => *dest = d,
                 None => {
                     let text = format!("node name {:?} cannot stand for {{node}}", ctx.node);
-                    return Err(deny(denied, "push-dest", text));
+                    return Err(deny(denied, Refusal::PushDest, text));
                 }
             }
         }
@@ -313,8 +314,11 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     let line = deciding.and_then(|d| d.line);
     if !sd.allowed {
         let (code, text) = match deciding {
-            Some(d) => (d.reason.code(), sd.message()),
-            None => ("key-not-listed", "no policy line decided".to_string()),
+            Some(d) => (Refusal::Policy(d.reason), sd.message()),
+            None => (
+                Refusal::Policy(Reason::KeyNotListed),
+                "no policy line decided".to_string(),
+            ),
         };
         denied.principal = sd.principal.clone().or(denied.principal);
         denied.policy_file = file;
@@ -349,7 +353,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         .unwrap_or_default();
     // 6. the signature itself
     if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
-        return Err(deny(denied, "bad-signature", e.to_string()));
+        return Err(deny(denied, Refusal::BadSignature, e.to_string()));
     }
     denied.verified = true;
 
@@ -361,7 +365,7 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
                 m.mode & 0o7777,
                 m.mode & 0o777
             );
-            return Err(deny(denied, Reason::SetIdDenied.code(), text));
+            return Err(deny(denied, Refusal::Policy(Reason::SetIdDenied), text));
         }
     }
 
@@ -373,14 +377,14 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             (body.issued_at - ctx.now_ms) / 1000,
             l.skew_ms / 1000
         );
-        return Err(deny(denied, "issued-in-future", text));
+        return Err(deny(denied, Refusal::IssuedInFuture, text));
     }
     if ctx.now_ms > body.expires_at.saturating_add(l.skew_ms) {
         let text = format!(
             "session join deadline passed {} s ago",
             (ctx.now_ms - body.expires_at) / 1000
         );
-        return Err(deny(denied, "session-expired", text));
+        return Err(deny(denied, Refusal::SessionExpired, text));
     }
     if body.expires_at - body.issued_at > l.max_join_window_ms {
         let text = format!(
@@ -388,14 +392,14 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             (body.expires_at - body.issued_at) / 1000,
             l.max_join_window_ms / 1000
         );
-        return Err(deny(denied, "join-window-too-long", text));
+        return Err(deny(denied, Refusal::JoinWindowTooLong, text));
     }
     if body.max_lifetime_s > l.max_lifetime_s {
         let text = format!(
             "lifetime of {} s exceeds this server's limit of {} s",
             body.max_lifetime_s, l.max_lifetime_s
         );
-        return Err(deny(denied, "lifetime-too-long", text));
+        return Err(deny(denied, Refusal::LifetimeOverLimit, text));
     }
 
     // 8. targeting
@@ -449,7 +453,7 @@ mod tests {
         assert_eq!(r.check("lab", None, Some("root")), Ok(()));
         r.root = true;
         let e = r.check("lab", Some("alice@lab"), None).unwrap_err();
-        assert_eq!(e.0, RUN_AS_MISSING);
+        assert_eq!(e.0.code(), RUN_AS_MISSING);
         assert!(
             e.1.contains("\"alice@lab\"") && e.1.contains("run-as"),
             "{}",
@@ -458,7 +462,7 @@ mod tests {
         // Nothing listed: every run-as refused, root included.
         for u in ["nobody", "root"] {
             let e = r.check("lab", None, Some(u)).unwrap_err();
-            assert_eq!(e.0, RUN_AS_NOT_ALLOWED);
+            assert_eq!(e.0.code(), RUN_AS_NOT_ALLOWED);
             assert!(e.1.contains(&format!("run-as-users lab {u}")), "{}", e.1);
         }
         r.users
@@ -466,11 +470,11 @@ mod tests {
         assert_eq!(r.check("lab", None, Some("deploy")), Ok(()));
         assert_eq!(
             r.check("lab", None, Some("root")).unwrap_err().0,
-            RUN_AS_NOT_ALLOWED
+            Refusal::RunAsNotAllowed
         );
         assert_eq!(
             r.check("other", None, Some("nobody")).unwrap_err().0,
-            RUN_AS_NOT_ALLOWED
+            Refusal::RunAsNotAllowed
         );
     }
 }

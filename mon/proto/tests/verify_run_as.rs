@@ -52,7 +52,9 @@ fn code(mon_policy: &str, rules: &RunAsRules, ops: Vec<Query>, node: &str) -> Op
     req.targets = vec!["n1".into()];
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let cs = ClientSession::new(&mut rng, &user, req, NOW_MS).expect("sign session");
-    verify_session(&ctx, &cs.signed).err().map(|d| d.code)
+    verify_session(&ctx, &cs.signed)
+        .err()
+        .map(|d| d.refusal.code().to_string())
 }
 
 #[test]

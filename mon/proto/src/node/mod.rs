@@ -37,6 +37,7 @@ use crate::verify::Limits;
 use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
 use crate::wire::session::SessionHash;
 
+pub use crate::refusal::{RETRY_LATER_CODES, STORAGE_UNAVAILABLE};
 pub use push::{PushIoError, PUSH_COND_INDEX};
 pub use state::SessionSummary;
 
@@ -182,19 +183,6 @@ pub const DEFAULT_MAX_SESSIONS_PER_SLICE: usize = 192;
 /// Default [`NodeConfig::go_wait_ms`].
 pub const DEFAULT_GO_WAIT_MS: u64 = 10_000;
 
-/// Deny codes of a capacity or rate limit, or of a node that cannot make its records durable,
-/// not of the policy: the client says so and exits with "refused, retry later" (the text
-/// says when).
-pub const RETRY_LATER_CODES: &[&str] = &[
-    "busy",
-    "busy-key",
-    "busy-slice",
-    "replay-cache-full",
-    "replay-cache-key-full",
-    "replay-cache-slice-full",
-    STORAGE_UNAVAILABLE,
-];
-
 /// Static settings of a node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -324,10 +312,6 @@ pub const AUDITED_REFUSALS_PER_KEY: usize = 60;
 /// new session is refused as `busy-key` (retry later) and costs nothing durable, so a key
 /// with few rights cannot fill the disk (and so refuse every user) with padded sessions.
 pub const AUDITED_SESSION_BYTES_PER_KEY: usize = 8 << 20;
-
-/// Reason code of a session refused because the node cannot make its records durable (its
-/// audit log or replay journal failed a write or sync; full disk, I/O error).
-pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
