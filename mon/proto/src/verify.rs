@@ -4,7 +4,6 @@
 //! targeting. Parent authentication (step 2) and the replay cache (step 9) are the caller's,
 //! since they need link and node state.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use mon_policy::{Operation, Reason, Request, SlicePolicy};
@@ -13,6 +12,9 @@ use crate::agg::Query;
 use crate::refusal::Refusal;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
+
+mod run_as;
+pub use run_as::{RunAsRules, RUN_AS_MISSING, RUN_AS_NOT_ALLOWED};
 
 /// Setuid, setgid and sticky bits of a pushed file's mode: refused unless the deciding
 /// `mon_policy` grants `allow-setid`.
@@ -37,61 +39,6 @@ pub struct Limits {
     pub max_lifetime_s: u32,
     /// Whom this server may act as for a user.
     pub run_as: RunAsRules,
-}
-
-/// Refusal code: a root server, and the deciding policy gives no `run-as`.
-pub const RUN_AS_MISSING: &str = Refusal::RunAsMissing.node_code();
-/// Refusal code: the `run-as` user is not among those the node's operator allows the slice.
-pub const RUN_AS_NOT_ALLOWED: &str = Refusal::RunAsNotAllowed.node_code();
-
-/// Whom a server may act as for users (exec, grep, push): SECURITY.md, "Issue 10: acting as
-/// the run-as user". A server running as root never acts for a user as root by default: the
-/// deciding policy must name a `run-as` user, and the node's operator must list that user for
-/// the slice (`server.conf`: `run-as-users SLICE USER,…`; root only if listed). A server not
-/// running as root acts as itself (it can become no one else).
-#[derive(Clone, Debug, Default)]
-pub struct RunAsRules {
-    /// The server runs as root: the rules apply.
-    pub root: bool,
-    /// Per slice, the run-as users the node's operator allows.
-    pub users: HashMap<String, Vec<String>>,
-}
-
-impl RunAsRules {
-    /// Whether a session of `slice` may act as `run_as` on this node; else the refusal code
-    /// and text (naming the principal, the slice and what to do).
-    pub fn check(
-        &self,
-        slice: &str,
-        principal: Option<&str>,
-        run_as: Option<&str>,
-    ) -> Result<(), (Refusal, String)> {
-        if !self.root {
-            return Ok(());
-        }
-        let Some(user) = run_as else {
-            return Err((
-                Refusal::RunAsMissing,
-                format!(
-                    "this node's server runs as root and the mon_policy of slice \"{slice}\" gives {} no run-as: exec, grep and push are refused rather than done as root; the slice admin adds run-as=\"USER\" to the principal's mon_policy line",
-                    principal.map_or_else(|| "the principal".to_string(), |p| format!("\"{p}\""))
-                ),
-            ));
-        };
-        if self
-            .users
-            .get(slice)
-            .is_some_and(|l| l.iter().any(|u| u == user))
-        {
-            return Ok(());
-        }
-        Err((
-            Refusal::RunAsNotAllowed,
-            format!(
-                "run-as \"{user}\" is not a user this node's operator allows for slice \"{slice}\": refused; the operator lists it in server.conf (run-as-users {slice} {user}), or the slice admin names an allowed user"
-            ),
-        ))
-    }
 }
 
 impl Default for Limits {
@@ -218,13 +165,26 @@ pub fn namespace_for(ops: &[Operation]) -> &'static str {
     ns
 }
 
+/// A refusal and its text, before it is attached to what is known of the session.
+type Refused = (Refusal, String);
+
+/// What the deciding policy lines grant the session's principal.
+struct Grant {
+    principal: Option<String>,
+    run_as: Option<String>,
+    policy_file: Option<String>,
+    policy_line: Option<usize>,
+    push_dir: Option<String>,
+    allow_setid: bool,
+    grep_paths: Vec<Vec<String>>,
+}
+
 /// Runs checks 1 and 3–8 on a signed session.
 pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verified, Box<Denied>> {
-    let hash = session_hash(&signed.body);
     let mut denied = Denied {
         refusal: Refusal::Policy(Reason::KeyNotListed),
         text: String::new(),
-        hash,
+        hash: session_hash(&signed.body),
         body: None,
         principal: None,
         key_fp: None,
@@ -232,17 +192,25 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         policy_line: None,
         verified: false,
     };
-    let deny = |mut d: Denied, refusal: Refusal, text: String| {
-        d.refusal = refusal;
-        d.text = text;
-        Box::new(d)
-    };
+    match run_checks(ctx, signed, &mut denied) {
+        Ok(v) => Ok(v),
+        Err((refusal, text)) => {
+            denied.refusal = refusal;
+            denied.text = text;
+            Err(Box::new(denied))
+        }
+    }
+}
 
+/// The checks in order, noting in `denied` what an audit record of a refusal may say.
+fn run_checks(
+    ctx: &Context<'_>,
+    signed: &SignedSession,
+    denied: &mut Denied,
+) -> Result<Verified, Refused> {
     // 1. strict decoding
-    let body = match SessionBody::from_bytes(&signed.body) {
-        Ok(b) => b,
-        Err(e) => return Err(deny(denied, Refusal::from(&e), e.to_string())),
-    };
+    let body =
+        SessionBody::from_bytes(&signed.body).map_err(|e| (Refusal::from(&e), e.to_string()))?;
     denied.body = Some(body.clone());
     denied.key_fp = Some(body.key_fp.clone());
     denied.principal = body.principal.clone();
@@ -250,51 +218,118 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
     // 3. slice policy loaded
     let Some(policy) = ctx.policy else {
         let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
-        return Err(deny(denied, Refusal::Policy(Reason::NoPolicy), text));
+        return Err((Refusal::Policy(Reason::NoPolicy), text));
     };
-
     // 4. SSHSIG structure
-    let info = match mon_keys::sshsig::inspect(&signed.sshsig) {
-        Ok(i) => i,
-        Err(e) => return Err(deny(denied, Refusal::BadSignatureFormat, e.to_string())),
-    };
+    let info = signature_form(signed, &body)?;
+    // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
+    let ops = node_ops(&body, ctx.node)?;
+    let grant = decide(ctx, policy, signed, &body, &info, &ops, denied)?;
+    denied.principal = grant.principal.clone();
+    // 6. the signature itself
+    if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
+        return Err((Refusal::BadSignature, e.to_string()));
+    }
+    denied.verified = true;
+    // 6b. the file's mode: set-id and sticky bits only where mon_policy grants them
+    setid_granted(&body, grant.allow_setid)?;
+    // 7. freshness
+    fresh(ctx.limits, ctx.now_ms, &body)?;
+    // 8. targeting
+    let targeted = matches_list(&body.targets, ctx.node);
+    // 8b. acting as the user
+    if acts_as_user(&body, targeted) {
+        let (slice, principal) = (&body.slice, grant.principal.as_deref());
+        if let Err(e) = ctx
+            .limits
+            .run_as
+            .check(slice, principal, grant.run_as.as_deref())
+        {
+            denied.policy_file = grant.policy_file;
+            denied.policy_line = grant.policy_line;
+            return Err(e);
+        }
+    }
+    let max_fanout = grant
+        .principal
+        .as_deref()
+        .and_then(|p| policy.max_fanout(p));
+    Ok(Verified {
+        max_fanout,
+        key_fp: body.key_fp.clone(),
+        body,
+        hash: denied.hash,
+        principal: grant.principal,
+        policy_file: grant.policy_file,
+        policy_line: grant.policy_line,
+        run_as: grant.run_as,
+        push_dir: grant.push_dir,
+        allow_setid: grant.allow_setid,
+        grep_paths: grant.grep_paths,
+        targeted,
+    })
+}
+
+/// Check 4: the SSHSIG parses, and its namespace and key are the body's.
+fn signature_form(
+    signed: &SignedSession,
+    body: &SessionBody,
+) -> Result<mon_keys::sshsig::SigInfo, Refused> {
+    let info = mon_keys::sshsig::inspect(&signed.sshsig)
+        .map_err(|e| (Refusal::BadSignatureFormat, e.to_string()))?;
     if info.namespace != body.ns {
         let text = format!(
             "signature namespace {:?} differs from the body's {:?}",
             info.namespace, body.ns
         );
-        return Err(deny(denied, Refusal::NamespaceMismatch, text));
+        return Err((Refusal::NamespaceMismatch, text));
     }
     if !NAMESPACES.contains(&body.ns.as_str()) {
         let text = format!("{:?} is not a MON operation class", body.ns);
-        return Err(deny(denied, Refusal::UnknownNamespace, text));
+        return Err((Refusal::UnknownNamespace, text));
     }
     if info.fingerprint != body.key_fp {
         let text = format!(
             "body names key {} but the signature is by {}",
             body.key_fp, info.fingerprint
         );
-        return Err(deny(denied, Refusal::KeyMismatch, text));
+        return Err((Refusal::KeyMismatch, text));
     }
+    Ok(info)
+}
 
-    // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
-    // Push destinations are checked as this node will write them (`{node}` expanded).
-    let mut ops = policy_ops(&body);
+/// The body's policy operations as this node will do them: push destinations with `{node}`
+/// expanded.
+fn node_ops(body: &SessionBody, node: &str) -> Result<Vec<Operation>, Refused> {
+    let mut ops = policy_ops(body);
     for op in &mut ops {
         if let Operation::Push { dest } = op {
-            match crate::push::msg::expand_dest(dest, ctx.node) {
+            match crate::push::msg::expand_dest(dest, node) {
                 Some(d) => *dest = d,
                 None => {
-                    let text = format!("node name {:?} cannot stand for {{node}}", ctx.node);
-                    return Err(deny(denied, Refusal::PushDest, text));
+                    let text = format!("node name {node:?} cannot stand for {{node}}");
+                    return Err((Refusal::PushDest, text));
                 }
             }
         }
     }
-    // One principal decides the whole session (every operation, run-as, from=, the audit
-    // record): the one the body names, else the first of the key's that allows every
-    // operation (`SlicePolicy::evaluate_session`, shared with `mon policy explain`).
-    let lifetime = u64::from(body.max_lifetime_s);
+    Ok(ops)
+}
+
+/// Checks 5 and 10: the policy decides under one principal (every operation, run-as, from=,
+/// the audit record): the one the body names, else the first of the key's that allows every
+/// operation (`SlicePolicy::evaluate_session`, shared with `mon policy explain`). A refusal
+/// notes the principal and deciding line in `denied`, and whether the key holder really
+/// signed it (only a listed key's verified refusal is audited).
+fn decide(
+    ctx: &Context<'_>,
+    policy: &SlicePolicy,
+    signed: &SignedSession,
+    body: &SessionBody,
+    info: &mon_keys::sshsig::SigInfo,
+    ops: &[Operation],
+    denied: &mut Denied,
+) -> Result<Grant, Refused> {
     let req = Request {
         principal: body.principal.as_deref(),
         key: &info.public_key,
@@ -306,85 +341,85 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
         node: ctx.node,
         now_unix_s: ctx.now_ms / 1000,
         fanout: Some(u32::from(body.overlay.fanout)),
-        lifetime_s: Some(lifetime),
+        lifetime_s: Some(u64::from(body.max_lifetime_s)),
     };
-    let sd = policy.evaluate_session(&req, &ops);
+    let sd = policy.evaluate_session(&req, ops);
     let deciding = sd.deciding();
-    let file = deciding.and_then(|d| d.file.as_ref().map(|f| f.display().to_string()));
-    let line = deciding.and_then(|d| d.line);
+    let policy_file = deciding.and_then(|d| d.file.as_ref().map(|f| f.display().to_string()));
+    let policy_line = deciding.and_then(|d| d.line);
     if !sd.allowed {
-        let (code, text) = match deciding {
+        let (refusal, text) = match deciding {
             Some(d) => (Refusal::Policy(d.reason), sd.message()),
             None => (
                 Refusal::Policy(Reason::KeyNotListed),
                 "no policy line decided".to_string(),
             ),
         };
-        denied.principal = sd.principal.clone().or(denied.principal);
-        denied.policy_file = file;
-        denied.policy_line = line;
-        // A listed key's refusal is audited only if its holder really signed it.
-        let listed = deciding.is_some_and(|d| {
-            !matches!(
-                d.reason,
-                mon_policy::Reason::KeyNotListed | mon_policy::Reason::NoPolicy
-            )
-        });
+        denied.principal = sd.principal.clone().or(denied.principal.take());
+        denied.policy_file = policy_file;
+        denied.policy_line = policy_line;
+        let listed =
+            deciding.is_some_and(|d| !matches!(d.reason, Reason::KeyNotListed | Reason::NoPolicy));
         denied.verified =
             listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
-        return Err(deny(denied, code, text));
+        return Err((refusal, text));
     }
-    let principal = sd.principal.clone();
-    let run_as = sd.run_as.clone();
-    let (policy_file, policy_line) = (file, line);
-    denied.principal = principal.clone();
-    // The push operation's grant (its deepest push dir, allow-setid), under that principal.
-    let (push_dir, allow_setid) = ops
-        .iter()
-        .zip(&sd.decisions)
-        .find(|(op, _)| matches!(op, Operation::Push { .. }))
-        .map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
-    // The grep operations' grant (the same lines decide every operation of the principal).
-    let grep_paths = ops
-        .iter()
-        .zip(&sd.decisions)
-        .find(|(op, _)| matches!(op, Operation::Grep { .. }))
-        .map(|(_, d)| d.grep_paths.clone())
-        .unwrap_or_default();
-    // 6. the signature itself
-    if let Err(e) = mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body) {
-        return Err(deny(denied, Refusal::BadSignature, e.to_string()));
-    }
-    denied.verified = true;
+    // The push operation's grant (its deepest push dir, allow-setid), and the grep
+    // operations' (the same lines decide every operation of the principal).
+    let grant_of = |push: bool| {
+        ops.iter().zip(&sd.decisions).find(|(op, _)| match op {
+            Operation::Push { .. } => push,
+            Operation::Grep { .. } => !push,
+            _ => false,
+        })
+    };
+    let (push_dir, allow_setid) =
+        grant_of(true).map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
+    Ok(Grant {
+        principal: sd.principal.clone(),
+        run_as: sd.run_as.clone(),
+        policy_file,
+        policy_line,
+        push_dir,
+        allow_setid,
+        grep_paths: grant_of(false)
+            .map(|(_, d)| d.grep_paths.clone())
+            .unwrap_or_default(),
+    })
+}
 
-    // 6b. the file's mode: set-id and sticky bits only where mon_policy grants them
-    if let Some(m) = &body.push {
-        if m.mode & SETID_BITS != 0 && !allow_setid {
+/// Check 6b: a pushed file's set-id and sticky bits need `allow-setid`.
+fn setid_granted(body: &SessionBody, allow_setid: bool) -> Result<(), Refused> {
+    match &body.push {
+        Some(m) if m.mode & SETID_BITS != 0 && !allow_setid => {
             let text = format!(
                 "mode {:04o} has setuid, setgid or sticky bits, which mon_policy does not grant (allow-setid); push with e.g. --mode {:04o}",
                 m.mode & 0o7777,
                 m.mode & 0o777
             );
-            return Err(deny(denied, Refusal::Policy(Reason::SetIdDenied), text));
+            Err((Refusal::Policy(Reason::SetIdDenied), text))
         }
+        _ => Ok(()),
     }
+}
 
-    // 7. freshness
-    let l = ctx.limits;
-    if body.issued_at > ctx.now_ms.saturating_add(l.skew_ms) {
+/// Check 7: issued within the skew, join deadline not passed, window and lifetime within
+/// this server's limits.
+fn fresh(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
+    if body.issued_at > now_ms.saturating_add(l.skew_ms) {
         let text = format!(
             "session issued {} s in the future (clock skew over {} s?)",
-            (body.issued_at - ctx.now_ms) / 1000,
+            (body.issued_at - now_ms) / 1000,
             l.skew_ms / 1000
         );
-        return Err(deny(denied, Refusal::IssuedInFuture, text));
+        return Err((Refusal::IssuedInFuture, text));
     }
-    if ctx.now_ms > body.expires_at.saturating_add(l.skew_ms) {
+    if now_ms > body.expires_at.saturating_add(l.skew_ms) {
         let text = format!(
             "session join deadline passed {} s ago",
-            (ctx.now_ms - body.expires_at) / 1000
+            (now_ms - body.expires_at) / 1000
         );
-        return Err(deny(denied, Refusal::SessionExpired, text));
+        return Err((Refusal::SessionExpired, text));
     }
     if body.expires_at - body.issued_at > l.max_join_window_ms {
         let text = format!(
@@ -392,89 +427,28 @@ pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verif
             (body.expires_at - body.issued_at) / 1000,
             l.max_join_window_ms / 1000
         );
-        return Err(deny(denied, Refusal::JoinWindowTooLong, text));
+        return Err((Refusal::JoinWindowTooLong, text));
     }
     if body.max_lifetime_s > l.max_lifetime_s {
         let text = format!(
             "lifetime of {} s exceeds this server's limit of {} s",
             body.max_lifetime_s, l.max_lifetime_s
         );
-        return Err(deny(denied, Refusal::LifetimeOverLimit, text));
+        return Err((Refusal::LifetimeOverLimit, text));
     }
+    Ok(())
+}
 
-    // 8. targeting
-    let targeted = matches_list(&body.targets, ctx.node);
-
-    // 8b. acting as the user: a node that would exec, grep, or write a push file (relays of
-    // a push store it too) does so only as a run-as user its operator allows.
-    let acts = body.push.is_some()
+/// Check 8b: whether this node would exec, grep, or write a push file (relays of a push
+/// store it too), which it does only as a run-as user its operator allows.
+fn acts_as_user(body: &SessionBody, targeted: bool) -> bool {
+    body.push.is_some()
         || (targeted
             && body
                 .ops
                 .iter()
-                .any(|q| matches!(q, Query::Grep { .. } | Query::Exec { .. })));
-    if acts {
-        if let Err((code, text)) =
-            l.run_as
-                .check(&body.slice, principal.as_deref(), run_as.as_deref())
-        {
-            denied.policy_file = policy_file;
-            denied.policy_line = policy_line;
-            return Err(deny(denied, code, text));
-        }
-    }
-    let max_fanout = principal.as_deref().and_then(|p| policy.max_fanout(p));
-    Ok(Verified {
-        max_fanout,
-        key_fp: body.key_fp.clone(),
-        body,
-        hash,
-        principal,
-        policy_file,
-        policy_line,
-        run_as,
-        push_dir,
-        allow_setid,
-        grep_paths,
-        targeted,
-    })
+                .any(|q| matches!(q, Query::Grep { .. } | Query::Exec { .. })))
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn run_as_rules() {
-        let mut r = RunAsRules::default();
-        // A server not running as root acts as itself: nothing to check.
-        assert_eq!(r.check("lab", Some("alice@lab"), None), Ok(()));
-        assert_eq!(r.check("lab", None, Some("root")), Ok(()));
-        r.root = true;
-        let e = r.check("lab", Some("alice@lab"), None).unwrap_err();
-        assert_eq!(e.0.code(), RUN_AS_MISSING);
-        assert!(
-            e.1.contains("\"alice@lab\"") && e.1.contains("run-as"),
-            "{}",
-            e.1
-        );
-        // Nothing listed: every run-as refused, root included.
-        for u in ["nobody", "root"] {
-            let e = r.check("lab", None, Some(u)).unwrap_err();
-            assert_eq!(e.0.code(), RUN_AS_NOT_ALLOWED);
-            assert!(e.1.contains(&format!("run-as-users lab {u}")), "{}", e.1);
-        }
-        r.users
-            .insert("lab".into(), vec!["nobody".into(), "deploy".into()]);
-        assert_eq!(r.check("lab", None, Some("deploy")), Ok(()));
-        assert_eq!(
-            r.check("lab", None, Some("root")).unwrap_err().0,
-            Refusal::RunAsNotAllowed
-        );
-        assert_eq!(
-            r.check("other", None, Some("nobody")).unwrap_err().0,
-            Refusal::RunAsNotAllowed
-        );
-    }
-}
+mod tests;
