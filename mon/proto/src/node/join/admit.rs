@@ -24,27 +24,18 @@
 
 use std::net::IpAddr;
 
-use mon_keys::hop::{self, CLIENT_NAME};
+use mon_keys::hop::CLIENT_NAME;
 use mon_policy::SlicePolicy;
 
 use super::super::audit_ev::EvExt;
 use super::super::{Node, Output, Peer};
+use super::link::{Handshake, Link};
 use super::outcome::{Admission, Admitted, Ignore, Incoming, Record};
 use crate::audit::EventKind;
-use crate::push::msg::PUSH_CHANNEL;
 use crate::refusal::Refusal;
 use crate::replay::Seen;
 use crate::verify::{verify_session, Context, Denied, Verified};
-use crate::wire::packet::Packet;
 use crate::wire::session::SessionBody;
-
-/// The admitted session's link: its SessionOk and channels.
-struct Link {
-    session_ok: Vec<u8>,
-    sealer: mon_keys::frame::Sealer,
-    opener: mon_keys::frame::Opener,
-    push_keys: Option<(mon_keys::frame::Sealer, mon_keys::frame::Opener)>,
-}
 
 /// What the steps after screening establish.
 struct Granted {
@@ -383,52 +374,15 @@ impl Node {
         body: &SessionBody,
         v: &Verified,
     ) -> Result<Link, Admission> {
-        let responded = hop::respond(
-            &mut self.rng,
-            &self.key,
-            &inc.hash,
-            &inc.e_p,
-            &inc.parent,
-            &self.cfg.name,
-        );
-        let (hello, mut keys) = match responded {
-            Ok(x) => x,
-            Err(_) if inc.udp_client => return Err(inc.junk()),
-            Err(e) => {
-                let text = e.to_string();
-                let ev = self.refusal_event(
-                    EventKind::SessionDeny,
-                    inc,
-                    body,
-                    Refusal::Handshake,
-                    &text,
-                );
-                return Err(inc.refused(Refusal::Handshake, text, Record::Audited(vec![ev])));
+        match self.link_to_parent(inc, false, v.body.push.is_some()) {
+            Handshake::Linked(link) => Ok(*link),
+            Handshake::Failed(_) if inc.udp_client => Err(inc.junk()),
+            Handshake::Failed(e) => {
+                let (r, text) = (Refusal::Handshake, e.to_string());
+                let ev = self.refusal_event(EventKind::SessionDeny, inc, body, r, &text);
+                Err(inc.refused(r, text, Record::Audited(vec![ev])))
             }
-        };
-        let ok = Packet::SessionOk {
-            session_hash: inc.hash.into(),
-            child: self.cfg.name.clone(),
-            e_c: hello.e_c.into(),
-            sig: hello.sig.into(),
-            confirm: hello.confirm.to_vec(),
-            extra: false,
-        };
-        let Ok((sealer, opener)) = keys.channel(0) else {
-            return Err(Admission::Dropped);
-        };
-        let push_keys = match v.body.push {
-            Some(_) => Some(
-                keys.channel(u64::from(PUSH_CHANNEL))
-                    .map_err(|_| Admission::Dropped)?,
-            ),
-            None => None,
-        };
-        Ok(Link {
-            session_ok: ok.to_bytes(),
-            sealer,
-            opener,
-            push_keys,
-        })
+            Handshake::NoChannel => Err(Admission::Dropped),
+        }
     }
 }

@@ -3,13 +3,12 @@
 //! as an extra parent while there is room and a reason), or anyone else (a Prune to a node
 //! that proves its key, nothing to the rest).
 
-use mon_keys::hop::{self, CLIENT_NAME};
+use mon_keys::hop::CLIENT_NAME;
 
 use super::super::state::{ParentLink, Session};
 use super::super::{Node, Output};
+use super::link::Handshake;
 use super::outcome::{Ignore, Incoming};
-use crate::push::msg::PUSH_CHANNEL;
-use crate::wire::packet::Packet;
 use crate::wire::session::OverlayKind;
 
 /// Whether the parent of `inc` was answered before, and from where: `Some((true, ok))` when
@@ -81,51 +80,26 @@ impl Node {
     /// Takes the sender of `inc` as an extra parent: the handshake, our SessionOk (and for a
     /// push its channel). False if the handshake failed (the sender gets a Prune).
     fn add_extra_parent(&mut self, now_ms: u64, inc: &Incoming, push: bool) -> bool {
-        let (hash, parent) = (inc.hash, inc.parent.as_str());
-        let Ok((hello, mut keys)) = hop::respond(
-            &mut self.rng,
-            &self.key,
-            &hash,
-            &inc.e_p,
-            parent,
-            &self.cfg.name,
-        ) else {
-            return false;
-        };
-        let ok = Packet::SessionOk {
-            session_hash: hash.into(),
-            child: self.cfg.name.clone(),
-            e_c: hello.e_c.into(),
-            sig: hello.sig.into(),
-            confirm: hello.confirm.to_vec(),
-            extra: true,
-        };
-        let bytes = ok.to_bytes();
-        let Ok((sealer, opener)) = keys.channel(0) else {
-            return true;
-        };
-        let push_keys = match push {
-            true => match keys.channel(u64::from(PUSH_CHANNEL)) {
-                Ok(k) => Some(k),
-                Err(_) => return true,
-            },
-            false => None,
+        let link = match self.link_to_parent(inc, true, push) {
+            Handshake::Linked(link) => *link,
+            Handshake::Failed(_) => return false,
+            Handshake::NoChannel => return true,
         };
         self.out.push_back(Output::Send {
             to: inc.from,
-            bytes: bytes.clone(),
+            bytes: link.session_ok.clone(),
         });
-        if let Some(k) = push_keys {
-            self.push_add_parent(now_ms, hash, parent, inc.from, k);
+        if let Some(k) = link.push_keys {
+            self.push_add_parent(now_ms, inc.hash, &inc.parent, inc.from, k);
         }
-        if let Some(s) = self.sessions.get_mut(&hash) {
+        if let Some(s) = self.sessions.get_mut(&inc.hash) {
             s.extra_parents.push(ParentLink {
-                name: parent.to_string(),
+                name: inc.parent.clone(),
                 peer: inc.from,
-                sealer,
-                opener,
+                sealer: link.sealer,
+                opener: link.opener,
                 go: false,
-                session_ok: bytes,
+                session_ok: link.session_ok,
             });
         }
         true

@@ -17,12 +17,14 @@
 //! - `duplicate.rs`: a Session for a session already running here (retransmission, extra
 //!   parent);
 //! - `start.rs`: `start_session`, the admitted session's state and its first child offers;
+//! - `link.rs`: the child side of the hop handshake (SessionOk and channels);
 //! - `answer.rs`: the signed Deny and Prune answers.
 
 mod admit;
 mod answer;
 mod duplicate;
 mod limits;
+mod link;
 mod outcome;
 mod proof;
 mod start;
