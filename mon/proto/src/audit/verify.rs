@@ -8,12 +8,10 @@
 //! whole file with recomputed hashes — that needs signed checkpoints kept elsewhere (a later
 //! step).
 
-use super::chain::{is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV};
+use super::chain::{
+    is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV, MAX_LINE_BYTES,
+};
 use super::record::AuditRecord;
-
-/// The longest record line accepted, in bytes (a signed push session with its manifests is the
-/// largest thing a record carries).
-pub const MAX_LINE_BYTES: usize = 4 << 20;
 
 /// An intact log (or an intact prefix being checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
