@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 
 use crate::crypto::link::ed25519_public;
+use crate::key_type::is_openssh_key_type;
 use crate::nodekey::public_openssh;
 use pattern::HostPattern;
 
@@ -44,17 +45,6 @@ pub const MAX_ENTRIES: usize = 100_000;
 pub const MAX_PATTERNS: usize = 256;
 /// Longest host pattern / node name, in bytes.
 pub const MAX_PATTERN_LEN: usize = 255;
-
-/// OpenSSH key types that are not Ed25519, for a clearer error.
-const OTHER_KEY_TYPES: &[&str] = &[
-    "ssh-rsa",
-    "ssh-dss",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
 
 /// The verdict of [`KnownNodes::check`] on a node's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,7 +423,7 @@ fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineError> {
         );
     };
     if ty != "ssh-ed25519" {
-        let msg = if OTHER_KEY_TYPES.contains(&ty) || ty.ends_with("-cert-v01@openssh.com") {
+        let msg = if is_openssh_key_type(ty) {
             format!("MON node keys are Ed25519, found {ty}; make one with `mon server init`")
         } else {
             format!("expected key type `ssh-ed25519`, found {ty:?}")

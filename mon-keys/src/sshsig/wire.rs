@@ -9,8 +9,8 @@ use crate::crypto::ed25519::{PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub(crate) const MAGIC: &[u8; 6] = b"SSHSIG";
 /// The only SSHSIG version.
 pub(crate) const VERSION: u32 = 1;
-/// The only key and signature algorithm MON accepts.
-pub(crate) const ED25519: &str = "ssh-ed25519";
+// The only key and signature algorithm MON accepts.
+pub(crate) use crate::key_type::ED25519;
 /// The only hash algorithm MON accepts.
 pub(crate) const SHA512: &str = "sha512";
 
