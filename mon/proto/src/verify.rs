@@ -17,13 +17,8 @@ use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession
 /// `mon_policy` grants `allow-setid`.
 pub const SETID_BITS: u32 = 0o7000;
 
-/// The four capability classes.
-pub const NAMESPACES: [&str; 4] = [
-    mon_keys::sshsig::NS_QUERY,
-    mon_keys::sshsig::NS_READ,
-    mon_keys::sshsig::NS_EXEC,
-    mon_keys::sshsig::NS_PUSH,
-];
+/// The four capability classes (one home: `mon_policy::CLASSES`).
+pub use mon_policy::CLASSES as NAMESPACES;
 
 /// Limits a server applies to sessions.
 #[derive(Clone, Debug)]
@@ -199,23 +194,9 @@ pub fn policy_ops(body: &SessionBody) -> Vec<Operation> {
     ops
 }
 
-/// The narrowest namespace class that covers every operation of a session.
-pub fn namespace_for(ops: &[Operation]) -> &'static str {
-    let mut ns = mon_keys::sshsig::NS_QUERY;
-    for op in ops {
-        ns = match (ns, op) {
-            (_, Operation::Push { .. }) => mon_keys::sshsig::NS_PUSH,
-            (n, Operation::Exec { .. }) if n != mon_keys::sshsig::NS_PUSH => {
-                mon_keys::sshsig::NS_EXEC
-            }
-            (n, Operation::Grep { .. }) if n == mon_keys::sshsig::NS_QUERY => {
-                mon_keys::sshsig::NS_READ
-            }
-            (n, _) => n,
-        };
-    }
-    ns
-}
+/// The narrowest namespace class that covers every operation of a session (one home: the
+/// namespace ladder in `mon_policy`).
+pub use mon_policy::namespace_for;
 
 /// Runs checks 1 and 3–8 on a signed session.
 pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verified, Box<Denied>> {
