@@ -1,470 +1,318 @@
-//! The decision function: [`SlicePolicy::evaluate`].
+//! Step 6 of [`SlicePolicy::evaluate`]: `mon_policy` narrowing for one principal.
 //!
-//! Order (the first failing check decides, so the reason is the most useful one):
-//! revoked → key listed (and principal) → validity window → namespace granted → namespace
-//! covers the operation → `mon_policy` narrowing (from, nodes, command, grep-paths, push-dirs,
-//! max-fanout, max-lifetime, run-as) → allow. Default deny.
+//! Every `mon_policy` line applying to the principal must allow the request; the first line
+//! that does not decides the denial. Order of the checks (the first failing one decides):
+//! `from` → `nodes` → the operation's own option (`command`, `grep-paths`, `push-dirs`) →
+//! `max-fanout` → `max-lifetime` → `run-as` agreement. Push is closed without `push-dirs`.
 
-use std::path::Path;
-
-use ssh_key::HashAlg;
-
-use crate::allowed_signers::SignerLine;
-use crate::decision::{Decision, Reason, SourceLine};
+use crate::decision::Reason;
 use crate::mon_policy::PolicyLine;
-use crate::operation::{namespace_covers, required_namespace, Operation};
+use crate::operation::Operation;
 use crate::paths::{is_within, normalize_abs_path};
 use crate::pattern::match_pattern;
 use crate::slice::{Request, SlicePolicy};
-use crate::validity::{format_time, OutsideWindow};
 
 /// A denial by `mon_policy` (or by the absence of a needed option).
-struct Denial {
-    reason: Reason,
-    line: Option<usize>,
-    message: String,
-    applied: Vec<usize>,
+pub(super) struct Denial {
+    pub reason: Reason,
+    pub line: Option<usize>,
+    pub message: String,
+    pub applied: Vec<usize>,
 }
 
 /// What `mon_policy` allows.
-struct Narrowed {
+pub(super) struct Narrowed {
+    pub applied: Vec<usize>,
+    pub run_as: Option<String>,
+    pub push_dir: Option<String>,
+    pub allow_setid: bool,
+    pub grep_paths: Vec<Vec<String>>,
+}
+
+/// The `mon_policy` lines applying to one principal, and how a denial by one of them is worded.
+struct Scope<'a> {
+    principal: &'a str,
+    lines: Vec<&'a PolicyLine>,
+    /// Their line numbers, reported with the decision.
     applied: Vec<usize>,
-    run_as: Option<String>,
-    push_dir: Option<String>,
-    allow_setid: bool,
-    grep_paths: Vec<Vec<String>>,
+    /// The `mon_policy` path as text, empty without a `mon_policy` file.
+    mp: String,
+}
+
+/// How the applying lines' `run-as` options combine.
+enum RunAs<'a> {
+    /// No line sets one, or all agree on this user.
+    Agreed(Option<&'a str>),
+    /// Lines disagree on a query: it runs as nobody and is allowed without narrowing.
+    QueryConflict,
 }
 
 impl SlicePolicy {
-    /// Decides `req`. Never panics; default deny.
-    pub fn evaluate(&self, req: &Request<'_>) -> Decision {
-        let fp = req.key.fingerprint(HashAlg::Sha256);
-        let as_path = self.signers.path.as_path();
-        let deny = |reason: Reason,
-                    principal: Option<&str>,
-                    file: Option<&Path>,
-                    line: Option<usize>,
-                    message: String| Decision {
-            allowed: false,
-            reason,
-            principal: principal.map(str::to_string),
-            file: file.map(Path::to_path_buf),
-            line,
-            policy_lines: Vec::new(),
-            run_as: None,
-            push_dir: None,
-            allow_setid: false,
-            grep_paths: Vec::new(),
-            message,
-        };
-
-        // 1. revoked
-        if let Some(rv) = &self.revoked {
-            if let Some(line) = rv.line_of(req.key) {
-                return deny(
-                    Reason::Revoked,
-                    req.principal,
-                    Some(&rv.path),
-                    Some(line),
-                    format!("key {fp} is revoked ({}:{line})", rv.path.display()),
-                );
-            }
-        }
-
-        // 2. key listed, principal
-        let key_lines: Vec<&SignerLine> = self.signers.lines_for_key(req.key).collect();
-        let Some(first_key_line) = key_lines.first() else {
-            return deny(
-                Reason::KeyNotListed,
-                req.principal,
-                Some(as_path),
-                None,
-                format!("key {fp} is not listed in {}", as_path.display()),
-            );
-        };
-        let mut cands: Vec<(&SignerLine, &str)> = Vec::new();
-        match req.principal {
-            Some(p) => {
-                cands.extend(
-                    key_lines
-                        .iter()
-                        .filter(|l| l.principals.matches(p))
-                        .map(|l| (*l, p)),
-                );
-            }
-            None => {
-                for l in &key_lines {
-                    cands.extend(l.principals.literals().into_iter().map(|p| (*l, p)));
-                }
-            }
-        }
-        let Some(&(first_line, first_principal)) = cands.first() else {
-            let at = format!("{}:{}", as_path.display(), first_key_line.line);
-            let message = match req.principal {
-                Some(p) => format!(
-                    "key {fp} is listed ({at}, principals \"{}\") but not for principal \"{p}\"",
-                    first_key_line.principals.as_str()
-                ),
-                None => format!(
-                    "key {fp} is listed ({at}) only under principal patterns \"{}\"; name the principal",
-                    first_key_line.principals.as_str()
-                ),
-            };
-            return deny(
-                Reason::PrincipalMismatch,
-                req.principal,
-                Some(as_path),
-                Some(first_key_line.line),
-                message,
-            );
-        };
-
-        // 3. validity window
-        let valid: Vec<(&SignerLine, &str)> = cands
-            .iter()
-            .copied()
-            .filter(|(l, _)| l.validity.check(req.now_unix_s).is_ok())
-            .collect();
-        let Some(&(v_line, v_principal)) = valid.first() else {
-            let at = format!("{}:{}", as_path.display(), first_line.line);
-            let (reason, message) = match first_line.validity.check(req.now_unix_s) {
-                Err(OutsideWindow::NotYetValid(t)) => (
-                    Reason::NotYetValid,
-                    format!(
-                        "key {fp} of \"{first_principal}\" is not valid before {} ({at})",
-                        format_time(t)
-                    ),
-                ),
-                Err(OutsideWindow::Expired(t)) => (
-                    Reason::Expired,
-                    format!(
-                        "key {fp} of \"{first_principal}\" expired at {} ({at})",
-                        format_time(t)
-                    ),
-                ),
-                Ok(()) => (
-                    Reason::Expired,
-                    format!("key {fp} is outside its validity window ({at})"),
-                ),
-            };
-            return deny(
-                reason,
-                Some(first_principal),
-                Some(as_path),
-                Some(first_line.line),
-                message,
-            );
-        };
-
-        // 4. namespace granted
-        let granted: Vec<(&SignerLine, &str)> = valid
-            .iter()
-            .copied()
-            .filter(|(l, _)| l.grants_namespace(req.namespace))
-            .collect();
-        let Some(&(g_line, g_principal)) = granted.first() else {
-            let (l, p) = (v_line, v_principal);
-            let grants = l.namespaces.as_ref().map(|n| n.as_str()).unwrap_or("*");
-            return deny(
-                Reason::NamespaceNotGranted,
-                Some(p),
-                Some(as_path),
-                Some(l.line),
-                format!(
-                    "\"{p}\" is not granted namespace {} ({}:{} grants namespaces=\"{grants}\")",
-                    req.namespace,
-                    as_path.display(),
-                    l.line
-                ),
-            );
-        };
-
-        // 5. the class covers the operation
-        if !namespace_covers(req.namespace, req.op) {
-            return deny(
-                Reason::OpNotInClass,
-                Some(g_principal),
-                Some(as_path),
-                Some(g_line.line),
-                format!(
-                    "{} needs a session signed for {}, this one is signed for {}",
-                    req.op.describe(),
-                    required_namespace(req.op),
-                    req.namespace
-                ),
-            );
-        }
-
-        // 6. mon_policy narrowing, per distinct principal; the first that passes allows.
-        let mut first_denial: Option<(Denial, &str)> = None;
-        let mut tried: Vec<&str> = Vec::new();
-        for (line, principal) in granted {
-            if tried.contains(&principal) {
-                continue;
-            }
-            tried.push(principal);
-            match self.narrow(req, principal) {
-                Ok(n) => return self.allow(req, line, principal, n, &fp.to_string()),
-                Err(d) => {
-                    if first_denial.is_none() {
-                        first_denial = Some((d, principal));
-                    }
-                }
-            }
-        }
-        match first_denial {
-            Some((d, principal)) => {
-                let mp = self.mon_policy.as_ref().map(|m| m.path.as_path());
-                let file = if d.line.is_some() { mp } else { None };
-                let mut out = deny(d.reason, Some(principal), file, d.line, d.message);
-                out.policy_lines = self.sources(&d.applied);
-                out
-            }
-            None => deny(
-                Reason::KeyNotListed,
-                req.principal,
-                Some(as_path),
-                None,
-                format!("key {fp}: no line decided"),
-            ),
-        }
-    }
-
-    fn sources(&self, lines: &[usize]) -> Vec<SourceLine> {
-        match &self.mon_policy {
-            Some(m) => lines
-                .iter()
-                .map(|&line| SourceLine {
-                    file: m.path.clone(),
-                    line,
-                })
-                .collect(),
-            None => Vec::new(),
-        }
-    }
-
-    fn allow(
-        &self,
-        req: &Request<'_>,
-        line: &SignerLine,
-        principal: &str,
-        n: Narrowed,
-        fp: &str,
-    ) -> Decision {
-        let as_path = &self.signers.path;
-        let policy_lines = self.sources(&n.applied);
-        let mut message = format!(
-            "{} allowed for \"{principal}\" (key {fp}, namespace {}) by {}:{}",
-            req.op.describe(),
-            req.namespace,
-            as_path.display(),
-            line.line
-        );
-        if !policy_lines.is_empty() {
-            let list: Vec<String> = policy_lines.iter().map(|s| s.to_string()).collect();
-            message.push_str(&format!(", narrowed by {}", list.join(", ")));
-        }
-        Decision {
-            allowed: true,
-            reason: Reason::Allowed,
-            principal: Some(principal.to_string()),
-            file: Some(as_path.clone()),
-            line: Some(line.line),
-            policy_lines,
-            run_as: n.run_as,
-            push_dir: n.push_dir,
-            allow_setid: n.allow_setid,
-            grep_paths: n.grep_paths,
-            message,
-        }
-    }
-
-    /// True when a `mon_policy` line for `principal` limits the client's address (`from=`).
-    /// A server takes such a principal's sessions only over TCP, whose handshake proves the
-    /// address; a UDP datagram's source address can be forged.
-    pub fn restricts_client_address(&self, principal: &str) -> bool {
-        self.mon_policy
-            .as_ref()
-            .is_some_and(|m| m.applicable(principal).any(|l| l.from.is_some()))
-    }
-
-    /// The smallest `max-fanout=` of the `mon_policy` lines for `principal` (None: no bound).
-    /// A session with an explicit fanout above it is denied (`fanout-too-large`); one with
-    /// the adaptive fanout (0) offers to at most this many random children on every node.
-    pub fn max_fanout(&self, principal: &str) -> Option<u32> {
-        self.mon_policy
-            .as_ref()
-            .and_then(|m| m.applicable(principal).filter_map(|l| l.max_fanout).min())
-    }
-
     /// Applies every `mon_policy` line for `principal`.
-    fn narrow(&self, req: &Request<'_>, principal: &str) -> Result<Narrowed, Denial> {
-        let lines: Vec<&PolicyLine> = match &self.mon_policy {
+    pub(super) fn narrow(&self, req: &Request<'_>, principal: &str) -> Result<Narrowed, Denial> {
+        let s = Scope::new(self, principal);
+        s.check_from(req)?;
+        s.check_nodes(req)?;
+        let (push_dir, grep_paths) = match req.op {
+            Operation::Exec { argv } => {
+                s.check_command(argv)?;
+                (None, Vec::new())
+            }
+            Operation::Grep { path } => (None, s.grep_paths(path)?),
+            Operation::Push { dest } => (s.push_dir(dest)?, Vec::new()),
+            Operation::Query { .. } => (None, Vec::new()),
+        };
+        s.check_bounds(req)?;
+        let run_as = match s.run_as(req.op)? {
+            RunAs::Agreed(u) => u.map(str::to_string),
+            RunAs::QueryConflict => {
+                return Ok(Narrowed {
+                    applied: s.applied,
+                    run_as: None,
+                    push_dir: None,
+                    allow_setid: false,
+                    grep_paths: Vec::new(),
+                })
+            }
+        };
+        Ok(Narrowed {
+            allow_setid: s.lines.iter().any(|l| l.allow_setid),
+            applied: s.applied,
+            run_as,
+            push_dir,
+            grep_paths,
+        })
+    }
+}
+
+impl<'a> Scope<'a> {
+    fn new(policy: &'a SlicePolicy, principal: &'a str) -> Scope<'a> {
+        let lines: Vec<&PolicyLine> = match &policy.mon_policy {
             Some(m) => m.applicable(principal).collect(),
             None => Vec::new(),
         };
         let applied: Vec<usize> = lines.iter().map(|l| l.line).collect();
-        let mp = self
+        let mp = policy
             .mon_policy
             .as_ref()
             .map(|m| m.path.display().to_string())
             .unwrap_or_default();
-        let denial = |reason: Reason, line: &PolicyLine, what: String| Denial {
+        Scope {
+            principal,
+            lines,
+            applied,
+            mp,
+        }
+    }
+
+    /// A denial by `line`: `what`, then where and for whom.
+    fn denial(&self, reason: Reason, line: &PolicyLine, what: String) -> Denial {
+        Denial {
             reason,
             line: Some(line.line),
-            message: format!("{what} ({mp}:{} for \"{principal}\")", line.line),
-            applied: applied.clone(),
-        };
+            message: format!(
+                "{what} ({}:{} for \"{}\")",
+                self.mp, line.line, self.principal
+            ),
+            applied: self.applied.clone(),
+        }
+    }
 
-        if let Some(addr) = req.client_addr {
-            if let Some(l) = lines.iter().find(|l| !l.from_allows(addr)) {
-                return Err(denial(
-                    Reason::FromDenied,
+    /// The first line holding a bound `is_violated`.
+    fn first_where(&self, is_violated: impl Fn(&PolicyLine) -> bool) -> Option<&'a PolicyLine> {
+        self.lines.iter().copied().find(|l| is_violated(l))
+    }
+
+    /// `from=`: the client's address (when known) must be allowed by every line.
+    fn check_from(&self, req: &Request<'_>) -> Result<(), Denial> {
+        let Some(addr) = req.client_addr else {
+            return Ok(());
+        };
+        match self.first_where(|l| !l.from_allows(addr)) {
+            Some(l) => Err(self.denial(
+                Reason::FromDenied,
+                l,
+                format!("client address {addr} is not allowed by from="),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `nodes=`: this node must match every line's pattern list.
+    fn check_nodes(&self, req: &Request<'_>) -> Result<(), Denial> {
+        match self.first_where(|l| l.nodes.as_ref().is_some_and(|n| !n.matches(req.node))) {
+            Some(l) => {
+                let pat = l.nodes.as_ref().map(|n| n.as_str()).unwrap_or_default();
+                Err(self.denial(
+                    Reason::NodeDenied,
                     l,
-                    format!("client address {addr} is not allowed by from="),
+                    format!("node \"{}\" is not in nodes=\"{pat}\"", req.node),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `command=`: the command line (argv joined by spaces) must match every line's glob.
+    fn check_command(&self, argv: &[String]) -> Result<(), Denial> {
+        let cmdline = argv.join(" ");
+        let violated = |l: &PolicyLine| {
+            l.command
+                .as_ref()
+                .is_some_and(|c| !match_pattern(&cmdline, c))
+        };
+        match self.first_where(violated) {
+            Some(l) => {
+                let pat = l.command.as_deref().unwrap_or_default();
+                Err(self.denial(
+                    Reason::CommandDenied,
+                    l,
+                    format!("command \"{cmdline}\" does not match command=\"{pat}\""),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `grep-paths=`: the normalized path must match an entry of every restricting line; the
+    /// restricting lines' lists are returned for the node to check the opened file again.
+    fn grep_paths(&self, path: &str) -> Result<Vec<Vec<String>>, Denial> {
+        let restricted: Vec<&PolicyLine> = self
+            .lines
+            .iter()
+            .copied()
+            .filter(|l| l.grep_paths.is_some())
+            .collect();
+        if let Some(first) = restricted.first() {
+            let norm = normalize_abs_path(path).map_err(|m| {
+                self.denial(
+                    Reason::GrepPathDenied,
+                    first,
+                    format!("grep path \"{path}\": {m}"),
+                )
+            })?;
+            if let Some(l) = restricted.iter().find(|l| {
+                !l.grep_paths
+                    .as_ref()
+                    .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
+            }) {
+                let list = l
+                    .grep_paths
+                    .as_ref()
+                    .map(|g| g.join(","))
+                    .unwrap_or_default();
+                return Err(self.denial(
+                    Reason::GrepPathDenied,
+                    l,
+                    format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
                 ));
             }
         }
-        if let Some(l) = lines
+        Ok(restricted
             .iter()
-            .find(|l| l.nodes.as_ref().is_some_and(|n| !n.matches(req.node)))
-        {
-            let pat = l.nodes.as_ref().map(|n| n.as_str()).unwrap_or_default();
-            return Err(denial(
-                Reason::NodeDenied,
-                l,
-                format!("node \"{}\" is not in nodes=\"{pat}\"", req.node),
+            .filter_map(|l| l.grep_paths.clone())
+            .collect())
+    }
+
+    /// `push-dirs=`: push is closed without one; DEST must name a file (not a directory, not a
+    /// push dir itself) inside an entry of every restricting line. Returns the deepest holding
+    /// entry, the directory the push lands beneath.
+    fn push_dir(&self, dest: &str) -> Result<Option<String>, Denial> {
+        let restricted: Vec<&PolicyLine> = self
+            .lines
+            .iter()
+            .copied()
+            .filter(|l| l.push_dirs.is_some())
+            .collect();
+        let Some(first) = restricted.first() else {
+            return Err(self.push_closed());
+        };
+        if dest.ends_with('/') || dest.ends_with("/.") {
+            return Err(self.denial(
+                Reason::PushDestIsDir,
+                first,
+                format!(
+                    "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
+                ),
             ));
         }
-        let mut push_dir: Option<String> = None;
-        let mut grep_paths: Vec<Vec<String>> = Vec::new();
-        match req.op {
-            Operation::Exec { argv } => {
-                let cmdline = argv.join(" ");
-                if let Some(l) = lines.iter().find(|l| {
-                    l.command
-                        .as_ref()
-                        .is_some_and(|c| !match_pattern(&cmdline, c))
-                }) {
-                    let pat = l.command.as_deref().unwrap_or_default();
-                    return Err(denial(
-                        Reason::CommandDenied,
-                        l,
-                        format!("command \"{cmdline}\" does not match command=\"{pat}\""),
-                    ));
-                }
-            }
-            Operation::Grep { path } => {
-                let restricted: Vec<&&PolicyLine> =
-                    lines.iter().filter(|l| l.grep_paths.is_some()).collect();
-                if let Some(first) = restricted.first() {
-                    let norm = normalize_abs_path(path).map_err(|m| {
-                        denial(
-                            Reason::GrepPathDenied,
-                            first,
-                            format!("grep path \"{path}\": {m}"),
-                        )
-                    })?;
-                    if let Some(l) = restricted.iter().find(|l| {
-                        !l.grep_paths
-                            .as_ref()
-                            .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
-                    }) {
-                        let list = l
-                            .grep_paths
-                            .as_ref()
-                            .map(|g| g.join(","))
-                            .unwrap_or_default();
-                        return Err(denial(
-                            Reason::GrepPathDenied,
-                            l,
-                            format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
-                        ));
-                    }
-                }
-                grep_paths = restricted
-                    .iter()
-                    .filter_map(|l| l.grep_paths.clone())
-                    .collect();
-            }
-            Operation::Push { dest } => {
-                let restricted: Vec<&&PolicyLine> =
-                    lines.iter().filter(|l| l.push_dirs.is_some()).collect();
-                let Some(first) = restricted.first() else {
-                    let where_ = if mp.is_empty() {
-                        "no mon_policy file".to_string()
-                    } else {
-                        format!("no push-dirs= in {mp}")
-                    };
-                    return Err(Denial {
-                        reason: Reason::NoPushDirs,
-                        line: None,
-                        message: format!(
-                            "push is closed by default: {where_} for \"{principal}\"; add e.g. {principal} push-dirs=\"/srv/apps\""
-                        ),
-                        applied,
-                    });
-                };
-                if dest.ends_with('/') || dest.ends_with("/.") {
-                    return Err(denial(
-                        Reason::PushDestIsDir,
-                        first,
-                        format!(
-                            "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
-                        ),
-                    ));
-                }
-                let norm = normalize_abs_path(dest).map_err(|m| {
-                    denial(
-                        Reason::PushDirDenied,
-                        first,
-                        format!("push destination \"{dest}\": {m}"),
-                    )
-                })?;
-                if let Some(l) = restricted
-                    .iter()
-                    .find(|l| l.push_dirs.as_ref().is_some_and(|d| d.contains(&norm)))
-                {
-                    return Err(denial(
-                        Reason::PushDestIsDir,
-                        l,
-                        format!(
-                            "push destination \"{norm}\" is a push dir itself: DEST names the file to write, e.g. {norm}/FILE"
-                        ),
-                    ));
-                }
-                if let Some(l) = restricted.iter().find(|l| {
-                    !l.push_dirs
-                        .as_ref()
-                        .is_some_and(|d| d.iter().any(|dir| is_within(&norm, dir)))
-                }) {
-                    let list = l
-                        .push_dirs
-                        .as_ref()
-                        .map(|d| d.join(","))
-                        .unwrap_or_default();
-                    return Err(denial(
-                        Reason::PushDirDenied,
-                        l,
-                        format!("push destination \"{norm}\" is outside push-dirs=\"{list}\""),
-                    ));
-                }
-                // Every restricting line holds DEST, so the deepest holding entry lies below
-                // (or at) every other one: landing beneath it satisfies them all.
-                push_dir = restricted
-                    .iter()
-                    .filter_map(|l| l.push_dirs.as_ref())
-                    .flatten()
-                    .filter(|dir| is_within(&norm, dir))
-                    .max_by_key(|dir| dir.len())
-                    .cloned();
-            }
-            Operation::Query { .. } => {}
+        let norm = normalize_abs_path(dest).map_err(|m| {
+            self.denial(
+                Reason::PushDirDenied,
+                first,
+                format!("push destination \"{dest}\": {m}"),
+            )
+        })?;
+        self.check_push_dest(&restricted, &norm)?;
+        // Every restricting line holds DEST, so the deepest holding entry lies below
+        // (or at) every other one: landing beneath it satisfies them all.
+        Ok(restricted
+            .iter()
+            .filter_map(|l| l.push_dirs.as_ref())
+            .flatten()
+            .filter(|dir| is_within(&norm, dir))
+            .max_by_key(|dir| dir.len())
+            .cloned())
+    }
+
+    /// The denial of a push when no applying line has `push-dirs=`.
+    fn push_closed(&self) -> Denial {
+        let where_ = if self.mp.is_empty() {
+            "no mon_policy file".to_string()
+        } else {
+            format!("no push-dirs= in {}", self.mp)
+        };
+        let principal = self.principal;
+        Denial {
+            reason: Reason::NoPushDirs,
+            line: None,
+            message: format!(
+                "push is closed by default: {where_} for \"{principal}\"; add e.g. {principal} push-dirs=\"/srv/apps\""
+            ),
+            applied: self.applied.clone(),
         }
+    }
+
+    /// The normalized DEST is not a push dir itself and lies inside every restricting line.
+    fn check_push_dest(&self, restricted: &[&PolicyLine], norm: &str) -> Result<(), Denial> {
+        let norm_s = norm.to_string();
+        if let Some(l) = restricted
+            .iter()
+            .find(|l| l.push_dirs.as_ref().is_some_and(|d| d.contains(&norm_s)))
+        {
+            return Err(self.denial(
+                Reason::PushDestIsDir,
+                l,
+                format!(
+                    "push destination \"{norm}\" is a push dir itself: DEST names the file to write, e.g. {norm}/FILE"
+                ),
+            ));
+        }
+        if let Some(l) = restricted.iter().find(|l| {
+            !l.push_dirs
+                .as_ref()
+                .is_some_and(|d| d.iter().any(|dir| is_within(norm, dir)))
+        }) {
+            let list = l
+                .push_dirs
+                .as_ref()
+                .map(|d| d.join(","))
+                .unwrap_or_default();
+            return Err(self.denial(
+                Reason::PushDirDenied,
+                l,
+                format!("push destination \"{norm}\" is outside push-dirs=\"{list}\""),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `max-fanout=` and `max-lifetime=`: an explicit fanout or lifetime above any line's bound.
+    fn check_bounds(&self, req: &Request<'_>) -> Result<(), Denial> {
         if let Some(f) = req.fanout {
-            if let Some(l) = lines.iter().find(|l| l.max_fanout.is_some_and(|m| f > m)) {
+            if let Some(l) = self.first_where(|l| l.max_fanout.is_some_and(|m| f > m)) {
                 let m = l.max_fanout.unwrap_or_default();
-                return Err(denial(
+                return Err(self.denial(
                     Reason::FanoutTooLarge,
                     l,
                     format!("fanout {f} exceeds max-fanout={m}"),
@@ -472,31 +320,31 @@ impl SlicePolicy {
             }
         }
         if let Some(t) = req.lifetime_s {
-            if let Some(l) = lines.iter().find(|l| l.max_lifetime.is_some_and(|m| t > m)) {
+            if let Some(l) = self.first_where(|l| l.max_lifetime.is_some_and(|m| t > m)) {
                 let m = l.max_lifetime.unwrap_or_default();
-                return Err(denial(
+                return Err(self.denial(
                     Reason::LifetimeTooLong,
                     l,
                     format!("session lifetime {t} s exceeds max-lifetime={m}"),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `run-as=`: every line setting one must name the same user; a disagreement denies
+    /// exec/read/push and lets a query through unnarrowed.
+    fn run_as(&self, op: &Operation) -> Result<RunAs<'a>, Denial> {
         let mut run_as: Option<(&str, &PolicyLine)> = None;
-        for l in &lines {
+        for l in &self.lines {
             if let Some(u) = l.run_as.as_deref() {
                 match run_as {
                     None => run_as = Some((u, l)),
                     Some((prev, prev_line)) if prev != u => {
-                        if matches!(req.op, Operation::Query { .. }) {
-                            return Ok(Narrowed {
-                                applied,
-                                run_as: None,
-                                push_dir: None,
-                                allow_setid: false,
-                                grep_paths: Vec::new(),
-                            });
+                        if matches!(op, Operation::Query { .. }) {
+                            return Ok(RunAs::QueryConflict);
                         }
-                        return Err(denial(
+                        return Err(self.denial(
                             Reason::RunAsConflict,
                             l,
                             format!(
@@ -509,13 +357,7 @@ impl SlicePolicy {
                 }
             }
         }
-        Ok(Narrowed {
-            applied,
-            run_as: run_as.map(|(u, _)| u.to_string()),
-            push_dir,
-            allow_setid: lines.iter().any(|l| l.allow_setid),
-            grep_paths,
-        })
+        Ok(RunAs::Agreed(run_as.map(|(u, _)| u)))
     }
 }
 
