@@ -23,15 +23,16 @@ use narrow::{Denial, Narrowed};
 /// A signer line and the principal it is considered for.
 type Candidate<'a> = (&'a SignerLine, &'a str);
 
-/// A denial before `mon_policy` is looked at (or by it, with `policy_lines` added).
+/// A denial before `mon_policy` is looked at (or by it, with `policy_lines` added); boxed, as
+/// the early `Err` of a step.
 fn deny(
     reason: Reason,
     principal: Option<&str>,
     file: Option<&Path>,
     line: Option<usize>,
     message: String,
-) -> Decision {
-    Decision {
+) -> Box<Decision> {
+    Box::new(Decision {
         allowed: false,
         reason,
         principal: principal.map(str::to_string),
@@ -43,18 +44,7 @@ fn deny(
         allow_setid: false,
         grep_paths: Vec::new(),
         message,
-    }
-}
-
-/// [`deny`], boxed for an early `Err` of a step.
-fn refuse(
-    reason: Reason,
-    principal: Option<&str>,
-    file: Option<&Path>,
-    line: Option<usize>,
-    message: String,
-) -> Box<Decision> {
-    Box::new(deny(reason, principal, file, line, message))
+    })
 }
 
 impl SlicePolicy {
@@ -83,7 +73,7 @@ impl SlicePolicy {
             return Ok(());
         };
         match rv.line_of(req.key) {
-            Some(line) => Err(refuse(
+            Some(line) => Err(deny(
                 Reason::Revoked,
                 req.principal,
                 Some(&rv.path),
@@ -104,7 +94,7 @@ impl SlicePolicy {
         let as_path = self.signers.path.as_path();
         let key_lines: Vec<&SignerLine> = self.signers.lines_for_key(req.key).collect();
         let Some(first_key_line) = key_lines.first() else {
-            return Err(refuse(
+            return Err(deny(
                 Reason::KeyNotListed,
                 req.principal,
                 Some(as_path),
@@ -142,7 +132,7 @@ impl SlicePolicy {
                 first_key_line.principals.as_str()
             ),
         };
-        Err(refuse(
+        Err(deny(
             Reason::PrincipalMismatch,
             req.principal,
             Some(as_path),
@@ -189,7 +179,7 @@ impl SlicePolicy {
                 format!("key {fp} is outside its validity window ({at})"),
             ),
         };
-        Err(refuse(
+        Err(deny(
             reason,
             Some(first_principal),
             Some(as_path),
@@ -215,7 +205,7 @@ impl SlicePolicy {
         let as_path = self.signers.path.as_path();
         let (l, p) = valid[0];
         let grants = l.namespaces.as_ref().map(|n| n.as_str()).unwrap_or("*");
-        Err(refuse(
+        Err(deny(
             Reason::NamespaceNotGranted,
             Some(p),
             Some(as_path),
@@ -238,7 +228,7 @@ impl SlicePolicy {
         if namespace_covers(req.namespace, req.op) {
             return Ok(());
         }
-        Err(refuse(
+        Err(deny(
             Reason::OpNotInClass,
             Some(g_principal),
             Some(self.signers.path.as_path()),
@@ -275,11 +265,11 @@ impl SlicePolicy {
             Some((d, principal)) => {
                 let mp = self.mon_policy.as_ref().map(|m| m.path.as_path());
                 let file = if d.line.is_some() { mp } else { None };
-                let mut out = deny(d.reason, Some(principal), file, d.line, d.message);
+                let mut out = *deny(d.reason, Some(principal), file, d.line, d.message);
                 out.policy_lines = self.sources(&d.applied);
                 out
             }
-            None => deny(
+            None => *deny(
                 Reason::KeyNotListed,
                 req.principal,
                 Some(self.signers.path.as_path()),

@@ -95,14 +95,21 @@ pub fn namespace_covers(ns: &str, op: &Operation) -> bool {
 mod tests {
     use super::*;
 
+    /// One operation of each kind: query, grep, exec, push.
+    fn ops() -> [Operation; 4] {
+        [
+            Operation::Query { name: "avg".into() },
+            Operation::Grep { path: "/x".into() },
+            Operation::Exec {
+                argv: vec!["ls".into()],
+            },
+            Operation::Push { dest: "/x".into() },
+        ]
+    }
+
     #[test]
     fn coverage() {
-        let q = Operation::Query { name: "avg".into() };
-        let g = Operation::Grep { path: "/x".into() };
-        let e = Operation::Exec {
-            argv: vec!["ls".into()],
-        };
-        let p = Operation::Push { dest: "/x".into() };
+        let [q, g, e, p] = ops();
         for ns in CLASSES {
             assert!(namespace_covers(ns, &q));
         }
@@ -123,12 +130,7 @@ mod tests {
 
     #[test]
     fn ladder() {
-        let q = Operation::Query { name: "avg".into() };
-        let g = Operation::Grep { path: "/x".into() };
-        let e = Operation::Exec {
-            argv: vec!["ls".into()],
-        };
-        let p = Operation::Push { dest: "/x".into() };
+        let [q, g, e, p] = ops();
         assert_eq!(namespace_for(&[]), NS_QUERY);
         for op in [&q, &g, &e, &p] {
             assert_eq!(
