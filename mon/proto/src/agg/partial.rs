@@ -5,16 +5,15 @@
 
 mod body;
 
-use body::{Body, GroupPart};
+use body::Body;
 
 use serde::{Deserialize, Serialize};
 
 use super::answer::{Answer, Coverage, ExecGroup};
-use super::histo::HistoStore;
-use super::local::{ExecOutcome, Local};
+use super::local::Local;
 use super::nodelist::{cut_str, NodeList};
 use super::query::Query;
-use super::{CLIENT, EXEC_OUTPUT_CAP, MAX_LIST_LEN, MAX_NODE_NAME, MAX_TOP_N};
+use super::{EXEC_OUTPUT_CAP, MAX_LIST_LEN, MAX_NODE_NAME, MAX_TOP_N};
 
 /// A partial received from the network that cannot be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,17 +76,6 @@ fn too_large(what: &'static str, len: usize) -> Result<(), AggError> {
     }
 }
 
-fn cap_outcome(mut o: ExecOutcome) -> ExecOutcome {
-    for s in [&mut o.stdout, &mut o.stderr] {
-        if s.len() > EXEC_OUTPUT_CAP {
-            let keep = cut_str(s, EXEC_OUTPUT_CAP).len();
-            s.truncate(keep);
-            o.truncated = true;
-        }
-    }
-    o
-}
-
 impl Partial {
     /// The partial of an empty subtree (also what a relay-only node starts from).
     pub fn empty(q: &Query) -> Self {
@@ -117,65 +105,7 @@ impl Partial {
             (_, Local::Value(v)) if !v.is_finite() => {
                 Some(format!("the value {v} is not a finite number"))
             }
-            (Body::Count { skipped }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (Body::Count { .. }, _) => None,
-            (Body::Depth { depth }, _) => {
-                *depth = 1;
-                None
-            }
-            (Body::Topology { edges }, Local::Topology { parent }) => {
-                let parent = parent.unwrap_or_else(|| CLIENT.to_string());
-                edges.push((
-                    cut_str(&parent, MAX_NODE_NAME).to_string(),
-                    node.to_string(),
-                ));
-                None
-            }
-            (Body::Avg { hi, n, .. }, Local::Value(v)) => {
-                *hi = v;
-                *n = 1;
-                None
-            }
-            (Body::Top { items, .. }, Local::Value(v)) => {
-                items.push((node.to_string(), v));
-                None
-            }
-            (Body::Histo { store }, Local::Value(v)) => {
-                *store = HistoStore::one(v);
-                None
-            }
-            (Body::Filter { nodes }, Local::Value(v)) => {
-                if let Query::Filter { op, value, .. } = q {
-                    if op.eval(v, *value) {
-                        nodes.push(node.to_string());
-                    }
-                }
-                None
-            }
-            (Body::Grep { nodes }, Local::Matched(m)) => {
-                if m {
-                    nodes.push(node.to_string());
-                }
-                None
-            }
-            (Body::Exec { groups, .. }, Local::Exec(o)) => {
-                groups.push(GroupPart {
-                    outcome: cap_outcome(o),
-                    nodes: vec![node.to_string()],
-                });
-                None
-            }
-            (Body::Exec { skipped, .. }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (body, other) => Some(format!(
-                "internal error: local result {other:?} does not fit a '{}' query",
-                body.kind()
-            )),
+            (body, local) => body.record_local(q, node, local),
         };
         p.answered = 1;
         if let Some(reason) = failure {

@@ -7,8 +7,10 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::super::histo::HistoStore;
-use super::super::local::ExecOutcome;
+use super::super::local::{ExecOutcome, Local};
+use super::super::nodelist::cut_str;
 use super::super::query::Query;
+use super::super::{CLIENT, EXEC_OUTPUT_CAP, MAX_NODE_NAME};
 use super::{too_large, AggError};
 
 /// One exec outcome with its nodes.
@@ -97,6 +99,72 @@ impl Body {
         }
     }
 
+    /// Puts one node's local result (not a denial or failure, nor a non-finite value) into a
+    /// fresh body; `Some(reason)` when it does not fit the query (a driver bug).
+    pub(super) fn record_local(&mut self, q: &Query, node: &str, local: Local) -> Option<String> {
+        match (self, local) {
+            (Body::Count { skipped }, Local::Skipped) => {
+                *skipped = 1;
+                None
+            }
+            (Body::Count { .. }, _) => None,
+            (Body::Depth { depth }, _) => {
+                *depth = 1;
+                None
+            }
+            (Body::Topology { edges }, Local::Topology { parent }) => {
+                let parent = parent.unwrap_or_else(|| CLIENT.to_string());
+                edges.push((
+                    cut_str(&parent, MAX_NODE_NAME).to_string(),
+                    node.to_string(),
+                ));
+                None
+            }
+            (Body::Avg { hi, n, .. }, Local::Value(v)) => {
+                *hi = v;
+                *n = 1;
+                None
+            }
+            (Body::Top { items, .. }, Local::Value(v)) => {
+                items.push((node.to_string(), v));
+                None
+            }
+            (Body::Histo { store }, Local::Value(v)) => {
+                *store = HistoStore::one(v);
+                None
+            }
+            (Body::Filter { nodes }, Local::Value(v)) => {
+                if let Query::Filter { op, value, .. } = q {
+                    if op.eval(v, *value) {
+                        nodes.push(node.to_string());
+                    }
+                }
+                None
+            }
+            (Body::Grep { nodes }, Local::Matched(m)) => {
+                if m {
+                    nodes.push(node.to_string());
+                }
+                None
+            }
+            (Body::Exec { groups, .. }, Local::Exec(o)) => {
+                groups.push(GroupPart {
+                    outcome: cap_outcome(o),
+                    nodes: vec![node.to_string()],
+                });
+                None
+            }
+            (Body::Exec { skipped, .. }, Local::Skipped) => {
+                *skipped = 1;
+                None
+            }
+            (body, other) => Some(format!(
+                "internal error: local result {other:?} does not fit a '{}' query",
+                body.kind()
+            )),
+        }
+    }
+
     /// Checks that need both sides of a merge, before any change: the same `top N`, and the
     /// merged lists within [`MAX_LIST_LEN`](super::super::MAX_LIST_LEN). Kinds are compared by
     /// the caller.
@@ -153,14 +221,7 @@ impl Body {
                 *h1 = hi;
                 *n1 = n1.saturating_add(n2);
             }
-            (Body::Top { n, items: a }, Body::Top { items: b, .. }) => {
-                a.extend(b);
-                // One entry per node: the larger value.
-                a.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.total_cmp(&x.1)));
-                a.dedup_by(|later, earlier| later.0 == earlier.0);
-                a.sort_by(top_order);
-                a.truncate(*n as usize);
-            }
+            (Body::Top { n, items: a }, Body::Top { items: b, .. }) => merge_top(*n, a, b),
             (Body::Histo { store: a }, Body::Histo { store: b }) => a.merge(b),
             (Body::Filter { nodes: a }, Body::Filter { nodes: b })
             | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => union_names(a, b),
@@ -175,29 +236,54 @@ impl Body {
                 },
             ) => {
                 *s1 = s1.saturating_add(s2);
-                a.extend(b);
-                a.sort_by(|x, y| x.outcome.cmp(&y.outcome));
-                let mut merged: Vec<GroupPart> = Vec::with_capacity(a.len());
-                for g in a.drain(..) {
-                    match merged.last_mut() {
-                        Some(last) if last.outcome == g.outcome => {
-                            union_names(&mut last.nodes, g.nodes)
-                        }
-                        _ => {
-                            let mut g = g;
-                            g.nodes.sort();
-                            g.nodes.dedup();
-                            merged.push(g);
-                        }
-                    }
-                }
-                *a = merged;
+                merge_groups(a, b);
             }
             (Body::Count { skipped: a }, Body::Count { skipped: b }) => *a = a.saturating_add(b),
             // Mismatches (unreachable: kinds were compared).
             _ => {}
         }
     }
+}
+
+/// `top N`: one entry per node (the larger value), in [`top_order`], the first `n` kept.
+fn merge_top(n: u32, a: &mut Vec<(String, f64)>, b: Vec<(String, f64)>) {
+    a.extend(b);
+    // One entry per node: the larger value.
+    a.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.total_cmp(&x.1)));
+    a.dedup_by(|later, earlier| later.0 == earlier.0);
+    a.sort_by(top_order);
+    a.truncate(n as usize);
+}
+
+/// Exec groups: one group per outcome (in outcome order), its nodes the sorted union.
+fn merge_groups(a: &mut Vec<GroupPart>, b: Vec<GroupPart>) {
+    a.extend(b);
+    a.sort_by(|x, y| x.outcome.cmp(&y.outcome));
+    let mut merged: Vec<GroupPart> = Vec::with_capacity(a.len());
+    for g in a.drain(..) {
+        match merged.last_mut() {
+            Some(last) if last.outcome == g.outcome => union_names(&mut last.nodes, g.nodes),
+            _ => {
+                let mut g = g;
+                g.nodes.sort();
+                g.nodes.dedup();
+                merged.push(g);
+            }
+        }
+    }
+    *a = merged;
+}
+
+/// An exec outcome with stdout and stderr cut at [`EXEC_OUTPUT_CAP`] (then `truncated`).
+fn cap_outcome(mut o: ExecOutcome) -> ExecOutcome {
+    for s in [&mut o.stdout, &mut o.stderr] {
+        if s.len() > EXEC_OUTPUT_CAP {
+            let keep = cut_str(s, EXEC_OUTPUT_CAP).len();
+            s.truncate(keep);
+            o.truncated = true;
+        }
+    }
+    o
 }
 
 /// `a + b` exactly as `s + e`.
