@@ -89,6 +89,32 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         return Err(SigError::UnsupportedVersion(version));
     }
 
+    let public_key = public_key(&mut r)?;
+
+    let namespace = namespace(&mut r)?;
+
+    let reserved = r.string("reserved")?;
+    if !reserved.is_empty() {
+        return Err(SigError::ReservedNotEmpty(reserved.len()));
+    }
+
+    let hash = r.string("hash algorithm")?;
+    if hash != SHA512.as_bytes() {
+        return Err(SigError::UnsupportedHash(printable(hash)));
+    }
+
+    let signature = signature(&mut r)?;
+    r.finish("signature blob")?;
+
+    Ok(Parsed {
+        public_key,
+        namespace,
+        signature,
+    })
+}
+
+/// The public key field: an `ssh-ed25519` key blob of 32 bytes, nothing after it.
+fn public_key(r: &mut Reader<'_>) -> Result<[u8; PUBLIC_KEY_LEN], SigError> {
     let mut key = Reader {
         buf: r.string("public key")?,
     };
@@ -101,7 +127,11 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         .try_into()
         .map_err(|_| SigError::BadPublicKeyLength(key_bytes.len()))?;
     key.finish("public key")?;
+    Ok(public_key)
+}
 
+/// The namespace field: 1 to [`MAX_NAMESPACE_LEN`] bytes of UTF-8.
+fn namespace<'a>(r: &mut Reader<'a>) -> Result<&'a str, SigError> {
     let namespace = r.string("namespace")?;
     if namespace.is_empty() {
         return Err(SigError::EmptyNamespace);
@@ -112,18 +142,11 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
             max: MAX_NAMESPACE_LEN,
         });
     }
-    let namespace = std::str::from_utf8(namespace).map_err(|_| SigError::NamespaceNotUtf8)?;
+    std::str::from_utf8(namespace).map_err(|_| SigError::NamespaceNotUtf8)
+}
 
-    let reserved = r.string("reserved")?;
-    if !reserved.is_empty() {
-        return Err(SigError::ReservedNotEmpty(reserved.len()));
-    }
-
-    let hash = r.string("hash algorithm")?;
-    if hash != SHA512.as_bytes() {
-        return Err(SigError::UnsupportedHash(printable(hash)));
-    }
-
+/// The signature field: an `ssh-ed25519` signature of 64 bytes, nothing after it.
+fn signature(r: &mut Reader<'_>) -> Result<[u8; SIGNATURE_LEN], SigError> {
     let mut sig = Reader {
         buf: r.string("signature")?,
     };
@@ -136,13 +159,7 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         .try_into()
         .map_err(|_| SigError::BadSignatureLength(sig_bytes.len()))?;
     sig.finish("signature")?;
-    r.finish("signature blob")?;
-
-    Ok(Parsed {
-        public_key,
-        namespace,
-        signature,
-    })
+    Ok(signature)
 }
 
 fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
