@@ -115,19 +115,12 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
 
 /// The public key field: an `ssh-ed25519` key blob of 32 bytes, nothing after it.
 fn public_key(r: &mut Reader<'_>) -> Result<[u8; PUBLIC_KEY_LEN], SigError> {
-    let mut key = Reader {
-        buf: r.string("public key")?,
-    };
-    let key_type = key.string("public key type")?;
-    if key_type != ED25519.as_bytes() {
-        return Err(SigError::UnsupportedKeyType(printable(key_type)));
-    }
-    let key_bytes = key.string("public key")?;
-    let public_key: [u8; PUBLIC_KEY_LEN] = key_bytes
-        .try_into()
-        .map_err(|_| SigError::BadPublicKeyLength(key_bytes.len()))?;
-    key.finish("public key")?;
-    Ok(public_key)
+    ed25519_blob(
+        r,
+        ["public key", "public key type"],
+        SigError::UnsupportedKeyType,
+        SigError::BadPublicKeyLength,
+    )
 }
 
 /// The namespace field: 1 to [`MAX_NAMESPACE_LEN`] bytes of UTF-8.
@@ -147,19 +140,34 @@ fn namespace<'a>(r: &mut Reader<'a>) -> Result<&'a str, SigError> {
 
 /// The signature field: an `ssh-ed25519` signature of 64 bytes, nothing after it.
 fn signature(r: &mut Reader<'_>) -> Result<[u8; SIGNATURE_LEN], SigError> {
-    let mut sig = Reader {
-        buf: r.string("signature")?,
+    ed25519_blob(
+        r,
+        ["signature", "signature algorithm"],
+        SigError::UnsupportedSignatureAlgorithm,
+        SigError::BadSignatureLength,
+    )
+}
+
+/// A nested `string(type) string(bytes)` blob whose type must be `ssh-ed25519` and whose bytes
+/// must be `N` long, with nothing after them; `what` names the blob and its type field in
+/// errors.
+fn ed25519_blob<const N: usize>(
+    r: &mut Reader<'_>,
+    what: [&'static str; 2],
+    bad_type: fn(String) -> SigError,
+    bad_len: fn(usize) -> SigError,
+) -> Result<[u8; N], SigError> {
+    let mut blob = Reader {
+        buf: r.string(what[0])?,
     };
-    let sig_alg = sig.string("signature algorithm")?;
-    if sig_alg != ED25519.as_bytes() {
-        return Err(SigError::UnsupportedSignatureAlgorithm(printable(sig_alg)));
+    let ty = blob.string(what[1])?;
+    if ty != ED25519.as_bytes() {
+        return Err(bad_type(printable(ty)));
     }
-    let sig_bytes = sig.string("signature")?;
-    let signature: [u8; SIGNATURE_LEN] = sig_bytes
-        .try_into()
-        .map_err(|_| SigError::BadSignatureLength(sig_bytes.len()))?;
-    sig.finish("signature")?;
-    Ok(signature)
+    let bytes = blob.string(what[0])?;
+    let out: [u8; N] = bytes.try_into().map_err(|_| bad_len(bytes.len()))?;
+    blob.finish(what[0])?;
+    Ok(out)
 }
 
 fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
