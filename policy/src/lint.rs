@@ -142,24 +142,7 @@ pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Di
     let mut out = Vec::new();
     let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
     for line in &signers.lines {
-        match line.validity.check(now_unix_s) {
-            Err(OutsideWindow::Expired(t)) => out.push(Diagnostic::warning(
-                path,
-                line.line,
-                line.valid_before_col,
-                format!(
-                    "key expired at {} (valid-before); remove the line or renew the key",
-                    format_time(t)
-                ),
-            )),
-            Err(OutsideWindow::NotYetValid(t)) => out.push(Diagnostic::warning(
-                path,
-                line.line,
-                line.valid_after_col,
-                format!("key is not valid yet: valid-after {}", format_time(t)),
-            )),
-            Ok(()) => {}
-        }
+        out.extend(validity_warning(path, line, now_unix_s));
         if let Some(first) = seen.get(&line.key_raw) {
             out.push(duplicate(path, line, *first));
         } else {
@@ -192,6 +175,28 @@ pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Di
         }
     }
     out
+}
+
+/// A key outside its validity window at `now_unix_s`: expired or not valid yet.
+fn validity_warning(path: &Path, line: &SignerLine, now_unix_s: u64) -> Option<Diagnostic> {
+    match line.validity.check(now_unix_s) {
+        Err(OutsideWindow::Expired(t)) => Some(Diagnostic::warning(
+            path,
+            line.line,
+            line.valid_before_col,
+            format!(
+                "key expired at {} (valid-before); remove the line or renew the key",
+                format_time(t)
+            ),
+        )),
+        Err(OutsideWindow::NotYetValid(t)) => Some(Diagnostic::warning(
+            path,
+            line.line,
+            line.valid_after_col,
+            format!("key is not valid yet: valid-after {}", format_time(t)),
+        )),
+        Ok(()) => None,
+    }
 }
 
 fn duplicate(path: &Path, line: &SignerLine, first: usize) -> Diagnostic {
