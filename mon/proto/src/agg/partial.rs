@@ -13,7 +13,7 @@ use super::answer::{Answer, Coverage, ExecGroup};
 use super::local::Local;
 use super::nodelist::{cut_str, NodeList};
 use super::query::Query;
-use super::{EXEC_OUTPUT_CAP, MAX_LIST_LEN, MAX_NODE_NAME, MAX_TOP_N};
+use super::{MAX_LIST_LEN, MAX_NODE_NAME};
 
 /// A partial received from the network that cannot be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,10 +58,6 @@ pub struct Partial {
     denied: NodeList,
     missing: NodeList,
     body: Body,
-}
-
-fn names_ok<'a>(mut names: impl Iterator<Item = &'a String>) -> bool {
-    names.all(|n| n.len() <= MAX_NODE_NAME)
 }
 
 fn too_large(what: &'static str, len: usize) -> Result<(), AggError> {
@@ -154,56 +150,7 @@ impl Partial {
         for l in [&self.failed, &self.denied, &self.missing] {
             l.check().map_err(AggError::Invalid)?;
         }
-        match &self.body {
-            Body::Count { .. } | Body::Depth { .. } => {}
-            Body::Topology { edges } => {
-                too_large("topology edges", edges.len())?;
-                if !names_ok(edges.iter().flat_map(|(p, c)| [p, c])) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Avg { hi, lo, .. } => {
-                if !hi.is_finite() || !lo.is_finite() {
-                    return Err(AggError::Invalid("avg sum not finite"));
-                }
-            }
-            Body::Top { n, items } => {
-                if *n == 0 || *n > MAX_TOP_N || items.len() > *n as usize {
-                    return Err(AggError::Invalid("top list longer than N"));
-                }
-                if items.iter().any(|(_, v)| !v.is_finite()) {
-                    return Err(AggError::Invalid("top value not finite"));
-                }
-                if !names_ok(items.iter().map(|(n, _)| n)) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Histo { store } => store.check().map_err(AggError::Invalid)?,
-            Body::Filter { nodes } | Body::Grep { nodes } => {
-                too_large("node names", nodes.len())?;
-                if !names_ok(nodes.iter()) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Exec { groups, .. } => {
-                too_large("exec groups", groups.len())?;
-                for g in groups {
-                    too_large("exec group nodes", g.nodes.len())?;
-                    if g.nodes.is_empty() {
-                        return Err(AggError::Invalid("exec group without nodes"));
-                    }
-                    if g.outcome.stdout.len() > EXEC_OUTPUT_CAP
-                        || g.outcome.stderr.len() > EXEC_OUTPUT_CAP
-                    {
-                        return Err(AggError::Invalid("exec output longer than the cap"));
-                    }
-                    if !names_ok(g.nodes.iter()) {
-                        return Err(AggError::Invalid("node name too long"));
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.body.check()
     }
 
     /// [`Partial::check`], plus: the partial answers `q` (the client calls this on what the

@@ -10,7 +10,7 @@ use super::super::histo::HistoStore;
 use super::super::local::{ExecOutcome, Local};
 use super::super::nodelist::cut_str;
 use super::super::query::Query;
-use super::super::{CLIENT, EXEC_OUTPUT_CAP, MAX_NODE_NAME};
+use super::super::{CLIENT, EXEC_OUTPUT_CAP, MAX_NODE_NAME, MAX_TOP_N};
 use super::{too_large, AggError};
 
 /// One exec outcome with its nodes.
@@ -97,6 +97,60 @@ impl Body {
                 skipped: 0,
             },
         }
+    }
+
+    /// Checks the limits and invariants of a body received from the network.
+    pub(super) fn check(&self) -> Result<(), AggError> {
+        match self {
+            Body::Count { .. } | Body::Depth { .. } => {}
+            Body::Topology { edges } => {
+                too_large("topology edges", edges.len())?;
+                if !names_ok(edges.iter().flat_map(|(p, c)| [p, c])) {
+                    return Err(AggError::Invalid("node name too long"));
+                }
+            }
+            Body::Avg { hi, lo, .. } => {
+                if !hi.is_finite() || !lo.is_finite() {
+                    return Err(AggError::Invalid("avg sum not finite"));
+                }
+            }
+            Body::Top { n, items } => {
+                if *n == 0 || *n > MAX_TOP_N || items.len() > *n as usize {
+                    return Err(AggError::Invalid("top list longer than N"));
+                }
+                if items.iter().any(|(_, v)| !v.is_finite()) {
+                    return Err(AggError::Invalid("top value not finite"));
+                }
+                if !names_ok(items.iter().map(|(n, _)| n)) {
+                    return Err(AggError::Invalid("node name too long"));
+                }
+            }
+            Body::Histo { store } => store.check().map_err(AggError::Invalid)?,
+            Body::Filter { nodes } | Body::Grep { nodes } => {
+                too_large("node names", nodes.len())?;
+                if !names_ok(nodes.iter()) {
+                    return Err(AggError::Invalid("node name too long"));
+                }
+            }
+            Body::Exec { groups, .. } => {
+                too_large("exec groups", groups.len())?;
+                for g in groups {
+                    too_large("exec group nodes", g.nodes.len())?;
+                    if g.nodes.is_empty() {
+                        return Err(AggError::Invalid("exec group without nodes"));
+                    }
+                    if g.outcome.stdout.len() > EXEC_OUTPUT_CAP
+                        || g.outcome.stderr.len() > EXEC_OUTPUT_CAP
+                    {
+                        return Err(AggError::Invalid("exec output longer than the cap"));
+                    }
+                    if !names_ok(g.nodes.iter()) {
+                        return Err(AggError::Invalid("node name too long"));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Puts one node's local result (not a denial or failure, nor a non-finite value) into a
@@ -303,4 +357,9 @@ fn union_names(a: &mut Vec<String>, b: Vec<String>) {
 /// Top order: descending value, ties by node name ascending.
 fn top_order(a: &(String, f64), b: &(String, f64)) -> Ordering {
     b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+}
+
+/// Every name within [`MAX_NODE_NAME`] bytes.
+fn names_ok<'a>(mut names: impl Iterator<Item = &'a String>) -> bool {
+    names.all(|n| n.len() <= MAX_NODE_NAME)
 }
