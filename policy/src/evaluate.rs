@@ -121,6 +121,18 @@ impl SlicePolicy {
         if !cands.is_empty() {
             return Ok(cands);
         }
+        Err(self.principal_mismatch(req, fp, first_key_line))
+    }
+
+    /// The denial of a listed key whose lines name no usable principal: not the one the
+    /// session names, or (none named) only patterns.
+    fn principal_mismatch(
+        &self,
+        req: &Request<'_>,
+        fp: &str,
+        first_key_line: &SignerLine,
+    ) -> Box<Decision> {
+        let as_path = self.signers.path.as_path();
         let at = format!("{}:{}", as_path.display(), first_key_line.line);
         let message = match req.principal {
             Some(p) => format!(
@@ -132,13 +144,13 @@ impl SlicePolicy {
                 first_key_line.principals.as_str()
             ),
         };
-        Err(deny(
+        deny(
             Reason::PrincipalMismatch,
             req.principal,
             Some(as_path),
             Some(first_key_line.line),
             message,
-        ))
+        )
     }
 
     /// Step 3: The candidates whose line is inside its validity window now; never empty.
