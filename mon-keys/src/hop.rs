@@ -51,8 +51,9 @@ mod transcript;
 
 use rand_core::{CryptoRng, RngCore};
 
+use crate::crypto::ct_eq;
 use crate::crypto::link::{
-    ct_eq, x25519_agree, x25519_agree_kept, x25519_ephemeral, x25519_initiator, InitSecret, TAG_LEN,
+    x25519_agree, x25519_agree_kept, x25519_ephemeral, x25519_initiator, InitSecret, TAG_LEN,
 };
 use crate::nodekey::{verify_node_sig, NodeKey, NodeSigError};
 

@@ -20,18 +20,19 @@
 //! [`Trust::Mismatch`]. Only when no line matches the name do lines matching the node's *IP*
 //! decide the same way. No matching line at all is [`Trust::Unknown`].
 
+mod index;
+mod line;
 mod pattern;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-
-use crate::crypto::link::ed25519_public;
 use crate::nodekey::public_openssh;
+use index::LineIndex;
+use line::{column, parse_line};
 use pattern::HostPattern;
 
 /// Largest known_nodes file accepted (4 MiB).
@@ -44,17 +45,6 @@ pub const MAX_ENTRIES: usize = 100_000;
 pub const MAX_PATTERNS: usize = 256;
 /// Longest host pattern / node name, in bytes.
 pub const MAX_PATTERN_LEN: usize = 255;
-
-/// OpenSSH key types that are not Ed25519, for a clearer error.
-const OTHER_KEY_TYPES: &[&str] = &[
-    "ssh-rsa",
-    "ssh-dss",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
 
 /// The verdict of [`KnownNodes::check`] on a node's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,67 +210,6 @@ pub struct KnownNodes {
     index: LineIndex,
 }
 
-/// Which non-revoked lines can match a host, so that a lookup does not scan every line (a
-/// 10,000-node deployment checks a key for every gossip entry it receives).
-///
-/// A line whose positive patterns are all literal names and IPs can only match a host through
-/// one of them: it is listed under each. A line with a positive wildcard pattern can match
-/// anything and is always examined. Negated patterns only ever exclude, so they need no entry.
-#[derive(Debug, Clone, Default)]
-struct LineIndex {
-    by_name: HashMap<String, Vec<usize>>,
-    by_ip: HashMap<IpAddr, Vec<usize>>,
-    wild: Vec<usize>,
-}
-
-impl LineIndex {
-    fn build(nodes: &[KnownNode]) -> LineIndex {
-        let mut ix = LineIndex::default();
-        for (i, n) in nodes.iter().enumerate().filter(|(_, n)| !n.revoked) {
-            let positive = n.hosts.iter().filter(|(neg, _)| !neg).map(|(_, h)| h);
-            if positive.clone().any(|h| matches!(h, HostPattern::Glob(_))) {
-                ix.wild.push(i);
-                continue;
-            }
-            for h in positive {
-                match h {
-                    HostPattern::Name(name) => ix.by_name.entry(name.clone()).or_default().push(i),
-                    HostPattern::Ip(a) => ix.by_ip.entry(*a).or_default().push(i),
-                    HostPattern::Glob(_) => {}
-                }
-            }
-        }
-        ix
-    }
-
-    /// Indices of the lines that may match the (lower-cased) `name`: the wildcard lines and
-    /// those listing it.
-    fn by_name<'a>(&'a self, name: &str) -> impl Iterator<Item = usize> + 'a {
-        let listed = self
-            .by_name
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        self.wild.iter().chain(listed).copied()
-    }
-
-    /// Indices of the lines listing `name_ip` or `ip` (a line may come twice; a verdict does
-    /// not depend on repeats).
-    fn by_ip<'a>(
-        &'a self,
-        name_ip: Option<IpAddr>,
-        ip: Option<IpAddr>,
-    ) -> impl Iterator<Item = usize> + 'a {
-        let slice = |v: Option<&'a Vec<usize>>| v.map(Vec::as_slice).unwrap_or_default();
-        let by_name_ip = slice(name_ip.and_then(|a| self.by_ip.get(&a)));
-        let by_ip = slice(
-            ip.filter(|a| Some(*a) != name_ip)
-                .and_then(|a| self.by_ip.get(&a)),
-        );
-        by_name_ip.iter().chain(by_ip).copied()
-    }
-}
-
 /// Checks a name given to `mon server init --name` or `mon server --name`: 1 to 255 bytes of
 /// ASCII letters, digits, `.`, `-`, `_`, not starting with `.` or `-`, and not an IP address.
 pub fn validate_node_name(name: &str) -> Result<(), String> {
@@ -306,156 +235,6 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// 1-based character column of byte offset `at` within `line`.
-fn column(line: &str, at: usize) -> usize {
-    line.get(..at).map_or(at, |s| s.chars().count()) + 1
-}
-
-/// Whitespace-separated fields of a line with their byte offsets.
-fn fields(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        let ws = c == ' ' || c == '\t';
-        match (ws, start) {
-            (true, Some(s)) => {
-                out.push((s, &line[s..i]));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &line[s..]));
-    }
-    out
-}
-
-/// A parse error at byte offset `at` of `line`, before the path is attached.
-struct LineError {
-    at: usize,
-    message: String,
-}
-
-fn line_err<T>(at: usize, message: impl Into<String>) -> Result<T, LineError> {
-    Err(LineError {
-        at,
-        message: message.into(),
-    })
-}
-
-/// Decodes the base64 field into an Ed25519 public key.
-fn parse_key(b64: &str) -> Result<[u8; 32], String> {
-    let blob = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| format!("key is not valid base64 ({e})"))?;
-    let ty_len = blob
-        .get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let ty = ty_len.and_then(|n| blob.get(4..4usize.saturating_add(n)));
-    if ty != Some(b"ssh-ed25519".as_slice()) {
-        return Err("key blob is not an ssh-ed25519 key (was it copied from another line?)".into());
-    }
-    if blob.len() != 51 || blob[15..19] != 32u32.to_be_bytes() {
-        return Err(format!(
-            "key blob has {} bytes, an ssh-ed25519 key has 51 (truncated when copied?)",
-            blob.len()
-        ));
-    }
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&blob[19..]);
-    ed25519_public(&key).map_err(|e| e.to_string())?;
-    Ok(key)
-}
-
-/// Parses one non-empty, non-comment line.
-fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineError> {
-    let f = fields(line);
-    let mut i = 0;
-    let mut revoked = false;
-    if let Some((at, marker)) = f.first().filter(|(_, s)| s.starts_with('@')) {
-        match *marker {
-            "@revoked" => revoked = true,
-            "@cert-authority" => {
-                return line_err(
-                    *at,
-                    "@cert-authority is not supported yet; pin each node key",
-                )
-            }
-            other => return line_err(*at, format!("unknown marker {other:?} (only @revoked)")),
-        }
-        i = 1;
-    }
-    let Some(&(hosts_at, hosts)) = f.get(i) else {
-        return line_err(line.len(), "missing host names after the marker");
-    };
-    if hosts == "ssh-ed25519" {
-        return line_err(
-            hosts_at,
-            "the line starts with the key type; put the node name first: `NAME[,IP…] ssh-ed25519 KEY`",
-        );
-    }
-    let mut patterns = Vec::new();
-    let mut parsed = Vec::new();
-    let mut offset = hosts_at;
-    for p in hosts.split(',') {
-        if parsed.len() >= MAX_PATTERNS {
-            return line_err(
-                offset,
-                format!("more than {MAX_PATTERNS} host patterns on one line"),
-            );
-        }
-        let (neg, body, body_at) = match p.strip_prefix('!') {
-            Some(b) => (true, b, offset + 1),
-            None => (false, p, offset),
-        };
-        let h = HostPattern::parse(body).map_err(|e| LineError {
-            at: body_at + e.offset,
-            message: e.message,
-        })?;
-        patterns.push(p.to_string());
-        parsed.push((neg, h));
-        offset += p.len() + 1;
-    }
-    if parsed.iter().all(|(neg, _)| *neg) {
-        return line_err(
-            hosts_at,
-            "the host field has only negated patterns and can never match",
-        );
-    }
-    let Some(&(ty_at, ty)) = f.get(i + 1) else {
-        return line_err(
-            line.len(),
-            "missing key type after the host names (expected `ssh-ed25519 KEY`)",
-        );
-    };
-    if ty != "ssh-ed25519" {
-        let msg = if OTHER_KEY_TYPES.contains(&ty) || ty.ends_with("-cert-v01@openssh.com") {
-            format!("MON node keys are Ed25519, found {ty}; make one with `mon server init`")
-        } else {
-            format!("expected key type `ssh-ed25519`, found {ty:?}")
-        };
-        return line_err(ty_at, msg);
-    }
-    let Some(&(key_at, b64)) = f.get(i + 2) else {
-        return line_err(line.len(), "missing base64 key after `ssh-ed25519`");
-    };
-    let key = parse_key(b64).map_err(|message| LineError {
-        at: key_at,
-        message,
-    })?;
-    let comment = line[key_at + b64.len()..].trim().to_string();
-    Ok(KnownNode {
-        patterns,
-        hosts: parsed,
-        key,
-        revoked,
-        comment,
-        line: number,
-    })
 }
 
 impl KnownNodes {
@@ -652,10 +431,7 @@ impl KnownNodes {
     /// stored lower-cased; `name` is compared as given). A lookup, not a scan.
     pub fn entries_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a KnownNode> + 'a {
         self.index
-            .by_name
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+            .listing(name)
             .iter()
             .filter_map(|&i| self.nodes.get(i))
             .filter(|n| !self.revoked.contains(&n.key))
@@ -668,141 +444,4 @@ impl KnownNodes {
 }
 
 #[cfg(test)]
-mod index_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// The verdict by scanning every line, as before the index.
-    fn scan(k: &KnownNodes, name: &str, ip: Option<IpAddr>, key: &[u8; 32]) -> Trust {
-        if k.revoked.contains(key) {
-            return Trust::Revoked;
-        }
-        let name = name.to_ascii_lowercase();
-        let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
-        let ip = ip.map(|a| a.to_canonical());
-        let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
-        for n in k.nodes.iter().filter(|n| !n.revoked) {
-            match n.host_match(&name, name_ip, ip) {
-                Some(true) => by_name.push(n.key),
-                Some(false) => by_ip.push(n.key),
-                None => {}
-            }
-        }
-        let deciding = if by_name.is_empty() { by_ip } else { by_name };
-        if deciding.is_empty() {
-            Trust::Unknown
-        } else if deciding.contains(key) {
-            Trust::Trusted
-        } else {
-            Trust::Mismatch
-        }
-    }
-
-    fn key() -> [u8; 32] {
-        crate::nodekey::NodeKey::generate(&mut rand_core::OsRng).public()
-    }
-
-    #[test]
-    fn index_gives_the_verdicts_of_a_full_scan() {
-        let keys: Vec<[u8; 32]> = (0..6).map(|_| key()).collect();
-        let line = |host: &str, k: &[u8; 32]| format!("{host} {}\n", public_openssh(k));
-        let text = [
-            line("n1,10.0.0.1", &keys[0]),
-            line("N2", &keys[1]),
-            line("10.0.0.3", &keys[2]),
-            line("rack-*,!rack-9", &keys[3]),
-            line("n1", &keys[4]),
-            format!("@revoked n5 {}\n", public_openssh(&keys[5])),
-            line("n6,10.0.0.6,!10.0.0.7", &keys[5]),
-            line("10.0.0.*", &keys[4]),
-        ]
-        .concat();
-        let k = KnownNodes::parse(&text, Path::new("t")).unwrap();
-        let names = [
-            "n1", "N1", "n2", "n3", "rack-1", "rack-9", "n5", "n6", "zz", "10.0.0.3",
-        ];
-        let ips = [
-            None,
-            Some("10.0.0.1"),
-            Some("10.0.0.3"),
-            Some("10.0.0.7"),
-            Some("10.0.0.9"),
-            Some("192.0.2.1"),
-        ];
-        let mut checked = 0;
-        for name in names {
-            for ip in ips {
-                let ip = ip.map(|s| s.parse::<IpAddr>().unwrap());
-                for kk in &keys {
-                    assert_eq!(
-                        k.check(name, ip, kk),
-                        scan(&k, name, ip, kk),
-                        "{name} {ip:?}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        assert_eq!(checked, names.len() * ips.len() * keys.len());
-        assert_eq!(k.check("n1", None, &keys[4]), Trust::Trusted);
-        assert_eq!(k.check("n1", None, &keys[2]), Trust::Mismatch);
-        assert_eq!(k.entries_named("n1").count(), 2);
-        assert_eq!(k.entries_named("n5").count(), 0);
-        assert_eq!(k.entries_named("rack-1").count(), 0);
-    }
-}
-
-#[cfg(test)]
-mod pin_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn key() -> [u8; 32] {
-        crate::nodekey::NodeKey::generate(&mut rand_core::OsRng).public()
-    }
-
-    fn line_of(p: Pin<'_>) -> Option<usize> {
-        match p {
-            Pin::Line(n) => Some(n.line()),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn the_dialled_name_and_address_decide_never_the_claimed_name() {
-        let k: Vec<[u8; 32]> = (0..4).map(|_| key()).collect();
-        let line = |host: &str, k: &[u8; 32]| format!("{host} {}\n", public_openssh(k));
-        let text = [
-            line("n1,10.0.0.1", &k[0]),
-            line("n2,10.0.0.2", &k[1]),
-            line("web,10.0.0.9", &k[2]),
-            line("10.0.0.3", &k[3]),
-            line("n4", &k[3]),
-            format!("@revoked 10.0.0.5 {}\n", public_openssh(&k[3])),
-        ]
-        .concat();
-        let kn = KnownNodes::parse(&text, Path::new("t")).unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // Dialled by address: the line listing that address, whatever name answers.
-        assert_eq!(line_of(kn.pin_dialled("10.0.0.1", ip("10.0.0.1"))), Some(1));
-        assert_eq!(line_of(kn.pin_dialled("10.0.0.2", ip("10.0.0.2"))), Some(2));
-        // By name as typed, then the resolved address: both lines must agree.
-        assert_eq!(line_of(kn.pin_dialled("N1", ip("10.0.0.1"))), Some(1));
-        assert!(matches!(
-            kn.pin_dialled("n1", ip("10.0.0.2")),
-            Pin::Conflict(a, b) if a.line() == 1 && b.line() == 2
-        ));
-        // A name with a line, at an address without one: the name's line.
-        assert_eq!(line_of(kn.pin_dialled("web", ip("10.0.0.77"))), Some(3));
-        // Nothing names it.
-        assert!(matches!(
-            kn.pin_dialled("10.0.0.77", ip("10.0.0.77")),
-            Pin::Unknown
-        ));
-        // A key revoked elsewhere in the file.
-        assert!(matches!(
-            kn.pin_dialled("10.0.0.3", ip("10.0.0.3")),
-            Pin::Revoked(n) if n.line() == 4
-        ));
-    }
-}
+mod tests;

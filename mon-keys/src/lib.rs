@@ -11,7 +11,9 @@ pub mod userkey;
 
 pub mod file_mode;
 pub mod frame;
+pub mod glob;
 pub mod hop;
+pub mod key_type;
 pub mod known_nodes;
 pub mod nodekey;
 pub mod replay_window;

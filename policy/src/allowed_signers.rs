@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use ssh_key::PublicKey;
 
 use crate::diag::Diagnostic;
-use crate::input::{is_blank_or_comment, skip_ws, split_lines, token_end, Line};
+use crate::input::{parse_lines, skip_ws, token_end, Line};
 use crate::keyline::{ed25519_raw, is_key_type, parse_key, shorten, KeyError};
-use crate::options::{parse_options, OptValue};
+use crate::options::{parse_options, OptValue, RawOption};
 use crate::pattern::PatternList;
 use crate::validity::{parse_time, Validity};
 
@@ -84,18 +84,8 @@ pub fn parse_allowed_signers(
     path: &Path,
     bytes: &[u8],
 ) -> Result<(AllowedSigners, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut lines = Vec::new();
-    for line in split_lines(path, bytes, &mut errors) {
-        if is_blank_or_comment(line.text) {
-            continue;
-        }
-        match parse_line(path, line, &mut warnings) {
-            Ok(l) => lines.push(l),
-            Err((off, msg)) => errors.push(Diagnostic::error(path, line.no, line.col(off), msg)),
-        }
-    }
+    let (lines, errors) = parse_lines(path, bytes, |line| parse_line(path, line, &mut warnings));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -168,96 +158,154 @@ fn parse_line(
         return Err((j, "missing key after the principals".to_string()));
     }
     let first = t.get(j..token_end(t, j)).unwrap_or_default();
-    let mut key_start = j;
-    let mut namespaces = None;
-    let mut namespaces_col = 0;
-    let mut validity = Validity::default();
-    let (mut valid_after_col, mut valid_before_col) = (0, 0);
+    let mut opts = SignerOptions {
+        key_start: j,
+        ..SignerOptions::default()
+    };
     if !is_key_type(first) {
-        let (opts, end) = parse_options(t, j)?;
-        key_start = end;
-        for opt in opts {
-            let name = opt.name.to_ascii_lowercase();
-            match name.as_str() {
-                "cert-authority" => {
-                    return Err((
-                        opt.off,
-                        "cert-authority is not supported yet in MON: list each user's plain ssh-ed25519 key instead"
-                            .to_string(),
-                    ));
-                }
-                "namespaces" => {
-                    if namespaces.is_some() {
-                        return Err((opt.off, "multiple \"namespaces\" clauses".to_string()));
-                    }
-                    let v = quoted_value(
-                        &opt.name,
-                        opt.off,
-                        opt.value.as_ref(),
-                        "mon-query@mon,mon-read@mon",
-                    )?;
-                    let list = PatternList::parse(&v.text).map_err(|(o, m)| (v.line_off(o), m))?;
-                    namespaces = Some(list);
-                    namespaces_col = line.col(opt.off);
-                }
-                "valid-after" | "valid-before" => {
-                    let after = name == "valid-after";
-                    let slot = if after {
-                        &mut validity.after
-                    } else {
-                        &mut validity.before
-                    };
-                    if slot.is_some() {
-                        return Err((opt.off, format!("multiple \"{name}\" clauses")));
-                    }
-                    let v = quoted_value(&opt.name, opt.off, opt.value.as_ref(), "20250101Z")?;
-                    let parsed = parse_time(&v.text)
-                        .map_err(|m| (v.line_off(0), format!("invalid \"{name}\" time: {m}")))?;
-                    if parsed.unix_s == 0 {
-                        return Err((
-                            v.line_off(0),
-                            format!("invalid \"{name}\" time: the epoch itself is not allowed"),
-                        ));
-                    }
-                    if !parsed.explicit_utc {
-                        warnings.push(Diagnostic::warning(
-                            path,
-                            line.no,
-                            line.col(v.line_off(0)),
-                            format!(
-                                "{name} time \"{}\" has no zone: MON reads it as UTC, ssh-keygen as local time; append Z so both agree",
-                                v.text
-                            ),
-                        ));
-                    }
-                    *slot = Some(parsed.unix_s);
-                    if after {
-                        valid_after_col = line.col(opt.off);
-                    } else {
-                        valid_before_col = line.col(opt.off);
-                    }
-                }
-                _ => {
-                    return Err((
-                        opt.off,
-                        format!(
-                            "unknown option \"{}\" (allowed_signers options: namespaces=, valid-after=, valid-before=)",
-                            shorten(&opt.name)
-                        ),
-                    ));
-                }
-            }
-        }
-        if let (Some(a), Some(b)) = (validity.after, validity.before) {
-            if b <= a {
+        opts = parse_signer_options(path, line, j, warnings)?;
+    }
+    let key = parse_key(t, opts.key_start).map_err(key_error)?;
+    Ok(SignerLine {
+        line: line.no,
+        principals,
+        principals_col: line.col(p_off),
+        namespaces: opts.namespaces,
+        namespaces_col: opts.namespaces_col,
+        validity: opts.validity,
+        valid_after_col: opts.valid_after_col,
+        valid_before_col: opts.valid_before_col,
+        key_col: line.col(key.off),
+        key: key.key,
+        key_raw: key.raw,
+        comment: key.comment,
+    })
+}
+
+/// The options of a signer line (before its key), with their columns (0: absent).
+#[derive(Default)]
+struct SignerOptions {
+    namespaces: Option<PatternList>,
+    namespaces_col: usize,
+    validity: Validity,
+    valid_after_col: usize,
+    valid_before_col: usize,
+    /// Byte offset where the key starts, after the options.
+    key_start: usize,
+}
+
+/// Parses the options at byte `j` of `line` (`namespaces=`, `valid-after=`, `valid-before=`).
+fn parse_signer_options(
+    path: &Path,
+    line: Line<'_>,
+    j: usize,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<SignerOptions, LineError> {
+    let (opts, end) = parse_options(line.text, j)?;
+    let mut out = SignerOptions {
+        key_start: end,
+        ..SignerOptions::default()
+    };
+    for opt in opts {
+        let name = opt.name.to_ascii_lowercase();
+        match name.as_str() {
+            "cert-authority" => {
                 return Err((
-                    j,
-                    "\"valid-before\" time is not after \"valid-after\"".to_string(),
+                    opt.off,
+                    "cert-authority is not supported yet in MON: list each user's plain ssh-ed25519 key instead"
+                        .to_string(),
+                ));
+            }
+            "namespaces" => {
+                if out.namespaces.is_some() {
+                    return Err((opt.off, "multiple \"namespaces\" clauses".to_string()));
+                }
+                let v = quoted_value(
+                    &opt.name,
+                    opt.off,
+                    opt.value.as_ref(),
+                    "mon-query@mon,mon-read@mon",
+                )?;
+                let list = PatternList::parse(&v.text).map_err(|(o, m)| (v.line_off(o), m))?;
+                out.namespaces = Some(list);
+                out.namespaces_col = line.col(opt.off);
+            }
+            "valid-after" | "valid-before" => {
+                apply_validity(path, line, &name, &opt, &mut out, warnings)?;
+            }
+            _ => {
+                return Err((
+                    opt.off,
+                    format!(
+                        "unknown option \"{}\" (allowed_signers options: namespaces=, valid-after=, valid-before=)",
+                        shorten(&opt.name)
+                    ),
                 ));
             }
         }
     }
-    let key = parse_key(t, key_start).map_err(|e| match e {
+    if let (Some(a), Some(b)) = (out.validity.after, out.validity.before) {
+        if b <= a {
+            return Err((
+                j,
+                "\"valid-before\" time is not after \"valid-after\"".to_string(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Applies one `valid-after=` / `valid-before=` option (`name` lower-cased); warns when the
+/// time has no zone.
+fn apply_validity(
+    path: &Path,
+    line: Line<'_>,
+    name: &str,
+    opt: &RawOption,
+    out: &mut SignerOptions,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), LineError> {
+    let after = name == "valid-after";
+    let slot = if after {
+        &mut out.validity.after
+    } else {
+        &mut out.validity.before
+    };
+    if slot.is_some() {
+        return Err((opt.off, format!("multiple \"{name}\" clauses")));
+    }
+    let v = quoted_value(&opt.name, opt.off, opt.value.as_ref(), "20250101Z")?;
+    let parsed = parse_time(&v.text)
+        .map_err(|m| (v.line_off(0), format!("invalid \"{name}\" time: {m}")))?;
+    if parsed.unix_s == 0 {
+        return Err((
+            v.line_off(0),
+            format!("invalid \"{name}\" time: the epoch itself is not allowed"),
+        ));
+    }
+    if !parsed.explicit_utc {
+        warnings.push(Diagnostic::warning(
+            path,
+            line.no,
+            line.col(v.line_off(0)),
+            format!(
+                "{name} time \"{}\" has no zone: MON reads it as UTC, ssh-keygen as local time; append Z so both agree",
+                v.text
+            ),
+        ));
+    }
+    *slot = Some(parsed.unix_s);
+    if after {
+        out.valid_after_col = line.col(opt.off);
+    } else {
+        out.valid_before_col = line.col(opt.off);
+    }
+    Ok(())
+}
+
+/// The message for a key MON cannot use.
+fn key_error(e: KeyError) -> LineError {
+    match e {
         KeyError::Unsupported { off, key_type } if key_type.ends_with("-cert-v01@openssh.com") => (
             off,
             format!("{key_type}: certificates are not supported yet in MON; list the plain ssh-ed25519 key"),
@@ -267,21 +315,7 @@ fn parse_line(
             format!("MON needs Ed25519 keys: this line has a {key_type} key (make one with ssh-keygen -t ed25519)"),
         ),
         KeyError::Invalid { off, message } => (off, message),
-    })?;
-    Ok(SignerLine {
-        line: line.no,
-        principals,
-        principals_col: line.col(p_off),
-        namespaces,
-        namespaces_col,
-        validity,
-        valid_after_col,
-        valid_before_col,
-        key_col: line.col(key.off),
-        key: key.key,
-        key_raw: key.raw,
-        comment: key.comment,
-    })
+    }
 }
 
 /// The value of an option that must be written in double quotes (as ssh-keygen requires).

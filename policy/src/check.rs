@@ -89,16 +89,18 @@ fn is_slice_dir(dir: &Path) -> bool {
         .any(|n| dir.join(n).exists())
 }
 
+/// Records that `path` could not be read.
+fn unreadable(report: &mut CheckReport, path: &Path, e: &std::io::Error) {
+    report.unreadable.push(path.to_path_buf());
+    report
+        .diagnostics
+        .push(Diagnostic::error(path, 0, 0, format!("cannot read: {e}")));
+}
+
 fn check_one(path: &Path, now: u64, report: &mut CheckReport) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => {
-            report.unreadable.push(path.to_path_buf());
-            report
-                .diagnostics
-                .push(Diagnostic::error(path, 0, 0, format!("cannot read: {e}")));
-            return;
-        }
+        Err(e) => return unreadable(report, path, &e),
     };
     if meta.is_dir() {
         if is_slice_dir(path) {
@@ -107,13 +109,7 @@ fn check_one(path: &Path, now: u64, report: &mut CheckReport) {
         }
         let entries = match std::fs::read_dir(path) {
             Ok(rd) => rd,
-            Err(e) => {
-                report.unreadable.push(path.to_path_buf());
-                report
-                    .diagnostics
-                    .push(Diagnostic::error(path, 0, 0, format!("cannot read: {e}")));
-                return;
-            }
+            Err(e) => return unreadable(report, path, &e),
         };
         let mut subdirs: Vec<PathBuf> = entries
             .filter_map(Result::ok)

@@ -28,6 +28,28 @@ pub(crate) fn col_of(text: &str, byte_off: usize) -> usize {
     text.char_indices().take_while(|(i, _)| *i < off).count() + 1
 }
 
+/// Parses every line of a policy file that is neither blank nor a comment with `parse`, in
+/// file order: the results of the lines that parse, and every error — first those of
+/// [`split_lines`], then each failing line's `(byte offset, message)` at its column.
+pub(crate) fn parse_lines<'a, T>(
+    file: &Path,
+    bytes: &'a [u8],
+    mut parse: impl FnMut(Line<'a>) -> Result<T, (usize, String)>,
+) -> (Vec<T>, Vec<Diagnostic>) {
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for line in split_lines(file, bytes, &mut errors) {
+        if is_blank_or_comment(line.text) {
+            continue;
+        }
+        match parse(line) {
+            Ok(v) => out.push(v),
+            Err((off, msg)) => errors.push(Diagnostic::error(file, line.no, line.col(off), msg)),
+        }
+    }
+    (out, errors)
+}
+
 /// Splits a file into lines. Pushes an error (and returns no lines) when the file is larger
 /// than [`MAX_FILE_BYTES`]; pushes an error per line that is too long, not UTF-8 or contains a
 /// NUL byte, and leaves that line out.

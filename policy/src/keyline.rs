@@ -6,8 +6,7 @@ use ssh_key::PublicKey;
 
 use crate::input::{skip_ws, token_end};
 
-/// The key type MON accepts.
-pub(crate) const ED25519: &str = "ssh-ed25519";
+pub(crate) use mon_keys::key_type::ED25519;
 
 /// Why a key could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,23 +30,9 @@ pub(crate) struct ParsedKey {
     pub comment: String,
 }
 
-/// True for a token that names an OpenSSH key or certificate type.
-pub(crate) fn is_key_type(tok: &str) -> bool {
-    const KNOWN: &[&str] = &[
-        "ssh-ed25519",
-        "ssh-rsa",
-        "ssh-dss",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "sk-ssh-ed25519@openssh.com",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-        "ssh-xmss@openssh.com",
-        "rsa-sha2-256",
-        "rsa-sha2-512",
-    ];
-    KNOWN.contains(&tok) || tok.ends_with("-cert-v01@openssh.com")
-}
+// True for a token that names an OpenSSH key or certificate type (the one list is
+// `mon_keys::key_type`).
+pub(crate) use mon_keys::key_type::is_openssh_key_type as is_key_type;
 
 /// The raw Ed25519 public key bytes, if `key` is a plain Ed25519 key.
 pub(crate) fn ed25519_raw(key: &PublicKey) -> Option<[u8; 32]> {

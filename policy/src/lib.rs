@@ -41,17 +41,18 @@ pub use check::{check_paths, check_paths_report, CheckReport, FileKind};
 pub use decision::{Decision, Reason, SourceLine};
 pub use diag::{Diagnostic, PolicyLoadError, Severity};
 pub use evaluate::{grep_entry_matches, grep_path_allowed};
-pub use lint::{lint, lint_allowed_signers};
+pub use lint::lint_allowed_signers;
 pub use mon_policy::check_user;
 pub use mon_policy::{parse_mon_policy, FromEntry, MonPolicy, PolicyLine, OPTION_NAMES};
 pub use operation::{
-    namespace_covers, required_namespace, Operation, CLASSES, NS_EXEC, NS_PUSH, NS_QUERY, NS_READ,
+    namespace_covers, namespace_for, required_namespace, Operation, CLASSES, NS_EXEC, NS_PUSH,
+    NS_QUERY, NS_READ,
 };
 pub use paths::normalize_abs_path;
 pub use pattern::{match_pattern, ListMatch, PatternItem, PatternList};
 pub use revoked::{parse_revoked_keys, RevokedKeys};
 pub use session::SessionDecision;
-pub use slice::{PolicySources, Request, SlicePolicy};
+pub use slice::{lint, PolicySources, Request, SlicePolicy};
 pub use store::{PolicyStore, StoreEvent};
 pub use validity::{format_time, parse_time, OutsideWindow, ParsedTime, Validity};
 

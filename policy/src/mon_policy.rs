@@ -14,7 +14,7 @@ use ipnet::IpNet;
 
 use crate::allowed_signers::principals_at;
 use crate::diag::Diagnostic;
-use crate::input::{is_blank_or_comment, skip_ws, split_lines, Line};
+use crate::input::{parse_lines, skip_ws, Line};
 use crate::keyline::shorten;
 use crate::options::{parse_options, OptValue, RawOption};
 use crate::paths::normalize_abs_path;
@@ -146,28 +146,19 @@ pub fn parse_mon_policy(
     path: &Path,
     bytes: &[u8],
 ) -> Result<(MonPolicy, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut lines = Vec::new();
-    for line in split_lines(path, bytes, &mut errors) {
-        if is_blank_or_comment(line.text) {
-            continue;
+    let (lines, errors) = parse_lines(path, bytes, |line| {
+        let l = parse_line(line)?;
+        if l.cols.is_empty() {
+            warnings.push(Diagnostic::warning(
+                path,
+                line.no,
+                l.principals_col,
+                "line has no options and narrows nothing",
+            ));
         }
-        match parse_line(line) {
-            Ok(l) => {
-                if l.cols.is_empty() {
-                    warnings.push(Diagnostic::warning(
-                        path,
-                        line.no,
-                        l.principals_col,
-                        "line has no options and narrows nothing",
-                    ));
-                }
-                lines.push(l);
-            }
-            Err((off, msg)) => errors.push(Diagnostic::error(path, line.no, line.col(off), msg)),
-        }
-    }
+        Ok(l)
+    });
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -215,25 +206,7 @@ fn parse_line(line: Line<'_>) -> Result<PolicyLine, LineError> {
 }
 
 fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result<(), LineError> {
-    let lower = opt.name.to_ascii_lowercase();
-    let Some(name) = OPTION_NAMES.iter().copied().find(|n| *n == lower) else {
-        return Err((
-            opt.off,
-            format!(
-                "unknown option \"{}\" (mon_policy options: {})",
-                shorten(&opt.name),
-                OPTION_NAMES
-                    .iter()
-                    .map(|n| if FLAG_OPTIONS.contains(n) {
-                        n.to_string()
-                    } else {
-                        format!("{n}=")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    };
+    let name = known_option(opt)?;
     if out.cols.iter().any(|(n, _)| *n == name) {
         return Err((
             opt.off,
@@ -269,14 +242,51 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
                     format!("{name} is too large (at most {})", u32::MAX),
                 )
             })?);
-            return Ok(());
+            Ok(())
         }
         "max-lifetime" => {
             out.max_lifetime = Some(number(value, name)?);
-            return Ok(());
+            Ok(())
         }
-        _ => {}
+        _ => apply_quoted(out, opt, name, value),
     }
+}
+
+/// The option's name as listed in [`OPTION_NAMES`] (matched case-insensitively).
+fn known_option(opt: &RawOption) -> Result<&'static str, LineError> {
+    let lower = opt.name.to_ascii_lowercase();
+    OPTION_NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == lower)
+        .ok_or_else(|| {
+            (
+                opt.off,
+                format!(
+                    "unknown option \"{}\" (mon_policy options: {})",
+                    shorten(&opt.name),
+                    OPTION_NAMES
+                        .iter()
+                        .map(|n| if FLAG_OPTIONS.contains(n) {
+                            n.to_string()
+                        } else {
+                            format!("{n}=")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// Applies an option whose value must be quoted (`from`, `command`, `grep-paths`,
+/// `push-dirs`, `nodes`, `run-as`).
+fn apply_quoted(
+    out: &mut PolicyLine,
+    opt: &RawOption,
+    name: &str,
+    value: &OptValue,
+) -> Result<(), LineError> {
     if !value.quoted {
         return Err((
             value.line_off(0),
@@ -294,38 +304,8 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
             }
             out.command = Some(value.text.clone());
         }
-        "grep-paths" => {
-            let mut globs = Vec::new();
-            for (off, item) in split_list(value, name)? {
-                let norm = normalize_abs_path(item).map_err(|m| {
-                    (
-                        value.line_off(off),
-                        format!("grep-paths entry \"{}\": {m}", shorten(item)),
-                    )
-                })?;
-                globs.push(norm);
-            }
-            out.grep_paths = Some(globs);
-        }
-        "push-dirs" => {
-            let mut dirs = Vec::new();
-            for (off, item) in split_list(value, name)? {
-                if item.contains(['*', '?']) {
-                    return Err((
-                        value.line_off(off),
-                        "push-dirs takes directories, not patterns".to_string(),
-                    ));
-                }
-                let norm = normalize_abs_path(item).map_err(|m| {
-                    (
-                        value.line_off(off),
-                        format!("push-dirs entry \"{}\": {m}", shorten(item)),
-                    )
-                })?;
-                dirs.push(norm);
-            }
-            out.push_dirs = Some(dirs);
-        }
+        "grep-paths" => out.grep_paths = Some(abs_path_list(value, name, true)?),
+        "push-dirs" => out.push_dirs = Some(abs_path_list(value, name, false)?),
         "nodes" => {
             if value.text.is_empty() {
                 return Err((value.line_off(0), "empty nodes pattern list".to_string()));
@@ -340,6 +320,28 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
         _ => return Err((opt.off, format!("unknown option \"{name}\""))),
     }
     Ok(())
+}
+
+/// A comma-separated list of absolute paths, each normalized (`grep-paths`, `push-dirs`);
+/// `*` and `?` only where `patterns` allows them.
+fn abs_path_list(value: &OptValue, name: &str, patterns: bool) -> Result<Vec<String>, LineError> {
+    let mut out = Vec::new();
+    for (off, item) in split_list(value, name)? {
+        if !patterns && item.contains(['*', '?']) {
+            return Err((
+                value.line_off(off),
+                format!("{name} takes directories, not patterns"),
+            ));
+        }
+        let norm = normalize_abs_path(item).map_err(|m| {
+            (
+                value.line_off(off),
+                format!("{name} entry \"{}\": {m}", shorten(item)),
+            )
+        })?;
+        out.push(norm);
+    }
+    Ok(out)
 }
 
 /// A positive integer, quoted or not.

@@ -1,13 +1,16 @@
-//! Operations and the capability classes (SSHSIG namespaces) that carry them.
+//! Operations and the capability classes (SSHSIG namespaces) that carry them: the one home of
+//! the namespace ladder. The namespace strings themselves are defined once, in
+//! `mon_keys::sshsig` (the signing layer), and re-exported here.
+//!
+//! The ladder: `query` < `read` < `exec`, with `push` beside exec (it covers queries only).
+//! [`required_namespace`] is the least class of one operation, [`namespace_for`] of a whole
+//! session, and [`namespace_covers`] says what a signed class may carry.
 
-/// Queries: count, depth, topology, members, avg, top, histo, filter on resources.
-pub const NS_QUERY: &str = "mon-query@mon";
-/// Queries plus `filter grep` (reading files).
-pub const NS_READ: &str = "mon-read@mon";
-/// Queries, reads and exec.
-pub const NS_EXEC: &str = "mon-exec@mon";
-/// Push, plus queries.
-pub const NS_PUSH: &str = "mon-push@mon";
+/// Queries: count, depth, topology, members, avg, top, histo, filter on resources
+/// ([`NS_QUERY`]); queries plus `filter grep` ([`NS_READ`]); queries, reads and exec
+/// ([`NS_EXEC`]); push, plus queries ([`NS_PUSH`]).
+pub use mon_keys::sshsig::{NS_EXEC, NS_PUSH, NS_QUERY, NS_READ};
+
 /// The four classes, from least to most powerful (push is beside exec, not above it).
 pub const CLASSES: [&str; 4] = [NS_QUERY, NS_READ, NS_EXEC, NS_PUSH];
 
@@ -59,6 +62,23 @@ pub fn required_namespace(op: &Operation) -> &'static str {
     }
 }
 
+/// The narrowest namespace class a client signs a session carrying every operation of `ops`
+/// with: push wins over everything, exec over read and query, read over query. (A session
+/// mixing push with exec or read gets [`NS_PUSH`], which [`namespace_covers`] then refuses for
+/// the non-push operations.)
+pub fn namespace_for(ops: &[Operation]) -> &'static str {
+    let mut ns = NS_QUERY;
+    for op in ops {
+        ns = match (ns, op) {
+            (_, Operation::Push { .. }) => NS_PUSH,
+            (n, Operation::Exec { .. }) if n != NS_PUSH => NS_EXEC,
+            (n, Operation::Grep { .. }) if n == NS_QUERY => NS_READ,
+            (n, _) => n,
+        };
+    }
+    ns
+}
+
 /// True when a session signed with namespace `ns` may carry `op`: queries under any of the
 /// four classes, grep under read or exec, exec under exec, push under push. Any other
 /// namespace covers nothing.
@@ -75,14 +95,21 @@ pub fn namespace_covers(ns: &str, op: &Operation) -> bool {
 mod tests {
     use super::*;
 
+    /// One operation of each kind: query, grep, exec, push.
+    fn ops() -> [Operation; 4] {
+        [
+            Operation::Query { name: "avg".into() },
+            Operation::Grep { path: "/x".into() },
+            Operation::Exec {
+                argv: vec!["ls".into()],
+            },
+            Operation::Push { dest: "/x".into() },
+        ]
+    }
+
     #[test]
     fn coverage() {
-        let q = Operation::Query { name: "avg".into() };
-        let g = Operation::Grep { path: "/x".into() };
-        let e = Operation::Exec {
-            argv: vec!["ls".into()],
-        };
-        let p = Operation::Push { dest: "/x".into() };
+        let [q, g, e, p] = ops();
         for ns in CLASSES {
             assert!(namespace_covers(ns, &q));
         }
@@ -99,5 +126,22 @@ mod tests {
         for op in [&q, &g, &e, &p] {
             assert!(namespace_covers(required_namespace(op), op));
         }
+    }
+
+    #[test]
+    fn ladder() {
+        let [q, g, e, p] = ops();
+        assert_eq!(namespace_for(&[]), NS_QUERY);
+        for op in [&q, &g, &e, &p] {
+            assert_eq!(
+                namespace_for(std::slice::from_ref(op)),
+                required_namespace(op)
+            );
+        }
+        assert_eq!(namespace_for(&[g.clone(), q.clone()]), NS_READ);
+        assert_eq!(namespace_for(&[e.clone(), g.clone()]), NS_EXEC);
+        assert_eq!(namespace_for(&[g.clone(), e.clone()]), NS_EXEC);
+        assert_eq!(namespace_for(&[p.clone(), e.clone()]), NS_PUSH);
+        assert_eq!(namespace_for(&[e, p, g, q]), NS_PUSH);
     }
 }

@@ -1,40 +1,18 @@
 //! OpenSSH patterns: `*` matches any run of characters (including none), `?` exactly one, and
 //! comma-separated pattern lists where `!pattern` negates (as `match_pattern_list` in OpenSSH).
 
+use mon_keys::glob::glob_match;
+
 use crate::MAX_PATTERN_BYTES;
 
-/// Matches `s` against one glob `pattern` (`*` and `?`), byte by byte, case-sensitively.
+/// Matches `s` against one glob `pattern` (`*` and `?`), byte by byte, case-sensitively: the
+/// workspace's one matcher, [`mon_keys::glob::glob_match`] (note the argument order: string
+/// first, as OpenSSH's `match_pattern`).
 ///
 /// Runs in O(len(s) × len(pattern)) at worst (no exponential backtracking), so hostile patterns
 /// and strings cannot stall a server.
 pub fn match_pattern(s: &str, pattern: &str) -> bool {
-    let s = s.as_bytes();
-    let p = pattern.as_bytes();
-    let (mut si, mut pi) = (0usize, 0usize);
-    // Position after the last `*` seen in the pattern, and the string position it matched to.
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi + 1, si));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == s[si] => {
-                pi += 1;
-                si += 1;
-            }
-            _ => match star {
-                Some((sp, ss)) => {
-                    pi = sp;
-                    si = ss + 1;
-                    star = Some((sp, ss + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    glob_match(pattern.as_bytes(), s.as_bytes())
 }
 
 /// The result of matching a string against a [`PatternList`].

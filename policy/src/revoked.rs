@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ssh_key::PublicKey;
 
 use crate::diag::Diagnostic;
-use crate::input::{is_blank_or_comment, split_lines};
+use crate::input::parse_lines;
 use crate::keyline::{ed25519_raw, parse_key, KeyError};
 
 /// A parsed `revoked_keys` file.
@@ -43,13 +43,9 @@ pub fn parse_revoked_keys(
     path: &Path,
     bytes: &[u8],
 ) -> Result<(RevokedKeys, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut by_key = HashMap::new();
-    for line in split_lines(path, bytes, &mut errors) {
-        if is_blank_or_comment(line.text) {
-            continue;
-        }
+    let (_, errors) = parse_lines(path, bytes, |line| {
         match parse_key(line.text, 0) {
             Ok(k) => {
                 if let Some(first) = by_key.get(&k.raw) {
@@ -69,11 +65,10 @@ pub fn parse_revoked_keys(
                 line.col(off),
                 format!("{key_type} key ignored: MON only accepts Ed25519 keys, so it cannot sign anyway"),
             )),
-            Err(KeyError::Invalid { off, message }) => {
-                errors.push(Diagnostic::error(path, line.no, line.col(off), message))
-            }
+            Err(KeyError::Invalid { off, message }) => return Err((off, message)),
         }
-    }
+        Ok(())
+    });
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -94,21 +94,7 @@ impl SlicePolicy {
             tried.iter().map(|p| Some(p.as_str())).collect()
         };
         for principal in names {
-            let mut decisions = Vec::with_capacity(ops.len());
-            let mut allowed = true;
-            for op in ops {
-                let d = self.evaluate(&Request {
-                    principal,
-                    op,
-                    ..*req
-                });
-                let ok = d.allowed;
-                decisions.push(d);
-                if !ok {
-                    allowed = false;
-                    break;
-                }
-            }
+            let (allowed, decisions) = self.evaluate_ops(req, principal, ops);
             if allowed {
                 let run_as = decisions.iter().find_map(|d| d.run_as.clone());
                 return SessionDecision {
@@ -141,5 +127,29 @@ impl SlicePolicy {
         });
         out.tried = tried;
         out
+    }
+
+    /// Decides `ops` in order under `principal`, stopping at the first denial: whether all
+    /// were allowed, and the decisions made.
+    fn evaluate_ops(
+        &self,
+        req: &Request<'_>,
+        principal: Option<&str>,
+        ops: &[Operation],
+    ) -> (bool, Vec<Decision>) {
+        let mut decisions = Vec::with_capacity(ops.len());
+        for op in ops {
+            let d = self.evaluate(&Request {
+                principal,
+                op,
+                ..*req
+            });
+            let ok = d.allowed;
+            decisions.push(d);
+            if !ok {
+                return (false, decisions);
+            }
+        }
+        (true, decisions)
     }
 }

@@ -9,7 +9,7 @@ use ssh_key::PublicKey;
 use crate::allowed_signers::{parse_allowed_signers, AllowedSigners};
 use crate::diag::{Diagnostic, PolicyLoadError};
 use crate::input::{read_limited, ReadError};
-use crate::lint::lint;
+use crate::lint::{lint_slice, SliceFilesRef};
 use crate::mon_policy::{parse_mon_policy, MonPolicy};
 use crate::operation::Operation;
 use crate::revoked::{parse_revoked_keys, RevokedKeys};
@@ -64,6 +64,16 @@ pub(crate) struct DirOutcome {
     pub result: Result<(SlicePolicy, Vec<Diagnostic>), Vec<Diagnostic>>,
     /// Some file exists but could not be read (permission, I/O).
     pub unreadable: bool,
+}
+
+/// Lints a whole slice at time `now_unix_s` (see [`lint_slice`] for the warnings).
+pub fn lint(policy: &SlicePolicy, now_unix_s: u64) -> Vec<Diagnostic> {
+    let files = SliceFilesRef {
+        signers: &policy.signers,
+        mon_policy: policy.mon_policy.as_ref(),
+        revoked: policy.revoked.as_ref(),
+    };
+    lint_slice(&files, now_unix_s)
 }
 
 /// Unix seconds now (0 if the clock is before 1970).

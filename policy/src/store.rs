@@ -86,6 +86,39 @@ struct SliceEntry {
     racy: bool,
 }
 
+impl SliceEntry {
+    /// Reads the slice directory `dir` again if its files changed (by stamps, then by
+    /// contents); an event when the policy was parsed, `None` when nothing changed or the files
+    /// were being written while read (tried again on the next call, keeping what we have).
+    fn reload(&mut self, dir: &Path, slice: String, now: u64) -> Option<StoreEvent> {
+        let before = stamps(dir);
+        if self.stamps == Some(before) && !self.racy {
+            return None;
+        }
+        let files = read_slice_files(dir);
+        let after = stamps(dir);
+        if after != before {
+            // Written while we read it: try again on the next call, keep what we have.
+            return None;
+        }
+        self.stamps = Some(after);
+        self.racy = is_racy(&after, i64::try_from(now).unwrap_or(i64::MAX));
+        let digest = files.digest();
+        if self.digest == Some(digest) {
+            return None; // touched, same contents
+        }
+        self.digest = Some(digest);
+        Some(match parse_slice_files(&files, now).result {
+            Ok((policy, _warnings)) => {
+                let files = policy.files();
+                self.policy = Some(Arc::new(policy));
+                StoreEvent::Loaded { slice, files }
+            }
+            Err(diagnostics) => StoreEvent::Error { slice, diagnostics },
+        })
+    }
+}
+
 /// Policies of every slice under a root directory, reloaded when their files change.
 #[derive(Debug)]
 pub struct PolicyStore {
@@ -124,6 +157,20 @@ impl PolicyStore {
                 return events;
             }
         };
+        self.forget_removed(&names, &mut events);
+        let now = now_unix_s();
+        for slice in names {
+            let dir = self.root.join(&slice);
+            let entry = self.slices.entry(slice.clone()).or_default();
+            if let Some(event) = entry.reload(&dir, slice, now) {
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    /// Drops the slices whose directory is gone; one that had a policy reports it.
+    fn forget_removed(&mut self, names: &[String], events: &mut Vec<StoreEvent>) {
         let gone: Vec<String> = self
             .slices
             .keys()
@@ -145,37 +192,6 @@ impl PolicyStore {
                 }
             }
         }
-        let now = now_unix_s();
-        for slice in names {
-            let dir = self.root.join(&slice);
-            let before = stamps(&dir);
-            let entry = self.slices.entry(slice.clone()).or_default();
-            if entry.stamps == Some(before) && !entry.racy {
-                continue;
-            }
-            let files = read_slice_files(&dir);
-            let after = stamps(&dir);
-            if after != before {
-                // Written while we read it: try again on the next call, keep what we have.
-                continue;
-            }
-            entry.stamps = Some(after);
-            entry.racy = is_racy(&after, i64::try_from(now).unwrap_or(i64::MAX));
-            let digest = files.digest();
-            if entry.digest == Some(digest) {
-                continue; // touched, same contents
-            }
-            entry.digest = Some(digest);
-            match parse_slice_files(&files, now).result {
-                Ok((policy, _warnings)) => {
-                    let files = policy.files();
-                    entry.policy = Some(Arc::new(policy));
-                    events.push(StoreEvent::Loaded { slice, files });
-                }
-                Err(diagnostics) => events.push(StoreEvent::Error { slice, diagnostics }),
-            }
-        }
-        events
     }
 
     /// The current policy of `slice`; `None` when it has none (deny everything:

@@ -16,7 +16,6 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use x25519_dalek::EphemeralSecret;
 #[cfg(not(feature = "sim-crypto"))]
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -175,11 +174,6 @@ impl Aead {
             .decrypt_in_place_detached(&counter_nonce(counter), aad, buf, Tag::from_slice(tag))
             .is_ok()
     }
-}
-
-/// Constant-time equality of two byte strings (length is not secret).
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
 }
 
 /// Why an Ed25519 node public key or signature was refused.

@@ -11,3 +11,9 @@ mod sim;
 /// True when this build has the `sim-crypto` feature: Ed25519 and X25519 are replaced by
 /// cheap, **insecure** stand-ins for the simulator. A server or client built so refuses to run.
 pub const SIM_CRYPTO: bool = cfg!(feature = "sim-crypto");
+
+/// Constant-time equality of two byte strings (length is not secret).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}

@@ -9,8 +9,8 @@ use crate::crypto::ed25519::{PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub(crate) const MAGIC: &[u8; 6] = b"SSHSIG";
 /// The only SSHSIG version.
 pub(crate) const VERSION: u32 = 1;
-/// The only key and signature algorithm MON accepts.
-pub(crate) const ED25519: &str = "ssh-ed25519";
+// The only key and signature algorithm MON accepts.
+pub(crate) use crate::key_type::ED25519;
 /// The only hash algorithm MON accepts.
 pub(crate) const SHA512: &str = "sha512";
 
@@ -89,30 +89,9 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         return Err(SigError::UnsupportedVersion(version));
     }
 
-    let mut key = Reader {
-        buf: r.string("public key")?,
-    };
-    let key_type = key.string("public key type")?;
-    if key_type != ED25519.as_bytes() {
-        return Err(SigError::UnsupportedKeyType(printable(key_type)));
-    }
-    let key_bytes = key.string("public key")?;
-    let public_key: [u8; PUBLIC_KEY_LEN] = key_bytes
-        .try_into()
-        .map_err(|_| SigError::BadPublicKeyLength(key_bytes.len()))?;
-    key.finish("public key")?;
+    let public_key = public_key(&mut r)?;
 
-    let namespace = r.string("namespace")?;
-    if namespace.is_empty() {
-        return Err(SigError::EmptyNamespace);
-    }
-    if namespace.len() > MAX_NAMESPACE_LEN {
-        return Err(SigError::NamespaceTooLong {
-            len: namespace.len(),
-            max: MAX_NAMESPACE_LEN,
-        });
-    }
-    let namespace = std::str::from_utf8(namespace).map_err(|_| SigError::NamespaceNotUtf8)?;
+    let namespace = namespace(&mut r)?;
 
     let reserved = r.string("reserved")?;
     if !reserved.is_empty() {
@@ -124,18 +103,7 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         return Err(SigError::UnsupportedHash(printable(hash)));
     }
 
-    let mut sig = Reader {
-        buf: r.string("signature")?,
-    };
-    let sig_alg = sig.string("signature algorithm")?;
-    if sig_alg != ED25519.as_bytes() {
-        return Err(SigError::UnsupportedSignatureAlgorithm(printable(sig_alg)));
-    }
-    let sig_bytes = sig.string("signature")?;
-    let signature: [u8; SIGNATURE_LEN] = sig_bytes
-        .try_into()
-        .map_err(|_| SigError::BadSignatureLength(sig_bytes.len()))?;
-    sig.finish("signature")?;
+    let signature = signature(&mut r)?;
     r.finish("signature blob")?;
 
     Ok(Parsed {
@@ -143,6 +111,63 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         namespace,
         signature,
     })
+}
+
+/// The public key field: an `ssh-ed25519` key blob of 32 bytes, nothing after it.
+fn public_key(r: &mut Reader<'_>) -> Result<[u8; PUBLIC_KEY_LEN], SigError> {
+    ed25519_blob(
+        r,
+        ["public key", "public key type"],
+        SigError::UnsupportedKeyType,
+        SigError::BadPublicKeyLength,
+    )
+}
+
+/// The namespace field: 1 to [`MAX_NAMESPACE_LEN`] bytes of UTF-8.
+fn namespace<'a>(r: &mut Reader<'a>) -> Result<&'a str, SigError> {
+    let namespace = r.string("namespace")?;
+    if namespace.is_empty() {
+        return Err(SigError::EmptyNamespace);
+    }
+    if namespace.len() > MAX_NAMESPACE_LEN {
+        return Err(SigError::NamespaceTooLong {
+            len: namespace.len(),
+            max: MAX_NAMESPACE_LEN,
+        });
+    }
+    std::str::from_utf8(namespace).map_err(|_| SigError::NamespaceNotUtf8)
+}
+
+/// The signature field: an `ssh-ed25519` signature of 64 bytes, nothing after it.
+fn signature(r: &mut Reader<'_>) -> Result<[u8; SIGNATURE_LEN], SigError> {
+    ed25519_blob(
+        r,
+        ["signature", "signature algorithm"],
+        SigError::UnsupportedSignatureAlgorithm,
+        SigError::BadSignatureLength,
+    )
+}
+
+/// A nested `string(type) string(bytes)` blob whose type must be `ssh-ed25519` and whose bytes
+/// must be `N` long, with nothing after them; `what` names the blob and its type field in
+/// errors.
+fn ed25519_blob<const N: usize>(
+    r: &mut Reader<'_>,
+    what: [&'static str; 2],
+    bad_type: fn(String) -> SigError,
+    bad_len: fn(usize) -> SigError,
+) -> Result<[u8; N], SigError> {
+    let mut blob = Reader {
+        buf: r.string(what[0])?,
+    };
+    let ty = blob.string(what[1])?;
+    if ty != ED25519.as_bytes() {
+        return Err(bad_type(printable(ty)));
+    }
+    let bytes = blob.string(what[0])?;
+    let out: [u8; N] = bytes.try_into().map_err(|_| bad_len(bytes.len()))?;
+    blob.finish(what[0])?;
+    Ok(out)
 }
 
 fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {

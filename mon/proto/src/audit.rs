@@ -16,10 +16,12 @@ mod junk;
 mod record;
 mod verify;
 
-pub use chain::{record_hash, split_hash, Chain, ChainStateError, FORMAT_VERSION, GENESIS_PREV};
+pub use chain::{
+    record_hash, split_hash, Chain, ChainStateError, FORMAT_VERSION, GENESIS_PREV, MAX_LINE_BYTES,
+};
 pub use event::{AuditEvent, EventKind, Outcome, Reason};
 pub use junk::{
     JunkSummarizer, DEFAULT_MAX_SOURCES, JUNK_INTERVAL_MS, JUNK_OVERFLOW_REASON, JUNK_REASON,
 };
 pub use record::{AuditRecord, RecordError};
-pub use verify::{verify_lines, BreakKind, ChainBreak, Verifier, VerifySummary, MAX_LINE_BYTES};
+pub use verify::{verify_lines, BreakKind, ChainBreak, Verifier, VerifySummary};

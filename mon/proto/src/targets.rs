@@ -1,7 +1,9 @@
 //! Node name patterns (`--targets 'web*,!web13'`): OpenSSH-style pattern lists.
 //!
 //! A list matches a name when some positive pattern matches and no negated (`!`) pattern
-//! does. `*` matches any run of characters, `?` one character.
+//! does. `*` matches any run of bytes, `?` one byte ([`mon_keys::glob`]).
+
+use mon_keys::glob::{glob_match_with, StarInText};
 
 /// Whether `name` matches the comma-separated patterns in `list` (each entry one pattern).
 pub fn matches_list(list: &[String], name: &str) -> bool {
@@ -20,30 +22,10 @@ pub fn matches_list(list: &[String], name: &str) -> bool {
     positive
 }
 
-/// Glob match with `*` and `?`, iterative (no recursion, linear backtracking).
+/// Glob match with `*` and `?`: the workspace's one matcher in its `--targets` variant (a `*`
+/// in the name is first matched literally; see [`StarInText::MatchesLiteralFirst`]).
 pub fn glob(pat: &[u8], s: &[u8]) -> bool {
-    let (mut p, mut i) = (0usize, 0usize);
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    while i < s.len() {
-        if p < pat.len() && (pat[p] == b'?' || pat[p] == s[i]) {
-            p += 1;
-            i += 1;
-        } else if p < pat.len() && pat[p] == b'*' {
-            star = Some(p);
-            mark = i;
-            p += 1;
-        } else if let Some(sp) = star {
-            p = sp + 1;
-            mark += 1;
-            i = mark;
-        } else {
-            return false;
-        }
-    }
-    while p < pat.len() && pat[p] == b'*' {
-        p += 1;
-    }
-    p == pat.len()
+    glob_match_with(pat, s, StarInText::MatchesLiteralFirst)
 }
 
 #[cfg(test)]

@@ -20,13 +20,8 @@ pub use run_as::{RunAsRules, RUN_AS_MISSING, RUN_AS_NOT_ALLOWED};
 /// `mon_policy` grants `allow-setid`.
 pub const SETID_BITS: u32 = 0o7000;
 
-/// The four capability classes.
-pub const NAMESPACES: [&str; 4] = [
-    mon_keys::sshsig::NS_QUERY,
-    mon_keys::sshsig::NS_READ,
-    mon_keys::sshsig::NS_EXEC,
-    mon_keys::sshsig::NS_PUSH,
-];
+/// The four capability classes (one home: `mon_policy::CLASSES`).
+pub use mon_policy::CLASSES as NAMESPACES;
 
 /// Limits a server applies to sessions.
 #[derive(Clone, Debug)]
@@ -147,23 +142,9 @@ pub fn policy_ops(body: &SessionBody) -> Vec<Operation> {
     ops
 }
 
-/// The narrowest namespace class that covers every operation of a session.
-pub fn namespace_for(ops: &[Operation]) -> &'static str {
-    let mut ns = mon_keys::sshsig::NS_QUERY;
-    for op in ops {
-        ns = match (ns, op) {
-            (_, Operation::Push { .. }) => mon_keys::sshsig::NS_PUSH,
-            (n, Operation::Exec { .. }) if n != mon_keys::sshsig::NS_PUSH => {
-                mon_keys::sshsig::NS_EXEC
-            }
-            (n, Operation::Grep { .. }) if n == mon_keys::sshsig::NS_QUERY => {
-                mon_keys::sshsig::NS_READ
-            }
-            (n, _) => n,
-        };
-    }
-    ns
-}
+/// The narrowest namespace class that covers every operation of a session (one home: the
+/// namespace ladder in `mon_policy`).
+pub use mon_policy::namespace_for;
 
 /// A refusal and its text, before it is attached to what is known of the session.
 type Refused = (Refusal, String);

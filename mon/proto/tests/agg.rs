@@ -362,9 +362,9 @@ fn exec_groups_identical_outcomes() {
     };
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].nodes, ["a", "c", "e"]);
-    assert_eq!(groups[0].exit, Some(0));
+    assert_eq!(groups[0].outcome.exit, Some(0));
     assert_eq!(groups[1].nodes, ["b"]);
-    assert_eq!(groups[1].exit, Some(1));
+    assert_eq!(groups[1].outcome.exit, Some(1));
     let j = a.to_json();
     assert_eq!(j[0]["exit"], json!(0));
     assert_eq!(j[0]["stdout"], json!("same\n"));
@@ -383,8 +383,8 @@ fn exec_output_is_capped() {
     let Answer::Exec(g) = p.finish(&q) else {
         panic!()
     };
-    assert_eq!(g[0].stdout.len(), EXEC_OUTPUT_CAP);
-    assert!(g[0].truncated);
+    assert_eq!(g[0].outcome.stdout.len(), EXEC_OUTPUT_CAP);
+    assert!(g[0].outcome.truncated);
 }
 
 #[test]

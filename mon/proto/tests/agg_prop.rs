@@ -200,12 +200,12 @@ proptest! {
         }
         for g in groups {
             let o = ExecOutcome {
-                exit: g.exit,
-                signal: g.signal,
-                stdout: g.stdout.clone(),
-                stderr: g.stderr.clone(),
-                timed_out: g.timed_out,
-                truncated: g.truncated,
+                exit: g.outcome.exit,
+                signal: g.outcome.signal,
+                stdout: g.outcome.stdout.clone(),
+                stderr: g.outcome.stderr.clone(),
+                timed_out: g.outcome.timed_out,
+                truncated: g.outcome.truncated,
             };
             let mut want = truth.get(&o).cloned().unwrap_or_default();
             want.sort();

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::local::ExecOutcome;
 use super::nodelist::NodeList;
 
 /// A histogram bucket `[lo, hi)` (the last one `[lo, hi]`).
@@ -21,18 +22,9 @@ pub struct Bucket {
 /// Nodes whose command had the same outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecGroup {
-    /// Exit code, if the process exited.
-    pub exit: Option<i32>,
-    /// Signal that ended the process, if any.
-    pub signal: Option<i32>,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-    /// Killed at the timeout.
-    pub timed_out: bool,
-    /// An output was cut.
-    pub truncated: bool,
+    /// The outcome they share (its fields are serialized inline, beside `nodes`).
+    #[serde(flatten)]
+    pub outcome: ExecOutcome,
     /// The nodes, sorted.
     pub nodes: Vec<String>,
 }
@@ -143,6 +135,55 @@ fn dot_quote(s: &str) -> String {
 }
 
 /// Indents every line of an output block.
+/// A histogram as labelled bars, 40 characters for the fullest bucket.
+fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
+    if buckets.is_empty() {
+        out.push_str("no value (no node reported the resource)\n");
+    }
+    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let last = buckets.len().saturating_sub(1);
+    let labels: Vec<String> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let close = if i == last { ']' } else { ')' };
+            format!("[{}, {}{close}", num(b.lo), num(b.hi))
+        })
+        .collect();
+    let w = labels.iter().map(String::len).max().unwrap_or(0);
+    for (b, label) in buckets.iter().zip(&labels) {
+        let bar = "#".repeat((b.count.saturating_mul(40).div_ceil(max)) as usize);
+        let _ = writeln!(out, "{label:<w$}  {:>6}  {bar}", b.count);
+    }
+    if approximate {
+        out.push_str("(approximate: more than 4096 distinct values)\n");
+    }
+}
+
+/// One exec group: a `== status on N nodes: …` header, then its stdout and stderr blocks.
+fn render_exec_group(out: &mut String, g: &ExecGroup) {
+    let mut status = match (g.outcome.exit, g.outcome.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "no exit status".to_string(),
+    };
+    if g.outcome.timed_out {
+        status.push_str(", timed out");
+    }
+    if g.outcome.truncated {
+        status.push_str(", output truncated");
+    }
+    let _ = writeln!(
+        out,
+        "== {status} on {} node{}: {}",
+        g.nodes.len(),
+        if g.nodes.len() == 1 { "" } else { "s" },
+        g.nodes.join(", ")
+    );
+    block(out, "stdout", &g.outcome.stdout);
+    block(out, "stderr", &g.outcome.stderr);
+}
+
 fn block(out: &mut String, label: &str, text: &str) {
     if text.is_empty() {
         return;
@@ -185,12 +226,12 @@ impl Answer {
                     .iter()
                     .map(|g| {
                         json!({
-                            "exit": g.exit,
-                            "signal": g.signal,
-                            "timed_out": g.timed_out,
-                            "truncated": g.truncated,
-                            "stdout": g.stdout,
-                            "stderr": g.stderr,
+                            "exit": g.outcome.exit,
+                            "signal": g.outcome.signal,
+                            "timed_out": g.outcome.timed_out,
+                            "truncated": g.outcome.truncated,
+                            "stdout": g.outcome.stdout,
+                            "stderr": g.outcome.stderr,
                             "nodes": g.nodes,
                         })
                     })
@@ -240,29 +281,7 @@ impl Answer {
             Answer::Histo {
                 buckets,
                 approximate,
-            } => {
-                if buckets.is_empty() {
-                    out.push_str("no value (no node reported the resource)\n");
-                }
-                let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
-                let last = buckets.len().saturating_sub(1);
-                let labels: Vec<String> = buckets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| {
-                        let close = if i == last { ']' } else { ')' };
-                        format!("[{}, {}{close}", num(b.lo), num(b.hi))
-                    })
-                    .collect();
-                let w = labels.iter().map(String::len).max().unwrap_or(0);
-                for (b, label) in buckets.iter().zip(&labels) {
-                    let bar = "#".repeat((b.count.saturating_mul(40).div_ceil(max)) as usize);
-                    let _ = writeln!(out, "{label:<w$}  {:>6}  {bar}", b.count);
-                }
-                if *approximate {
-                    out.push_str("(approximate: more than 4096 distinct values)\n");
-                }
-            }
+            } => render_histo(&mut out, buckets, *approximate),
             Answer::Filter(nodes) => {
                 if nodes.is_empty() {
                     out.push_str("(no node matched)\n");
@@ -273,26 +292,7 @@ impl Answer {
             }
             Answer::Exec(groups) => {
                 for g in groups {
-                    let mut status = match (g.exit, g.signal) {
-                        (Some(c), _) => format!("exit {c}"),
-                        (None, Some(s)) => format!("killed by signal {s}"),
-                        (None, None) => "no exit status".to_string(),
-                    };
-                    if g.timed_out {
-                        status.push_str(", timed out");
-                    }
-                    if g.truncated {
-                        status.push_str(", output truncated");
-                    }
-                    let _ = writeln!(
-                        out,
-                        "== {status} on {} node{}: {}",
-                        g.nodes.len(),
-                        if g.nodes.len() == 1 { "" } else { "s" },
-                        g.nodes.join(", ")
-                    );
-                    block(&mut out, "stdout", &g.stdout);
-                    block(&mut out, "stderr", &g.stderr);
+                    render_exec_group(&mut out, g);
                 }
             }
         }

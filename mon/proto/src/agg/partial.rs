@@ -1,15 +1,19 @@
 //! The mergeable partial result of one subtree (merge rules in the docs of [`super`]).
+//!
+//! [`Partial`] holds the coverage lists; its operation-specific part and how two of those merge
+//! is in `partial/body.rs`.
 
-use std::cmp::Ordering;
+mod body;
+
+use body::Body;
 
 use serde::{Deserialize, Serialize};
 
 use super::answer::{Answer, Coverage, ExecGroup};
-use super::histo::HistoStore;
-use super::local::{ExecOutcome, Local};
+use super::local::Local;
 use super::nodelist::{cut_str, NodeList};
 use super::query::Query;
-use super::{CLIENT, EXEC_OUTPUT_CAP, MAX_LIST_LEN, MAX_NODE_NAME, MAX_TOP_N};
+use super::{MAX_LIST_LEN, MAX_NODE_NAME};
 
 /// A partial received from the network that cannot be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,93 +49,6 @@ pub enum AggError {
     Invalid(&'static str),
 }
 
-/// One exec outcome with its nodes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct GroupPart {
-    outcome: ExecOutcome,
-    nodes: Vec<String>,
-}
-
-/// The operation-specific part.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum Body {
-    /// `skipped`: nodes of a push whose `--where` did not hold (they relayed only).
-    Count {
-        skipped: u64,
-    },
-    Depth {
-        depth: u32,
-    },
-    Topology {
-        edges: Vec<(String, String)>,
-    },
-    /// Double-double sum `hi + lo` of `n` values.
-    Avg {
-        hi: f64,
-        lo: f64,
-        n: u64,
-    },
-    Top {
-        n: u32,
-        items: Vec<(String, f64)>,
-    },
-    Histo {
-        store: HistoStore,
-    },
-    Filter {
-        nodes: Vec<String>,
-    },
-    Grep {
-        nodes: Vec<String>,
-    },
-    Exec {
-        groups: Vec<GroupPart>,
-        skipped: u64,
-    },
-}
-
-impl Body {
-    fn kind(&self) -> &'static str {
-        match self {
-            Body::Count { .. } => "count",
-            Body::Depth { .. } => "depth",
-            Body::Topology { .. } => "topology",
-            Body::Avg { .. } => "avg",
-            Body::Top { .. } => "top",
-            Body::Histo { .. } => "histo",
-            Body::Filter { .. } => "filter",
-            Body::Grep { .. } => "grep",
-            Body::Exec { .. } => "exec",
-        }
-    }
-
-    fn empty(q: &Query) -> Body {
-        match q {
-            Query::Count => Body::Count { skipped: 0 },
-            Query::Depth => Body::Depth { depth: 0 },
-            Query::Topology => Body::Topology { edges: Vec::new() },
-            Query::Avg { .. } => Body::Avg {
-                hi: 0.0,
-                lo: 0.0,
-                n: 0,
-            },
-            Query::Top { n, .. } => Body::Top {
-                n: *n,
-                items: Vec::new(),
-            },
-            Query::Histo { .. } => Body::Histo {
-                store: HistoStore::empty(),
-            },
-            Query::Filter { .. } => Body::Filter { nodes: Vec::new() },
-            Query::Grep { .. } => Body::Grep { nodes: Vec::new() },
-            Query::Exec { .. } => Body::Exec {
-                groups: Vec::new(),
-                skipped: 0,
-            },
-        }
-    }
-}
-
 /// The partial result of a subtree: mergeable, serde (CBOR) encodable, bounded (see the module
 /// docs of [`super`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,17 +58,6 @@ pub struct Partial {
     denied: NodeList,
     missing: NodeList,
     body: Body,
-}
-
-/// `a + b` exactly as `s + e`.
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    let bb = s - a;
-    (s, (a - (s - bb)) + (b - bb))
-}
-
-fn names_ok<'a>(mut names: impl Iterator<Item = &'a String>) -> bool {
-    names.all(|n| n.len() <= MAX_NODE_NAME)
 }
 
 fn too_large(what: &'static str, len: usize) -> Result<(), AggError> {
@@ -164,29 +70,6 @@ fn too_large(what: &'static str, len: usize) -> Result<(), AggError> {
     } else {
         Ok(())
     }
-}
-
-/// Sorted union of two name lists.
-fn union_names(a: &mut Vec<String>, b: Vec<String>) {
-    a.extend(b);
-    a.sort();
-    a.dedup();
-}
-
-/// Top order: descending value, ties by node name ascending.
-fn top_order(a: &(String, f64), b: &(String, f64)) -> Ordering {
-    b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
-}
-
-fn cap_outcome(mut o: ExecOutcome) -> ExecOutcome {
-    for s in [&mut o.stdout, &mut o.stderr] {
-        if s.len() > EXEC_OUTPUT_CAP {
-            let keep = cut_str(s, EXEC_OUTPUT_CAP).len();
-            s.truncate(keep);
-            o.truncated = true;
-        }
-    }
-    o
 }
 
 impl Partial {
@@ -218,65 +101,7 @@ impl Partial {
             (_, Local::Value(v)) if !v.is_finite() => {
                 Some(format!("the value {v} is not a finite number"))
             }
-            (Body::Count { skipped }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (Body::Count { .. }, _) => None,
-            (Body::Depth { depth }, _) => {
-                *depth = 1;
-                None
-            }
-            (Body::Topology { edges }, Local::Topology { parent }) => {
-                let parent = parent.unwrap_or_else(|| CLIENT.to_string());
-                edges.push((
-                    cut_str(&parent, MAX_NODE_NAME).to_string(),
-                    node.to_string(),
-                ));
-                None
-            }
-            (Body::Avg { hi, n, .. }, Local::Value(v)) => {
-                *hi = v;
-                *n = 1;
-                None
-            }
-            (Body::Top { items, .. }, Local::Value(v)) => {
-                items.push((node.to_string(), v));
-                None
-            }
-            (Body::Histo { store }, Local::Value(v)) => {
-                *store = HistoStore::one(v);
-                None
-            }
-            (Body::Filter { nodes }, Local::Value(v)) => {
-                if let Query::Filter { op, value, .. } = q {
-                    if op.eval(v, *value) {
-                        nodes.push(node.to_string());
-                    }
-                }
-                None
-            }
-            (Body::Grep { nodes }, Local::Matched(m)) => {
-                if m {
-                    nodes.push(node.to_string());
-                }
-                None
-            }
-            (Body::Exec { groups, .. }, Local::Exec(o)) => {
-                groups.push(GroupPart {
-                    outcome: cap_outcome(o),
-                    nodes: vec![node.to_string()],
-                });
-                None
-            }
-            (Body::Exec { skipped, .. }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (body, other) => Some(format!(
-                "internal error: local result {other:?} does not fit a '{}' query",
-                body.kind()
-            )),
+            (body, local) => body.record_local(q, node, local),
         };
         p.answered = 1;
         if let Some(reason) = failure {
@@ -325,56 +150,7 @@ impl Partial {
         for l in [&self.failed, &self.denied, &self.missing] {
             l.check().map_err(AggError::Invalid)?;
         }
-        match &self.body {
-            Body::Count { .. } | Body::Depth { .. } => {}
-            Body::Topology { edges } => {
-                too_large("topology edges", edges.len())?;
-                if !names_ok(edges.iter().flat_map(|(p, c)| [p, c])) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Avg { hi, lo, .. } => {
-                if !hi.is_finite() || !lo.is_finite() {
-                    return Err(AggError::Invalid("avg sum not finite"));
-                }
-            }
-            Body::Top { n, items } => {
-                if *n == 0 || *n > MAX_TOP_N || items.len() > *n as usize {
-                    return Err(AggError::Invalid("top list longer than N"));
-                }
-                if items.iter().any(|(_, v)| !v.is_finite()) {
-                    return Err(AggError::Invalid("top value not finite"));
-                }
-                if !names_ok(items.iter().map(|(n, _)| n)) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Histo { store } => store.check().map_err(AggError::Invalid)?,
-            Body::Filter { nodes } | Body::Grep { nodes } => {
-                too_large("node names", nodes.len())?;
-                if !names_ok(nodes.iter()) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
-            Body::Exec { groups, .. } => {
-                too_large("exec groups", groups.len())?;
-                for g in groups {
-                    too_large("exec group nodes", g.nodes.len())?;
-                    if g.nodes.is_empty() {
-                        return Err(AggError::Invalid("exec group without nodes"));
-                    }
-                    if g.outcome.stdout.len() > EXEC_OUTPUT_CAP
-                        || g.outcome.stderr.len() > EXEC_OUTPUT_CAP
-                    {
-                        return Err(AggError::Invalid("exec output longer than the cap"));
-                    }
-                    if !names_ok(g.nodes.iter()) {
-                        return Err(AggError::Invalid("node name too long"));
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.body.check()
     }
 
     /// [`Partial::check`], plus: the partial answers `q` (the client calls this on what the
@@ -409,102 +185,12 @@ impl Partial {
             });
         }
         other.check()?;
-        // Checks that need both sides, before any change.
-        match (&self.body, &other.body) {
-            (Body::Top { n: a, .. }, Body::Top { n: b, .. }) if a != b => {
-                return Err(AggError::TopN {
-                    expected: *a,
-                    got: *b,
-                })
-            }
-            (Body::Topology { edges: a }, Body::Topology { edges: b }) => {
-                too_large("topology edges", a.len() + b.len())?
-            }
-            (Body::Filter { nodes: a }, Body::Filter { nodes: b })
-            | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => {
-                too_large("node names", a.len() + b.len())?
-            }
-            (Body::Exec { groups: a, .. }, Body::Exec { groups: b, .. }) => {
-                too_large("exec groups", a.len() + b.len())?;
-                let nodes: usize = a.iter().chain(b).map(|g| g.nodes.len()).sum();
-                too_large("exec group nodes", nodes)?
-            }
-            _ => {}
-        }
+        self.body.check_merge(&other.body)?;
         self.answered = self.answered.saturating_add(other.answered);
         self.failed.merge(other.failed);
         self.denied.merge(other.denied);
         self.missing.merge(other.missing);
-        match (&mut self.body, other.body) {
-            (Body::Depth { depth: a }, Body::Depth { depth: b }) => *a = (*a).max(b),
-            (Body::Topology { edges: a }, Body::Topology { edges: b }) => {
-                a.extend(b);
-                a.sort();
-                a.dedup();
-            }
-            (
-                Body::Avg {
-                    hi: h1,
-                    lo: l1,
-                    n: n1,
-                },
-                Body::Avg {
-                    hi: h2,
-                    lo: l2,
-                    n: n2,
-                },
-            ) => {
-                let (s, e) = two_sum(*h1, h2);
-                let e = e + (*l1 + l2);
-                let hi = s + e;
-                *l1 = e - (hi - s);
-                *h1 = hi;
-                *n1 = n1.saturating_add(n2);
-            }
-            (Body::Top { n, items: a }, Body::Top { items: b, .. }) => {
-                a.extend(b);
-                // One entry per node: the larger value.
-                a.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.total_cmp(&x.1)));
-                a.dedup_by(|later, earlier| later.0 == earlier.0);
-                a.sort_by(top_order);
-                a.truncate(*n as usize);
-            }
-            (Body::Histo { store: a }, Body::Histo { store: b }) => a.merge(b),
-            (Body::Filter { nodes: a }, Body::Filter { nodes: b })
-            | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => union_names(a, b),
-            (
-                Body::Exec {
-                    groups: a,
-                    skipped: s1,
-                },
-                Body::Exec {
-                    groups: b,
-                    skipped: s2,
-                },
-            ) => {
-                *s1 = s1.saturating_add(s2);
-                a.extend(b);
-                a.sort_by(|x, y| x.outcome.cmp(&y.outcome));
-                let mut merged: Vec<GroupPart> = Vec::with_capacity(a.len());
-                for g in a.drain(..) {
-                    match merged.last_mut() {
-                        Some(last) if last.outcome == g.outcome => {
-                            union_names(&mut last.nodes, g.nodes)
-                        }
-                        _ => {
-                            let mut g = g;
-                            g.nodes.sort();
-                            g.nodes.dedup();
-                            merged.push(g);
-                        }
-                    }
-                }
-                *a = merged;
-            }
-            (Body::Count { skipped: a }, Body::Count { skipped: b }) => *a = a.saturating_add(b),
-            // Mismatches (unreachable: kinds were compared).
-            _ => {}
-        }
+        self.body.merge(other.body);
         Ok(())
     }
 
@@ -554,12 +240,7 @@ impl Partial {
                 let mut out: Vec<ExecGroup> = groups
                     .into_iter()
                     .map(|g| ExecGroup {
-                        exit: g.outcome.exit,
-                        signal: g.outcome.signal,
-                        stdout: g.outcome.stdout,
-                        stderr: g.outcome.stderr,
-                        timed_out: g.outcome.timed_out,
-                        truncated: g.outcome.truncated,
+                        outcome: g.outcome,
                         nodes: g.nodes,
                     })
                     .collect();

@@ -32,6 +32,10 @@ pub const FORMAT_VERSION: u64 = 1;
 /// `prev` of the first record (`seq` 0): 64 ASCII zeros.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The longest record line accepted, in bytes (a signed push session with its manifests is the
+/// largest thing a record carries). Writers, readers and the verifier all use this bound.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
 /// Length of the fixed suffix `,"hash":"` + 64 hex + `"}`.
 pub(crate) const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 

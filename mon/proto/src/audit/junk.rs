@@ -149,11 +149,7 @@ fn source_summary(ip: IpAddr, w: Window, now_ms: u64) -> AuditEvent {
         w.count,
         seconds_since(w, now_ms)
     );
-    AuditEvent::new(EventKind::JunkSummary)
-        .result(Outcome::Error)
-        .reason(JUNK_REASON, text)
-        .peer(ip.to_string())
-        .count(w.count)
+    summary(JUNK_REASON, text, w).peer(ip.to_string())
 }
 
 fn overflow_summary(w: Window, max_sources: usize, now_ms: u64) -> AuditEvent {
@@ -162,8 +158,13 @@ fn overflow_summary(w: Window, max_sources: usize, now_ms: u64) -> AuditEvent {
         w.count,
         seconds_since(w, now_ms)
     );
+    summary(JUNK_OVERFLOW_REASON, text, w)
+}
+
+/// A `junk-summary` event: `reason` with its `text`, counting the window's packets.
+fn summary(reason: &str, text: String, w: Window) -> AuditEvent {
     AuditEvent::new(EventKind::JunkSummary)
         .result(Outcome::Error)
-        .reason(JUNK_OVERFLOW_REASON, text)
+        .reason(reason, text)
         .count(w.count)
 }

@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 
+use super::chain::MAX_LINE_BYTES;
 use super::event::{EventKind, Reason};
-use super::verify::MAX_LINE_BYTES;
 
 /// One record as read from a log line. Unknown fields are rejected (the field set of `v` = 1
 /// is fixed); `event` and `result` are kept as strings so that a reader can show records of

@@ -8,12 +8,10 @@
 //! whole file with recomputed hashes — that needs signed checkpoints kept elsewhere (a later
 //! step).
 
-use super::chain::{is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV};
+use super::chain::{
+    is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV, MAX_LINE_BYTES,
+};
 use super::record::AuditRecord;
-
-/// The longest record line accepted, in bytes (a signed push session with its manifests is the
-/// largest thing a record carries).
-pub const MAX_LINE_BYTES: usize = 4 << 20;
 
 /// An intact log (or an intact prefix being checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,72 +162,12 @@ impl Verifier {
             return Err(b.clone());
         }
         self.line_no += 1;
-        if line.len() > MAX_LINE_BYTES {
-            return self.fail(None, BreakKind::TooLong);
-        }
-        if line.is_empty() {
-            return self.fail(None, BreakKind::Malformed("empty line".into()));
-        }
-        let rec = match AuditRecord::parse(line) {
+        let rec = match check_line(line) {
             Ok(r) => r,
-            Err(e) => return self.fail(None, BreakKind::Malformed(e.to_string())),
+            Err((seq, what)) => return self.fail(seq, what),
         };
-        let seq = Some(rec.seq);
-        if rec.v != FORMAT_VERSION {
-            return self.fail(seq, BreakKind::Version(rec.v));
-        }
-        let Some((unhashed, claimed)) = split_hash(line) else {
-            let what = "\"hash\" is not the last field or not 64 lowercase hex digits";
-            return self.fail(seq, BreakKind::Malformed(what.into()));
-        };
-        if claimed != rec.hash {
-            return self.fail(seq, BreakKind::Malformed("duplicate \"hash\" field".into()));
-        }
-        if !is_lower_hex(&rec.log_id, 32) || !is_lower_hex(&rec.prev, 64) {
-            let what = "log_id or prev is not lowercase hex of the right length";
-            return self.fail(seq, BreakKind::Malformed(what.into()));
-        }
-        if record_hash(&rec.prev, unhashed.as_bytes()) != rec.hash {
-            return self.fail(seq, BreakKind::HashMismatch);
-        }
-        match &self.tail {
-            None => {
-                if rec.seq != 0 {
-                    return self.fail(seq, BreakKind::FirstSeq(rec.seq));
-                }
-                if rec.prev != GENESIS_PREV {
-                    return self.fail(seq, BreakKind::FirstPrev);
-                }
-            }
-            Some(t) => {
-                if rec.log_id != t.log_id {
-                    let what = BreakKind::LogId {
-                        expected: t.log_id.clone(),
-                        found: rec.log_id.clone(),
-                    };
-                    return self.fail(seq, what);
-                }
-                let Some(expected) = t.last_seq.checked_add(1) else {
-                    return self.fail(seq, BreakKind::Malformed("seq overflows".into()));
-                };
-                if rec.seq > expected {
-                    let what = BreakKind::SeqGap {
-                        expected,
-                        found: rec.seq,
-                    };
-                    return self.fail(seq, what);
-                }
-                if rec.seq < expected {
-                    let what = BreakKind::SeqBack {
-                        expected,
-                        found: rec.seq,
-                    };
-                    return self.fail(seq, what);
-                }
-                if rec.prev != t.last_hash {
-                    return self.fail(seq, BreakKind::PrevMismatch);
-                }
-            }
+        if let Err(what) = self.check_link(&rec) {
+            return self.fail(Some(rec.seq), what);
         }
         self.records += 1;
         self.tail = Some(Tail {
@@ -237,6 +175,45 @@ impl Verifier {
             last_seq: rec.seq,
             last_hash: rec.hash,
         });
+        Ok(())
+    }
+
+    /// Checks that an intact record follows the tail: `seq` 0 and the genesis `prev` first,
+    /// then the same `log_id`, the next `seq` and `prev` equal to the last hash.
+    fn check_link(&self, rec: &AuditRecord) -> Result<(), BreakKind> {
+        let Some(t) = &self.tail else {
+            if rec.seq != 0 {
+                return Err(BreakKind::FirstSeq(rec.seq));
+            }
+            if rec.prev != GENESIS_PREV {
+                return Err(BreakKind::FirstPrev);
+            }
+            return Ok(());
+        };
+        if rec.log_id != t.log_id {
+            return Err(BreakKind::LogId {
+                expected: t.log_id.clone(),
+                found: rec.log_id.clone(),
+            });
+        }
+        let Some(expected) = t.last_seq.checked_add(1) else {
+            return Err(BreakKind::Malformed("seq overflows".into()));
+        };
+        if rec.seq > expected {
+            return Err(BreakKind::SeqGap {
+                expected,
+                found: rec.seq,
+            });
+        }
+        if rec.seq < expected {
+            return Err(BreakKind::SeqBack {
+                expected,
+                found: rec.seq,
+            });
+        }
+        if rec.prev != t.last_hash {
+            return Err(BreakKind::PrevMismatch);
+        }
         Ok(())
     }
 
@@ -286,4 +263,35 @@ pub fn verify_lines<'a>(
         v.push(line)?;
     }
     v.finish()
+}
+
+/// Checks one line on its own: size, record syntax, format version, the `hash` field last and
+/// matching the line's hash over `prev`. The error carries the record's `seq` once it is known.
+fn check_line(line: &str) -> Result<AuditRecord, (Option<u64>, BreakKind)> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err((None, BreakKind::TooLong));
+    }
+    if line.is_empty() {
+        return Err((None, BreakKind::Malformed("empty line".into())));
+    }
+    let rec = AuditRecord::parse(line).map_err(|e| (None, BreakKind::Malformed(e.to_string())))?;
+    let seq = Some(rec.seq);
+    if rec.v != FORMAT_VERSION {
+        return Err((seq, BreakKind::Version(rec.v)));
+    }
+    let Some((unhashed, claimed)) = split_hash(line) else {
+        let what = "\"hash\" is not the last field or not 64 lowercase hex digits";
+        return Err((seq, BreakKind::Malformed(what.into())));
+    };
+    if claimed != rec.hash {
+        return Err((seq, BreakKind::Malformed("duplicate \"hash\" field".into())));
+    }
+    if !is_lower_hex(&rec.log_id, 32) || !is_lower_hex(&rec.prev, 64) {
+        let what = "log_id or prev is not lowercase hex of the right length";
+        return Err((seq, BreakKind::Malformed(what.into())));
+    }
+    if record_hash(&rec.prev, unhashed.as_bytes()) != rec.hash {
+        return Err((seq, BreakKind::HashMismatch));
+    }
+    Ok(rec)
 }
