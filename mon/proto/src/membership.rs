@@ -33,7 +33,6 @@ mod local;
 mod msg;
 mod ring;
 mod select;
-pub mod sim;
 mod view;
 
 use std::collections::VecDeque;

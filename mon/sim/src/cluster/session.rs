@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::engine::{Engine, Step};
 use super::setup::{node_addr, node_name, Deployment, SLICE};
-use crate::agg::{Answer, Query};
-use crate::client::{ClientError, ClientSession, SessionRequest};
-use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
-use crate::wire::session::OverlaySpec;
+use mon_proto::agg::{Answer, Query};
+use mon_proto::client::{ClientError, ClientSession, SessionRequest};
+use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
+use mon_proto::wire::session::OverlaySpec;
 
 /// The resource every simulated session averages (its value on node `i` is
 /// [`super::resource_value`]).

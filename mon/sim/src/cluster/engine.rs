@@ -16,11 +16,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::setup::{node_addr, CLIENT_IP};
 use super::world::{World, MAX_BACKLOG_US};
-use crate::agg::{Local, Query};
-use crate::audit::EventKind;
-use crate::node::{Node, Output, Peer};
-use crate::wire::packet::MAX_DATAGRAM;
-use crate::wire::session::SessionHash;
+use mon_proto::agg::{Local, Query};
+use mon_proto::audit::EventKind;
+use mon_proto::node::{Node, Output, Peer};
+use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::wire::session::SessionHash;
 
 /// The simulated client's connection id at every entry node.
 const CLIENT_ID: u64 = 1;
@@ -473,7 +473,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::packet::Packet;
+    use mon_proto::wire::packet::Packet;
 
     #[test]
     fn gossip_is_recognised_without_decoding() {

@@ -1,9 +1,9 @@
-//! The simulator ([`mon_proto::sim`]): determinism, a 1,000-node deployment (the CI case),
+//! The simulator ([`mon_sim::cluster`]): determinism, a 1,000-node deployment (the CI case),
 //! dead and slow nodes, every overlay.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mon_proto::sim::{self, Column, SimConfig, SimReport};
 use mon_proto::wire::session::OverlayKind;
+use mon_sim::cluster::{self as sim, Column, SimConfig, SimReport};
 
 fn run(cfg: &SimConfig) -> Vec<SimReport> {
     sim::run(cfg, &mut |_| {}).expect("simulation runs")

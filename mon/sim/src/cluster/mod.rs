@@ -1,5 +1,5 @@
 //! A deterministic discrete-event simulator of a MON deployment: the real [`Node`] state
-//! machines of N servers and a real [`crate::client::ClientSession`], under virtual time.
+//! machines of N servers and a real [`mon_proto::client::ClientSession`], under virtual time.
 //!
 //! Run ([`run`]):
 //! 1. **Deployment** ([`setup`]): node keys, `known_nodes`, a user key and a slice policy, made
@@ -38,11 +38,11 @@ pub use report::{count_cdf, percentile, RttSummary, SimReport, Spread};
 pub use session::{SessionRecord, RESOURCE};
 pub use world::Latency;
 
-use crate::membership::default_fanout_with_ring;
-use crate::node::{Node, NodeConfig};
-use crate::replay::ReplayCache;
-use crate::wire::session::{OverlayKind, OverlaySpec};
 use engine::Engine;
+use mon_proto::membership::default_fanout_with_ring;
+use mon_proto::node::{Node, NodeConfig};
+use mon_proto::replay::ReplayCache;
+use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 
 /// Unix ms the simulated clocks read at virtual time 0 (2025-06-15).
 pub const EPOCH_MS: u64 = 1_750_000_000_000;

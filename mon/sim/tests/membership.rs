@@ -1,11 +1,11 @@
 //! Many membership state machines exchanging Ping/Pong in memory under virtual time
-//! (`mon_proto::membership::sim`): convergence, trust, failure detection, RTT, determinism.
+//! (`mon_sim::membership`): convergence, trust, failure detection, RTT, determinism.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
-use mon_proto::membership::sim::{planar_latency, sim_id, SimNet};
 use mon_proto::membership::{Config, MemberId};
+use mon_sim::membership::{planar_latency, sim_id, SimNet};
 
 /// Nodes whose view holds `name` at the current virtual time.
 fn holders(net: &SimNet, name: &str) -> Vec<usize> {
