@@ -42,7 +42,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, Stats};
+pub use config::{
+    Config, Stats, DEAD_AFTER_INTERVALS, DEFAULT_PING_INTERVAL_MS, ESTIMATE_WINDOW_INTERVALS,
+    KMV_WINDOW_INTERVALS, PING_TIMEOUT_INTERVALS,
+};
 pub use estimate::{default_fanout, default_fanout_with_ring, IN_DEGREE_SHAPE};
 pub use msg::{Entry, GossipMsg, MemberId, Ping, Pong};
 pub use ring::{RingNeighbours, RingPeer};

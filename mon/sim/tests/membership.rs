@@ -295,7 +295,7 @@ fn small_caps_hold_under_load() {
 #[test]
 fn low_bandwidth_config_converges_within_its_budget() {
     let n = 100;
-    let config = Config::low_bandwidth();
+    let config = Config::with_interval(2_000);
     let mut net = SimNet::new(n, &config, 8, planar_latency(n, 8));
     net.join_all_to_first();
     net.run_until(120_000);

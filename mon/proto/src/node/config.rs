@@ -63,14 +63,16 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// Defaults for a node named `name` at `listen`.
-    pub fn new(name: &str, listen: SocketAddr) -> NodeConfig {
+    /// The configuration of a `mon server` named `name` at `listen`, every setting at its
+    /// default (the gossip at [`membership::DEFAULT_PING_INTERVAL_MS`], its timeouts derived
+    /// from it). `mon server` applies the operator's flags on top; the simulator runs it as is.
+    pub fn server(name: &str, listen: SocketAddr) -> NodeConfig {
         NodeConfig {
             name: name.to_string(),
             listen,
             limits: Limits::default(),
             replay: ReplayConfig::default(),
-            membership: membership::Config::default(),
+            membership: membership::Config::with_interval(membership::DEFAULT_PING_INTERVAL_MS),
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_key: DEFAULT_MAX_SESSIONS_PER_KEY,
             max_sessions_per_slice: DEFAULT_MAX_SESSIONS_PER_SLICE,
@@ -84,6 +86,14 @@ impl NodeConfig {
             corrupt_serve: false,
             #[cfg(feature = "fault-injection")]
             no_push_go: false,
+        }
+    }
+
+    /// [`NodeConfig::server`] with the membership's [`membership::Config::default`].
+    pub fn new(name: &str, listen: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            membership: membership::Config::default(),
+            ..NodeConfig::server(name, listen)
         }
     }
 }
