@@ -8,6 +8,9 @@
 //!    processing speed, and a role: normal, straggler (slow) or dead.
 //! 3. **Membership**: nodes start over the first 10 s and join through the first three (as in
 //!    `mon testbed`); gossip runs for `settle_ms` of virtual time.
+//!    Every node runs [`NodeConfig::server`], the configuration of a `mon server` without
+//!    flags (gossip every 2.5 s, timeouts derived from it): the simulator measures what is
+//!    deployed.
 //! 4. **Sessions**: the dead nodes stop (they never answer again); then, one at a time, the
 //!    client sends a session (`count`, `depth` and `avg load`) to a random live entry node
 //!    (not a straggler: the paper's client uses a nearby server) and waits for the result, `gap_ms` between sessions, cycling through the configurations
@@ -217,7 +220,7 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
         let Some(key) = dep.keys.get_mut(i).and_then(Option::take) else {
             return Err(SimError::Setup(format!("no key for node {i}")));
         };
-        let ncfg = NodeConfig::new(&setup::node_name(i), setup::node_addr(i));
+        let ncfg = NodeConfig::server(&setup::node_name(i), setup::node_addr(i));
         let replay = ReplayCache::new(ncfg.replay.clone());
         let mut seed = [0u8; 32];
         node_rng.fill_bytes(&mut seed);
