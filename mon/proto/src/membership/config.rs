@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Membership configuration. [`Config::default`] gives the values used by `mon server` (and
-/// the simulator); [`Config::with_interval`] the same at another gossip interval.
+/// Membership configuration. Servers and the simulator run [`Config::with_interval`] at
+/// [`DEFAULT_PING_INTERVAL_MS`] (through `NodeConfig::server`); [`Config::default`] is a faster
+/// profile (1 s gossip) that the membership's own tests are written against.
 ///
 /// Every size here is a hard cap: memory use of a [`super::Membership`] is bounded by
 /// `O(view_size + local_list_size + ring_size + max_outstanding + max_seeds +
@@ -82,6 +83,9 @@ pub const ESTIMATE_WINDOW_INTERVALS: u64 = 24;
 pub const KMV_WINDOW_INTERVALS: u64 = 120;
 
 impl Default for Config {
+    /// A Ping every second with 4 entries and 2 hints, dead after 15 s: quicker convergence
+    /// for tests and small experiments, at about twice the servers' gossip bandwidth. Not
+    /// what `mon server` runs (see [`Config::with_interval`]).
     fn default() -> Self {
         Config {
             ping_interval_ms: 1000,
