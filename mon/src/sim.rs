@@ -1,4 +1,4 @@
-//! `mon sim`: the deterministic simulator ([`mon_proto::sim`]) from the command line, with
+//! `mon sim`: the deterministic simulator ([`mon_sim::cluster`]) from the command line, with
 //! output in the shape of the paper's Table 1, one JSON object per configuration, and the
 //! count-time CDF as CSV.
 
@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use mon_proto::sim::{self, Column, Latency, SimConfig, SimReport};
 use mon_proto::wire::session::OverlayKind;
+use mon_sim::cluster::{self as sim, Column, Latency, SimConfig, SimReport};
 
 use crate::client::OverlayArg;
 

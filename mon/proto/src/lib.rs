@@ -2,7 +2,7 @@
 //!
 //! No sockets, no clock reads, no OS randomness: every entry point takes `now` and an RNG
 //! where it needs them, and output is drained by the caller (a tokio driver in the `mon`
-//! binary, or the simulator).
+//! binary, or the simulators of the `mon-sim` crate).
 
 pub mod agg;
 pub mod audit;
@@ -13,7 +13,6 @@ pub mod push;
 pub mod refusal;
 pub mod replay;
 pub mod roster;
-pub mod sim;
 pub mod targets;
 pub mod verify;
 pub mod wire;

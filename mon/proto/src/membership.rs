@@ -26,24 +26,32 @@
 //! I/O: every entry point takes `now_ms`; randomness comes from a ChaCha8 generator seeded by
 //! the caller (same seed and inputs → same outputs); messages to send are drained with
 //! [`Membership::poll_transmit`] and the next deadline is [`Membership::poll_timeout`].
+//!
+//! Files: this one holds the state and message handling; `tick` the timers (expiry, the
+//! periodic Ping); `entries` what a message carries; `config` the knobs and the gossip
+//! interval they derive from; `view`, `local`, `ring`, `estimate`, `select` the tables.
 
 mod config;
+mod entries;
 mod estimate;
 mod local;
 mod msg;
 mod ring;
 mod select;
-pub mod sim;
+mod tick;
 mod view;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, Stats};
+pub use config::{
+    Config, Stats, DEAD_AFTER_INTERVALS, DEFAULT_PING_INTERVAL_MS, ESTIMATE_WINDOW_INTERVALS,
+    KMV_WINDOW_INTERVALS, PING_TIMEOUT_INTERVALS,
+};
 pub use estimate::{default_fanout, default_fanout_with_ring, IN_DEGREE_SHAPE};
 pub use msg::{Entry, GossipMsg, MemberId, Ping, Pong};
 pub use ring::{RingNeighbours, RingPeer};
@@ -107,9 +115,6 @@ impl std::fmt::Debug for Membership {
             .finish_non_exhaustive()
     }
 }
-
-/// A candidate for structure hints: identity, node id, local time last heard alive.
-type Known<'a> = (&'a MemberId, u64, u64);
 
 impl Membership {
     /// A node `me` with random `node_id`; `seed` seeds its private random generator.
@@ -310,185 +315,6 @@ impl Membership {
         });
         if self.queue(to.addr, pong) {
             self.stats.pongs_sent += 1;
-        }
-    }
-
-    /// `entries_per_msg` random live view members other than `peer`.
-    fn pick_entries(&mut self, now_ms: u64, peer: &str) -> Vec<Entry> {
-        let dead_after = self.config.dead_after_ms;
-        let out: Vec<Entry> = self
-            .view
-            .sample(&mut self.rng, self.config.entries_per_msg, |s| {
-                s.id.name != peer && now_ms.saturating_sub(s.heard_ms) <= dead_after
-            })
-            .into_iter()
-            .map(|s| Entry {
-                id: s.id.clone(),
-                node_id: s.node_id,
-                age_ms: now_ms.saturating_sub(s.heard_ms),
-            })
-            .collect();
-        let names: Vec<&str> = out.iter().map(|e| e.id.name.as_str()).collect();
-        self.view.mark_passed_on(&names);
-        out
-    }
-
-    /// Structure hints for `peer`: half of the budget (the odd slot going either way at random)
-    /// for the known nodes nearest to its node id (alternating sides, starting on a random
-    /// one), the rest for random entries among our k smallest node ids.
-    fn pick_aux(&mut self, now_ms: u64, peer_node_id: Option<u64>, peer: &str) -> Vec<Entry> {
-        let budget = self.config.aux_entries_per_msg;
-        if budget == 0 {
-            return Vec::new();
-        }
-        let mut out: Vec<Entry> = Vec::with_capacity(budget);
-        let me = self.me.name.clone();
-        let entry = |id: &MemberId, node_id: u64, heard: u64| Entry {
-            id: id.clone(),
-            node_id,
-            age_ms: now_ms.saturating_sub(heard),
-        };
-        if let Some(target) = peer_node_id {
-            let dead_after = self.config.dead_after_ms;
-            let known: Vec<Known<'_>> = self
-                .view
-                .slots()
-                .iter()
-                .map(|s| (&s.id, s.node_id, s.heard_ms))
-                .chain(
-                    self.ring
-                        .successors()
-                        .iter()
-                        .chain(self.ring.predecessors())
-                        .map(|s| (&s.id, s.node_id, s.heard_ms)),
-                )
-                .filter(|(id, _, h)| {
-                    id.name != peer && id.name != me && now_ms.saturating_sub(*h) <= dead_after
-                })
-                .collect();
-            let succ_first = self.rng.gen_bool(0.5);
-            let mut side_succ = succ_first;
-            let mut excluded: Vec<String> = Vec::new();
-            let ring_slots = budget / 2 + usize::from(budget % 2 == 1 && self.rng.gen_bool(0.5));
-            for _ in 0..ring_slots {
-                let best = known
-                    .iter()
-                    .filter(|(id, _, _)| !excluded.contains(&id.name))
-                    .min_by_key(|(_, n, _)| {
-                        if side_succ {
-                            n.wrapping_sub(target)
-                        } else {
-                            target.wrapping_sub(*n)
-                        }
-                    });
-                if let Some((id, n, h)) = best {
-                    excluded.push(id.name.clone());
-                    out.push(entry(id, *n, *h));
-                }
-                side_succ = !side_succ;
-            }
-        }
-        let head: Vec<&estimate::KmvSlot> = self
-            .estimator
-            .kmv_head()
-            .iter()
-            .filter(|s| s.id.name != peer && s.id.name != me)
-            .filter(|s| !out.iter().any(|e| e.id.name == s.id.name))
-            .collect();
-        let want = budget.saturating_sub(out.len()).min(head.len());
-        for i in rand::seq::index::sample(&mut self.rng, head.len(), want) {
-            if let Some(s) = head.get(i) {
-                out.push(entry(&s.id, s.node_id, s.heard_ms));
-            }
-        }
-        out
-    }
-
-    /// Advances timers: expires dead members and unanswered Pings, and sends the periodic
-    /// Ping when due.
-    pub fn handle_timeout(&mut self, now_ms: u64) {
-        self.clock(now_ms);
-        self.expire(now_ms);
-        if now_ms >= self.next_ping_ms {
-            self.send_ping(now_ms);
-            let interval = self.config.ping_interval_ms;
-            let low = interval - interval / 10;
-            let jitter = self.rng.gen_range(0..=interval / 5);
-            self.next_ping_ms = now_ms.saturating_add(low).saturating_add(jitter);
-        }
-    }
-
-    fn expire(&mut self, now_ms: u64) {
-        let dead_after = self.config.dead_after_ms;
-        self.stats.expired += self.view.expire(now_ms, dead_after) as u64;
-        self.local.expire(now_ms, dead_after);
-        self.ring.expire(now_ms, dead_after);
-        self.estimator.expire(now_ms);
-        self.estimator.offer_kmv(&self.me, self.node_id, now_ms);
-        self.stats.pings_timed_out +=
-            self.pending.expire(now_ms, self.config.ping_timeout_ms) as u64;
-    }
-
-    fn ring_target(&mut self) -> Option<(Option<String>, SocketAddr, Option<u64>)> {
-        let slot = self.ring.nth_target(self.ring_cursor)?;
-        self.ring_cursor = self.ring_cursor.wrapping_add(1);
-        Some((Some(slot.id.name.clone()), slot.id.addr, Some(slot.node_id)))
-    }
-
-    fn view_target(&mut self, now_ms: u64) -> Option<(Option<String>, SocketAddr, Option<u64>)> {
-        let dead_after = self.config.dead_after_ms;
-        let s = self
-            .view
-            .sample(&mut self.rng, 1, |s| {
-                now_ms.saturating_sub(s.heard_ms) <= dead_after
-            })
-            .into_iter()
-            .next()?;
-        Some((Some(s.id.name.clone()), s.id.addr, Some(s.node_id)))
-    }
-
-    fn send_ping(&mut self, now_ms: u64) {
-        self.pings_started = self.pings_started.wrapping_add(1);
-        let every = self.config.ring_ping_every;
-        let ring_turn = every > 0 && self.pings_started % every == 0;
-        let seed_every = self.config.seed_ping_every;
-        // Only while starting (the first `SEED_PINGS` rounds): start-up partitions are what
-        // this heals, and it should not load the join nodes for ever.
-        let seed_turn = seed_every > 0
-            && self.pings_started <= seed_every * SEED_PINGS
-            && self.pings_started % seed_every == 1;
-        let target = if seed_turn && !self.seeds.is_empty() {
-            let i = self.rng.gen_range(0..self.seeds.len());
-            self.seeds.get(i).map(|a| (None, *a, None))
-        } else if ring_turn {
-            self.ring_target().or_else(|| self.view_target(now_ms))
-        } else {
-            self.view_target(now_ms).or_else(|| self.ring_target())
-        };
-        let target = target.or_else(|| {
-            if self.seeds.is_empty() {
-                None
-            } else {
-                let i = self.rng.gen_range(0..self.seeds.len());
-                self.seeds.get(i).map(|a| (None, *a, None))
-            }
-        });
-        let Some((name, addr, peer_node_id)) = target else {
-            return;
-        };
-        let nonce: u64 = self.rng.gen();
-        let peer = name.clone().unwrap_or_default();
-        let entries = self.pick_entries(now_ms, &peer);
-        let aux = self.pick_aux(now_ms, peer_node_id, &peer);
-        let ping = GossipMsg::Ping(Ping {
-            nonce,
-            sender_node_id: self.node_id,
-            entries,
-            aux,
-        });
-        if self.queue(addr, ping) {
-            self.pending.insert(nonce, name, addr, now_ms);
-            self.stats.pings_sent += 1;
         }
     }
 

@@ -5,8 +5,8 @@
 //! - [`sched`]: the receiver-driven multi-parent download scheduler ([`sched::Download`]).
 //! - [`serve`]: the parent side: which child's request to serve next ([`serve::ServeQueue`]).
 //! - [`msg`]: the messages on a push session's links (hop channel 1).
-//! - [`sim`]: a virtual-time simulation of a whole push DAG, used by the tests and the
-//!   benchmark to compare scheduling policies and DAG shapes against the Kumar–Ross bound.
+//!
+//! The virtual-time simulation of a whole push DAG lives in the `mon-sim` crate (`mon_sim::push`).
 //!
 //! A block is verified against the user-signed manifest before it is written, advertised or
 //! served; a parent that sends a bad block is dropped for the session.
@@ -16,7 +16,6 @@ pub mod manifest;
 pub mod msg;
 pub mod sched;
 pub mod serve;
-pub mod sim;
 
 pub use bitset::BitSet;
 pub use manifest::{block_hashes, build_manifest, default_block_size, verify_block, BlockError};

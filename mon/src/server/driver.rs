@@ -131,7 +131,7 @@ pub(super) async fn serve(
     );
     super::state::prepare_state_dir(&state_dir)?;
     let start = now_ms();
-    let mut cfg = NodeConfig::new(&name, args.listen);
+    let mut cfg = NodeConfig::server(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
     cfg.max_sessions = args.max_sessions.max(1);
@@ -152,10 +152,8 @@ pub(super) async fn serve(
             "the server runs as root and server.conf lists no run-as-users: exec, grep and push are refused for every slice (add `run-as-users SLICE USER,…`)"
         );
     }
-    cfg.membership = mon_proto::membership::Config {
-        ping_interval_ms: args.ping_interval_ms.clamp(100, 60_000),
-        ..mon_proto::membership::Config::low_bandwidth()
-    };
+    cfg.membership =
+        mon_proto::membership::Config::with_interval(args.ping_interval_ms.clamp(100, 60_000));
     cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
         .context("--push-policy must be first-fit or rarest-first")?;
     cfg.push_primary_first = args.push_primary_first;

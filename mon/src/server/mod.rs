@@ -70,7 +70,7 @@ pub struct ServerArgs {
     pub go_wait_ms: u64,
     /// Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint;
     /// the default keeps gossip under 500 B/s per node).
-    #[arg(long, default_value_t = 2500)]
+    #[arg(long, default_value_t = mon_proto::membership::DEFAULT_PING_INTERVAL_MS)]
     pub ping_interval_ms: u64,
 }
 

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Membership configuration. [`Config::default`] gives the values used by `mon server`.
+/// Membership configuration. Servers and the simulator run [`Config::with_interval`] at
+/// [`DEFAULT_PING_INTERVAL_MS`] (through `NodeConfig::server`); [`Config::default`] is a faster
+/// profile (1 s gossip) that the membership's own tests are written against.
 ///
 /// Every size here is a hard cap: memory use of a [`super::Membership`] is bounded by
 /// `O(view_size + local_list_size + ring_size + max_outstanding + max_seeds +
@@ -61,46 +63,67 @@ pub struct Config {
     pub kmv_window_ms: u64,
 }
 
+/// The one default gossip interval (mean ms between two Pings of a node): what `mon server`
+/// runs unless `--ping-interval-ms` says otherwise, and what the simulator runs. With 3 view
+/// entries and 1 structure hint per message it keeps gossip under 500 B/s per node.
+pub const DEFAULT_PING_INTERVAL_MS: u64 = 2_500;
+
+/// `dead_after_ms` in gossip intervals: a member unheard of for 12 intervals (30 s at the
+/// default) leaves the view. Each live member is pinged or mentioned several times in that
+/// span, so a live one is not dropped by bad luck.
+pub const DEAD_AFTER_INTERVALS: u64 = 12;
+/// `ping_timeout_ms` in gossip intervals: an unanswered Ping is forgotten after 4 intervals
+/// (10 s at the default), far above any round trip.
+pub const PING_TIMEOUT_INTERVALS: u64 = 4;
+/// `estimate_window_ms` in gossip intervals: the size estimator counts names heard of within
+/// 24 intervals (60 s at the default), twice `dead_after_ms`.
+pub const ESTIMATE_WINDOW_INTERVALS: u64 = 24;
+/// `kmv_window_ms` in gossip intervals: 120 (300 s at the default), ten times `dead_after_ms`
+/// because the minima travel far (every node keeps the same ones).
+pub const KMV_WINDOW_INTERVALS: u64 = 120;
+
 impl Default for Config {
+    /// A Ping every second with 4 entries and 2 hints, dead after 15 s: quicker convergence
+    /// for tests and small experiments, at about twice the servers' gossip bandwidth. Not
+    /// what `mon server` runs (see [`Config::with_interval`]).
     fn default() -> Self {
         Config {
-            view_size: 32,
-            local_list_size: 8,
-            ring_size: 2,
             ping_interval_ms: 1000,
-            ring_ping_every: 2,
-            seed_ping_every: 10,
             entries_per_msg: 4,
             aux_entries_per_msg: 2,
             dead_after_ms: 15_000,
             ping_timeout_ms: 5_000,
-            max_outstanding: 16,
-            max_entries_in: 16,
-            evict_passed_on_first: false,
-            max_seeds: 16,
-            max_transmit_queue: 64,
-            estimate_window_ms: 60_000,
-            max_seen: 4096,
-            kmv_k: 16,
-            kmv_window_ms: 300_000,
+            ..Config::with_interval(DEFAULT_PING_INTERVAL_MS)
         }
     }
 }
 
 impl Config {
-    /// A configuration for a gossip budget under 500 B/s per node: one Ping every 2 s with 3
-    /// view entries and 1 structure hint (≈ 4 entries of ~80 bytes CBOR, plus the Pong's,
-    /// ≈ 350 B/s before the envelope), and `dead_after_ms` doubled to 30 s to match the slower
-    /// gossip. Views, ring and coverage converge as with the default (simulated, 200 nodes),
-    /// in about twice the time; a dead node leaves the views after 30 s.
-    pub fn low_bandwidth() -> Self {
+    /// The servers' configuration at a gossip interval of `ping_interval_ms`: one Ping per
+    /// interval with 3 view entries and 1 structure hint (≈ 4 entries of ~80 bytes CBOR,
+    /// plus the Pong's), and every timeout derived from the interval (`*_INTERVALS` above), so
+    /// a slower gossip keeps members as long in gossip rounds.
+    pub fn with_interval(ping_interval_ms: u64) -> Self {
         Config {
-            ping_interval_ms: 2_000,
+            view_size: 32,
+            local_list_size: 8,
+            ring_size: 2,
+            ping_interval_ms,
+            ring_ping_every: 2,
+            seed_ping_every: 10,
             entries_per_msg: 3,
             aux_entries_per_msg: 1,
-            dead_after_ms: 30_000,
-            ping_timeout_ms: 10_000,
-            ..Config::default()
+            dead_after_ms: ping_interval_ms * DEAD_AFTER_INTERVALS,
+            ping_timeout_ms: ping_interval_ms * PING_TIMEOUT_INTERVALS,
+            max_outstanding: 16,
+            max_entries_in: 16,
+            evict_passed_on_first: false,
+            max_seeds: 16,
+            max_transmit_queue: 64,
+            estimate_window_ms: ping_interval_ms * ESTIMATE_WINDOW_INTERVALS,
+            max_seen: 4096,
+            kmv_k: 16,
+            kmv_window_ms: ping_interval_ms * KMV_WINDOW_INTERVALS,
         }
     }
 

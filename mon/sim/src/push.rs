@@ -25,11 +25,11 @@ pub use model::{kumar_ross_bound, SimConfig, SimError, SimNode, SimResult};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::bitset::BitSet;
-use super::manifest::build_manifest;
-use super::sched::{BlockOutcome, Download, Event, ParentId};
-use super::serve::{ServeQueue, SECONDARY_WEIGHT};
-use crate::wire::session::{Manifest, MAX_BLOCKS};
+use mon_proto::push::bitset::BitSet;
+use mon_proto::push::manifest::build_manifest;
+use mon_proto::push::sched::{BlockOutcome, Download, Event, ParentId};
+use mon_proto::push::serve::{ServeQueue, SECONDARY_WEIGHT};
+use mon_proto::wire::session::{Manifest, MAX_BLOCKS};
 
 #[derive(Clone, Debug)]
 enum Msg {

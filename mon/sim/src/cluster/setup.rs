@@ -17,7 +17,7 @@ use rand::RngCore;
 use rand_chacha::ChaCha20Rng;
 
 use super::SimError;
-use crate::roster::Roster;
+use mon_proto::roster::Roster;
 
 /// The slice every simulated session runs in.
 pub const SLICE: &str = "sim";

@@ -11,12 +11,12 @@
 //! root's own size estimate, as a server would. A session is full when it reaches all N.
 //!
 //! N = 50 and 200 run always; N = 1,000 takes ~10–20 s in a debug build and is `#[ignore]`d
-//! (`cargo test -p mon-proto --test membership_coverage -- --ignored --nocapture`), as is the
+//! (`cargo test -p mon-sim --test membership_coverage -- --ignored --nocapture`), as is the
 //! table of coverage by fanout used in docs/benchmarks.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mon_proto::membership::sim::{planar_latency, SimNet};
 use mon_proto::membership::{default_fanout, default_fanout_with_ring, Config};
+use mon_sim::membership::{planar_latency, SimNet};
 
 struct Outcome {
     full: usize,
@@ -98,7 +98,7 @@ fn coverage_1000_nodes() {
     check(1000, 13);
 }
 
-/// Coverage by fanout for the report: `cargo test -p mon-proto --test membership_coverage
+/// Coverage by fanout for the report: `cargo test -p mon-sim --test membership_coverage
 /// -- --ignored coverage_table --nocapture` (env NS=50,200,1000 SEEDS=1,2 SESSIONS=100).
 #[test]
 #[ignore = "measurement table, minutes in a debug build"]

@@ -5,8 +5,8 @@
 
 use super::dag::{build, uploaders, Shape};
 use super::*;
-use crate::push::sched::{Config, Policy};
-use crate::push::serve::PRIMARY_WEIGHT;
+use mon_proto::push::sched::{Config, Policy};
+use mon_proto::push::serve::PRIMARY_WEIGHT;
 
 /// 10 Mbit/s in bytes per ms.
 const U: f64 = 1250.0;

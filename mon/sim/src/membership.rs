@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Config, GossipMsg, MemberId, Membership};
+use mon_proto::membership::{Config, GossipMsg, MemberId, Membership};
 
 /// One simulated node.
 pub struct SimNode {

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::push::sched::{Config, Policy};
+use mon_proto::push::sched::{Config, Policy};
 
 /// One simulated node. Node 0 is the source.
 #[derive(Clone, Debug, PartialEq)]

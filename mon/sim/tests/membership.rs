@@ -1,11 +1,11 @@
 //! Many membership state machines exchanging Ping/Pong in memory under virtual time
-//! (`mon_proto::membership::sim`): convergence, trust, failure detection, RTT, determinism.
+//! (`mon_sim::membership`): convergence, trust, failure detection, RTT, determinism.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
-use mon_proto::membership::sim::{planar_latency, sim_id, SimNet};
 use mon_proto::membership::{Config, MemberId};
+use mon_sim::membership::{planar_latency, sim_id, SimNet};
 
 /// Nodes whose view holds `name` at the current virtual time.
 fn holders(net: &SimNet, name: &str) -> Vec<usize> {
@@ -295,7 +295,7 @@ fn small_caps_hold_under_load() {
 #[test]
 fn low_bandwidth_config_converges_within_its_budget() {
     let n = 100;
-    let config = Config::low_bandwidth();
+    let config = Config::with_interval(2_000);
     let mut net = SimNet::new(n, &config, 8, planar_latency(n, 8));
     net.join_all_to_first();
     net.run_until(120_000);

@@ -16,11 +16,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::setup::{node_addr, CLIENT_IP};
 use super::world::{World, MAX_BACKLOG_US};
-use crate::agg::{Local, Query};
-use crate::audit::EventKind;
-use crate::node::{Node, Output, Peer};
-use crate::wire::packet::MAX_DATAGRAM;
-use crate::wire::session::SessionHash;
+use mon_proto::agg::{Local, Query};
+use mon_proto::audit::EventKind;
+use mon_proto::node::{Node, Output, Peer};
+use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::wire::session::SessionHash;
 
 /// The simulated client's connection id at every entry node.
 const CLIENT_ID: u64 = 1;
@@ -267,45 +267,33 @@ impl Engine {
             };
             return Step::Client(bytes);
         };
-        let Some(h) = self.hosts.get(i) else {
-            return Step::Busy;
-        };
-        if h.dead {
-            if matches!(ev.kind, Kind::Packet { .. }) {
-                self.traffic.dropped += 1;
-            }
-            return Step::Busy;
+        if let Some(ev) = self.ready(i, ev) {
+            self.handle(i, ev);
         }
-        if !h.up && !matches!(ev.kind, Kind::Start { .. }) {
+        Step::Busy
+    }
+
+    /// `ev` if node `i` handles it now; `None` when it is dropped (node dead or not started,
+    /// socket backlog full), superseded (an old timer) or deferred (re-queued for when the
+    /// node is free or its deadline comes).
+    fn ready(&mut self, i: usize, ev: Event) -> Option<Event> {
+        let h = self.hosts.get(i)?;
+        if h.dead || (!h.up && !matches!(ev.kind, Kind::Start { .. })) {
             if matches!(ev.kind, Kind::Packet { .. }) {
                 self.traffic.dropped += 1;
             }
-            return Step::Busy;
+            return None;
         }
         if let Kind::Timer { .. } = ev.kind {
-            if h.timer_at != Some(ev.at) {
-                return Step::Busy; // superseded by an earlier one
-            }
-            // The node's deadline may have moved later since this was queued (see
-            // `reschedule`): wait for it.
-            let due = self.timer_due(i);
-            if due.is_none_or(|d| d > ev.at) {
-                if let Some(h) = self.hosts.get_mut(i) {
-                    h.timer_at = due;
-                }
-                if let Some(d) = due {
-                    self.push(d, Kind::Timer { node: i as u32 });
-                }
-                return Step::Busy;
+            if !self.timer_fires(i, ev.at) {
+                return None;
             }
         }
-        let Some(h) = self.hosts.get(i) else {
-            return Step::Busy;
-        };
+        let h = self.hosts.get(i)?;
         // A node too far behind drops packets (its socket buffer is full).
         if matches!(ev.kind, Kind::Packet { .. }) && h.busy_until > ev.at + MAX_BACKLOG_US {
             self.traffic.dropped += 1;
-            return Step::Busy;
+            return None;
         }
         // A busy node handles the event when it is free (FIFO).
         if h.busy_until > ev.at {
@@ -317,13 +305,39 @@ impl Engine {
             }
             self.traffic.deferred += 1;
             self.push(at, ev.kind);
-            return Step::Busy;
+            return None;
         }
+        Some(ev)
+    }
+
+    /// Whether node `i`'s timer event queued for `at` fires now: not when a later-queued one
+    /// superseded it, nor when the node's deadline moved later since it was queued (see
+    /// `reschedule`; then it is re-queued for that deadline).
+    fn timer_fires(&mut self, i: usize, at: u64) -> bool {
+        if self.hosts.get(i).map(|h| h.timer_at) != Some(Some(at)) {
+            return false; // superseded by an earlier one
+        }
+        let due = self.timer_due(i);
+        if due.is_none_or(|d| d > at) {
+            if let Some(h) = self.hosts.get_mut(i) {
+                h.timer_at = due;
+            }
+            if let Some(d) = due {
+                self.push(d, Kind::Timer { node: i as u32 });
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Node `i` handles `ev` (start, packet, timer or local result) at `ev.at`, takes a service
+    /// time, and its outputs leave when it is done.
+    fn handle(&mut self, i: usize, ev: Event) {
         let start = ev.at;
         let service = self.world.service_us(i, &mut self.rng);
         let now_ms = self.unix_ms(start);
         let Some(h) = self.hosts.get_mut(i) else {
-            return Step::Busy;
+            return;
         };
         match ev.kind {
             Kind::Start { .. } => {
@@ -354,7 +368,6 @@ impl Engine {
         }
         h.busy_until = start + service;
         self.flush(i, start, start + service);
-        Step::Busy
     }
 
     /// Runs until virtual time `t_us`, ignoring anything sent to the client.
@@ -471,25 +484,4 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::packet::Packet;
-
-    #[test]
-    fn gossip_is_recognised_without_decoding() {
-        let g = Packet::Gossip {
-            signed: vec![1, 2, 3],
-            sig: [7u8; 64].into(),
-        };
-        assert!(is_gossip(&g.to_bytes()));
-        let d = Packet::Deny {
-            session_hash: [0u8; 32].into(),
-            child: "n1".into(),
-            code: "x".into(),
-            text: "y".into(),
-            sig: [0u8; 64].into(),
-        };
-        assert!(!is_gossip(&d.to_bytes()));
-        assert!(!is_gossip(&[]));
-    }
-}
+mod tests;

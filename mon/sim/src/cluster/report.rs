@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::session::SessionRecord;
+use super::{crypto_kind, Column, SimConfig};
 
 /// Minimum, median and maximum of a per-node quantity.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -211,6 +212,70 @@ pub fn count_cdf(recs: &[SessionRecord]) -> Vec<(f64, f64)> {
         .enumerate()
         .map(|(i, &x)| (x, (i + 1) as f64 / n))
         .collect()
+}
+
+/// What every column's report shares.
+pub(super) struct RunFacts {
+    pub(super) live: usize,
+    pub(super) dead: usize,
+    pub(super) stragglers: usize,
+    pub(super) adaptive: Spread,
+    pub(super) size_estimate: Spread,
+    pub(super) rtt: RttSummary,
+    pub(super) virtual_s: f64,
+}
+
+/// The report of one column.
+pub(super) fn column_report(
+    cfg: &SimConfig,
+    col: &Column,
+    recs: Vec<SessionRecord>,
+    facts: &RunFacts,
+) -> SimReport {
+    let s = summarize(&recs, facts.live);
+    SimReport {
+        nodes: cfg.nodes,
+        live: facts.live,
+        dead: facts.dead,
+        stragglers: facts.stragglers,
+        overlay: col.kind.as_str().to_string(),
+        fanout: col.fanout.unwrap_or(facts.adaptive.p50 as u16),
+        fanout_mode: if col.fanout.is_some() {
+            "fixed"
+        } else {
+            "adaptive"
+        }
+        .to_string(),
+        adaptive_fanout: facts.adaptive.clone(),
+        size_estimate: facts.size_estimate.clone(),
+        sessions: recs.len(),
+        seed: cfg.seed,
+        coverage_mean: s.coverage_mean,
+        coverage_min: s.coverage_min,
+        coverage_nodes_mean: s.coverage_nodes_mean,
+        full_coverage_fraction: s.full_coverage_fraction,
+        create_ms_mean: s.create.0,
+        create_ms_p50: s.create.1,
+        create_ms_p95: s.create.2,
+        entry_ms_mean: s.entry_mean,
+        count_ms_mean: s.count[0],
+        count_ms_p50: s.count[1],
+        count_ms_p95: s.count[2],
+        count_ms_p99: s.count[3],
+        count_ms_max: s.count[4],
+        depth_mean: s.depth_mean,
+        depth_max: s.depth_max,
+        packets_per_node: s.packets_per_node,
+        failed_sessions: s.failed,
+        avg_ok: s.avg_ok,
+        rtt_ms: facts.rtt.clone(),
+        loss: cfg.loss,
+        latency: cfg.latency.as_str().to_string(),
+        settle_s: cfg.settle_ms as f64 / 1000.0,
+        virtual_s: (facts.virtual_s * 1000.0).round() / 1000.0,
+        crypto: crypto_kind().to_string(),
+        per_session: recs,
+    }
 }
 
 #[cfg(test)]

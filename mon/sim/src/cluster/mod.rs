@@ -1,5 +1,5 @@
 //! A deterministic discrete-event simulator of a MON deployment: the real [`Node`] state
-//! machines of N servers and a real [`crate::client::ClientSession`], under virtual time.
+//! machines of N servers and a real [`mon_proto::client::ClientSession`], under virtual time.
 //!
 //! Run ([`run`]):
 //! 1. **Deployment** ([`setup`]): node keys, `known_nodes`, a user key and a slice policy, made
@@ -8,6 +8,9 @@
 //!    processing speed, and a role: normal, straggler (slow) or dead.
 //! 3. **Membership**: nodes start over the first 10 s and join through the first three (as in
 //!    `mon testbed`); gossip runs for `settle_ms` of virtual time.
+//!    Every node runs [`NodeConfig::server`], the configuration of a `mon server` without
+//!    flags (gossip every 2.5 s, timeouts derived from it): the simulator measures what is
+//!    deployed.
 //! 4. **Sessions**: the dead nodes stop (they never answer again); then, one at a time, the
 //!    client sends a session (`count`, `depth` and `avg load`) to a random live entry node
 //!    (not a straggler: the paper's client uses a nearby server) and waits for the result, `gap_ms` between sessions, cycling through the configurations
@@ -38,11 +41,11 @@ pub use report::{count_cdf, percentile, RttSummary, SimReport, Spread};
 pub use session::{SessionRecord, RESOURCE};
 pub use world::Latency;
 
-use crate::membership::default_fanout_with_ring;
-use crate::node::{Node, NodeConfig};
-use crate::replay::ReplayCache;
-use crate::wire::session::{OverlayKind, OverlaySpec};
 use engine::Engine;
+use mon_proto::membership::default_fanout_with_ring;
+use mon_proto::node::{Node, NodeConfig};
+use mon_proto::replay::ReplayCache;
+use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 
 /// Unix ms the simulated clocks read at virtual time 0 (2025-06-15).
 pub const EPOCH_MS: u64 = 1_750_000_000_000;
@@ -174,54 +177,115 @@ fn pick(
     out
 }
 
-/// Runs the simulation; `progress` hears what is going on (for a progress line).
-pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimReport>, SimError> {
-    check(cfg)?;
-    let n = cfg.nodes;
-    let mut master = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut sub = |tag: u64| ChaCha8Rng::seed_from_u64(master.next_u64() ^ tag);
-    let mut roles_rng = sub(1);
-    let mut world_rng = sub(2);
-    let mut node_rng = sub(3);
-    let net_rng = sub(4);
-    let mut session_rng = sub(5);
-    let mut key_seed = [0u8; 32];
-    sub(6).fill_bytes(&mut key_seed);
-    let mut key_rng = ChaCha20Rng::from_seed(key_seed);
-    let mut client_seed = [0u8; 32];
-    sub(7).fill_bytes(&mut client_seed);
-    let mut client_rng = ChaCha20Rng::from_seed(client_seed);
+/// The independent random streams of one run, all derived from [`SimConfig::seed`] (in a
+/// fixed order: changing it changes every figure).
+struct Rngs {
+    roles: ChaCha8Rng,
+    world: ChaCha8Rng,
+    node: ChaCha8Rng,
+    net: ChaCha8Rng,
+    session: ChaCha8Rng,
+    key: ChaCha20Rng,
+    client: ChaCha20Rng,
+}
 
-    let n_dead = (cfg.dead * n as f64).round() as usize;
-    let n_slow = (cfg.stragglers * n as f64).round() as usize;
-    let dead = pick(&mut roles_rng, n, n_dead, |_| true);
-    let slow = pick(&mut roles_rng, n, n_slow, |i| !dead[i]);
-    let live: Vec<bool> = dead.iter().map(|d| !d).collect();
-    let live_count = n - n_dead;
-    let world = world::World::new(n, &slow, cfg.latency, &mut world_rng);
-    let rtt = {
-        let [p50, p90, p99, max] = world.rtt_percentiles(20_000, &mut world_rng);
-        let r = |x: f64| (x * 10.0).round() / 10.0;
-        RttSummary {
-            p50: r(p50),
-            p90: r(p90),
-            p99: r(p99),
-            max: r(max),
+impl Rngs {
+    fn new(seed: u64) -> Rngs {
+        let mut master = ChaCha8Rng::seed_from_u64(seed);
+        let mut sub = |tag: u64| ChaCha8Rng::seed_from_u64(master.next_u64() ^ tag);
+        let roles = sub(1);
+        let world = sub(2);
+        let node = sub(3);
+        let net = sub(4);
+        let session = sub(5);
+        let mut key_seed = [0u8; 32];
+        sub(6).fill_bytes(&mut key_seed);
+        let mut client_seed = [0u8; 32];
+        sub(7).fill_bytes(&mut client_seed);
+        Rngs {
+            roles,
+            world,
+            node,
+            net,
+            session,
+            key: ChaCha20Rng::from_seed(key_seed),
+            client: ChaCha20Rng::from_seed(client_seed),
         }
-    };
+    }
+}
 
-    progress(&format!("generating {n} node keys"));
-    let mut dep = setup::deploy(n, &mut key_rng)?;
+/// Which nodes die before the first session and which are slow.
+struct Roles {
+    dead: Vec<bool>,
+    slow: Vec<bool>,
+    live: Vec<bool>,
+    n_dead: usize,
+    n_slow: usize,
+}
+
+impl Roles {
+    fn assign(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Roles {
+        let n = cfg.nodes;
+        let n_dead = (cfg.dead * n as f64).round() as usize;
+        let n_slow = (cfg.stragglers * n as f64).round() as usize;
+        let dead = pick(rng, n, n_dead, |_| true);
+        let slow = pick(rng, n, n_slow, |i| !dead[i]);
+        let live = dead.iter().map(|d| !d).collect();
+        Roles {
+            dead,
+            slow,
+            live,
+            n_dead,
+            n_slow,
+        }
+    }
+
+    fn live_count(&self) -> usize {
+        self.live.len() - self.n_dead
+    }
+
+    /// The nodes a client may enter through: live and, when there are any, not slow (the
+    /// paper's "nearby MON server").
+    fn entries(&self) -> Vec<usize> {
+        let live_idx: Vec<usize> = (0..self.live.len()).filter(|&i| self.live[i]).collect();
+        let fast: Vec<usize> = live_idx
+            .iter()
+            .copied()
+            .filter(|&i| !self.slow[i])
+            .collect();
+        if fast.is_empty() {
+            live_idx
+        } else {
+            fast
+        }
+    }
+}
+
+/// RTT percentiles of the latency model, rounded to 0.1 ms.
+fn rtt_summary(world: &world::World, rng: &mut ChaCha8Rng) -> RttSummary {
+    let [p50, p90, p99, max] = world.rtt_percentiles(20_000, rng);
+    let r = |x: f64| (x * 10.0).round() / 10.0;
+    RttSummary {
+        p50: r(p50),
+        p90: r(p90),
+        p99: r(p99),
+        max: r(max),
+    }
+}
+
+/// One [`Node`] per key of the deployment, each running [`NodeConfig::server`].
+fn build_nodes(dep: &mut setup::Deployment, rng: &mut ChaCha8Rng) -> Result<Vec<Node>, SimError> {
+    let n = dep.keys.len();
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
         let Some(key) = dep.keys.get_mut(i).and_then(Option::take) else {
             return Err(SimError::Setup(format!("no key for node {i}")));
         };
-        let ncfg = NodeConfig::new(&setup::node_name(i), setup::node_addr(i));
+        let ncfg = NodeConfig::server(&setup::node_name(i), setup::node_addr(i));
         let replay = ReplayCache::new(ncfg.replay.clone());
         let mut seed = [0u8; 32];
-        node_rng.fill_bytes(&mut seed);
-        let node_id = node_rng.next_u64();
+        rng.fill_bytes(&mut seed);
+        let node_id = rng.next_u64();
         let mut node = Node::with_roster(
             ncfg,
             key,
@@ -234,16 +298,23 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
         node.set_policies(dep.policies.clone());
         nodes.push(node);
     }
-    let name_index: HashMap<String, usize> = (0..n).map(|i| (setup::node_name(i), i)).collect();
-    let mut engine = Engine::new(nodes, world, EPOCH_MS, net_rng, cfg.loss, resource_value);
-    let seeds: Vec<_> = (0..n.min(3)).map(setup::node_addr).collect();
-    engine.set_seeds(seeds);
+    Ok(nodes)
+}
+
+/// Starts every node at a random time in the first 10 s, joining through the first three,
+/// and runs the membership gossip for `settle_ms`.
+fn settle(
+    engine: &mut Engine,
+    cfg: &SimConfig,
+    rng: &mut ChaCha8Rng,
+    progress: &mut dyn FnMut(&str),
+) {
+    let n = cfg.nodes;
+    engine.set_seeds((0..n.min(3)).map(setup::node_addr).collect());
     for i in 0..n {
-        let at = node_rng.gen_range(0..10_000_000u64);
+        let at = rng.gen_range(0..10_000_000u64);
         engine.schedule_start(i, at);
     }
-
-    // Membership.
     let settle_us = cfg.settle_ms * 1000;
     let mut t = 0;
     while t < settle_us {
@@ -255,61 +326,72 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
             settle_us / 1_000_000
         ));
     }
-    for (i, d) in dead.iter().enumerate() {
-        if *d {
-            engine.kill(i);
-        }
-    }
-    let live_idx: Vec<usize> = (0..n).filter(|&i| live[i]).collect();
-    // The client picks a responsive entry node (the paper's "nearby MON server").
-    let entries: Vec<usize> = live_idx.iter().copied().filter(|&i| !slow[i]).collect();
-    let entries = if entries.is_empty() {
-        live_idx.clone()
-    } else {
-        entries
-    };
-    let estimates: Vec<f64> = live_idx
-        .iter()
-        .filter_map(|&i| engine.hosts.get(i))
+}
+
+/// The live nodes' size estimates and the adaptive fanouts they give.
+fn fanout_spreads(engine: &Engine, live: &[bool]) -> (Spread, Spread) {
+    let estimates: Vec<f64> = (0..live.len())
+        .filter(|&i| live[i])
+        .filter_map(|i| engine.hosts.get(i))
         .map(|h| h.node.size_estimate() as f64)
         .collect();
     let adaptive: Vec<f64> = estimates
         .iter()
         .map(|&e| default_fanout_with_ring(e as usize) as f64)
         .collect();
-    let adaptive = Spread::of(&adaptive);
-    let size_estimate = Spread::of(&estimates);
+    (Spread::of(&adaptive), Spread::of(&estimates))
+}
 
-    // Sessions.
+/// The overlay a session of column `col` asks for.
+fn overlay_spec(cfg: &SimConfig, col: &Column) -> OverlaySpec {
+    OverlaySpec {
+        kind: col.kind,
+        fanout: col.fanout.unwrap_or(0),
+        max_parents: if col.kind == OverlayKind::Dag {
+            cfg.max_parents
+        } else {
+            1
+        },
+        stage_one_hops: cfg.stage_one_hops,
+        max_depth: 0,
+    }
+}
+
+/// Everything the sessions need besides the engine.
+struct SessionPlan<'a> {
+    cfg: &'a SimConfig,
+    dep: &'a setup::Deployment,
+    entries: Vec<usize>,
+    live: &'a [bool],
+    name_index: HashMap<String, usize>,
+}
+
+/// Runs `cfg.sessions` rounds of one session per column, `gap_ms` apart; the records by column.
+fn run_sessions(
+    engine: &mut Engine,
+    plan: &SessionPlan<'_>,
+    rngs: &mut Rngs,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Vec<SessionRecord>>, SimError> {
+    let cfg = plan.cfg;
     let mut records: Vec<Vec<SessionRecord>> = vec![Vec::new(); cfg.columns.len()];
     let total = cfg.sessions * cfg.columns.len();
     let mut done = 0;
     for s in 0..cfg.sessions {
         for (c, col) in cfg.columns.iter().enumerate() {
-            let Some(&entry) = entries.choose(&mut session_rng) else {
+            let Some(&entry) = plan.entries.choose(&mut rngs.session) else {
                 return Err(SimError::Config("no live node".into()));
             };
-            let spec = OverlaySpec {
-                kind: col.kind,
-                fanout: col.fanout.unwrap_or(0),
-                max_parents: if col.kind == OverlayKind::Dag {
-                    cfg.max_parents
-                } else {
-                    1
-                },
-                stage_one_hops: cfg.stage_one_hops,
-                max_depth: 0,
-            };
             let rec = session::run_session(
-                &mut engine,
-                &dep,
+                engine,
+                plan.dep,
                 s,
                 entry,
-                spec,
+                overlay_spec(cfg, col),
                 cfg.timeout_ms,
-                &live,
-                &name_index,
-                &mut client_rng,
+                plan.live,
+                &plan.name_index,
+                &mut rngs.client,
             );
             records[c].push(rec);
             let next = engine.now_us() + cfg.gap_ms * 1000;
@@ -320,57 +402,52 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
             }
         }
     }
-    let virtual_s = engine.now_us() as f64 / 1e6;
+    Ok(records)
+}
 
+/// Runs the simulation; `progress` hears what is going on (for a progress line).
+pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimReport>, SimError> {
+    check(cfg)?;
+    let n = cfg.nodes;
+    let mut rngs = Rngs::new(cfg.seed);
+    let roles = Roles::assign(cfg, &mut rngs.roles);
+    let world = world::World::new(n, &roles.slow, cfg.latency, &mut rngs.world);
+    let rtt = rtt_summary(&world, &mut rngs.world);
+
+    progress(&format!("generating {n} node keys"));
+    let mut dep = setup::deploy(n, &mut rngs.key)?;
+    let nodes = build_nodes(&mut dep, &mut rngs.node)?;
+    let net_rng = rngs.net.clone();
+    let mut engine = Engine::new(nodes, world, EPOCH_MS, net_rng, cfg.loss, resource_value);
+    settle(&mut engine, cfg, &mut rngs.node, progress);
+    for (i, d) in roles.dead.iter().enumerate() {
+        if *d {
+            engine.kill(i);
+        }
+    }
+    let (adaptive, size_estimate) = fanout_spreads(&engine, &roles.live);
+
+    let plan = SessionPlan {
+        cfg,
+        dep: &dep,
+        entries: roles.entries(),
+        live: &roles.live,
+        name_index: (0..n).map(|i| (setup::node_name(i), i)).collect(),
+    };
+    let records = run_sessions(&mut engine, &plan, &mut rngs, progress)?;
+    let facts = report::RunFacts {
+        live: roles.live_count(),
+        dead: roles.n_dead,
+        stragglers: roles.n_slow,
+        adaptive,
+        size_estimate,
+        rtt,
+        virtual_s: engine.now_us() as f64 / 1e6,
+    };
     Ok(cfg
         .columns
         .iter()
         .zip(records)
-        .map(|(col, recs)| {
-            let s = report::summarize(&recs, live_count);
-            SimReport {
-                nodes: n,
-                live: live_count,
-                dead: n_dead,
-                stragglers: n_slow,
-                overlay: col.kind.as_str().to_string(),
-                fanout: col.fanout.unwrap_or(adaptive.p50 as u16),
-                fanout_mode: if col.fanout.is_some() {
-                    "fixed"
-                } else {
-                    "adaptive"
-                }
-                .to_string(),
-                adaptive_fanout: adaptive.clone(),
-                size_estimate: size_estimate.clone(),
-                sessions: recs.len(),
-                seed: cfg.seed,
-                coverage_mean: s.coverage_mean,
-                coverage_min: s.coverage_min,
-                coverage_nodes_mean: s.coverage_nodes_mean,
-                full_coverage_fraction: s.full_coverage_fraction,
-                create_ms_mean: s.create.0,
-                create_ms_p50: s.create.1,
-                create_ms_p95: s.create.2,
-                entry_ms_mean: s.entry_mean,
-                count_ms_mean: s.count[0],
-                count_ms_p50: s.count[1],
-                count_ms_p95: s.count[2],
-                count_ms_p99: s.count[3],
-                count_ms_max: s.count[4],
-                depth_mean: s.depth_mean,
-                depth_max: s.depth_max,
-                packets_per_node: s.packets_per_node,
-                failed_sessions: s.failed,
-                avg_ok: s.avg_ok,
-                rtt_ms: rtt.clone(),
-                loss: cfg.loss,
-                latency: cfg.latency.as_str().to_string(),
-                settle_s: cfg.settle_ms as f64 / 1000.0,
-                virtual_s: (virtual_s * 1000.0).round() / 1000.0,
-                crypto: crypto_kind().to_string(),
-                per_session: recs,
-            }
-        })
+        .map(|(col, recs)| report::column_report(cfg, col, recs, &facts))
         .collect())
 }

@@ -1,0 +1,99 @@
+//! A node's static settings ([`NodeConfig`]) and their defaults.
+//!
+//! [`NodeConfig::server`] is the one configuration a `mon server` runs (the driver applies the
+//! operator's flags on top) and the one the simulator (crate mon-sim) runs, so that the
+//! simulator measures what is deployed. Membership timeouts derive from the gossip interval
+//! (see [`crate::membership::Config::with_interval`]).
+
+use std::net::SocketAddr;
+
+use crate::membership;
+use crate::replay::ReplayConfig;
+use crate::verify::Limits;
+
+/// Default [`NodeConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
+/// Default [`NodeConfig::max_sessions_per_key`].
+pub const DEFAULT_MAX_SESSIONS_PER_KEY: usize = 64;
+/// Default [`NodeConfig::max_sessions_per_slice`].
+pub const DEFAULT_MAX_SESSIONS_PER_SLICE: usize = 192;
+/// Default [`NodeConfig::go_wait_ms`].
+pub const DEFAULT_GO_WAIT_MS: u64 = 10_000;
+
+/// Static settings of a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's name (as in known_nodes).
+    pub name: String,
+    /// Address other nodes reach it at.
+    pub listen: SocketAddr,
+    /// Session limits.
+    pub limits: Limits,
+    /// Replay cache limits.
+    pub replay: ReplayConfig,
+    /// Membership settings.
+    pub membership: membership::Config,
+    /// At most this many concurrent sessions.
+    pub max_sessions: usize,
+    /// At most this many running sessions signed by one key (its share of the table;
+    /// finished sessions kept only to answer stragglers do not count).
+    pub max_sessions_per_key: usize,
+    /// At most this many running sessions of one slice.
+    pub max_sessions_per_slice: usize,
+    /// A session whose parent's go (its first sealed frame) has not arrived this long after
+    /// the node accepted it is dropped (sooner if its signed join window is shorter), ms.
+    pub go_wait_ms: u64,
+    /// Retransmission timeout for Session and Result packets, ms.
+    pub rto_ms: u64,
+    /// Retransmissions before a child is declared missing.
+    pub retries: u32,
+    /// How long a finished session's state is kept to answer stragglers, ms.
+    pub linger_ms: u64,
+    /// Push download policy.
+    pub push_policy: crate::push::Policy,
+    /// Push downloads treat the first parent as the main feed (see
+    /// [`crate::push::Config::primary_first`]).
+    pub push_primary_first: bool,
+    /// Test-only fault: flip a byte in every block this node serves.
+    #[cfg(feature = "fault-injection")]
+    pub corrupt_serve: bool,
+    /// Test-only fault: never send the go to the first-parent children of a push session.
+    #[cfg(feature = "fault-injection")]
+    pub no_push_go: bool,
+}
+
+impl NodeConfig {
+    /// The configuration of a `mon server` named `name` at `listen`, every setting at its
+    /// default (the gossip at [`membership::DEFAULT_PING_INTERVAL_MS`], its timeouts derived
+    /// from it). `mon server` applies the operator's flags on top; the simulator runs it as is.
+    pub fn server(name: &str, listen: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            name: name.to_string(),
+            listen,
+            limits: Limits::default(),
+            replay: ReplayConfig::default(),
+            membership: membership::Config::with_interval(membership::DEFAULT_PING_INTERVAL_MS),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_key: DEFAULT_MAX_SESSIONS_PER_KEY,
+            max_sessions_per_slice: DEFAULT_MAX_SESSIONS_PER_SLICE,
+            go_wait_ms: DEFAULT_GO_WAIT_MS,
+            rto_ms: 250,
+            retries: 3,
+            linger_ms: 5_000,
+            push_policy: crate::push::Policy::default(),
+            push_primary_first: true,
+            #[cfg(feature = "fault-injection")]
+            corrupt_serve: false,
+            #[cfg(feature = "fault-injection")]
+            no_push_go: false,
+        }
+    }
+
+    /// [`NodeConfig::server`] with the membership's [`membership::Config::default`].
+    pub fn new(name: &str, listen: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            membership: membership::Config::default(),
+            ..NodeConfig::server(name, listen)
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The simulated client: runs one session through [`ClientSession`] against an entry node,
+//! as `mon count` does over TCP, and measures it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand_chacha::ChaCha20Rng;
+use serde::Serialize;
+
+use super::engine::{Engine, Step};
+use super::setup::{node_addr, node_name, Deployment, SLICE};
+use mon_proto::agg::{Answer, Coverage, Query};
+use mon_proto::client::{ClientError, ClientSession, SessionRequest};
+use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
+use mon_proto::wire::session::OverlaySpec;
+
+/// The resource every simulated session averages (its value on node `i` is
+/// [`super::resource_value`]).
+pub const RESOURCE: &str = "load";
+
+/// What one session did.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SessionRecord {
+    /// Session number (0-based, in the order run).
+    pub index: usize,
+    /// Entry node.
+    pub entry: String,
+    /// The client got a result.
+    pub ok: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Nodes counted (`count`).
+    pub answered: u64,
+    /// `answered` / live nodes.
+    pub coverage: f64,
+    /// Subtree roots reported missing.
+    pub missing: u64,
+    /// Why, for the missing roots the result lists (at most 100): reason → count.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub missing_why: BTreeMap<String, u64>,
+    /// Live nodes the roster bitmap says were not reached.
+    pub unreached: u64,
+    /// `depth` (levels, entry node = 1).
+    pub depth: u32,
+    /// Nodes that accepted the session (including ones whose result came too late).
+    pub joined: usize,
+    /// From sending the Session to the last node accepting it before the result, ms.
+    pub create_ms: f64,
+    /// From sending the Session to the entry node's SessionOk (`mon`'s `session_ms`), ms.
+    pub entry_ms: f64,
+    /// From Go to the result (`mon`'s `query_ms`, the count time), ms.
+    pub count_ms: f64,
+    /// The `avg` answer equals the mean of the resource over the nodes reached whose
+    /// evaluation did not fail (the ground truth).
+    pub avg_ok: bool,
+    /// Session packets (not gossip) delivered from the Session to the result.
+    pub packets: u64,
+}
+
+/// Runs one session with `ops` = count, depth, avg [`RESOURCE`] through `entry`; the clock
+/// advances until the result arrives or `timeout_ms` + 2 s pass.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_session(
+    engine: &mut Engine,
+    dep: &Deployment,
+    index: usize,
+    entry: usize,
+    overlay: OverlaySpec,
+    timeout_ms: u32,
+    live: &[bool],
+    name_index: &HashMap<String, usize>,
+    rng: &mut ChaCha20Rng,
+) -> SessionRecord {
+    let ops = vec![
+        Query::Count,
+        Query::Depth,
+        Query::Avg {
+            res: RESOURCE.to_string(),
+        },
+    ];
+    let req = SessionRequest {
+        slice: SLICE.to_string(),
+        principal: None,
+        ops: ops.clone(),
+        push: None,
+        targets: vec!["*".to_string()],
+        overlay,
+        timeout_ms,
+        max_lifetime_s: timeout_ms / 1000 + 60,
+        join_window_ms: u64::from(timeout_ms) + 5_000,
+    };
+    let live_count = live.iter().filter(|l| **l).count().max(1);
+    let mut rec = SessionRecord::empty(index, entry, live_count);
+    let t0 = engine.now_us();
+    let packets0 = engine.traffic.session;
+    let mut cs = match ClientSession::new(rng, &*dep.signer, req, engine.unix_ms(t0)) {
+        Ok(cs) => cs,
+        Err(e) => {
+            rec.error = Some(e.to_string());
+            return rec;
+        }
+    };
+    engine.track_accepts();
+    engine.client_send(entry, cs.session_packet().to_bytes());
+    let deadline = t0 + (u64::from(timeout_ms) + 2_000) * 1000;
+    let run = drive_client(engine, &mut cs, dep, entry, (t0, deadline), &mut rec);
+    let accepts = engine.take_accepts();
+    rec.packets = engine.traffic.session - packets0;
+    let Some((t_res, r)) = run.result else {
+        if rec.error.is_none() {
+            rec.error = Some("no result before the client's timeout".into());
+        }
+        rec.joined = accepts.len();
+        return rec;
+    };
+    rec.ok = true;
+    rec.count_ms = (t_res - run.t_go.unwrap_or(t0)) as f64 / 1000.0;
+    let in_time: Vec<&(u64, usize)> = accepts.iter().filter(|(t, _)| *t <= t_res).collect();
+    rec.joined = in_time.len();
+    rec.create_ms = in_time
+        .iter()
+        .map(|(t, _)| (t - t0) as f64 / 1000.0)
+        .fold(0.0, f64::max);
+    let reached = reached_live(dep, &r, live, name_index);
+    rec.unreached = (live_count - reached.iter().filter(|r| **r).count()) as u64;
+    rec.record_answers(&ops, r, &reached, name_index, live_count);
+    rec
+}
+
+/// How the client's side of a session went: when the go left, and the result with the
+/// virtual time it arrived.
+struct ClientRun {
+    t_go: Option<u64>,
+    result: Option<(u64, SubtreeResult)>,
+}
+
+/// Steps the engine, feeding the client what the entry node sends, until the result comes,
+/// the entry node denies the session (`rec.error`), or nothing is left to do by `deadline`
+/// (virtual µs; the session was sent at `t0`).
+fn drive_client(
+    engine: &mut Engine,
+    cs: &mut ClientSession,
+    dep: &Deployment,
+    entry: usize,
+    (t0, deadline): (u64, u64),
+    rec: &mut SessionRecord,
+) -> ClientRun {
+    let mut run = ClientRun {
+        t_go: None,
+        result: None,
+    };
+    while run.result.is_none() {
+        let bytes = match engine.step(deadline) {
+            Step::Busy => continue,
+            Step::Idle => break,
+            Step::Client(b) => b,
+        };
+        let Ok(packet) = Packet::from_bytes(&bytes, MAX_STREAM_PACKET) else {
+            continue;
+        };
+        if run.t_go.is_none() {
+            match cs.on_answer(packet, node_addr(entry), &dep.known) {
+                Ok(go) => {
+                    let now = engine.now_us();
+                    rec.entry_ms = (now - t0) as f64 / 1000.0;
+                    run.t_go = Some(now);
+                    engine.client_send(entry, go.to_bytes());
+                }
+                Err(e @ ClientError::Denied { .. }) => {
+                    rec.error = Some(e.to_string());
+                    break;
+                }
+                Err(_) => {}
+            }
+        } else if let Ok((r, ack)) = cs.on_result(packet) {
+            engine.client_send(entry, ack.to_bytes());
+            run.result = Some((engine.now_us(), r));
+        }
+    }
+    run
+}
+
+/// Live nodes the result's roster bitmap says were reached.
+fn reached_live(
+    dep: &Deployment,
+    r: &SubtreeResult,
+    live: &[bool],
+    name_index: &HashMap<String, usize>,
+) -> Vec<bool> {
+    let unreached = dep.roster.unreached(&r.reached, |_| true);
+    let mut reached = vec![false; live.len()];
+    for (i, r) in reached.iter_mut().enumerate() {
+        *r = live.get(i).copied().unwrap_or(false);
+    }
+    for n in unreached {
+        if let Some(&i) = name_index.get(n) {
+            reached[i] = false;
+        }
+    }
+    reached
+}
+
+impl SessionRecord {
+    /// A session that has not run yet: nothing counted, every live node unreached.
+    fn empty(index: usize, entry: usize, live_count: usize) -> SessionRecord {
+        SessionRecord {
+            index,
+            entry: node_name(entry),
+            ok: false,
+            error: None,
+            answered: 0,
+            coverage: 0.0,
+            missing: 0,
+            missing_why: BTreeMap::new(),
+            unreached: live_count as u64,
+            depth: 0,
+            joined: 0,
+            create_ms: 0.0,
+            entry_ms: 0.0,
+            count_ms: 0.0,
+            avg_ok: false,
+            packets: 0,
+        }
+    }
+
+    /// Fills in the answers of `ops` from the result, checking `avg` against the ground truth.
+    fn record_answers(
+        &mut self,
+        ops: &[Query],
+        r: SubtreeResult,
+        reached: &[bool],
+        name_index: &HashMap<String, usize>,
+        live_count: usize,
+    ) {
+        for (q, p) in ops.iter().zip(r.partials) {
+            if p.check_for(q).is_err() {
+                self.error = Some(format!("malformed {} result", p.kind()));
+                continue;
+            }
+            let cov = p.coverage();
+            match p.finish(q) {
+                Answer::Count(n) => {
+                    self.answered = n;
+                    self.coverage = n as f64 / live_count as f64;
+                    self.missing = cov.missing.total();
+                    for e in cov.missing.entries() {
+                        *self.missing_why.entry(e.reason.clone()).or_default() += 1;
+                    }
+                }
+                Answer::Depth(d) => self.depth = d,
+                Answer::Avg { mean, n } => {
+                    self.avg_ok = avg_is_exact(&cov, mean, n, reached, name_index);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The `avg` answer (`mean` over `n` nodes) equals the mean of the resource over the nodes
+/// reached whose evaluation did not fail (too slow for its deadline), and every failure is
+/// listed.
+fn avg_is_exact(
+    cov: &Coverage,
+    mean: Option<f64>,
+    n: u64,
+    reached: &[bool],
+    name_index: &HashMap<String, usize>,
+) -> bool {
+    let failed: Vec<usize> = cov
+        .failed
+        .entries()
+        .iter()
+        .filter_map(|e| name_index.get(&e.node).copied())
+        .collect();
+    let complete = cov.failed.total() == cov.failed.entries().len() as u64;
+    let vals: Vec<f64> = reached
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| **r && !failed.contains(i))
+        .map(|(i, _)| super::resource_value(i))
+        .collect();
+    let expected = vals.iter().sum::<f64>() / vals.len().max(1) as f64;
+    complete
+        && n == vals.len() as u64
+        && mean.is_some_and(|m| (m - expected).abs() <= 1e-9 * expected.abs().max(1.0))
+}
