@@ -29,7 +29,7 @@ fn node(user: &SeedSigner, per_key: usize) -> Node {
     let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
     let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
     let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
-    let mut cfg = NodeConfig::new("n1", addr);
+    let mut cfg = NodeConfig::server("n1", addr);
     cfg.max_sessions_per_key = per_key;
     let mut node = Node::new(
         cfg,
@@ -145,7 +145,7 @@ fn a_keys_refused_sessions_are_audited_at_a_bounded_rate() {
     let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
     let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
     let mut n = Node::new(
-        NodeConfig::new("n1", addr),
+        NodeConfig::server("n1", addr),
         key,
         known,
         ReplayCache::new(ReplayConfig::default()),
@@ -212,7 +212,7 @@ fn another_slices_keys_cannot_fill_the_replay_cache() {
         ..ReplayConfig::default()
     };
     let mut n = Node::new(
-        NodeConfig::new("n1", addr),
+        NodeConfig::server("n1", addr),
         key,
         known,
         ReplayCache::new(rc),

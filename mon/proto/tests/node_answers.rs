@@ -53,7 +53,7 @@ fn two_nodes(user: &SeedSigner) -> (Node, Node, Arc<KnownNodes>) {
     let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
     let mk = |name: &str, a: SocketAddr, key: NodeKey, id: u64| {
         let mut n = Node::new(
-            NodeConfig::new(name, a),
+            NodeConfig::server(name, a),
             key,
             known.clone(),
             mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),

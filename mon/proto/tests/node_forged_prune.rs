@@ -39,7 +39,7 @@ fn two_nodes(user: &SeedSigner) -> (Node, Node, Arc<mon_keys::known_nodes::Known
     );
     let mk = |name: &str, a: SocketAddr, key: NodeKey, id: u64| {
         let mut n = Node::new(
-            NodeConfig::new(name, a),
+            NodeConfig::server(name, a),
             key,
             known.clone(),
             mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),

@@ -74,7 +74,7 @@ impl Net {
             .map(|(j, key)| {
                 let i = j + 1;
                 let mut n = Node::new(
-                    NodeConfig::new(&format!("n{i}"), addr(i)),
+                    NodeConfig::server(&format!("n{i}"), addr(i)),
                     key,
                     k.clone(),
                     mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),
@@ -251,7 +251,7 @@ fn a_gossip_entry_whose_address_disagrees_with_known_nodes_is_not_used() {
     let n1_key = owned.next().unwrap();
     let n3_key = owned.nth(1).unwrap();
     let mut n1 = Node::new(
-        NodeConfig::new("n1", addr(1)),
+        NodeConfig::server("n1", addr(1)),
         n1_key,
         known(&text),
         mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),

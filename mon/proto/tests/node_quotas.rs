@@ -30,7 +30,7 @@ fn node(user: &SeedSigner, per_key: usize) -> Node {
     let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
     let known = format!("n1,127.0.0.2 {}\n", key.public_openssh());
     let known = Arc::new(KnownNodes::parse(&known, Path::new("known_nodes")).unwrap());
-    let mut cfg = NodeConfig::new("n1", addr);
+    let mut cfg = NodeConfig::server("n1", addr);
     cfg.max_sessions_per_key = per_key;
     let mut node = Node::new(
         cfg,
@@ -119,7 +119,7 @@ fn a_session_without_its_go_leaves_after_the_join_window() {
         [Packet::SessionOk { .. }]
     ));
     assert_eq!(n.session_count(), 1);
-    let wait = NodeConfig::new("x", "127.0.0.1:1".parse().unwrap()).go_wait_ms;
+    let wait = NodeConfig::server("x", "127.0.0.1:1".parse().unwrap()).go_wait_ms;
     // The node asks to be woken by then.
     assert!(n.poll_timeout().is_some_and(|t| t <= NOW_MS + wait));
     n.handle_timeout(NOW_MS + wait - 1);

@@ -40,7 +40,7 @@ fn relay(namespaces: &str, user: &SeedSigner) -> (Node, NodeKey, [u8; 32]) {
     );
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 7460);
     let mut node = Node::new(
-        NodeConfig::new("n1", addr),
+        NodeConfig::server("n1", addr),
         key,
         known,
         mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),

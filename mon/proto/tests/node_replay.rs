@@ -53,7 +53,7 @@ fn exec_echo() -> Query {
 
 /// Node n1 with the given replay cache and the user's slice policy.
 fn start_node(user: &SeedSigner, replay: ReplayCache) -> Node {
-    let cfg = NodeConfig::new(N1, n1_addr());
+    let cfg = NodeConfig::server(N1, n1_addr());
     let mut node = Node::new(cfg, node_key(), known(), replay, 7, [3; 32]);
     let p = policy(&allowed_signers(user, "mon-*@mon", "", 3), None);
     node.set_policies(HashMap::from([(SLICE.to_string(), Arc::new(p))]));

@@ -18,7 +18,7 @@ fn holders(net: &SimNet, name: &str) -> Vec<usize> {
 #[test]
 fn fifty_nodes_converge_to_full_views_and_a_correct_ring() {
     let n = 50;
-    let config = Config::default();
+    let config = fast_gossip();
     let mut net = SimNet::new(n, &config, 1, planar_latency(n, 1));
     net.join_all_to_first();
     net.run_until(60_000);
@@ -71,7 +71,7 @@ fn fifty_nodes_converge_to_full_views_and_a_correct_ring() {
 #[test]
 fn two_hundred_nodes_converge_with_bounded_tables() {
     let n = 200;
-    let config = Config::default();
+    let config = fast_gossip();
     let mut net = SimNet::new(n, &config, 2, planar_latency(n, 2));
     net.join_all_to_first();
     net.run_until(45_000);
@@ -104,7 +104,7 @@ fn untrusted_node_never_enters_a_trusting_view() {
     let n = 30;
     let rogue = 29;
     let gullible = 5;
-    let mut net = SimNet::new(n, &Config::default(), 3, planar_latency(n, 3));
+    let mut net = SimNet::new(n, &fast_gossip(), 3, planar_latency(n, 3));
     net.distrust(rogue);
     net.trust_everyone_at(gullible);
     net.join_all_to_first();
@@ -135,7 +135,7 @@ fn untrusted_node_never_enters_a_trusting_view() {
 fn killed_node_leaves_every_view_after_dead_after_ms() {
     let n = 40;
     let victim = 7;
-    let config = Config::default();
+    let config = fast_gossip();
     let mut net = SimNet::new(n, &config, 4, planar_latency(n, 4));
     net.join_all_to_first();
     net.run_until(30_000);
@@ -187,7 +187,7 @@ fn rtt_estimates_reflect_injected_latencies_and_local_lists_prefer_near_nodes() 
     let n = 40;
     let site = |i: usize| i / 20;
     let latency = Box::new(move |a: usize, b: usize| if site(a) == site(b) { 5 } else { 60 });
-    let mut net = SimNet::new(n, &Config::default(), 5, latency);
+    let mut net = SimNet::new(n, &fast_gossip(), 5, latency);
     net.join_all_to_first();
     net.run_until(120_000);
     let now = net.now_ms();
@@ -254,7 +254,7 @@ fn fingerprint(net: &SimNet) -> Fingerprint {
 #[test]
 fn same_seed_same_run() {
     let run = |seed: u64| {
-        let mut net = SimNet::new(30, &Config::default(), seed, planar_latency(30, seed));
+        let mut net = SimNet::new(30, &fast_gossip(), seed, planar_latency(30, seed));
         net.join_all_to_first();
         net.run_until(20_000);
         let sample = net.nodes[3].m.sample(5, &|_: &MemberId| false);
@@ -274,7 +274,7 @@ fn small_caps_hold_under_load() {
         max_seen: 10,
         kmv_k: 3,
         ping_interval_ms: 200,
-        ..Config::default()
+        ..fast_gossip()
     };
     let n = 60;
     let mut net = SimNet::new(n, &config, 6, planar_latency(n, 6));
@@ -321,5 +321,18 @@ fn low_bandwidth_config_converges_within_its_budget() {
         let succ = ring[(pos + 1) % n].1;
         let r = net.nodes[i].m.ring_neighbours(now);
         assert_eq!(r.successors[0].id, sim_id(succ), "successor of n{i}");
+    }
+}
+
+/// The 1 s gossip profile these tests were written against (a Ping every second with 4
+/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
+fn fast_gossip() -> Config {
+    Config {
+        ping_interval_ms: 1_000,
+        entries_per_msg: 4,
+        aux_entries_per_msg: 2,
+        dead_after_ms: 15_000,
+        ping_timeout_ms: 5_000,
+        ..Config::default()
     }
 }

@@ -56,7 +56,7 @@ fn sessions(
 }
 
 fn check(n: usize, seed: u64) {
-    let mut net = converged(n, seed, &Config::default());
+    let mut net = converged(n, seed, &fast_gossip());
     let random = sessions(&mut net, 100, &default_fanout, false);
     eprintln!(
         "N={n}: random tree, default fanout {:?}: {}/100 sessions full, {} node-misses",
@@ -118,7 +118,7 @@ fn coverage_table() {
             for &seed in &seeds {
                 let config = Config {
                     evict_passed_on_first: evict,
-                    ..Config::default()
+                    ..fast_gossip()
                 };
                 let mut net = converged(n, seed as u64, &config);
                 let est = net.nodes[0].m.size_estimate();
@@ -135,5 +135,18 @@ fn coverage_table() {
                 eprintln!("{line}   (full sessions of {count}: random|random+ring)");
             }
         }
+    }
+}
+
+/// The 1 s gossip profile these tests were written against (a Ping every second with 4
+/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
+fn fast_gossip() -> Config {
+    Config {
+        ping_interval_ms: 1_000,
+        entries_per_msg: 4,
+        aux_entries_per_msg: 2,
+        dead_after_ms: 15_000,
+        ping_timeout_ms: 5_000,
+        ..Config::default()
     }
 }

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Membership configuration. Servers and the simulator run [`Config::with_interval`] at
-/// [`DEFAULT_PING_INTERVAL_MS`] (through `NodeConfig::server`); [`Config::default`] is a faster
-/// profile (1 s gossip) that the membership's own tests are written against.
+/// Membership configuration. Servers and the simulator run [`Config::default`], which is
+/// [`Config::with_interval`] at [`DEFAULT_PING_INTERVAL_MS`] (through `NodeConfig::server`):
+/// one gossip profile, every timeout derived from the interval.
 ///
 /// Every size here is a hard cap: memory use of a [`super::Membership`] is bounded by
 /// `O(view_size + local_list_size + ring_size + max_outstanding + max_seeds +
@@ -83,18 +83,10 @@ pub const ESTIMATE_WINDOW_INTERVALS: u64 = 24;
 pub const KMV_WINDOW_INTERVALS: u64 = 120;
 
 impl Default for Config {
-    /// A Ping every second with 4 entries and 2 hints, dead after 15 s: quicker convergence
-    /// for tests and small experiments, at about twice the servers' gossip bandwidth. Not
-    /// what `mon server` runs (see [`Config::with_interval`]).
+    /// What `mon server` and the simulator run: [`Config::with_interval`] at
+    /// [`DEFAULT_PING_INTERVAL_MS`].
     fn default() -> Self {
-        Config {
-            ping_interval_ms: 1000,
-            entries_per_msg: 4,
-            aux_entries_per_msg: 2,
-            dead_after_ms: 15_000,
-            ping_timeout_ms: 5_000,
-            ..Config::with_interval(DEFAULT_PING_INTERVAL_MS)
-        }
+        Config::with_interval(DEFAULT_PING_INTERVAL_MS)
     }
 }
 

@@ -72,7 +72,7 @@ impl NodeConfig {
             listen,
             limits: Limits::default(),
             replay: ReplayConfig::default(),
-            membership: membership::Config::with_interval(membership::DEFAULT_PING_INTERVAL_MS),
+            membership: membership::Config::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_key: DEFAULT_MAX_SESSIONS_PER_KEY,
             max_sessions_per_slice: DEFAULT_MAX_SESSIONS_PER_SLICE,
@@ -86,14 +86,6 @@ impl NodeConfig {
             corrupt_serve: false,
             #[cfg(feature = "fault-injection")]
             no_push_go: false,
-        }
-    }
-
-    /// [`NodeConfig::server`] with the membership's [`membership::Config::default`].
-    pub fn new(name: &str, listen: SocketAddr) -> NodeConfig {
-        NodeConfig {
-            membership: membership::Config::default(),
-            ..NodeConfig::server(name, listen)
         }
     }
 }

@@ -178,7 +178,6 @@ pub enum Output {
     },
 }
 
-
 /// Counters for `mon members` / metrics.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {

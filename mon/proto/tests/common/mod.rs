@@ -154,7 +154,7 @@ pub fn lone_node(
         mon_keys::known_nodes::KnownNodes::parse(&known, Path::new("known_nodes")).unwrap(),
     );
     let mut node = mon_proto::node::Node::new(
-        mon_proto::node::NodeConfig::new("n1", addr),
+        mon_proto::node::NodeConfig::server("n1", addr),
         key,
         known.clone(),
         mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),
