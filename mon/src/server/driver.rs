@@ -22,10 +22,11 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::durable::{Admit, Durable};
-use super::net::{self, Opener};
-use super::state::Journal;
+use super::journal::Journal;
 use super::{eval, ServerArgs};
 use crate::auditlog::AuditLog;
+use crate::clock::now_ms;
+use crate::framing::{self as net, Opener};
 
 /// Inbound TCP streams served at once.
 const MAX_STREAMS: usize = 512;
@@ -53,14 +54,6 @@ pub(super) enum Event {
     PushPeerDown(SocketAddr),
     /// The audit log and replay journal are on disk up to a generation (`durable.rs`).
     Synced(super::durable::SyncReport),
-}
-
-/// Unix time in ms.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn policy_events(events: Vec<StoreEvent>) -> Vec<AuditEvent> {
@@ -129,7 +122,7 @@ pub(super) async fn serve(
         )
         .context("bad --resource")?,
     );
-    super::state::prepare_state_dir(&state_dir)?;
+    super::journal::prepare_state_dir(&state_dir)?;
     let start = now_ms();
     let mut cfg = NodeConfig::new(&name, args.listen);
     cfg.limits.skew_ms = args.skew * 1000;

@@ -26,7 +26,7 @@ use mon_proto::node::Output;
 use tokio::sync::mpsc;
 
 use super::driver::Event;
-use super::state::Journal;
+use super::journal::Journal;
 use crate::auditlog::AuditLog;
 
 /// What the sync thread reports: the generation now on disk, or why syncing failed.

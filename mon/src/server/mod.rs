@@ -4,9 +4,12 @@ pub mod conf;
 mod driver;
 mod durable;
 mod eval;
-pub mod net;
+mod journal;
 mod push_io;
-mod state;
+
+/// The stream framing's old path: it lives in [`crate::framing`] (client and server share it).
+#[allow(unused_imports)]
+pub(crate) use crate::framing as net;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -13,9 +13,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::driver::Event;
-use super::net::{self, Opener};
 use crate::asuser::worker::Worker;
 use crate::asuser::AsUserError;
+use crate::framing::{self as net, Opener};
 use crate::land::{LandError, Landing, Spool};
 
 /// A push session's file on this node.
