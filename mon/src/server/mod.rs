@@ -1,10 +1,16 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
+mod admission;
+mod batch;
 pub mod conf;
 mod driver;
 mod durable;
 mod eval;
+mod event;
+mod inbound;
 mod journal;
+mod open;
+mod outbound;
 mod push_io;
 
 /// The stream framing's old path: it lives in [`crate::framing`] (client and server share it).
