@@ -66,6 +66,8 @@ struct Server {
     io: Io,
     listener: Listener,
     rx: mpsc::Receiver<Event>,
+    /// Events from threads that must never wait for the loop (a landing's commit).
+    thread_rx: mpsc::UnboundedReceiver<Event>,
     store: PolicyStore,
     info: SharedInfo,
     known_path: std::path::PathBuf,
@@ -118,6 +120,7 @@ impl Server {
             slices: store.slices(),
         }));
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+        let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
         let mut durable = Durable::new(journal, audit, tx.clone())?;
         if let Some(e) = start_failure {
             durable.fail_at_start(&e, pending_audit.len() as u64);
@@ -131,7 +134,7 @@ impl Server {
             clients: Default::default(),
             streams: Default::default(),
             push_streams: Default::default(),
-            push_files: super::push_io::PushFiles::new(state_dir),
+            push_files: super::push_io::PushFiles::new(state_dir, thread_tx),
         };
         let known_mtime = std::fs::metadata(&known_path)
             .and_then(|m| m.modified())
@@ -142,6 +145,7 @@ impl Server {
             io,
             listener: Listener::new(tcp, tx, info.clone()),
             rx,
+            thread_rx,
             store,
             info,
             known_path,
@@ -168,6 +172,7 @@ impl Server {
                     }
                 }
                 Some(ev) = self.rx.recv() => self.handle(ev),
+                Some(ev) = self.thread_rx.recv() => self.handle(ev),
                 a = self.listener.accept() => {
                     if let Ok((stream, addr)) = a {
                         self.listener.serve(stream, addr);

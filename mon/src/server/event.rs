@@ -1,7 +1,7 @@
-//! What the event loop's tasks and threads send it: the one channel into the loop
-//! (`driver.rs` receives; stream readers, operation tasks, push streams, push file workers and
-//! the sync thread send). Its own file so that every sender depends on it and it depends on
-//! none of them.
+//! What the event loop's tasks and threads send it (`driver.rs` receives; stream readers,
+//! operation tasks, push streams and the sync thread send on the bounded channel, a landing's
+//! thread on an unbounded one of its own). Its own file so that every sender depends on it
+//! and it depends on none of them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -88,7 +88,7 @@ impl Io {
             | Output::PushRead { .. }
             | Output::PushCommit { .. }
             | Output::PushDrop { .. }) => {
-                super::push_io::file_op(node, &mut self.push_files, o, now_ms(), &self.tx);
+                super::push_io::file_op(node, &mut self.push_files, o, now_ms());
             }
             Output::Run(req) => {
                 let tx = self.tx.clone();

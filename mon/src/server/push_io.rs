@@ -69,14 +69,18 @@ pub(super) struct PushFiles {
     files: HashMap<SessionHash, PushFile>,
     /// Where relays keep their anonymous files (the state dir).
     spool_dir: PathBuf,
+    /// Where a landing's thread reports its commit: unbounded, so that thread never waits
+    /// for the event loop (which may itself wait for that thread in a later block read).
+    committed: mpsc::UnboundedSender<Event>,
 }
 
 impl PushFiles {
-    /// No files yet; relays spool in `spool_dir`.
-    pub(super) fn new(spool_dir: PathBuf) -> PushFiles {
+    /// No files yet; relays spool in `spool_dir`; commits report on `committed`.
+    pub(super) fn new(spool_dir: PathBuf, committed: mpsc::UnboundedSender<Event>) -> PushFiles {
         PushFiles {
             files: HashMap::new(),
             spool_dir,
+            committed,
         }
     }
 }
@@ -151,14 +155,8 @@ fn create(
 }
 
 /// Performs one push file operation and reports it to the node: at once, except a landing's
-/// commit, which reports on `events` ([`Event::PushCommitted`]) when its thread has done it.
-pub(super) fn file_op(
-    node: &mut Node,
-    files: &mut PushFiles,
-    o: Output,
-    now_ms: u64,
-    events: &mpsc::Sender<Event>,
-) {
+/// commit, which reports ([`Event::PushCommitted`]) when its thread has done it.
+pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
     match o {
         Output::PushLand {
             session,
@@ -205,7 +203,7 @@ pub(super) fn file_op(
             mode,
             allow_setid,
         } => {
-            if let Err(e) = files.commit(session, mode, allow_setid, events) {
+            if let Err(e) = files.commit(session, mode, allow_setid) {
                 node.push_committed(now_ms, session, Err(e));
             }
         }
@@ -244,7 +242,7 @@ impl PushFiles {
         }
     }
 
-    /// Queues the landing's commit on its thread, which reports the result on `events`. The
+    /// Queues the landing's commit on its thread, which reports the result to the loop. The
     /// commit syncs the file and its directory: the event loop never waits for it. `Err`: it
     /// could not be queued.
     fn commit(
@@ -252,14 +250,13 @@ impl PushFiles {
         session: SessionHash,
         mode: u32,
         allow_setid: bool,
-        events: &mpsc::Sender<Event>,
     ) -> Result<(), PushIoError> {
         let Some(PushFile::Landing(w)) = self.files.get(&session) else {
             return Err(no_file("nothing to commit"));
         };
-        let events = events.clone();
+        let committed = self.committed.clone();
         let report = move |r| {
-            let _ = events.blocking_send(Event::PushCommitted(session, r));
+            let _ = committed.send(Event::PushCommitted(session, r));
         };
         if w.submit(move |u| u.commit(mode, allow_setid), report) {
             Ok(())
