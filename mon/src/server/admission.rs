@@ -25,9 +25,34 @@ pub(super) const MAX_UNAUTH_STREAMS_PER_ADDR: usize = 32;
 /// address. A `mon` command uses one stream.
 pub(super) const MAX_CLIENT_STREAMS_PER_ADDR: usize = MAX_STREAMS / 4;
 
-/// Inbound streams per source address that have not authenticated yet.
+/// Inbound streams per source address that have not authenticated yet (also used, as a
+/// second table, for client streams per address).
 #[derive(Default)]
 pub(super) struct UnauthStreams(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+impl UnauthStreams {
+    /// Counts one more stream from `ip` unless it holds `max` already.
+    fn take(&self, ip: IpAddr, max: usize) -> bool {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Counts one stream from `ip` less.
+    fn give_back(&self, ip: IpAddr) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.remove(&ip);
+            }
+        }
+    }
+}
 
 /// One inbound stream's place among its address's unauthenticated streams, given back when it
 /// authenticates or closes; and how far the event loop has handled its frames.
@@ -42,12 +67,9 @@ pub(super) struct StreamAdmission {
 impl StreamAdmission {
     /// A place for a new stream from `ip`, if that address has one left.
     pub(super) fn admit(table: &Arc<UnauthStreams>, ip: IpAddr) -> Option<StreamAdmission> {
-        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = t.entry(ip).or_insert(0);
-        if *n >= MAX_UNAUTH_STREAMS_PER_ADDR {
+        if !table.take(ip, MAX_UNAUTH_STREAMS_PER_ADDR) {
             return None;
         }
-        *n += 1;
         Some(StreamAdmission {
             table: table.clone(),
             ip,
@@ -58,13 +80,7 @@ impl StreamAdmission {
     }
 
     fn release(&self) {
-        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = t.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                t.remove(&self.ip);
-            }
-        }
+        self.table.give_back(self.ip);
     }
 
     /// The event loop handled one of the stream's frames; `authenticated`: it proved its
@@ -123,12 +139,9 @@ pub(super) struct ClientPlace {
 
 impl ClientPlace {
     pub(super) fn take(table: &Arc<UnauthStreams>, ip: IpAddr) -> Option<ClientPlace> {
-        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = t.entry(ip).or_insert(0);
-        if *n >= MAX_CLIENT_STREAMS_PER_ADDR {
+        if !table.take(ip, MAX_CLIENT_STREAMS_PER_ADDR) {
             return None;
         }
-        *n += 1;
         Some(ClientPlace {
             table: table.clone(),
             ip,
@@ -138,12 +151,6 @@ impl ClientPlace {
 
 impl Drop for ClientPlace {
     fn drop(&mut self) {
-        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = t.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                t.remove(&self.ip);
-            }
-        }
+        self.table.give_back(self.ip);
     }
 }

@@ -85,22 +85,15 @@ impl Server {
         state_dir: std::path::PathBuf,
     ) -> anyhow::Result<Server> {
         let Opened {
-            name,
-            key,
-            known,
-            known_path,
-            resources,
-            cfg,
-            journal,
-            replay,
             mut audit,
-            store,
             mut pending_audit,
+            store,
+            ..
         } = o;
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
         let node_id = rand::rngs::OsRng.next_u64();
-        let mut node = Node::new(cfg, key, known, replay, node_id, seed);
+        let mut node = Node::new(o.cfg, o.key, o.known, o.replay, node_id, seed);
         node.set_policies(policies(&store));
         pending_audit.push(
             AuditEvent::new(EventKind::ServerStart)
@@ -113,30 +106,30 @@ impl Server {
             .context("writing the audit log")
             .err();
         node.join(&args.join, now_ms());
-        tracing::info!(%name, listen = %args.listen, slices = ?store.slices(), "mon server started");
+        tracing::info!(name = %o.name, listen = %args.listen, slices = ?store.slices(), "mon server started");
 
         let info = Arc::new(RwLock::new(Info {
-            name: name.clone(),
+            name: o.name.clone(),
             slices: store.slices(),
         }));
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
         let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
-        let mut durable = Durable::new(journal, audit, tx.clone())?;
+        let mut durable = Durable::new(o.journal, audit, tx.clone())?;
         if let Some(e) = start_failure {
             durable.fail_at_start(&e, pending_audit.len() as u64);
         }
         let io = Io {
             udp: Arc::new(udp),
             listen: args.listen,
-            name,
+            name: o.name,
             tx: tx.clone(),
-            resources,
+            resources: o.resources,
             clients: Default::default(),
             streams: Default::default(),
             push_streams: Default::default(),
             push_files: super::push_io::PushFiles::new(state_dir, thread_tx),
         };
-        let known_mtime = std::fs::metadata(&known_path)
+        let known_mtime = std::fs::metadata(&o.known_path)
             .and_then(|m| m.modified())
             .ok();
         Ok(Server {
@@ -148,7 +141,7 @@ impl Server {
             thread_rx,
             store,
             info,
-            known_path,
+            known_path: o.known_path,
             known_mtime,
             storage_down: false,
         })
