@@ -17,7 +17,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mon_keys::file_mode::STATE_FILE_MODE;
-use mon_proto::audit::{AuditEvent, BreakKind, Chain, ChainBreak, Verifier};
+use mon_proto::audit::{AuditEvent, BreakKind, Chain, ChainBreak, Verifier, VerifySummary};
 use rand::RngCore;
 
 pub use lines::{LineReader, RawLine};
@@ -112,67 +112,8 @@ impl AuditLog {
     /// `PATH.torn`, truncated away and reported by [`AuditLog::torn_tail`] and a warning. Any
     /// other damage is [`AuditError::Broken`], naming the line: nothing is chained onto it.
     pub fn open(path: &Path, node: &str) -> Result<AuditLog, AuditError> {
-        let io = |op: &'static str| {
-            let path = path.to_path_buf();
-            move |source| AuditError::Io { path, op, source }
-        };
-        let existed = path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(STATE_FILE_MODE)
-            .open(path)
-            .map_err(io("open"))?;
-        let meta = file.metadata().map_err(io("stat"))?;
-        if !meta.is_file() {
-            return Err(AuditError::NotAFile {
-                path: path.to_path_buf(),
-            });
-        }
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & !STATE_FILE_MODE != 0 {
-            file.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))
-                .map_err(io("set the mode of"))?;
-            tracing::warn!(
-                "audit log {} had mode {mode:04o}: set it to {STATE_FILE_MODE:04o}",
-                path.display()
-            );
-        }
-        if !existed {
-            sync_parent(path).map_err(io("sync the directory of"))?;
-        }
-
-        let mut verifier = Verifier::new();
-        let mut len = 0u64;
-        let mut torn = None;
-        let mut reader = LineReader::new(BufReader::new(&file));
-        while let Some(line) = reader.next_line().map_err(io("read"))? {
-            if !line.complete {
-                torn = Some(line);
-                break;
-            }
-            let res = if line.too_long {
-                Err(verifier.push_unreadable(BreakKind::TooLong))
-            } else {
-                verifier.push_bytes(&line.bytes)
-            };
-            if let Err(brk) = res {
-                return Err(AuditError::Broken {
-                    path: path.to_path_buf(),
-                    brk,
-                });
-            }
-            len = line.start + line.bytes.len() as u64 + 1;
-        }
-        let torn = match torn {
-            Some(line) => Some(cut_torn_tail(path, &file, &line).map_err(io("truncate"))?),
-            None => None,
-        };
-        let summary = verifier.finish().map_err(|brk| AuditError::Broken {
-            path: path.to_path_buf(),
-            brk,
-        })?;
+        let file = open_file(path)?;
+        let (summary, len, torn) = verify_file(path, &file)?;
         let chain = match summary.chain() {
             Some(c) => c,
             None => {
@@ -288,6 +229,85 @@ impl AuditLog {
     pub fn torn_tail(&self) -> Option<&TornTail> {
         self.torn.as_ref()
     }
+}
+
+/// The error of a failed file operation `op` on the log at `path`.
+fn io_error(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> AuditError {
+    let path = path.to_path_buf();
+    move |source| AuditError::Io { path, op, source }
+}
+
+/// Opens (or creates, mode 0600, its directory synced) the log file for reading and
+/// appending; a wider mode is narrowed with a warning.
+fn open_file(path: &Path) -> Result<File, AuditError> {
+    let io = |op| io_error(path, op);
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(STATE_FILE_MODE)
+        .open(path)
+        .map_err(io("open"))?;
+    let meta = file.metadata().map_err(io("stat"))?;
+    if !meta.is_file() {
+        return Err(AuditError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & !STATE_FILE_MODE != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))
+            .map_err(io("set the mode of"))?;
+        tracing::warn!(
+            "audit log {} had mode {mode:04o}: set it to {STATE_FILE_MODE:04o}",
+            path.display()
+        );
+    }
+    if !existed {
+        sync_parent(path).map_err(io("sync the directory of"))?;
+    }
+    Ok(file)
+}
+
+/// Verifies every record of the log: its summary, the length of its complete records, and
+/// its torn last line if there was one (saved aside and cut away).
+fn verify_file(
+    path: &Path,
+    file: &File,
+) -> Result<(VerifySummary, u64, Option<TornTail>), AuditError> {
+    let io = |op| io_error(path, op);
+    let mut verifier = Verifier::new();
+    let mut len = 0u64;
+    let mut torn = None;
+    let mut reader = LineReader::new(BufReader::new(file));
+    while let Some(line) = reader.next_line().map_err(io("read"))? {
+        if !line.complete {
+            torn = Some(line);
+            break;
+        }
+        let res = if line.too_long {
+            Err(verifier.push_unreadable(BreakKind::TooLong))
+        } else {
+            verifier.push_bytes(&line.bytes)
+        };
+        if let Err(brk) = res {
+            return Err(AuditError::Broken {
+                path: path.to_path_buf(),
+                brk,
+            });
+        }
+        len = line.start + line.bytes.len() as u64 + 1;
+    }
+    let torn = match torn {
+        Some(line) => Some(cut_torn_tail(path, file, &line).map_err(io("truncate"))?),
+        None => None,
+    };
+    let summary = verifier.finish().map_err(|brk| AuditError::Broken {
+        path: path.to_path_buf(),
+        brk,
+    })?;
+    Ok((summary, len, torn))
 }
 
 /// Saves a torn last line to `PATH.torn`, then truncates the log before it.

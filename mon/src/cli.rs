@@ -1,7 +1,7 @@
 //! The command-line interface: one clap definition for help, man page and completions.
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use mon_proto::agg::Query;
+use mon_proto::agg::{Query, Where, DEFAULT_BUCKETS, DEFAULT_EXEC_TIMEOUT_S};
 
 use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
 use crate::{cmd, server, sim, testbed};
@@ -54,7 +54,7 @@ pub enum Command {
         /// Resource.
         res: String,
         /// Number of equal-width buckets.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = DEFAULT_BUCKETS)]
         buckets: u32,
     },
     /// Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or
@@ -68,7 +68,7 @@ pub enum Command {
     /// Run a command on every node; identical outcomes are grouped.
     Exec {
         /// Per-node timeout, seconds.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = DEFAULT_EXEC_TIMEOUT_S)]
         cmd_timeout: u32,
         /// Run only where RES OP VALUE holds.
         #[arg(long = "where", num_args = 3, value_names = ["RES", "OP", "VALUE"], allow_hyphen_values = true)]
@@ -115,10 +115,18 @@ pub enum ServerSub {
     Init(cmd::server_init::InitArgs),
 }
 
-fn query_words(words: &[&str], rest: &[String]) -> anyhow::Result<Query> {
-    let mut v: Vec<String> = words.iter().map(|s| s.to_string()).collect();
-    v.extend(rest.iter().cloned());
-    Ok(Query::parse(&v)?)
+/// `exec`'s query from its typed arguments (`--where`'s three words parsed as such).
+fn exec_query(
+    cmd_timeout: u32,
+    where_: &[String],
+    shell: bool,
+    argv: Vec<String>,
+) -> anyhow::Result<Query> {
+    let where_ = match where_ {
+        [res, op, value] => Some(Where::parse(res, op, value)?),
+        _ => None,
+    };
+    Ok(Query::exec(argv, shell, cmd_timeout, where_)?)
 }
 
 /// Parses the command line and runs it.
@@ -136,48 +144,21 @@ pub fn run() -> anyhow::Result<u8> {
         );
     }
     let g = &global;
-    let q = |name: &str, words: &[&str], rest: &[String]| -> anyhow::Result<u8> {
-        let query = query_words(words, rest)?;
-        run_session(g, name, vec![query], false)
-    };
+    let q = |name: &str, query: Query| run_session(g, name, vec![query], false);
     match command {
-        Command::Count => q("count", &["count"], &[]),
-        Command::Depth => q("depth", &["depth"], &[]),
-        Command::Topology { dot } => {
-            let query = query_words(&["topology"], &[])?;
-            run_session(g, "topology", vec![query], dot)
-        }
-        Command::Avg { res } => q("avg", &["avg", &res], &[]),
-        Command::Top { n, res } => q("top", &["top", &n.to_string(), &res], &[]),
-        Command::Histo { res, buckets } => q(
-            "histo",
-            &["histo", &res, "--buckets", &buckets.to_string()],
-            &[],
-        ),
-        Command::Filter { args } => q("filter", &["filter"], &args),
+        Command::Count => q("count", Query::Count),
+        Command::Depth => q("depth", Query::Depth),
+        Command::Topology { dot } => run_session(g, "topology", vec![Query::Topology], dot),
+        Command::Avg { res } => q("avg", Query::avg(res)?),
+        Command::Top { n, res } => q("top", Query::top(n, res)?),
+        Command::Histo { res, buckets } => q("histo", Query::histo(res, buckets)?),
+        Command::Filter { args } => q("filter", Query::parse_filter(&args)?),
         Command::Exec {
             cmd_timeout,
             where_,
             shell,
             argv,
-        } => {
-            let mut words = vec![
-                "exec".to_string(),
-                "--cmd-timeout".into(),
-                cmd_timeout.to_string(),
-            ];
-            if shell {
-                words.push("--shell".into());
-            }
-            if !where_.is_empty() {
-                words.push("--where".into());
-                words.extend(where_);
-            }
-            words.push("--".into());
-            words.extend(argv);
-            let query = Query::parse(&words)?;
-            run_session(g, "exec", vec![query], false)
-        }
+        } => q("exec", exec_query(cmd_timeout, &where_, shell, argv)?),
         Command::Members => run_members(g),
         Command::Push(a) => run_push(g, a),
         Command::Policy(c) => cmd::policy::run(c),

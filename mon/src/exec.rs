@@ -102,6 +102,35 @@ pub async fn run(
     run_as: Option<&str>,
     cap: usize,
 ) -> Result<ExecOutcome, ExecError> {
+    let (program, mut cmd) = command(argv, shell)?;
+    if let Some(user) = run_as {
+        as_user(&mut cmd, user).await?;
+    }
+    let child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let (status, timed_out, out, err) = wait_capped(child, timeout, cap).await;
+    let status = status.map_err(|source| ExecError::Wait {
+        program: program.clone(),
+        source,
+    })?;
+    let ((out, out_over), (err, err_over)) = (out, err);
+    let (stdout, cut_out) = capped_text(&out, cap);
+    let (stderr, cut_err) = capped_text(&err, cap);
+    Ok(ExecOutcome {
+        exit: status.code(),
+        signal: status.signal(),
+        stdout,
+        stderr,
+        timed_out,
+        truncated: out_over || err_over || cut_out || cut_err,
+    })
+}
+
+/// The program to start (`/bin/sh -c` with the joined words when `shell`) and its command,
+/// in a session of its own without a controlling terminal, its output piped.
+fn command(argv: &[String], shell: bool) -> Result<(String, Command), ExecError> {
     let (first, rest) = argv.split_first().ok_or(ExecError::Empty)?;
     if argv.iter().any(|a| a.contains('\0')) {
         return Err(ExecError::Nul);
@@ -132,55 +161,72 @@ pub async fn run(
             Ok(())
         });
     }
+    Ok((program, cmd))
+}
 
-    if let Some(user) = run_as {
-        let name = user.to_string();
-        let found = tokio::task::spawn_blocking(move || crate::asuser::find(&name))
-            .await
-            .map_err(|e| crate::asuser::AsUserError::Lookup {
-                user: user.to_string(),
-                source: io::Error::other(e),
-            })??;
-        let me = crate::asuser::euid();
-        if me == 0 {
-            crate::asuser::check_untraceable(user)?;
-            let (groups, uid, gid) = crate::asuser::creds(&found);
-            // The working directory is entered as the user (its home, else `/`).
-            let home = CString::new(found.home.as_os_str().as_bytes())
-                .unwrap_or_else(|_| CString::from(c"/"));
-            // SAFETY: the closure runs in the forked child before exec; it only makes the
-            // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
-            // fork (no allocation, no locks), which is async-signal-safe.
-            #[allow(unsafe_code)]
-            unsafe {
-                cmd.pre_exec(move || {
-                    crate::asuser::become_user(&groups, uid, gid)?;
-                    if rustix::process::chdir(home.as_c_str()).is_err() {
-                        rustix::process::chdir(c"/")?;
-                    }
-                    Ok(())
-                });
-            }
-            // None of the server's environment (what its service manager or operator gave
-            // it): only a search path and the user's own variables, as `su -` gives.
-            cmd.env_clear()
-                .env("PATH", USER_PATH)
-                .env("HOME", &found.home)
-                .env("USER", user)
-                .env("LOGNAME", user);
-        } else if found.uid != me {
-            return Err(crate::asuser::AsUserError::NotRoot {
-                user: user.to_string(),
-                euid: me,
-            }
-            .into());
+/// Makes `cmd` run as `user`: as root, it becomes the user in the child (groups, ids, home
+/// directory, a clean environment); otherwise only the server's own user is allowed.
+async fn as_user(cmd: &mut Command, user: &str) -> Result<(), ExecError> {
+    let name = user.to_string();
+    let found = tokio::task::spawn_blocking(move || crate::asuser::find(&name))
+        .await
+        .map_err(|e| crate::asuser::AsUserError::Lookup {
+            user: user.to_string(),
+            source: io::Error::other(e),
+        })??;
+    let me = crate::asuser::euid();
+    if me == 0 {
+        crate::asuser::check_untraceable(user)?;
+        let (groups, uid, gid) = crate::asuser::creds(&found);
+        // The working directory is entered as the user (its home, else `/`).
+        let home =
+            CString::new(found.home.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"/"));
+        // SAFETY: the closure runs in the forked child before exec; it only makes the
+        // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
+        // fork (no allocation, no locks), which is async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                crate::asuser::become_user(&groups, uid, gid)?;
+                if rustix::process::chdir(home.as_c_str()).is_err() {
+                    rustix::process::chdir(c"/")?;
+                }
+                Ok(())
+            });
         }
+        // None of the server's environment (what its service manager or operator gave
+        // it): only a search path and the user's own variables, as `su -` gives.
+        cmd.env_clear()
+            .env("PATH", USER_PATH)
+            .env("HOME", &found.home)
+            .env("USER", user)
+            .env("LOGNAME", user);
+    } else if found.uid != me {
+        return Err(crate::asuser::AsUserError::NotRoot {
+            user: user.to_string(),
+            euid: me,
+        }
+        .into());
     }
+    Ok(())
+}
 
-    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
+/// One output stream as read: its first bytes, and whether more were dropped.
+type Captured = (Vec<u8>, bool);
+
+/// Waits for the child and reads its output (at most `cap` bytes of each stream kept); at
+/// the timeout kills its process group. Returns its status, whether it timed out, and its
+/// stdout and stderr.
+async fn wait_capped(
+    mut child: tokio::process::Child,
+    timeout: Duration,
+    cap: usize,
+) -> (
+    io::Result<std::process::ExitStatus>,
+    bool,
+    Captured,
+    Captured,
+) {
     let pgid = child.id();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -213,20 +259,7 @@ pub async fn run(
             (status, true)
         }
     };
-    let status = status.map_err(|source| ExecError::Wait {
-        program: program.clone(),
-        source,
-    })?;
-    let (stdout, cut_out) = capped_text(&out, cap);
-    let (stderr, cut_err) = capped_text(&err, cap);
-    Ok(ExecOutcome {
-        exit: status.code(),
-        signal: status.signal(),
-        stdout,
-        stderr,
-        timed_out,
-        truncated: out_over || err_over || cut_out || cut_err,
-    })
+    (status, timed_out, (out, out_over), (err, err_over))
 }
 
 #[cfg(test)]

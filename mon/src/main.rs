@@ -4,9 +4,11 @@ mod asuser;
 mod auditlog;
 mod cli;
 mod client;
+mod clock;
 mod cmd;
 mod exec;
 mod exit;
+mod framing;
 mod grep;
 mod insecure;
 #[allow(dead_code)] // used by the push driver (issue 4)

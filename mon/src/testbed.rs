@@ -187,7 +187,40 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
     if a.prepare_only {
         return Ok(crate::exit::OK);
     }
-    let first = node_addr(1, a.port);
+    let mut servers = start_servers(&exe, &dir, &a)?;
+    let client = Client {
+        exe: &exe,
+        key: &user_key,
+        dir: &dir,
+        first: node_addr(1, a.port),
+    };
+    settle(&mut servers, &client, &dir, &a)?;
+    if !a.command.is_empty() {
+        let st = client.command(&a.command).status()?;
+        return Ok(st
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(crate::exit::LOCAL_ERROR));
+    }
+    println!("MON testbed is up. Try, in another shell:");
+    println!(
+        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
+        exe.display(),
+        user_key.display(),
+        dir.join("known_nodes").display(),
+        client.first
+    );
+    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
+    println!("Ctrl-C stops every server.");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async { tokio::signal::ctrl_c().await })?;
+    Ok(crate::exit::OK)
+}
+
+/// Starts the servers n1… (each logs to its `server.log`), joining through the first three.
+fn start_servers(exe: &Path, dir: &Path, a: &TestbedArgs) -> anyhow::Result<Servers> {
     let seeds: Vec<String> = (1..=a.nodes.min(3))
         .map(|i| node_addr(i, a.port).to_string())
         .collect();
@@ -195,7 +228,7 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
     for i in 1..=a.nodes {
         let nd = dir.join(format!("n{i}"));
         let log = std::fs::File::create(nd.join("server.log"))?;
-        let mut c = Command::new(&exe);
+        let mut c = Command::new(exe);
         c.arg("server")
             .arg("--config-dir")
             .arg(nd.join("config"))
@@ -214,21 +247,43 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
         let child = c.spawn().with_context(|| format!("starting server n{i}"))?;
         servers.0.push(child);
     }
-    let client = |cmd: &[String]| {
-        let mut c = Command::new(&exe);
+    Ok(servers)
+}
+
+/// How the testbed runs `mon` as its user, against its first node.
+struct Client<'a> {
+    exe: &'a Path,
+    key: &'a Path,
+    dir: &'a Path,
+    first: SocketAddr,
+}
+
+impl Client<'_> {
+    /// `mon` with the testbed's key, known_nodes, entry node and slice, then `cmd`.
+    fn command(&self, cmd: &[String]) -> Command {
+        let mut c = Command::new(self.exe);
         c.arg("--key")
-            .arg(&user_key)
+            .arg(self.key)
             .arg("--known-nodes")
-            .arg(dir.join("known_nodes"))
+            .arg(self.dir.join("known_nodes"))
             .arg("--server")
-            .arg(first.to_string())
+            .arg(self.first.to_string())
             .arg("--slice")
             .arg("testbed")
             .args(cmd)
             .env_remove("SSH_AUTH_SOCK");
         c
-    };
-    // Settle: until three counts in a row reach every node with nothing missing.
+    }
+}
+
+/// Settles: until three counts in a row reach every node with nothing missing (or
+/// `--settle-timeout`); fails if a server exits.
+fn settle(
+    servers: &mut Servers,
+    client: &Client<'_>,
+    dir: &Path,
+    a: &TestbedArgs,
+) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut last = 0u64;
     let mut complete_in_a_row = 0;
@@ -242,14 +297,15 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
                 );
             }
         }
-        let out = client(&[
-            "--json".into(),
-            "--timeout".into(),
-            "3".into(),
-            "count".into(),
-        ])
-        .stderr(Stdio::null())
-        .output()?;
+        let out = client
+            .command(&[
+                "--json".into(),
+                "--timeout".into(),
+                "3".into(),
+                "count".into(),
+            ])
+            .stderr(Stdio::null())
+            .output()?;
         let mut complete = false;
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
             last = v["result"].as_u64().unwrap_or(0);
@@ -274,26 +330,5 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
         a.nodes,
         t.elapsed().as_secs_f64()
     );
-    if !a.command.is_empty() {
-        let st = client(&a.command).status()?;
-        return Ok(st
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(crate::exit::LOCAL_ERROR));
-    }
-    println!("MON testbed is up. Try, in another shell:");
-    println!(
-        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
-        exe.display(),
-        user_key.display(),
-        dir.join("known_nodes").display(),
-        first
-    );
-    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
-    println!("Ctrl-C stops every server.");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async { tokio::signal::ctrl_c().await })?;
-    Ok(crate::exit::OK)
+    Ok(())
 }

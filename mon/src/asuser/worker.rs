@@ -93,6 +93,18 @@ impl<S: 'static> Worker<S> {
         self.tx.as_ref()?.send(job).ok()?;
         rx.recv().ok()
     }
+
+    /// Queues `f` on the worker's thread without waiting: `done` gets its answer on that
+    /// thread. Jobs run in the order they were queued (a later [`Worker::call`] waits for
+    /// this one). False if the thread is gone (then neither runs).
+    pub fn submit<R: 'static>(
+        &self,
+        f: impl FnOnce(&mut S) -> R + Send + 'static,
+        done: impl FnOnce(R) + Send + 'static,
+    ) -> bool {
+        let job: Job<S> = Box::new(move |s| done(f(s)));
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
 }
 
 impl<S> Drop for Worker<S> {

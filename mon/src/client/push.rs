@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use super::session::{connect_entry, now_ms, read_packet};
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
-use crate::server::net::{self, Opener};
+use crate::framing::{self as net, Opener};
 
 /// Default seconds a push may take.
 pub const DEFAULT_PUSH_TIMEOUT_S: f64 = 600.0;

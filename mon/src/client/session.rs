@@ -13,15 +13,9 @@ use tokio::net::TcpStream;
 use super::output::Outcome;
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
-use crate::server::net::{self, Info, Opener};
+use crate::framing::{self as net, Info, Opener};
 
-/// Unix time in ms.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(super) use crate::clock::now_ms;
 
 async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
     let mut s = connect_entry(g).await?;

@@ -10,6 +10,10 @@
 //!    landing, reading a block to serve) — is held back until the sync that covers every
 //!    record written before it has completed, in the order the node asked for them.
 //!
+//! A landing's commit (`fsync`, rename, directory `fsync`) is such an action: once admitted it
+//! is queued on the landing's own thread and reports back as an event, so the event loop never
+//! waits for it; later file I/O of the same push queues behind it on that thread.
+//!
 //! So an operation never runs before the `session.accept` record and the replay-journal line
 //! that guard its exactly-once execution are on disk, as before; but a node forwards a session
 //! to its children and answers its parent while its own disk syncs, instead of once per hop
@@ -25,12 +29,9 @@ use mon_proto::audit::{AuditEvent, EventKind, Outcome};
 use mon_proto::node::Output;
 use tokio::sync::mpsc;
 
-use super::driver::Event;
-use super::state::Journal;
+use super::event::{Event, SyncReport};
+use super::journal::Journal;
 use crate::auditlog::AuditLog;
-
-/// What the sync thread reports: the generation now on disk, or why syncing failed.
-pub(super) type SyncReport = Result<u64, String>;
 
 /// While the files fail, how often a write is tried again (space may have returned).
 pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(2);

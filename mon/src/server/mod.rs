@@ -1,12 +1,21 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
+mod admission;
+mod batch;
 pub mod conf;
 mod driver;
 mod durable;
 mod eval;
-pub mod net;
+mod event;
+mod inbound;
+mod journal;
+mod open;
+mod outbound;
 mod push_io;
-mod state;
+
+/// The stream framing's old path: it lives in [`crate::framing`] (client and server share it).
+#[allow(unused_imports)]
+pub(crate) use crate::framing as net;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -12,10 +12,10 @@ use mon_proto::wire::session::SessionHash;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::driver::Event;
-use super::net::{self, Opener};
+use super::event::Event;
 use crate::asuser::worker::Worker;
 use crate::asuser::AsUserError;
+use crate::framing::{self as net, Opener};
 use crate::land::{LandError, Landing, Spool};
 
 /// A push session's file on this node.
@@ -69,14 +69,18 @@ pub(super) struct PushFiles {
     files: HashMap<SessionHash, PushFile>,
     /// Where relays keep their anonymous files (the state dir).
     spool_dir: PathBuf,
+    /// Where a landing's thread reports its commit: unbounded, so that thread never waits
+    /// for the event loop (which may itself wait for that thread in a later block read).
+    committed: mpsc::UnboundedSender<Event>,
 }
 
 impl PushFiles {
-    /// No files yet; relays spool in `spool_dir`.
-    pub(super) fn new(spool_dir: PathBuf) -> PushFiles {
+    /// No files yet; relays spool in `spool_dir`; commits report on `committed`.
+    pub(super) fn new(spool_dir: PathBuf, committed: mpsc::UnboundedSender<Event>) -> PushFiles {
         PushFiles {
             files: HashMap::new(),
             spool_dir,
+            committed,
         }
     }
 }
@@ -150,7 +154,8 @@ fn create(
     .map_err(|e| e.0)
 }
 
-/// Performs one push file operation and reports it to the node.
+/// Performs one push file operation and reports it to the node: at once, except a landing's
+/// commit, which reports ([`Event::PushCommitted`]) when its thread has done it.
 pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
     match o {
         Output::PushLand {
@@ -180,13 +185,7 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             offset,
             bytes,
         } => {
-            let r = match files.files.get_mut(&session) {
-                Some(PushFile::Landing(w)) => w
-                    .call(move |u| u.write(offset, &bytes))
-                    .unwrap_or_else(|| Err(worker_gone())),
-                Some(PushFile::Spool(s)) => s.write_block(offset, &bytes).map_err(|e| io_err(&e)),
-                None => Err(no_file("no temporary file for this push")),
-            };
+            let r = files.write(session, offset, bytes);
             node.push_stored(now_ms, session, index, r);
         }
         Output::PushRead {
@@ -196,14 +195,7 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             offset,
             len,
         } => {
-            let len = usize::try_from(len).unwrap_or(0);
-            let r = match files.files.get(&session) {
-                Some(PushFile::Landing(w)) => w
-                    .call(move |u| u.read(offset, len))
-                    .unwrap_or_else(|| Err(worker_gone())),
-                Some(PushFile::Spool(s)) => s.read_block(offset, len).map_err(|e| io_err(&e)),
-                None => Err(no_file("no file for this push")),
-            };
+            let r = files.read(session, offset, usize::try_from(len).unwrap_or(0));
             node.push_block_read(now_ms, session, child, index, r);
         }
         Output::PushCommit {
@@ -211,18 +203,66 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             mode,
             allow_setid,
         } => {
-            let r = match files.files.get(&session) {
-                Some(PushFile::Landing(w)) => w
-                    .call(move |u| u.commit(mode, allow_setid))
-                    .unwrap_or_else(|| Err(worker_gone())),
-                _ => Err(no_file("nothing to commit")),
-            };
-            node.push_committed(now_ms, session, r);
+            if let Err(e) = files.commit(session, mode, allow_setid) {
+                node.push_committed(now_ms, session, Err(e));
+            }
         }
         Output::PushDrop { session } => {
             files.files.remove(&session);
         }
         _ => {}
+    }
+}
+
+impl PushFiles {
+    /// Writes a block into the session's file.
+    fn write(
+        &mut self,
+        session: SessionHash,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<(), PushIoError> {
+        match self.files.get_mut(&session) {
+            Some(PushFile::Landing(w)) => w
+                .call(move |u| u.write(offset, &bytes))
+                .unwrap_or_else(|| Err(worker_gone())),
+            Some(PushFile::Spool(s)) => s.write_block(offset, &bytes).map_err(|e| io_err(&e)),
+            None => Err(no_file("no temporary file for this push")),
+        }
+    }
+
+    /// Reads a block back from the session's file (to serve a child).
+    fn read(&self, session: SessionHash, offset: u64, len: usize) -> Result<Vec<u8>, PushIoError> {
+        match self.files.get(&session) {
+            Some(PushFile::Landing(w)) => w
+                .call(move |u| u.read(offset, len))
+                .unwrap_or_else(|| Err(worker_gone())),
+            Some(PushFile::Spool(s)) => s.read_block(offset, len).map_err(|e| io_err(&e)),
+            None => Err(no_file("no file for this push")),
+        }
+    }
+
+    /// Queues the landing's commit on its thread, which reports the result to the loop. The
+    /// commit syncs the file and its directory: the event loop never waits for it. `Err`: it
+    /// could not be queued.
+    fn commit(
+        &self,
+        session: SessionHash,
+        mode: u32,
+        allow_setid: bool,
+    ) -> Result<(), PushIoError> {
+        let Some(PushFile::Landing(w)) = self.files.get(&session) else {
+            return Err(no_file("nothing to commit"));
+        };
+        let committed = self.committed.clone();
+        let report = move |r| {
+            let _ = committed.send(Event::PushCommitted(session, r));
+        };
+        if w.submit(move |u| u.commit(mode, allow_setid), report) {
+            Ok(())
+        } else {
+            Err(worker_gone())
+        }
     }
 }
 

@@ -1,4 +1,6 @@
-//! Parsing a query from command-line words (`mon … COMMAND…`).
+//! Parsing a query from words (`Query::parse`, and the parts whose words reach the CLI as
+//! words: `filter`'s three and `--where`'s). Typed arguments build a query with the
+//! constructors of `query.rs` instead.
 
 use std::str::FromStr;
 
@@ -171,37 +173,54 @@ impl Query {
                 }
             }
             "histo" => parse_histo(rest)?,
-            "filter" => {
-                if rest.first().map(String::as_str) == Some("grep") {
-                    let [word, file] = words(
-                        &rest[1..],
-                        "filter grep",
-                        ["a WORD", "a FILE"],
-                        USAGE_FILTER,
-                    )?;
-                    Query::Grep {
-                        word: word.to_string(),
-                        file: file.to_string(),
-                    }
-                } else {
-                    let [res, op, value] = words(
-                        rest,
-                        "filter",
-                        ["a resource name", "a comparison OP", "a VALUE"],
-                        USAGE_FILTER,
-                    )?;
-                    Query::Filter {
-                        res: res.to_string(),
-                        op: op.parse()?,
-                        value: parse_f64("filter VALUE", value)?,
-                    }
-                }
-            }
+            "filter" => return Query::parse_filter(rest),
             "exec" => parse_exec(rest)?,
             _ => return Err(QueryParseError::UnknownCommand(first.clone())),
         };
         q.validate()?;
         Ok(q)
+    }
+
+    /// Parses the words after `filter`: `RES OP VALUE` or `grep WORD FILE`; validated.
+    pub fn parse_filter(rest: &[String]) -> Result<Query, QueryParseError> {
+        let q = if rest.first().map(String::as_str) == Some("grep") {
+            let [word, file] = words(
+                &rest[1..],
+                "filter grep",
+                ["a WORD", "a FILE"],
+                USAGE_FILTER,
+            )?;
+            Query::Grep {
+                word: word.to_string(),
+                file: file.to_string(),
+            }
+        } else {
+            let [res, op, value] = words(
+                rest,
+                "filter",
+                ["a resource name", "a comparison OP", "a VALUE"],
+                USAGE_FILTER,
+            )?;
+            Query::Filter {
+                res: res.to_string(),
+                op: op.parse()?,
+                value: parse_f64("filter VALUE", value)?,
+            }
+        };
+        q.validate()?;
+        Ok(q)
+    }
+}
+
+impl Where {
+    /// Parses `--where RES OP VALUE`'s three words (the resource name is checked with the
+    /// query).
+    pub fn parse(res: &str, op: &str, value: &str) -> Result<Where, QueryParseError> {
+        Ok(Where {
+            res: res.to_string(),
+            op: op.parse()?,
+            value: parse_f64("exec --where VALUE", value)?,
+        })
     }
 }
 
@@ -306,11 +325,7 @@ fn parse_exec(rest: &[String]) -> Result<Query, QueryParseError> {
                 let value = rest
                     .get(i + 3)
                     .ok_or(missing("RES OP VALUE after --where"))?;
-                where_ = Some(Where {
-                    res: res.clone(),
-                    op: op.parse()?,
-                    value: parse_f64("exec --where VALUE", value)?,
-                });
+                where_ = Some(Where::parse(res, op, value)?);
                 i += 4;
             }
             k if k.starts_with("--") => {

@@ -1,4 +1,6 @@
-//! The query operations and their limits (parsing from words is in `parse.rs`).
+//! The query operations, their typed constructors and their limits (parsing from words, where
+//! words really arrive, is in `parse.rs`). To add a status query kind: a variant here, its
+//! constructor and `validate` arm, its words in `parse.rs`, its CLI command in `mon/src/cli.rs`.
 
 use std::fmt;
 
@@ -254,6 +256,67 @@ fn finite(what: &'static str, v: f64) -> Result<(), QueryError> {
 }
 
 impl Query {
+    /// `avg RES`, validated.
+    pub fn avg(res: impl Into<String>) -> Result<Query, QueryError> {
+        Query::Avg { res: res.into() }.checked()
+    }
+
+    /// `top N RES`, validated.
+    pub fn top(n: u32, res: impl Into<String>) -> Result<Query, QueryError> {
+        Query::Top { n, res: res.into() }.checked()
+    }
+
+    /// `histo RES` in `buckets` buckets, validated.
+    pub fn histo(res: impl Into<String>, buckets: u32) -> Result<Query, QueryError> {
+        Query::Histo {
+            res: res.into(),
+            buckets,
+        }
+        .checked()
+    }
+
+    /// `filter RES OP VALUE`, validated.
+    pub fn filter(res: impl Into<String>, op: CmpOp, value: f64) -> Result<Query, QueryError> {
+        Query::Filter {
+            res: res.into(),
+            op,
+            value,
+        }
+        .checked()
+    }
+
+    /// `filter grep WORD FILE`, validated.
+    pub fn grep(word: impl Into<String>, file: impl Into<String>) -> Result<Query, QueryError> {
+        Query::Grep {
+            word: word.into(),
+            file: file.into(),
+        }
+        .checked()
+    }
+
+    /// `exec`: `argv` on every node (through `sh -c` when `shell`), at most `timeout_s` per
+    /// node, only where `where_` holds; validated.
+    pub fn exec(
+        argv: Vec<String>,
+        shell: bool,
+        timeout_s: u32,
+        where_: Option<Where>,
+    ) -> Result<Query, QueryError> {
+        Query::Exec {
+            argv,
+            shell,
+            timeout_s,
+            where_,
+        }
+        .checked()
+    }
+
+    /// The query if it is within the limits ([`Query::validate`]).
+    fn checked(self) -> Result<Query, QueryError> {
+        self.validate()?;
+        Ok(self)
+    }
+
     /// The operation's name: `count`, `depth`, `topology`, `avg`, `top`, `histo`, `filter`,
     /// `grep` (for `filter grep`), `exec`.
     pub fn name(&self) -> &'static str {

@@ -1,4 +1,5 @@
-//! The server's files: node key, known_nodes, slice policies, replay journal, audit log.
+//! The replay journal (the replay cache's records on disk, replayed at start) and the state
+//! directory it and the audit log live in.
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -1,0 +1,179 @@
+//! Opening a server: its node key, known_nodes, resources, state directory, replay journal,
+//! audit log and slice policies, and the node's configuration from the arguments — all before
+//! any socket is bound, so a server that cannot start says why before it listens.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mon_keys::known_nodes::KnownNodes;
+use mon_keys::nodekey::NodeKey;
+use mon_policy::{PolicyStore, StoreEvent};
+use mon_proto::audit::{AuditEvent, EventKind, Outcome};
+use mon_proto::node::NodeConfig;
+use mon_proto::replay::ReplayCache;
+
+use super::journal::Journal;
+use super::ServerArgs;
+use crate::auditlog::AuditLog;
+use crate::clock::now_ms;
+use crate::resources::Resources;
+
+/// Everything a server opened, ready to bind and run.
+pub(super) struct Opened {
+    pub(super) name: String,
+    pub(super) key: NodeKey,
+    pub(super) known: Arc<KnownNodes>,
+    pub(super) known_path: PathBuf,
+    pub(super) resources: Arc<Resources>,
+    pub(super) cfg: NodeConfig,
+    pub(super) journal: Journal,
+    pub(super) replay: ReplayCache,
+    pub(super) audit: AuditLog,
+    pub(super) store: PolicyStore,
+    /// Records of the start not written yet (the policies loaded or refused).
+    pub(super) pending_audit: Vec<AuditEvent>,
+}
+
+/// Opens the server's files under `config_dir` and `state_dir`.
+pub(super) fn open(
+    args: &ServerArgs,
+    config_dir: &Path,
+    state_dir: &Path,
+) -> anyhow::Result<Opened> {
+    let name = args.name.clone().unwrap_or_else(host_name);
+    let key_path = config_dir.join("node_ed25519_key");
+    let key = NodeKey::load(&key_path).with_context(|| {
+        format!(
+            "loading the node key {} (create it with `mon server init`)",
+            key_path.display()
+        )
+    })?;
+    let known_path = config_dir.join("known_nodes");
+    let known = Arc::new(
+        KnownNodes::load(&known_path)
+            .with_context(|| format!("loading {}", known_path.display()))?,
+    );
+    let resources = Arc::new(load_resources(args)?);
+    super::journal::prepare_state_dir(state_dir)?;
+    let start = now_ms();
+    let cfg = node_config(args, name.clone())?;
+    let (journal, replay) = Journal::open(state_dir, cfg.replay.clone(), start)?;
+    let audit_path = state_dir.join("audit.jsonl");
+    let audit = AuditLog::open(&audit_path, &name)
+        .with_context(|| format!("opening {}", audit_path.display()))?;
+    let slices_dir = config_dir.join("slices");
+    let (store, ev) = PolicyStore::open(&slices_dir);
+    let pending_audit = policy_events(ev);
+    Ok(Opened {
+        name,
+        key,
+        known,
+        known_path,
+        resources,
+        cfg,
+        journal,
+        replay,
+        audit,
+        store,
+        pending_audit,
+    })
+}
+
+/// The operator's `--resource` definitions.
+fn load_resources(args: &ServerArgs) -> anyhow::Result<Resources> {
+    Resources::new(
+        args.resources
+            .iter()
+            .map(|r| Resources::parse_definition(r))
+            .collect::<Result<Vec<_>, _>>()
+            .context("bad --resource")?,
+        crate::resources::DEFAULT_TIMEOUT,
+    )
+    .context("bad --resource")
+}
+
+/// The node's configuration from the server's arguments.
+fn node_config(args: &ServerArgs, name: String) -> anyhow::Result<NodeConfig> {
+    let mut cfg = NodeConfig::server(&name, args.listen);
+    cfg.limits.skew_ms = args.skew * 1000;
+    cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
+    cfg.max_sessions = args.max_sessions.max(1);
+    cfg.max_sessions_per_key = args.max_sessions_per_key.max(1);
+    cfg.max_sessions_per_slice = args.max_sessions_per_slice.max(1);
+    cfg.go_wait_ms = args.go_wait_ms.max(100);
+    cfg.limits.run_as.root = crate::asuser::is_root();
+    for (slice, users) in &args.run_as_users {
+        cfg.limits
+            .run_as
+            .users
+            .entry(slice.clone())
+            .or_default()
+            .extend(users.iter().cloned());
+    }
+    if cfg.limits.run_as.root && cfg.limits.run_as.users.is_empty() {
+        tracing::warn!(
+            "the server runs as root and server.conf lists no run-as-users: exec, grep and push are refused for every slice (add `run-as-users SLICE USER,…`)"
+        );
+    }
+    cfg.membership =
+        mon_proto::membership::Config::with_interval(args.ping_interval_ms.clamp(100, 60_000));
+    cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
+        .context("--push-policy must be first-fit or rarest-first")?;
+    cfg.push_primary_first = args.push_primary_first;
+    #[cfg(feature = "fault-injection")]
+    {
+        let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
+        if list.split(',').any(|n| n == name) {
+            tracing::warn!("fault injection: corrupting every block this node serves");
+            cfg.corrupt_serve = true;
+        }
+        let list = std::env::var("MON_FAULT_NO_PUSH_GO").unwrap_or_default();
+        if list.split(',').any(|n| n == name) {
+            tracing::warn!("fault injection: no go to this node's first-parent push children");
+            cfg.no_push_go = true;
+        }
+    }
+    Ok(cfg)
+}
+
+/// The audit records of policy loads and refusals.
+pub(super) fn policy_events(events: Vec<StoreEvent>) -> Vec<AuditEvent> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            StoreEvent::Loaded { slice, files } => {
+                tracing::info!(slice, files = files.len(), "policy loaded");
+                AuditEvent::new(EventKind::PolicyLoad)
+                    .result(Outcome::Ok)
+                    .slice(slice)
+            }
+            StoreEvent::Error { slice, diagnostics } => {
+                let text: Vec<String> = diagnostics.iter().take(5).map(|d| d.to_string()).collect();
+                let text = text.join("; ");
+                tracing::error!(slice, "policy rejected, last good policy stays: {text}");
+                AuditEvent::new(EventKind::PolicyError)
+                    .result(Outcome::Error)
+                    .slice(slice)
+                    .reason("policy-error", text)
+            }
+        })
+        .collect()
+}
+
+/// The valid policy of every slice.
+pub(super) fn policies(store: &PolicyStore) -> HashMap<String, Arc<mon_policy::SlicePolicy>> {
+    store
+        .slices()
+        .into_iter()
+        .filter_map(|s| store.get(&s).map(|p| (s, p)))
+        .collect()
+}
+
+/// This host's name (the default node name).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

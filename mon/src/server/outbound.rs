@@ -1,0 +1,142 @@
+//! Where the node's output goes: datagrams, node streams (one writer task per peer, idle
+//! streams close), client streams, push streams and files, and operations run on tasks of
+//! their own. [`Io::dispatch`] carries out one output; which outputs may be dispatched when
+//! is `batch.rs`'s and `durable.rs`'s business.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mon_proto::node::{Node, Output, Peer};
+use mon_proto::wire::packet::MAX_DATAGRAM;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::eval;
+use super::event::Event;
+use crate::clock::now_ms;
+use crate::framing::{self as net, Opener};
+
+/// The sockets, streams and files the node's output goes to.
+pub(super) struct Io {
+    pub(super) udp: Arc<UdpSocket>,
+    pub(super) listen: SocketAddr,
+    pub(super) name: String,
+    pub(super) tx: mpsc::Sender<Event>,
+    pub(super) resources: Arc<crate::resources::Resources>,
+    pub(super) clients: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    pub(super) streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    pub(super) push_streams: super::push_io::PushStreams,
+    pub(super) push_files: super::push_io::PushFiles,
+}
+
+impl Io {
+    /// Carries out one output (records are `Durable`'s, not handled here).
+    pub(super) async fn dispatch(&mut self, node: &mut Node, o: Output) {
+        match o {
+            Output::Audit(_) | Output::Journal(_) => {}
+            Output::Send {
+                to: Peer::Addr(a),
+                bytes,
+            } => {
+                if bytes.len() <= MAX_DATAGRAM {
+                    let _ = self.udp.send_to(&bytes, a).await;
+                } else {
+                    send_stream(&mut self.streams, a, self.listen, bytes);
+                }
+            }
+            Output::Send {
+                to: Peer::Client(id, _),
+                bytes,
+            } => {
+                if let Some(w) = self.clients.get(&id) {
+                    let _ = w.try_send(bytes);
+                }
+            }
+            Output::CloseClient(id) => {
+                self.clients.remove(&id);
+            }
+            Output::SendStream {
+                to: Peer::Addr(a),
+                bytes,
+                sent,
+            } => {
+                super::push_io::send_push_stream(
+                    &mut self.push_streams,
+                    a,
+                    self.listen,
+                    bytes,
+                    sent,
+                    &self.tx,
+                );
+            }
+            Output::SendStream {
+                to: Peer::Client(id, _),
+                bytes,
+                sent,
+            } => {
+                if let Some(w) = self.clients.get(&id) {
+                    let _ = w.try_send(bytes);
+                }
+                if let Some(h) = sent {
+                    node.push_sent(now_ms(), h);
+                }
+            }
+            o @ (Output::PushLand { .. }
+            | Output::PushWrite { .. }
+            | Output::PushRead { .. }
+            | Output::PushCommit { .. }
+            | Output::PushDrop { .. }) => {
+                super::push_io::file_op(node, &mut self.push_files, o, now_ms());
+            }
+            Output::Run(req) => {
+                let tx = self.tx.clone();
+                let res = self.resources.clone();
+                let me = self.name.clone();
+                tokio::spawn(async move {
+                    let local = eval::evaluate(&req, &res, &me).await;
+                    let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+                });
+            }
+        }
+    }
+}
+
+fn send_stream(
+    streams: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    to: SocketAddr,
+    me: SocketAddr,
+    bytes: Vec<u8>,
+) {
+    if let Some(w) = streams.get(&to) {
+        match w.try_send(bytes) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => return,
+            Err(mpsc::error::TrySendError::Closed(b)) => {
+                streams.remove(&to);
+                return send_stream(streams, to, me, b);
+            }
+        }
+    }
+    let (w, mut r) = mpsc::channel::<Vec<u8>>(256);
+    let _ = w.try_send(bytes);
+    streams.insert(to, w);
+    tokio::spawn(async move {
+        let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_secs(3), net::connect_from(to, me)).await
+        else {
+            return;
+        };
+        let _ = s.set_nodelay(true);
+        if net::write_preamble(&mut s, Opener::Node(me)).await.is_err() {
+            return;
+        }
+        // Idle streams close after 30 s.
+        while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(30), r.recv()).await {
+            if net::write_frame(&mut s, &b).await.is_err() {
+                return;
+            }
+        }
+    });
+}
