@@ -11,9 +11,11 @@ use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::{CmpOp, Query, Where};
 use mon_proto::client::{ClientError, ClientSession, SessionRequest};
-use mon_proto::push::manifest::{block_len, block_offset};
-use mon_proto::push::msg::{PushMsg, MAX_PUSH_BLOCK, PING_MS, PUSH_CHANNEL};
-use mon_proto::push::{build_manifest, default_block_size, BitSet};
+use mon_proto::push::geometry::{
+    self, block_len, block_offset, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE,
+};
+use mon_proto::push::msg::{PushMsg, PING_MS, PUSH_CHANNEL};
+use mon_proto::push::{build_manifest, BitSet};
 use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{Manifest, OverlayKind, OverlaySpec};
 use serde_json::json;
@@ -37,7 +39,8 @@ pub struct PushArgs {
     /// Mode of the landed file, octal.
     #[arg(long, default_value = "0644")]
     pub mode: String,
-    /// Block size (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K).
+    /// Block size, 4K–512K (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K; files up
+    /// to 6000 blocks of 512K, about 2.9 GiB).
     #[arg(long, value_name = "SIZE")]
     pub block_size: Option<String>,
     /// Land the file only where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=);
@@ -165,16 +168,15 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .metadata()
         .with_context(|| format!("reading {}", a.file.display()))?
         .len();
-    let block_size = match &a.block_size {
-        Some(s) => parse_size(s)?,
-        None => default_block_size(size).min(MAX_PUSH_BLOCK),
-    };
-    if !(4096..=MAX_PUSH_BLOCK).contains(&block_size) {
-        bail!(
-            "--block-size must be between 4K and {}K",
-            MAX_PUSH_BLOCK / 1024
-        );
-    }
+    let asked = a.block_size.as_deref().map(parse_size).transpose()?;
+    let block_size = geometry::choose_block_size(size, asked).map_err(|e| match e {
+        GeometryError::BlockSize(_) => anyhow::anyhow!(
+            "--block-size must be between {}K and {}K",
+            MIN_BLOCK_SIZE / 1024,
+            MAX_BLOCK_SIZE / 1024
+        ),
+        too_many => anyhow::anyhow!("{}: {too_many}", a.file.display()),
+    })?;
     let name = a
         .file
         .file_name()
