@@ -16,6 +16,7 @@ use mon_proto::push::geometry::{
 };
 use mon_proto::push::msg::{PushMsg, PING_MS, PUSH_CHANNEL};
 use mon_proto::push::{build_manifest, BitSet};
+use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{Manifest, OverlayKind, OverlaySpec};
 use serde_json::json;
@@ -25,9 +26,6 @@ use super::session::{connect_entry, now_ms, read_packet};
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::server::net::{self, Opener};
-
-/// Default seconds a push may take.
-pub const DEFAULT_PUSH_TIMEOUT_S: f64 = 600.0;
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -192,8 +190,8 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     )
     .with_context(|| format!("hashing {}", a.file.display()))?;
     manifest.cond = cond;
-    let timeout_s = g.timeout.unwrap_or(DEFAULT_PUSH_TIMEOUT_S);
-    if !(1.0..=3600.0).contains(&timeout_s) {
+    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
+    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
         bail!("--timeout must be between 1 and 3600 seconds for a push");
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -201,7 +199,8 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .build()?;
     rt.block_on(async move {
         let slice = super::session::resolve_slice(g).await?;
-        let timeout_ms = (timeout_s * 1000.0) as u32;
+        let timing = SessionTiming::from_timeout((timeout_s * 1000.0) as u32, SessionKind::Push);
+        let timeout_ms = timing.timeout_ms;
         let sreq = SessionRequest {
             slice,
             principal: g.principal.clone(),
@@ -225,8 +224,8 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
                 max_depth: 0,
             },
             timeout_ms,
-            max_lifetime_s: (timeout_s as u32).saturating_add(120),
-            join_window_ms: u64::from(timeout_ms).min(300_000) + 5_000,
+            max_lifetime_s: timing.max_lifetime_s,
+            join_window_ms: timing.join_window_ms,
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let t0 = Instant::now();

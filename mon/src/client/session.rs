@@ -6,6 +6,7 @@ use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::Query;
 use mon_proto::client::{ClientError, ClientSession, SessionRequest};
+use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 use tokio::net::TcpStream;
@@ -97,8 +98,8 @@ fn run(
     )?;
     let known = KnownNodes::load(&known_path)
         .with_context(|| format!("loading {}", known_path.display()))?;
-    let timeout = g.timeout.unwrap_or(10.0);
-    if !(0.1..=3600.0).contains(&timeout) {
+    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
+    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
         bail!("--timeout must be between 0.1 and 3600 seconds");
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -111,7 +112,8 @@ fn run(
             OverlayArg::Twostage => OverlayKind::Twostage,
             OverlayArg::Dag => OverlayKind::Dag,
         };
-        let timeout_ms = (timeout * 1000.0) as u32;
+        let timing = SessionTiming::from_timeout((timeout * 1000.0) as u32, SessionKind::Query);
+        let timeout_ms = timing.timeout_ms;
         let sreq = SessionRequest {
             slice,
             principal: g.principal.clone(),
@@ -133,8 +135,8 @@ fn run(
                 max_depth: u8::from(members),
             },
             timeout_ms,
-            max_lifetime_s: (timeout as u32).saturating_add(60),
-            join_window_ms: u64::from(timeout_ms) + 5_000,
+            max_lifetime_s: timing.max_lifetime_s,
+            join_window_ms: timing.join_window_ms,
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let session_bytes = cs.session_packet().to_bytes();

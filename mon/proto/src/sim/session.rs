@@ -86,8 +86,8 @@ pub(crate) fn run_session(
         targets: vec!["*".to_string()],
         overlay,
         timeout_ms,
-        max_lifetime_s: timeout_ms / 1000 + 60,
-        join_window_ms: u64::from(timeout_ms) + 5_000,
+        max_lifetime_s: crate::timing::SessionTiming::query(timeout_ms).max_lifetime_s,
+        join_window_ms: crate::timing::SessionTiming::query(timeout_ms).join_window_ms,
     };
     let live_count = live.iter().filter(|l| **l).count().max(1);
     let mut rec = SessionRecord {
