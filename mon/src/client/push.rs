@@ -240,8 +240,7 @@ fn progress_bar(g: &GlobalOpts, size: u64, total: u64) -> indicatif::ProgressBar
     b
 }
 
-/// Drives the [`PushSource`] over the stream until the result arrives, then prints the
-/// summary. Returns the exit code.
+/// Serves the push until the result arrives, then prints the summary. Returns the exit code.
 async fn serve(
     mut src: PushSource,
     s: &mut TcpStream,
@@ -256,20 +255,39 @@ async fn serve(
     let roster = mon_proto::roster::Roster::from_known(known);
     let total = finish::in_targets(&roster, &src.session().body.targets);
     let bar = progress_bar(g, plan.manifest.size, total);
+    let result = drive(&mut src, s, plan, g, clock, &bar, total).await?;
+    bar.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64().max(0.001);
+    let session = src.session();
+    let Some(sum) = PushSummary::from_result(*result, &roster, &session.body.targets) else {
+        bail!("the entry node returned an empty result");
+    };
+    let entry = session.entry.clone().unwrap_or_default();
+    print_summary(g, &entry, &plan.manifest, &sum, src.served(), secs);
+    Ok(if sum.complete() {
+        exit::OK
+    } else {
+        exit::PARTIAL_OR_NEGATIVE
+    })
+}
+
+/// Drives the [`PushSource`] over the stream (`clock` is its time zero) until the result
+/// arrives; sends the result's ack, best effort.
+async fn drive(
+    src: &mut PushSource,
+    s: &mut TcpStream,
+    plan: &PushPlan,
+    g: &GlobalOpts,
+    clock: Instant,
+    bar: &indicatif::ProgressBar,
+    total: u64,
+) -> anyhow::Result<Box<SubtreeResult>> {
     let now = || clock.elapsed().as_millis() as u64;
-    let (mut rd, mut wr) = s.split();
+    let (rd, mut wr) = s.split();
     // Frames are read whole by their own future: a timed-out read must never be cut short
     // mid-frame (that would desynchronise the stream).
-    let (ftx, mut frx) = tokio::sync::mpsc::channel::<std::io::Result<Option<Vec<u8>>>>(16);
-    let reader = async move {
-        loop {
-            let r = net::read_frame(&mut rd).await;
-            let stop = !matches!(r, Ok(Some(_)));
-            if ftx.send(r).await.is_err() || stop {
-                break;
-            }
-        }
-    };
+    let (ftx, mut frx) = tokio::sync::mpsc::channel(16);
+    let reader = read_frames(rd, ftx);
     tokio::pin!(reader);
     let mut reader_done = false;
     let result = loop {
@@ -299,27 +317,30 @@ async fn serve(
         };
         let Some(frame) = frame else { continue };
         src.handle_packet(Packet::from_bytes(&frame, MAX_STREAM_PACKET)?)?;
-        if let Some(r) = drain_events(&mut src, &plan.file, &bar, total)? {
+        if let Some(r) = drain_events(src, &plan.file, bar, total)? {
             break r;
         }
     };
-    bar.finish_and_clear();
     // The ack: best effort, the result is in.
     while let Some(p) = src.poll_transmit() {
         let _ = net::write_frame(&mut wr, &p.to_bytes()).await;
     }
-    let secs = t0.elapsed().as_secs_f64().max(0.001);
-    let session = src.session();
-    let Some(sum) = PushSummary::from_result(*result, &roster, &session.body.targets) else {
-        bail!("the entry node returned an empty result");
-    };
-    let entry = session.entry.clone().unwrap_or_default();
-    print_summary(g, &entry, &plan.manifest, &sum, src.served(), secs);
-    Ok(if sum.complete() {
-        exit::OK
-    } else {
-        exit::PARTIAL_OR_NEGATIVE
-    })
+    Ok(result)
+}
+
+/// Reads frames from the entry server into `ftx` until the stream ends or fails (that last
+/// outcome is sent too).
+async fn read_frames(
+    mut rd: tokio::net::tcp::ReadHalf<'_>,
+    ftx: tokio::sync::mpsc::Sender<std::io::Result<Option<Vec<u8>>>>,
+) {
+    loop {
+        let r = net::read_frame(&mut rd).await;
+        let stop = !matches!(r, Ok(Some(_)));
+        if ftx.send(r).await.is_err() || stop {
+            break;
+        }
+    }
 }
 
 /// Does what the source asks: reads requested blocks from the file, shows progress; returns
@@ -357,31 +378,7 @@ fn print_summary(
 ) {
     let aggregate = sum.done as f64 * m.size as f64 / secs;
     if g.json {
-        let list = |v: &[(String, String)]| {
-            v.iter()
-                .map(|(n, r)| json!({"node": n, "reason": r}))
-                .collect::<Vec<_>>()
-        };
-        println!(
-            "{}",
-            json!({
-                "command": "push",
-                "entry": entry,
-                "dest": m.dest,
-                "size": m.size,
-                "blocks": m.blocks.len(),
-                "done": sum.done,
-                "skipped": sum.skipped,
-                "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
-                "failed": list(&sum.failed),
-                "denied": list(&sum.denied),
-                "missing": list(&sum.missing),
-                "relayed": sum.relayed,
-                "source_bytes": served,
-                "seconds": secs,
-                "aggregate_bytes_per_s": aggregate,
-            })
-        );
+        print_summary_json(entry, m, sum, served, secs, aggregate);
         return;
     }
     let skipped_text = match &m.cond {
@@ -414,5 +411,81 @@ fn print_summary(
         for (n, reason) in v.iter() {
             println!("  {what} {n}: {reason}");
         }
+    }
+}
+
+/// The push summary as one JSON object (documented in docs/operations.md).
+fn print_summary_json(
+    entry: &str,
+    m: &Manifest,
+    sum: &PushSummary,
+    served: u64,
+    secs: f64,
+    aggregate: f64,
+) {
+    let list = |v: &[(String, String)]| {
+        v.iter()
+            .map(|(n, r)| json!({"node": n, "reason": r}))
+            .collect::<Vec<_>>()
+    };
+    println!(
+        "{}",
+        json!({
+            "command": "push",
+            "entry": entry,
+            "dest": m.dest,
+            "size": m.size,
+            "blocks": m.blocks.len(),
+            "done": sum.done,
+            "skipped": sum.skipped,
+            "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
+            "failed": list(&sum.failed),
+            "denied": list(&sum.denied),
+            "missing": list(&sum.missing),
+            "relayed": sum.relayed,
+            "source_bytes": served,
+            "seconds": secs,
+            "aggregate_bytes_per_s": aggregate,
+        })
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn args(block_size: Option<&str>) -> PushArgs {
+        PushArgs {
+            file: PathBuf::from("app.bin"),
+            dest: "/srv/app.bin".into(),
+            mode: "0644".into(),
+            block_size: block_size.map(str::to_string),
+            where_: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_block_size_advice_names_a_size_the_client_accepts() {
+        let size = 2 << 30;
+        let e = block_size(&args(Some("64K")), size)
+            .unwrap_err()
+            .to_string();
+        let advised = e
+            .split("use a block size of at least ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no advice in {e:?}"));
+        let bs = block_size(&args(Some(advised)), size).unwrap();
+        assert!(
+            u64::from(bs) * geometry::MAX_BLOCKS as u64 >= size,
+            "{advised}"
+        );
+        assert_eq!(block_size(&args(None), size).unwrap(), MAX_BLOCK_SIZE);
+        let e = block_size(&args(Some("1M")), 1).unwrap_err().to_string();
+        assert_eq!(e, "--block-size must be between 4K and 512K");
+        let e = block_size(&args(None), geometry::MAX_FILE_SIZE + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the largest pushable file is"), "{e}");
     }
 }
