@@ -14,6 +14,7 @@ pub mod refusal;
 pub mod replay;
 pub mod roster;
 pub mod targets;
+pub mod timing;
 pub mod verify;
 pub mod wire;
 

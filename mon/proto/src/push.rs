@@ -1,6 +1,7 @@
 //! Software push data plane, sans-IO (paper §2.3 "Software Push", issue 4).
 //!
-//! - [`manifest`]: per-block BLAKE3 hashes, block geometry, block verification.
+//! - [`geometry`]: every size bound (block size, block count, file size, message cap).
+//! - [`manifest`]: per-block BLAKE3 hashes, block verification.
 //! - [`bitset`]: block bitmaps (what a node holds, what a parent advertises).
 //! - [`sched`]: the receiver-driven multi-parent download scheduler ([`sched::Download`]).
 //! - [`serve`]: the parent side: which child's request to serve next ([`serve::ServeQueue`]).
@@ -12,6 +13,7 @@
 //! served; a parent that sends a bad block is dropped for the session.
 
 pub mod bitset;
+pub mod geometry;
 pub mod manifest;
 pub mod msg;
 pub mod sched;

@@ -92,7 +92,7 @@ fn overlay() -> impl Strategy<Value = OverlaySpec> {
 
 fn manifest() -> impl Strategy<Value = Manifest> {
     (
-        prop_oneof![Just(4096u32), Just(65536), Just(1 << 20)],
+        prop_oneof![Just(4096u32), Just(65536), Just(512 * 1024)],
         0usize..6,
         any::<u32>(),
         0u32..=0o7777,

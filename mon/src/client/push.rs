@@ -10,22 +10,21 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::{CmpOp, Query, Where};
-use mon_proto::client::{ClientError, ClientSession, SessionRequest};
-use mon_proto::push::manifest::{block_len, block_offset};
-use mon_proto::push::msg::{PushMsg, MAX_PUSH_BLOCK, PING_MS, PUSH_CHANNEL};
-use mon_proto::push::{build_manifest, default_block_size, BitSet};
-use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
-use mon_proto::wire::session::{Manifest, OverlayKind, OverlaySpec};
+use mon_proto::client::finish::{self, PushSummary};
+use mon_proto::client::push_source::SourceEvent;
+use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
+use mon_proto::push::build_manifest;
+use mon_proto::push::geometry::{self, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
+use mon_proto::timing::{SessionKind, SessionTiming};
+use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
+use mon_proto::wire::session::Manifest;
 use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::session::{connect_entry, now_ms, read_packet};
-use super::{known_nodes_path, GlobalOpts, OverlayArg};
+use super::GlobalOpts;
 use crate::exit;
 use crate::framing::{self as net, Opener};
-
-/// Default seconds a push may take.
-pub const DEFAULT_PUSH_TIMEOUT_S: f64 = 600.0;
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -37,7 +36,8 @@ pub struct PushArgs {
     /// Mode of the landed file, octal.
     #[arg(long, default_value = "0644")]
     pub mode: String,
-    /// Block size (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K).
+    /// Block size, 4K–512K (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K; files up
+    /// to 6000 blocks of 512K, about 2.9 GiB).
     #[arg(long, value_name = "SIZE")]
     pub block_size: Option<String>,
     /// Land the file only where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=);
@@ -86,63 +86,23 @@ fn human(bytes: f64) -> String {
     }
 }
 
-/// The roster nodes whose results reached the client (empty when the subtrees' rosters
-/// differ from ours).
-fn reached_nodes(
-    known: &KnownNodes,
-    digest: Option<&[u8; 32]>,
-    bitmap: &[u8],
-) -> std::collections::HashSet<String> {
-    let roster = mon_proto::roster::Roster::from_known(known);
-    if digest != Some(&roster.digest()) {
-        return Default::default();
-    }
-    let unreached: std::collections::HashSet<&str> =
-        roster.unreached(bitmap, |_| true).into_iter().collect();
-    roster
-        .unreached(&roster.empty_bitmap(), |n| !unreached.contains(n))
-        .into_iter()
-        .map(str::to_string)
-        .collect()
+/// A push ready to run: the file, its signed-to-be manifest and timing.
+struct PushPlan {
+    file: File,
+    manifest: Manifest,
+    timing: SessionTiming,
 }
 
-/// The roster nodes within `targets` whose results did not reach the client (empty when the
-/// subtrees' rosters differ from ours).
-fn unreached_nodes(
-    known: &KnownNodes,
-    targets: &[String],
-    digest: Option<&[u8; 32]>,
-    bitmap: &[u8],
-) -> Vec<String> {
-    let roster = mon_proto::roster::Roster::from_known(known);
-    if digest != Some(&roster.digest()) {
-        return Vec::new();
-    }
-    roster
-        .unreached(bitmap, |n| mon_proto::targets::matches_list(targets, n))
-        .into_iter()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Runs `mon push`. Returns the exit code.
-pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
-    let signer = crate::cmd::key::load_signer(g.key.clone())?;
-    let known_path = known_nodes_path(g).context(
-        "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
-    )?;
-    let known = KnownNodes::load(&known_path)
-        .with_context(|| format!("loading {}", known_path.display()))?;
-    let mode = u32::from_str_radix(a.mode.trim_start_matches("0o"), 8)
+/// The file mode from `--mode` (octal permission bits).
+fn parse_mode(mode: &str) -> anyhow::Result<u32> {
+    u32::from_str_radix(mode.trim_start_matches("0o"), 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .with_context(|| {
-            format!(
-                "--mode {:?}: expected octal permission bits such as 0755",
-                a.mode
-            )
-        })?;
-    let cond = parse_where(&a.where_)?;
+        .with_context(|| format!("--mode {mode:?}: expected octal permission bits such as 0755"))
+}
+
+/// Refuses a DEST that is relative or names a directory.
+fn check_dest(a: &PushArgs) -> anyhow::Result<()> {
     if !a.dest.starts_with('/') {
         bail!("DEST {:?} must be an absolute path", a.dest);
     }
@@ -160,21 +120,34 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
                 .unwrap_or_else(|| "FILE".into())
         );
     }
+    Ok(())
+}
+
+/// The block size for a file of `size` bytes: `--block-size` or the default, within the push
+/// geometry (the advice for a file too large names a block size that is accepted).
+fn block_size(a: &PushArgs, size: u64) -> anyhow::Result<u32> {
+    let asked = a.block_size.as_deref().map(parse_size).transpose()?;
+    geometry::choose_block_size(size, asked).map_err(|e| match e {
+        GeometryError::BlockSize(_) => anyhow::anyhow!(
+            "--block-size must be between {}K and {}K",
+            MIN_BLOCK_SIZE / 1024,
+            MAX_BLOCK_SIZE / 1024
+        ),
+        too_many => anyhow::anyhow!("{}: {too_many}", a.file.display()),
+    })
+}
+
+/// Checks the arguments, opens and hashes the file (before any server is contacted).
+fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
+    let mode = parse_mode(&a.mode)?;
+    let cond = parse_where(&a.where_)?;
+    check_dest(a)?;
     let file = File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
     let size = file
         .metadata()
         .with_context(|| format!("reading {}", a.file.display()))?
         .len();
-    let block_size = match &a.block_size {
-        Some(s) => parse_size(s)?,
-        None => default_block_size(size).min(MAX_PUSH_BLOCK),
-    };
-    if !(4096..=MAX_PUSH_BLOCK).contains(&block_size) {
-        bail!(
-            "--block-size must be between 4K and {}K",
-            MAX_PUSH_BLOCK / 1024
-        );
-    }
+    let block_size = block_size(a, size)?;
     let name = a
         .file
         .file_name()
@@ -190,41 +163,37 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     )
     .with_context(|| format!("hashing {}", a.file.display()))?;
     manifest.cond = cond;
-    let timeout_s = g.timeout.unwrap_or(DEFAULT_PUSH_TIMEOUT_S);
-    if !(1.0..=3600.0).contains(&timeout_s) {
+    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
+    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
         bail!("--timeout must be between 1 and 3600 seconds for a push");
     }
+    let timing = SessionTiming::from_timeout((timeout_s * 1000.0) as u32, SessionKind::Push);
+    Ok(PushPlan {
+        file,
+        manifest,
+        timing,
+    })
+}
+
+/// Runs `mon push`. Returns the exit code.
+pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
+    let (signer, known) = super::session::load_key_and_known(g)?;
+    let plan = plan(g, &a)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let slice = super::session::resolve_slice(g).await?;
-        let timeout_ms = (timeout_s * 1000.0) as u32;
         let sreq = SessionRequest {
             slice,
             principal: g.principal.clone(),
             ops: vec![Query::Count],
-            push: Some(manifest.clone()),
-            targets: g
-                .targets
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            overlay: OverlaySpec {
-                kind: match g.overlay {
-                    OverlayArg::Random => OverlayKind::Dag,
-                    OverlayArg::Twostage => OverlayKind::Twostage,
-                    OverlayArg::Dag => OverlayKind::Dag,
-                },
-                fanout: g.fanout.unwrap_or(0),
-                max_parents: g.max_parents.unwrap_or(3),
-                stage_one_hops: 2,
-                max_depth: 0,
-            },
-            timeout_ms,
-            max_lifetime_s: (timeout_s as u32).saturating_add(120),
-            join_window_ms: u64::from(timeout_ms).min(300_000) + 5_000,
+            push: Some(plan.manifest.clone()),
+            targets: super::session::targets(g),
+            overlay: super::session::overlay(g, SessionKind::Push, 0),
+            timeout_ms: plan.timing.timeout_ms,
+            max_lifetime_s: plan.timing.max_lifetime_s,
+            join_window_ms: plan.timing.join_window_ms,
         };
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let t0 = Instant::now();
@@ -248,69 +217,90 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
             Err(e) => return Err(e.into()),
         };
         net::write_frame(&mut s, &go.to_bytes()).await?;
-        let nblocks = manifest.blocks.len() as u32;
-        let advert = cs.seal_push(&PushMsg::Advert(BitSet::full(nblocks).to_bytes()))?;
-        net::write_frame(&mut s, &advert.to_bytes()).await?;
-        serve(&mut cs, &mut s, &file, &manifest, timeout_ms, g, t0, &known).await
+        let clock = Instant::now();
+        let src = PushSource::start(cs, &plan.manifest, 0)?;
+        serve(src, &mut s, &plan, g, t0, clock, &known).await
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The progress bar: `N/T nodes complete; source served BYTES (RATE) ELAPSED` (hidden with
+/// `--json`).
+fn progress_bar(g: &GlobalOpts, size: u64, total: u64) -> indicatif::ProgressBar {
+    if g.json {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(size);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} complete; source served {bytes} ({bytes_per_sec}) {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    b.set_message(format!("0/{total} nodes"));
+    b
+}
+
+/// Serves the push until the result arrives, then prints the summary. Returns the exit code.
 async fn serve(
-    cs: &mut ClientSession,
+    mut src: PushSource,
     s: &mut TcpStream,
-    file: &File,
-    m: &Manifest,
-    timeout_ms: u32,
+    plan: &PushPlan,
     g: &GlobalOpts,
     t0: Instant,
+    clock: Instant,
     known: &KnownNodes,
 ) -> anyhow::Result<u8> {
     // Nodes in the session: the roster (known_nodes) within --targets. Nodes complete come
     // from the entry node's Progress reports (aggregated up the first-parent tree).
     let roster = mon_proto::roster::Roster::from_known(known);
-    let targets = cs.body.targets.clone();
-    let total = roster
-        .unreached(&roster.empty_bitmap(), |n| {
-            mon_proto::targets::matches_list(&targets, n)
-        })
-        .len() as u64;
-    let bar = if g.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(m.size);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} complete; source served {bytes} ({bytes_per_sec}) {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b.set_message(format!("0/{total} nodes"));
-        b
+    let total = finish::in_targets(&roster, &src.session().body.targets);
+    let bar = progress_bar(g, plan.manifest.size, total);
+    let result = drive(&mut src, s, plan, g, clock, &bar, total).await?;
+    bar.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64().max(0.001);
+    let session = src.session();
+    let Some(sum) = PushSummary::from_result(*result, &roster, &session.body.targets) else {
+        bail!("the entry node returned an empty result");
     };
-    let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms) + 5_000);
-    let mut served: u64 = 0;
-    let mut last_ping = Instant::now();
-    let (mut rd, mut wr) = s.split();
+    let entry = session.entry.clone().unwrap_or_default();
+    print_summary(g, &entry, &plan.manifest, &sum, src.served(), secs);
+    Ok(if sum.complete() {
+        exit::OK
+    } else {
+        exit::PARTIAL_OR_NEGATIVE
+    })
+}
+
+/// Drives the [`PushSource`] over the stream (`clock` is its time zero) until the result
+/// arrives; sends the result's ack, best effort.
+async fn drive(
+    src: &mut PushSource,
+    s: &mut TcpStream,
+    plan: &PushPlan,
+    g: &GlobalOpts,
+    clock: Instant,
+    bar: &indicatif::ProgressBar,
+    total: u64,
+) -> anyhow::Result<Box<SubtreeResult>> {
+    let now = || clock.elapsed().as_millis() as u64;
+    let (rd, mut wr) = s.split();
     // Frames are read whole by their own future: a timed-out read must never be cut short
     // mid-frame (that would desynchronise the stream).
-    let (ftx, mut frx) = tokio::sync::mpsc::channel::<std::io::Result<Option<Vec<u8>>>>(16);
-    let reader = async move {
-        loop {
-            let r = net::read_frame(&mut rd).await;
-            let stop = !matches!(r, Ok(Some(_)));
-            if ftx.send(r).await.is_err() || stop {
-                break;
-            }
-        }
-    };
+    let (ftx, mut frx) = tokio::sync::mpsc::channel(16);
+    let reader = read_frames(rd, ftx);
     tokio::pin!(reader);
     let mut reader_done = false;
     let result = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("no result from {} within the push timeout", g.server);
+        match src.handle_timeout(now()) {
+            Err(ClientError::NoResult) => {
+                bail!("no result from {} within the push timeout", g.server)
+            }
+            r => r?,
         }
+        while let Some(p) = src.poll_transmit() {
+            net::write_frame(&mut wr, &p.to_bytes()).await?;
+        }
+        let wait = src.poll_timeout().unwrap_or(0).saturating_sub(now());
         let frame = tokio::select! {
             _ = &mut reader, if !reader_done => {
                 reader_done = true;
@@ -323,158 +313,179 @@ async fn serve(
                 ),
                 None => bail!("{} closed the connection", g.server),
             },
-            _ = tokio::time::sleep(Duration::from_millis(PING_MS).min(left)) => None,
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => None,
         };
-        if last_ping.elapsed() >= Duration::from_millis(PING_MS) {
-            last_ping = Instant::now();
-            let p = cs.seal_push(&PushMsg::Ping)?;
-            net::write_frame(&mut wr, &p.to_bytes()).await?;
-        }
         let Some(frame) = frame else { continue };
-        let packet = Packet::from_bytes(&frame, MAX_STREAM_PACKET)?;
-        let is_push = matches!(&packet, Packet::Sealed { channel, .. } if *channel == PUSH_CHANNEL);
-        if !is_push {
-            break cs.on_result(packet)?;
-        }
-        match cs.open_push(&packet)? {
-            PushMsg::Request(i) => {
-                let len = block_len(m.size, m.block_size, i).unwrap_or(0);
-                if len == 0 {
-                    continue;
-                }
-                let mut buf = vec![0u8; len as usize];
-                file.read_exact_at(&mut buf, block_offset(m.block_size, i))
-                    .context("reading the pushed file")?;
-                let p = cs.seal_push(&PushMsg::Block(i, buf))?;
-                net::write_frame(&mut wr, &p.to_bytes()).await?;
-                served += len;
-                bar.set_position(served);
-            }
-            // Requests are answered at once: nothing queued to cancel.
-            PushMsg::Progress(n) => bar.set_message(format!("{}/{total} nodes", n.min(total))),
-            PushMsg::Cancel(_)
-            | PushMsg::Primary
-            | PushMsg::Prefer
-            | PushMsg::Ping
-            | PushMsg::Finished => {}
-            other => bail!("the entry node sent {other:?}, which only a parent may send"),
+        src.handle_packet(Packet::from_bytes(&frame, MAX_STREAM_PACKET)?)?;
+        if let Some(r) = drain_events(src, &plan.file, bar, total)? {
+            break r;
         }
     };
-    bar.finish_and_clear();
-    let (r, ack) = result;
-    let _ = net::write_frame(&mut wr, &ack.to_bytes()).await;
-    let secs = t0.elapsed().as_secs_f64().max(0.001);
-    let Some(p) = r.partials.into_iter().next() else {
-        bail!("the entry node returned an empty result");
-    };
-    let c = p.coverage();
-    let skipped = c.skipped;
-    let done = c
-        .answered
-        .saturating_sub(c.failed.total())
-        .saturating_sub(skipped);
-    let failed: Vec<(String, String)> = c
-        .failed
-        .entries()
-        .iter()
-        .map(|e| (e.node.clone(), e.reason.clone()))
-        .collect();
-    let denied: Vec<(String, String)> = c
-        .denied
-        .entries()
-        .iter()
-        .map(|e| (e.node.clone(), e.reason.clone()))
-        .collect();
-    // A node whose link to one parent was lost may still have reported through another
-    // (the roster bitmap says who did): it is not missing.
-    let reached = reached_nodes(known, r.roster.as_deref(), &r.reached);
-    let mut missing: Vec<(String, String)> = c
-        .missing
-        .entries()
-        .iter()
-        .filter(|e| !reached.contains(&e.node))
-        .map(|e| (e.node.clone(), e.reason.clone()))
-        .collect();
-    // Roster nodes that no result names at all (their result path was cut, or the session
-    // never reached them) are missing too: the summary accounts for every known node.
-    for n in unreached_nodes(known, &cs.body.targets, r.roster.as_deref(), &r.reached) {
-        let named = failed
-            .iter()
-            .chain(&denied)
-            .chain(&missing)
-            .any(|(m, _)| *m == n);
-        if !named {
-            missing.push((
-                n,
-                "not reached: down, unreachable, or cut off from the push's result".into(),
-            ));
+    // The ack: best effort, the result is in.
+    while let Some(p) = src.poll_transmit() {
+        let _ = net::write_frame(&mut wr, &p.to_bytes()).await;
+    }
+    Ok(result)
+}
+
+/// Reads frames from the entry server into `ftx` until the stream ends or fails (that last
+/// outcome is sent too).
+async fn read_frames(
+    mut rd: tokio::net::tcp::ReadHalf<'_>,
+    ftx: tokio::sync::mpsc::Sender<std::io::Result<Option<Vec<u8>>>>,
+) {
+    loop {
+        let r = net::read_frame(&mut rd).await;
+        let stop = !matches!(r, Ok(Some(_)));
+        if ftx.send(r).await.is_err() || stop {
+            break;
         }
     }
-    missing.sort();
-    let aggregate = done as f64 * m.size as f64 / secs;
+}
+
+/// Does what the source asks: reads requested blocks from the file, shows progress; returns
+/// the result once it came.
+fn drain_events(
+    src: &mut PushSource,
+    file: &File,
+    bar: &indicatif::ProgressBar,
+    total: u64,
+) -> anyhow::Result<Option<Box<SubtreeResult>>> {
+    while let Some(ev) = src.poll_event() {
+        match ev {
+            SourceEvent::ReadBlock { index, offset, len } => {
+                let mut buf = vec![0u8; len as usize];
+                file.read_exact_at(&mut buf, offset)
+                    .context("reading the pushed file")?;
+                src.block_read(index, buf)?;
+                bar.set_position(src.served());
+            }
+            SourceEvent::Progress(n) => bar.set_message(format!("{}/{total} nodes", n.min(total))),
+            SourceEvent::Result(r) => return Ok(Some(r)),
+        }
+    }
+    Ok(None)
+}
+
+/// Prints the push summary (one JSON object, or the human lines).
+fn print_summary(
+    g: &GlobalOpts,
+    entry: &str,
+    m: &Manifest,
+    sum: &PushSummary,
+    served: u64,
+    secs: f64,
+) {
+    let aggregate = sum.done as f64 * m.size as f64 / secs;
+    if g.json {
+        print_summary_json(entry, m, sum, served, secs, aggregate);
+        return;
+    }
+    let skipped_text = match &m.cond {
+        Some(w) => format!(
+            ", {} skipped ({} {} {} did not hold)",
+            sum.skipped, w.res, w.op, w.value
+        ),
+        None => String::new(),
+    };
+    println!(
+        "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
+        human(m.size as f64),
+        m.dest,
+        sum.done,
+        sum.failed.len(),
+        sum.denied.len(),
+        sum.missing.len()
+    );
+    println!(
+        "source served {} ({:.1}x the file); aggregate {}/s",
+        human(served as f64),
+        served as f64 / (m.size.max(1)) as f64,
+        human(aggregate)
+    );
+    for (what, v) in [
+        ("failed", &sum.failed),
+        ("denied", &sum.denied),
+        ("missing", &sum.missing),
+    ] {
+        for (n, reason) in v.iter() {
+            println!("  {what} {n}: {reason}");
+        }
+    }
+}
+
+/// The push summary as one JSON object (documented in docs/operations.md).
+fn print_summary_json(
+    entry: &str,
+    m: &Manifest,
+    sum: &PushSummary,
+    served: u64,
+    secs: f64,
+    aggregate: f64,
+) {
     let list = |v: &[(String, String)]| {
         v.iter()
             .map(|(n, r)| json!({"node": n, "reason": r}))
             .collect::<Vec<_>>()
     };
-    if g.json {
-        println!(
-            "{}",
-            json!({
-                "command": "push",
-                "entry": cs.entry.clone().unwrap_or_default(),
-                "dest": m.dest,
-                "size": m.size,
-                "blocks": m.blocks.len(),
-                "done": done,
-                "skipped": skipped,
-                "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
-                "failed": list(&failed),
-                "denied": list(&denied),
-                "missing": list(&missing),
-                "relayed": r.relayed,
-                "source_bytes": served,
-                "seconds": secs,
-                "aggregate_bytes_per_s": aggregate,
-            })
-        );
-    } else {
-        let skipped_text = match &m.cond {
-            Some(w) => format!(
-                ", {skipped} skipped ({} {} {} did not hold)",
-                w.res, w.op, w.value
-            ),
-            None => String::new(),
-        };
-        println!(
-            "pushed {} to {}: {done} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
-            human(m.size as f64),
-            m.dest,
-            failed.len(),
-            denied.len(),
-            missing.len()
-        );
-        println!(
-            "source served {} ({:.1}x the file); aggregate {}/s",
-            human(served as f64),
-            served as f64 / (m.size.max(1)) as f64,
-            human(aggregate)
-        );
-        for (what, v) in [
-            ("failed", &failed),
-            ("denied", &denied),
-            ("missing", &missing),
-        ] {
-            for (n, reason) in v.iter() {
-                println!("  {what} {n}: {reason}");
-            }
+    println!(
+        "{}",
+        json!({
+            "command": "push",
+            "entry": entry,
+            "dest": m.dest,
+            "size": m.size,
+            "blocks": m.blocks.len(),
+            "done": sum.done,
+            "skipped": sum.skipped,
+            "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
+            "failed": list(&sum.failed),
+            "denied": list(&sum.denied),
+            "missing": list(&sum.missing),
+            "relayed": sum.relayed,
+            "source_bytes": served,
+            "seconds": secs,
+            "aggregate_bytes_per_s": aggregate,
+        })
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn args(block_size: Option<&str>) -> PushArgs {
+        PushArgs {
+            file: PathBuf::from("app.bin"),
+            dest: "/srv/app.bin".into(),
+            mode: "0644".into(),
+            block_size: block_size.map(str::to_string),
+            where_: Vec::new(),
         }
     }
-    Ok(
-        if failed.is_empty() && denied.is_empty() && missing.is_empty() {
-            exit::OK
-        } else {
-            exit::PARTIAL_OR_NEGATIVE
-        },
-    )
+
+    #[test]
+    fn the_block_size_advice_names_a_size_the_client_accepts() {
+        let size = 2 << 30;
+        let e = block_size(&args(Some("64K")), size)
+            .unwrap_err()
+            .to_string();
+        let advised = e
+            .split("use a block size of at least ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no advice in {e:?}"));
+        let bs = block_size(&args(Some(advised)), size).unwrap();
+        assert!(
+            u64::from(bs) * geometry::MAX_BLOCKS as u64 >= size,
+            "{advised}"
+        );
+        assert_eq!(block_size(&args(None), size).unwrap(), MAX_BLOCK_SIZE);
+        let e = block_size(&args(Some("1M")), 1).unwrap_err().to_string();
+        assert_eq!(e, "--block-size must be between 4K and 512K");
+        let e = block_size(&args(None), geometry::MAX_FILE_SIZE + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the largest pushable file is"), "{e}");
+    }
 }

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::Query;
-use mon_proto::client::{ClientError, ClientSession, SessionRequest};
-use mon_proto::wire::packet::{Packet, MAX_DATAGRAM, MAX_STREAM_PACKET};
+use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
+use mon_proto::timing::{SessionKind, SessionTiming};
+use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
 use tokio::net::TcpStream;
 
@@ -77,6 +78,62 @@ pub fn run_members(g: &GlobalOpts) -> anyhow::Result<u8> {
     run(g, "members", vec![Query::Count], false, true)
 }
 
+/// The user's key and the known_nodes file that pins the entry's key. The key first: a bad
+/// key never reaches a server.
+pub(super) fn load_key_and_known(
+    g: &GlobalOpts,
+) -> anyhow::Result<(Box<dyn mon_keys::sshsig::Signer>, KnownNodes)> {
+    let signer = crate::cmd::key::load_signer(g.key.clone())?;
+    let known_path = known_nodes_path(g).context(
+        "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
+    )?;
+    let known = KnownNodes::load(&known_path)
+        .with_context(|| format!("loading {}", known_path.display()))?;
+    Ok((signer, known))
+}
+
+/// `--targets` as a list of patterns.
+pub(super) fn targets(g: &GlobalOpts) -> Vec<String> {
+    g.targets
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The overlay the user asked for. A push runs `--overlay random` as a DAG and defaults to 3
+/// parents per node; a query defaults to 3 in a DAG, else 1.
+pub(super) fn overlay(g: &GlobalOpts, kind: SessionKind, max_depth: u8) -> OverlaySpec {
+    let push = kind == SessionKind::Push;
+    let kind = match g.overlay {
+        OverlayArg::Random if push => OverlayKind::Dag,
+        OverlayArg::Random => OverlayKind::Random,
+        OverlayArg::Twostage => OverlayKind::Twostage,
+        OverlayArg::Dag => OverlayKind::Dag,
+    };
+    let default_parents = if push || kind == OverlayKind::Dag {
+        3
+    } else {
+        1
+    };
+    OverlaySpec {
+        kind,
+        fanout: g.fanout.unwrap_or(0),
+        max_parents: g.max_parents.unwrap_or(default_parents),
+        stage_one_hops: 2,
+        max_depth,
+    }
+}
+
+/// What a query session returned, and how long it took.
+struct Answered {
+    result: SubtreeResult,
+    entry: String,
+    targets: Vec<String>,
+    session_ms: u64,
+    query_ms: u64,
+}
+
 fn run(
     g: &GlobalOpts,
     command: &str,
@@ -84,137 +141,113 @@ fn run(
     dot: bool,
     members: bool,
 ) -> anyhow::Result<u8> {
-    // The key first: a bad key never reaches a server.
-    let signer = crate::cmd::key::load_signer(g.key.clone())?;
-    let known_path = known_nodes_path(g).context(
-        "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
-    )?;
-    let known = KnownNodes::load(&known_path)
-        .with_context(|| format!("loading {}", known_path.display()))?;
-    let timeout = g.timeout.unwrap_or(10.0);
-    if !(0.1..=3600.0).contains(&timeout) {
+    let (signer, known) = load_key_and_known(g)?;
+    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
+    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
         bail!("--timeout must be between 0.1 and 3600 seconds");
     }
+    let timing = SessionTiming::from_timeout((timeout * 1000.0) as u32, SessionKind::Query);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let slice = resolve_slice(g).await?;
-        let kind = match g.overlay {
-            OverlayArg::Random => OverlayKind::Random,
-            OverlayArg::Twostage => OverlayKind::Twostage,
-            OverlayArg::Dag => OverlayKind::Dag,
-        };
-        let timeout_ms = (timeout * 1000.0) as u32;
         let sreq = SessionRequest {
-            slice,
+            slice: resolve_slice(g).await?,
             principal: g.principal.clone(),
             ops: ops.clone(),
             push: None,
-            targets: g
-                .targets
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            overlay: OverlaySpec {
-                kind,
-                fanout: g.fanout.unwrap_or(0),
-                max_parents: g
-                    .max_parents
-                    .unwrap_or(if kind == OverlayKind::Dag { 3 } else { 1 }),
-                stage_one_hops: 2,
-                max_depth: u8::from(members),
-            },
-            timeout_ms,
-            max_lifetime_s: (timeout as u32).saturating_add(60),
-            join_window_ms: u64::from(timeout_ms) + 5_000,
+            targets: targets(g),
+            overlay: overlay(g, SessionKind::Query, u8::from(members)),
+            timeout_ms: timing.timeout_ms,
+            max_lifetime_s: timing.max_lifetime_s,
+            join_window_ms: timing.join_window_ms,
         };
-        let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
-        let session_bytes = cs.session_packet().to_bytes();
-        let t0 = Instant::now();
-        let (mut s, answer) = open_session(g, &session_bytes, timeout_ms).await?;
-        let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
-            Ok(go) => go,
-            Err(ClientError::Denied { node, code, text }) => {
-                return Ok(report_denied(g, &node, &code, &text, &*signer));
-            }
-            Err(e) => return Err(e.into()),
+        let cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
+        let a = match ask(g, cs, &known).await? {
+            Ok(a) => a,
+            Err((node, code, text)) => return Ok(report_denied(g, &node, &code, &text, &*signer)),
         };
-        net::write_frame(&mut s, &go.to_bytes()).await?;
-        let session_ms = t0.elapsed().as_millis() as u64;
-        let t1 = Instant::now();
-        let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
-        let mut result = read_packet(&mut s, wait, g).await?;
-        // A second SessionOk can come on the stream when the Session also went over it
-        // (one; an entry that keeps sending them gets its result refused as malformed).
-        if matches!(result, Packet::SessionOk { .. }) {
-            result = read_packet(&mut s, wait, g).await?;
-        }
-        let (r, ack) = cs.on_result(result)?;
-        let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
-        let query_ms = t1.elapsed().as_millis() as u64;
-        let entry = cs.entry.clone().unwrap_or_default();
         if members {
-            super::output::print_members(&entry, &r.members, g.json, session_ms + query_ms);
+            let ms = a.session_ms + a.query_ms;
+            super::output::print_members(&a.entry, &a.result.members, g.json, ms);
             return Ok(exit::OK);
         }
-        // Nodes on the roster (known_nodes) that never took part: down, cut off, or missed.
-        let roster = mon_proto::roster::Roster::from_known(&known);
-        let targets: Vec<String> = cs.body.targets.clone();
-        let unreached: Vec<String> = if r.roster.as_deref() == Some(&roster.digest()) {
-            roster
-                .unreached(&r.reached, |n| {
-                    mon_proto::targets::matches_list(&targets, n)
-                })
-                .into_iter()
-                .map(str::to_string)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut code = exit::OK;
-        for (q, mut p) in ops.iter().zip(r.partials) {
-            let denied: Vec<String> = p
-                .coverage()
-                .denied
-                .entries()
-                .iter()
-                .map(|e| e.node.clone())
-                .collect();
-            for n in unreached.iter().filter(|n| !denied.contains(n)) {
-                p.add_missing(
-                    n,
-                    "not reached: down, unreachable, or missed by the overlay",
-                );
-            }
-            let (answer, coverage) = match p.check_for(q) {
-                Ok(()) => {
-                    let c = p.coverage();
-                    (p.finish(q), c)
-                }
-                Err(e) => bail!("the entry node returned a malformed result: {e}"),
-            };
-            let out = Outcome {
-                command: command.to_string(),
-                answer,
-                coverage,
-                relayed: r.relayed,
-                entry: entry.clone(),
-                session_ms,
-                query_ms,
-            };
-            if out.partial() {
-                code = exit::PARTIAL_OR_NEGATIVE;
-            }
-            if g.json {
-                println!("{}", out.to_json());
-            } else {
-                print!("{}", out.render_human(dot));
-            }
-        }
-        Ok(code)
+        print_answers(g, command, &ops, a, &known, dot)
     })
+}
+
+/// Runs the session with the entry server: Session, answer, Go, result (acknowledged).
+/// `Ok(Err((node, code, text)))` when the entry denied it.
+async fn ask(
+    g: &GlobalOpts,
+    mut cs: ClientSession,
+    known: &KnownNodes,
+) -> anyhow::Result<Result<Answered, (String, String, String)>> {
+    let timeout_ms = cs.body.timeout_ms;
+    let session_bytes = cs.session_packet().to_bytes();
+    let t0 = Instant::now();
+    let (mut s, answer) = open_session(g, &session_bytes, timeout_ms).await?;
+    let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, known) {
+        Ok(go) => go,
+        Err(ClientError::Denied { node, code, text }) => return Ok(Err((node, code, text))),
+        Err(e) => return Err(e.into()),
+    };
+    net::write_frame(&mut s, &go.to_bytes()).await?;
+    let session_ms = t0.elapsed().as_millis() as u64;
+    let t1 = Instant::now();
+    let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
+    let mut result = read_packet(&mut s, wait, g).await?;
+    // A second SessionOk can come on the stream when the Session also went over it
+    // (one; an entry that keeps sending them gets its result refused as malformed).
+    if matches!(result, Packet::SessionOk { .. }) {
+        result = read_packet(&mut s, wait, g).await?;
+    }
+    let (r, ack) = cs.on_result(result)?;
+    let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
+    Ok(Ok(Answered {
+        result: r,
+        entry: cs.entry.clone().unwrap_or_default(),
+        targets: cs.body.targets.clone(),
+        session_ms,
+        query_ms: t1.elapsed().as_millis() as u64,
+    }))
+}
+
+/// Prints one answer per operation; the exit code says whether every node answered. Nodes on
+/// the roster (known_nodes) that never took part (down, cut off, or missed) count as missing.
+fn print_answers(
+    g: &GlobalOpts,
+    command: &str,
+    ops: &[Query],
+    a: Answered,
+    known: &KnownNodes,
+    dot: bool,
+) -> anyhow::Result<u8> {
+    let roster = mon_proto::roster::Roster::from_known(known);
+    let unreached = finish::unreached(&roster, &a.targets, &a.result);
+    let mut code = exit::OK;
+    for (q, p) in ops.iter().zip(a.result.partials) {
+        let (answer, coverage) = finish::finish_op(q, p, &unreached)
+            .map_err(|e| anyhow::anyhow!("the entry node returned a malformed result: {e}"))?;
+        let out = Outcome {
+            command: command.to_string(),
+            answer,
+            coverage,
+            relayed: a.result.relayed,
+            entry: a.entry.clone(),
+            session_ms: a.session_ms,
+            query_ms: a.query_ms,
+        };
+        if out.partial() {
+            code = exit::PARTIAL_OR_NEGATIVE;
+        }
+        if g.json {
+            println!("{}", out.to_json());
+        } else {
+            print!("{}", out.render_human(dot));
+        }
+    }
+    Ok(code)
 }
 
 /// Sends the signed Session to the entry server and returns its stream and first answer.

@@ -8,10 +8,12 @@ use std::io::{self, Read};
 
 use thiserror::Error;
 
-use crate::wire::session::{Manifest, MAX_BLOCKS};
-
-/// Largest block size a manifest may carry.
-pub const MAX_BLOCK_SIZE: u32 = 16 * 1024 * 1024;
+use super::geometry::{self, GeometryError};
+pub use super::geometry::{
+    block_len, block_offset, default_block_size, MAX_BLOCKS, MAX_BLOCK_SIZE,
+    MIN_DEFAULT_BLOCK_SIZE, TARGET_BLOCKS,
+};
+use crate::wire::session::Manifest;
 
 /// Why a block was refused.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -56,7 +58,7 @@ impl BlockError {
 /// Why a manifest cannot drive a download (the session decoder normally catches these first).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ManifestError {
-    /// Block size zero or above the limit.
+    /// Block size zero or above [`MAX_BLOCK_SIZE`] (one the push decoder cannot carry).
     #[error("block size {0} out of range")]
     BlockSize(u32),
     /// The number of hashes does not fit the size and block size.
@@ -71,12 +73,13 @@ pub enum ManifestError {
     },
 }
 
-/// Checks the geometry a download relies on: block size in range, one hash per block.
+/// Checks the geometry a download relies on ([`geometry::check_carriable`]): block size in
+/// `1 ..= MAX_BLOCK_SIZE`, one hash per block, at most [`MAX_BLOCKS`] of them.
 pub fn check_geometry(m: &Manifest) -> Result<u32, ManifestError> {
-    if m.block_size == 0 || m.block_size > MAX_BLOCK_SIZE {
+    if geometry::check_carriable(0, m.block_size).is_err() {
         return Err(ManifestError::BlockSize(m.block_size));
     }
-    let want = m.size.div_ceil(u64::from(m.block_size));
+    let want = geometry::block_count(m.size, m.block_size);
     if m.blocks.len() as u64 != want || m.blocks.len() > MAX_BLOCKS {
         return Err(ManifestError::BlockCount {
             got: m.blocks.len(),
@@ -89,46 +92,6 @@ pub fn check_geometry(m: &Manifest) -> Result<u32, ManifestError> {
         want,
         size: m.size,
     })
-}
-
-/// Blocks the default block size aims for (pipeline delay per DAG hop is one block time, so
-/// the push overhead of a chain of `N` hops is about `N / TARGET_BLOCKS`).
-pub const TARGET_BLOCKS: u64 = 1024;
-/// Smallest default block size.
-pub const MIN_DEFAULT_BLOCK_SIZE: u32 = 32 * 1024;
-/// Largest default block size unless the file needs more to stay within `MAX_BLOCKS` blocks
-/// (bounds the memory held by in-flight blocks).
-pub const MAX_DEFAULT_BLOCK_SIZE: u32 = 1024 * 1024;
-
-/// The default block size for a file of `size` bytes: a power of two giving about
-/// [`TARGET_BLOCKS`] blocks, within 32 KiB ..= 1 MiB; larger only if the file would need more
-/// than `MAX_BLOCKS` blocks (up to 16 MiB, which bounds pushable files at about 94 GiB).
-/// See docs/push-design.md for the simulation behind these numbers.
-pub fn default_block_size(size: u64) -> u32 {
-    let mut bs = MIN_DEFAULT_BLOCK_SIZE;
-    while bs < MAX_DEFAULT_BLOCK_SIZE && size.div_ceil(u64::from(bs)) > TARGET_BLOCKS {
-        bs *= 2;
-    }
-    while bs < MAX_BLOCK_SIZE && size.div_ceil(u64::from(bs)) > MAX_BLOCKS as u64 {
-        bs *= 2;
-    }
-    bs
-}
-
-/// Length in bytes of block `index` of a file of `size` bytes cut into `block_size` blocks,
-/// or `None` past the end.
-pub fn block_len(size: u64, block_size: u32, index: u32) -> Option<u64> {
-    let bs = u64::from(block_size);
-    let start = u64::from(index).checked_mul(bs)?;
-    if bs == 0 || start >= size {
-        return None;
-    }
-    Some((size - start).min(bs))
-}
-
-/// Byte offset of block `index` in the file.
-pub fn block_offset(block_size: u32, index: u32) -> u64 {
-    u64::from(index) * u64::from(block_size)
 }
 
 /// BLAKE3 hash of every `block_size` chunk of `data` (the last may be short). Zero-length data
@@ -175,8 +138,8 @@ pub(crate) fn verify_against(
 
 /// Builds a manifest by reading exactly `size` bytes from `data`, hashing block by block
 /// (memory use: one block). Fails with `InvalidData` if the reader yields fewer or more bytes,
-/// and with `InvalidInput` if the block size is out of range or the file needs more than
-/// `MAX_BLOCKS` blocks.
+/// and with `InvalidInput` if [`geometry::check_carriable`] refuses the block size or file size
+/// (the message names a block size that fits, when one does).
 pub fn build_manifest(
     name: &str,
     mut data: impl Read,
@@ -185,22 +148,8 @@ pub fn build_manifest(
     block_size: u32,
     dest: &str,
 ) -> io::Result<Manifest> {
-    if block_size == 0 || block_size > MAX_BLOCK_SIZE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("block size {block_size} out of range (1..={MAX_BLOCK_SIZE})"),
-        ));
-    }
-    let nblocks = size.div_ceil(u64::from(block_size));
-    if nblocks > MAX_BLOCKS as u64 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{size} bytes in blocks of {block_size} make {nblocks} blocks, \
-                 more than {MAX_BLOCKS}: use a larger block size"
-            ),
-        ));
-    }
+    let nblocks = geometry::check_carriable(size, block_size)
+        .map_err(|e: GeometryError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut blocks = Vec::with_capacity(nblocks as usize);
     let mut buf = vec![0u8; block_size as usize];
     let mut left = size;
@@ -320,6 +269,12 @@ mod tests {
         let mut m = build_manifest("f", &data(100)[..], 100, 0o644, 4096, "/d").unwrap();
         m.block_size = 0;
         assert_eq!(check_geometry(&m), Err(ManifestError::BlockSize(0)));
+        m.block_size = MAX_BLOCK_SIZE * 2;
+        assert_eq!(
+            check_geometry(&m),
+            Err(ManifestError::BlockSize(MAX_BLOCK_SIZE * 2)),
+            "a block the push decoder cannot carry"
+        );
         m.block_size = 4096;
         m.size = 5000;
         assert!(matches!(
@@ -330,25 +285,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn default_block_size_bounds_block_count() {
-        assert_eq!(default_block_size(0), MIN_DEFAULT_BLOCK_SIZE);
-        assert_eq!(default_block_size(8 << 20), 32 * 1024);
-        assert_eq!(default_block_size(64 << 20), 64 * 1024);
-        assert_eq!(default_block_size(1 << 30), 1024 * 1024);
-        assert_eq!(
-            default_block_size(4 << 30),
-            1024 * 1024,
-            "5.8 GiB fit in 1 MiB blocks"
-        );
-        assert_eq!(default_block_size(8 << 30), 2 * 1024 * 1024);
-        for size in [1u64, 1 << 20, 1 << 30, 5 << 30, 90 << 30] {
-            let bs = default_block_size(size);
-            assert!(bs.is_power_of_two() && bs >= MIN_DEFAULT_BLOCK_SIZE);
-            assert!(size.div_ceil(u64::from(bs)) <= MAX_BLOCKS as u64, "{size}");
-        }
-        assert_eq!(default_block_size(u64::MAX), MAX_BLOCK_SIZE);
     }
 }

@@ -39,8 +39,10 @@ use crate::wire::{decode_strict, encode, DecodeError};
 
 /// Hop channel that carries push traffic (channel 0 carries the session's datagrams).
 pub const PUSH_CHANNEL: u8 = 1;
-/// Largest block a push may use: a block and its envelope must fit one sealed frame.
-pub const MAX_PUSH_BLOCK: u32 = 512 * 1024;
+/// Largest block a push may use (the push geometry's [`super::geometry::MAX_BLOCK_SIZE`]).
+pub use super::geometry::MAX_BLOCK_SIZE as MAX_PUSH_BLOCK;
+/// Largest encoded push message (its home: [`super::geometry`]).
+pub use super::geometry::MAX_PUSH_MSG;
 /// Keepalive interval on push links, ms.
 pub const PING_MS: u64 = 1_000;
 /// Progress reports go up at most this often, ms.
@@ -51,8 +53,6 @@ pub const PROGRESS_MS: u64 = 1_000;
 /// usually noticed much sooner by the transport (its stream is refused or reset:
 /// [`crate::node::Node::push_peer_down`]).
 pub const LINK_SILENT_MS: u64 = 20_000;
-/// Largest encoded push message.
-pub const MAX_PUSH_MSG: usize = MAX_PUSH_BLOCK as usize + 1024;
 
 /// One push link message (the plaintext of a channel-1 frame).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,9 +37,11 @@
 //! complete()            -> commit the file; failed() -> report the reason up the DAG
 //! ```
 
+mod parents;
 mod pick;
 #[cfg(test)]
 mod proptests;
+mod requests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -57,6 +59,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::bitset::BitSet;
+use parents::Parent;
+
 use super::manifest::{block_len, check_geometry, verify_against, ManifestError};
 use crate::wire::session::Manifest;
 
@@ -72,28 +76,6 @@ pub const MAX_DROPPED: usize = 1024;
 pub const MAX_DEPTH: u8 = 64;
 /// At most this many parents are asked for the same block at once (endgame and hedging).
 pub const MAX_COPIES: u8 = 2;
-
-#[derive(Clone, Copy, Debug)]
-struct Req {
-    index: u32,
-    sent_ms: u64,
-}
-
-#[derive(Debug)]
-struct Parent {
-    id: ParentId,
-    has: BitSet,
-    out: Vec<Req>,
-    /// Requests that timed out here: not re-asked from this parent while another holder
-    /// exists, but a late answer is still accepted.
-    expired: BitSet,
-    strikes: u32,
-    blocks: u32,
-    bytes: u64,
-    timeouts: u32,
-    /// Smoothed request-to-block time of this parent, ms (None until the first block).
-    est_ms: Option<u64>,
-}
 
 /// The download state of one node in one push session.
 #[derive(Debug)]
@@ -172,73 +154,6 @@ impl Download {
             last_poll_ms: 0,
             totals: Stats::default(),
         })
-    }
-
-    /// Links a parent (it holds nothing until it advertises).
-    pub fn add_parent(&mut self, parent: ParentId) -> Result<(), AddParentError> {
-        if self.parents.iter().any(|p| p.id == parent) {
-            return Err(AddParentError::Duplicate(parent));
-        }
-        if self.dropped.contains(&parent) {
-            return Err(AddParentError::Dropped(parent));
-        }
-        if self.parents.len() >= MAX_LIVE_PARENTS || self.dropped.len() >= MAX_DROPPED {
-            return Err(AddParentError::TooMany);
-        }
-        self.parents.push(Parent {
-            id: parent,
-            has: BitSet::new(self.n),
-            out: Vec::new(),
-            expired: BitSet::new(self.n),
-            strikes: 0,
-            blocks: 0,
-            bytes: 0,
-            timeouts: 0,
-            est_ms: None,
-        });
-        self.had_parent = true;
-        Ok(())
-    }
-
-    /// The link to a parent is gone (lost, or closed by the caller): its outstanding requests
-    /// go back to the pool. Returns false if it was not linked.
-    pub fn remove_parent(&mut self, parent: ParentId) -> bool {
-        match self.find(parent) {
-            Some(pi) => {
-                self.detach(pi);
-                self.totals.lost_parents += 1;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A parent's full advert. Adverts only add blocks (a parent never loses one).
-    pub fn on_advert(&mut self, parent: ParentId, bitmap: &BitSet) -> Result<(), PeerError> {
-        if bitmap.len() != self.n {
-            return Err(PeerError::BitmapLength {
-                got: bitmap.len(),
-                want: self.n,
-            });
-        }
-        let pi = self.find(parent).ok_or(PeerError::UnknownParent(parent))?;
-        for i in bitmap.iter() {
-            self.note_has(pi, i);
-        }
-        Ok(())
-    }
-
-    /// A parent now holds block `index`.
-    pub fn on_have(&mut self, parent: ParentId, index: u32) -> Result<(), PeerError> {
-        if index >= self.n {
-            return Err(PeerError::IndexOutOfRange {
-                index,
-                blocks: self.n,
-            });
-        }
-        let pi = self.find(parent).ok_or(PeerError::UnknownParent(parent))?;
-        self.note_has(pi, index);
-        Ok(())
     }
 
     /// A block arrived. Only a block requested from this parent is verified; see
@@ -326,109 +241,6 @@ impl Download {
         true
     }
 
-    /// The requests to send now, as `(parent, block)`, respecting every parent's window. Also
-    /// issues endgame and hedged duplicates.
-    pub fn poll_requests(&mut self, now_ms: u64) -> Vec<(ParentId, u32)> {
-        self.last_poll_ms = self.last_poll_ms.max(now_ms);
-        let mut out = Vec::new();
-        let np = self.parents.len();
-        if np == 0 || self.missing() == 0 {
-            return out;
-        }
-        let start = self.rr % np;
-        self.rr = self.rr.wrapping_add(1);
-        loop {
-            let mut progress = false;
-            for k in 0..np {
-                let pi = (start + k) % np;
-                if !self.has_slot(pi) {
-                    continue;
-                }
-                let pick = match self.pick_fresh(pi) {
-                    Some(i) => Some((i, false)),
-                    None => self.pick_duplicate(pi, now_ms).map(|i| (i, true)),
-                };
-                if let Some((index, dup)) = pick {
-                    if let Some(id) = self.issue(pi, index, now_ms, dup) {
-                        out.push((id, index));
-                        progress = true;
-                    }
-                }
-            }
-            if !progress {
-                return out;
-            }
-        }
-    }
-
-    /// The earliest time at which [`Download::handle_timeout`] (then
-    /// [`Download::poll_requests`]) has work: a request deadline or a request becoming old
-    /// enough to hedge.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        let timeout = self.cfg.request_timeout_ms;
-        let mut best = self
-            .parents
-            .iter()
-            .flat_map(|p| p.out.iter())
-            .map(|r| r.sent_ms.saturating_add(timeout))
-            .min();
-        if let Some(h) = self.cfg.hedge_after_ms {
-            for i in self.inflight.iter() {
-                let copies = self.copies.get(i as usize).copied().unwrap_or(0);
-                let sent = self.first_sent.get(i as usize).copied().unwrap_or(0);
-                let at = sent.saturating_add(h);
-                if copies < MAX_COPIES && at > self.last_poll_ms {
-                    best = Some(best.map_or(at, |b| b.min(at)));
-                }
-            }
-        }
-        best
-    }
-
-    /// Expires requests older than the request timeout: each goes back to the pool (and is
-    /// not re-asked from the same parent while another holder exists) and is cancelled at
-    /// the parent ([`Event::Cancel`], so its queue never holds more than our window; a block
-    /// already on its way is still accepted); the parent's window shrinks to one; after
-    /// `max_strikes` rounds the parent is dropped as unresponsive.
-    pub fn handle_timeout(&mut self, now_ms: u64) {
-        let timeout = self.cfg.request_timeout_ms;
-        let mut expired: Vec<(ParentId, u32)> = Vec::new();
-        let mut unresponsive = Vec::new();
-        for p in &mut self.parents {
-            let before = expired.len();
-            let id = p.id;
-            p.out.retain(|r| {
-                if r.sent_ms.saturating_add(timeout) <= now_ms {
-                    expired.push((id, r.index));
-                    false
-                } else {
-                    true
-                }
-            });
-            let n = expired.len() - before;
-            if n > 0 {
-                for &(_, i) in expired.get(before..).unwrap_or(&[]) {
-                    p.expired.insert(i);
-                }
-                p.timeouts += n as u32;
-                p.strikes += 1;
-                if self.cfg.max_strikes.is_some_and(|m| p.strikes >= m) {
-                    unresponsive.push((p.id, p.timeouts));
-                }
-            }
-        }
-        self.totals.timeouts += expired.len() as u32;
-        for (parent, index) in expired {
-            self.release(index);
-            self.events.push_back(Event::Cancel { parent, index });
-        }
-        for (id, timeouts) in unresponsive {
-            if let Some(pi) = self.find(id) {
-                self.drop_parent(pi, DropReason::Unresponsive { timeouts });
-            }
-        }
-    }
-
     /// The next event for the caller.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -503,60 +315,8 @@ impl Download {
 
     // ---- internals ----
 
-    fn missing(&self) -> u32 {
-        self.n - self.have.count() - self.pending.count()
-    }
-
-    fn find(&self, parent: ParentId) -> Option<usize> {
-        self.parents.iter().position(|p| p.id == parent)
-    }
-
-    fn note_has(&mut self, pi: usize, index: u32) {
-        if let Some(p) = self.parents.get_mut(pi) {
-            if p.has.insert(index) {
-                if let Some(h) = self.holders.get_mut(index as usize) {
-                    *h = h.saturating_add(1);
-                }
-            }
-        }
-    }
-
-    fn has_slot(&self, pi: usize) -> bool {
-        self.parents.get(pi).is_some_and(|p| {
-            let window = if p.strikes > 0 {
-                1
-            } else if pi == 0 {
-                usize::from(self.cfg.depth)
-            } else {
-                usize::from(self.cfg.secondary_depth)
-            };
-            p.out.len() < window
-        })
-    }
-
-    fn issue(&mut self, pi: usize, index: u32, now_ms: u64, dup: bool) -> Option<ParentId> {
-        let p = self.parents.get_mut(pi)?;
-        p.out.push(Req {
-            index,
-            sent_ms: now_ms,
-        });
-        let id = p.id;
-        let i = index as usize;
-        if let (Some(c), Some(t)) = (self.copies.get_mut(i), self.first_sent.get_mut(i)) {
-            if *c == 0 {
-                *t = now_ms;
-            }
-            *c = c.saturating_add(1);
-        }
-        self.inflight.insert(index);
-        if dup {
-            self.totals.hedges += 1;
-        }
-        Some(id)
-    }
-
     /// One outstanding request for `index` is gone.
-    fn release(&mut self, index: u32) {
+    pub(super) fn release(&mut self, index: u32) {
         if let Some(c) = self.copies.get_mut(index as usize) {
             *c = c.saturating_sub(1);
             if *c == 0 {
@@ -565,37 +325,7 @@ impl Download {
         }
     }
 
-    /// Unlinks parent `pi`: requests back to the pool, holder counts down.
-    fn detach(&mut self, pi: usize) {
-        if pi >= self.parents.len() {
-            return;
-        }
-        let p = self.parents.remove(pi);
-        if pi == 0 && !self.complete() {
-            if let Some(next) = self.parents.first() {
-                self.events.push_back(Event::PrimaryChanged(next.id));
-            }
-        }
-        for r in &p.out {
-            self.release(r.index);
-        }
-        for i in p.has.iter() {
-            if let Some(h) = self.holders.get_mut(i as usize) {
-                *h = h.saturating_sub(1);
-            }
-        }
-    }
-
-    fn drop_parent(&mut self, pi: usize, reason: DropReason) {
-        let Some(id) = self.parents.get(pi).map(|p| p.id) else {
-            return;
-        };
-        self.events
-            .push_back(Event::ParentDropped { parent: id, reason });
-        self.detach(pi);
-        if self.dropped.len() < MAX_DROPPED {
-            self.dropped.push(id);
-        }
-        self.totals.dropped_parents += 1;
+    pub(super) fn missing(&self) -> u32 {
+        self.n - self.have.count() - self.pending.count()
     }
 }

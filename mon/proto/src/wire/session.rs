@@ -34,8 +34,8 @@ pub const MAX_NAME_LEN: usize = 256;
 pub const MAX_FANOUT: u16 = 64;
 /// Most parents per node a DAG session may ask for.
 pub const MAX_PARENTS: u8 = 16;
-/// Largest number of blocks in one push manifest.
-pub const MAX_BLOCKS: usize = 6000;
+/// Largest number of blocks in one push manifest (its home: [`crate::push::geometry`]).
+pub use crate::push::geometry::MAX_BLOCKS;
 
 /// The name of a session: SHA-256 over the domain separator and the body bytes.
 pub type SessionHash = [u8; 32];
@@ -239,11 +239,10 @@ impl SessionBody {
 impl Manifest {
     /// Range and consistency checks.
     pub fn validate(&self) -> Result<(), String> {
-        if self.block_size < 4096 || self.block_size > 16 * 1024 * 1024 {
-            return Err(format!("block size {} out of range", self.block_size));
-        }
-        let want = self.size.div_ceil(u64::from(self.block_size));
-        if self.blocks.len() as u64 != want || self.blocks.len() > MAX_BLOCKS {
+        // Block size and count: the push geometry, which keeps every block decodable.
+        let want =
+            crate::push::geometry::check(self.size, self.block_size).map_err(|e| e.to_string())?;
+        if self.blocks.len() as u64 != want {
             return Err(format!(
                 "manifest lists {} blocks, size {} needs {want} (at most {MAX_BLOCKS})",
                 self.blocks.len(),

@@ -78,6 +78,7 @@ pub(crate) fn run_session(
             res: RESOURCE.to_string(),
         },
     ];
+    let timing = mon_proto::timing::SessionTiming::query(timeout_ms);
     let req = SessionRequest {
         slice: SLICE.to_string(),
         principal: None,
@@ -86,8 +87,8 @@ pub(crate) fn run_session(
         targets: vec!["*".to_string()],
         overlay,
         timeout_ms,
-        max_lifetime_s: timeout_ms / 1000 + 60,
-        join_window_ms: u64::from(timeout_ms) + 5_000,
+        max_lifetime_s: timing.max_lifetime_s,
+        join_window_ms: timing.join_window_ms,
     };
     let live_count = live.iter().filter(|l| **l).count().max(1);
     let mut rec = SessionRecord::empty(index, entry, live_count);

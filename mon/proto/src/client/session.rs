@@ -1,0 +1,241 @@
+//! The client's session: build and sign it, then seal and open what travels on its link to
+//! the entry node (Go, commands, results, push messages). The handshake with the entry node is
+//! in [`super::answer`].
+
+use mon_keys::frame::{Opener, Sealer};
+use mon_keys::hop::{Initiator, CLIENT_NAME};
+use mon_keys::nodekey::NodeKey;
+use mon_keys::sshsig::Signer;
+use rand::{CryptoRng, RngCore};
+
+use super::ClientError;
+use crate::agg::Query;
+use crate::verify::{namespace_for, policy_op};
+use crate::wire::packet::{Inner, Packet, SubtreeResult};
+use crate::wire::session::{
+    Manifest, OverlaySpec, SessionBody, SessionHash, SignedSession, SESSION_VERSION,
+};
+
+/// What the user asked for.
+#[derive(Clone, Debug)]
+pub struct SessionRequest {
+    /// Slice.
+    pub slice: String,
+    /// Principal, if the user named one.
+    pub principal: Option<String>,
+    /// Operations.
+    pub ops: Vec<Query>,
+    /// Push manifest.
+    pub push: Option<Manifest>,
+    /// Target patterns.
+    pub targets: Vec<String>,
+    /// Overlay.
+    pub overlay: OverlaySpec,
+    /// Query timeout, ms.
+    pub timeout_ms: u32,
+    /// Session lifetime, s.
+    pub max_lifetime_s: u32,
+    /// Join window, ms.
+    pub join_window_ms: u64,
+}
+
+/// A session being run by the client.
+pub struct ClientSession {
+    /// The signed session.
+    pub signed: SignedSession,
+    /// Its body.
+    pub body: SessionBody,
+    /// Its hash.
+    pub hash: SessionHash,
+    pub(super) initiator: Option<Initiator>,
+    /// Command key (signs follow-up commands).
+    pub cmd_key: NodeKey,
+    pub(super) link: Option<(Sealer, Opener)>,
+    pub(super) push_link: Option<(Sealer, Opener)>,
+    /// Entry node name, once known.
+    pub entry: Option<String>,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSession {
+    /// Builds and signs a session at `now_ms`.
+    pub fn new<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        signer: &dyn Signer,
+        req: SessionRequest,
+        now_ms: u64,
+    ) -> Result<ClientSession, ClientError> {
+        let initiator = Initiator::new(rng);
+        let cmd_key = NodeKey::generate(rng);
+        let mut ops: Vec<mon_policy::Operation> = req.ops.iter().map(policy_op).collect();
+        if let Some(m) = &req.push {
+            ops.push(mon_policy::Operation::Push {
+                dest: m.dest.clone(),
+            });
+        }
+        let ns = namespace_for(&ops);
+        let mut session_id = [0u8; 16];
+        rng.fill_bytes(&mut session_id);
+        let body = SessionBody {
+            v: SESSION_VERSION,
+            ns: ns.to_string(),
+            session_id: session_id.into(),
+            slice: req.slice,
+            principal: req.principal,
+            key_fp: mon_keys::sshsig::fingerprint(signer.public_key()),
+            issued_at: now_ms,
+            expires_at: now_ms + req.join_window_ms,
+            max_lifetime_s: req.max_lifetime_s,
+            timeout_ms: req.timeout_ms,
+            client_eph: initiator.public().into(),
+            cmd_key: cmd_key.public().into(),
+            targets: req.targets,
+            overlay: req.overlay,
+            ops: req.ops,
+            push: req.push,
+        };
+        let bytes = body.to_bytes();
+        let sshsig = signer
+            .sign(ns, &bytes)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
+        let signed = SignedSession {
+            v: SESSION_VERSION,
+            body: bytes,
+            sshsig,
+        };
+        let hash = signed.hash();
+        Ok(ClientSession {
+            signed,
+            body,
+            hash,
+            initiator: Some(initiator),
+            cmd_key,
+            link: None,
+            push_link: None,
+            entry: None,
+        })
+    }
+
+    /// A sealed frame on `channel` of the link to the entry node.
+    pub(super) fn sealed(&self, channel: u8, frame: Vec<u8>) -> Packet {
+        Packet::Sealed {
+            session_hash: self.hash.into(),
+            from: CLIENT_NAME.into(),
+            channel,
+            frame,
+        }
+    }
+
+    /// The first packet to the entry node.
+    pub fn session_packet(&self) -> Packet {
+        Packet::Session {
+            session: self.signed.clone(),
+            parent: CLIENT_NAME.to_string(),
+            e_p: self.body.client_eph,
+            parent_sig: None,
+            level: 0,
+            budget_ms: self.body.timeout_ms,
+        }
+    }
+
+    /// A follow-up Command (`seq` from 1, strictly increasing) signed with the session's
+    /// `cmd_key` and sealed to the entry node. Servers refuse it for now
+    /// ([`crate::wire::command::COMMAND_UNSUPPORTED`]) until interactive sessions land.
+    pub fn command_packet(
+        &mut self,
+        seq: u64,
+        issued_at: u64,
+        ops: &[crate::agg::Query],
+    ) -> Result<Packet, ClientError> {
+        let Some((sealer, _)) = self.link.as_mut() else {
+            return Err(ClientError::Protocol("command before handshake".into()));
+        };
+        let key = &self.cmd_key;
+        let cmd =
+            crate::wire::command::Command::new(&self.hash, seq, issued_at, ops, |m| key.sign(m));
+        let frame = sealer
+            .seal(&Inner::Command(cmd).to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(self.sealed(0, frame))
+    }
+
+    /// Opens a sealed result from the entry node; returns the result and the ack packet.
+    pub fn on_result(&mut self, packet: Packet) -> Result<(SubtreeResult, Packet), ClientError> {
+        let Some((sealer, opener)) = self.link.as_mut() else {
+            return Err(ClientError::Protocol("result before handshake".into()));
+        };
+        let Packet::Sealed {
+            session_hash,
+            frame,
+            ..
+        } = packet
+        else {
+            return Err(ClientError::Protocol("expected a sealed result".into()));
+        };
+        if *session_hash != self.hash {
+            return Err(ClientError::Protocol("result for another session".into()));
+        }
+        let plain = opener
+            .open(&frame)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let Inner::Result(r) = inner else {
+            return Err(ClientError::Protocol("expected a result".into()));
+        };
+        if r.partials.len() != self.body.ops.len() {
+            return Err(ClientError::Protocol(
+                "result has the wrong number of operations".into(),
+            ));
+        }
+        let ack = sealer
+            .seal(&Inner::ResultAck.to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((r, self.sealed(0, ack)))
+    }
+
+    /// Seals a push message to the entry node (the client is its first parent, the source).
+    pub fn seal_push(&mut self, m: &crate::push::msg::PushMsg) -> Result<Packet, ClientError> {
+        let Some((sealer, _)) = self.push_link.as_mut() else {
+            return Err(ClientError::Protocol("not a push session".into()));
+        };
+        let frame = sealer
+            .seal(&m.to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(self.sealed(crate::push::msg::PUSH_CHANNEL, frame))
+    }
+
+    /// Opens a push message from the entry node (a `Sealed` packet on the push channel).
+    pub fn open_push(&mut self, packet: &Packet) -> Result<crate::push::msg::PushMsg, ClientError> {
+        let Some((_, opener)) = self.push_link.as_mut() else {
+            return Err(ClientError::Protocol("not a push session".into()));
+        };
+        let Packet::Sealed {
+            session_hash,
+            frame,
+            channel,
+            ..
+        } = packet
+        else {
+            return Err(ClientError::Protocol(
+                "expected a sealed push message".into(),
+            ));
+        };
+        if **session_hash != self.hash || *channel != crate::push::msg::PUSH_CHANNEL {
+            return Err(ClientError::Protocol(
+                "push message for another session".into(),
+            ));
+        }
+        let plain = opener
+            .open(frame)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        crate::push::msg::PushMsg::from_bytes(&plain)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+}

@@ -1,0 +1,104 @@
+//! Session timing: the one derivation of a session's signed lifetime, join window and budget
+//! from the timeout the user asked for.
+//!
+//! Used by the client (queries and push) and the simulator, so that what is simulated is what
+//! the client signs. The only difference between a query and a push is the [`SessionKind`]
+//! parameter, whose documented margins are below; there is no second formula.
+
+/// Seconds a query session may outlive its timeout (stragglers, result delivery).
+pub const QUERY_LIFETIME_MARGIN_S: u32 = 60;
+/// Seconds a push session may outlive its timeout: nodes still landing (fsync, rename) and
+/// reporting up a long first-parent chain when the timeout ends.
+pub const PUSH_LIFETIME_MARGIN_S: u32 = 120;
+/// Milliseconds the join window runs past the timeout (a node reached late may still join).
+pub const JOIN_MARGIN_MS: u64 = 5_000;
+/// Cap on the part of a push's join window that follows its timeout, ms: the staircase reaches
+/// every node within seconds, so a long push (up to an hour) does not keep its signed session
+/// joinable (and replayable into new nodes) for all that time.
+pub const PUSH_JOIN_CAP_MS: u64 = 300_000;
+
+/// What kind of session the timing is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// Queries (`mon count`, `exec`, `members`, …).
+    Query,
+    /// `mon push`.
+    Push,
+}
+
+impl SessionKind {
+    /// The timeout when the user gives none, s (10 s for queries, 600 s for a push).
+    pub fn default_timeout_s(self) -> f64 {
+        match self {
+            SessionKind::Query => 10.0,
+            SessionKind::Push => 600.0,
+        }
+    }
+
+    /// The timeouts the client accepts, s.
+    pub fn timeout_range_s(self) -> std::ops::RangeInclusive<f64> {
+        match self {
+            SessionKind::Query => 0.1..=3600.0,
+            SessionKind::Push => 1.0..=3600.0,
+        }
+    }
+}
+
+/// The timing a session is signed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTiming {
+    /// The query timeout (also the entry node's budget), ms.
+    pub timeout_ms: u32,
+    /// The session's signed lifetime, s.
+    pub max_lifetime_s: u32,
+    /// How long after `issued_at` nodes may still join, ms (`expires_at − issued_at`).
+    pub join_window_ms: u64,
+}
+
+impl SessionTiming {
+    /// Derives the timing from the user's timeout in ms:
+    /// lifetime = timeout (whole seconds) + the kind's margin ([`QUERY_LIFETIME_MARGIN_S`],
+    /// [`PUSH_LIFETIME_MARGIN_S`]); join window = timeout (capped at [`PUSH_JOIN_CAP_MS`] for
+    /// a push) + [`JOIN_MARGIN_MS`]; budget = timeout.
+    pub fn from_timeout(timeout_ms: u32, kind: SessionKind) -> SessionTiming {
+        let (lifetime_margin_s, join_cap_ms) = match kind {
+            SessionKind::Query => (QUERY_LIFETIME_MARGIN_S, u64::MAX),
+            SessionKind::Push => (PUSH_LIFETIME_MARGIN_S, PUSH_JOIN_CAP_MS),
+        };
+        SessionTiming {
+            timeout_ms,
+            max_lifetime_s: (timeout_ms / 1000).saturating_add(lifetime_margin_s),
+            join_window_ms: u64::from(timeout_ms).min(join_cap_ms) + JOIN_MARGIN_MS,
+        }
+    }
+
+    /// [`SessionTiming::from_timeout`] for a query.
+    pub fn query(timeout_ms: u32) -> SessionTiming {
+        SessionTiming::from_timeout(timeout_ms, SessionKind::Query)
+    }
+
+    /// The budget the entry node gets for the session, ms (the timeout).
+    pub fn budget_ms(&self) -> u32 {
+        self.timeout_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_push_timing_keep_the_constants_they_had() {
+        let q = SessionTiming::from_timeout(10_000, SessionKind::Query);
+        assert_eq!(
+            (q.max_lifetime_s, q.join_window_ms, q.budget_ms()),
+            (70, 15_000, 10_000)
+        );
+        let q = SessionTiming::from_timeout(1_500, SessionKind::Query);
+        assert_eq!((q.max_lifetime_s, q.join_window_ms), (61, 6_500));
+        let p = SessionTiming::from_timeout(600_000, SessionKind::Push);
+        assert_eq!((p.max_lifetime_s, p.join_window_ms), (720, 305_000));
+        let p = SessionTiming::from_timeout(60_000, SessionKind::Push);
+        assert_eq!((p.max_lifetime_s, p.join_window_ms), (180, 65_000));
+    }
+}
