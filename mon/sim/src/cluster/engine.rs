@@ -18,7 +18,7 @@ use super::setup::{node_addr, CLIENT_IP};
 use super::world::{World, MAX_BACKLOG_US};
 use mon_proto::agg::{Local, Query};
 use mon_proto::audit::EventKind;
-use mon_proto::node::{Node, Output, Peer};
+use mon_proto::node::{Node, Output, Peer, RunRequest};
 use mon_proto::wire::packet::MAX_DATAGRAM;
 use mon_proto::wire::session::SessionHash;
 
@@ -109,6 +109,27 @@ pub(crate) struct Traffic {
     pub timers: u64,
     /// Events that waited for a busy node.
     pub deferred: u64,
+}
+
+impl Traffic {
+    /// Counts a packet handed to a live node: gossip or session, and its bytes.
+    fn count_delivered(&mut self, bytes: &[u8]) {
+        if is_gossip(bytes) {
+            self.gossip += 1;
+        } else {
+            self.session += 1;
+        }
+        self.bytes += bytes.len() as u64;
+    }
+}
+
+/// The peer a packet from `from` (a node index, or [`FROM_CLIENT`]) comes from.
+fn sender(from: u32) -> Peer {
+    if from == FROM_CLIENT {
+        Peer::Client(CLIENT_ID, CLIENT_IP)
+    } else {
+        Peer::Addr(node_addr(from as usize))
+    }
 }
 
 /// Whether an encoded packet is gossip (CBOR `{"Gossip": …}`), without decoding it.
@@ -345,18 +366,8 @@ impl Engine {
                 h.node.join(&self.seeds, now_ms);
             }
             Kind::Packet { from, bytes, .. } => {
-                if is_gossip(&bytes) {
-                    self.traffic.gossip += 1;
-                } else {
-                    self.traffic.session += 1;
-                }
-                self.traffic.bytes += bytes.len() as u64;
-                let from = if from == FROM_CLIENT {
-                    Peer::Client(CLIENT_ID, CLIENT_IP)
-                } else {
-                    Peer::Addr(node_addr(from as usize))
-                };
-                h.node.handle_packet(now_ms, from, &bytes);
+                self.traffic.count_delivered(&bytes);
+                h.node.handle_packet(now_ms, sender(from), &bytes);
             }
             Kind::Timer { .. } => {
                 self.traffic.timers += 1;
@@ -388,29 +399,7 @@ impl Engine {
                 Output::Send {
                     to: Peer::Addr(addr),
                     bytes,
-                } => {
-                    let Some(&j) = self.by_addr.get(&addr) else {
-                        self.traffic.dropped += 1;
-                        continue;
-                    };
-                    if self.loss > 0.0 && self.rng.gen_bool(self.loss) {
-                        self.traffic.dropped += 1;
-                        continue;
-                    }
-                    let mut lat = self.world.packet_us(i, j, &mut self.rng);
-                    if bytes.len() > MAX_DATAGRAM {
-                        // A stream: one more round trip to connect.
-                        lat += 2 * self.world.base_us(i, j) as u64;
-                    }
-                    self.push(
-                        depart + lat,
-                        Kind::Packet {
-                            to: j as u32,
-                            from: i as u32,
-                            bytes,
-                        },
-                    );
-                }
+                } => self.send_to_node(i, addr, bytes, depart),
                 Output::Send {
                     to: Peer::Client(..),
                     bytes,
@@ -432,27 +421,54 @@ impl Engine {
                 | Output::PushRead { .. }
                 | Output::PushCommit { .. }
                 | Output::PushDrop { .. } => {}
-                Output::Run(req) => {
-                    let local = match req.query {
-                        Query::Count | Query::Depth => Local::Present,
-                        Query::Grep { .. } => Local::Matched(i % 2 == 0),
-                        Query::Exec { .. } => Local::Skipped,
-                        _ => Local::Value((self.value)(i)),
-                    };
-                    let service = self.world.service_us(i, &mut self.rng);
-                    self.push(
-                        depart + 2 * service,
-                        Kind::Local(Box::new(LocalDone {
-                            node: i as u32,
-                            session: req.session,
-                            index: req.index,
-                            local,
-                        })),
-                    );
-                }
+                Output::Run(req) => self.run_local(i, req, depart),
             }
         }
         self.reschedule(i);
+    }
+
+    /// Node `i` sends `bytes` to the node at `addr`, leaving at `depart` µs: dropped when no
+    /// node has that address or the packet is lost, else it arrives after the link's latency
+    /// (a stream takes one more round trip to connect).
+    fn send_to_node(&mut self, i: usize, addr: SocketAddr, bytes: Vec<u8>, depart: u64) {
+        let Some(&j) = self.by_addr.get(&addr) else {
+            self.traffic.dropped += 1;
+            return;
+        };
+        if self.loss > 0.0 && self.rng.gen_bool(self.loss) {
+            self.traffic.dropped += 1;
+            return;
+        }
+        let mut lat = self.world.packet_us(i, j, &mut self.rng);
+        if bytes.len() > MAX_DATAGRAM {
+            // A stream: one more round trip to connect.
+            lat += 2 * self.world.base_us(i, j) as u64;
+        }
+        let kind = Kind::Packet {
+            to: j as u32,
+            from: i as u32,
+            bytes,
+        };
+        self.push(depart + lat, kind);
+    }
+
+    /// Node `i` evaluates a query locally (asked at `depart` µs): the answer comes back after
+    /// twice a service time; the value of a resource is the engine's `value` for the node.
+    fn run_local(&mut self, i: usize, req: RunRequest, depart: u64) {
+        let local = match req.query {
+            Query::Count | Query::Depth => Local::Present,
+            Query::Grep { .. } => Local::Matched(i % 2 == 0),
+            Query::Exec { .. } => Local::Skipped,
+            _ => Local::Value((self.value)(i)),
+        };
+        let service = self.world.service_us(i, &mut self.rng);
+        let done = LocalDone {
+            node: i as u32,
+            session: req.session,
+            index: req.index,
+            local,
+        };
+        self.push(depart + 2 * service, Kind::Local(Box::new(done)));
     }
 
     /// When node `i` wants its timer, µs (not before now).
