@@ -1,5 +1,11 @@
 //! The simulated client: runs one session through [`ClientSession`] against an entry node,
 //! as `mon count` does over TCP, and measures it.
+//!
+//! The result is finished by the client's own finishing ([`finish`]): the roster bitmap gives
+//! the nodes reached ([`finish::reached`]), each operation is checked and turned into its
+//! answer by [`finish::finish_op`]. Unlike `mon count`, the simulator adds no unreached node
+//! to the partials as missing: it reports what the nodes said was missing (`missing`) apart
+//! from what the bitmap says was not reached (`unreached`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -163,13 +169,8 @@ fn drive_client(
         result: None,
     };
     while run.result.is_none() {
-        let bytes = match engine.step(deadline) {
-            Step::Busy => continue,
-            Step::Idle => break,
-            Step::Client(b) => b,
-        };
-        let Ok(packet) = Packet::from_bytes(&bytes, MAX_STREAM_PACKET) else {
-            continue;
+        let Some(packet) = next_client_packet(engine, deadline) else {
+            break;
         };
         if run.t_go.is_none() {
             match send_go(engine, cs, dep, entry, packet) {
@@ -188,6 +189,21 @@ fn drive_client(
         }
     }
     run
+}
+
+/// Steps the engine until the entry node sends the client a packet that decodes (it is
+/// returned), or nothing is left to do by `deadline` (virtual µs).
+fn next_client_packet(engine: &mut Engine, deadline: u64) -> Option<Packet> {
+    loop {
+        let bytes = match engine.step(deadline) {
+            Step::Busy => continue,
+            Step::Idle => return None,
+            Step::Client(b) => b,
+        };
+        if let Ok(packet) = Packet::from_bytes(&bytes, MAX_STREAM_PACKET) {
+            return Some(packet);
+        }
+    }
 }
 
 /// Hands the entry node's answer to the Session to the client: on SessionOk, sends the go
