@@ -122,22 +122,69 @@ fn label(r: &SimReport) -> String {
     }
 }
 
+/// The rows of Table 1 below the labels: name, and the cell of a column.
+type Row = (&'static str, fn(&SimReport) -> String);
+
+/// Table 1's rows, top to bottom.
+const ROWS: &[Row] = &[
+    ("sessions", |r| r.sessions.to_string()),
+    ("coverage (nodes, mean)", |r| {
+        format!("{:.2}", r.coverage_nodes_mean)
+    }),
+    ("coverage (% live, mean)", |r| {
+        format!("{:.2}%", 100.0 * r.coverage_mean)
+    }),
+    ("coverage (% live, min)", |r| {
+        format!("{:.2}%", 100.0 * r.coverage_min)
+    }),
+    ("sessions reaching all", |r| {
+        format!("{:.0}%", 100.0 * r.full_coverage_fraction)
+    }),
+    ("create time (ms, mean)", |r| {
+        format!("{:.1}", r.create_ms_mean)
+    }),
+    ("  p50 / p95", |r| {
+        format!("{:.0}/{:.0}", r.create_ms_p50, r.create_ms_p95)
+    }),
+    ("count time (ms, mean)", |r| {
+        format!("{:.1}", r.count_ms_mean)
+    }),
+    ("  p50", |r| format!("{:.1}", r.count_ms_p50)),
+    ("  p95", |r| format!("{:.1}", r.count_ms_p95)),
+    ("  p99 / max", |r| {
+        format!("{:.0}/{:.0}", r.count_ms_p99, r.count_ms_max)
+    }),
+    ("entry SessionOk (ms)", |r| {
+        format!("{:.1}", r.entry_ms_mean)
+    }),
+    ("depth (mean / max)", |r| {
+        format!("{:.1}/{}", r.depth_mean, r.depth_max)
+    }),
+    ("packets per node", |r| format!("{:.1}", r.packets_per_node)),
+    ("sessions without result", |r| r.failed_sessions.to_string()),
+    ("avg = ground truth", |r| {
+        if r.avg_ok { "yes" } else { "NO" }.to_string()
+    }),
+];
+
+/// Table 1's two header lines (the run's facts), and an empty line.
+fn render_header(first: &SimReport) -> String {
+    format!(
+        "MON simulator: {} nodes ({} live, {} dead, {} stragglers), seed {}, {} crypto\n\
+         latency model {}: RTT p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; loss {}; membership {} s; servers' size estimate {}..{} (median {}), adaptive fanout {}..{} (median {})\n\n",
+        first.nodes, first.live, first.dead, first.stragglers, first.seed, first.crypto,
+        first.latency, first.rtt_ms.p50, first.rtt_ms.p90, first.rtt_ms.p99, first.rtt_ms.max, first.loss,
+        first.settle_s, first.size_estimate.min, first.size_estimate.max, first.size_estimate.p50,
+        first.adaptive_fanout.min, first.adaptive_fanout.max, first.adaptive_fanout.p50
+    )
+}
+
 /// Table 1, one column per configuration.
 pub fn render_table(reports: &[SimReport]) -> String {
     let Some(first) = reports.first() else {
         return String::new();
     };
-    let mut s = String::new();
-    s.push_str(&format!(
-        "MON simulator: {} nodes ({} live, {} dead, {} stragglers), seed {}, {} crypto\n",
-        first.nodes, first.live, first.dead, first.stragglers, first.seed, first.crypto
-    ));
-    s.push_str(&format!(
-        "latency model {}: RTT p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; loss {}; membership {} s; servers' size estimate {}..{} (median {}), adaptive fanout {}..{} (median {})\n\n",
-        first.latency, first.rtt_ms.p50, first.rtt_ms.p90, first.rtt_ms.p99, first.rtt_ms.max, first.loss,
-        first.settle_s, first.size_estimate.min, first.size_estimate.max, first.size_estimate.p50,
-        first.adaptive_fanout.min, first.adaptive_fanout.max, first.adaptive_fanout.p50
-    ));
+    let mut s = render_header(first);
     // Every column at least one space wider than its widest label ("twostage-auto" is 13).
     let w = reports
         .iter()
@@ -153,48 +200,9 @@ pub fn render_table(reports: &[SimReport]) -> String {
         s.push('\n');
     };
     row("", &label);
-    row("sessions", &|r| r.sessions.to_string());
-    row("coverage (nodes, mean)", &|r| {
-        format!("{:.2}", r.coverage_nodes_mean)
-    });
-    row("coverage (% live, mean)", &|r| {
-        format!("{:.2}%", 100.0 * r.coverage_mean)
-    });
-    row("coverage (% live, min)", &|r| {
-        format!("{:.2}%", 100.0 * r.coverage_min)
-    });
-    row("sessions reaching all", &|r| {
-        format!("{:.0}%", 100.0 * r.full_coverage_fraction)
-    });
-    row("create time (ms, mean)", &|r| {
-        format!("{:.1}", r.create_ms_mean)
-    });
-    row("  p50 / p95", &|r| {
-        format!("{:.0}/{:.0}", r.create_ms_p50, r.create_ms_p95)
-    });
-    row("count time (ms, mean)", &|r| {
-        format!("{:.1}", r.count_ms_mean)
-    });
-    row("  p50", &|r| format!("{:.1}", r.count_ms_p50));
-    row("  p95", &|r| format!("{:.1}", r.count_ms_p95));
-    row("  p99 / max", &|r| {
-        format!("{:.0}/{:.0}", r.count_ms_p99, r.count_ms_max)
-    });
-    row("entry SessionOk (ms)", &|r| {
-        format!("{:.1}", r.entry_ms_mean)
-    });
-    row("depth (mean / max)", &|r| {
-        format!("{:.1}/{}", r.depth_mean, r.depth_max)
-    });
-    row("packets per node", &|r| {
-        format!("{:.1}", r.packets_per_node)
-    });
-    row("sessions without result", &|r| {
-        r.failed_sessions.to_string()
-    });
-    row("avg = ground truth", &|r| {
-        if r.avg_ok { "yes" } else { "NO" }.to_string()
-    });
+    for (name, f) in ROWS {
+        row(name, f);
+    }
     s
 }
 
@@ -210,14 +218,11 @@ pub fn render_cdf(reports: &[SimReport]) -> String {
     s
 }
 
-/// Runs `mon sim`.
-pub fn run(a: SimArgs) -> anyhow::Result<u8> {
-    if !(0.1..=3600.0).contains(&a.timeout) {
-        anyhow::bail!("--timeout must be between 0.1 and 3600 seconds");
-    }
-    let cfg = SimConfig {
+/// The simulation `a` asks for.
+fn sim_config(a: &SimArgs) -> SimConfig {
+    SimConfig {
         nodes: a.nodes,
-        columns: columns(&a),
+        columns: columns(a),
         dead: a.dead,
         stragglers: a.stragglers,
         sessions: a.sessions,
@@ -230,25 +235,30 @@ pub fn run(a: SimArgs) -> anyhow::Result<u8> {
             LatencyArg::Lan => Latency::Lan,
         },
         ..SimConfig::default()
-    };
+    }
+}
+
+/// Runs the simulation with a progress line on stderr (unless `quiet`).
+fn run_with_progress(cfg: &SimConfig, quiet: bool) -> anyhow::Result<Vec<SimReport>> {
     let t = Instant::now();
-    let quiet = a.quiet;
     let mut progress = |msg: &str| {
         if !quiet {
             eprint!("\r\x1b[Ksim: {msg} ({:.0} s)", t.elapsed().as_secs_f64());
         }
     };
-    let mut reports = sim::run(&cfg, &mut progress)?;
+    let reports = sim::run(cfg, &mut progress)?;
     if !quiet {
         eprintln!(
             "\r\x1b[Ksim: done in {:.1} s wall clock",
             t.elapsed().as_secs_f64()
         );
     }
-    if let Some(path) = &a.cdf {
-        std::fs::write(path, render_cdf(&reports))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    Ok(reports)
+}
+
+/// Prints the reports: one JSON object per line (with every session if `per_session`), or
+/// Table 1.
+fn print_reports(a: &SimArgs, mut reports: Vec<SimReport>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if a.json {
         for r in &mut reports {
@@ -260,5 +270,19 @@ pub fn run(a: SimArgs) -> anyhow::Result<u8> {
     } else {
         write!(out, "{}", render_table(&reports))?;
     }
+    Ok(())
+}
+
+/// Runs `mon sim`.
+pub fn run(a: SimArgs) -> anyhow::Result<u8> {
+    if !(0.1..=3600.0).contains(&a.timeout) {
+        anyhow::bail!("--timeout must be between 0.1 and 3600 seconds");
+    }
+    let reports = run_with_progress(&sim_config(&a), a.quiet)?;
+    if let Some(path) = &a.cdf {
+        std::fs::write(path, render_cdf(&reports))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    print_reports(&a, reports)?;
     Ok(crate::exit::OK)
 }

@@ -206,18 +206,29 @@ impl Membership {
             GossipMsg::Ping(p) => {
                 self.stats.pings_received += 1;
                 self.reply(now_ms, from, sender_node_id, p.nonce);
-                self.ingest(now_ms, &p.entries, false, trust);
-                self.ingest(now_ms, &p.aux, true, trust);
+                self.ingest_all(now_ms, &p.entries, &p.aux, trust);
             }
             GossipMsg::Pong(p) => {
                 self.stats.pongs_received += 1;
                 if let Some(sent_ms) = self.pending.take(p.nonce, from) {
                     self.rtt_sample(from, sender_node_id, now_ms.saturating_sub(sent_ms), now_ms);
                 }
-                self.ingest(now_ms, &p.entries, false, trust);
-                self.ingest(now_ms, &p.aux, true, trust);
+                self.ingest_all(now_ms, &p.entries, &p.aux, trust);
             }
         }
+    }
+
+    /// Takes in what a Ping or Pong carries: its view `entries`, then its structure hints
+    /// (`aux`).
+    fn ingest_all(
+        &mut self,
+        now_ms: u64,
+        entries: &[Entry],
+        aux: &[Entry],
+        trust: &dyn Fn(&MemberId) -> bool,
+    ) {
+        self.ingest(now_ms, entries, false, trust);
+        self.ingest(now_ms, aux, true, trust);
     }
 
     /// Evidence that `id` was alive at local time `heard_ms`.
@@ -231,6 +242,8 @@ impl Membership {
         self.estimator.offer_kmv(id, node_id, heard_ms);
     }
 
+    /// Takes in the first `max_entries_in` of `entries` (structure hints if `aux`): each
+    /// that passes [`Membership::admits`] is evidence of life from `age_ms` ago.
     fn ingest(
         &mut self,
         now_ms: u64,
@@ -244,35 +257,51 @@ impl Membership {
         }
         for e in entries.iter().take(cap) {
             self.stats.entries_received += 1;
-            if e.id.name == self.me.name {
-                continue;
-            }
-            let max_age = if aux {
-                self.config.kmv_window_ms
-            } else {
-                self.config.dead_after_ms
-            };
-            if e.age_ms > max_age {
-                continue;
-            }
-            if !trust(&e.id) {
-                self.stats.entries_untrusted += 1;
+            if !self.admits(e, aux, trust) {
                 continue;
             }
             let heard = now_ms.saturating_sub(e.age_ms);
-            if !aux {
+            if aux {
+                self.note_hint(e, heard);
+            } else {
                 self.note_alive(&e.id, e.node_id, heard, true);
-                continue;
             }
-            if e.age_ms <= self.config.dead_after_ms {
-                self.ring.offer(&e.id, e.node_id, heard);
-                self.local.touch(&e.id, e.node_id, heard);
-            }
-            if e.age_ms <= self.config.estimate_window_ms {
-                self.estimator.offer_seen(&e.id.name, heard);
-            }
-            self.estimator.offer_kmv(&e.id, e.node_id, heard);
         }
+    }
+
+    /// Whether an entry is taken in: not ourselves, young enough (`kmv_window_ms` for a
+    /// structure hint, `dead_after_ms` for a view entry) and trusted (else counted).
+    fn admits(&mut self, e: &Entry, aux: bool, trust: &dyn Fn(&MemberId) -> bool) -> bool {
+        if e.id.name == self.me.name {
+            return false;
+        }
+        let max_age = if aux {
+            self.config.kmv_window_ms
+        } else {
+            self.config.dead_after_ms
+        };
+        if e.age_ms > max_age {
+            return false;
+        }
+        if !trust(&e.id) {
+            self.stats.entries_untrusted += 1;
+            return false;
+        }
+        true
+    }
+
+    /// A structure hint heard alive at `heard`: the ring and the local set take it while it
+    /// is not dead, the size estimate's sightings within its window, its k minimum values
+    /// always (the view does not).
+    fn note_hint(&mut self, e: &Entry, heard: u64) {
+        if e.age_ms <= self.config.dead_after_ms {
+            self.ring.offer(&e.id, e.node_id, heard);
+            self.local.touch(&e.id, e.node_id, heard);
+        }
+        if e.age_ms <= self.config.estimate_window_ms {
+            self.estimator.offer_seen(&e.id.name, heard);
+        }
+        self.estimator.offer_kmv(&e.id, e.node_id, heard);
     }
 
     fn rtt_sample(&mut self, from: &MemberId, node_id: u64, sample_ms: u64, now_ms: u64) {

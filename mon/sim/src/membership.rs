@@ -87,6 +87,17 @@ pub fn planar_latency(n: usize, seed: u64) -> Latency {
     })
 }
 
+impl SimNode {
+    /// A live node running `m`, no timer queued.
+    fn new(m: Membership) -> SimNode {
+        SimNode {
+            m,
+            alive: true,
+            timer_at: None,
+        }
+    }
+}
+
 impl SimNet {
     /// `n` nodes with random node ids, all trusting one another, none joined yet.
     pub fn new(n: usize, config: &Config, seed: u64, latency: Latency) -> Self {
@@ -100,11 +111,7 @@ impl SimNet {
             roster.insert(id.name.clone(), id.clone());
             let node_id: u64 = rng.gen();
             let m = Membership::new(id, node_id, config.clone(), rng.gen());
-            nodes.push(SimNode {
-                m,
-                alive: true,
-                timer_at: None,
-            });
+            nodes.push(SimNode::new(m));
         }
         let mut net = SimNet {
             nodes,
@@ -211,32 +218,40 @@ impl SimNet {
             let ((at, _), ev) = entry.remove_entry();
             self.now_ms = at;
             match ev {
-                Event::Deliver { to, from, msg } => {
-                    if !self.nodes[to].alive || !self.nodes[from].alive {
-                        continue;
-                    }
-                    self.delivered += 1;
-                    let from_id = self.nodes[from].m.me().clone();
-                    let roster = &self.roster;
-                    let distrusted = &self.distrusted;
-                    let all = self.trust_all.contains(&to);
-                    let trust = |id: &MemberId| {
-                        all || (roster.get(&id.name) == Some(id) && !distrusted.contains(&id.name))
-                    };
-                    self.nodes[to].m.handle(at, &from_id, msg, &trust);
-                    self.flush(to);
-                }
-                Event::Timer { node, at } => {
-                    if !self.nodes[node].alive || self.nodes[node].timer_at != Some(at) {
-                        continue;
-                    }
-                    self.nodes[node].timer_at = None;
-                    self.nodes[node].m.handle_timeout(at);
-                    self.flush(node);
-                }
+                Event::Deliver { to, from, msg } => self.deliver(at, to, from, msg),
+                Event::Timer { node, at } => self.timer(node, at),
             }
         }
         self.now_ms = self.now_ms.max(t_ms);
+    }
+
+    /// Node `to` handles `msg` from node `from` at `at` (unless either is dead), trusting the
+    /// roster minus the distrusted nodes (or everyone, if made to).
+    fn deliver(&mut self, at: u64, to: usize, from: usize, msg: GossipMsg) {
+        if !self.nodes[to].alive || !self.nodes[from].alive {
+            return;
+        }
+        self.delivered += 1;
+        let from_id = self.nodes[from].m.me().clone();
+        let roster = &self.roster;
+        let distrusted = &self.distrusted;
+        let all = self.trust_all.contains(&to);
+        let trust = |id: &MemberId| {
+            all || (roster.get(&id.name) == Some(id) && !distrusted.contains(&id.name))
+        };
+        self.nodes[to].m.handle(at, &from_id, msg, &trust);
+        self.flush(to);
+    }
+
+    /// Node `node`'s timer queued for `at` fires, unless the node is dead or the timer was
+    /// re-armed for another time since.
+    fn timer(&mut self, node: usize, at: u64) {
+        if !self.nodes[node].alive || self.nodes[node].timer_at != Some(at) {
+            return;
+        }
+        self.nodes[node].timer_at = None;
+        self.nodes[node].m.handle_timeout(at);
+        self.flush(node);
     }
 
     /// Builds one session's random tree from `root` (instantly, at the current virtual time):
@@ -255,13 +270,7 @@ impl SimNet {
         queue.push_back((root, None::<String>));
         let now = self.now_ms;
         while let Some((u, parent)) = queue.pop_front() {
-            let exclude = |id: &MemberId| parent.as_deref() == Some(id.name.as_str());
-            let mut children = self.nodes[u].m.sample(fanout, &exclude);
-            if ring {
-                let r = self.nodes[u].m.ring_neighbours(now);
-                children.extend(r.successors.into_iter().take(1).map(|p| p.id));
-                children.extend(r.predecessors.into_iter().take(1).map(|p| p.id));
-            }
+            let children = self.session_children(u, parent.as_deref(), fanout, ring, now);
             let me = self.nodes[u].m.me().name.clone();
             for c in children {
                 let Some(ci) = self.index_of(&c) else {
@@ -275,6 +284,26 @@ impl SimNet {
             }
         }
         reached.iter().filter(|r| **r).count()
+    }
+
+    /// Whom node `u` sends a session's Session to: `fanout` members of its view other than
+    /// its `parent` and, with `ring`, its nearest ring successor and predecessor.
+    fn session_children(
+        &mut self,
+        u: usize,
+        parent: Option<&str>,
+        fanout: usize,
+        ring: bool,
+        now: u64,
+    ) -> Vec<MemberId> {
+        let exclude = |id: &MemberId| parent == Some(id.name.as_str());
+        let mut children = self.nodes[u].m.sample(fanout, &exclude);
+        if ring {
+            let r = self.nodes[u].m.ring_neighbours(now);
+            children.extend(r.successors.into_iter().take(1).map(|p| p.id));
+            children.extend(r.predecessors.into_iter().take(1).map(|p| p.id));
+        }
+        children
     }
 
     /// Number of live nodes.

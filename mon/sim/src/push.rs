@@ -17,6 +17,8 @@
 
 pub mod dag;
 mod model;
+mod result;
+mod setup;
 #[cfg(test)]
 mod tests;
 
@@ -26,10 +28,8 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use mon_proto::push::bitset::BitSet;
-use mon_proto::push::manifest::build_manifest;
 use mon_proto::push::sched::{BlockOutcome, Download, Event, ParentId};
 use mon_proto::push::serve::{ServeQueue, SECONDARY_WEIGHT};
-use mon_proto::wire::session::{Manifest, MAX_BLOCKS};
 
 #[derive(Clone, Debug)]
 enum Msg {
@@ -88,6 +88,16 @@ struct NodeState {
     uploaded: u64,
 }
 
+/// What a node's download had to say after an event ([`Sim::drain`]).
+struct Drained {
+    events: Vec<Event>,
+    requests: Vec<(ParentId, u32)>,
+    gave_up: bool,
+    /// The time to re-arm the timer for, when it changed.
+    rearm: Option<u64>,
+    children: Vec<u32>,
+}
+
 struct Sim<'a> {
     cfg: &'a SimConfig,
     nodes: Vec<NodeState>,
@@ -97,87 +107,15 @@ struct Sim<'a> {
     now: f64,
 }
 
-const REAL_BLOCK: u32 = 64;
-
-fn stand_in_manifest(nblocks: u32) -> Result<(Manifest, Vec<Vec<u8>>), SimError> {
-    let blocks: Vec<Vec<u8>> = (0..nblocks)
-        .map(|i| {
-            let mut h = blake3::Hasher::new();
-            h.update(&i.to_le_bytes());
-            let mut b = vec![0u8; REAL_BLOCK as usize];
-            h.finalize_xof().fill(&mut b);
-            b
-        })
-        .collect();
-    let data: Vec<u8> = blocks.concat();
-    let m = build_manifest(
-        "sim",
-        &data[..],
-        data.len() as u64,
-        0o644,
-        REAL_BLOCK,
-        "/sim",
-    )
-    .map_err(|_| SimError::Geometry {
-        file_size: data.len() as u64,
-        block_size: REAL_BLOCK,
-    })?;
-    Ok((m, blocks))
-}
-
 /// Runs one push. Deterministic for a given input.
 pub fn simulate(nodes: &[SimNode], cfg: &SimConfig) -> Result<SimResult, SimError> {
-    let source = nodes.first().ok_or(SimError::NoSource)?;
-    if !source.parents.is_empty() {
-        return Err(SimError::BadParent {
-            node: 0,
-            parent: source.parents.first().copied().unwrap_or(0),
-        });
-    }
-    for (i, n) in nodes.iter().enumerate() {
-        if let Some(&p) = n.parents.iter().find(|&&p| p as usize >= i) {
-            return Err(SimError::BadParent {
-                node: i as u32,
-                parent: p,
-            });
-        }
-        if n.upload.is_nan() || n.upload <= 0.0 {
-            return Err(SimError::Capacity(i as u32));
-        }
-    }
-    let geometry = SimError::Geometry {
-        file_size: cfg.file_size,
-        block_size: cfg.block_size,
-    };
-    if cfg.block_size == 0 {
-        return Err(geometry);
-    }
-    let nblocks = cfg.file_size.div_ceil(u64::from(cfg.block_size));
-    if nblocks > MAX_BLOCKS as u64 {
-        return Err(geometry);
-    }
-    let (manifest, blocks) = stand_in_manifest(nblocks as u32)?;
-    let mut states = Vec::with_capacity(nodes.len());
-    for (i, n) in nodes.iter().enumerate() {
-        let seed = cfg.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let dl = Download::with_config(&manifest, cfg.policy, cfg.sched.clone(), seed, i == 0)
-            .map_err(|_| SimError::Geometry {
-                file_size: cfg.file_size,
-                block_size: cfg.block_size,
-            })?;
-        states.push(NodeState {
-            dl,
-            serve: ServeQueue::new(usize::from(cfg.sched.depth.max(1)) * 2),
-            upload: n.upload,
-            corrupt: n.corrupt,
-            alive: true,
-            busy: false,
-            children: Vec::new(),
-            timer_at: None,
-            finish: (i == 0).then_some(0.0),
-            uploaded: 0,
-        });
-    }
+    setup::check_nodes(nodes)?;
+    let (manifest, blocks) = setup::stand_in_manifest(setup::block_count(cfg)?)?;
+    let states = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| NodeState::new(i, n, cfg, &manifest))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sim = Sim {
         cfg,
         nodes: states,
@@ -245,16 +183,7 @@ impl Sim<'_> {
             match item.ev {
                 Ev::Deliver { to, from, msg } => self.deliver(to, from, msg),
                 Ev::TxDone { node, child, index } => self.tx_done(node, child, index),
-                Ev::Timer { node } => {
-                    let now = self.now_ms();
-                    if let Some(s) = self.node(node) {
-                        if s.alive && s.timer_at == Some(now) {
-                            s.timer_at = None;
-                            s.dl.handle_timeout(now);
-                        }
-                    }
-                    self.after(node);
-                }
+                Ev::Timer { node } => self.timer(node),
                 Ev::Fail { node } => self.fail(node),
                 Ev::LinkDown { child, parent } => {
                     if let Some(s) = self.node(child) {
@@ -269,14 +198,30 @@ impl Sim<'_> {
                     }
                 }
             }
-            if self
-                .nodes
-                .iter()
-                .all(|s| !s.alive || s.finish.is_some() || s.dl.failed().is_some())
-            {
+            if self.all_settled() {
                 break;
             }
         }
+    }
+
+    /// A node's timer: its download handles the timeout unless the node died or the timer
+    /// was re-armed for another time since.
+    fn timer(&mut self, node: u32) {
+        let now = self.now_ms();
+        if let Some(s) = self.node(node) {
+            if s.alive && s.timer_at == Some(now) {
+                s.timer_at = None;
+                s.dl.handle_timeout(now);
+            }
+        }
+        self.after(node);
+    }
+
+    /// Every node is dead, finished or gave up: nothing more can happen.
+    fn all_settled(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|s| !s.alive || s.finish.is_some() || s.dl.failed().is_some())
     }
 
     fn now_ms(&self) -> u64 {
@@ -284,7 +229,6 @@ impl Sim<'_> {
     }
 
     fn deliver(&mut self, to: u32, from: u32, msg: Msg) {
-        let now = self.now_ms();
         let primary_weight = self.cfg.primary_weight;
         let Some(s) = self.node(to) else { return };
         if !s.alive {
@@ -312,30 +256,51 @@ impl Sim<'_> {
                 s.serve.set_weight(from, primary_weight);
                 return;
             }
-            Msg::Block { index, corrupt } => {
-                let mut bytes = self.blocks.get(index as usize).cloned().unwrap_or_default();
-                if corrupt {
-                    if let Some(b) = bytes.first_mut() {
-                        *b ^= 0x55;
-                    }
-                }
-                let Some(s) = self.node(to) else { return };
-                if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified {
-                    s.dl.stored(index);
-                }
-            }
+            Msg::Block { index, corrupt } => self.on_block(to, from, index, corrupt),
         }
         self.after(to);
     }
 
+    /// Block `index` arrives at `to` from `from` (its first byte flipped if `corrupt`): it is
+    /// stored if it verifies.
+    fn on_block(&mut self, to: u32, from: u32, index: u32, corrupt: bool) {
+        let now = self.now_ms();
+        let mut bytes = self.blocks.get(index as usize).cloned().unwrap_or_default();
+        if corrupt {
+            if let Some(b) = bytes.first_mut() {
+                *b ^= 0x55;
+            }
+        }
+        let Some(s) = self.node(to) else { return };
+        if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified {
+            s.dl.stored(index);
+        }
+    }
+
     /// Drains a node's events, sends its requests, re-arms its timer, notes completion.
     fn after(&mut self, node: u32) {
+        let Some(d) = self.drain(node) else { return };
+        for e in d.events {
+            self.emit(node, e, &d.children);
+        }
+        for (p, i) in d.requests {
+            self.send(node, p as ParentId, Msg::Request(i));
+        }
+        if let Some(t) = d.rearm {
+            self.push(t as f64, Ev::Timer { node });
+        }
+        if d.gave_up {
+            // a node that cannot finish closes its links, so its children look elsewhere
+            self.fail(node);
+        }
+    }
+
+    /// Takes what a live node's download has to say now: its events and requests, whether it
+    /// gave up, and the time to re-arm its timer for (if it changed); notes completion.
+    fn drain(&mut self, node: u32) -> Option<Drained> {
         let now = self.now_ms();
         let now_f = self.now;
-        let Some(s) = self.node(node) else { return };
-        if !s.alive {
-            return;
-        }
+        let s = self.node(node).filter(|s| s.alive)?;
         let mut events = Vec::new();
         while let Some(e) = s.dl.poll_event() {
             events.push(e);
@@ -346,41 +311,38 @@ impl Sim<'_> {
             s.finish = Some(now_f);
         }
         let timer = s.dl.poll_timeout().map(|t| t.max(now));
-        let rearm = timer.is_some() && timer != s.timer_at;
-        if rearm {
-            s.timer_at = timer;
+        let rearm = timer.filter(|_| timer != s.timer_at);
+        if rearm.is_some() {
+            s.timer_at = rearm;
         }
-        let children = s.children.clone();
-        for e in events {
-            match e {
-                Event::Have(i) => {
-                    for &c in &children {
-                        self.send(node, c, Msg::Have(i));
-                    }
-                }
-                Event::Cancel { parent, index } => self.send(node, parent, Msg::Cancel(index)),
-                Event::PrimaryChanged(parent) => self.send(node, parent, Msg::Primary),
-                Event::ParentDropped { parent, .. } => {
-                    let t = self.now + self.cfg.latency_ms;
-                    self.push(
-                        t,
-                        Ev::ChildGone {
-                            parent,
-                            child: node,
-                        },
-                    );
+        Some(Drained {
+            events,
+            requests,
+            gave_up,
+            rearm,
+            children: s.children.clone(),
+        })
+    }
+
+    /// Sends what a download event of `node` calls for: a Have to every child, a Cancel or a
+    /// Primary to a parent, or (a parent dropped) the parent's notice that the child is gone.
+    fn emit(&mut self, node: u32, e: Event, children: &[u32]) {
+        match e {
+            Event::Have(i) => {
+                for &c in children {
+                    self.send(node, c, Msg::Have(i));
                 }
             }
-        }
-        for (p, i) in requests {
-            self.send(node, p as ParentId, Msg::Request(i));
-        }
-        if let (true, Some(t)) = (rearm, timer) {
-            self.push(t as f64, Ev::Timer { node });
-        }
-        if gave_up {
-            // a node that cannot finish closes its links, so its children look elsewhere
-            self.fail(node);
+            Event::Cancel { parent, index } => self.send(node, parent, Msg::Cancel(index)),
+            Event::PrimaryChanged(parent) => self.send(node, parent, Msg::Primary),
+            Event::ParentDropped { parent, .. } => {
+                let t = self.now + self.cfg.latency_ms;
+                let ev = Ev::ChildGone {
+                    parent,
+                    child: node,
+                };
+                self.push(t, ev);
+            }
         }
     }
 
@@ -428,14 +390,7 @@ impl Sim<'_> {
                 },
             );
         }
-        let parents: Vec<u32> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.children.contains(&node))
-            .map(|(i, _)| i as u32)
-            .collect();
-        for p in parents {
+        for p in self.parents_of(node) {
             self.push(
                 t,
                 Ev::ChildGone {
@@ -446,51 +401,13 @@ impl Sim<'_> {
         }
     }
 
-    fn result(&self, nodes: &[SimNode]) -> SimResult {
-        let file = self.cfg.file_size as f64;
-        let mut failed = Vec::new();
-        let mut makespan: f64 = 0.0;
-        let mut done = 0usize;
-        for (i, s) in self.nodes.iter().enumerate().skip(1) {
-            match s.finish {
-                Some(t) => {
-                    makespan = makespan.max(t);
-                    done += 1;
-                }
-                None if s.dl.failed().is_some() => failed.push((i as u32, "lost-all-parents")),
-                None if !s.alive => failed.push((i as u32, "dead")),
-                None => failed.push((i as u32, "stalled")),
-            }
-        }
-        let uploads: Vec<f64> = nodes.iter().skip(1).map(|n| n.upload).collect();
-        let source_upload = nodes.first().map_or(1.0, |n| n.upload);
-        let bound = kumar_ross_bound(file, source_upload, &uploads, f64::INFINITY);
-        let (mut corrupt, mut dups, mut hedges, mut timeouts, mut dropped) = (0, 0, 0, 0, 0);
-        for s in &self.nodes {
-            let st = s.dl.stats();
-            corrupt += st.corrupt;
-            dups += st.duplicates;
-            hedges += st.hedges;
-            timeouts += st.timeouts;
-            dropped += st.dropped_parents;
-        }
-        SimResult {
-            finish_ms: self.nodes.iter().map(|s| s.finish).collect(),
-            failed,
-            makespan_ms: makespan,
-            bound_ms: bound,
-            ratio: if bound > 0.0 { makespan / bound } else { 0.0 },
-            aggregate_rate: if makespan > 0.0 {
-                done as f64 * file / makespan
-            } else {
-                0.0
-            },
-            uploaded: self.nodes.iter().map(|s| s.uploaded).collect(),
-            corrupt_rejected: corrupt,
-            duplicates: dups,
-            hedges,
-            timeouts,
-            dropped_parents: dropped,
-        }
+    /// The nodes that serve `node` (have it as a child).
+    fn parents_of(&self, node: u32) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.children.contains(&node))
+            .map(|(i, _)| i as u32)
+            .collect()
     }
 }

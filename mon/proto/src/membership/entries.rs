@@ -46,52 +46,42 @@ impl Membership {
             return Vec::new();
         }
         let mut out: Vec<Entry> = Vec::with_capacity(budget);
-        let me = self.me.name.clone();
-        let entry = |id: &MemberId, node_id: u64, heard: u64| Entry {
-            id: id.clone(),
-            node_id,
-            age_ms: now_ms.saturating_sub(heard),
-        };
         if let Some(target) = peer_node_id {
-            let dead_after = self.config.dead_after_ms;
-            let known: Vec<Known<'_>> = self
-                .view
-                .slots()
-                .iter()
-                .map(|s| (&s.id, s.node_id, s.heard_ms))
-                .chain(
-                    self.ring
-                        .successors()
-                        .iter()
-                        .chain(self.ring.predecessors())
-                        .map(|s| (&s.id, s.node_id, s.heard_ms)),
-                )
-                .filter(|(id, _, h)| {
-                    id.name != peer && id.name != me && now_ms.saturating_sub(*h) <= dead_after
-                })
-                .collect();
             let succ_first = self.rng.gen_bool(0.5);
-            let mut side_succ = succ_first;
-            let mut excluded: Vec<String> = Vec::new();
             let ring_slots = budget / 2 + usize::from(budget % 2 == 1 && self.rng.gen_bool(0.5));
-            for _ in 0..ring_slots {
-                let best = known
-                    .iter()
-                    .filter(|(id, _, _)| !excluded.contains(&id.name))
-                    .min_by_key(|(_, n, _)| {
-                        if side_succ {
-                            n.wrapping_sub(target)
-                        } else {
-                            target.wrapping_sub(*n)
-                        }
-                    });
-                if let Some((id, n, h)) = best {
-                    excluded.push(id.name.clone());
-                    out.push(entry(id, *n, *h));
-                }
-                side_succ = !side_succ;
-            }
+            let known = self.alive_known(now_ms, peer);
+            out = nearest(&known, target, ring_slots, succ_first, now_ms);
         }
+        self.add_kmv_hints(&mut out, budget, now_ms, peer);
+        out
+    }
+
+    /// View and ring members other than `peer` and ourselves heard from within
+    /// `dead_after_ms`.
+    fn alive_known(&self, now_ms: u64, peer: &str) -> Vec<Known<'_>> {
+        let dead_after = self.config.dead_after_ms;
+        let me = self.me.name.as_str();
+        self.view
+            .slots()
+            .iter()
+            .map(|s| (&s.id, s.node_id, s.heard_ms))
+            .chain(
+                self.ring
+                    .successors()
+                    .iter()
+                    .chain(self.ring.predecessors())
+                    .map(|s| (&s.id, s.node_id, s.heard_ms)),
+            )
+            .filter(|(id, _, h)| {
+                id.name != peer && id.name != me && now_ms.saturating_sub(*h) <= dead_after
+            })
+            .collect()
+    }
+
+    /// Fills `out` up to `budget` with random entries among our k smallest node ids (not
+    /// `peer`, not ourselves, none already in `out`).
+    fn add_kmv_hints(&mut self, out: &mut Vec<Entry>, budget: usize, now_ms: u64, peer: &str) {
+        let me = self.me.name.as_str();
         let head: Vec<&KmvSlot> = self
             .estimator
             .kmv_head()
@@ -102,9 +92,50 @@ impl Membership {
         let want = budget.saturating_sub(out.len()).min(head.len());
         for i in rand::seq::index::sample(&mut self.rng, head.len(), want) {
             if let Some(s) = head.get(i) {
-                out.push(entry(&s.id, s.node_id, s.heard_ms));
+                out.push(entry(&s.id, s.node_id, s.heard_ms, now_ms));
             }
         }
-        out
     }
+}
+
+/// The entry for a member last heard at `heard` (local ms), aged at `now_ms`.
+fn entry(id: &MemberId, node_id: u64, heard: u64, now_ms: u64) -> Entry {
+    Entry {
+        id: id.clone(),
+        node_id,
+        age_ms: now_ms.saturating_sub(heard),
+    }
+}
+
+/// The `slots` members of `known` nearest to `target` on the ring, alternating between the
+/// successor and the predecessor side (starting on the successor side if `succ_first`), each
+/// at most once.
+fn nearest(
+    known: &[Known<'_>],
+    target: u64,
+    slots: usize,
+    succ_first: bool,
+    now_ms: u64,
+) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(slots);
+    let mut side_succ = succ_first;
+    let mut excluded: Vec<String> = Vec::new();
+    for _ in 0..slots {
+        let best = known
+            .iter()
+            .filter(|(id, _, _)| !excluded.contains(&id.name))
+            .min_by_key(|(_, n, _)| {
+                if side_succ {
+                    n.wrapping_sub(target)
+                } else {
+                    target.wrapping_sub(*n)
+                }
+            });
+        if let Some((id, n, h)) = best {
+            excluded.push(id.name.clone());
+            out.push(entry(id, *n, *h, now_ms));
+        }
+        side_succ = !side_succ;
+    }
+    out
 }

@@ -33,17 +33,8 @@ impl Membership {
         exclude: &dyn Fn(&MemberId) -> bool,
     ) -> Vec<MemberId> {
         let now = self.last_now_ms;
-        let mut want_left = k / 2;
-        let mut want_right = k / 2;
-        if k % 2 == 1 {
-            if self.rng.gen_bool(0.5) {
-                want_left += 1;
-            } else {
-                want_right += 1;
-            }
-        }
+        let (want_left, want_right) = self.split_sides(k);
         let mut out: Vec<MemberId> = Vec::with_capacity(k);
-        let me = self.node_id;
         for (near, want, left) in [
             (self.local.left().to_vec(), want_left, true),
             (self.local.right().to_vec(), want_right, false),
@@ -51,14 +42,7 @@ impl Membership {
             let target = out.len() + want;
             self.take_near(&near, target, exclude, &mut out, now);
             if out.len() < target {
-                let side: Vec<Slot> = self
-                    .view
-                    .slots()
-                    .iter()
-                    .filter(|s| if left { s.node_id < me } else { s.node_id > me })
-                    .cloned()
-                    .collect();
-                self.take_by_rtt(side, target, exclude, &mut out, now);
+                self.take_by_rtt(self.view_side(left), target, exclude, &mut out, now);
             }
         }
         if out.len() < k {
@@ -66,6 +50,29 @@ impl Membership {
             self.take_by_rtt(rest, k, exclude, &mut out, now);
         }
         out
+    }
+
+    /// `k` split into (left, right) halves, an odd one going to a random side.
+    fn split_sides(&mut self, k: usize) -> (usize, usize) {
+        let half = k / 2;
+        if k % 2 == 0 {
+            (half, half)
+        } else if self.rng.gen_bool(0.5) {
+            (half + 1, half)
+        } else {
+            (half, half + 1)
+        }
+    }
+
+    /// The view members on one side of our node id: smaller ids if `left`, else larger.
+    fn view_side(&self, left: bool) -> Vec<Slot> {
+        let me = self.node_id;
+        self.view
+            .slots()
+            .iter()
+            .filter(|s| if left { s.node_id < me } else { s.node_id > me })
+            .cloned()
+            .collect()
     }
 
     fn take_near(

@@ -8,6 +8,9 @@ use rand::Rng;
 
 use super::{GossipMsg, Membership, Ping, SEED_PINGS};
 
+/// A Ping's target: its name when known (not for a join address), address, node id.
+type Target = (Option<String>, SocketAddr, Option<u64>);
+
 impl Membership {
     /// Advances timers: expires dead members and unanswered Pings, and sends the periodic
     /// Ping when due.
@@ -34,13 +37,13 @@ impl Membership {
             self.pending.expire(now_ms, self.config.ping_timeout_ms) as u64;
     }
 
-    fn ring_target(&mut self) -> Option<(Option<String>, SocketAddr, Option<u64>)> {
+    fn ring_target(&mut self) -> Option<Target> {
         let slot = self.ring.nth_target(self.ring_cursor)?;
         self.ring_cursor = self.ring_cursor.wrapping_add(1);
         Some((Some(slot.id.name.clone()), slot.id.addr, Some(slot.node_id)))
     }
 
-    fn view_target(&mut self, now_ms: u64) -> Option<(Option<String>, SocketAddr, Option<u64>)> {
+    fn view_target(&mut self, now_ms: u64) -> Option<Target> {
         let dead_after = self.config.dead_after_ms;
         let s = self
             .view
@@ -52,7 +55,19 @@ impl Membership {
         Some((Some(s.id.name.clone()), s.id.addr, Some(s.node_id)))
     }
 
-    fn send_ping(&mut self, now_ms: u64) {
+    /// A random join address (no name, no node id known).
+    fn seed_target(&mut self) -> Option<Target> {
+        if self.seeds.is_empty() {
+            return None;
+        }
+        let i = self.rng.gen_range(0..self.seeds.len());
+        self.seeds.get(i).map(|a| (None, *a, None))
+    }
+
+    /// Whom this round's Ping goes to: a join address on a seed turn (while starting), a ring
+    /// neighbour on a ring turn, else a random view member; each falls back on the other, and
+    /// on a join address when the view and the ring are empty.
+    fn ping_target(&mut self, now_ms: u64) -> Option<Target> {
         self.pings_started = self.pings_started.wrapping_add(1);
         let every = self.config.ring_ping_every;
         let ring_turn = every > 0 && self.pings_started % every == 0;
@@ -63,22 +78,17 @@ impl Membership {
             && self.pings_started <= seed_every * SEED_PINGS
             && self.pings_started % seed_every == 1;
         let target = if seed_turn && !self.seeds.is_empty() {
-            let i = self.rng.gen_range(0..self.seeds.len());
-            self.seeds.get(i).map(|a| (None, *a, None))
+            self.seed_target()
         } else if ring_turn {
             self.ring_target().or_else(|| self.view_target(now_ms))
         } else {
             self.view_target(now_ms).or_else(|| self.ring_target())
         };
-        let target = target.or_else(|| {
-            if self.seeds.is_empty() {
-                None
-            } else {
-                let i = self.rng.gen_range(0..self.seeds.len());
-                self.seeds.get(i).map(|a| (None, *a, None))
-            }
-        });
-        let Some((name, addr, peer_node_id)) = target else {
+        target.or_else(|| self.seed_target())
+    }
+
+    fn send_ping(&mut self, now_ms: u64) {
+        let Some((name, addr, peer_node_id)) = self.ping_target(now_ms) else {
             return;
         };
         let nonce: u64 = self.rng.gen();

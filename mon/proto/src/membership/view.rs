@@ -61,6 +61,23 @@ impl Slot {
             rtt_ms: self.rtt_ms,
         }
     }
+
+    /// Merges evidence that this member (`id`, `node_id`) was alive at `heard_ms`: ignored
+    /// unless younger (or the same time under another identity); a new identity or node id
+    /// (a restart) resets the RTT.
+    fn refresh(&mut self, id: &MemberId, node_id: u64, heard_ms: u64) -> Observed {
+        if heard_ms < self.heard_ms || (heard_ms == self.heard_ms && self.id == *id) {
+            return Observed::Ignored;
+        }
+        if self.id != *id || self.node_id != node_id {
+            self.id = id.clone();
+            self.node_id = node_id;
+            self.rtt_ms = None;
+        }
+        self.heard_ms = heard_ms;
+        self.passed_on = false;
+        Observed::Refreshed
+    }
 }
 
 /// What [`PartialView::observe`] did.
@@ -114,17 +131,7 @@ impl PartialView {
     /// for someone younger.
     pub(crate) fn observe(&mut self, id: &MemberId, node_id: u64, heard_ms: u64) -> Observed {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.id.name == id.name) {
-            if heard_ms < slot.heard_ms || (heard_ms == slot.heard_ms && slot.id == *id) {
-                return Observed::Ignored;
-            }
-            if slot.id != *id || slot.node_id != node_id {
-                slot.id = id.clone();
-                slot.node_id = node_id;
-                slot.rtt_ms = None;
-            }
-            slot.heard_ms = heard_ms;
-            slot.passed_on = false;
-            return Observed::Refreshed;
+            return slot.refresh(id, node_id, heard_ms);
         }
         let slot = Slot {
             id: id.clone(),
@@ -137,6 +144,12 @@ impl PartialView {
             self.slots.push(slot);
             return Observed::Inserted;
         }
+        self.replace_one(slot)
+    }
+
+    /// Makes room for `slot` in the full view: over a member already passed on (the oldest
+    /// such) when `evict_passed_on_first`, else over the oldest member if `slot` is younger.
+    fn replace_one(&mut self, slot: Slot) -> Observed {
         if self.evict_passed_on_first {
             let passed_on = self
                 .slots
@@ -151,7 +164,7 @@ impl PartialView {
             }
         }
         match self.oldest() {
-            Some(i) if self.slots[i].heard_ms < heard_ms => {
+            Some(i) if self.slots[i].heard_ms < slot.heard_ms => {
                 self.slots[i] = slot;
                 Observed::Inserted
             }

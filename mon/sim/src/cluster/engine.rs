@@ -11,15 +11,12 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::setup::{node_addr, CLIENT_IP};
 use super::world::{World, MAX_BACKLOG_US};
-use mon_proto::agg::{Local, Query};
-use mon_proto::audit::EventKind;
-use mon_proto::node::{Node, Output, Peer};
-use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::agg::Local;
+use mon_proto::node::{Node, Peer};
 use mon_proto::wire::session::SessionHash;
 
 /// The simulated client's connection id at every entry node.
@@ -84,6 +81,19 @@ pub(crate) struct Host {
     timer_at: Option<u64>,
 }
 
+impl Host {
+    /// A host for `node`, not started yet.
+    fn new(node: Node) -> Host {
+        Host {
+            node,
+            up: false,
+            dead: false,
+            busy_until: 0,
+            timer_at: None,
+        }
+    }
+}
+
 /// What [`Engine::step`] did.
 pub(crate) enum Step {
     /// Handled one event inside the simulation.
@@ -109,6 +119,27 @@ pub(crate) struct Traffic {
     pub timers: u64,
     /// Events that waited for a busy node.
     pub deferred: u64,
+}
+
+impl Traffic {
+    /// Counts a packet handed to a live node: gossip or session, and its bytes.
+    fn count_delivered(&mut self, bytes: &[u8]) {
+        if is_gossip(bytes) {
+            self.gossip += 1;
+        } else {
+            self.session += 1;
+        }
+        self.bytes += bytes.len() as u64;
+    }
+}
+
+/// The peer a packet from `from` (a node index, or [`FROM_CLIENT`]) comes from.
+fn sender(from: u32) -> Peer {
+    if from == FROM_CLIENT {
+        Peer::Client(CLIENT_ID, CLIENT_IP)
+    } else {
+        Peer::Addr(node_addr(from as usize))
+    }
 }
 
 /// Whether an encoded packet is gossip (CBOR `{"Gossip": …}`), without decoding it.
@@ -150,16 +181,7 @@ impl Engine {
         value: fn(usize) -> f64,
     ) -> Engine {
         let by_addr = (0..nodes.len()).map(|i| (node_addr(i), i)).collect();
-        let hosts = nodes
-            .into_iter()
-            .map(|node| Host {
-                node,
-                up: false,
-                dead: false,
-                busy_until: 0,
-                timer_at: None,
-            })
-            .collect();
+        let hosts = nodes.into_iter().map(Host::new).collect();
         Engine {
             hosts,
             world,
@@ -345,18 +367,8 @@ impl Engine {
                 h.node.join(&self.seeds, now_ms);
             }
             Kind::Packet { from, bytes, .. } => {
-                if is_gossip(&bytes) {
-                    self.traffic.gossip += 1;
-                } else {
-                    self.traffic.session += 1;
-                }
-                self.traffic.bytes += bytes.len() as u64;
-                let from = if from == FROM_CLIENT {
-                    Peer::Client(CLIENT_ID, CLIENT_IP)
-                } else {
-                    Peer::Addr(node_addr(from as usize))
-                };
-                h.node.handle_packet(now_ms, from, &bytes);
+                self.traffic.count_delivered(&bytes);
+                h.node.handle_packet(now_ms, sender(from), &bytes);
             }
             Kind::Timer { .. } => {
                 self.traffic.timers += 1;
@@ -373,86 +385,6 @@ impl Engine {
     /// Runs until virtual time `t_us`, ignoring anything sent to the client.
     pub(crate) fn run_until(&mut self, t_us: u64) {
         while !matches!(self.step(t_us), Step::Idle) {}
-    }
-
-    /// Acts on node `i`'s outputs; they leave at `depart` µs.
-    fn flush(&mut self, i: usize, handled_at: u64, depart: u64) {
-        loop {
-            let Some(h) = self.hosts.get_mut(i) else {
-                return;
-            };
-            let Some(out) = h.node.poll_output() else {
-                break;
-            };
-            match out {
-                Output::Send {
-                    to: Peer::Addr(addr),
-                    bytes,
-                } => {
-                    let Some(&j) = self.by_addr.get(&addr) else {
-                        self.traffic.dropped += 1;
-                        continue;
-                    };
-                    if self.loss > 0.0 && self.rng.gen_bool(self.loss) {
-                        self.traffic.dropped += 1;
-                        continue;
-                    }
-                    let mut lat = self.world.packet_us(i, j, &mut self.rng);
-                    if bytes.len() > MAX_DATAGRAM {
-                        // A stream: one more round trip to connect.
-                        lat += 2 * self.world.base_us(i, j) as u64;
-                    }
-                    self.push(
-                        depart + lat,
-                        Kind::Packet {
-                            to: j as u32,
-                            from: i as u32,
-                            bytes,
-                        },
-                    );
-                }
-                Output::Send {
-                    to: Peer::Client(..),
-                    bytes,
-                } => {
-                    let entry = self.entry.unwrap_or(i);
-                    let at = depart + self.world.client_us(entry, &mut self.rng);
-                    self.push(at, Kind::ToClient { bytes });
-                }
-                Output::Audit(ev) => {
-                    if self.tracking && ev.event == EventKind::SessionAccept {
-                        self.accepts.push((handled_at, i));
-                    }
-                }
-                Output::Journal(_) | Output::CloseClient(_) => {}
-                // The simulator runs query sessions only; push I/O never comes up.
-                Output::SendStream { .. }
-                | Output::PushLand { .. }
-                | Output::PushWrite { .. }
-                | Output::PushRead { .. }
-                | Output::PushCommit { .. }
-                | Output::PushDrop { .. } => {}
-                Output::Run(req) => {
-                    let local = match req.query {
-                        Query::Count | Query::Depth => Local::Present,
-                        Query::Grep { .. } => Local::Matched(i % 2 == 0),
-                        Query::Exec { .. } => Local::Skipped,
-                        _ => Local::Value((self.value)(i)),
-                    };
-                    let service = self.world.service_us(i, &mut self.rng);
-                    self.push(
-                        depart + 2 * service,
-                        Kind::Local(Box::new(LocalDone {
-                            node: i as u32,
-                            session: req.session,
-                            index: req.index,
-                            local,
-                        })),
-                    );
-                }
-            }
-        }
-        self.reschedule(i);
     }
 
     /// When node `i` wants its timer, µs (not before now).
@@ -483,5 +415,6 @@ impl Engine {
     }
 }
 
+mod output;
 #[cfg(test)]
 mod tests;

@@ -379,23 +379,7 @@ fn run_sessions(
     let mut done = 0;
     for s in 0..cfg.sessions {
         for (c, col) in cfg.columns.iter().enumerate() {
-            let Some(&entry) = plan.entries.choose(&mut rngs.session) else {
-                return Err(SimError::Config("no live node".into()));
-            };
-            let rec = session::run_session(
-                engine,
-                plan.dep,
-                s,
-                entry,
-                overlay_spec(cfg, col),
-                cfg.timeout_ms,
-                plan.live,
-                &plan.name_index,
-                &mut rngs.client,
-            );
-            records[c].push(rec);
-            let next = engine.now_us() + cfg.gap_ms * 1000;
-            engine.run_until(next);
+            records[c].push(run_one_session(engine, plan, rngs, s, col)?);
             done += 1;
             if done % 10 == 0 || done == total {
                 progress(&format!("sessions: {done} of {total}"));
@@ -403,6 +387,25 @@ fn run_sessions(
         }
     }
     Ok(records)
+}
+
+/// Runs session `index` of column `col` through a random entry node, then lets `gap_ms` of
+/// virtual time pass.
+fn run_one_session(
+    engine: &mut Engine,
+    plan: &SessionPlan<'_>,
+    rngs: &mut Rngs,
+    index: usize,
+    col: &Column,
+) -> Result<SessionRecord, SimError> {
+    let Some(&entry) = plan.entries.choose(&mut rngs.session) else {
+        return Err(SimError::Config("no live node".into()));
+    };
+    let overlay = overlay_spec(plan.cfg, col);
+    let rec = session::run_session(engine, plan, index, entry, overlay, &mut rngs.client);
+    let next = engine.now_us() + plan.cfg.gap_ms * 1000;
+    engine.run_until(next);
+    Ok(rec)
 }
 
 /// Runs the simulation; `progress` hears what is going on (for a progress line).
@@ -420,11 +423,7 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
     let net_rng = rngs.net.clone();
     let mut engine = Engine::new(nodes, world, EPOCH_MS, net_rng, cfg.loss, resource_value);
     settle(&mut engine, cfg, &mut rngs.node, progress);
-    for (i, d) in roles.dead.iter().enumerate() {
-        if *d {
-            engine.kill(i);
-        }
-    }
+    kill_dead(&mut engine, &roles.dead);
     let (adaptive, size_estimate) = fanout_spreads(&engine, &roles.live);
 
     let plan = SessionPlan {
@@ -444,10 +443,27 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
         rtt,
         virtual_s: engine.now_us() as f64 / 1e6,
     };
-    Ok(cfg
-        .columns
+    Ok(column_reports(cfg, records, &facts))
+}
+
+/// Stops the nodes marked dead: they never answer again.
+fn kill_dead(engine: &mut Engine, dead: &[bool]) {
+    for (i, d) in dead.iter().enumerate() {
+        if *d {
+            engine.kill(i);
+        }
+    }
+}
+
+/// One report per column, from its session records.
+fn column_reports(
+    cfg: &SimConfig,
+    records: Vec<Vec<SessionRecord>>,
+    facts: &report::RunFacts,
+) -> Vec<SimReport> {
+    cfg.columns
         .iter()
         .zip(records)
-        .map(|(col, recs)| report::column_report(cfg, col, recs, &facts))
-        .collect())
+        .map(|(col, recs)| report::column_report(cfg, col, recs, facts))
+        .collect()
 }

@@ -164,21 +164,15 @@ pub(crate) struct Summary {
 pub(crate) fn summarize(recs: &[SessionRecord], live: usize) -> Summary {
     let cov: Vec<f64> = recs.iter().map(|r| r.coverage).collect();
     let ok: Vec<&SessionRecord> = recs.iter().filter(|r| r.ok).collect();
-    let mut create: Vec<f64> = ok.iter().map(|r| r.create_ms).collect();
-    create.sort_by(f64::total_cmp);
-    let mut count: Vec<f64> = ok.iter().map(|r| r.count_ms).collect();
-    count.sort_by(f64::total_cmp);
+    let create = sorted(ok.iter().map(|r| r.create_ms));
+    let count = sorted(ok.iter().map(|r| r.count_ms));
     let depths: Vec<f64> = ok.iter().map(|r| f64::from(r.depth)).collect();
     let answered: Vec<f64> = recs.iter().map(|r| r.answered as f64).collect();
     Summary {
         coverage_mean: (mean(&cov) * 1e6).round() / 1e6,
         coverage_min: cov.iter().copied().fold(f64::INFINITY, f64::min).min(1.0),
         coverage_nodes_mean: r3(mean(&answered)),
-        full_coverage_fraction: if recs.is_empty() {
-            0.0
-        } else {
-            recs.iter().filter(|r| r.answered as usize >= live).count() as f64 / recs.len() as f64
-        },
+        full_coverage_fraction: full_coverage_fraction(recs, live),
         create: (
             r3(mean(&create)),
             percentile(&create, 0.5),
@@ -203,6 +197,21 @@ pub(crate) fn summarize(recs: &[SessionRecord], live: usize) -> Summary {
     }
 }
 
+/// The values, sorted.
+fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The fraction of sessions that counted every one of the `live` nodes.
+fn full_coverage_fraction(recs: &[SessionRecord], live: usize) -> f64 {
+    if recs.is_empty() {
+        return 0.0;
+    }
+    recs.iter().filter(|r| r.answered as usize >= live).count() as f64 / recs.len() as f64
+}
+
 /// The empirical CDF of the count times of `recs` (successful sessions): `(ms, fraction ≤)`.
 pub fn count_cdf(recs: &[SessionRecord]) -> Vec<(f64, f64)> {
     let mut v: Vec<f64> = recs.iter().filter(|r| r.ok).map(|r| r.count_ms).collect();
@@ -225,6 +234,15 @@ pub(super) struct RunFacts {
     pub(super) virtual_s: f64,
 }
 
+/// `fixed` for a column with a fanout of its own, `adaptive` for the servers' default.
+fn fanout_mode(col: &Column) -> &'static str {
+    if col.fanout.is_some() {
+        "fixed"
+    } else {
+        "adaptive"
+    }
+}
+
 /// The report of one column.
 pub(super) fn column_report(
     cfg: &SimConfig,
@@ -240,12 +258,7 @@ pub(super) fn column_report(
         stragglers: facts.stragglers,
         overlay: col.kind.as_str().to_string(),
         fanout: col.fanout.unwrap_or(facts.adaptive.p50 as u16),
-        fanout_mode: if col.fanout.is_some() {
-            "fixed"
-        } else {
-            "adaptive"
-        }
-        .to_string(),
+        fanout_mode: fanout_mode(col).to_string(),
         adaptive_fanout: facts.adaptive.clone(),
         size_estimate: facts.size_estimate.clone(),
         sessions: recs.len(),

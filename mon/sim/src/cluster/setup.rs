@@ -56,7 +56,23 @@ pub(crate) struct Deployment {
 /// namespace of the slice [`SLICE`].
 pub(crate) fn deploy(n: usize, rng: &mut ChaCha20Rng) -> Result<Deployment, SimError> {
     let keys: Vec<NodeKey> = (0..n).map(|_| NodeKey::generate(rng)).collect();
-    let mut text = String::with_capacity(n * 100);
+    let known = known_nodes(&keys)?;
+    let roster = Arc::new(Roster::from_known(&known));
+    let (signer, public) = user_key(rng)?;
+    let mut policies = HashMap::new();
+    policies.insert(SLICE.to_string(), Arc::new(slice_policy(&public)?));
+    Ok(Deployment {
+        keys: keys.into_iter().map(Some).collect(),
+        known: Arc::new(known),
+        roster,
+        policies,
+        signer,
+    })
+}
+
+/// The known_nodes list of the nodes with `keys` (node `i` at [`node_addr`]`(i)`).
+fn known_nodes(keys: &[NodeKey]) -> Result<KnownNodes, SimError> {
+    let mut text = String::with_capacity(keys.len() * 100);
     for (i, k) in keys.iter().enumerate() {
         text.push_str(&format!(
             "{},{} {}\n",
@@ -65,10 +81,12 @@ pub(crate) fn deploy(n: usize, rng: &mut ChaCha20Rng) -> Result<Deployment, SimE
             k.public_openssh()
         ));
     }
-    let known = KnownNodes::parse(&text, Path::new("sim/known_nodes"))
-        .map_err(|e| SimError::Setup(e.to_string()))?;
-    let roster = Arc::new(Roster::from_known(&known));
+    KnownNodes::parse(&text, Path::new("sim/known_nodes"))
+        .map_err(|e| SimError::Setup(e.to_string()))
+}
 
+/// A random Ed25519 user key `sim-user`: its signer and its public key (OpenSSH).
+fn user_key(rng: &mut ChaCha20Rng) -> Result<(Box<dyn Signer>, String), SimError> {
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let mut user = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
@@ -82,6 +100,11 @@ pub(crate) fn deploy(n: usize, rng: &mut ChaCha20Rng) -> Result<Deployment, SimE
         .public_key()
         .to_openssh()
         .map_err(|e| SimError::Setup(format!("encoding the user key: {e}")))?;
+    Ok((signer, public))
+}
+
+/// The slice's policy: the user key `public` may sign every MON namespace.
+fn slice_policy(public: &str) -> Result<SlicePolicy, SimError> {
     let signers = format!("sim-user namespaces=\"mon-*@mon\" {public}\n");
     let sources = PolicySources {
         allowed_signers: (Path::new("sim/allowed_signers"), signers.as_bytes()),
@@ -90,13 +113,5 @@ pub(crate) fn deploy(n: usize, rng: &mut ChaCha20Rng) -> Result<Deployment, SimE
     };
     let (policy, _warnings) = SlicePolicy::from_sources(&sources)
         .map_err(|e| SimError::Setup(format!("slice policy: {e}")))?;
-    let mut policies = HashMap::new();
-    policies.insert(SLICE.to_string(), Arc::new(policy));
-    Ok(Deployment {
-        keys: keys.into_iter().map(Some).collect(),
-        known: Arc::new(known),
-        roster,
-        policies,
-        signer,
-    })
+    Ok(policy)
 }

@@ -129,6 +129,54 @@ pub(crate) struct Site {
     pub(crate) straggler: bool,
 }
 
+impl Site {
+    /// A random site: a place on the map, an access latency and a processing speed (slow
+    /// for a `straggler`).
+    fn random(latency: Latency, straggler: bool, rng: &mut ChaCha8Rng) -> Site {
+        // Every model draws a place (the same random sequence); on a LAN all are in one.
+        let pos = map_position(pick_region(rng), rng);
+        let (pos, access_ms) = match latency {
+            Latency::Planetlab if rng.gen_bool(0.05) => (pos, rng.gen_range(20.0..150.0)),
+            Latency::Planetlab => (pos, lognormal(rng, 2.0, 0.8).min(40.0)),
+            Latency::Lan => ([1.0, 0.0, 0.0], rng.gen_range(0.01..0.025)),
+        };
+        let service_ms = if straggler {
+            lognormal(rng, 50.0, 0.3)
+        } else {
+            lognormal(rng, 0.3, 0.4)
+        };
+        Site {
+            pos,
+            access_us: access_ms * 1000.0,
+            service_us: service_ms * 1000.0,
+            straggler,
+        }
+    }
+}
+
+/// A random region, by weight.
+fn pick_region(rng: &mut ChaCha8Rng) -> &'static Region {
+    let total: f64 = REGIONS.iter().map(|r| r.weight).sum();
+    let mut x = rng.gen_range(0.0..total);
+    let mut region = &REGIONS[0];
+    for r in REGIONS {
+        if x < r.weight {
+            region = r;
+            break;
+        }
+        x -= r.weight;
+    }
+    region
+}
+
+/// A random place around the centre of `region`, as a unit vector.
+fn map_position(region: &Region, rng: &mut ChaCha8Rng) -> [f64; 3] {
+    let lat = (region.lat + region.spread_deg * normal(rng)).clamp(-89.0, 89.0);
+    let lon = region.lon + region.spread_deg * normal(rng);
+    let (la, lo) = (lat.to_radians(), lon.to_radians());
+    [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+}
+
 /// Standard normal sample (Box–Muller).
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
@@ -163,39 +211,10 @@ impl World {
         latency: Latency,
         rng: &mut ChaCha8Rng,
     ) -> World {
-        let total: f64 = REGIONS.iter().map(|r| r.weight).sum();
         let sites = (0..n)
             .map(|i| {
-                let mut x = rng.gen_range(0.0..total);
-                let mut region = &REGIONS[0];
-                for r in REGIONS {
-                    if x < r.weight {
-                        region = r;
-                        break;
-                    }
-                    x -= r.weight;
-                }
-                let lat = (region.lat + region.spread_deg * normal(rng)).clamp(-89.0, 89.0);
-                let lon = region.lon + region.spread_deg * normal(rng);
-                let (la, lo) = (lat.to_radians(), lon.to_radians());
-                let pos = [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()];
-                let (pos, access_ms) = match latency {
-                    Latency::Planetlab if rng.gen_bool(0.05) => (pos, rng.gen_range(20.0..150.0)),
-                    Latency::Planetlab => (pos, lognormal(rng, 2.0, 0.8).min(40.0)),
-                    Latency::Lan => ([1.0, 0.0, 0.0], rng.gen_range(0.01..0.025)),
-                };
                 let straggler = stragglers.get(i).copied().unwrap_or(false);
-                let service_ms = if straggler {
-                    lognormal(rng, 50.0, 0.3)
-                } else {
-                    lognormal(rng, 0.3, 0.4)
-                };
-                Site {
-                    pos,
-                    access_us: access_ms * 1000.0,
-                    service_us: service_ms * 1000.0,
-                    straggler,
-                }
+                Site::random(latency, straggler, rng)
             })
             .collect();
         let jitter_us = match latency {

@@ -55,60 +55,75 @@ pub fn build(shape: Shape, receivers: u32, seed: u64) -> Vec<Vec<u32>> {
     let n = receivers + 1;
     let mut parents: Vec<Vec<u32>> = vec![Vec::new(); n as usize];
     match shape {
-        Shape::Tree { fanout } => {
-            let f = fanout.max(1);
-            for (i, p) in parents.iter_mut().enumerate().skip(1) {
-                p.push((i as u32 - 1) / f);
-            }
-        }
-        Shape::Layered { width, parents: k } => {
-            let w = width.max(1);
-            let mut above: Vec<u32> = vec![0];
-            let mut next = 1;
-            while next < n {
-                let level: Vec<u32> = (next..(next + w).min(n)).collect();
-                for (j, &node) in level.iter().enumerate() {
-                    let take = (k.max(1) as usize).min(above.len());
-                    for t in 0..take {
-                        let parent = above[(j + t) % above.len()];
-                        parents[node as usize].push(parent);
-                    }
-                }
-                next += level.len() as u32;
-                above = level;
-            }
-        }
-        Shape::Staircase { parents: k } => {
-            for (i, p) in parents.iter_mut().enumerate().skip(1) {
-                let i = i as u32;
-                for back in 1..=k.max(1).min(i) {
-                    p.push(i - back);
-                }
-            }
-        }
+        Shape::Tree { fanout } => tree(&mut parents, fanout),
+        Shape::Layered { width, parents: k } => layered(&mut parents, width, k),
+        Shape::Staircase { parents: k } => staircase(&mut parents, k),
         Shape::RandomDag {
             parents: k,
             max_out,
-        } => {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut out = vec![0u32; n as usize];
-            for i in 1..n {
-                let mut open: Vec<u32> = (0..i).filter(|&c| out[c as usize] < max_out).collect();
-                if open.is_empty() {
-                    // every earlier node is full: take the least loaded (keeps the DAG connected)
-                    open = (0..i).collect();
-                    open.sort_by_key(|&c| out[c as usize]);
-                    open.truncate(1);
-                }
-                open.shuffle(&mut rng);
-                for &c in open.iter().take(k.max(1) as usize) {
-                    parents[i as usize].push(c);
-                    out[c as usize] += 1;
-                }
-            }
-        }
+        } => random_dag(&mut parents, k, max_out, seed),
     }
     parents
+}
+
+/// Node `i` hangs off node `(i - 1) / fanout`.
+fn tree(parents: &mut [Vec<u32>], fanout: u32) {
+    let f = fanout.max(1);
+    for (i, p) in parents.iter_mut().enumerate().skip(1) {
+        p.push((i as u32 - 1) / f);
+    }
+}
+
+/// Levels of `width` nodes; each node takes `k` parents from the level above, starting at
+/// its own position.
+fn layered(parents: &mut [Vec<u32>], width: u32, k: u32) {
+    let n = parents.len() as u32;
+    let w = width.max(1);
+    let mut above: Vec<u32> = vec![0];
+    let mut next = 1;
+    while next < n {
+        let level: Vec<u32> = (next..(next + w).min(n)).collect();
+        for (j, &node) in level.iter().enumerate() {
+            let take = (k.max(1) as usize).min(above.len());
+            for t in 0..take {
+                let parent = above[(j + t) % above.len()];
+                parents[node as usize].push(parent);
+            }
+        }
+        next += level.len() as u32;
+        above = level;
+    }
+}
+
+/// Node `i` takes the `k` nodes just before it as parents.
+fn staircase(parents: &mut [Vec<u32>], k: u32) {
+    for (i, p) in parents.iter_mut().enumerate().skip(1) {
+        let i = i as u32;
+        for back in 1..=k.max(1).min(i) {
+            p.push(i - back);
+        }
+    }
+}
+
+/// Node `i` takes `k` random earlier nodes with fewer than `max_out` children as parents.
+fn random_dag(parents: &mut [Vec<u32>], k: u32, max_out: u32, seed: u64) {
+    let n = parents.len() as u32;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = vec![0u32; n as usize];
+    for i in 1..n {
+        let mut open: Vec<u32> = (0..i).filter(|&c| out[c as usize] < max_out).collect();
+        if open.is_empty() {
+            // every earlier node is full: take the least loaded (keeps the DAG connected)
+            open = (0..i).collect();
+            open.sort_by_key(|&c| out[c as usize]);
+            open.truncate(1);
+        }
+        open.shuffle(&mut rng);
+        for &c in open.iter().take(k.max(1) as usize) {
+            parents[i as usize].push(c);
+            out[c as usize] += 1;
+        }
+    }
 }
 
 /// Number of nodes with at least one child (nodes that upload).

@@ -1,0 +1,102 @@
+//! Acting on a node's outputs ([`Engine::flush`]): packets to other nodes cross the
+//! simulated network (lost, or delayed by the link's latency), packets to the client go over
+//! the entry node's link, local evaluations come back after a service time, audit records of
+//! session accepts are counted; push I/O never comes up (the simulator runs query sessions).
+//! Everything a node outputs while handling one event leaves when its service time is over.
+
+use std::net::SocketAddr;
+
+use rand::Rng;
+
+use super::{Engine, Kind, LocalDone};
+use mon_proto::agg::{Local, Query};
+use mon_proto::audit::EventKind;
+use mon_proto::node::{Output, Peer, RunRequest};
+use mon_proto::wire::packet::MAX_DATAGRAM;
+
+impl Engine {
+    /// Acts on node `i`'s outputs; they leave at `depart` µs.
+    pub(super) fn flush(&mut self, i: usize, handled_at: u64, depart: u64) {
+        loop {
+            let Some(h) = self.hosts.get_mut(i) else {
+                return;
+            };
+            let Some(out) = h.node.poll_output() else {
+                break;
+            };
+            match out {
+                Output::Send {
+                    to: Peer::Addr(addr),
+                    bytes,
+                } => self.send_to_node(i, addr, bytes, depart),
+                Output::Send {
+                    to: Peer::Client(..),
+                    bytes,
+                } => {
+                    let entry = self.entry.unwrap_or(i);
+                    let at = depart + self.world.client_us(entry, &mut self.rng);
+                    self.push(at, Kind::ToClient { bytes });
+                }
+                Output::Audit(ev) => {
+                    if self.tracking && ev.event == EventKind::SessionAccept {
+                        self.accepts.push((handled_at, i));
+                    }
+                }
+                Output::Journal(_) | Output::CloseClient(_) => {}
+                // The simulator runs query sessions only; push I/O never comes up.
+                Output::SendStream { .. }
+                | Output::PushLand { .. }
+                | Output::PushWrite { .. }
+                | Output::PushRead { .. }
+                | Output::PushCommit { .. }
+                | Output::PushDrop { .. } => {}
+                Output::Run(req) => self.run_local(i, req, depart),
+            }
+        }
+        self.reschedule(i);
+    }
+
+    /// Node `i` sends `bytes` to the node at `addr`, leaving at `depart` µs: dropped when no
+    /// node has that address or the packet is lost, else it arrives after the link's latency
+    /// (a stream takes one more round trip to connect).
+    fn send_to_node(&mut self, i: usize, addr: SocketAddr, bytes: Vec<u8>, depart: u64) {
+        let Some(&j) = self.by_addr.get(&addr) else {
+            self.traffic.dropped += 1;
+            return;
+        };
+        if self.loss > 0.0 && self.rng.gen_bool(self.loss) {
+            self.traffic.dropped += 1;
+            return;
+        }
+        let mut lat = self.world.packet_us(i, j, &mut self.rng);
+        if bytes.len() > MAX_DATAGRAM {
+            // A stream: one more round trip to connect.
+            lat += 2 * self.world.base_us(i, j) as u64;
+        }
+        let kind = Kind::Packet {
+            to: j as u32,
+            from: i as u32,
+            bytes,
+        };
+        self.push(depart + lat, kind);
+    }
+
+    /// Node `i` evaluates a query locally (asked at `depart` µs): the answer comes back after
+    /// twice a service time; the value of a resource is the engine's `value` for the node.
+    fn run_local(&mut self, i: usize, req: RunRequest, depart: u64) {
+        let local = match req.query {
+            Query::Count | Query::Depth => Local::Present,
+            Query::Grep { .. } => Local::Matched(i % 2 == 0),
+            Query::Exec { .. } => Local::Skipped,
+            _ => Local::Value((self.value)(i)),
+        };
+        let service = self.world.service_us(i, &mut self.rng);
+        let done = LocalDone {
+            node: i as u32,
+            session: req.session,
+            index: req.index,
+            local,
+        };
+        self.push(depart + 2 * service, Kind::Local(Box::new(done)));
+    }
+}
