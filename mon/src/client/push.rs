@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use super::session::{connect_entry, now_ms, read_packet};
 use super::GlobalOpts;
 use crate::exit;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -199,8 +199,8 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let t0 = Instant::now();
         let mut s = connect_entry(g).await?;
         let _ = s.set_nodelay(true);
-        net::write_preamble(&mut s, Opener::Client).await?;
-        net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
+        framing::write_preamble(&mut s, Opener::Client).await?;
+        framing::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
         let answer = read_packet(&mut s, Duration::from_secs(10), g).await?;
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
@@ -216,7 +216,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
             }
             Err(e) => return Err(e.into()),
         };
-        net::write_frame(&mut s, &go.to_bytes()).await?;
+        framing::write_frame(&mut s, &go.to_bytes()).await?;
         let clock = Instant::now();
         let src = PushSource::start(cs, &plan.manifest, 0)?;
         serve(src, &mut s, &plan, g, t0, clock, &known).await
@@ -298,7 +298,7 @@ async fn drive(
             r => r?,
         }
         while let Some(p) = src.poll_transmit() {
-            net::write_frame(&mut wr, &p.to_bytes()).await?;
+            framing::write_frame(&mut wr, &p.to_bytes()).await?;
         }
         let wait = src.poll_timeout().unwrap_or(0).saturating_sub(now());
         let frame = tokio::select! {
@@ -323,7 +323,7 @@ async fn drive(
     };
     // The ack: best effort, the result is in.
     while let Some(p) = src.poll_transmit() {
-        let _ = net::write_frame(&mut wr, &p.to_bytes()).await;
+        let _ = framing::write_frame(&mut wr, &p.to_bytes()).await;
     }
     Ok(result)
 }
@@ -335,7 +335,7 @@ async fn read_frames(
     ftx: tokio::sync::mpsc::Sender<std::io::Result<Option<Vec<u8>>>>,
 ) {
     loop {
-        let r = net::read_frame(&mut rd).await;
+        let r = framing::read_frame(&mut rd).await;
         let stop = !matches!(r, Ok(Some(_)));
         if ftx.send(r).await.is_err() || stop {
             break;

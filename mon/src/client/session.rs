@@ -14,14 +14,14 @@ use tokio::net::TcpStream;
 use super::output::Outcome;
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
-use crate::framing::{self as net, Info, Opener};
+use crate::framing::{self, Info, Opener};
 
 pub(super) use crate::clock::now_ms;
 
 async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
     let mut s = connect_entry(g).await?;
-    net::write_preamble(&mut s, Opener::Info).await?;
-    let f = tokio::time::timeout(Duration::from_secs(5), net::read_frame(&mut s))
+    framing::write_preamble(&mut s, Opener::Info).await?;
+    let f = tokio::time::timeout(Duration::from_secs(5), framing::read_frame(&mut s))
         .await
         .map_err(|_| anyhow::anyhow!("{} did not answer", g.server))??
         .with_context(|| format!("{} closed the connection", g.server))?;
@@ -192,7 +192,7 @@ async fn ask(
         Err(ClientError::Denied { node, code, text }) => return Ok(Err((node, code, text))),
         Err(e) => return Err(e.into()),
     };
-    net::write_frame(&mut s, &go.to_bytes()).await?;
+    framing::write_frame(&mut s, &go.to_bytes()).await?;
     let session_ms = t0.elapsed().as_millis() as u64;
     let t1 = Instant::now();
     let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
@@ -203,7 +203,7 @@ async fn ask(
         result = read_packet(&mut s, wait, g).await?;
     }
     let (r, ack) = cs.on_result(result)?;
-    let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
+    let _ = framing::write_frame(&mut s, &ack.to_bytes()).await;
     Ok(Ok(Answered {
         result: r,
         entry: cs.entry.clone().unwrap_or_default(),
@@ -279,7 +279,7 @@ async fn open_session(
     };
     let mut s = connect_entry(g).await?;
     let _ = s.set_nodelay(true);
-    net::write_preamble(&mut s, Opener::Client).await?;
+    framing::write_preamble(&mut s, Opener::Client).await?;
     let rtt = t0.elapsed();
     let mut buf = vec![0u8; 2048];
     if let Some(u) = &udp {
@@ -289,7 +289,7 @@ async fn open_session(
             return Ok((s, p));
         }
     }
-    net::write_frame(&mut s, session).await?;
+    framing::write_frame(&mut s, session).await?;
     let wait = Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms)));
     let answer = match &udp {
         Some(u) => tokio::select! {
@@ -320,7 +320,7 @@ pub(super) async fn read_packet(
     t: Duration,
     g: &GlobalOpts,
 ) -> anyhow::Result<Packet> {
-    let f = tokio::time::timeout(t, net::read_frame(s))
+    let f = tokio::time::timeout(t, framing::read_frame(s))
         .await
         .map_err(|_| {
             anyhow::anyhow!(

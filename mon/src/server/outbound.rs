@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::eval;
 use super::event::Event;
 use crate::clock::now_ms;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 
 /// The sockets, streams and files the node's output goes to.
 pub(super) struct Io {
@@ -124,17 +124,20 @@ fn send_stream(
     streams.insert(to, w);
     tokio::spawn(async move {
         let Ok(Ok(mut s)) =
-            tokio::time::timeout(Duration::from_secs(3), net::connect_from(to, me)).await
+            tokio::time::timeout(Duration::from_secs(3), framing::connect_from(to, me)).await
         else {
             return;
         };
         let _ = s.set_nodelay(true);
-        if net::write_preamble(&mut s, Opener::Node(me)).await.is_err() {
+        if framing::write_preamble(&mut s, Opener::Node(me))
+            .await
+            .is_err()
+        {
             return;
         }
         // Idle streams close after 30 s.
         while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(30), r.recv()).await {
-            if net::write_frame(&mut s, &b).await.is_err() {
+            if framing::write_frame(&mut s, &b).await.is_err() {
                 return;
             }
         }

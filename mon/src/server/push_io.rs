@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::event::Event;
 use crate::asuser::worker::Worker;
 use crate::asuser::AsUserError;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 use crate::land::{LandError, Landing, Spool};
 
 /// A push session's file on this node.
@@ -275,7 +275,7 @@ enum Connect {
 }
 
 async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
-    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, net::connect_from(to, me)).await {
+    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, framing::connect_from(to, me)).await {
         Ok(Ok(st)) => st,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(Connect::Refused)
@@ -284,7 +284,7 @@ async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
     };
     let _ = st.set_nodelay(true);
     set_notsent_lowat(&st, PUSH_NOTSENT_LOWAT);
-    net::write_preamble(&mut st, Opener::Node(me))
+    framing::write_preamble(&mut st, Opener::Node(me))
         .await
         .map_err(|_| Connect::Failed)?;
     Ok(st)
@@ -354,7 +354,7 @@ pub(super) fn send_push_stream(
         while let Ok(Some((b, h))) = tokio::time::timeout(PUSH_STREAM_IDLE, r.recv()).await {
             let mut written = false;
             if let Some(st) = s.as_mut() {
-                written = net::write_frame(st, &b).await.is_ok();
+                written = framing::write_frame(st, &b).await.is_ok();
                 if !written {
                     s = None;
                 }
@@ -362,7 +362,7 @@ pub(super) fn send_push_stream(
             if !written && tokio::time::Instant::now() >= retry_at {
                 match connect(to, me).await {
                     Ok(mut st) => {
-                        written = net::write_frame(&mut st, &b).await.is_ok();
+                        written = framing::write_frame(&mut st, &b).await.is_ok();
                         if written {
                             s = Some(st);
                         }
