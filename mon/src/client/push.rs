@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
-use mon_proto::agg::{CmpOp, Query, Where};
+use mon_proto::agg::{Query, QueryParseError, Where};
 use mon_proto::client::finish::{self, PushSummary};
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
@@ -51,18 +51,15 @@ fn parse_where(w: &[String]) -> anyhow::Result<Option<Where>> {
     let [res, op, value] = w else {
         return Ok(None);
     };
-    let op: CmpOp = op.parse()?;
-    let value: f64 = value
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .with_context(|| format!("--where VALUE {value:?}: expected a finite number"))?;
+    // The query grammar's parser; push words its number error the way it always has.
+    let cond = Where::parse(res, op, value).map_err(|e| match e {
+        QueryParseError::BadNumber { .. } => {
+            anyhow::anyhow!("--where VALUE {value:?}: expected a finite number")
+        }
+        e => e.into(),
+    })?;
     mon_proto::agg::check_resource_name(res).context("--where RES")?;
-    Ok(Some(Where {
-        res: res.clone(),
-        op,
-        value,
-    }))
+    Ok(Some(cond))
 }
 
 fn parse_size(s: &str) -> anyhow::Result<u32> {
