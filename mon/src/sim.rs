@@ -127,6 +127,33 @@ pub fn render_table(reports: &[SimReport]) -> String {
     let Some(first) = reports.first() else {
         return String::new();
     };
+    let mut s = render_header(first);
+    // Every column at least one space wider than its widest label ("twostage-auto" is 13).
+    let w = reports
+        .iter()
+        .map(|r| label(r).chars().count() + 2)
+        .max()
+        .unwrap_or(12)
+        .max(12);
+    let rows = [("", label as Row)]
+        .into_iter()
+        .chain(coverage_rows())
+        .chain(time_and_cost_rows());
+    for (name, f) in rows {
+        s.push_str(&format!("{name:<26}"));
+        for r in reports {
+            s.push_str(&format!("{:>w$}", f(r)));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// How one row of Table 1 renders a configuration's cell.
+type Row = fn(&SimReport) -> String;
+
+/// The table's two header lines: the run's set-up, shared by every column.
+fn render_header(first: &SimReport) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "MON simulator: {} nodes ({} live, {} dead, {} stragglers), seed {}, {} crypto\n",
@@ -138,64 +165,57 @@ pub fn render_table(reports: &[SimReport]) -> String {
         first.settle_s, first.size_estimate.min, first.size_estimate.max, first.size_estimate.p50,
         first.adaptive_fanout.min, first.adaptive_fanout.max, first.adaptive_fanout.p50
     ));
-    // Every column at least one space wider than its widest label ("twostage-auto" is 13).
-    let w = reports
-        .iter()
-        .map(|r| label(r).chars().count() + 2)
-        .max()
-        .unwrap_or(12)
-        .max(12);
-    let mut row = |name: &str, f: &dyn Fn(&SimReport) -> String| {
-        s.push_str(&format!("{name:<26}"));
-        for r in reports {
-            s.push_str(&format!("{:>w$}", f(r)));
-        }
-        s.push('\n');
-    };
-    row("", &label);
-    row("sessions", &|r| r.sessions.to_string());
-    row("coverage (nodes, mean)", &|r| {
-        format!("{:.2}", r.coverage_nodes_mean)
-    });
-    row("coverage (% live, mean)", &|r| {
-        format!("{:.2}%", 100.0 * r.coverage_mean)
-    });
-    row("coverage (% live, min)", &|r| {
-        format!("{:.2}%", 100.0 * r.coverage_min)
-    });
-    row("sessions reaching all", &|r| {
-        format!("{:.0}%", 100.0 * r.full_coverage_fraction)
-    });
-    row("create time (ms, mean)", &|r| {
-        format!("{:.1}", r.create_ms_mean)
-    });
-    row("  p50 / p95", &|r| {
-        format!("{:.0}/{:.0}", r.create_ms_p50, r.create_ms_p95)
-    });
-    row("count time (ms, mean)", &|r| {
-        format!("{:.1}", r.count_ms_mean)
-    });
-    row("  p50", &|r| format!("{:.1}", r.count_ms_p50));
-    row("  p95", &|r| format!("{:.1}", r.count_ms_p95));
-    row("  p99 / max", &|r| {
-        format!("{:.0}/{:.0}", r.count_ms_p99, r.count_ms_max)
-    });
-    row("entry SessionOk (ms)", &|r| {
-        format!("{:.1}", r.entry_ms_mean)
-    });
-    row("depth (mean / max)", &|r| {
-        format!("{:.1}/{}", r.depth_mean, r.depth_max)
-    });
-    row("packets per node", &|r| {
-        format!("{:.1}", r.packets_per_node)
-    });
-    row("sessions without result", &|r| {
-        r.failed_sessions.to_string()
-    });
-    row("avg = ground truth", &|r| {
-        if r.avg_ok { "yes" } else { "NO" }.to_string()
-    });
     s
+}
+
+/// Table 1's rows on how many nodes the sessions reached.
+fn coverage_rows() -> [(&'static str, Row); 5] {
+    [
+        ("sessions", |r| r.sessions.to_string()),
+        ("coverage (nodes, mean)", |r| {
+            format!("{:.2}", r.coverage_nodes_mean)
+        }),
+        ("coverage (% live, mean)", |r| {
+            format!("{:.2}%", 100.0 * r.coverage_mean)
+        }),
+        ("coverage (% live, min)", |r| {
+            format!("{:.2}%", 100.0 * r.coverage_min)
+        }),
+        ("sessions reaching all", |r| {
+            format!("{:.0}%", 100.0 * r.full_coverage_fraction)
+        }),
+    ]
+}
+
+/// Table 1's rows on time, tree shape, packets and correctness.
+fn time_and_cost_rows() -> [(&'static str, Row); 11] {
+    [
+        ("create time (ms, mean)", |r| {
+            format!("{:.1}", r.create_ms_mean)
+        }),
+        ("  p50 / p95", |r| {
+            format!("{:.0}/{:.0}", r.create_ms_p50, r.create_ms_p95)
+        }),
+        ("count time (ms, mean)", |r| {
+            format!("{:.1}", r.count_ms_mean)
+        }),
+        ("  p50", |r| format!("{:.1}", r.count_ms_p50)),
+        ("  p95", |r| format!("{:.1}", r.count_ms_p95)),
+        ("  p99 / max", |r| {
+            format!("{:.0}/{:.0}", r.count_ms_p99, r.count_ms_max)
+        }),
+        ("entry SessionOk (ms)", |r| {
+            format!("{:.1}", r.entry_ms_mean)
+        }),
+        ("depth (mean / max)", |r| {
+            format!("{:.1}/{}", r.depth_mean, r.depth_max)
+        }),
+        ("packets per node", |r| format!("{:.1}", r.packets_per_node)),
+        ("sessions without result", |r| r.failed_sessions.to_string()),
+        ("avg = ground truth", |r| {
+            if r.avg_ok { "yes" } else { "NO" }.to_string()
+        }),
+    ]
 }
 
 /// The count-time CDF of every configuration as CSV.
@@ -215,22 +235,7 @@ pub fn run(a: SimArgs) -> anyhow::Result<u8> {
     if !(0.1..=3600.0).contains(&a.timeout) {
         anyhow::bail!("--timeout must be between 0.1 and 3600 seconds");
     }
-    let cfg = SimConfig {
-        nodes: a.nodes,
-        columns: columns(&a),
-        dead: a.dead,
-        stragglers: a.stragglers,
-        sessions: a.sessions,
-        seed: a.seed,
-        settle_ms: a.settle.saturating_mul(1000),
-        timeout_ms: (a.timeout * 1000.0) as u32,
-        loss: a.loss,
-        latency: match a.latency {
-            LatencyArg::Planetlab => Latency::Planetlab,
-            LatencyArg::Lan => Latency::Lan,
-        },
-        ..SimConfig::default()
-    };
+    let cfg = sim_config(&a);
     let t = Instant::now();
     let quiet = a.quiet;
     let mut progress = |msg: &str| {
@@ -249,16 +254,42 @@ pub fn run(a: SimArgs) -> anyhow::Result<u8> {
         std::fs::write(path, render_cdf(&reports))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    write_reports(&a, &mut reports)?;
+    Ok(crate::exit::OK)
+}
+
+/// The simulator's configuration from the command line.
+fn sim_config(a: &SimArgs) -> SimConfig {
+    SimConfig {
+        nodes: a.nodes,
+        columns: columns(a),
+        dead: a.dead,
+        stragglers: a.stragglers,
+        sessions: a.sessions,
+        seed: a.seed,
+        settle_ms: a.settle.saturating_mul(1000),
+        timeout_ms: (a.timeout * 1000.0) as u32,
+        loss: a.loss,
+        latency: match a.latency {
+            LatencyArg::Planetlab => Latency::Planetlab,
+            LatencyArg::Lan => Latency::Lan,
+        },
+        ..SimConfig::default()
+    }
+}
+
+/// Prints the reports: one JSON line each (per-session detail on request), or Table 1.
+fn write_reports(a: &SimArgs, reports: &mut [SimReport]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if a.json {
-        for r in &mut reports {
+        for r in reports.iter_mut() {
             if !a.per_session {
                 r.per_session.clear();
             }
             writeln!(out, "{}", serde_json::to_string(r)?)?;
         }
     } else {
-        write!(out, "{}", render_table(&reports))?;
+        write!(out, "{}", render_table(reports))?;
     }
-    Ok(crate::exit::OK)
+    Ok(())
 }
