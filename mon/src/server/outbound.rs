@@ -32,6 +32,28 @@ pub(super) struct Io {
 }
 
 impl Io {
+    /// The node's output side, with no client or stream open yet.
+    pub(super) fn new(
+        udp: UdpSocket,
+        listen: SocketAddr,
+        name: String,
+        tx: mpsc::Sender<Event>,
+        resources: Arc<crate::resources::Resources>,
+        push_files: super::push_io::PushFiles,
+    ) -> Io {
+        Io {
+            udp: Arc::new(udp),
+            listen,
+            name,
+            tx,
+            resources,
+            clients: HashMap::new(),
+            streams: HashMap::new(),
+            push_streams: Default::default(),
+            push_files,
+        }
+    }
+
     /// Carries out one output (records are `Durable`'s, not handled here).
     pub(super) async fn dispatch(&mut self, node: &mut Node, o: Output) {
         match o {
