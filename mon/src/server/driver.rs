@@ -72,6 +72,14 @@ fn new_node(
     Node::new(cfg, key, known, replay, node_id, seed)
 }
 
+/// What the server tells `Info` openers: its name and slices (kept current on reload).
+fn shared_info(name: String, store: &PolicyStore) -> SharedInfo {
+    Arc::new(RwLock::new(Info {
+        name,
+        slices: store.slices(),
+    }))
+}
+
 /// Appends the records of the start (the pending ones and `server.start`); returns the
 /// failure, if any. A full disk at start does not stop the server: it starts failing closed
 /// (durable.rs).
@@ -113,38 +121,29 @@ struct Server {
 }
 
 impl Server {
-    /// Builds the node, writes the start's records and joins the overlay.
+    /// Builds the node, writes the start's records and joins the overlay (records before
+    /// actions), then sets up the loop's channels, durable writer, output and listener.
     fn start(
         args: &ServerArgs,
-        o: Opened,
+        mut o: Opened,
         udp: UdpSocket,
         tcp: TcpListener,
         state_dir: std::path::PathBuf,
     ) -> anyhow::Result<Server> {
-        let Opened {
-            mut audit,
-            mut pending_audit,
-            store,
-            ..
-        } = o;
         let mut node = new_node(o.cfg, o.key, o.known, o.replay);
-        node.set_policies(policies(&store));
-        // The start's records are written before the node joins (records before actions).
-        let start_failure = write_start_records(&mut audit, &mut pending_audit, args);
+        node.set_policies(policies(&o.store));
+        let start_failure = write_start_records(&mut o.audit, &mut o.pending_audit, args);
         node.join(&args.join, now_ms());
-        tracing::info!(name = %o.name, listen = %args.listen, slices = ?store.slices(), "mon server started");
+        tracing::info!(name = %o.name, listen = %args.listen, slices = ?o.store.slices(), "mon server started");
 
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
-        let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
-        let mut durable = Durable::new(o.journal, audit, tx.clone())?;
+        let mut durable = Durable::new(o.journal, o.audit, tx.clone())?;
         if let Some(e) = start_failure {
-            durable.fail_at_start(&e, pending_audit.len() as u64);
+            durable.fail_at_start(&e, o.pending_audit.len() as u64);
         }
-        let info = Arc::new(RwLock::new(Info {
-            name: o.name.clone(),
-            slices: store.slices(),
-        }));
+        let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
         let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
+        let info = shared_info(o.name.clone(), &o.store);
         let io = Io::new(
             udp,
             args.listen,
@@ -160,7 +159,7 @@ impl Server {
             listener: Listener::new(tcp, tx, info.clone()),
             rx,
             thread_rx,
-            store,
+            store: o.store,
             info,
             known_mtime: modified(&o.known_path),
             known_path: o.known_path,

@@ -69,30 +69,7 @@ impl Io {
             Output::CloseClient(id) => {
                 self.clients.remove(&id);
             }
-            Output::SendStream {
-                to: Peer::Addr(a),
-                bytes,
-                sent,
-            } => {
-                super::push_io::send_push_stream(
-                    &mut self.push_streams,
-                    a,
-                    self.listen,
-                    bytes,
-                    sent,
-                    &self.tx,
-                );
-            }
-            Output::SendStream {
-                to: Peer::Client(id, _),
-                bytes,
-                sent,
-            } => {
-                self.send_to_client(id, bytes);
-                if let Some(h) = sent {
-                    node.push_sent(now_ms(), h);
-                }
-            }
+            Output::SendStream { to, bytes, sent } => self.send_push_stream(node, to, bytes, sent),
             o @ (Output::PushLand { .. }
             | Output::PushWrite { .. }
             | Output::PushRead { .. }
@@ -101,6 +78,33 @@ impl Io {
                 super::push_io::file_op(node, &mut self.push_files, o, now_ms());
             }
             Output::Run(req) => self.spawn_run(req),
+        }
+    }
+
+    /// A push stream packet: on the push stream to a node, or to a client (the node hears at
+    /// once that a client's was sent).
+    fn send_push_stream(
+        &mut self,
+        node: &mut Node,
+        to: Peer,
+        bytes: Vec<u8>,
+        sent: Option<mon_proto::wire::session::SessionHash>,
+    ) {
+        match to {
+            Peer::Addr(a) => super::push_io::send_push_stream(
+                &mut self.push_streams,
+                a,
+                self.listen,
+                bytes,
+                sent,
+                &self.tx,
+            ),
+            Peer::Client(id, _) => {
+                self.send_to_client(id, bytes);
+                if let Some(h) = sent {
+                    node.push_sent(now_ms(), h);
+                }
+            }
         }
     }
 

@@ -185,8 +185,16 @@ fn print_instructions(
     rec: &AuditRecord,
     w: &Written,
 ) -> std::io::Result<()> {
-    let allowed = allowed_signers(rec);
-    let principal = rec.principal.clone().unwrap_or_else(|| "PRINCIPAL".into());
+    print_summary(o, rec, w)?;
+    print_check_commands(o, rec, w)
+}
+
+/// What the record is and what was written.
+fn print_summary(
+    o: &mut dyn std::io::Write,
+    rec: &AuditRecord,
+    w: &Written,
+) -> std::io::Result<()> {
     let id = rec.session_id.as_deref().unwrap_or_default();
     writeln!(
         o,
@@ -207,7 +215,18 @@ fn print_instructions(
         w.body_path.display(),
         w.body_len,
         w.sig_path.display()
-    )?;
+    )
+}
+
+/// The `ssh-keygen` commands that check the signature (and find the principal when the
+/// record names none).
+fn print_check_commands(
+    o: &mut dyn std::io::Write,
+    rec: &AuditRecord,
+    w: &Written,
+) -> std::io::Result<()> {
+    let allowed = allowed_signers(rec);
+    let principal = rec.principal.clone().unwrap_or_else(|| "PRINCIPAL".into());
     let sig_path = sh_quote(&w.sig_path.display().to_string());
     if rec.principal.is_none() {
         writeln!(
