@@ -150,6 +150,7 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let timing = push_timing(g)?;
     let mut manifest = build_manifest(
         &name,
         std::io::BufReader::new(&file),
@@ -160,16 +161,23 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
     )
     .with_context(|| format!("hashing {}", a.file.display()))?;
     manifest.cond = cond;
-    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
-    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
-        bail!("--timeout must be between 1 and 3600 seconds for a push");
-    }
-    let timing = SessionTiming::from_timeout((timeout_s * 1000.0) as u32, SessionKind::Push);
     Ok(PushPlan {
         file,
         manifest,
         timing,
     })
+}
+
+/// The push session's timing from `--timeout` (checked against a push's range).
+fn push_timing(g: &GlobalOpts) -> anyhow::Result<SessionTiming> {
+    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
+    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
+        bail!("--timeout must be between 1 and 3600 seconds for a push");
+    }
+    Ok(SessionTiming::from_timeout(
+        (timeout_s * 1000.0) as u32,
+        SessionKind::Push,
+    ))
 }
 
 /// Runs `mon push`. Returns the exit code.
@@ -180,18 +188,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let slice = super::session::resolve_slice(g).await?;
-        let sreq = SessionRequest {
-            slice,
-            principal: g.principal.clone(),
-            ops: vec![Query::Count],
-            push: Some(plan.manifest.clone()),
-            targets: super::session::targets(g),
-            overlay: super::session::overlay(g, SessionKind::Push, 0),
-            timeout_ms: plan.timing.timeout_ms,
-            max_lifetime_s: plan.timing.max_lifetime_s,
-            join_window_ms: plan.timing.join_window_ms,
-        };
+        let sreq = session_request(g, &plan).await?;
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let t0 = Instant::now();
         let mut s = connect_entry(g).await?;
@@ -202,14 +199,7 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
-                if g.json {
-                    println!(
-                        "{}",
-                        json!({"command": "push", "denied_by": node, "code": code, "reason": text})
-                    );
-                }
-                return Ok(exit);
+                return Ok(report_denied(g, &node, &code, &text, &*signer));
             }
             Err(e) => return Err(e.into()),
         };
@@ -218,6 +208,39 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let src = PushSource::start(cs, &plan.manifest, 0)?;
         serve(src, &mut s, &plan, g, t0, clock, &known).await
     })
+}
+
+/// The push session: a count carrying the manifest, with the push's timing.
+async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<SessionRequest> {
+    Ok(SessionRequest {
+        slice: super::session::resolve_slice(g).await?,
+        principal: g.principal.clone(),
+        ops: vec![Query::Count],
+        push: Some(plan.manifest.clone()),
+        targets: super::session::targets(g),
+        overlay: super::session::overlay(g, SessionKind::Push, 0),
+        timeout_ms: plan.timing.timeout_ms,
+        max_lifetime_s: plan.timing.max_lifetime_s,
+        join_window_ms: plan.timing.join_window_ms,
+    })
+}
+
+/// Reports a denial as a session does, plus the push's JSON line; returns the exit code.
+fn report_denied(
+    g: &GlobalOpts,
+    node: &str,
+    code: &str,
+    text: &str,
+    signer: &dyn mon_keys::sshsig::Signer,
+) -> u8 {
+    let exit = super::session::report_denied(g, node, code, text, signer);
+    if g.json {
+        println!(
+            "{}",
+            json!({"command": "push", "denied_by": node, "code": code, "reason": text})
+        );
+    }
+    exit
 }
 
 /// The progress bar: `N/T nodes complete; source served BYTES (RATE) ELAPSED` (hidden with
@@ -288,12 +311,7 @@ async fn drive(
     tokio::pin!(reader);
     let mut reader_done = false;
     let result = loop {
-        match src.handle_timeout(now()) {
-            Err(ClientError::NoResult) => {
-                bail!("no result from {} within the push timeout", g.server)
-            }
-            r => r?,
-        }
+        handle_timeout(src, now(), g)?;
         while let Some(p) = src.poll_transmit() {
             framing::write_frame(&mut wr, &p.to_bytes()).await?;
         }
@@ -303,13 +321,7 @@ async fn drive(
                 reader_done = true;
                 None
             }
-            r = frx.recv() => match r {
-                Some(r) => Some(
-                    r.with_context(|| format!("reading from {}", g.server))?
-                        .with_context(|| format!("{} closed the connection", g.server))?,
-                ),
-                None => bail!("{} closed the connection", g.server),
-            },
+            r = frx.recv() => Some(received(r, g)?),
             _ = tokio::time::sleep(Duration::from_millis(wait)) => None,
         };
         let Some(frame) = frame else { continue };
@@ -323,6 +335,29 @@ async fn drive(
         let _ = framing::write_frame(&mut wr, &p.to_bytes()).await;
     }
     Ok(result)
+}
+
+/// The source's timers; no result within the push timeout is an error.
+fn handle_timeout(src: &mut PushSource, now: u64, g: &GlobalOpts) -> anyhow::Result<()> {
+    match src.handle_timeout(now) {
+        Err(ClientError::NoResult) => {
+            bail!("no result from {} within the push timeout", g.server)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// A frame from [`read_frames`]; a read error or the end of the stream is an error.
+fn received(
+    r: Option<std::io::Result<Option<Vec<u8>>>>,
+    g: &GlobalOpts,
+) -> anyhow::Result<Vec<u8>> {
+    match r {
+        Some(r) => r
+            .with_context(|| format!("reading from {}", g.server))?
+            .with_context(|| format!("{} closed the connection", g.server)),
+        None => bail!("{} closed the connection", g.server),
+    }
 }
 
 /// Reads frames from the entry server into `ftx` until the stream ends or fails (that last
@@ -376,8 +411,13 @@ fn print_summary(
     let aggregate = sum.done as f64 * m.size as f64 / secs;
     if g.json {
         print_summary_json(entry, m, sum, served, secs, aggregate);
-        return;
+    } else {
+        print_summary_human(m, sum, served, secs, aggregate);
     }
+}
+
+/// The push summary as lines: the counts, the source's load, then each node not done.
+fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
     let skipped_text = match &m.cond {
         Some(w) => format!(
             ", {} skipped ({} {} {} did not hold)",
@@ -420,11 +460,6 @@ fn print_summary_json(
     secs: f64,
     aggregate: f64,
 ) {
-    let list = |v: &[(String, String)]| {
-        v.iter()
-            .map(|(n, r)| json!({"node": n, "reason": r}))
-            .collect::<Vec<_>>()
-    };
     println!(
         "{}",
         json!({
@@ -436,15 +471,22 @@ fn print_summary_json(
             "done": sum.done,
             "skipped": sum.skipped,
             "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
-            "failed": list(&sum.failed),
-            "denied": list(&sum.denied),
-            "missing": list(&sum.missing),
+            "failed": node_reasons(&sum.failed),
+            "denied": node_reasons(&sum.denied),
+            "missing": node_reasons(&sum.missing),
             "relayed": sum.relayed,
             "source_bytes": served,
             "seconds": secs,
             "aggregate_bytes_per_s": aggregate,
         })
     );
+}
+
+/// Nodes and their reasons as JSON objects.
+fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
+    v.iter()
+        .map(|(n, r)| json!({"node": n, "reason": r}))
+        .collect()
 }
 
 #[cfg(test)]
