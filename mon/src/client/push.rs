@@ -212,17 +212,9 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
 
 /// The push session: a count carrying the manifest, with the push's timing.
 async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<SessionRequest> {
-    Ok(SessionRequest {
-        slice: super::session::resolve_slice(g).await?,
-        principal: g.principal.clone(),
-        ops: vec![Query::Count],
-        push: Some(plan.manifest.clone()),
-        targets: super::session::targets(g),
-        overlay: super::session::overlay(g, SessionKind::Push, 0),
-        timeout_ms: plan.timing.timeout_ms,
-        max_lifetime_s: plan.timing.max_lifetime_s,
-        join_window_ms: plan.timing.join_window_ms,
-    })
+    let manifest = Some(plan.manifest.clone());
+    let ops = vec![Query::Count];
+    super::session::session_request(g, SessionKind::Push, ops, manifest, 0, &plan.timing).await
 }
 
 /// Reports a denial as a session does, plus the push's JSON line; returns the exit code.

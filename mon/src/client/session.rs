@@ -142,26 +142,13 @@ fn run(
     members: bool,
 ) -> anyhow::Result<u8> {
     let (signer, known) = load_key_and_known(g)?;
-    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
-    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
-        bail!("--timeout must be between 0.1 and 3600 seconds");
-    }
-    let timing = SessionTiming::from_timeout((timeout * 1000.0) as u32, SessionKind::Query);
+    let timing = query_timing(g)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let sreq = SessionRequest {
-            slice: resolve_slice(g).await?,
-            principal: g.principal.clone(),
-            ops: ops.clone(),
-            push: None,
-            targets: targets(g),
-            overlay: overlay(g, SessionKind::Query, u8::from(members)),
-            timeout_ms: timing.timeout_ms,
-            max_lifetime_s: timing.max_lifetime_s,
-            join_window_ms: timing.join_window_ms,
-        };
+        let kind = SessionKind::Query;
+        let sreq = session_request(g, kind, ops.clone(), None, u8::from(members), &timing).await?;
         let cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let a = match ask(g, cs, &known).await? {
             Ok(a) => a,
@@ -173,6 +160,41 @@ fn run(
             return Ok(exit::OK);
         }
         print_answers(g, command, &ops, a, &known, dot)
+    })
+}
+
+/// A query session's timing from `--timeout` (checked against a query's range).
+fn query_timing(g: &GlobalOpts) -> anyhow::Result<SessionTiming> {
+    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
+    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
+        bail!("--timeout must be between 0.1 and 3600 seconds");
+    }
+    Ok(SessionTiming::from_timeout(
+        (timeout * 1000.0) as u32,
+        SessionKind::Query,
+    ))
+}
+
+/// The session to sign: the slice, principal, targets and overlay from the options, the
+/// operations (and push manifest), and the timing.
+pub(super) async fn session_request(
+    g: &GlobalOpts,
+    kind: SessionKind,
+    ops: Vec<Query>,
+    push: Option<mon_proto::wire::session::Manifest>,
+    members: u8,
+    timing: &SessionTiming,
+) -> anyhow::Result<SessionRequest> {
+    Ok(SessionRequest {
+        slice: resolve_slice(g).await?,
+        principal: g.principal.clone(),
+        ops,
+        push,
+        targets: targets(g),
+        overlay: overlay(g, kind, members),
+        timeout_ms: timing.timeout_ms,
+        max_lifetime_s: timing.max_lifetime_s,
+        join_window_ms: timing.join_window_ms,
     })
 }
 
@@ -264,19 +286,7 @@ async fn open_session(
     timeout_ms: u32,
 ) -> anyhow::Result<(TcpStream, Packet)> {
     let t0 = Instant::now();
-    let udp = if session.len() <= MAX_DATAGRAM {
-        let local: std::net::SocketAddr = if g.server.addr.is_ipv4() {
-            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        match tokio::net::UdpSocket::bind(local).await {
-            Ok(u) if u.send_to(session, g.server.addr).await.is_ok() => Some(u),
-            _ => None,
-        }
-    } else {
-        None
-    };
+    let udp = send_datagram(g, session).await;
     let mut s = connect_entry(g).await?;
     let _ = s.set_nodelay(true);
     framing::write_preamble(&mut s, Opener::Client).await?;
@@ -299,6 +309,23 @@ async fn open_session(
         None => read_packet(&mut s, wait, g).await?,
     };
     Ok((s, answer))
+}
+
+/// Sends the Session to the entry server in a datagram when it fits one; returns the socket
+/// the answer will come to (`None`: not sent).
+async fn send_datagram(g: &GlobalOpts, session: &[u8]) -> Option<tokio::net::UdpSocket> {
+    if session.len() > MAX_DATAGRAM {
+        return None;
+    }
+    let local: std::net::SocketAddr = if g.server.addr.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    match tokio::net::UdpSocket::bind(local).await {
+        Ok(u) if u.send_to(session, g.server.addr).await.is_ok() => Some(u),
+        _ => None,
+    }
 }
 
 /// The entry server's answer to the Session datagram (other datagrams are ignored).
