@@ -190,9 +190,7 @@ pub const RUN_AS_UNDER_ROOT: &str = "nobody";
 
 /// Runs the testbed.
 pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
-    if a.nodes == 0 || a.nodes > 10_000 {
-        bail!("--nodes must be between 1 and 10000");
-    }
+    check_args(&a)?;
     // Kept until the testbed stops: dropping it removes the directory.
     let tmp;
     let dir = match &a.dir {
@@ -224,11 +222,24 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
             .unwrap_or(crate::exit::LOCAL_ERROR));
     }
     print_try_hint(&client);
+    wait_for_ctrl_c()?;
+    Ok(crate::exit::OK)
+}
+
+/// Blocks until Ctrl-C (the servers stop when the testbed drops them).
+fn wait_for_ctrl_c() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async { tokio::signal::ctrl_c().await })?;
-    Ok(crate::exit::OK)
+    Ok(())
+}
+
+fn check_args(a: &TestbedArgs) -> anyhow::Result<()> {
+    if a.nodes == 0 || a.nodes > 10_000 {
+        bail!("--nodes must be between 1 and 10000");
+    }
+    Ok(())
 }
 
 /// Tells the user how to query the running testbed.
