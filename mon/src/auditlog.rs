@@ -173,14 +173,7 @@ impl AuditLog {
         }
         let saved = self.chain.clone();
         let buf = self.seal_all(evs);
-        let res = self.file.write_all(buf.as_bytes()).and_then(|()| {
-            if sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(source) = res {
+        if let Err(source) = self.write_out(buf.as_bytes(), sync) {
             self.roll_back(saved);
             return Err(AuditError::Io {
                 path: self.path.clone(),
@@ -190,6 +183,15 @@ impl AuditLog {
         }
         self.len += buf.len() as u64;
         Ok(first..self.chain.next_seq())
+    }
+
+    /// One write of the batch's lines, synced when `sync`.
+    fn write_out(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        if sync {
+            self.file.sync_data()?;
+        }
+        Ok(())
     }
 
     /// The records sealed into the chain (one line each, one timestamp for the batch).

@@ -177,11 +177,7 @@ impl Landing {
             Ok(_) | Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(LandError::from_io(dest, e.into(), size)),
         }
-        let st = rustix::fs::fstatvfs(&dir)
-            .map_err(|e| LandError::from_io(&dir_path, e.into(), size))?;
-        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-        let free = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
-        check_space(&dir_path, size, free)?;
+        check_space(&dir_path, size, free_space_at(&dir, &dir_path, size)?)?;
         let (tmp, file) = create_temp(dir.as_fd(), &dir_path, &name, size)?;
         let landing = Landing {
             dest: dest.to_path_buf(),
@@ -273,6 +269,13 @@ impl Landing {
             e => LandError::from_io(&self.dest, e.into(), self.size),
         })
     }
+}
+
+/// The bytes free to an unprivileged user on the file system of `dir`.
+fn free_space_at(dir: &OwnedFd, dir_path: &Path, size: u64) -> Result<u64, LandError> {
+    let st = rustix::fs::fstatvfs(dir).map_err(|e| LandError::from_io(dir_path, e.into(), size))?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 /// Opens DEST's directory `parent` (relative) beneath `push_dir` without following a

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -145,11 +145,7 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
         .with_context(|| format!("reading {}", a.file.display()))?
         .len();
     let block_size = block_size(a, size)?;
-    let name = a
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file_name(&a.file);
     let timing = push_timing(g)?;
     let mut manifest = build_manifest(
         &name,
@@ -166,6 +162,13 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
         manifest,
         timing,
     })
+}
+
+/// The file's name (the manifest carries it), lossy when not UTF-8.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The push session's timing from `--timeout` (checked against a push's range).
@@ -410,13 +413,7 @@ fn print_summary(
 
 /// The push summary as lines: the counts, the source's load, then each node not done.
 fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
-    let skipped_text = match &m.cond {
-        Some(w) => format!(
-            ", {} skipped ({} {} {} did not hold)",
-            sum.skipped, w.res, w.op, w.value
-        ),
-        None => String::new(),
-    };
+    let skipped_text = skipped_text(m, sum);
     println!(
         "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
         human(m.size as f64),
@@ -440,6 +437,17 @@ fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, 
         for (n, reason) in v.iter() {
             println!("  {what} {n}: {reason}");
         }
+    }
+}
+
+/// `, N skipped (COND did not hold)` for a push with `--where`.
+fn skipped_text(m: &Manifest, sum: &PushSummary) -> String {
+    match &m.cond {
+        Some(w) => format!(
+            ", {} skipped ({} {} {} did not hold)",
+            sum.skipped, w.res, w.op, w.value
+        ),
+        None => String::new(),
     }
 }
 

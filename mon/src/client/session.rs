@@ -218,12 +218,7 @@ async fn ask(
     let session_ms = t0.elapsed().as_millis() as u64;
     let t1 = Instant::now();
     let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
-    let mut result = read_packet(&mut s, wait, g).await?;
-    // A second SessionOk can come on the stream when the Session also went over it
-    // (one; an entry that keeps sending them gets its result refused as malformed).
-    if matches!(result, Packet::SessionOk { .. }) {
-        result = read_packet(&mut s, wait, g).await?;
-    }
+    let result = read_result(&mut s, wait, g).await?;
     let (r, ack) = cs.on_result(result)?;
     let _ = framing::write_frame(&mut s, &ack.to_bytes()).await;
     Ok(Ok(Answered {
@@ -233,6 +228,17 @@ async fn ask(
         session_ms,
         query_ms: t1.elapsed().as_millis() as u64,
     }))
+}
+
+/// Reads the result packet. A second SessionOk can come on the stream before it when the
+/// Session also went over it (one; an entry that keeps sending them gets its result refused
+/// as malformed).
+async fn read_result(s: &mut TcpStream, wait: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+    let result = read_packet(s, wait, g).await?;
+    if matches!(result, Packet::SessionOk { .. }) {
+        return read_packet(s, wait, g).await;
+    }
+    Ok(result)
 }
 
 /// Prints one answer per operation; the exit code says whether every node answered. Nodes on

@@ -215,6 +215,16 @@ fn render(
     let principal = sd.principal.as_deref().or(d.principal.as_deref());
     let _ = writeln!(s, "principal:  {}", principal.unwrap_or("-"));
     let _ = writeln!(s, "key:        {}", key.fingerprint(HashAlg::Sha256));
+    render_lines(&mut s, d);
+    if let Some(u) = &sd.run_as {
+        let _ = writeln!(s, "run-as:     {u}");
+    }
+    render_where(&mut s, node, from);
+    s
+}
+
+/// The `line:` and `mon_policy:` lines: where in the policy files the decision comes from.
+fn render_lines(s: &mut String, d: &mon_policy::Decision) {
     let _ = writeln!(
         s,
         "line:       {}",
@@ -226,11 +236,6 @@ fn render(
         let lines: Vec<String> = d.policy_lines.iter().map(|l| l.to_string()).collect();
         let _ = writeln!(s, "mon_policy: {}", lines.join(", "));
     }
-    if let Some(u) = &sd.run_as {
-        let _ = writeln!(s, "run-as:     {u}");
-    }
-    render_where(&mut s, node, from);
-    s
 }
 
 /// The `operation:` lines: the one operation, or each with its verdict (the list stops at

@@ -61,7 +61,6 @@ fn load_cache(
     cfg: ReplayConfig,
     now_ms: u64,
 ) -> anyhow::Result<(ReplayCache, usize)> {
-    let skew = cfg.skew_ms;
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
@@ -75,19 +74,31 @@ fn load_cache(
             Ok((cache, n))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut cache = ReplayCache::new(cfg);
-            if state_dir.join("audit.jsonl").exists() {
-                tracing::warn!(
-                    "{} is missing but this node ran before: refusing sessions issued before now + {} s",
-                    path.display(),
-                    skew / 1000
-                );
-                cache.set_floor(now_ms + skew);
-            }
-            Ok((cache, 0))
+            Ok((cache_without_journal(state_dir, path, cfg, now_ms), 0))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// The cache of a node without a journal: empty, but a node that ran before (an audit log
+/// exists) refuses sessions issued before now + skew (their replays could not be told).
+fn cache_without_journal(
+    state_dir: &Path,
+    path: &Path,
+    cfg: ReplayConfig,
+    now_ms: u64,
+) -> ReplayCache {
+    let skew = cfg.skew_ms;
+    let mut cache = ReplayCache::new(cfg);
+    if state_dir.join("audit.jsonl").exists() {
+        tracing::warn!(
+            "{} is missing but this node ran before: refusing sessions issued before now + {} s",
+            path.display(),
+            skew / 1000
+        );
+        cache.set_floor(now_ms + skew);
+    }
+    cache
 }
 
 /// Compacts the journal: writes the cache's live entries to `tmp`, syncs it and renames it

@@ -27,13 +27,7 @@ const MIN_PREFIX: usize = 8;
 
 /// Finds the session's `session.accept` / `session.deny` record and writes its files.
 pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
-    let want = args.session_id.trim().to_ascii_lowercase();
-    if want.len() < MIN_PREFIX || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
-        anyhow::bail!(
-            "session id {:?}: expected at least {MIN_PREFIX} hex digits",
-            args.session_id
-        );
-    }
+    let want = session_prefix(&args.session_id)?;
     let given = args.log.clone().unwrap_or_else(super::default_log);
     let (path, mut reader) = super::open_log(&given)?;
     let mut search = Search {
@@ -56,6 +50,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     };
     write_export(&path, line_no, &rec, &args.out)?;
     Ok(exit::OK)
+}
+
+/// The session id prefix to look for: at least [`MIN_PREFIX`] hex digits, lower case.
+fn session_prefix(given: &str) -> anyhow::Result<String> {
+    let want = given.trim().to_ascii_lowercase();
+    if want.len() < MIN_PREFIX || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("session id {given:?}: expected at least {MIN_PREFIX} hex digits");
+    }
+    Ok(want)
 }
 
 /// The line's record when it is a `session.accept` / `session.deny` of a session whose id
