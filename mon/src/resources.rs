@@ -276,16 +276,7 @@ impl Resources {
         };
         let now = sample().await.map_err(err)?;
         let at = Instant::now();
-        let prev = self.last_cpu.lock().map(|g| *g).unwrap_or(None);
-        let base = match prev {
-            Some((t, times))
-                if (CPU_MIN_AGE..=CPU_MAX_AGE).contains(&at.duration_since(t))
-                    && times.total < now.total =>
-            {
-                Some(times)
-            }
-            _ => None,
-        };
+        let base = self.usable_last_sample(at, &now);
         let (first, second, second_at) = match base {
             Some(b) => (b, now, at),
             None => {
@@ -298,6 +289,21 @@ impl Resources {
             *g = Some((second_at, second));
         }
         Ok(cpu_percent(first, second))
+    }
+
+    /// The last sample when it is old enough to measure against (and not too old) and the
+    /// counters went forward since.
+    fn usable_last_sample(&self, at: Instant, now: &CpuTimes) -> Option<CpuTimes> {
+        let prev = self.last_cpu.lock().map(|g| *g).unwrap_or(None);
+        match prev {
+            Some((t, times))
+                if (CPU_MIN_AGE..=CPU_MAX_AGE).contains(&at.duration_since(t))
+                    && times.total < now.total =>
+            {
+                Some(times)
+            }
+            _ => None,
+        }
     }
 
     async fn read_command(&self, name: &str, cmd: &str) -> Result<f64, ResourceError> {

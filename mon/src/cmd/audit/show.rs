@@ -96,11 +96,7 @@ impl Filter {
             return false;
         }
         if let Some(s) = &self.session {
-            if !r
-                .session_id
-                .as_deref()
-                .is_some_and(|id| id.starts_with(s.as_str()))
-            {
+            if !r.session_id.as_deref().is_some_and(|id| id.starts_with(s)) {
                 return false;
             }
         }
