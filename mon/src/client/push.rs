@@ -146,7 +146,7 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
         .len();
     let block_size = block_size(a, size)?;
     let name = file_name(&a.file);
-    let timing = push_timing(g)?;
+    let timing = super::session::session_timing(g, SessionKind::Push)?;
     let mut manifest = build_manifest(
         &name,
         std::io::BufReader::new(&file),
@@ -171,18 +171,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The push session's timing from `--timeout` (checked against a push's range).
-fn push_timing(g: &GlobalOpts) -> anyhow::Result<SessionTiming> {
-    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
-    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
-        bail!("--timeout must be between 1 and 3600 seconds for a push");
-    }
-    Ok(SessionTiming::from_timeout(
-        (timeout_s * 1000.0) as u32,
-        SessionKind::Push,
-    ))
-}
-
 /// Runs `mon push`. Returns the exit code.
 pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let (signer, known) = super::session::load_key_and_known(g)?;
@@ -202,7 +190,9 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
-                return Ok(report_denied(g, &node, &code, &text, &*signer));
+                let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
+                print_denied_json(g, &node, &code, &text);
+                return Ok(exit);
             }
             Err(e) => return Err(e.into()),
         };
@@ -220,22 +210,14 @@ async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<Sess
     super::session::session_request(g, SessionKind::Push, ops, manifest, 0, &plan.timing).await
 }
 
-/// Reports a denial as a session does, plus the push's JSON line; returns the exit code.
-fn report_denied(
-    g: &GlobalOpts,
-    node: &str,
-    code: &str,
-    text: &str,
-    signer: &dyn mon_keys::sshsig::Signer,
-) -> u8 {
-    let exit = super::session::report_denied(g, node, code, text, signer);
+/// With `--json`, the push's line for a denial (after the session's report of it).
+fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
     if g.json {
         println!(
             "{}",
             json!({"command": "push", "denied_by": node, "code": code, "reason": text})
         );
     }
-    exit
 }
 
 /// The progress bar: `N/T nodes complete; source served BYTES (RATE) ELAPSED` (hidden with

@@ -142,7 +142,7 @@ fn run(
     members: bool,
 ) -> anyhow::Result<u8> {
     let (signer, known) = load_key_and_known(g)?;
-    let timing = query_timing(g)?;
+    let timing = session_timing(g, SessionKind::Query)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -163,16 +163,22 @@ fn run(
     })
 }
 
-/// A query session's timing from `--timeout` (checked against a query's range).
-fn query_timing(g: &GlobalOpts) -> anyhow::Result<SessionTiming> {
-    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
-    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
-        bail!("--timeout must be between 0.1 and 3600 seconds");
+/// The session's timing from `--timeout` (its default and range are the kind's).
+pub(super) fn session_timing(g: &GlobalOpts, kind: SessionKind) -> anyhow::Result<SessionTiming> {
+    let timeout = g.timeout.unwrap_or(kind.default_timeout_s());
+    let range = kind.timeout_range_s();
+    if !range.contains(&timeout) {
+        let what = match kind {
+            SessionKind::Query => "",
+            SessionKind::Push => " for a push",
+        };
+        bail!(
+            "--timeout must be between {} and {} seconds{what}",
+            range.start(),
+            range.end()
+        );
     }
-    Ok(SessionTiming::from_timeout(
-        (timeout * 1000.0) as u32,
-        SessionKind::Query,
-    ))
+    Ok(SessionTiming::from_timeout((timeout * 1000.0) as u32, kind))
 }
 
 /// The session to sign: the slice, principal, targets and overlay from the options, the
