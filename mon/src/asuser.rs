@@ -167,23 +167,34 @@ fn passwd_entry(
         }
         // SAFETY: on success pw_name and pw_dir (when not null) point to NUL-terminated
         // strings inside `buf`, which is still alive here.
-        let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-        let home = if pwd.pw_dir.is_null() {
-            PathBuf::from("/")
-        } else {
-            // SAFETY: as above.
-            let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
-            PathBuf::from(OsStr::from_bytes(dir.to_bytes()))
-        };
-        let groups = group_list(name, pwd.pw_gid)?;
-        return Ok(Some(User {
-            name: name.to_string_lossy().into_owned(),
-            uid: pwd.pw_uid,
-            gid: pwd.pw_gid,
-            groups,
-            home,
-        }));
+        return unsafe { user_of(&pwd) }.map(Some);
     }
+}
+
+/// The user a found `passwd` entry describes, with its groups.
+///
+/// # Safety
+/// `pwd.pw_name` must point to a NUL-terminated string, and `pwd.pw_dir` be null or point to
+/// one, both alive for the call (as `getpw*_r` leaves them in its buffer on success).
+#[allow(unsafe_code)]
+unsafe fn user_of(pwd: &libc::passwd) -> io::Result<User> {
+    // SAFETY: the caller's promise.
+    let name = unsafe { CStr::from_ptr(pwd.pw_name) };
+    let home = if pwd.pw_dir.is_null() {
+        PathBuf::from("/")
+    } else {
+        // SAFETY: the caller's promise.
+        let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
+        PathBuf::from(OsStr::from_bytes(dir.to_bytes()))
+    };
+    let groups = group_list(name, pwd.pw_gid)?;
+    Ok(User {
+        name: name.to_string_lossy().into_owned(),
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+        groups,
+        home,
+    })
 }
 
 /// The groups of user `name` whose primary group is `gid` (getgrouplist).

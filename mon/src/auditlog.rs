@@ -172,28 +172,9 @@ impl AuditLog {
             return Ok(first..first);
         }
         let saved = self.chain.clone();
-        let ts = now_rfc3339();
-        let mut buf = String::new();
-        for ev in evs {
-            buf.push_str(&self.chain.seal(&self.node, &ts, ev));
-            buf.push('\n');
-        }
-        let res = self.file.write_all(buf.as_bytes()).and_then(|()| {
-            if sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(source) = res {
-            self.chain = saved;
-            let rolled_back = self
-                .file
-                .set_len(self.len)
-                .and_then(|()| self.file.sync_data());
-            if rolled_back.is_err() {
-                self.poisoned = true;
-            }
+        let buf = self.seal_all(evs);
+        if let Err(source) = self.write_out(buf.as_bytes(), sync) {
+            self.roll_back(saved);
             return Err(AuditError::Io {
                 path: self.path.clone(),
                 op: "append to",
@@ -202,6 +183,39 @@ impl AuditLog {
         }
         self.len += buf.len() as u64;
         Ok(first..self.chain.next_seq())
+    }
+
+    /// One write of the batch's lines, synced when `sync`.
+    fn write_out(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        if sync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// The records sealed into the chain (one line each, one timestamp for the batch).
+    fn seal_all(&mut self, evs: &[AuditEvent]) -> String {
+        let ts = now_rfc3339();
+        let mut buf = String::new();
+        for ev in evs {
+            buf.push_str(&self.chain.seal(&self.node, &ts, ev));
+            buf.push('\n');
+        }
+        buf
+    }
+
+    /// Undoes a failed batch: the chain as it was, the file cut back to its length before
+    /// (synced); if that fails the log is poisoned.
+    fn roll_back(&mut self, saved: Chain) {
+        self.chain = saved;
+        let rolled_back = self
+            .file
+            .set_len(self.len)
+            .and_then(|()| self.file.sync_data());
+        if rolled_back.is_err() {
+            self.poisoned = true;
+        }
     }
 
     /// A second handle on the log file, for syncing it from another thread (`fdatasync` on

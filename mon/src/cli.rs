@@ -143,7 +143,11 @@ pub fn run() -> anyhow::Result<u8> {
              and X25519, for `mon sim` only); build without it for anything else"
         );
     }
-    let g = &global;
+    run_command(&global, command)
+}
+
+/// Runs one command: a query session, or the command's own `run`.
+fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
     let q = |name: &str, query: Query| run_session(g, name, vec![query], false);
     match command {
         Command::Count => q("count", Query::Count),

@@ -177,30 +177,7 @@ async fn as_user(cmd: &mut Command, user: &str) -> Result<(), ExecError> {
     let me = crate::asuser::euid();
     if me == 0 {
         crate::asuser::check_untraceable(user)?;
-        let (groups, uid, gid) = crate::asuser::creds(&found);
-        // The working directory is entered as the user (its home, else `/`).
-        let home =
-            CString::new(found.home.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"/"));
-        // SAFETY: the closure runs in the forked child before exec; it only makes the
-        // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
-        // fork (no allocation, no locks), which is async-signal-safe.
-        #[allow(unsafe_code)]
-        unsafe {
-            cmd.pre_exec(move || {
-                crate::asuser::become_user(&groups, uid, gid)?;
-                if rustix::process::chdir(home.as_c_str()).is_err() {
-                    rustix::process::chdir(c"/")?;
-                }
-                Ok(())
-            });
-        }
-        // None of the server's environment (what its service manager or operator gave
-        // it): only a search path and the user's own variables, as `su -` gives.
-        cmd.env_clear()
-            .env("PATH", USER_PATH)
-            .env("HOME", &found.home)
-            .env("USER", user)
-            .env("LOGNAME", user);
+        become_in_child(cmd, user, &found);
     } else if found.uid != me {
         return Err(crate::asuser::AsUserError::NotRoot {
             user: user.to_string(),
@@ -209,6 +186,35 @@ async fn as_user(cmd: &mut Command, user: &str) -> Result<(), ExecError> {
         .into());
     }
     Ok(())
+}
+
+/// As root: the child becomes `found` before exec (groups, ids, its home as working
+/// directory) with a clean environment.
+fn become_in_child(cmd: &mut Command, user: &str, found: &crate::asuser::User) {
+    let (groups, uid, gid) = crate::asuser::creds(found);
+    // The working directory is entered as the user (its home, else `/`).
+    let home =
+        CString::new(found.home.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"/"));
+    // SAFETY: the closure runs in the forked child before exec; it only makes the
+    // setgroups/setresgid/setresuid/chdir system calls on data allocated before the
+    // fork (no allocation, no locks), which is async-signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            crate::asuser::become_user(&groups, uid, gid)?;
+            if rustix::process::chdir(home.as_c_str()).is_err() {
+                rustix::process::chdir(c"/")?;
+            }
+            Ok(())
+        });
+    }
+    // None of the server's environment (what its service manager or operator gave
+    // it): only a search path and the user's own variables, as `su -` gives.
+    cmd.env_clear()
+        .env("PATH", USER_PATH)
+        .env("HOME", &found.home)
+        .env("USER", user)
+        .env("LOGNAME", user);
 }
 
 /// One output stream as read: its first bytes, and whether more were dropped.
@@ -246,20 +252,25 @@ async fn wait_capped(
     };
     let (status, timed_out) = match finished {
         Ok(status) => (status, false),
-        Err(_elapsed) => {
-            if let Some(pgid) = pgid {
-                kill_group(pgid);
-            }
-            let _ = child.start_kill();
-            // Reap it; SIGKILL cannot be ignored, but never wait forever.
-            let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-                Ok(s) => s,
-                Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
-            };
-            (status, true)
-        }
+        Err(_elapsed) => (kill_and_reap(&mut child, pgid).await, true),
     };
     (status, timed_out, (out, out_over), (err, err_over))
+}
+
+/// At the timeout: kills the child's process group (`pgid`) and the child, then reaps it.
+async fn kill_and_reap(
+    child: &mut tokio::process::Child,
+    pgid: Option<u32>,
+) -> io::Result<std::process::ExitStatus> {
+    if let Some(pgid) = pgid {
+        kill_group(pgid);
+    }
+    let _ = child.start_kill();
+    // Reap it; SIGKILL cannot be ignored, but never wait forever.
+    match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+        Ok(s) => s,
+        Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,20 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     false
 }
 
+/// At the byte limit without a match: `Ok(Some(false))` when the reader is at its end,
+/// `Ok(None)` when more data follows.
+fn more_after_limit<R: Read>(r: &mut R) -> io::Result<Option<bool>> {
+    let mut one = [0u8; 1];
+    loop {
+        match r.read(&mut one) {
+            Ok(0) => return Ok(Some(false)),
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Streaming search over a reader; `Ok(None)` when `max_bytes` were read without a match and
 /// more data follows.
 fn search<R: Read>(
@@ -133,16 +147,7 @@ fn search<R: Read>(
             .unwrap_or(usize::MAX)
             .min(chunk);
         if want == 0 {
-            // At the limit: is there more?
-            let mut one = [0u8; 1];
-            loop {
-                match r.read(&mut one) {
-                    Ok(0) => return Ok(Some(false)),
-                    Ok(_) => return Ok(None),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            return more_after_limit(&mut r);
         }
         let n = match r.read(&mut buf[..want]) {
             Ok(0) => return Ok(Some(false)),
@@ -181,13 +186,58 @@ pub fn grep_file_within(
     grep_file_chunked(path, word, max_bytes, CHUNK, grep_paths)
 }
 
+/// Where the kernel resolved the path to (through any symbolic link; `again` names the open
+/// handle), checked with the policy's own matcher; a name that is not UTF-8 cannot match and
+/// is refused.
+fn check_grep_paths(path: &Path, again: &str, grep_paths: &[Vec<String>]) -> Result<(), GrepError> {
+    let real = rustix::fs::readlinkat(CWD, again, Vec::new()).map_err(|e| open_err(path, e))?;
+    let real = PathBuf::from(std::ffi::OsString::from_vec(real.into_bytes()));
+    let ok = real
+        .to_str()
+        .is_some_and(|r| mon_policy::grep_path_allowed(r, grep_paths));
+    if !ok {
+        return Err(GrepError::OutsideGrepPaths {
+            path: path.to_path_buf(),
+            real,
+        });
+    }
+    Ok(())
+}
+
 /// Opens `path` for reading if it is a regular file whose real path `grep_paths` allow,
 /// without opening anything else (see the module docs).
 fn open_regular(path: &Path, grep_paths: &[Vec<String>]) -> Result<File, GrepError> {
-    let open_err = |e: rustix::io::Errno| GrepError::Open {
+    let handle = open_path_handle(path)?;
+    let st = rustix::fs::fstat(&handle).map_err(|e| open_err(path, e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(GrepError::NotRegular {
+            path: path.to_path_buf(),
+        });
+    }
+    let again = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
+    if !grep_paths.is_empty() {
+        check_grep_paths(path, &again, grep_paths)?;
+    }
+    let fd = rustix::fs::openat(
+        CWD,
+        again.as_str(),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| open_err(path, e))?;
+    Ok(File::from(fd))
+}
+
+fn open_err(path: &Path, e: rustix::io::Errno) -> GrepError {
+    GrepError::Open {
         path: path.to_path_buf(),
         source: e.into(),
-    };
+    }
+}
+
+/// An `O_PATH` handle on the absolute `path`, resolved without magic links and not on
+/// procfs (nothing is opened for reading yet).
+fn open_path_handle(path: &Path) -> Result<rustix::fd::OwnedFd, GrepError> {
     // Relative paths start at the server's working directory (shared by the worker thread),
     // where the user might have no way in: a directory the user may search below one the
     // user may not.
@@ -205,45 +255,16 @@ fn open_regular(path: &Path, grep_paths: &[Vec<String>]) -> Result<File, GrepErr
         Mode::empty(),
         ResolveFlags::NO_MAGICLINKS,
     )
-    .map_err(open_err)?;
+    .map_err(|e| open_err(path, e))?;
     // Nothing on procfs: the worker thread shares the server's process, so /proc/self/… is
     // the server's (its memory map, its environment).
-    let fs = rustix::fs::fstatfs(&handle).map_err(open_err)?;
+    let fs = rustix::fs::fstatfs(&handle).map_err(|e| open_err(path, e))?;
     if fs.f_type == rustix::fs::PROC_SUPER_MAGIC {
         return Err(GrepError::Proc {
             path: path.to_path_buf(),
         });
     }
-    let st = rustix::fs::fstat(&handle).map_err(open_err)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(GrepError::NotRegular {
-            path: path.to_path_buf(),
-        });
-    }
-    let again = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
-    // Where the kernel resolved the path to (through any symbolic link), checked with the
-    // policy's own matcher; a name that is not UTF-8 cannot match and is refused.
-    if !grep_paths.is_empty() {
-        let real = rustix::fs::readlinkat(CWD, again.as_str(), Vec::new()).map_err(open_err)?;
-        let real = PathBuf::from(std::ffi::OsString::from_vec(real.into_bytes()));
-        let ok = real
-            .to_str()
-            .is_some_and(|r| mon_policy::grep_path_allowed(r, grep_paths));
-        if !ok {
-            return Err(GrepError::OutsideGrepPaths {
-                path: path.to_path_buf(),
-                real,
-            });
-        }
-    }
-    let fd = rustix::fs::openat(
-        CWD,
-        again.as_str(),
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .map_err(open_err)?;
-    Ok(File::from(fd))
+    Ok(handle)
 }
 
 fn grep_file_chunked(

@@ -166,23 +166,8 @@ impl Landing {
     /// without a symbolic link, and the free space there.
     pub fn create(push_dir: &Path, dest: &Path, size: u64) -> Result<Landing, LandError> {
         let (parent, name) = split_beneath(push_dir, dest)?;
-        let pd = rustix::fs::open(
-            push_dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => LandError::NoDir {
-                path: push_dir.to_path_buf(),
-            },
-            e => LandError::from_io(push_dir, e.into(), size),
-        })?;
         let dir_path = push_dir.join(&parent);
-        let dir = if parent.as_os_str().is_empty() {
-            pd
-        } else {
-            open_beneath(&pd, &parent).map_err(|e| dir_error(e, &dir_path, push_dir, size))?
-        };
+        let dir = open_dest_dir(push_dir, &parent, &dir_path, size)?;
         match rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
                 return Err(LandError::IsDir {
@@ -192,11 +177,7 @@ impl Landing {
             Ok(_) | Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(LandError::from_io(dest, e.into(), size)),
         }
-        let st = rustix::fs::fstatvfs(&dir)
-            .map_err(|e| LandError::from_io(&dir_path, e.into(), size))?;
-        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-        let free = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
-        check_space(&dir_path, size, free)?;
+        check_space(&dir_path, size, free_space_at(&dir, &dir_path, size)?)?;
         let (tmp, file) = create_temp(dir.as_fd(), &dir_path, &name, size)?;
         let landing = Landing {
             dest: dest.to_path_buf(),
@@ -258,6 +239,21 @@ impl Landing {
             .map_err(|e| LandError::from_io(&tmp_path, e, size))?;
         rustix::fs::fchmod(&self.file, Mode::from_raw_mode(mode))
             .map_err(|e| LandError::from_io(&tmp_path, e.into(), size))?;
+        self.rename_over_dest()?;
+        self.committed = true;
+        let landed = self
+            .file
+            .try_clone()
+            .map_err(|e| LandError::from_io(&self.dest, e, size))?;
+        rustix::fs::fsync(&self.dir)
+            .map_err(|e| LandError::from_io(&self.dir_path, e.into(), size))?;
+        Ok(landed)
+    }
+}
+
+impl Landing {
+    /// Renames the temporary file over DEST (a directory there is [`LandError::IsDir`]).
+    fn rename_over_dest(&self) -> Result<(), LandError> {
         rustix::fs::renameat(
             &self.dir,
             self.tmp.as_os_str(),
@@ -270,17 +266,41 @@ impl Landing {
                     path: self.dest.clone(),
                 }
             }
-            e => LandError::from_io(&self.dest, e.into(), size),
-        })?;
-        self.committed = true;
-        let landed = self
-            .file
-            .try_clone()
-            .map_err(|e| LandError::from_io(&self.dest, e, size))?;
-        rustix::fs::fsync(&self.dir)
-            .map_err(|e| LandError::from_io(&self.dir_path, e.into(), size))?;
-        Ok(landed)
+            e => LandError::from_io(&self.dest, e.into(), self.size),
+        })
     }
+}
+
+/// The bytes free to an unprivileged user on the file system of `dir`.
+fn free_space_at(dir: &OwnedFd, dir_path: &Path, size: u64) -> Result<u64, LandError> {
+    let st = rustix::fs::fstatvfs(dir).map_err(|e| LandError::from_io(dir_path, e.into(), size))?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// Opens DEST's directory `parent` (relative) beneath `push_dir` without following a
+/// symbolic link; `dir_path` names it in errors.
+fn open_dest_dir(
+    push_dir: &Path,
+    parent: &Path,
+    dir_path: &Path,
+    size: u64,
+) -> Result<OwnedFd, LandError> {
+    let pd = rustix::fs::open(
+        push_dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => LandError::NoDir {
+            path: push_dir.to_path_buf(),
+        },
+        e => LandError::from_io(push_dir, e.into(), size),
+    })?;
+    if parent.as_os_str().is_empty() {
+        return Ok(pd);
+    }
+    open_beneath(&pd, parent).map_err(|e| dir_error(e, dir_path, push_dir, size))
 }
 
 impl Drop for Landing {

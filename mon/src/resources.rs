@@ -236,38 +236,13 @@ impl Resources {
         if let Some(cmd) = self.defs.get(name) {
             return self.read_command(name, cmd).await;
         }
-        let read_err = |what: &'static str, detail: String| ResourceError::Read {
-            name: name.to_string(),
-            what,
-            detail,
-        };
+        let read_err = |what: &'static str, detail: String| read_err(name, what, detail);
         match name {
-            "load" | "load5" | "load15" => {
-                let field = match name {
-                    "load" => 0,
-                    "load5" => 1,
-                    _ => 2,
-                };
-                let text = tokio::fs::read_to_string("/proc/loadavg")
-                    .await
-                    .map_err(|e| read_err("/proc/loadavg", e.to_string()))?;
-                parse_loadavg(&text, field)
-                    .ok_or_else(|| read_err("/proc/loadavg", "unexpected format".into()))
-            }
+            "load" => read_proc_field(name, "/proc/loadavg", 0).await,
+            "load5" => read_proc_field(name, "/proc/loadavg", 1).await,
+            "load15" => read_proc_field(name, "/proc/loadavg", 2).await,
             "cpu" => self.read_cpu().await,
-            "mem" => {
-                let bytes = tokio::task::spawn_blocking(|| {
-                    let mut sys = sysinfo::System::new();
-                    sys.refresh_memory();
-                    sys.available_memory()
-                })
-                .await
-                .map_err(|e| read_err("memory information", e.to_string()))?;
-                if bytes == 0 {
-                    return Err(read_err("memory information", "no value reported".into()));
-                }
-                Ok(bytes as f64 / (1024.0 * 1024.0))
-            }
+            "mem" => read_mem(name).await,
             "disk" => {
                 let free = tokio::task::spawn_blocking(|| statvfs_free("/"))
                     .await
@@ -279,13 +254,7 @@ impl Resources {
                 .await
                 .map_err(|e| read_err("/proc", e.to_string()))?
                 .map_err(|e| read_err("/proc", e.to_string())),
-            "uptime" => {
-                let text = tokio::fs::read_to_string("/proc/uptime")
-                    .await
-                    .map_err(|e| read_err("/proc/uptime", e.to_string()))?;
-                parse_loadavg(&text, 0)
-                    .ok_or_else(|| read_err("/proc/uptime", "unexpected format".into()))
-            }
+            "uptime" => read_proc_field(name, "/proc/uptime", 0).await,
             _ => Err(ResourceError::Unknown {
                 name: cut(name, 80),
                 known: self.names().join(", "),
@@ -307,16 +276,7 @@ impl Resources {
         };
         let now = sample().await.map_err(err)?;
         let at = Instant::now();
-        let prev = self.last_cpu.lock().map(|g| *g).unwrap_or(None);
-        let base = match prev {
-            Some((t, times))
-                if (CPU_MIN_AGE..=CPU_MAX_AGE).contains(&at.duration_since(t))
-                    && times.total < now.total =>
-            {
-                Some(times)
-            }
-            _ => None,
-        };
+        let base = self.usable_last_sample(at, &now);
         let (first, second, second_at) = match base {
             Some(b) => (b, now, at),
             None => {
@@ -329,6 +289,21 @@ impl Resources {
             *g = Some((second_at, second));
         }
         Ok(cpu_percent(first, second))
+    }
+
+    /// The last sample when it is old enough to measure against (and not too old) and the
+    /// counters went forward since.
+    fn usable_last_sample(&self, at: Instant, now: &CpuTimes) -> Option<CpuTimes> {
+        let prev = self.last_cpu.lock().map(|g| *g).unwrap_or(None);
+        match prev {
+            Some((t, times))
+                if (CPU_MIN_AGE..=CPU_MAX_AGE).contains(&at.duration_since(t))
+                    && times.total < now.total =>
+            {
+                Some(times)
+            }
+            _ => None,
+        }
     }
 
     async fn read_command(&self, name: &str, cmd: &str) -> Result<f64, ResourceError> {
@@ -345,22 +320,7 @@ impl Resources {
             });
         }
         if outcome.exit != Some(0) {
-            let status = match (outcome.exit, outcome.signal) {
-                (Some(c), _) => format!("exited with {c}"),
-                (None, Some(s)) => format!("was killed by signal {s}"),
-                (None, None) => "ended without a status".to_string(),
-            };
-            let first = outcome.stderr.lines().next().unwrap_or("").trim();
-            let stderr = if first.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", cut(first, 200))
-            };
-            return Err(ResourceError::CommandFailed {
-                name: name.to_string(),
-                status,
-                stderr,
-            });
+            return Err(command_failed(name, &outcome));
         }
         let text = outcome.stdout.trim();
         match text.parse::<f64>() {
@@ -371,6 +331,65 @@ impl Resources {
             }),
         }
     }
+}
+
+/// A resource command that did not exit 0: how it ended and the first line of its stderr.
+fn command_failed(name: &str, outcome: &mon_proto::agg::ExecOutcome) -> ResourceError {
+    let status = match (outcome.exit, outcome.signal) {
+        (Some(c), _) => format!("exited with {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        (None, None) => "ended without a status".to_string(),
+    };
+    let first = outcome.stderr.lines().next().unwrap_or("").trim();
+    let stderr = if first.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", cut(first, 200))
+    };
+    ResourceError::CommandFailed {
+        name: name.to_string(),
+        status,
+        stderr,
+    }
+}
+
+fn read_err(name: &str, what: &'static str, detail: String) -> ResourceError {
+    ResourceError::Read {
+        name: name.to_string(),
+        what,
+        detail,
+    }
+}
+
+/// The `field`th number of a `/proc` file of numbers on one line (loadavg, uptime).
+async fn read_proc_field(
+    name: &str,
+    path: &'static str,
+    field: usize,
+) -> Result<f64, ResourceError> {
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| read_err(name, path, e.to_string()))?;
+    parse_loadavg(&text, field).ok_or_else(|| read_err(name, path, "unexpected format".into()))
+}
+
+/// Available memory in MiB.
+async fn read_mem(name: &str) -> Result<f64, ResourceError> {
+    let bytes = tokio::task::spawn_blocking(|| {
+        let mut sys = sysinfo::System::new();
+        sys.refresh_memory();
+        sys.available_memory()
+    })
+    .await
+    .map_err(|e| read_err(name, "memory information", e.to_string()))?;
+    if bytes == 0 {
+        return Err(read_err(
+            name,
+            "memory information",
+            "no value reported".into(),
+        ));
+    }
+    Ok(bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// Number of processes: the numeric entries of `/proc`.

@@ -90,23 +90,54 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let user_key = dir.join("user_ed25519");
-    if !user_key.exists() {
-        let st = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "testbed-user", "-f"])
-            .arg(&user_key)
-            .stdin(Stdio::null())
-            .status()
-            .context("running ssh-keygen (install openssh-client)")?;
-        if !st.success() {
-            bail!("ssh-keygen failed making {}", user_key.display());
-        }
-    }
+    make_user_key(&user_key)?;
     let user_pub = std::fs::read_to_string(dir.join("user_ed25519.pub"))?;
     let user_pub = user_pub
         .split_whitespace()
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
+    let known = make_node_keys(dir, n, port)?;
+    write(&dir.join("known_nodes"), &known)?;
+    let (run_as, push_dir) = prepare_run_as(dir)?;
+    let signers = format!("testbed-user namespaces=\"mon-*@mon\" {user_pub} testbed\n");
+    let policy = format!(
+        "# Testbed: push narrowed to the testbed's directory; everything as {run_as}.\ntestbed-user push-dirs=\"{}\",run-as=\"{run_as}\"\n",
+        push_dir.display()
+    );
+    let server_conf = format!(
+        "# The run-as users each slice may name on this node.\nrun-as-users testbed {run_as}\n"
+    );
+    for i in 1..=n {
+        let conf = dir.join(format!("n{i}/config"));
+        write(&conf.join("known_nodes"), &known)?;
+        write(&conf.join("slices/testbed/allowed_signers"), &signers)?;
+        write(&conf.join("slices/testbed/mon_policy"), &policy)?;
+        write(&conf.join(crate::server::conf::FILE_NAME), &server_conf)?;
+    }
+    Ok(user_key)
+}
+
+/// Makes the testbed user's SSH key with `ssh-keygen` unless it exists.
+fn make_user_key(user_key: &Path) -> anyhow::Result<()> {
+    if user_key.exists() {
+        return Ok(());
+    }
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "testbed-user", "-f"])
+        .arg(user_key)
+        .stdin(Stdio::null())
+        .status()
+        .context("running ssh-keygen (install openssh-client)")?;
+    if !st.success() {
+        bail!("ssh-keygen failed making {}", user_key.display());
+    }
+    Ok(())
+}
+
+/// Makes each node's directories and node key (kept when it exists); returns the
+/// `known_nodes` text naming them all.
+fn make_node_keys(dir: &Path, n: u32, port: u16) -> anyhow::Result<String> {
     let mut known = String::new();
     for i in 1..=n {
         let nd = dir.join(format!("n{i}"));
@@ -127,7 +158,11 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
             key.public_openssh()
         ));
     }
-    write(&dir.join("known_nodes"), &known)?;
+    Ok(known)
+}
+
+/// Picks the run-as user and makes the push directory it may write; returns both.
+fn prepare_run_as(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     // Exec, grep and push run as the invoking user, or as `nobody` under root (a root server
     // acts for a user only as a run-as user its server.conf allows).
     let root = crate::asuser::is_root();
@@ -147,22 +182,7 @@ fn lay_out(dir: &Path, n: u32, port: u16) -> anyhow::Result<PathBuf> {
         std::os::unix::fs::chown(&push_dir, Some(user.uid), Some(user.gid))
             .with_context(|| format!("chown {run_as} {}", push_dir.display()))?;
     }
-    let signers = format!("testbed-user namespaces=\"mon-*@mon\" {user_pub} testbed\n");
-    let policy = format!(
-        "# Testbed: push narrowed to the testbed's directory; everything as {run_as}.\ntestbed-user push-dirs=\"{}\",run-as=\"{run_as}\"\n",
-        push_dir.display()
-    );
-    let server_conf = format!(
-        "# The run-as users each slice may name on this node.\nrun-as-users testbed {run_as}\n"
-    );
-    for i in 1..=n {
-        let conf = dir.join(format!("n{i}/config"));
-        write(&conf.join("known_nodes"), &known)?;
-        write(&conf.join("slices/testbed/allowed_signers"), &signers)?;
-        write(&conf.join("slices/testbed/mon_policy"), &policy)?;
-        write(&conf.join(crate::server::conf::FILE_NAME), &server_conf)?;
-    }
-    Ok(user_key)
+    Ok((run_as, push_dir))
 }
 
 /// The run-as user of a testbed started by root.
@@ -170,9 +190,8 @@ pub const RUN_AS_UNDER_ROOT: &str = "nobody";
 
 /// Runs the testbed.
 pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
-    if a.nodes == 0 || a.nodes > 10_000 {
-        bail!("--nodes must be between 1 and 10000");
-    }
+    check_args(&a)?;
+    // Kept until the testbed stops: dropping it removes the directory.
     let tmp;
     let dir = match &a.dir {
         Some(d) => d.clone(),
@@ -202,21 +221,39 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
             .and_then(|c| u8::try_from(c).ok())
             .unwrap_or(crate::exit::LOCAL_ERROR));
     }
-    println!("MON testbed is up. Try, in another shell:");
-    println!(
-        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
-        exe.display(),
-        user_key.display(),
-        dir.join("known_nodes").display(),
-        client.first
-    );
-    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
-    println!("Ctrl-C stops every server.");
+    print_try_hint(&client);
+    wait_for_ctrl_c()?;
+    Ok(crate::exit::OK)
+}
+
+/// Blocks until Ctrl-C (the servers stop when the testbed drops them).
+fn wait_for_ctrl_c() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async { tokio::signal::ctrl_c().await })?;
-    Ok(crate::exit::OK)
+    Ok(())
+}
+
+fn check_args(a: &TestbedArgs) -> anyhow::Result<()> {
+    if a.nodes == 0 || a.nodes > 10_000 {
+        bail!("--nodes must be between 1 and 10000");
+    }
+    Ok(())
+}
+
+/// Tells the user how to query the running testbed.
+fn print_try_hint(client: &Client<'_>) {
+    println!("MON testbed is up. Try, in another shell:");
+    println!(
+        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
+        client.exe.display(),
+        client.key.display(),
+        client.dir.join("known_nodes").display(),
+        client.first
+    );
+    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
+    println!("Ctrl-C stops every server.");
 }
 
 /// Starts the servers n1… (each logs to its `server.log`), joining through the first three.
@@ -276,6 +313,37 @@ impl Client<'_> {
     }
 }
 
+/// Fails naming the log of the first server that exited.
+fn check_servers_run(servers: &mut Servers, dir: &Path) -> anyhow::Result<()> {
+    for (i, s) in servers.0.iter_mut().enumerate() {
+        if let Ok(Some(st)) = s.try_wait() {
+            bail!(
+                "server n{} exited ({st}); see {}",
+                i + 1,
+                dir.join(format!("n{}/server.log", i + 1)).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One `count` through the first node: the count and the nodes missing, or `None` when the
+/// answer is not JSON.
+fn count_once(client: &Client<'_>) -> anyhow::Result<Option<(u64, Option<u64>)>> {
+    let out = client
+        .command(&[
+            "--json".into(),
+            "--timeout".into(),
+            "3".into(),
+            "count".into(),
+        ])
+        .stderr(Stdio::null())
+        .output()?;
+    Ok(serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .map(|v| (v["result"].as_u64().unwrap_or(0), v["missing"].as_u64())))
+}
+
 /// Settles: until three counts in a row reach every node with nothing missing (or
 /// `--settle-timeout`); fails if a server exits.
 fn settle(
@@ -288,28 +356,11 @@ fn settle(
     let mut last = 0u64;
     let mut complete_in_a_row = 0;
     loop {
-        for (i, s) in servers.0.iter_mut().enumerate() {
-            if let Ok(Some(st)) = s.try_wait() {
-                bail!(
-                    "server n{} exited ({st}); see {}",
-                    i + 1,
-                    dir.join(format!("n{}/server.log", i + 1)).display()
-                );
-            }
-        }
-        let out = client
-            .command(&[
-                "--json".into(),
-                "--timeout".into(),
-                "3".into(),
-                "count".into(),
-            ])
-            .stderr(Stdio::null())
-            .output()?;
+        check_servers_run(servers, dir)?;
         let mut complete = false;
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
-            last = v["result"].as_u64().unwrap_or(0);
-            complete = last >= u64::from(a.nodes) && v["missing"].as_u64() == Some(0);
+        if let Some((count, missing)) = count_once(client)? {
+            last = count;
+            complete = last >= u64::from(a.nodes) && missing == Some(0);
         }
         complete_in_a_row = if complete { complete_in_a_row + 1 } else { 0 };
         if complete_in_a_row >= 3 {

@@ -27,6 +27,42 @@ impl<S> std::fmt::Debug for Worker<S> {
     }
 }
 
+/// The worker thread's life: becomes `user`, builds its state (either failure goes to
+/// `ready` and ends the thread), then runs the jobs until the worker is dropped.
+fn worker_thread<S, E>(
+    user: Option<User>,
+    init: impl FnOnce() -> Result<S, E>,
+    rx: mpsc::Receiver<Job<S>>,
+    ready: mpsc::Sender<Result<(), E>>,
+) where
+    E: From<AsUserError>,
+{
+    if let Some(u) = &user {
+        let (groups, uid, gid) = creds(u);
+        // Checks itself that the kernel took the thread's new file-system ids.
+        let switched = act_as_user_on_thread(&groups, uid, gid);
+        if let Err(source) = switched {
+            let _ = ready.send(Err(E::from(AsUserError::Become {
+                user: u.name.clone(),
+                source,
+            })));
+            return;
+        }
+    }
+    let mut state = match init() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    while let Ok(job) = rx.recv() {
+        job(&mut state);
+    }
+    // `state` drops here, still as the user (e.g. removing a temporary file).
+}
+
 impl<S: 'static> Worker<S> {
     /// Starts a thread that becomes `user` (none: keeps the server's credentials, which
     /// [`super::resolve`] allows only on a server not running as root) and then builds its
@@ -43,32 +79,7 @@ impl<S: 'static> Worker<S> {
         let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
         let thread = std::thread::Builder::new()
             .name(format!("as-{name}"))
-            .spawn(move || {
-                if let Some(u) = &user {
-                    let (groups, uid, gid) = creds(u);
-                    // Checks itself that the kernel took the thread's new file-system ids.
-                    let switched = act_as_user_on_thread(&groups, uid, gid);
-                    if let Err(source) = switched {
-                        let _ = ready_tx.send(Err(E::from(AsUserError::Become {
-                            user: u.name.clone(),
-                            source,
-                        })));
-                        return;
-                    }
-                }
-                let mut state = match init() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                while let Ok(job) = rx.recv() {
-                    job(&mut state);
-                }
-                // `state` drops here, still as the user (e.g. removing a temporary file).
-            })
+            .spawn(move || worker_thread(user, init, rx, ready_tx))
             .map_err(|_| E::from(AsUserError::Thread(name.clone())))?;
         let w = Worker {
             tx: Some(tx),

@@ -68,19 +68,7 @@ impl Outcome {
             s.push('\n');
         }
         let c = &self.coverage;
-        for (what, l) in [
-            ("missing", &c.missing),
-            ("denied", &c.denied),
-            ("failed", &c.failed),
-        ] {
-            for e in l.entries() {
-                s.push_str(&format!("{what}: {} ({})\n", e.node, e.reason));
-            }
-            let shown = l.entries().len() as u64;
-            if l.total() > shown {
-                s.push_str(&format!("{what}: … and {} more\n", l.total() - shown));
-            }
-        }
+        render_problem_nodes(&mut s, c);
         s.push_str(&format!(
             "answered {} / missing {} / denied {}{} · session set-up {} ms · query {} ms (entry {})\n",
             c.answered,
@@ -95,25 +83,48 @@ impl Outcome {
     }
 }
 
+/// The nodes missing, denied or failed, each with its reason (and how many more were not
+/// listed).
+fn render_problem_nodes(s: &mut String, c: &Coverage) {
+    for (what, l) in [
+        ("missing", &c.missing),
+        ("denied", &c.denied),
+        ("failed", &c.failed),
+    ] {
+        for e in l.entries() {
+            s.push_str(&format!("{what}: {} ({})\n", e.node, e.reason));
+        }
+        let shown = l.entries().len() as u64;
+        if l.total() > shown {
+            s.push_str(&format!("{what}: … and {} more\n", l.total() - shown));
+        }
+    }
+}
+
+/// `mon members` as one JSON object.
+fn print_members_json(entry: &str, view: &[mon_proto::membership::MemberView], ms: u64) {
+    let list: Vec<Value> = view
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "addr": m.addr.to_string(),
+                "age_ms": m.age_ms,
+                "rtt_ms": m.rtt_ms,
+                "node_id": format!("{:016x}", m.node_id),
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
+    );
+}
+
 /// `mon members`: the entry server's partial view.
 pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], json: bool, ms: u64) {
     if json {
-        let list: Vec<Value> = view
-            .iter()
-            .map(|m| {
-                json!({
-                    "name": m.name,
-                    "addr": m.addr.to_string(),
-                    "age_ms": m.age_ms,
-                    "rtt_ms": m.rtt_ms,
-                    "node_id": format!("{:016x}", m.node_id),
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
-        );
+        print_members_json(entry, view, ms);
         return;
     }
     println!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");

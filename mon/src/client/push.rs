@@ -4,12 +4,12 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
-use mon_proto::agg::{CmpOp, Query, Where};
+use mon_proto::agg::{Query, QueryParseError, Where};
 use mon_proto::client::finish::{self, PushSummary};
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use super::session::{connect_entry, now_ms, read_packet};
 use super::GlobalOpts;
 use crate::exit;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,18 +51,15 @@ fn parse_where(w: &[String]) -> anyhow::Result<Option<Where>> {
     let [res, op, value] = w else {
         return Ok(None);
     };
-    let op: CmpOp = op.parse()?;
-    let value: f64 = value
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .with_context(|| format!("--where VALUE {value:?}: expected a finite number"))?;
+    // The query grammar's parser; push words its number error the way it always has.
+    let cond = Where::parse(res, op, value).map_err(|e| match e {
+        QueryParseError::BadNumber { .. } => {
+            anyhow::anyhow!("--where VALUE {value:?}: expected a finite number")
+        }
+        e => e.into(),
+    })?;
     mon_proto::agg::check_resource_name(res).context("--where RES")?;
-    Ok(Some(Where {
-        res: res.clone(),
-        op,
-        value,
-    }))
+    Ok(Some(cond))
 }
 
 fn parse_size(s: &str) -> anyhow::Result<u32> {
@@ -148,11 +145,8 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
         .with_context(|| format!("reading {}", a.file.display()))?
         .len();
     let block_size = block_size(a, size)?;
-    let name = a
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file_name(&a.file);
+    let timing = super::session::session_timing(g, SessionKind::Push)?;
     let mut manifest = build_manifest(
         &name,
         std::io::BufReader::new(&file),
@@ -163,16 +157,18 @@ fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
     )
     .with_context(|| format!("hashing {}", a.file.display()))?;
     manifest.cond = cond;
-    let timeout_s = g.timeout.unwrap_or(SessionKind::Push.default_timeout_s());
-    if !SessionKind::Push.timeout_range_s().contains(&timeout_s) {
-        bail!("--timeout must be between 1 and 3600 seconds for a push");
-    }
-    let timing = SessionTiming::from_timeout((timeout_s * 1000.0) as u32, SessionKind::Push);
     Ok(PushPlan {
         file,
         manifest,
         timing,
     })
+}
+
+/// The file's name (the manifest carries it), lossy when not UTF-8.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs `mon push`. Returns the exit code.
@@ -183,44 +179,45 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let slice = super::session::resolve_slice(g).await?;
-        let sreq = SessionRequest {
-            slice,
-            principal: g.principal.clone(),
-            ops: vec![Query::Count],
-            push: Some(plan.manifest.clone()),
-            targets: super::session::targets(g),
-            overlay: super::session::overlay(g, SessionKind::Push, 0),
-            timeout_ms: plan.timing.timeout_ms,
-            max_lifetime_s: plan.timing.max_lifetime_s,
-            join_window_ms: plan.timing.join_window_ms,
-        };
+        let sreq = session_request(g, &plan).await?;
         let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let t0 = Instant::now();
         let mut s = connect_entry(g).await?;
         let _ = s.set_nodelay(true);
-        net::write_preamble(&mut s, Opener::Client).await?;
-        net::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
+        framing::write_preamble(&mut s, Opener::Client).await?;
+        framing::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
         let answer = read_packet(&mut s, Duration::from_secs(10), g).await?;
         let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
             Ok(go) => go,
             Err(ClientError::Denied { node, code, text }) => {
                 let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
-                if g.json {
-                    println!(
-                        "{}",
-                        json!({"command": "push", "denied_by": node, "code": code, "reason": text})
-                    );
-                }
+                print_denied_json(g, &node, &code, &text);
                 return Ok(exit);
             }
             Err(e) => return Err(e.into()),
         };
-        net::write_frame(&mut s, &go.to_bytes()).await?;
+        framing::write_frame(&mut s, &go.to_bytes()).await?;
         let clock = Instant::now();
         let src = PushSource::start(cs, &plan.manifest, 0)?;
         serve(src, &mut s, &plan, g, t0, clock, &known).await
     })
+}
+
+/// The push session: a count carrying the manifest, with the push's timing.
+async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<SessionRequest> {
+    let manifest = Some(plan.manifest.clone());
+    let ops = vec![Query::Count];
+    super::session::session_request(g, SessionKind::Push, ops, manifest, 0, &plan.timing).await
+}
+
+/// With `--json`, the push's line for a denial (after the session's report of it).
+fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
+    if g.json {
+        println!(
+            "{}",
+            json!({"command": "push", "denied_by": node, "code": code, "reason": text})
+        );
+    }
 }
 
 /// The progress bar: `N/T nodes complete; source served BYTES (RATE) ELAPSED` (hidden with
@@ -291,14 +288,9 @@ async fn drive(
     tokio::pin!(reader);
     let mut reader_done = false;
     let result = loop {
-        match src.handle_timeout(now()) {
-            Err(ClientError::NoResult) => {
-                bail!("no result from {} within the push timeout", g.server)
-            }
-            r => r?,
-        }
+        handle_timeout(src, now(), g)?;
         while let Some(p) = src.poll_transmit() {
-            net::write_frame(&mut wr, &p.to_bytes()).await?;
+            framing::write_frame(&mut wr, &p.to_bytes()).await?;
         }
         let wait = src.poll_timeout().unwrap_or(0).saturating_sub(now());
         let frame = tokio::select! {
@@ -306,13 +298,7 @@ async fn drive(
                 reader_done = true;
                 None
             }
-            r = frx.recv() => match r {
-                Some(r) => Some(
-                    r.with_context(|| format!("reading from {}", g.server))?
-                        .with_context(|| format!("{} closed the connection", g.server))?,
-                ),
-                None => bail!("{} closed the connection", g.server),
-            },
+            r = frx.recv() => Some(received(r, g)?),
             _ = tokio::time::sleep(Duration::from_millis(wait)) => None,
         };
         let Some(frame) = frame else { continue };
@@ -323,9 +309,32 @@ async fn drive(
     };
     // The ack: best effort, the result is in.
     while let Some(p) = src.poll_transmit() {
-        let _ = net::write_frame(&mut wr, &p.to_bytes()).await;
+        let _ = framing::write_frame(&mut wr, &p.to_bytes()).await;
     }
     Ok(result)
+}
+
+/// The source's timers; no result within the push timeout is an error.
+fn handle_timeout(src: &mut PushSource, now: u64, g: &GlobalOpts) -> anyhow::Result<()> {
+    match src.handle_timeout(now) {
+        Err(ClientError::NoResult) => {
+            bail!("no result from {} within the push timeout", g.server)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// A frame from [`read_frames`]; a read error or the end of the stream is an error.
+fn received(
+    r: Option<std::io::Result<Option<Vec<u8>>>>,
+    g: &GlobalOpts,
+) -> anyhow::Result<Vec<u8>> {
+    match r {
+        Some(r) => r
+            .with_context(|| format!("reading from {}", g.server))?
+            .with_context(|| format!("{} closed the connection", g.server)),
+        None => bail!("{} closed the connection", g.server),
+    }
 }
 
 /// Reads frames from the entry server into `ftx` until the stream ends or fails (that last
@@ -335,7 +344,7 @@ async fn read_frames(
     ftx: tokio::sync::mpsc::Sender<std::io::Result<Option<Vec<u8>>>>,
 ) {
     loop {
-        let r = net::read_frame(&mut rd).await;
+        let r = framing::read_frame(&mut rd).await;
         let stop = !matches!(r, Ok(Some(_)));
         if ftx.send(r).await.is_err() || stop {
             break;
@@ -379,15 +388,14 @@ fn print_summary(
     let aggregate = sum.done as f64 * m.size as f64 / secs;
     if g.json {
         print_summary_json(entry, m, sum, served, secs, aggregate);
-        return;
+    } else {
+        print_summary_human(m, sum, served, secs, aggregate);
     }
-    let skipped_text = match &m.cond {
-        Some(w) => format!(
-            ", {} skipped ({} {} {} did not hold)",
-            sum.skipped, w.res, w.op, w.value
-        ),
-        None => String::new(),
-    };
+}
+
+/// The push summary as lines: the counts, the source's load, then each node not done.
+fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
+    let skipped_text = skipped_text(m, sum);
     println!(
         "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
         human(m.size as f64),
@@ -414,6 +422,17 @@ fn print_summary(
     }
 }
 
+/// `, N skipped (COND did not hold)` for a push with `--where`.
+fn skipped_text(m: &Manifest, sum: &PushSummary) -> String {
+    match &m.cond {
+        Some(w) => format!(
+            ", {} skipped ({} {} {} did not hold)",
+            sum.skipped, w.res, w.op, w.value
+        ),
+        None => String::new(),
+    }
+}
+
 /// The push summary as one JSON object (documented in docs/operations.md).
 fn print_summary_json(
     entry: &str,
@@ -423,11 +442,6 @@ fn print_summary_json(
     secs: f64,
     aggregate: f64,
 ) {
-    let list = |v: &[(String, String)]| {
-        v.iter()
-            .map(|(n, r)| json!({"node": n, "reason": r}))
-            .collect::<Vec<_>>()
-    };
     println!(
         "{}",
         json!({
@@ -439,15 +453,22 @@ fn print_summary_json(
             "done": sum.done,
             "skipped": sum.skipped,
             "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
-            "failed": list(&sum.failed),
-            "denied": list(&sum.denied),
-            "missing": list(&sum.missing),
+            "failed": node_reasons(&sum.failed),
+            "denied": node_reasons(&sum.denied),
+            "missing": node_reasons(&sum.missing),
             "relayed": sum.relayed,
             "source_bytes": served,
             "seconds": secs,
             "aggregate_bytes_per_s": aggregate,
         })
     );
+}
+
+/// Nodes and their reasons as JSON objects.
+fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
+    v.iter()
+        .map(|(n, r)| json!({"node": n, "reason": r}))
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,14 +14,14 @@ use tokio::net::TcpStream;
 use super::output::Outcome;
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
-use crate::framing::{self as net, Info, Opener};
+use crate::framing::{self, Info, Opener};
 
 pub(super) use crate::clock::now_ms;
 
 async fn server_info(g: &GlobalOpts) -> anyhow::Result<Info> {
     let mut s = connect_entry(g).await?;
-    net::write_preamble(&mut s, Opener::Info).await?;
-    let f = tokio::time::timeout(Duration::from_secs(5), net::read_frame(&mut s))
+    framing::write_preamble(&mut s, Opener::Info).await?;
+    let f = tokio::time::timeout(Duration::from_secs(5), framing::read_frame(&mut s))
         .await
         .map_err(|_| anyhow::anyhow!("{} did not answer", g.server))??
         .with_context(|| format!("{} closed the connection", g.server))?;
@@ -142,26 +142,13 @@ fn run(
     members: bool,
 ) -> anyhow::Result<u8> {
     let (signer, known) = load_key_and_known(g)?;
-    let timeout = g.timeout.unwrap_or(SessionKind::Query.default_timeout_s());
-    if !SessionKind::Query.timeout_range_s().contains(&timeout) {
-        bail!("--timeout must be between 0.1 and 3600 seconds");
-    }
-    let timing = SessionTiming::from_timeout((timeout * 1000.0) as u32, SessionKind::Query);
+    let timing = session_timing(g, SessionKind::Query)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let sreq = SessionRequest {
-            slice: resolve_slice(g).await?,
-            principal: g.principal.clone(),
-            ops: ops.clone(),
-            push: None,
-            targets: targets(g),
-            overlay: overlay(g, SessionKind::Query, u8::from(members)),
-            timeout_ms: timing.timeout_ms,
-            max_lifetime_s: timing.max_lifetime_s,
-            join_window_ms: timing.join_window_ms,
-        };
+        let kind = SessionKind::Query;
+        let sreq = session_request(g, kind, ops.clone(), None, u8::from(members), &timing).await?;
         let cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
         let a = match ask(g, cs, &known).await? {
             Ok(a) => a,
@@ -173,6 +160,47 @@ fn run(
             return Ok(exit::OK);
         }
         print_answers(g, command, &ops, a, &known, dot)
+    })
+}
+
+/// The session's timing from `--timeout` (its default and range are the kind's).
+pub(super) fn session_timing(g: &GlobalOpts, kind: SessionKind) -> anyhow::Result<SessionTiming> {
+    let timeout = g.timeout.unwrap_or(kind.default_timeout_s());
+    let range = kind.timeout_range_s();
+    if !range.contains(&timeout) {
+        let what = match kind {
+            SessionKind::Query => "",
+            SessionKind::Push => " for a push",
+        };
+        bail!(
+            "--timeout must be between {} and {} seconds{what}",
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(SessionTiming::from_timeout((timeout * 1000.0) as u32, kind))
+}
+
+/// The session to sign: the slice, principal, targets and overlay from the options, the
+/// operations (and push manifest), and the timing.
+pub(super) async fn session_request(
+    g: &GlobalOpts,
+    kind: SessionKind,
+    ops: Vec<Query>,
+    push: Option<mon_proto::wire::session::Manifest>,
+    members: u8,
+    timing: &SessionTiming,
+) -> anyhow::Result<SessionRequest> {
+    Ok(SessionRequest {
+        slice: resolve_slice(g).await?,
+        principal: g.principal.clone(),
+        ops,
+        push,
+        targets: targets(g),
+        overlay: overlay(g, kind, members),
+        timeout_ms: timing.timeout_ms,
+        max_lifetime_s: timing.max_lifetime_s,
+        join_window_ms: timing.join_window_ms,
     })
 }
 
@@ -192,18 +220,13 @@ async fn ask(
         Err(ClientError::Denied { node, code, text }) => return Ok(Err((node, code, text))),
         Err(e) => return Err(e.into()),
     };
-    net::write_frame(&mut s, &go.to_bytes()).await?;
+    framing::write_frame(&mut s, &go.to_bytes()).await?;
     let session_ms = t0.elapsed().as_millis() as u64;
     let t1 = Instant::now();
     let wait = Duration::from_millis(u64::from(timeout_ms) + 2000);
-    let mut result = read_packet(&mut s, wait, g).await?;
-    // A second SessionOk can come on the stream when the Session also went over it
-    // (one; an entry that keeps sending them gets its result refused as malformed).
-    if matches!(result, Packet::SessionOk { .. }) {
-        result = read_packet(&mut s, wait, g).await?;
-    }
+    let result = read_result(&mut s, wait, g).await?;
     let (r, ack) = cs.on_result(result)?;
-    let _ = net::write_frame(&mut s, &ack.to_bytes()).await;
+    let _ = framing::write_frame(&mut s, &ack.to_bytes()).await;
     Ok(Ok(Answered {
         result: r,
         entry: cs.entry.clone().unwrap_or_default(),
@@ -211,6 +234,17 @@ async fn ask(
         session_ms,
         query_ms: t1.elapsed().as_millis() as u64,
     }))
+}
+
+/// Reads the result packet. A second SessionOk can come on the stream before it when the
+/// Session also went over it (one; an entry that keeps sending them gets its result refused
+/// as malformed).
+async fn read_result(s: &mut TcpStream, wait: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+    let result = read_packet(s, wait, g).await?;
+    if matches!(result, Packet::SessionOk { .. }) {
+        return read_packet(s, wait, g).await;
+    }
+    Ok(result)
 }
 
 /// Prints one answer per operation; the exit code says whether every node answered. Nodes on
@@ -264,22 +298,10 @@ async fn open_session(
     timeout_ms: u32,
 ) -> anyhow::Result<(TcpStream, Packet)> {
     let t0 = Instant::now();
-    let udp = if session.len() <= MAX_DATAGRAM {
-        let local: std::net::SocketAddr = if g.server.addr.is_ipv4() {
-            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        match tokio::net::UdpSocket::bind(local).await {
-            Ok(u) if u.send_to(session, g.server.addr).await.is_ok() => Some(u),
-            _ => None,
-        }
-    } else {
-        None
-    };
+    let udp = send_datagram(g, session).await;
     let mut s = connect_entry(g).await?;
     let _ = s.set_nodelay(true);
-    net::write_preamble(&mut s, Opener::Client).await?;
+    framing::write_preamble(&mut s, Opener::Client).await?;
     let rtt = t0.elapsed();
     let mut buf = vec![0u8; 2048];
     if let Some(u) = &udp {
@@ -289,7 +311,7 @@ async fn open_session(
             return Ok((s, p));
         }
     }
-    net::write_frame(&mut s, session).await?;
+    framing::write_frame(&mut s, session).await?;
     let wait = Duration::from_secs(5).max(Duration::from_millis(u64::from(timeout_ms)));
     let answer = match &udp {
         Some(u) => tokio::select! {
@@ -299,6 +321,23 @@ async fn open_session(
         None => read_packet(&mut s, wait, g).await?,
     };
     Ok((s, answer))
+}
+
+/// Sends the Session to the entry server in a datagram when it fits one; returns the socket
+/// the answer will come to (`None`: not sent).
+async fn send_datagram(g: &GlobalOpts, session: &[u8]) -> Option<tokio::net::UdpSocket> {
+    if session.len() > MAX_DATAGRAM {
+        return None;
+    }
+    let local: std::net::SocketAddr = if g.server.addr.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    match tokio::net::UdpSocket::bind(local).await {
+        Ok(u) if u.send_to(session, g.server.addr).await.is_ok() => Some(u),
+        _ => None,
+    }
 }
 
 /// The entry server's answer to the Session datagram (other datagrams are ignored).
@@ -320,7 +359,7 @@ pub(super) async fn read_packet(
     t: Duration,
     g: &GlobalOpts,
 ) -> anyhow::Result<Packet> {
-    let f = tokio::time::timeout(t, net::read_frame(s))
+    let f = tokio::time::timeout(t, framing::read_frame(s))
         .await
         .map_err(|_| {
             anyhow::anyhow!(

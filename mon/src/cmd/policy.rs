@@ -133,30 +133,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
         Some(t) => parse_at(t)?,
         None => now_unix_s(),
     };
-    let (policy, warnings) = match SlicePolicy::load(&args.slice_dir) {
-        Ok(p) => p,
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("{d}");
-            }
-            anyhow::bail!(
-                "the policy of {} does not load ({} errors): a server would deny everything in this slice",
-                args.slice_dir.display(),
-                e.diagnostics.len()
-            );
-        }
-    };
-    let n_warn = warnings
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
-    if n_warn > 0 {
-        eprintln!(
-            "note: the policy has {}; see: mon policy check {}",
-            plural(n_warn, "warning"),
-            args.slice_dir.display()
-        );
-    }
+    let policy = load_for_explain(&args.slice_dir)?;
     // The class a session of these operations is signed for, as the client picks it.
     let class = mon_proto::verify::namespace_for(&ops);
     let namespace = args.namespace.as_deref().unwrap_or(class);
@@ -185,6 +162,36 @@ fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// Loads the slice's policy as a server would; a policy that does not load is an error
+/// (its diagnostics printed), warnings are only counted.
+fn load_for_explain(slice_dir: &Path) -> anyhow::Result<SlicePolicy> {
+    let (policy, warnings) = match SlicePolicy::load(slice_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!(
+                "the policy of {} does not load ({} errors): a server would deny everything in this slice",
+                slice_dir.display(),
+                e.diagnostics.len()
+            );
+        }
+    };
+    let n_warn = warnings
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    if n_warn > 0 {
+        eprintln!(
+            "note: the policy has {}; see: mon policy check {}",
+            plural(n_warn, "warning"),
+            slice_dir.display()
+        );
+    }
+    Ok(policy)
+}
+
 /// Separates the operations of one session on the `mon policy explain` command line.
 const OP_SEPARATOR: &str = "--and";
 
@@ -203,23 +210,21 @@ fn render(
     };
     let _ = writeln!(s, "{}", if sd.allowed { "allow" } else { "deny" });
     let _ = writeln!(s, "reason:     {}: {}", d.reason.code(), sd.message());
-    if let [op] = ops {
-        let _ = writeln!(s, "operation:  {}", op.describe());
-    } else {
-        // Every operation under the one principal; the list stops at the first denied one.
-        for (i, op) in ops.iter().enumerate() {
-            let verdict = match sd.decisions.get(i) {
-                Some(d) if d.allowed => "allow".to_string(),
-                Some(d) => format!("deny ({})", d.reason.code()),
-                None => "not decided".to_string(),
-            };
-            let _ = writeln!(s, "operation:  {} : {verdict}", op.describe());
-        }
-    }
+    render_operations(&mut s, sd, ops);
     let _ = writeln!(s, "class:      {class} (session signed for {namespace})");
     let principal = sd.principal.as_deref().or(d.principal.as_deref());
     let _ = writeln!(s, "principal:  {}", principal.unwrap_or("-"));
     let _ = writeln!(s, "key:        {}", key.fingerprint(HashAlg::Sha256));
+    render_lines(&mut s, d);
+    if let Some(u) = &sd.run_as {
+        let _ = writeln!(s, "run-as:     {u}");
+    }
+    render_where(&mut s, node, from);
+    s
+}
+
+/// The `line:` and `mon_policy:` lines: where in the policy files the decision comes from.
+fn render_lines(s: &mut String, d: &mon_policy::Decision) {
     let _ = writeln!(
         s,
         "line:       {}",
@@ -231,9 +236,27 @@ fn render(
         let lines: Vec<String> = d.policy_lines.iter().map(|l| l.to_string()).collect();
         let _ = writeln!(s, "mon_policy: {}", lines.join(", "));
     }
-    if let Some(u) = &sd.run_as {
-        let _ = writeln!(s, "run-as:     {u}");
+}
+
+/// The `operation:` lines: the one operation, or each with its verdict (the list stops at
+/// the first denied one; every operation is under the one principal).
+fn render_operations(s: &mut String, sd: &SessionDecision, ops: &[Operation]) {
+    if let [op] = ops {
+        let _ = writeln!(s, "operation:  {}", op.describe());
+        return;
     }
+    for (i, op) in ops.iter().enumerate() {
+        let verdict = match sd.decisions.get(i) {
+            Some(d) if d.allowed => "allow".to_string(),
+            Some(d) => format!("deny ({})", d.reason.code()),
+            None => "not decided".to_string(),
+        };
+        let _ = writeln!(s, "operation:  {} : {verdict}", op.describe());
+    }
+}
+
+/// The `node:` and `from:` lines: where the decision was taken for.
+fn render_where(s: &mut String, node: &str, from: Option<IpAddr>) {
     let _ = writeln!(s, "node:       {node}");
     match from {
         Some(ip) => {
@@ -246,7 +269,6 @@ fn render(
             );
         }
     }
-    s
 }
 
 /// Parses `OP [ARGS…]` into the operation policy looks at.
@@ -257,26 +279,15 @@ fn parse_op(words: &[String]) -> Result<Operation, String> {
     let Some((op, rest)) = words.split_first() else {
         return Err("missing operation".to_string());
     };
-    let grep = |args: &[String]| -> Result<Operation, String> {
-        match args {
-            [_word, file] => Ok(Operation::Grep { path: file.clone() }),
-            _ => Err("usage: grep WORD FILE".to_string()),
-        }
-    };
     match op.as_str() {
-        "grep" => grep(rest),
+        "grep" => grep_op(rest),
         "filter" if rest.first().map(String::as_str) == Some("grep") => {
-            grep(rest.get(1..).unwrap_or_default())
+            grep_op(rest.get(1..).unwrap_or_default())
         }
-        "exec" => {
-            if rest.is_empty() {
-                Err("usage: exec CMD [ARGS…]".to_string())
-            } else {
-                Ok(Operation::Exec {
-                    argv: rest.to_vec(),
-                })
-            }
-        }
+        "exec" if rest.is_empty() => Err("usage: exec CMD [ARGS…]".to_string()),
+        "exec" => Ok(Operation::Exec {
+            argv: rest.to_vec(),
+        }),
         "push" => match rest.last() {
             Some(dest) => Ok(Operation::Push { dest: dest.clone() }),
             None => Err("usage: push [SRC] DEST".to_string()),
@@ -288,6 +299,14 @@ fn parse_op(words: &[String]) -> Result<Operation, String> {
             "unknown operation \"{other}\": expected one of {}, grep, exec, push",
             QUERIES.join(", ")
         )),
+    }
+}
+
+/// `grep WORD FILE`'s words after `grep`: policy looks at the FILE.
+fn grep_op(args: &[String]) -> Result<Operation, String> {
+    match args {
+        [_word, file] => Ok(Operation::Grep { path: file.clone() }),
+        _ => Err("usage: grep WORD FILE".to_string()),
     }
 }
 

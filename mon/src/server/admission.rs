@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mon_proto::wire::packet::MAX_STREAM_PACKET;
 
-use crate::framing as net;
+use crate::framing;
 
 /// Inbound TCP streams served at once.
 pub(super) const MAX_STREAMS: usize = 512;
@@ -93,7 +93,7 @@ impl StreamAdmission {
         self.notify.notify_waiters();
     }
 
-    /// The largest frame the stream may send next: [`net::PRE_AUTH_FRAME`] until one of its
+    /// The largest frame the stream may send next: [`framing::PRE_AUTH_FRAME`] until one of its
     /// frames authenticated. A longer length waits until the event loop has handled the
     /// `sent` frames before it (at most 10 s), since one of them may authenticate the stream.
     pub(super) async fn frame_limit(&self, len: usize, sent: u64) -> usize {
@@ -101,10 +101,10 @@ impl StreamAdmission {
             if a.authenticated.load(Ordering::SeqCst) {
                 MAX_STREAM_PACKET
             } else {
-                net::PRE_AUTH_FRAME
+                framing::PRE_AUTH_FRAME
             }
         };
-        if len <= net::PRE_AUTH_FRAME || self.authenticated.load(Ordering::SeqCst) {
+        if len <= framing::PRE_AUTH_FRAME || self.authenticated.load(Ordering::SeqCst) {
             return limit(self);
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

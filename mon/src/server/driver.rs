@@ -59,6 +59,51 @@ async fn bind(args: &ServerArgs) -> anyhow::Result<(UdpSocket, TcpListener)> {
     Ok((udp, tcp))
 }
 
+/// A node with fresh random identity: a session-id seed and a node id from the OS.
+fn new_node(
+    cfg: mon_proto::node::NodeConfig,
+    key: mon_keys::nodekey::NodeKey,
+    known: Arc<KnownNodes>,
+    replay: mon_proto::replay::ReplayCache,
+) -> Node {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let node_id = rand::rngs::OsRng.next_u64();
+    Node::new(cfg, key, known, replay, node_id, seed)
+}
+
+/// What the server tells `Info` openers: its name and slices (kept current on reload).
+fn shared_info(name: String, store: &PolicyStore) -> SharedInfo {
+    Arc::new(RwLock::new(Info {
+        name,
+        slices: store.slices(),
+    }))
+}
+
+/// Appends the records of the start (the pending ones and `server.start`); returns the
+/// failure, if any. A full disk at start does not stop the server: it starts failing closed
+/// (durable.rs).
+fn write_start_records(
+    audit: &mut crate::auditlog::AuditLog,
+    pending: &mut Vec<AuditEvent>,
+    args: &ServerArgs,
+) -> Option<anyhow::Error> {
+    pending.push(
+        AuditEvent::new(EventKind::ServerStart)
+            .result(Outcome::Ok)
+            .peer(args.listen.to_string()),
+    );
+    audit
+        .append_batch(pending)
+        .context("writing the audit log")
+        .err()
+}
+
+/// A file's modification time, when it can be read.
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 /// A running server: the node and everything around it.
 struct Server {
     node: Node,
@@ -76,62 +121,37 @@ struct Server {
 }
 
 impl Server {
-    /// Builds the node, writes the start's records and joins the overlay.
+    /// Builds the node, writes the start's records and joins the overlay (records before
+    /// actions), then sets up the loop's channels, durable writer, output and listener.
     fn start(
         args: &ServerArgs,
-        o: Opened,
+        mut o: Opened,
         udp: UdpSocket,
         tcp: TcpListener,
         state_dir: std::path::PathBuf,
     ) -> anyhow::Result<Server> {
-        let Opened {
-            mut audit,
-            mut pending_audit,
-            store,
-            ..
-        } = o;
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let node_id = rand::rngs::OsRng.next_u64();
-        let mut node = Node::new(o.cfg, o.key, o.known, o.replay, node_id, seed);
-        node.set_policies(policies(&store));
-        pending_audit.push(
-            AuditEvent::new(EventKind::ServerStart)
-                .result(Outcome::Ok)
-                .peer(args.listen.to_string()),
-        );
-        // A full disk at start does not stop the server: it starts failing closed (durable.rs).
-        let start_failure = audit
-            .append_batch(&pending_audit)
-            .context("writing the audit log")
-            .err();
+        let mut node = new_node(o.cfg, o.key, o.known, o.replay);
+        node.set_policies(policies(&o.store));
+        let start_failure = write_start_records(&mut o.audit, &mut o.pending_audit, args);
         node.join(&args.join, now_ms());
-        tracing::info!(name = %o.name, listen = %args.listen, slices = ?store.slices(), "mon server started");
+        tracing::info!(name = %o.name, listen = %args.listen, slices = ?o.store.slices(), "mon server started");
 
-        let info = Arc::new(RwLock::new(Info {
-            name: o.name.clone(),
-            slices: store.slices(),
-        }));
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
-        let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
-        let mut durable = Durable::new(o.journal, audit, tx.clone())?;
+        let mut durable = Durable::new(o.journal, o.audit, tx.clone())?;
         if let Some(e) = start_failure {
-            durable.fail_at_start(&e, pending_audit.len() as u64);
+            durable.fail_at_start(&e, o.pending_audit.len() as u64);
         }
-        let io = Io {
-            udp: Arc::new(udp),
-            listen: args.listen,
-            name: o.name,
-            tx: tx.clone(),
-            resources: o.resources,
-            clients: Default::default(),
-            streams: Default::default(),
-            push_streams: Default::default(),
-            push_files: super::push_io::PushFiles::new(state_dir, thread_tx),
-        };
-        let known_mtime = std::fs::metadata(&o.known_path)
-            .and_then(|m| m.modified())
-            .ok();
+        let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
+        let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
+        let info = shared_info(o.name.clone(), &o.store);
+        let io = Io::new(
+            udp,
+            args.listen,
+            o.name,
+            tx.clone(),
+            o.resources,
+            push_files,
+        );
         Ok(Server {
             node,
             durable,
@@ -139,10 +159,10 @@ impl Server {
             listener: Listener::new(tcp, tx, info.clone()),
             rx,
             thread_rx,
-            store,
+            store: o.store,
             info,
+            known_mtime: modified(&o.known_path),
             known_path: o.known_path,
-            known_mtime,
             storage_down: false,
         })
     }
@@ -232,9 +252,7 @@ impl Server {
                 i.slices = self.store.slices();
             }
         }
-        let m = std::fs::metadata(&self.known_path)
-            .and_then(|m| m.modified())
-            .ok();
+        let m = modified(&self.known_path);
         if m != self.known_mtime {
             self.known_mtime = m;
             match KnownNodes::load(&self.known_path) {

@@ -27,25 +27,7 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
             Ok(v) => Local::Value(v),
             Err(e) => Local::Failed(e.to_string()),
         },
-        Query::Grep { word, file } => {
-            let word = word.clone();
-            let path = std::path::PathBuf::from(file.replace("{node}", node));
-            let run_as = req.run_as.clone();
-            let grep_paths = req.grep_paths.clone();
-            // As the run-as user, on a thread of its own (never as the server, see asuser).
-            let r = tokio::task::spawn_blocking(move || {
-                crate::asuser::on_thread(run_as.as_deref(), move || {
-                    crate::grep::grep_file_within(&path, &word, GREP_MAX_BYTES, &grep_paths)
-                })
-            })
-            .await;
-            match r {
-                Ok(Ok(Ok(m))) => Local::Matched(m),
-                Ok(Ok(Err(e))) => Local::Failed(e.to_string()),
-                Ok(Err(e)) => Local::Failed(e.to_string()),
-                Err(e) => Local::Failed(format!("grep task failed: {e}")),
-            }
-        }
+        Query::Grep { word, file } => grep(req, word, file, node).await,
         Query::Exec {
             argv,
             shell,
@@ -59,16 +41,42 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
                     Err(e) => return Local::Failed(e.to_string()),
                 }
             }
-            // Never as root for a user (the session check refuses this first; fail closed).
-            if req.run_as.is_none() && crate::asuser::is_root() {
-                return Local::Failed(crate::asuser::AsUserError::Missing.to_string());
-            }
-            let t = Duration::from_secs(u64::from(*timeout_s))
-                .min(Duration::from_millis(req.timeout_ms.max(100)));
-            match crate::exec::run(argv, *shell, t, req.run_as.as_deref(), EXEC_CAP).await {
-                Ok(o) => Local::Exec(o),
-                Err(e) => Local::Failed(e.to_string()),
-            }
+            exec(req, argv, *shell, *timeout_s).await
         }
+    }
+}
+
+/// `filter grep`: as the run-as user, on a thread of its own (never as the server, see
+/// asuser).
+async fn grep(req: &RunRequest, word: &str, file: &str, node: &str) -> Local {
+    let word = word.to_owned();
+    let path = std::path::PathBuf::from(file.replace("{node}", node));
+    let run_as = req.run_as.clone();
+    let grep_paths = req.grep_paths.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        crate::asuser::on_thread(run_as.as_deref(), move || {
+            crate::grep::grep_file_within(&path, &word, GREP_MAX_BYTES, &grep_paths)
+        })
+    })
+    .await;
+    match r {
+        Ok(Ok(Ok(m))) => Local::Matched(m),
+        Ok(Ok(Err(e))) => Local::Failed(e.to_string()),
+        Ok(Err(e)) => Local::Failed(e.to_string()),
+        Err(e) => Local::Failed(format!("grep task failed: {e}")),
+    }
+}
+
+/// `exec` (its `--where` already holds): as the run-as user, within the session's time.
+async fn exec(req: &RunRequest, argv: &[String], shell: bool, timeout_s: u32) -> Local {
+    // Never as root for a user (the session check refuses this first; fail closed).
+    if req.run_as.is_none() && crate::asuser::is_root() {
+        return Local::Failed(crate::asuser::AsUserError::Missing.to_string());
+    }
+    let t = Duration::from_secs(u64::from(timeout_s))
+        .min(Duration::from_millis(req.timeout_ms.max(100)));
+    match crate::exec::run(argv, shell, t, req.run_as.as_deref(), EXEC_CAP).await {
+        Ok(o) => Local::Exec(o),
+        Err(e) => Local::Failed(e.to_string()),
     }
 }

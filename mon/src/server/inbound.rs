@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::admission::{ClientPlace, StreamAdmission, UnauthStreams, MAX_STREAMS};
 use super::event::Event;
-use crate::framing::{self as net, Info, Opener};
+use crate::framing::{self, Info, Opener};
 
 /// An inbound stream idle this long is closed.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
@@ -87,14 +87,15 @@ async fn read_stream(
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    let Ok(Ok(who)) = tokio::time::timeout(PREAMBLE_WAIT, net::read_preamble(&mut rd)).await else {
+    let Ok(Ok(who)) = tokio::time::timeout(PREAMBLE_WAIT, framing::read_preamble(&mut rd)).await
+    else {
         return;
     };
     // A node stream's write half stays open while the stream is read (dropping it would
     // shut our side down early).
     let (peer, client_place, _node_wr) = match who {
         Opener::Info => return answer_info(wr, &info).await,
-        // A node connects from its listen address (`net::connect_from`): a preamble that
+        // A node connects from its listen address (`framing::connect_from`): a preamble that
         // claims another IP is not believed (the node's checks of a hop signature trust the
         // address), and one that claims no IP (a node listening on 0.0.0.0) gets its source.
         Opener::Node(listen) => match claimed_node_addr(listen, addr) {
@@ -119,7 +120,7 @@ async fn answer_info(mut wr: OwnedWriteHalf, info: &SharedInfo) {
         Ok(i) => mon_proto::wire::encode(&*i),
         Err(_) => return,
     };
-    let _ = net::write_frame(&mut wr, &bytes).await;
+    let _ = framing::write_frame(&mut wr, &bytes).await;
     let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
 }
 
@@ -140,7 +141,7 @@ async fn open_client(
     }
     tokio::spawn(async move {
         while let Some(b) = r.recv().await {
-            if net::write_frame(&mut wr, &b).await.is_err() {
+            if framing::write_frame(&mut wr, &b).await.is_err() {
                 break;
             }
         }
@@ -158,7 +159,9 @@ async fn forward_frames(
     adm: &Arc<StreamAdmission>,
 ) {
     let mut sent = 0u64;
-    while let Ok(Ok(Some(len))) = tokio::time::timeout(STREAM_IDLE, net::read_frame_len(rd)).await {
+    while let Ok(Ok(Some(len))) =
+        tokio::time::timeout(STREAM_IDLE, framing::read_frame_len(rd)).await
+    {
         // A small frame limit until the stream has carried an authenticated frame; the
         // buffer grows with the bytes that actually arrive.
         // A client's stream never needs more: it sends its Session, its go, acks and sealed
@@ -166,10 +169,11 @@ async fn forward_frames(
         // address's share, not the frame limit, so a listed key cannot make the server buffer
         // 16 MiB frames on every stream it opens.
         let max = match who {
-            Opener::Client => net::PRE_AUTH_FRAME,
+            Opener::Client => framing::PRE_AUTH_FRAME,
             _ => adm.frame_limit(len, sent).await,
         };
-        let Ok(Ok(b)) = tokio::time::timeout(STREAM_IDLE, net::read_frame_body(rd, len, max)).await
+        let Ok(Ok(b)) =
+            tokio::time::timeout(STREAM_IDLE, framing::read_frame_body(rd, len, max)).await
         else {
             break;
         };

@@ -30,20 +30,93 @@ pub fn prepare_state_dir(state_dir: &Path) -> anyhow::Result<()> {
     );
     let mode = meta.permissions().mode() & 0o7777;
     if mode != STATE_DIR_MODE {
-        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(STATE_DIR_MODE))
-            .with_context(|| {
-                format!(
-                    "state directory {} has mode {mode:04o} and cannot be set to {STATE_DIR_MODE:04o}; fix it with `chmod 700 {}`",
-                    state_dir.display(),
-                    state_dir.display()
-                )
-            })?;
-        tracing::warn!(
-            "state directory {} had mode {mode:04o}: set it to {STATE_DIR_MODE:04o}",
-            state_dir.display()
-        );
+        tighten_state_dir(state_dir, mode)?;
     }
     Ok(())
+}
+
+/// Sets the state directory's mode (`mode` now) to 0700, with a warning.
+fn tighten_state_dir(state_dir: &Path, mode: u32) -> anyhow::Result<()> {
+    std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(STATE_DIR_MODE))
+        .with_context(|| {
+            format!(
+                "state directory {} has mode {mode:04o} and cannot be set to {STATE_DIR_MODE:04o}; fix it with `chmod 700 {}`",
+                state_dir.display(),
+                state_dir.display()
+            )
+        })?;
+    tracing::warn!(
+        "state directory {} had mode {mode:04o}: set it to {STATE_DIR_MODE:04o}",
+        state_dir.display()
+    );
+    Ok(())
+}
+
+/// Rebuilds the replay cache from the journal at `path`; returns it and its entry count. A
+/// missing journal on a node that ran before (an audit log exists) sets the cache's floor
+/// to now + skew.
+fn load_cache(
+    state_dir: &Path,
+    path: &Path,
+    cfg: ReplayConfig,
+    now_ms: u64,
+) -> anyhow::Result<(ReplayCache, usize)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
+            for l in bad {
+                tracing::warn!(
+                    "{}:{l}: unreadable replay journal line ignored (torn write?)",
+                    path.display()
+                );
+            }
+            let n = cache.len();
+            Ok((cache, n))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((cache_without_journal(state_dir, path, cfg, now_ms), 0))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The cache of a node without a journal: empty, but a node that ran before (an audit log
+/// exists) refuses sessions issued before now + skew (their replays could not be told).
+fn cache_without_journal(
+    state_dir: &Path,
+    path: &Path,
+    cfg: ReplayConfig,
+    now_ms: u64,
+) -> ReplayCache {
+    let skew = cfg.skew_ms;
+    let mut cache = ReplayCache::new(cfg);
+    if state_dir.join("audit.jsonl").exists() {
+        tracing::warn!(
+            "{} is missing but this node ran before: refusing sessions issued before now + {} s",
+            path.display(),
+            skew / 1000
+        );
+        cache.set_floor(now_ms + skew);
+    }
+    cache
+}
+
+/// Compacts the journal: writes the cache's live entries to `tmp`, syncs it and renames it
+/// over `path` (atomic: a failure leaves the old journal whole).
+fn compact(path: &Path, tmp: &Path, cache: &ReplayCache) -> std::io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(STATE_FILE_MODE)
+        .open(tmp)?;
+    // A leftover temp file keeps its old mode through `open`: set it.
+    f.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))?;
+    for l in cache.snapshot_lines() {
+        writeln!(f, "{l}")?;
+    }
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
 }
 
 /// The replay journal: one line per accepted session, fsynced before the session runs.
@@ -63,53 +136,11 @@ impl Journal {
         now_ms: u64,
     ) -> anyhow::Result<(Journal, ReplayCache)> {
         let path = state_dir.join("replay.journal");
-        let skew = cfg.skew_ms;
-        let (cache, lines) = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
-                for l in bad {
-                    tracing::warn!(
-                        "{}:{l}: unreadable replay journal line ignored (torn write?)",
-                        path.display()
-                    );
-                }
-                let n = cache.len();
-                (cache, n)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut cache = ReplayCache::new(cfg);
-                if state_dir.join("audit.jsonl").exists() {
-                    tracing::warn!(
-                        "{} is missing but this node ran before: refusing sessions issued before now + {} s",
-                        path.display(),
-                        skew / 1000
-                    );
-                    cache.set_floor(now_ms + skew);
-                }
-                (cache, 0)
-            }
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        // Compact: rewrite the live entries atomically.
+        let (cache, lines) = load_cache(state_dir, &path, cfg, now_ms)?;
         // On a full disk the old journal stays as it is: the server starts and fails closed
         // (durable.rs) instead of exiting.
         let tmp = state_dir.join("replay.journal.tmp");
-        let compacted = (|| -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(STATE_FILE_MODE)
-                .open(&tmp)?;
-            // A leftover temp file keeps its old mode through `open`: set it.
-            f.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))?;
-            for l in cache.snapshot_lines() {
-                writeln!(f, "{l}")?;
-            }
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = compacted {
+        if let Err(e) = compact(&path, &tmp, &cache) {
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(
                 "cannot compact {}: {e}; appending to it as it is",

@@ -13,10 +13,6 @@ mod open;
 mod outbound;
 mod push_io;
 
-/// The stream framing's old path: it lives in [`crate::framing`] (client and server share it).
-#[allow(unused_imports)]
-pub(crate) use crate::framing as net;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -43,13 +43,7 @@ pub(super) fn open(
     state_dir: &Path,
 ) -> anyhow::Result<Opened> {
     let name = args.name.clone().unwrap_or_else(host_name);
-    let key_path = config_dir.join("node_ed25519_key");
-    let key = NodeKey::load(&key_path).with_context(|| {
-        format!(
-            "loading the node key {} (create it with `mon server init`)",
-            key_path.display()
-        )
-    })?;
+    let key = load_node_key(config_dir)?;
     let known_path = config_dir.join("known_nodes");
     let known = Arc::new(
         KnownNodes::load(&known_path)
@@ -81,6 +75,17 @@ pub(super) fn open(
     })
 }
 
+/// The node's key, `CONFIG_DIR/node_ed25519_key`.
+fn load_node_key(config_dir: &Path) -> anyhow::Result<NodeKey> {
+    let key_path = config_dir.join("node_ed25519_key");
+    NodeKey::load(&key_path).with_context(|| {
+        format!(
+            "loading the node key {} (create it with `mon server init`)",
+            key_path.display()
+        )
+    })
+}
+
 /// The operator's `--resource` definitions.
 fn load_resources(args: &ServerArgs) -> anyhow::Result<Resources> {
     Resources::new(
@@ -103,6 +108,19 @@ fn node_config(args: &ServerArgs, name: String) -> anyhow::Result<NodeConfig> {
     cfg.max_sessions_per_key = args.max_sessions_per_key.max(1);
     cfg.max_sessions_per_slice = args.max_sessions_per_slice.max(1);
     cfg.go_wait_ms = args.go_wait_ms.max(100);
+    set_run_as(&mut cfg, args);
+    cfg.membership =
+        mon_proto::membership::Config::with_interval(args.ping_interval_ms.clamp(100, 60_000));
+    cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
+        .context("--push-policy must be first-fit or rarest-first")?;
+    cfg.push_primary_first = args.push_primary_first;
+    #[cfg(feature = "fault-injection")]
+    set_faults(&mut cfg, &name);
+    Ok(cfg)
+}
+
+/// Who the node may act as: root or not, and each slice's run-as users from server.conf.
+fn set_run_as(cfg: &mut NodeConfig, args: &ServerArgs) {
     cfg.limits.run_as.root = crate::asuser::is_root();
     for (slice, users) in &args.run_as_users {
         cfg.limits
@@ -117,25 +135,21 @@ fn node_config(args: &ServerArgs, name: String) -> anyhow::Result<NodeConfig> {
             "the server runs as root and server.conf lists no run-as-users: exec, grep and push are refused for every slice (add `run-as-users SLICE USER,…`)"
         );
     }
-    cfg.membership =
-        mon_proto::membership::Config::with_interval(args.ping_interval_ms.clamp(100, 60_000));
-    cfg.push_policy = mon_proto::push::Policy::parse(&args.push_policy)
-        .context("--push-policy must be first-fit or rarest-first")?;
-    cfg.push_primary_first = args.push_primary_first;
-    #[cfg(feature = "fault-injection")]
-    {
-        let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
-        if list.split(',').any(|n| n == name) {
-            tracing::warn!("fault injection: corrupting every block this node serves");
-            cfg.corrupt_serve = true;
-        }
-        let list = std::env::var("MON_FAULT_NO_PUSH_GO").unwrap_or_default();
-        if list.split(',').any(|n| n == name) {
-            tracing::warn!("fault injection: no go to this node's first-parent push children");
-            cfg.no_push_go = true;
-        }
+}
+
+/// The faults the test environment asks of the node named `name` (fault-injection builds).
+#[cfg(feature = "fault-injection")]
+fn set_faults(cfg: &mut NodeConfig, name: &str) {
+    let list = std::env::var("MON_FAULT_CORRUPT_SERVE").unwrap_or_default();
+    if list.split(',').any(|n| n == name) {
+        tracing::warn!("fault injection: corrupting every block this node serves");
+        cfg.corrupt_serve = true;
     }
-    Ok(cfg)
+    let list = std::env::var("MON_FAULT_NO_PUSH_GO").unwrap_or_default();
+    if list.split(',').any(|n| n == name) {
+        tracing::warn!("fault injection: no go to this node's first-parent push children");
+        cfg.no_push_go = true;
+    }
 }
 
 /// The audit records of policy loads and refusals.

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::eval;
 use super::event::Event;
 use crate::clock::now_ms;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 
 /// The sockets, streams and files the node's output goes to.
 pub(super) struct Io {
@@ -32,6 +32,28 @@ pub(super) struct Io {
 }
 
 impl Io {
+    /// The node's output side, with no client or stream open yet.
+    pub(super) fn new(
+        udp: UdpSocket,
+        listen: SocketAddr,
+        name: String,
+        tx: mpsc::Sender<Event>,
+        resources: Arc<crate::resources::Resources>,
+        push_files: super::push_io::PushFiles,
+    ) -> Io {
+        Io {
+            udp: Arc::new(udp),
+            listen,
+            name,
+            tx,
+            resources,
+            clients: HashMap::new(),
+            streams: HashMap::new(),
+            push_streams: Default::default(),
+            push_files,
+        }
+    }
+
     /// Carries out one output (records are `Durable`'s, not handled here).
     pub(super) async fn dispatch(&mut self, node: &mut Node, o: Output) {
         match o {
@@ -39,50 +61,15 @@ impl Io {
             Output::Send {
                 to: Peer::Addr(a),
                 bytes,
-            } => {
-                if bytes.len() <= MAX_DATAGRAM {
-                    let _ = self.udp.send_to(&bytes, a).await;
-                } else {
-                    send_stream(&mut self.streams, a, self.listen, bytes);
-                }
-            }
+            } => self.send_to_node(a, bytes).await,
             Output::Send {
                 to: Peer::Client(id, _),
                 bytes,
-            } => {
-                if let Some(w) = self.clients.get(&id) {
-                    let _ = w.try_send(bytes);
-                }
-            }
+            } => self.send_to_client(id, bytes),
             Output::CloseClient(id) => {
                 self.clients.remove(&id);
             }
-            Output::SendStream {
-                to: Peer::Addr(a),
-                bytes,
-                sent,
-            } => {
-                super::push_io::send_push_stream(
-                    &mut self.push_streams,
-                    a,
-                    self.listen,
-                    bytes,
-                    sent,
-                    &self.tx,
-                );
-            }
-            Output::SendStream {
-                to: Peer::Client(id, _),
-                bytes,
-                sent,
-            } => {
-                if let Some(w) = self.clients.get(&id) {
-                    let _ = w.try_send(bytes);
-                }
-                if let Some(h) = sent {
-                    node.push_sent(now_ms(), h);
-                }
-            }
+            Output::SendStream { to, bytes, sent } => self.send_push_stream(node, to, bytes, sent),
             o @ (Output::PushLand { .. }
             | Output::PushWrite { .. }
             | Output::PushRead { .. }
@@ -90,16 +77,62 @@ impl Io {
             | Output::PushDrop { .. }) => {
                 super::push_io::file_op(node, &mut self.push_files, o, now_ms());
             }
-            Output::Run(req) => {
-                let tx = self.tx.clone();
-                let res = self.resources.clone();
-                let me = self.name.clone();
-                tokio::spawn(async move {
-                    let local = eval::evaluate(&req, &res, &me).await;
-                    let _ = tx.send(Event::Local(req.session, req.index, local)).await;
-                });
+            Output::Run(req) => self.spawn_run(req),
+        }
+    }
+
+    /// A push stream packet: on the push stream to a node, or to a client (the node hears at
+    /// once that a client's was sent).
+    fn send_push_stream(
+        &mut self,
+        node: &mut Node,
+        to: Peer,
+        bytes: Vec<u8>,
+        sent: Option<mon_proto::wire::session::SessionHash>,
+    ) {
+        match to {
+            Peer::Addr(a) => super::push_io::send_push_stream(
+                &mut self.push_streams,
+                a,
+                self.listen,
+                bytes,
+                sent,
+                &self.tx,
+            ),
+            Peer::Client(id, _) => {
+                self.send_to_client(id, bytes);
+                if let Some(h) = sent {
+                    node.push_sent(now_ms(), h);
+                }
             }
         }
+    }
+
+    /// A packet to a node: a datagram when it fits, else on the stream to that node.
+    async fn send_to_node(&mut self, a: SocketAddr, bytes: Vec<u8>) {
+        if bytes.len() <= MAX_DATAGRAM {
+            let _ = self.udp.send_to(&bytes, a).await;
+        } else {
+            send_stream(&mut self.streams, a, self.listen, bytes);
+        }
+    }
+
+    /// A packet to a connected client (dropped when its queue is full or it is gone).
+    fn send_to_client(&self, id: u64, bytes: Vec<u8>) {
+        if let Some(w) = self.clients.get(&id) {
+            let _ = w.try_send(bytes);
+        }
+    }
+
+    /// Evaluates a local query on a task; its answer comes back as [`Event::Local`].
+    fn spawn_run(&self, req: mon_proto::node::RunRequest) {
+        let tx = self.tx.clone();
+        let res = self.resources.clone();
+        let me = self.name.clone();
+        tokio::spawn(async move {
+            let local = eval::evaluate(&req, &res, &me).await;
+            let _ = tx.send(Event::Local(req.session, req.index, local)).await;
+        });
     }
 }
 
@@ -122,21 +155,28 @@ fn send_stream(
     let (w, mut r) = mpsc::channel::<Vec<u8>>(256);
     let _ = w.try_send(bytes);
     streams.insert(to, w);
-    tokio::spawn(async move {
-        let Ok(Ok(mut s)) =
-            tokio::time::timeout(Duration::from_secs(3), net::connect_from(to, me)).await
-        else {
-            return;
-        };
-        let _ = s.set_nodelay(true);
-        if net::write_preamble(&mut s, Opener::Node(me)).await.is_err() {
+    tokio::spawn(async move { write_stream(to, me, &mut r).await });
+}
+
+/// Connects to `to` from `me` and writes the queued packets until the stream is idle 30 s or
+/// fails.
+async fn write_stream(to: SocketAddr, me: SocketAddr, r: &mut mpsc::Receiver<Vec<u8>>) {
+    let Ok(Ok(mut s)) =
+        tokio::time::timeout(Duration::from_secs(3), framing::connect_from(to, me)).await
+    else {
+        return;
+    };
+    let _ = s.set_nodelay(true);
+    if framing::write_preamble(&mut s, Opener::Node(me))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    // Idle streams close after 30 s.
+    while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(30), r.recv()).await {
+        if framing::write_frame(&mut s, &b).await.is_err() {
             return;
         }
-        // Idle streams close after 30 s.
-        while let Ok(Some(b)) = tokio::time::timeout(Duration::from_secs(30), r.recv()).await {
-            if net::write_frame(&mut s, &b).await.is_err() {
-                return;
-            }
-        }
-    });
+    }
 }

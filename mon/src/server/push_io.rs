@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::event::Event;
 use crate::asuser::worker::Worker;
 use crate::asuser::AsUserError;
-use crate::framing::{self as net, Opener};
+use crate::framing::{self, Opener};
 use crate::land::{LandError, Landing, Spool};
 
 /// A push session's file on this node.
@@ -179,6 +179,28 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
             });
             node.push_landed(now_ms, session, r);
         }
+        o @ (Output::PushWrite { .. } | Output::PushRead { .. }) => {
+            block_op(node, files, o, now_ms);
+        }
+        Output::PushCommit {
+            session,
+            mode,
+            allow_setid,
+        } => {
+            if let Err(e) = files.commit(session, mode, allow_setid) {
+                node.push_committed(now_ms, session, Err(e));
+            }
+        }
+        Output::PushDrop { session } => {
+            files.files.remove(&session);
+        }
+        _ => {}
+    }
+}
+
+/// Writes or reads one block of the session's file and reports it to the node.
+fn block_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms: u64) {
+    match o {
         Output::PushWrite {
             session,
             index,
@@ -197,18 +219,6 @@ pub(super) fn file_op(node: &mut Node, files: &mut PushFiles, o: Output, now_ms:
         } => {
             let r = files.read(session, offset, usize::try_from(len).unwrap_or(0));
             node.push_block_read(now_ms, session, child, index, r);
-        }
-        Output::PushCommit {
-            session,
-            mode,
-            allow_setid,
-        } => {
-            if let Err(e) = files.commit(session, mode, allow_setid) {
-                node.push_committed(now_ms, session, Err(e));
-            }
-        }
-        Output::PushDrop { session } => {
-            files.files.remove(&session);
         }
         _ => {}
     }
@@ -275,7 +285,7 @@ enum Connect {
 }
 
 async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
-    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, net::connect_from(to, me)).await {
+    let mut st = match tokio::time::timeout(CONNECT_TIMEOUT, framing::connect_from(to, me)).await {
         Ok(Ok(st)) => st,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(Connect::Refused)
@@ -284,7 +294,7 @@ async fn connect(to: SocketAddr, me: SocketAddr) -> Result<TcpStream, Connect> {
     };
     let _ = st.set_nodelay(true);
     set_notsent_lowat(&st, PUSH_NOTSENT_LOWAT);
-    net::write_preamble(&mut st, Opener::Node(me))
+    framing::write_preamble(&mut st, Opener::Node(me))
         .await
         .map_err(|_| Connect::Failed)?;
     Ok(st)
@@ -342,51 +352,81 @@ pub(super) fn send_push_stream(
             }
         }
     }
-    let (w, mut r) = mpsc::unbounded_channel::<(Vec<u8>, Option<SessionHash>)>();
+    let (w, r) = mpsc::unbounded_channel::<(Vec<u8>, Option<SessionHash>)>();
     let _ = w.send((bytes, sent));
     streams.insert(to, w);
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        let mut s: Option<TcpStream> = None;
-        let mut retry_at = tokio::time::Instant::now();
-        // Frames that cannot be written are dropped but still reported, so flow control
-        // never stalls; the node drops the links (peer down, or silence).
-        while let Ok(Some((b, h))) = tokio::time::timeout(PUSH_STREAM_IDLE, r.recv()).await {
-            let mut written = false;
-            if let Some(st) = s.as_mut() {
-                written = net::write_frame(st, &b).await.is_ok();
-                if !written {
-                    s = None;
-                }
-            }
-            if !written && tokio::time::Instant::now() >= retry_at {
-                match connect(to, me).await {
-                    Ok(mut st) => {
-                        written = net::write_frame(&mut st, &b).await.is_ok();
-                        if written {
-                            s = Some(st);
-                        }
-                    }
-                    Err(Connect::Refused) => {
-                        let _ = tx.send(Event::PushPeerDown(to)).await;
-                    }
-                    Err(Connect::Failed) => {}
-                }
-                if !written {
-                    retry_at = tokio::time::Instant::now() + RECONNECT_BACKOFF;
-                }
-            }
-            if let Some(h) = h {
-                let _ = tx.send(Event::PushSent(h)).await;
-            }
+    let link = PushLink {
+        to,
+        me,
+        stream: None,
+        retry_at: tokio::time::Instant::now(),
+    };
+    tokio::spawn(push_stream_task(link, r, tx.clone()));
+}
+
+/// Writes the queued frames on `link` until the stream has been idle
+/// [`PUSH_STREAM_IDLE`], reporting every frame that named a session.
+async fn push_stream_task(
+    mut link: PushLink,
+    mut r: mpsc::UnboundedReceiver<(Vec<u8>, Option<SessionHash>)>,
+    tx: mpsc::Sender<Event>,
+) {
+    // Frames that cannot be written are dropped but still reported, so flow control
+    // never stalls; the node drops the links (peer down, or silence).
+    while let Ok(Some((b, h))) = tokio::time::timeout(PUSH_STREAM_IDLE, r.recv()).await {
+        link.write(&b, &tx).await;
+        if let Some(h) = h {
+            let _ = tx.send(Event::PushSent(h)).await;
         }
-        // Idle: close. Nothing can be queued meanwhile (the driver runs on this thread), but
-        // report anything left so that flow control stays exact.
-        r.close();
-        while let Ok((_, h)) = r.try_recv() {
-            if let Some(h) = h {
-                let _ = tx.send(Event::PushSent(h)).await;
-            }
+    }
+    // Idle: close. Nothing can be queued meanwhile (the driver runs on this thread), but
+    // report anything left so that flow control stays exact.
+    r.close();
+    while let Ok((_, h)) = r.try_recv() {
+        if let Some(h) = h {
+            let _ = tx.send(Event::PushSent(h)).await;
         }
-    });
+    }
+}
+
+/// The writing end of one push stream: the connection while it works, and when the next
+/// reconnect may be tried.
+struct PushLink {
+    to: SocketAddr,
+    me: SocketAddr,
+    stream: Option<TcpStream>,
+    retry_at: tokio::time::Instant,
+}
+
+impl PushLink {
+    /// Writes one frame; a broken stream is reopened once for it unless a reconnect failed
+    /// less than [`RECONNECT_BACKOFF`] ago (then the frame is dropped). A refused connection
+    /// tells the node at once ([`Event::PushPeerDown`]).
+    async fn write(&mut self, b: &[u8], tx: &mpsc::Sender<Event>) {
+        if let Some(st) = self.stream.as_mut() {
+            if framing::write_frame(st, b).await.is_ok() {
+                return;
+            }
+            self.stream = None;
+        }
+        if tokio::time::Instant::now() < self.retry_at {
+            return;
+        }
+        let mut written = false;
+        match connect(self.to, self.me).await {
+            Ok(mut st) => {
+                written = framing::write_frame(&mut st, b).await.is_ok();
+                if written {
+                    self.stream = Some(st);
+                }
+            }
+            Err(Connect::Refused) => {
+                let _ = tx.send(Event::PushPeerDown(self.to)).await;
+            }
+            Err(Connect::Failed) => {}
+        }
+        if !written {
+            self.retry_at = tokio::time::Instant::now() + RECONNECT_BACKOFF;
+        }
+    }
 }

@@ -27,79 +27,117 @@ const MIN_PREFIX: usize = 8;
 
 /// Finds the session's `session.accept` / `session.deny` record and writes its files.
 pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
-    let want = args.session_id.trim().to_ascii_lowercase();
-    if want.len() < MIN_PREFIX || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
-        anyhow::bail!(
-            "session id {:?}: expected at least {MIN_PREFIX} hex digits",
-            args.session_id
-        );
-    }
+    let want = session_prefix(&args.session_id)?;
     let given = args.log.clone().unwrap_or_else(super::default_log);
     let (path, mut reader) = super::open_log(&given)?;
-    let mut found: Option<(usize, AuditRecord)> = None;
-    let mut without_body: Option<usize> = None;
+    let mut search = Search {
+        want: &want,
+        path: &path,
+        found: None,
+        without_body: None,
+    };
     while let Some(line) = reader
         .next_line()
         .with_context(|| format!("cannot read audit log {}", path.display()))?
     {
-        let Some(rec) = std::str::from_utf8(&line.bytes)
-            .ok()
-            .and_then(|s| AuditRecord::parse(s).ok())
-        else {
-            continue;
-        };
-        if !matches!(rec.event.as_str(), "session.accept" | "session.deny") {
-            continue;
-        }
-        let Some(id) = rec.session_id.as_deref() else {
-            continue;
-        };
-        if !id.starts_with(&want) {
-            continue;
-        }
-        if rec.session_body.is_none() || rec.session_sig.is_none() {
-            without_body.get_or_insert(line.no);
-            continue;
-        }
-        match &found {
-            None => found = Some((line.no, rec)),
-            Some((first_no, first)) => {
-                if first.session_id != rec.session_id {
-                    anyhow::bail!(
-                        "session id prefix {want} is ambiguous in {}: lines {first_no} and {} \
-                         name different sessions; give more digits",
-                        path.display(),
-                        line.no
-                    );
-                }
-                if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
-                    eprintln!(
-                        "warning: {}:{} records session {} with a different body or signature \
-                         than line {first_no} (equivocation?); exporting line {first_no}",
-                        path.display(),
-                        line.no,
-                        id
-                    );
-                }
-            }
+        if let Some(rec) = session_record(&line.bytes, &want) {
+            search.consider(line.no, rec)?;
         }
     }
-    let Some((line_no, rec)) = found else {
-        match without_body {
-            Some(n) => eprintln!(
-                "{}:{n}: session {want} is recorded without its body and signature; nothing to \
-                 export",
-                path.display()
-            ),
-            None => eprintln!(
-                "no session.accept or session.deny record for session {want} in {}",
-                path.display()
-            ),
-        }
+    let Some((line_no, rec)) = search.found else {
+        report_not_found(&path, &want, search.without_body);
         return Ok(exit::PARTIAL_OR_NEGATIVE);
     };
     write_export(&path, line_no, &rec, &args.out)?;
     Ok(exit::OK)
+}
+
+/// The session id prefix to look for: at least [`MIN_PREFIX`] hex digits, lower case.
+fn session_prefix(given: &str) -> anyhow::Result<String> {
+    let want = given.trim().to_ascii_lowercase();
+    if want.len() < MIN_PREFIX || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("session id {given:?}: expected at least {MIN_PREFIX} hex digits");
+    }
+    Ok(want)
+}
+
+/// The line's record when it is a `session.accept` / `session.deny` of a session whose id
+/// starts with `want`.
+fn session_record(line: &[u8], want: &str) -> Option<AuditRecord> {
+    let rec = std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| AuditRecord::parse(s).ok())?;
+    if !matches!(rec.event.as_str(), "session.accept" | "session.deny") {
+        return None;
+    }
+    rec.session_id.as_deref()?.starts_with(want).then_some(rec)
+}
+
+/// The search for the one session record to export.
+struct Search<'a> {
+    want: &'a str,
+    path: &'a Path,
+    /// The first record with body and signature, and its line.
+    found: Option<(usize, AuditRecord)>,
+    /// The first matching line recorded without them.
+    without_body: Option<usize>,
+}
+
+impl Search<'_> {
+    /// Takes a matching record: keeps the first one, fails when the prefix names a second
+    /// session, warns when the same session is recorded with another body or signature.
+    fn consider(&mut self, no: usize, rec: AuditRecord) -> anyhow::Result<()> {
+        if rec.session_body.is_none() || rec.session_sig.is_none() {
+            self.without_body.get_or_insert(no);
+            return Ok(());
+        }
+        let Some((first_no, first)) = &self.found else {
+            self.found = Some((no, rec));
+            return Ok(());
+        };
+        if first.session_id != rec.session_id {
+            anyhow::bail!(
+                "session id prefix {} is ambiguous in {}: lines {first_no} and {} \
+                 name different sessions; give more digits",
+                self.want,
+                self.path.display(),
+                no
+            );
+        }
+        if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
+            eprintln!(
+                "warning: {}:{} records session {} with a different body or signature \
+                 than line {first_no} (equivocation?); exporting line {first_no}",
+                self.path.display(),
+                no,
+                rec.session_id.as_deref().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Says why nothing was exported.
+fn report_not_found(path: &Path, want: &str, without_body: Option<usize>) {
+    match without_body {
+        Some(n) => eprintln!(
+            "{}:{n}: session {want} is recorded without its body and signature; nothing to \
+             export",
+            path.display()
+        ),
+        None => eprintln!(
+            "no session.accept or session.deny record for session {want} in {}",
+            path.display()
+        ),
+    }
+}
+
+/// What `write_export` wrote, for the instructions it prints.
+struct Written {
+    body_path: PathBuf,
+    body_len: usize,
+    sig_path: PathBuf,
+    namespace: String,
 }
 
 fn write_export(log: &Path, line_no: usize, rec: &AuditRecord, out: &Path) -> anyhow::Result<()> {
@@ -121,8 +159,18 @@ fn write_export(log: &Path, line_no: usize, rec: &AuditRecord, out: &Path) -> an
         .with_context(|| format!("cannot write {}", body_path.display()))?;
     std::fs::write(&sig_path, armor_sshsig(&sig))
         .with_context(|| format!("cannot write {}", sig_path.display()))?;
+    let written = Written {
+        body_path,
+        body_len: body.len(),
+        sig_path,
+        namespace,
+    };
+    super::with_stdout(|o| print_instructions(o, rec, &written))
+}
 
-    let allowed = match &rec.policy_file {
+/// The allowed_signers file to verify against: the record's policy file when it is one.
+fn allowed_signers(rec: &AuditRecord) -> String {
+    match &rec.policy_file {
         Some(f)
             if Path::new(f)
                 .file_name()
@@ -131,49 +179,76 @@ fn write_export(log: &Path, line_no: usize, rec: &AuditRecord, out: &Path) -> an
             f.clone()
         }
         _ => "SLICE_DIR/allowed_signers".to_owned(),
-    };
-    let principal = rec.principal.clone().unwrap_or_else(|| "PRINCIPAL".into());
+    }
+}
+
+/// Prints what was exported and the `ssh-keygen` commands that check it.
+fn print_instructions(
+    o: &mut dyn std::io::Write,
+    rec: &AuditRecord,
+    w: &Written,
+) -> std::io::Result<()> {
+    print_summary(o, rec, w)?;
+    print_check_commands(o, rec, w)
+}
+
+/// What the record is and what was written.
+fn print_summary(
+    o: &mut dyn std::io::Write,
+    rec: &AuditRecord,
+    w: &Written,
+) -> std::io::Result<()> {
     let id = rec.session_id.as_deref().unwrap_or_default();
-    super::with_stdout(|o| {
+    writeln!(
+        o,
+        "session {id}: {} on {} at {} ({}slice {}, key {})",
+        rec.event,
+        rec.node,
+        rec.ts,
+        rec.principal
+            .as_deref()
+            .map(|p| format!("principal {p}, "))
+            .unwrap_or_default(),
+        rec.slice.as_deref().unwrap_or("?"),
+        rec.key_fp.as_deref().unwrap_or("?"),
+    )?;
+    writeln!(
+        o,
+        "wrote {} ({} bytes) and {}",
+        w.body_path.display(),
+        w.body_len,
+        w.sig_path.display()
+    )
+}
+
+/// The `ssh-keygen` commands that check the signature (and find the principal when the
+/// record names none).
+fn print_check_commands(
+    o: &mut dyn std::io::Write,
+    rec: &AuditRecord,
+    w: &Written,
+) -> std::io::Result<()> {
+    let allowed = allowed_signers(rec);
+    let principal = rec.principal.clone().unwrap_or_else(|| "PRINCIPAL".into());
+    let sig_path = sh_quote(&w.sig_path.display().to_string());
+    if rec.principal.is_none() {
         writeln!(
             o,
-            "session {id}: {} on {} at {} ({}slice {}, key {})",
-            rec.event,
-            rec.node,
-            rec.ts,
-            rec.principal
-                .as_deref()
-                .map(|p| format!("principal {p}, "))
-                .unwrap_or_default(),
-            rec.slice.as_deref().unwrap_or("?"),
-            rec.key_fp.as_deref().unwrap_or("?"),
-        )?;
-        writeln!(
-            o,
-            "wrote {} ({} bytes) and {}",
-            body_path.display(),
-            body.len(),
-            sig_path.display()
-        )?;
-        if rec.principal.is_none() {
-            writeln!(
-                o,
-                "the record names no principal; find it with: ssh-keygen -Y find-principals -f {} -s {}",
-                sh_quote(&allowed),
-                sh_quote(&sig_path.display().to_string())
-            )?;
-        }
-        writeln!(o, "check the signature with:")?;
-        writeln!(
-            o,
-            "ssh-keygen -Y verify -f {} -I {} -n {} -s {} < {}",
+            "the record names no principal; find it with: ssh-keygen -Y find-principals -f {} -s {}",
             sh_quote(&allowed),
-            sh_quote(&principal),
-            sh_quote(&namespace),
-            sh_quote(&sig_path.display().to_string()),
-            sh_quote(&body_path.display().to_string()),
-        )
-    })
+            sig_path
+        )?;
+    }
+    writeln!(o, "check the signature with:")?;
+    writeln!(
+        o,
+        "ssh-keygen -Y verify -f {} -I {} -n {} -s {} < {}",
+        sh_quote(&allowed),
+        sh_quote(&principal),
+        sh_quote(&w.namespace),
+        sig_path,
+        sh_quote(&w.body_path.display().to_string()),
+    )
 }
 
 /// Quotes a word for a POSIX shell when it has characters outside a safe set.

@@ -1,12 +1,13 @@
 //! `mon audit show`: filtered records as an aligned table or as the original JSON lines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use mon_proto::audit::AuditRecord;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::auditlog::RawLine;
 use crate::exit;
 
 /// Arguments of `mon audit show`.
@@ -87,21 +88,15 @@ impl Filter {
                 _ => return false,
             }
         }
-        if let Some(e) = &self.event {
-            let category = !e.contains('.')
-                && r.event
-                    .strip_prefix(e.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'));
-            if r.event != *e && !category {
-                return false;
-            }
+        if self
+            .event
+            .as_ref()
+            .is_some_and(|e| !event_matches(e, &r.event))
+        {
+            return false;
         }
         if let Some(s) = &self.session {
-            if !r
-                .session_id
-                .as_deref()
-                .is_some_and(|id| id.starts_with(s.as_str()))
-            {
+            if !r.session_id.as_deref().is_some_and(|id| id.starts_with(s)) {
                 return false;
             }
         }
@@ -110,6 +105,16 @@ impl Filter {
             && eq(&self.key, &r.key_fp)
             && (!self.denied || r.is_denied())
     }
+}
+
+/// `--event E` matches the event `E`, or every event of category `E` (`session` matches
+/// `session.accept`).
+fn event_matches(want: &str, event: &str) -> bool {
+    let category = !want.contains('.')
+        && event
+            .strip_prefix(want)
+            .is_some_and(|rest| rest.starts_with('.'));
+    event == want || category
 }
 
 /// Parses `--since`: `<n>s|m|h|d|w` back from `now`, or an RFC 3339 time.
@@ -147,27 +152,50 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     let filter = Filter::from_args(&args, OffsetDateTime::now_utc())?;
     let given = args.path.clone().unwrap_or_else(super::default_log);
     let (path, mut reader) = super::open_log(&given)?;
-    let mut rows: Vec<[String; 8]> = Vec::new();
-    let mut raw: Vec<String> = Vec::new();
-    let mut skipped = 0usize;
+    let mut found = Found::default();
     while let Some(line) = reader
         .next_line()
         .with_context(|| format!("cannot read audit log {}", path.display()))?
     {
-        let parsed = if !line.complete {
-            Err("incomplete last line (a write torn by a crash?)".to_owned())
-        } else if line.too_long {
-            Err("line too long".to_owned())
+        found.take(&path, &line, &filter, args.json);
+    }
+    if found.skipped > 0 {
+        eprintln!(
+            "{} line(s) skipped; check the log with `mon audit verify {}`",
+            found.skipped,
+            path.display()
+        );
+    }
+    if found.rows.is_empty() && found.raw.is_empty() {
+        eprintln!("no matching records in {}", path.display());
+        return Ok(exit::OK);
+    }
+    super::with_stdout(|out| {
+        if args.json {
+            for l in &found.raw {
+                writeln!(out, "{l}")?;
+            }
+            Ok(())
         } else {
-            std::str::from_utf8(&line.bytes)
-                .map_err(|_| "not UTF-8".to_owned())
-                .and_then(|s| {
-                    AuditRecord::parse(s)
-                        .map(|r| (s, r))
-                        .map_err(|e| e.to_string())
-                })
-        };
-        let (text, rec) = match parsed {
+            write_table(out, &found.rows)
+        }
+    })?;
+    Ok(exit::OK)
+}
+
+/// The matching records read so far: table rows, or the lines themselves for `--json`.
+#[derive(Default)]
+struct Found {
+    rows: Vec<[String; 8]>,
+    raw: Vec<String>,
+    /// Lines that are not audit records (each reported on stderr).
+    skipped: usize,
+}
+
+impl Found {
+    /// Takes one log line: skips (and reports) what is not a record, keeps what matches.
+    fn take(&mut self, path: &Path, line: &RawLine, filter: &Filter, json: bool) {
+        let (text, rec) = match parse_line(line) {
             Ok(ok) => ok,
             Err(why) => {
                 eprintln!(
@@ -175,40 +203,36 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
                     path.display(),
                     line.no
                 );
-                skipped += 1;
-                continue;
+                self.skipped += 1;
+                return;
             }
         };
         if !filter.matches(&rec) {
-            continue;
+            return;
         }
-        if args.json {
-            raw.push(text.to_owned());
+        if json {
+            self.raw.push(text.to_owned());
         } else {
-            rows.push(row(&rec));
+            self.rows.push(row(&rec));
         }
     }
-    if skipped > 0 {
-        eprintln!(
-            "{skipped} line(s) skipped; check the log with `mon audit verify {}`",
-            path.display()
-        );
+}
+
+/// One log line as its text and record, or why it is not one.
+fn parse_line(line: &RawLine) -> Result<(&str, AuditRecord), String> {
+    if !line.complete {
+        Err("incomplete last line (a write torn by a crash?)".to_owned())
+    } else if line.too_long {
+        Err("line too long".to_owned())
+    } else {
+        std::str::from_utf8(&line.bytes)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(|s| {
+                AuditRecord::parse(s)
+                    .map(|r| (s, r))
+                    .map_err(|e| e.to_string())
+            })
     }
-    if rows.is_empty() && raw.is_empty() {
-        eprintln!("no matching records in {}", path.display());
-        return Ok(exit::OK);
-    }
-    super::with_stdout(|out| {
-        if args.json {
-            for l in &raw {
-                writeln!(out, "{l}")?;
-            }
-            Ok(())
-        } else {
-            write_table(out, &rows)
-        }
-    })?;
-    Ok(exit::OK)
 }
 
 const HEADER: [&str; 8] = [
@@ -227,23 +251,11 @@ const MAX_CELL: usize = 40;
 const MAX_LAST_CELL: usize = 120;
 
 fn row(r: &AuditRecord) -> [String; 8] {
-    let mut result = r.result.clone().unwrap_or_default();
-    if let Some(code) = r.exit_code {
-        result = join_nonempty(&result, &format!("exit {code}"));
-    }
-    if let Some(ms) = r.duration_ms {
-        result = join_nonempty(&result, &format!("{ms} ms"));
-    }
     let principal = r
         .principal
         .clone()
         .or_else(|| r.key_fp.clone())
         .unwrap_or_default();
-    let mut op = r.op.clone().unwrap_or_default();
-    if let Some(argv) = &r.argv {
-        let args: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
-        op = join_nonempty(&op, &args.join(" "));
-    }
     let reason = r
         .reason
         .as_ref()
@@ -253,13 +265,35 @@ fn row(r: &AuditRecord) -> [String; 8] {
         r.ts.clone(),
         r.node.clone(),
         r.event.clone(),
-        result,
+        result_cell(r),
         principal,
         r.slice.clone().unwrap_or_default(),
-        op,
+        op_cell(r),
         reason,
     ]
     .map(|c| printable(&c))
+}
+
+/// The RESULT cell: the result, then the exit code and duration when recorded.
+fn result_cell(r: &AuditRecord) -> String {
+    let mut result = r.result.clone().unwrap_or_default();
+    if let Some(code) = r.exit_code {
+        result = join_nonempty(&result, &format!("exit {code}"));
+    }
+    if let Some(ms) = r.duration_ms {
+        result = join_nonempty(&result, &format!("{ms} ms"));
+    }
+    result
+}
+
+/// The OP cell: the operation, then its command line (words quoted where needed).
+fn op_cell(r: &AuditRecord) -> String {
+    let mut op = r.op.clone().unwrap_or_default();
+    if let Some(argv) = &r.argv {
+        let args: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
+        op = join_nonempty(&op, &args.join(" "));
+    }
+    op
 }
 
 fn join_nonempty(a: &str, b: &str) -> String {
@@ -302,10 +336,10 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn write_table(out: &mut dyn std::io::Write, rows: &[[String; 8]]) -> std::io::Result<()> {
+/// The rows with every cell cut to its column's widest.
+fn cut_cells(rows: &[[String; 8]]) -> Vec<[String; 8]> {
     let last = HEADER.len() - 1;
-    let cells: Vec<[String; 8]> = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             let mut i = 0;
             r.clone().map(|c| {
@@ -314,7 +348,12 @@ fn write_table(out: &mut dyn std::io::Write, rows: &[[String; 8]]) -> std::io::R
                 cut(&c, max)
             })
         })
-        .collect();
+        .collect()
+}
+
+fn write_table(out: &mut dyn std::io::Write, rows: &[[String; 8]]) -> std::io::Result<()> {
+    let last = HEADER.len() - 1;
+    let cells = cut_cells(rows);
     let mut width = HEADER.map(|h| h.chars().count());
     for r in &cells {
         for (w, c) in width.iter_mut().zip(r) {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use mon_proto::audit::{BreakKind, ChainBreak, Verifier};
+use mon_proto::audit::{BreakKind, ChainBreak, Verifier, VerifySummary};
 
 use crate::exit;
 
@@ -39,7 +39,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         Some(b) => Err(b),
         None => verifier.finish(),
     };
-    let (text, code) = match result {
+    let (text, code) = verdict(&shown.to_string(), result);
+    super::with_stdout(|out| writeln!(out, "{text}"))?;
+    Ok(code)
+}
+
+/// The line `mon audit verify` prints for the log `shown`, and its exit code.
+fn verdict(shown: &str, result: Result<VerifySummary, ChainBreak>) -> (String, u8) {
+    match result {
         Ok(s) => match (s.log_id, s.last_seq) {
             (Some(id), Some(last)) => (
                 format!(
@@ -51,7 +58,5 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
             _ => (format!("{shown}: 0 records (empty log)"), exit::OK),
         },
         Err(b) => (format!("{shown}: BROKEN at {b}"), exit::PARTIAL_OR_NEGATIVE),
-    };
-    super::with_stdout(|out| writeln!(out, "{text}"))?;
-    Ok(code)
+    }
 }
