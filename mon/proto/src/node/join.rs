@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::audit_ev::EvExt;
 use super::budget::split_budget;
-use super::push_state::{PushState, EXTRA_OFFER_DELAY_MS};
-use super::state::{ParentLink, Session};
+use super::session::push::state::{PushState, EXTRA_OFFER_DELAY_MS};
+use super::session::{ParentLink, Session};
 use super::{Node, Output, Peer};
 use crate::audit::{EventKind, Outcome};
 use crate::push::msg::{expand_dest, PUSH_CHANNEL};

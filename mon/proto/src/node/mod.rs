@@ -6,16 +6,11 @@
 //! replay-journal lines come out *before* the actions they guard; the driver makes them
 //! durable before it performs any later output.
 
-mod answers;
 mod audit_ev;
 mod budget;
-mod children;
 mod gossip;
 mod join;
-mod push;
-mod push_state;
-mod result;
-mod state;
+mod session;
 pub(crate) use join::deny_signed_data;
 
 use std::collections::{HashMap, VecDeque};
@@ -37,8 +32,8 @@ use crate::verify::Limits;
 use crate::wire::packet::{Packet, MAX_STREAM_PACKET};
 use crate::wire::session::SessionHash;
 
-pub use push::{PushIoError, PUSH_COND_INDEX};
-pub use state::SessionSummary;
+pub use session::push::{PushIoError, PUSH_COND_INDEX};
+pub use session::SessionSummary;
 
 /// Where a packet came from or goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -293,7 +288,7 @@ pub struct Node {
     policies: HashMap<String, Arc<SlicePolicy>>,
     membership: Membership,
     replay: ReplayCache,
-    sessions: HashMap<SessionHash, state::Session>,
+    sessions: HashMap<SessionHash, session::Session>,
     gossip_last_ts: HashMap<String, u64>,
     rng: ChaCha20Rng,
     out: VecDeque<Output>,

@@ -1,11 +1,11 @@
 //! Push link liveness: keepalives, silent links, links to nodes known to be down, a node's
 //! own stalls, orphans (every parent gone) asking their children for adoption.
 
-use super::super::push_state::{Land, PLink, ADOPT_GRACE_MS, STALL_MS};
-use super::super::state::ChildState;
-use super::super::{Node, Peer};
+use super::super::ChildState;
 use super::send_on;
+use super::state::{Land, PLink, ADOPT_GRACE_MS, STALL_MS};
 use crate::membership::MemberId;
+use crate::node::{Node, Peer};
 use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
 use crate::wire::session::SessionHash;
 
@@ -144,7 +144,7 @@ impl Node {
     /// This node just lost every parent with blocks missing: ask each child to offer it
     /// the session as their extra parent (a child that got blocks elsewhere can feed it; a
     /// cycle of extra links is harmless, data only flows towards nodes that miss blocks).
-    pub(super) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
         let me = self.cfg.name.clone();
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
@@ -161,7 +161,7 @@ impl Node {
 
     /// Parent link `id` failed and serves nothing more: it leaves the download; if it is our
     /// result parent the link stays up for keepalives (it waits for our result).
-    pub(super) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
@@ -182,7 +182,7 @@ impl Node {
 
     /// Parent link `id` asked for adoption: offer it the session, so that we become one of
     /// its (extra) parents.
-    pub(super) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
         let Some(s) = self.sessions.get(&hash) else {
             return;
         };
@@ -231,7 +231,7 @@ impl Node {
     /// result parent is still there (dropped for misbehaviour, kept for keepalives), the new
     /// one is only asked to serve us first; if it is gone, the new one becomes the first
     /// parent and takes over our result (once its link is recorded: see `push_pump`).
-    pub(super) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
         let me = self.cfg.name.clone();
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;

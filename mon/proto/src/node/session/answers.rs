@@ -1,10 +1,9 @@
 //! A child's answer to our Session offer: SessionOk (the hop handshake completes, the child
 //! gets its go, a push link opens), Prune (it is in the session already) or Deny.
 
-use super::join::{deny_signed_data, prune_signed_data};
-use super::state::sealed;
-use super::state::{Child, ChildState};
-use super::{Node, Peer};
+use super::{sealed, Child, ChildState};
+use crate::node::join::{deny_signed_data, prune_signed_data};
+use crate::node::{Node, Peer};
 use crate::push::msg::PUSH_CHANNEL;
 use crate::wire::packet::{Inner, Packet};
 use crate::wire::session::SessionHash;
@@ -12,7 +11,7 @@ use mon_keys::hop::ChildHello;
 use mon_keys::nodekey::verify_node_sig;
 
 impl Node {
-    pub(super) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+    pub(in crate::node) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
         let Packet::SessionOk {
             session_hash,
             child,
@@ -118,7 +117,7 @@ impl Node {
         self.try_finish(now_ms, hash);
     }
 
-    pub(super) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+    pub(in crate::node) fn handle_prune(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
         let Packet::Prune {
             session_hash,
             child,
@@ -168,7 +167,7 @@ impl Node {
     /// retransmitted). Returns whether one was forged. Prunes are most of a session's
     /// messages and arrive while the set-up wave is busiest; their signatures are checked
     /// here, once per node when its subtree has answered, instead.
-    pub(super) fn check_prunes(&mut self, hash: SessionHash) -> bool {
+    pub(in crate::node) fn check_prunes(&mut self, hash: SessionHash) -> bool {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return false;
         };
@@ -197,7 +196,7 @@ impl Node {
         forged
     }
 
-    pub(super) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
+    pub(in crate::node) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
         let Packet::Deny {
             session_hash,
             child,
@@ -218,7 +217,11 @@ impl Node {
     }
 
     /// The child `name` of session `hash` while its offer is still unanswered.
-    pub(super) fn offered_child(&mut self, hash: &SessionHash, name: &str) -> Option<&mut Child> {
+    pub(in crate::node) fn offered_child(
+        &mut self,
+        hash: &SessionHash,
+        name: &str,
+    ) -> Option<&mut Child> {
         self.sessions
             .get_mut(hash)?
             .children

@@ -1,11 +1,11 @@
 //! Whom a node offers a session to: the overlay's children (random, two-stage, DAG with the
 //! adaptive fanout), the push staircase from the roster, and the offer itself.
 
-use super::budget::adaptive_fanout;
-use super::join::sha256;
-use super::state::{Child, ChildState};
-use super::{Node, Output, Peer};
+use super::{Child, ChildState};
 use crate::membership::{default_fanout_with_ring, MemberId};
+use crate::node::budget::adaptive_fanout;
+use crate::node::join::sha256;
+use crate::node::{Node, Output, Peer};
 use crate::wire::packet::Packet;
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
 use mon_keys::hop::{self, Initiator};
@@ -19,7 +19,7 @@ impl Node {
     /// is down just does not answer, and the next ones (offered 300 ms apart) carry the
     /// chain on. Without a usable roster (pattern-only `known_nodes`), the nearest members
     /// after us on the node-id ring among every live member we know.
-    pub(super) fn push_successors(
+    pub(in crate::node) fn push_successors(
         &self,
         now_ms: u64,
         hash: &SessionHash,
@@ -77,7 +77,7 @@ impl Node {
     }
 
     /// Sends the Session to `m` as our child; returns its state.
-    pub(super) fn offer(
+    pub(in crate::node) fn offer(
         &mut self,
         now_ms: u64,
         hash: &SessionHash,
@@ -121,7 +121,7 @@ impl Node {
     /// Children for a session, by its overlay algorithm (never the parent or this node).
     /// `max_fanout` is the policy's `max-fanout=` for the session's principal: it bounds the
     /// adaptive fanout too (an explicit fanout above it was denied in verification).
-    pub(super) fn pick_children(
+    pub(in crate::node) fn pick_children(
         &mut self,
         now_ms: u64,
         body: &SessionBody,
@@ -169,7 +169,7 @@ impl Node {
 
     /// Where to offer a session to the roster node `name`: its gossip address when the view
     /// has it, else its first known_nodes address on our port; with the key known_nodes pins.
-    pub(super) fn roster_member(
+    pub(in crate::node) fn roster_member(
         &self,
         name: &str,
         view: &[crate::membership::MemberView],

@@ -8,16 +8,16 @@ use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::SessionHash;
 
-use super::state::{sealed, ChildState};
-use super::{Node, Output, Peer, RunRequest};
+use super::{sealed, ChildState};
+use crate::node::{Node, Output, Peer, RunRequest};
 
 /// How long a push node keeps serving after its result went up, ms.
 const PUSH_LINGER_MS: u64 = 60_000;
 /// Why a child that never answered the Session (retransmissions included) is missing.
-pub(super) const NO_ANSWER: &str = "no answer (node down?)";
+pub(in crate::node) const NO_ANSWER: &str = "no answer (node down?)";
 
 impl Node {
-    pub(super) fn handle_sealed(
+    pub(in crate::node) fn handle_sealed(
         &mut self,
         now_ms: u64,
         from: Peer,
@@ -110,7 +110,7 @@ impl Node {
         }
     }
 
-    pub(super) fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
@@ -174,7 +174,13 @@ impl Node {
         self.try_finish(now_ms, hash);
     }
 
-    pub(super) fn on_local(&mut self, now_ms: u64, hash: SessionHash, index: usize, local: Local) {
+    pub(in crate::node) fn on_local(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        index: usize,
+        local: Local,
+    ) {
         let name = self.cfg.name.clone();
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
@@ -223,7 +229,7 @@ impl Node {
     }
 
     /// Sends the subtree result once everything arrived (or `force` at the deadline).
-    pub(super) fn try_finish(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn try_finish(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(s) = self.sessions.get(&hash) else {
             return;
         };
@@ -384,7 +390,7 @@ impl Node {
     }
 
     /// Retransmissions, deadlines, forgetting.
-    pub(super) fn session_timers(&mut self, now_ms: u64) {
+    pub(in crate::node) fn session_timers(&mut self, now_ms: u64) {
         let hashes: Vec<SessionHash> = self.sessions.keys().copied().collect();
         for h in hashes {
             let mut resend: Vec<(Peer, Vec<u8>)> = Vec::new();

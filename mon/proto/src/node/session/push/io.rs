@@ -1,11 +1,11 @@
 //! The driver's file operations for a push, reported back to the node: the temporary file
 //! created, a block written or read, a block sent, the file committed.
 
-use super::super::push_state::Land;
-use super::super::Node;
+use super::state::Land;
 use super::{send_on, PushIoError};
 use crate::agg::Local;
 use crate::audit::{EventKind, Outcome};
+use crate::node::Node;
 use crate::push::msg::PushMsg;
 use crate::wire::session::SessionHash;
 

@@ -4,21 +4,22 @@
 
 use std::collections::VecDeque;
 
-use super::push_state::{Land, PLink, MAX_SENDING, ORPHAN_GRACE_MS};
-use super::{Node, Output, Peer};
 use crate::agg::{Local, Partial, Query};
 use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::node::{Node, Output, Peer};
 use crate::push::manifest::block_offset;
 use crate::push::msg::{PushMsg, PUSH_CHANNEL};
 use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
 use crate::push::Event;
 use crate::wire::packet::Packet;
 use crate::wire::session::SessionHash;
+use state::{Land, PLink, MAX_SENDING, ORPHAN_GRACE_MS};
 
 mod cond;
 mod frames;
 mod io;
 mod live;
+pub(in crate::node) mod state;
 
 pub use cond::PUSH_COND_INDEX;
 
@@ -78,7 +79,7 @@ impl Node {
     }
 
     /// The first parent's go arrived: create the landing.
-    pub(super) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
@@ -174,7 +175,7 @@ impl Node {
     }
 
     /// Moves everything along: scheduler events, requests, serving, completion.
-    pub(super) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
         let me = self.cfg.name.clone();
         let mut audits = Vec::new();
         let mut new_primary: Option<String> = None;
@@ -351,7 +352,7 @@ impl Node {
     }
 
     /// The parent side of a new push link (after the child's SessionOk).
-    pub(super) fn push_add_child(
+    pub(in crate::node) fn push_add_child(
         &mut self,
         now_ms: u64,
         hash: SessionHash,
@@ -381,7 +382,7 @@ impl Node {
     }
 
     /// The child side of a new push link (first or extra parent).
-    pub(super) fn push_add_parent(
+    pub(in crate::node) fn push_add_parent(
         &mut self,
         now_ms: u64,
         hash: SessionHash,
@@ -418,7 +419,7 @@ impl Node {
     }
 
     /// The client of a push session whose entry we are went away.
-    pub(super) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
         if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
             for (i, l) in p.parents.iter_mut().enumerate() {
                 if l.alive && matches!(l.peer, Peer::Client(..)) {

@@ -1,11 +1,10 @@
 //! Channel-1 frames on push links: opening them under the right link's key, and what a
 //! parent's or a child's message does.
 
-use super::super::push_state::Land;
-use super::super::state::ChildState;
-use super::super::Node;
-use super::super::Output;
+use super::super::ChildState;
+use super::state::Land;
 use crate::audit::{EventKind, Outcome};
+use crate::node::{Node, Output};
 use crate::push::manifest::block_offset;
 use crate::push::msg::PushMsg;
 use crate::push::serve::PRIMARY_WEIGHT;
