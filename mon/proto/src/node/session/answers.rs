@@ -1,14 +1,22 @@
 //! A child's answer to our Session offer: SessionOk (the hop handshake completes, the child
 //! gets its go, a push link opens), Prune (it is in the session already) or Deny.
 
-use super::{sealed, Child, ChildState};
+use std::net::SocketAddr;
+
+use mon_keys::frame::{Opener, Sealer};
+use mon_keys::hop::{ChildHello, LinkKeys};
+use mon_keys::nodekey::verify_node_sig;
+
+use super::{sealed, Child, ChildState, Ctx, Session};
 use crate::node::join::{deny_signed_data, prune_signed_data};
-use crate::node::{Node, Peer};
+use crate::node::{Counters, Node, Output, Peer};
 use crate::push::msg::PUSH_CHANNEL;
 use crate::wire::packet::{Inner, Packet};
 use crate::wire::session::SessionHash;
-use mon_keys::hop::ChildHello;
-use mon_keys::nodekey::verify_node_sig;
+
+/// A push link to a child that just linked: its name, address, channel-1 keys, and whether
+/// this node is its first parent.
+pub(in crate::node) type PushLink = (String, SocketAddr, (Sealer, Opener), bool);
 
 impl Node {
     pub(in crate::node) fn handle_session_ok(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
@@ -24,92 +32,19 @@ impl Node {
             return;
         };
         let hash = *session_hash;
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let is_push = s.push.is_some();
-        let mut push_link = None;
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
+        let hello = <[u8; 16]>::try_from(confirm.as_slice())
+            .ok()
+            .map(|confirm| ChildHello {
+                e_c: *e_c,
+                sig: *sig,
+                confirm,
+            });
+        let Some(push_link) = s.child_ok(hash, &child, hello, extra, &mut cx) else {
             return;
         };
-        // Nothing about the child changes until its answer has verified: a forged or
-        // corrupted SessionOk is dropped and leaves the offer (and its initiator) as it was.
-        let mut forged = false;
-        match &mut c.state {
-            ChildState::Offered { initiator, .. } => {
-                let Some(init) = initiator.as_deref() else {
-                    return;
-                };
-                let finished = <[u8; 16]>::try_from(confirm.as_slice())
-                    .ok()
-                    .and_then(|confirm| {
-                        let hello = ChildHello {
-                            e_c: *e_c,
-                            sig: *sig,
-                            confirm,
-                        };
-                        init.finish(&hash, &me, &c.name, &c.key, &hello).ok()
-                    });
-                match finished {
-                    Some(mut keys) => {
-                        let Ok((mut sealer, opener)) = keys.channel(0) else {
-                            c.state = ChildState::Missing {
-                                why: "handshake failed".into(),
-                            };
-                            return;
-                        };
-                        if is_push {
-                            match keys.channel(u64::from(PUSH_CHANNEL)) {
-                                Ok(k) => push_link = Some((c.name.clone(), c.addr, k, !extra)),
-                                Err(_) => {
-                                    c.state = ChildState::Missing {
-                                        why: "handshake failed".into(),
-                                    };
-                                    return;
-                                }
-                            }
-                        }
-                        let go = sealed(hash, &me, &mut sealer, &Inner::Go);
-                        #[cfg(feature = "fault-injection")]
-                        let go = go.filter(|_| !(is_push && !extra && self.cfg.no_push_go));
-                        c.state = if extra {
-                            ChildState::Extra { sealer, opener }
-                        } else {
-                            ChildState::Linked {
-                                sealer,
-                                opener,
-                                result: None,
-                            }
-                        };
-                        if let Some(p) = go {
-                            let to = Peer::Addr(c.addr);
-                            self.send(to, &p);
-                        }
-                    }
-                    None => forged = true,
-                }
-            }
-            ChildState::Linked {
-                sealer,
-                result: None,
-                ..
-            } => {
-                // Our Go may have been lost: send another one.
-                let go = sealed(hash, &me, sealer, &Inner::Go);
-                #[cfg(feature = "fault-injection")]
-                let go = go.filter(|_| !(is_push && self.cfg.no_push_go));
-                if let Some(p) = go {
-                    let to = Peer::Addr(c.addr);
-                    self.send(to, &p);
-                }
-            }
-            _ => {}
-        }
-        if forged {
-            self.counters.frames_rejected += 1;
-            return;
-        }
         if let Some((name, addr, k, primary)) = push_link {
             self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
             self.push_pump(now_ms, hash);
@@ -162,40 +97,6 @@ impl Node {
         self.try_finish(now_ms, hash);
     }
 
-    /// Checks the signatures of the Prunes that settled children of `hash`: a valid one
-    /// makes the child `Pruned`; a forged one is dropped (the offer stands and is
-    /// retransmitted). Returns whether one was forged. Prunes are most of a session's
-    /// messages and arrive while the set-up wave is busiest; their signatures are checked
-    /// here, once per node when its subtree has answered, instead.
-    pub(in crate::node) fn check_prunes(&mut self, hash: SessionHash) -> bool {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return false;
-        };
-        let mut forged = false;
-        for c in &mut s.children {
-            let ChildState::Offered {
-                packet_hash,
-                prune_sig,
-                ..
-            } = &mut c.state
-            else {
-                continue;
-            };
-            let Some(sig) = prune_sig.take() else {
-                continue;
-            };
-            if verify_node_sig(&c.key, &prune_signed_data(&hash, packet_hash), &sig).is_ok() {
-                c.state = ChildState::Pruned;
-            } else {
-                forged = true;
-            }
-        }
-        if forged {
-            self.counters.frames_rejected += 1;
-        }
-        forged
-    }
-
     pub(in crate::node) fn handle_deny(&mut self, now_ms: u64, _from: Peer, packet: Packet) {
         let Packet::Deny {
             session_hash,
@@ -227,5 +128,141 @@ impl Node {
             .children
             .iter_mut()
             .find(|c| c.name == name && matches!(c.state, ChildState::Offered { .. }))
+    }
+}
+
+impl Session {
+    /// Checks the signatures of the Prunes that settled children of `hash`: a valid one
+    /// makes the child `Pruned`; a forged one is dropped (the offer stands and is
+    /// retransmitted) and counted in `frames_rejected`. Returns whether one was forged.
+    /// Prunes are most of a session's messages and arrive while the set-up wave is busiest;
+    /// their signatures are checked here, once per node when its subtree has answered,
+    /// instead.
+    pub(in crate::node) fn check_prunes(
+        &mut self,
+        hash: &SessionHash,
+        counters: &mut Counters,
+    ) -> bool {
+        let mut forged = false;
+        for c in &mut self.children {
+            let ChildState::Offered {
+                packet_hash,
+                prune_sig,
+                ..
+            } = &mut c.state
+            else {
+                continue;
+            };
+            let Some(sig) = prune_sig.take() else {
+                continue;
+            };
+            if verify_node_sig(&c.key, &prune_signed_data(hash, packet_hash), &sig).is_ok() {
+                c.state = ChildState::Pruned;
+            } else {
+                forged = true;
+            }
+        }
+        if forged {
+            counters.frames_rejected += 1;
+        }
+        forged
+    }
+
+    /// The child `child` answered our offer with a SessionOk (`hello`: its handshake, `None`
+    /// when malformed). Nothing about the child changes until the answer verifies: a forged
+    /// or corrupted one is counted and dropped, and leaves the offer (and its initiator) as
+    /// it was. A child already linked gets its go again (ours may have been lost).
+    /// `None`: nothing more to do; else the session may finish, with the new push link.
+    pub(in crate::node) fn child_ok(
+        &mut self,
+        hash: SessionHash,
+        child: &str,
+        hello: Option<ChildHello>,
+        extra: bool,
+        cx: &mut Ctx<'_>,
+    ) -> Option<Option<PushLink>> {
+        let is_push = self.push.is_some();
+        let me = cx.cfg.name.as_str();
+        let c = self.children.iter_mut().find(|c| c.name == child)?;
+        match &mut c.state {
+            ChildState::Offered { initiator, .. } => {
+                let init = initiator.as_deref()?;
+                let keys = hello.and_then(|h| init.finish(&hash, me, &c.name, &c.key, &h).ok());
+                let Some(keys) = keys else {
+                    cx.counters.frames_rejected += 1;
+                    return None;
+                };
+                return c.link(hash, keys, extra, is_push, cx);
+            }
+            ChildState::Linked {
+                sealer,
+                result: None,
+                ..
+            } => {
+                let go = sealed(hash, me, sealer, &Inner::Go);
+                #[cfg(feature = "fault-injection")]
+                let go = go.filter(|_| !(is_push && cx.cfg.no_push_go));
+                if let Some(p) = go {
+                    let to = Peer::Addr(c.addr);
+                    cx.out.push_back(Output::Send {
+                        to,
+                        bytes: p.to_bytes(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Some(None)
+    }
+}
+
+impl Child {
+    /// The handshake with this child completed: it becomes `Linked` (or `Extra`, when we
+    /// are an extra parent) and gets its go. `None` when the link keys cannot be derived
+    /// (the child is then missing).
+    fn link(
+        &mut self,
+        hash: SessionHash,
+        mut keys: LinkKeys,
+        extra: bool,
+        is_push: bool,
+        cx: &mut Ctx<'_>,
+    ) -> Option<Option<PushLink>> {
+        let handshake_failed = || ChildState::Missing {
+            why: "handshake failed".into(),
+        };
+        let Ok((mut sealer, opener)) = keys.channel(0) else {
+            self.state = handshake_failed();
+            return None;
+        };
+        let mut push_link = None;
+        if is_push {
+            match keys.channel(u64::from(PUSH_CHANNEL)) {
+                Ok(k) => push_link = Some((self.name.clone(), self.addr, k, !extra)),
+                Err(_) => {
+                    self.state = handshake_failed();
+                    return None;
+                }
+            }
+        }
+        let go = sealed(hash, &cx.cfg.name, &mut sealer, &Inner::Go);
+        #[cfg(feature = "fault-injection")]
+        let go = go.filter(|_| !(is_push && !extra && cx.cfg.no_push_go));
+        self.state = if extra {
+            ChildState::Extra { sealer, opener }
+        } else {
+            ChildState::Linked {
+                sealer,
+                opener,
+                result: None,
+            }
+        };
+        if let Some(p) = go {
+            cx.out.push_back(Output::Send {
+                to: Peer::Addr(self.addr),
+                bytes: p.to_bytes(),
+            });
+        }
+        Some(push_link)
     }
 }

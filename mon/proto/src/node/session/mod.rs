@@ -7,11 +7,17 @@
 //! The node routes each packet, local result and timer to its session by hash; outputs keep
 //! the node's order rules (audit and journal records before the actions they guard).
 
+mod aggregate;
 mod answers;
 mod children;
 pub(in crate::node) mod push;
 mod result;
+mod sweep;
+#[cfg(test)]
+mod tests;
+mod timers;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,7 +25,9 @@ use mon_keys::frame::{Opener, Sealer};
 use mon_keys::hop::Initiator;
 
 use crate::agg::Partial;
-use crate::node::Peer;
+use crate::membership::Membership;
+use crate::node::{Counters, Node, NodeConfig, Output, Peer};
+use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
@@ -175,6 +183,37 @@ impl Session {
     pub fn complete(&self) -> bool {
         let local_done = !self.parent.go || self.local.iter().all(Option::is_some);
         self.parent.go && local_done && self.children.iter().all(Child::settled)
+    }
+}
+
+/// What a session borrows from its node while it handles something: the node's settings,
+/// its output queue (outputs keep the node's order: audit before action), its counters and
+/// the views it reads (roster, membership). Built from split borrows of the node's fields
+/// beside the one `sessions.get_mut` at the node boundary ([`Node::session_cx`]).
+pub(in crate::node) struct Ctx<'a> {
+    pub cfg: &'a NodeConfig,
+    pub out: &'a mut VecDeque<Output>,
+    pub counters: &'a mut Counters,
+    pub roster: &'a Roster,
+    pub membership: &'a Membership,
+}
+
+impl Node {
+    /// The session `hash` and the node context it works with, or `None` when the node has
+    /// no such session.
+    pub(in crate::node) fn session_cx(
+        &mut self,
+        hash: &SessionHash,
+    ) -> Option<(&mut Session, Ctx<'_>)> {
+        let s = self.sessions.get_mut(hash)?;
+        let cx = Ctx {
+            cfg: &self.cfg,
+            out: &mut self.out,
+            counters: &mut self.counters,
+            roster: &self.roster,
+            membership: &self.membership,
+        };
+        Some((s, cx))
     }
 }
 

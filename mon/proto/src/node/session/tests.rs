@@ -1,0 +1,1 @@
+//! Unit tests of the session machine, without a whole node.
