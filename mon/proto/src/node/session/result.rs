@@ -10,7 +10,7 @@ use crate::agg::{Local, Partial, Query};
 use crate::wire::packet::{Inner, SubtreeResult};
 use crate::wire::session::SessionHash;
 
-use super::{sealed, ChildState, Session};
+use super::{sealed, ChildState, Ctx, Session};
 use crate::node::{Node, Output, Peer, RunRequest};
 
 /// Why a child that never answered the Session (retransmissions included) is missing.
@@ -117,66 +117,19 @@ impl Node {
         }
     }
 
+    /// The first parent's go: this node's operations start (a push session's landing).
     pub(in crate::node) fn on_go(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some(s) = self.sessions.get_mut(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        if s.parent.go {
-            return;
-        }
-        s.parent.go = true;
-        if s.local_started {
-            return;
-        }
-        s.local_started = true;
-        if s.push.is_some() {
+        match s.take_go(now_ms, hash, &mut cx) {
+            Go::Ignored => return,
             // A push session's one operation (count) is this node's landing of the file.
-            self.push_start(now_ms, hash);
-            return;
-        }
-        let ops: Vec<Query> = s.body.ops.clone();
-        let targeted = s.targeted;
-        let run_as = s.run_as.clone();
-        let grep_paths = s.grep_paths.clone();
-        let parent = s.parent.name.clone();
-        let timeout_ms = s.finish_by.saturating_sub(now_ms);
-        let name = self.cfg.name.clone();
-        for (i, q) in ops.iter().enumerate() {
-            let local = if !targeted {
-                Some(Partial::empty(q))
-            } else {
-                match q {
-                    Query::Count | Query::Depth => {
-                        Some(Partial::from_local(q, &name, Local::Present))
-                    }
-                    Query::Topology => {
-                        let parent = (parent != CLIENT_NAME).then(|| parent.clone());
-                        Some(Partial::from_local(q, &name, Local::Topology { parent }))
-                    }
-                    _ => None,
-                }
-            };
-            match local {
-                Some(p) => {
-                    if let Some(s) = self.sessions.get_mut(&hash) {
-                        s.local[i] = Some(p);
-                    }
-                }
-                None => {
-                    if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
-                        let ev = self.op_event(&hash, q);
-                        self.audit(ev);
-                    }
-                    self.out.push_back(Output::Run(RunRequest {
-                        session: hash,
-                        index: i,
-                        query: q.clone(),
-                        run_as: run_as.clone(),
-                        grep_paths: grep_paths.clone(),
-                        timeout_ms,
-                    }));
-                }
+            Go::Push => {
+                self.push_start(now_ms, hash);
+                return;
             }
+            Go::Started => {}
         }
         self.try_finish(now_ms, hash);
     }
@@ -188,52 +141,32 @@ impl Node {
         index: usize,
         local: Local,
     ) {
-        let name = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let Some(q) = s.body.ops.get(index).cloned() else {
-            return;
-        };
-        if s.local.get(index).is_none_or(Option::is_some) {
-            return;
+        if s.local_result(now_ms, index, local, &mut cx) {
+            self.try_finish(now_ms, hash);
         }
-        if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
-            let ev = self.op_end_event(&hash, &q, &local, now_ms);
-            self.audit(ev);
-        }
-        if let Some(s) = self.sessions.get_mut(&hash) {
-            s.local[index] = Some(Partial::from_local(&q, &name, local));
-        }
-        self.try_finish(now_ms, hash);
     }
 
     fn on_child_result(&mut self, now_ms: u64, hash: SessionHash, child: &str, r: SubtreeResult) {
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let nops = s.body.ops.len();
-        let Some(c) = s.children.iter_mut().find(|c| c.name == child) else {
-            return;
-        };
-        if let ChildState::Linked { sealer, result, .. } = &mut c.state {
-            if let Some(p) = sealed(hash, &me, sealer, &Inner::ResultAck) {
-                let to = Peer::Addr(c.addr);
-                if result.is_none() {
-                    if r.partials.len() == nops {
-                        *result = Some(r);
-                    } else {
-                        c.state = ChildState::Missing {
-                            why: "malformed result".into(),
-                        };
-                    }
-                }
-                self.send(to, &p);
-            }
+        if s.child_result(hash, child, r, &mut cx) {
+            self.try_finish(now_ms, hash);
         }
-        self.try_finish(now_ms, hash);
     }
+}
+
+/// What the first parent's go did.
+pub(in crate::node) enum Go {
+    /// Nothing: a go came before, or the operations already started.
+    Ignored,
+    /// A push session: the node starts its landing.
+    Push,
+    /// The operations were started (or evaluated at once).
+    Started,
 }
 
 impl Session {
@@ -275,5 +208,125 @@ impl Session {
             None
         };
         opened.unwrap_or(Opened::Rejected)
+    }
+
+    /// The first parent's go arrived.
+    pub(in crate::node) fn take_go(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        cx: &mut Ctx<'_>,
+    ) -> Go {
+        if self.parent.go {
+            return Go::Ignored;
+        }
+        self.parent.go = true;
+        if self.local_started {
+            return Go::Ignored;
+        }
+        self.local_started = true;
+        if self.push.is_some() {
+            return Go::Push;
+        }
+        self.start_ops(now_ms, hash, cx);
+        Go::Started
+    }
+
+    /// Evaluates what this node knows at once (count, depth, topology; everything is empty
+    /// on a node outside `targets`) and asks the driver to run the rest; an `Exec` or `Grep`
+    /// is audited (`op.start`) before its `Run`.
+    fn start_ops(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
+        let timeout_ms = self.finish_by.saturating_sub(now_ms);
+        let me = cx.cfg.name.as_str();
+        for (i, q) in self.body.ops.iter().enumerate() {
+            if let Some(p) = self.known_at_once(q, me) {
+                self.local[i] = Some(p);
+                continue;
+            }
+            if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+                cx.out.push_back(Output::Audit(Box::new(self.op_event(q))));
+            }
+            cx.out.push_back(Output::Run(RunRequest {
+                session: hash,
+                index: i,
+                query: q.clone(),
+                run_as: self.run_as.clone(),
+                grep_paths: self.grep_paths.clone(),
+                timeout_ms,
+            }));
+        }
+    }
+
+    /// The partial of `q` this node has without running anything, if any.
+    fn known_at_once(&self, q: &Query, me: &str) -> Option<Partial> {
+        if !self.targeted {
+            return Some(Partial::empty(q));
+        }
+        match q {
+            Query::Count | Query::Depth => Some(Partial::from_local(q, me, Local::Present)),
+            Query::Topology => {
+                let parent = (self.parent.name != CLIENT_NAME).then(|| self.parent.name.clone());
+                Some(Partial::from_local(q, me, Local::Topology { parent }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Operation `index` finished locally (audited, `op.end`, when it is an `Exec` or
+    /// `Grep`). Returns whether it counted (false: no such operation, or already in).
+    pub(in crate::node) fn local_result(
+        &mut self,
+        now_ms: u64,
+        index: usize,
+        local: Local,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let Some(q) = self.body.ops.get(index) else {
+            return false;
+        };
+        if self.local.get(index).is_none_or(Option::is_some) {
+            return false;
+        }
+        if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+            let ev = self.op_end_event(q, &local, now_ms);
+            cx.out.push_back(Output::Audit(Box::new(ev)));
+        }
+        let p = Partial::from_local(q, &cx.cfg.name, local);
+        self.local[index] = Some(p);
+        true
+    }
+
+    /// A linked child's subtree result: acknowledged, and kept when it has one partial per
+    /// operation (else the child is missing). Returns whether the child is one of ours.
+    pub(in crate::node) fn child_result(
+        &mut self,
+        hash: SessionHash,
+        child: &str,
+        r: SubtreeResult,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let nops = self.body.ops.len();
+        let Some(c) = self.children.iter_mut().find(|c| c.name == child) else {
+            return false;
+        };
+        if let ChildState::Linked { sealer, result, .. } = &mut c.state {
+            if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &Inner::ResultAck) {
+                let to = Peer::Addr(c.addr);
+                if result.is_none() {
+                    if r.partials.len() == nops {
+                        *result = Some(r);
+                    } else {
+                        c.state = ChildState::Missing {
+                            why: "malformed result".into(),
+                        };
+                    }
+                }
+                cx.out.push_back(Output::Send {
+                    to,
+                    bytes: p.to_bytes(),
+                });
+            }
+        }
+        true
     }
 }

@@ -154,7 +154,7 @@ impl Node {
         let name = l.name.clone();
         p.dl.remove_parent(id);
         let ev = self
-            .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+            .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
             .peer(name)
             .reason(code, text);
         self.audit(ev);
@@ -230,7 +230,7 @@ impl Node {
                 p.serve.remove_child(id);
                 let _ = me;
                 let ev = self
-                    .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+                    .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
                     .peer(name)
                     .reason(code, text);
                 self.audit(ev);

@@ -107,7 +107,7 @@ impl Node {
                 .map(|l| l.name.clone())
                 .unwrap_or_default();
             let ev = self
-                .push_audit(&hash, EventKind::PushServe, Outcome::Allow)
+                .session_audit(&hash, EventKind::PushServe, Outcome::Allow)
                 .peer(name);
             self.audit(ev);
         }
@@ -137,7 +137,7 @@ impl Node {
                 let dest = p.dest.clone();
                 let ms = now_ms.saturating_sub(p.started_ms);
                 let ev = self
-                    .push_audit(&hash, EventKind::PushDone, Outcome::Ok)
+                    .session_audit(&hash, EventKind::PushDone, Outcome::Ok)
                     .op(format!("push {dest}"))
                     .count(bytes)
                     .duration_ms(ms);

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::agg::{Local, Partial, Query};
-use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::audit::{EventKind, Outcome};
 use crate::node::{Node, Output, Peer};
 use crate::push::msg::{PushMsg, PUSH_CHANNEL};
 use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
@@ -63,20 +63,6 @@ fn send_on(
 }
 
 impl Node {
-    fn push_audit(&mut self, hash: &SessionHash, kind: EventKind, outcome: Outcome) -> AuditEvent {
-        let mut ev = AuditEvent::new(kind).result(outcome);
-        if let Some(s) = self.sessions.get(hash) {
-            ev = ev
-                .slice(s.body.slice.clone())
-                .key_fp(s.key_fp.clone())
-                .session_id(&*s.body.session_id);
-            if let Some(p) = &s.principal {
-                ev = ev.principal(p.clone());
-            }
-        }
-        ev
-    }
-
     /// The first parent's go arrived: create the landing.
     pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
@@ -136,7 +122,7 @@ impl Node {
         let dest = p.dest.clone();
         self.out.push_back(Output::PushDrop { session: hash });
         let ev = self
-            .push_audit(&hash, EventKind::PushDone, Outcome::Error)
+            .session_audit(&hash, EventKind::PushDone, Outcome::Error)
             .op(format!("push {dest}"))
             .reason(code, text);
         self.audit(ev);
@@ -186,7 +172,7 @@ impl Node {
         };
         for (peer, code, text) in step.audits {
             let ev = self
-                .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+                .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
                 .peer(peer)
                 .reason(code, text);
             self.audit(ev);
