@@ -1,8 +1,10 @@
 //! Channel-1 frames on push links: opening them under the right link's key, and what a
 //! parent's or a child's message does.
 
-use super::super::ChildState;
-use super::state::Land;
+use std::collections::VecDeque;
+
+use super::super::{ChildState, Session};
+use super::state::{Land, PushState};
 use crate::audit::{EventKind, Outcome};
 use crate::node::{Node, Output};
 use crate::push::manifest::block_offset;
@@ -23,30 +25,7 @@ impl Node {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
-        // A node may be both our parent and our child (extra links may form cycles): try
-        // each link of that name; a frame opens under one key only.
-        let mut opened = None;
-        for (i, l) in p.parents.iter_mut().enumerate() {
-            if l.alive && l.name == sender {
-                if let Ok(b) = l.opener.open(frame) {
-                    l.heard = now_ms;
-                    opened = Some((true, i, b));
-                    break;
-                }
-            }
-        }
-        if opened.is_none() {
-            for (i, l) in p.children.iter_mut().enumerate() {
-                if l.alive && l.name == sender {
-                    if let Ok(b) = l.opener.open(frame) {
-                        l.heard = now_ms;
-                        opened = Some((false, i, b));
-                        break;
-                    }
-                }
-            }
-        }
-        let Some((from_parent, i, plain)) = opened else {
+        let Some((from_parent, i, plain)) = p.open_frame(now_ms, sender, frame) else {
             self.counters.frames_rejected += 1;
             return;
         };
@@ -63,7 +42,7 @@ impl Node {
         if from_parent {
             self.on_parent_msg(now_ms, hash, id, msg);
         } else {
-            self.on_child_msg(now_ms, hash, id, msg);
+            self.on_child_msg(hash, id, msg);
         }
         self.push_pump(now_ms, hash);
         // A child's Finished may release our result.
@@ -71,57 +50,17 @@ impl Node {
     }
 
     fn on_parent_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, cx)) = self.session_cx(&hash) else {
             return;
         };
-        let mut adopt = false;
-        let mut leave = false;
-        let violation = match msg {
-            PushMsg::Advert(bytes) => {
-                let n = p.dl.progress().1;
-                match BitSet::from_bytes(n, &bytes) {
-                    Ok(b) => p.dl.on_advert(id, &b).err().map(|e| e.to_string()),
-                    Err(e) => Some(e.to_string()),
-                }
-            }
-            PushMsg::Have(i) => p.dl.on_have(id, i).err().map(|e| e.to_string()),
-            PushMsg::Block(index, bytes) => {
-                if p.land != Land::Ready {
-                    return;
-                }
-                match p.dl.on_block(now_ms, id, index, &bytes) {
-                    BlockOutcome::Verified => {
-                        let offset = block_offset(p.manifest.block_size, index);
-                        self.out.push_back(Output::PushWrite {
-                            session: hash,
-                            index,
-                            offset,
-                            bytes,
-                        });
-                    }
-                    // The scheduler dropped the parent (Event::ParentDropped follows).
-                    BlockOutcome::Corrupt(_) => {}
-                    BlockOutcome::Duplicate | BlockOutcome::Unexpected => {}
-                }
-                None
-            }
-            PushMsg::Adopt => {
-                adopt = true;
-                None
-            }
-            PushMsg::Leave => {
-                leave = true;
-                None
-            }
-            PushMsg::Ping => None,
-            other => Some(format!("{other:?} is not a parent's message")),
+        let Some(p) = s.push.as_mut() else {
+            return;
         };
-        if let Some(v) = violation {
-            self.push_drop_parent(now_ms, hash, id, "protocol", &v);
-        } else if adopt {
-            self.push_on_adopt(now_ms, hash, id);
-        } else if leave {
-            self.push_parent_left(hash, id);
+        match p.parent_msg(now_ms, hash, id, msg, cx.out) {
+            ParentMsg::Done => {}
+            ParentMsg::Violation(v) => self.push_drop_parent(now_ms, hash, id, "protocol", &v),
+            ParentMsg::Adopt => self.push_on_adopt(now_ms, hash, id),
+            ParentMsg::Leave => self.push_parent_left(hash, id),
         }
     }
 
@@ -160,18 +99,129 @@ impl Node {
         self.audit(ev);
     }
 
-    fn on_child_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
-        let me = self.cfg.name.clone();
+    fn on_child_msg(&mut self, hash: SessionHash, id: u32, msg: PushMsg) {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
-        let result_out = s.result_packet.is_some();
-        let Some(p) = s.push.as_mut() else {
+        let Some((name, code, text)) = s.child_push_msg(id, msg) else {
             return;
         };
-        let refusal = match msg {
-            PushMsg::Request(i) => match p.dl.check_serve(i) {
-                Ok(()) => p
+        let ev = self
+            .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+            .peer(name)
+            .reason(code, text);
+        self.audit(ev);
+    }
+}
+
+/// What a parent's push message asks of the node.
+enum ParentMsg {
+    /// Handled (or nothing to do).
+    Done,
+    /// It broke the protocol: the parent is dropped.
+    Violation(String),
+    /// It lost every parent and asks us to adopt it (offer it the session, so that we
+    /// become one of its extra parents).
+    Adopt,
+    /// It failed and serves nothing more.
+    Leave,
+}
+
+impl PushState {
+    /// Opens a channel-1 frame from `sender`: (from a parent, link index, plaintext). A node
+    /// may be both our parent and our child (extra links may form cycles): each link of that
+    /// name is tried; a frame opens under one key only.
+    fn open_frame(
+        &mut self,
+        now_ms: u64,
+        sender: &str,
+        frame: &[u8],
+    ) -> Option<(bool, usize, Vec<u8>)> {
+        let parents = self
+            .parents
+            .iter_mut()
+            .enumerate()
+            .map(|(i, l)| (true, i, l));
+        let children = self
+            .children
+            .iter_mut()
+            .enumerate()
+            .map(|(i, l)| (false, i, l));
+        for (from_parent, i, l) in parents.chain(children) {
+            if l.alive && l.name == sender {
+                if let Ok(b) = l.opener.open(frame) {
+                    l.heard = now_ms;
+                    return Some((from_parent, i, b));
+                }
+            }
+        }
+        None
+    }
+
+    /// A message from parent link `id`: adverts, haves and blocks go to the download (a
+    /// verified block is written, `PushWrite`).
+    fn parent_msg(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        id: u32,
+        msg: PushMsg,
+        out: &mut VecDeque<Output>,
+    ) -> ParentMsg {
+        let violation = match msg {
+            PushMsg::Advert(bytes) => {
+                let n = self.dl.progress().1;
+                match BitSet::from_bytes(n, &bytes) {
+                    Ok(b) => self.dl.on_advert(id, &b).err().map(|e| e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            PushMsg::Have(i) => self.dl.on_have(id, i).err().map(|e| e.to_string()),
+            PushMsg::Block(index, bytes) => {
+                if self.land == Land::Ready {
+                    self.block(now_ms, hash, id, index, bytes, out);
+                }
+                None
+            }
+            PushMsg::Adopt => return ParentMsg::Adopt,
+            PushMsg::Leave => return ParentMsg::Leave,
+            PushMsg::Ping => None,
+            other => Some(format!("{other:?} is not a parent's message")),
+        };
+        violation.map_or(ParentMsg::Done, ParentMsg::Violation)
+    }
+
+    /// A block from parent `id`: written when it verifies.
+    fn block(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        id: u32,
+        index: u32,
+        bytes: Vec<u8>,
+        out: &mut VecDeque<Output>,
+    ) {
+        match self.dl.on_block(now_ms, id, index, &bytes) {
+            BlockOutcome::Verified => {
+                let offset = block_offset(self.manifest.block_size, index);
+                out.push_back(Output::PushWrite {
+                    session: hash,
+                    index,
+                    offset,
+                    bytes,
+                });
+            }
+            // The scheduler dropped the parent (Event::ParentDropped follows).
+            BlockOutcome::Corrupt(_) => {}
+            BlockOutcome::Duplicate | BlockOutcome::Unexpected => {}
+        }
+    }
+
+    /// What a child's message refuses: (reason code, text), or `None`.
+    fn child_msg(&mut self, id: u32, msg: PushMsg) -> Option<(&'static str, String)> {
+        match msg {
+            PushMsg::Request(i) => match self.dl.check_serve(i) {
+                Ok(()) => self
                     .serve
                     .request(id, i)
                     .err()
@@ -179,61 +229,68 @@ impl Node {
                 Err(e) => Some(("not-held", e.to_string())),
             },
             PushMsg::Cancel(i) => {
-                p.serve.cancel(id, i);
+                self.serve.cancel(id, i);
                 None
             }
-            PushMsg::Primary => {
-                p.serve.set_weight(id, PRIMARY_WEIGHT);
-                // Adopt its subtree's result if ours is not out yet.
-                let name = p.children.get(id as usize).map(|l| l.name.clone());
-                if let (Some(name), false) = (name, result_out) {
-                    if let Some(c) = s.children.iter_mut().find(|c| c.name == name) {
-                        if let ChildState::Extra { .. } = c.state {
-                            let old = std::mem::replace(&mut c.state, ChildState::Pruned);
-                            if let ChildState::Extra { sealer, opener } = old {
-                                c.state = ChildState::Linked {
-                                    sealer,
-                                    opener,
-                                    result: None,
-                                };
-                            }
-                        }
-                    }
-                }
-                None
-            }
-            PushMsg::Prefer => {
-                p.serve.set_weight(id, PRIMARY_WEIGHT);
+            PushMsg::Primary | PushMsg::Prefer => {
+                self.serve.set_weight(id, PRIMARY_WEIGHT);
                 None
             }
             PushMsg::Progress(n) => {
-                if let Some(l) = p.children.get_mut(id as usize) {
+                if let Some(l) = self.children.get_mut(id as usize) {
                     l.progress = n;
                 }
                 None
             }
             PushMsg::Finished => {
-                if let Some(l) = p.children.get_mut(id as usize) {
+                if let Some(l) = self.children.get_mut(id as usize) {
                     l.finished = true;
                 }
-                p.serve.remove_child(id);
+                self.serve.remove_child(id);
                 None
             }
             PushMsg::Ping => None,
             other => Some(("protocol", format!("{other:?} is not a child's message"))),
+        }
+    }
+}
+
+impl Session {
+    /// A message from push child link `id`. A child that makes us its first parent
+    /// (`Primary`) has its subtree's result adopted if ours is not out yet. A refused one
+    /// loses its link: returns (its name, reason code, text) for the `push.deny` record.
+    fn child_push_msg(&mut self, id: u32, msg: PushMsg) -> Option<(String, &'static str, String)> {
+        let result_out = self.result_packet.is_some();
+        let p = self.push.as_mut()?;
+        let primary = matches!(msg, PushMsg::Primary);
+        let refusal = p.child_msg(id, msg);
+        if primary && !result_out {
+            if let Some(name) = p.children.get(id as usize).map(|l| l.name.clone()) {
+                self.adopt_result_of(&name);
+            }
+        }
+        let (code, text) = refusal?;
+        let p = self.push.as_mut()?;
+        let l = p.children.get_mut(id as usize)?;
+        l.alive = false;
+        let name = l.name.clone();
+        p.serve.remove_child(id);
+        Some((name, code, text))
+    }
+
+    /// The extra child `name` took us as its first parent: its result comes to us now.
+    fn adopt_result_of(&mut self, name: &str) {
+        let Some(c) = self.children.iter_mut().find(|c| c.name == name) else {
+            return;
         };
-        let _ = now_ms;
-        if let Some((code, text)) = refusal {
-            if let Some(l) = p.children.get_mut(id as usize) {
-                l.alive = false;
-                let name = l.name.clone();
-                p.serve.remove_child(id);
-                let _ = me;
-                let ev = self
-                    .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
-                    .peer(name)
-                    .reason(code, text);
-                self.audit(ev);
+        if let ChildState::Extra { .. } = c.state {
+            let old = std::mem::replace(&mut c.state, ChildState::Pruned);
+            if let ChildState::Extra { sealer, opener } = old {
+                c.state = ChildState::Linked {
+                    sealer,
+                    opener,
+                    result: None,
+                };
             }
         }
     }
