@@ -4,7 +4,7 @@
 use mon_keys::hop::CLIENT_NAME;
 
 use super::result::NO_ANSWER;
-use super::ChildState;
+use super::{ChildState, Session};
 use crate::node::Node;
 use crate::roster::Roster;
 use crate::wire::session::SessionHash;
@@ -15,60 +15,18 @@ impl Node {
     /// can miss a few), so live nodes are covered and dead ones are named with a precise
     /// reason. Returns true when it sent offers (the result waits for them).
     pub(super) fn sweep(&mut self, now_ms: u64, hash: SessionHash) -> bool {
-        let Some(s) = self.sessions.get(&hash) else {
+        let Some(s) = self.sessions.get_mut(&hash) else {
             return false;
         };
-        if s.swept || s.parent.name != CLIENT_NAME || s.body.overlay.max_depth == 1 {
+        let Some(unreached) = s.unswept(now_ms, &self.cfg.name, &self.roster) else {
             return false;
-        }
-        // Leave room for a retry round before the deadline.
-        if now_ms + 2 * s.rto_ms >= s.finish_by {
-            return false;
-        }
-        let digest = self.roster.digest();
-        let mut reached = self.roster.empty_bitmap();
-        self.roster.mark(&mut reached, &self.cfg.name);
-        let mut offered: Vec<&str> = Vec::new();
-        let mut down: Vec<String> = Vec::new();
-        for c in &s.children {
-            offered.push(&c.name);
-            if let ChildState::Linked {
-                result: Some(r), ..
-            } = &c.state
-            {
-                if r.roster.as_deref() == Some(&digest) {
-                    Roster::merge(&mut reached, &r.reached);
-                }
-                // A node some parent already offered the session to, retransmissions
-                // included, without an answer, is down: offering it again would only hold
-                // the whole result back by another round of retransmissions.
-                for p in &r.partials {
-                    for n in p.coverage().missing.entries() {
-                        if n.reason == NO_ANSWER {
-                            down.push(n.node.clone());
-                        }
-                    }
-                }
-            }
-        }
-        let me = self.cfg.name.clone();
-        let unreached: Vec<String> = self
-            .roster
-            .unreached(&reached, |n| {
-                n != me && !offered.contains(&n) && !down.iter().any(|d| d == n)
-            })
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let signed = s.signed.clone();
-        let level = s.level;
-        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
-        if let Some(s) = self.sessions.get_mut(&hash) {
-            s.swept = true;
-        }
+        };
         if unreached.is_empty() {
             return false;
         }
+        let signed = s.signed.clone();
+        let level = s.level;
+        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
         let view = self.membership.view(now_ms);
         let mut kids = Vec::new();
         for name in unreached {
@@ -90,5 +48,63 @@ impl Node {
             s.children.extend(kids);
         }
         sent
+    }
+}
+
+impl Session {
+    /// The roster nodes the entry node `me` sweeps: those no child's subtree reached, that
+    /// were not offered the session and that no parent found down. `None` when no sweep is
+    /// due (not the entry, a one-level session, swept already, or too close to the deadline
+    /// for a retry round); the sweep happens once.
+    fn unswept(&mut self, now_ms: u64, me: &str, roster: &Roster) -> Option<Vec<String>> {
+        if self.swept || self.parent.name != CLIENT_NAME || self.body.overlay.max_depth == 1 {
+            return None;
+        }
+        // Leave room for a retry round before the deadline.
+        if now_ms + 2 * self.rto_ms >= self.finish_by {
+            return None;
+        }
+        let (reached, down) = self.reached_and_down(me, roster);
+        let offered: Vec<&str> = self.children.iter().map(|c| c.name.as_str()).collect();
+        let unreached = roster
+            .unreached(&reached, |n| {
+                n != me && !offered.contains(&n) && !down.iter().any(|d| d == n)
+            })
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        self.swept = true;
+        Some(unreached)
+    }
+
+    /// The roster bitmap the children's subtrees reached (those on the same roster), and
+    /// the nodes they found down.
+    fn reached_and_down(&self, me: &str, roster: &Roster) -> (Vec<u8>, Vec<String>) {
+        let digest = roster.digest();
+        let mut reached = roster.empty_bitmap();
+        roster.mark(&mut reached, me);
+        let mut down: Vec<String> = Vec::new();
+        for c in &self.children {
+            let ChildState::Linked {
+                result: Some(r), ..
+            } = &c.state
+            else {
+                continue;
+            };
+            if r.roster.as_deref() == Some(&digest) {
+                Roster::merge(&mut reached, &r.reached);
+            }
+            // A node some parent already offered the session to, retransmissions included,
+            // without an answer, is down: offering it again would only hold the whole
+            // result back by another round of retransmissions.
+            for p in &r.partials {
+                for n in p.coverage().missing.entries() {
+                    if n.reason == NO_ANSWER {
+                        down.push(n.node.clone());
+                    }
+                }
+            }
+        }
+        (reached, down)
     }
 }

@@ -3,51 +3,27 @@
 
 use super::super::ChildState;
 use super::send_on;
-use super::state::{Land, PLink, ADOPT_GRACE_MS, STALL_MS};
+use std::collections::VecDeque;
+
+use super::state::{Land, PLink, PushState, ADOPT_GRACE_MS, STALL_MS};
 use crate::membership::MemberId;
-use crate::node::{Node, Peer};
+use crate::node::{Node, Output, Peer};
 use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
 use crate::wire::session::SessionHash;
 
 impl Node {
     /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
     pub(in crate::node) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let mut offers = Vec::new();
-        let (signed, level, budget) = {
-            let Some(s) = self.sessions.get_mut(&hash) else {
-                return;
-            };
-            let signed = s.signed.clone();
-            let level = s.level;
-            let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
-            let Some(p) = s.push.as_mut() else {
-                return;
-            };
-            // Timers are due at least every PING_MS while a link is up: a much later run
-            // means this node's own loop stalled, and nothing could be heard meanwhile.
-            let gap = now_ms.saturating_sub(p.timers_ran);
-            p.timers_ran = now_ms;
-            if gap > STALL_MS {
-                for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
-                    l.heard = l.heard.saturating_add(gap - PING_MS).min(now_ms);
-                }
-            }
-            for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
-                if l.alive && now_ms >= l.sent + PING_MS {
-                    send_on(&mut self.out, &me, hash, l, &PushMsg::Ping, now_ms, false);
-                }
-            }
-            p.dl.handle_timeout(now_ms);
-            let (due, later): (Vec<_>, Vec<_>) =
-                p.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
-            p.deferred = later;
-            offers.extend(due.into_iter().map(|(m, _)| m));
-            if p.hold_until > 0 && now_ms >= p.hold_until {
-                p.hold_until = 0;
-            }
-            (signed, level, budget)
+        let Some((s, cx)) = self.session_cx(&hash) else {
+            return;
         };
+        let signed = s.signed.clone();
+        let level = s.level;
+        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let offers = p.tick(now_ms, hash, &cx.cfg.name, cx.out);
         self.push_report_progress(now_ms, hash);
         self.push_lose_links(
             now_ms,
@@ -349,5 +325,41 @@ impl Node {
                 false,
             );
         }
+    }
+}
+
+impl PushState {
+    /// The push part's own timers: credits a stall of this node's loop to its links, sends
+    /// keepalives, runs the scheduler's timeouts and ends an adoption hold. Returns the
+    /// deferred extra-parent offers now due.
+    fn tick(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        me: &str,
+        out: &mut VecDeque<Output>,
+    ) -> Vec<MemberId> {
+        // Timers are due at least every PING_MS while a link is up: a much later run means
+        // this node's own loop stalled, and nothing could be heard meanwhile.
+        let gap = now_ms.saturating_sub(self.timers_ran);
+        self.timers_ran = now_ms;
+        if gap > STALL_MS {
+            for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
+                l.heard = l.heard.saturating_add(gap - PING_MS).min(now_ms);
+            }
+        }
+        for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
+            if l.alive && now_ms >= l.sent + PING_MS {
+                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, false);
+            }
+        }
+        self.dl.handle_timeout(now_ms);
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
+        self.deferred = later;
+        if self.hold_until > 0 && now_ms >= self.hold_until {
+            self.hold_until = 0;
+        }
+        due.into_iter().map(|(m, _)| m).collect()
     }
 }
