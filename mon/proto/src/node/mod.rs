@@ -5,6 +5,14 @@
 //! (unix ms), and drains [`Output`]s in order with [`Node::poll_output`]. Audit records and
 //! replay-journal lines come out *before* the actions they guard; the driver makes them
 //! durable before it performs any later output.
+//!
+//! `Node` holds what is node-wide (keys, known nodes and roster, policies, membership,
+//! replay cache, counters, the output queue) and routes each packet, local result, driver
+//! report and timer to the session it concerns. A session is its own machine,
+//! `session::Session` (in `session/`: its overlay children, their answers, its operations
+//! and result, its push part): the node looks it up once and lends it a
+//! `session::Ctx` (settings, output queue, counters, roster, membership) borrowed from its
+//! own fields. Admission (`join.rs`) builds sessions; gossip (`gossip.rs`) is node-wide.
 
 mod audit_ev;
 mod budget;

@@ -30,30 +30,56 @@ impl Node {
         let names = self.roster.unreached(&self.roster.empty_bitmap(), |_| true);
         let view = self.membership.view(now_ms);
         if names.contains(&me) && names.len() > 1 {
-            let rank = |n: &str| {
-                let mut b = b"MON-push-order-v1\0".to_vec();
-                b.extend_from_slice(hash);
-                b.extend_from_slice(n.as_bytes());
-                sha256(&b)
-            };
-            let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
-            order.sort_unstable();
-            let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
-            let mut out = Vec::new();
-            for i in 1..order.len() {
-                if out.len() >= k {
-                    break;
-                }
-                let name = order[(pos + i) % order.len()].1;
-                if name == parent {
-                    continue;
-                }
-                if let Some(m) = self.roster_member(name, &view) {
-                    out.push(m);
-                }
-            }
-            return out;
+            return self.push_order_successors(hash, names, parent, k, &view);
         }
+        self.ring_successors(now_ms, view, parent, k)
+    }
+
+    /// The `k` roster nodes after us in the session's push order (never `parent`).
+    fn push_order_successors(
+        &self,
+        hash: &SessionHash,
+        names: Vec<&str>,
+        parent: &str,
+        k: usize,
+        view: &[crate::membership::MemberView],
+    ) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
+        let rank = |n: &str| {
+            let mut b = b"MON-push-order-v1\0".to_vec();
+            b.extend_from_slice(hash);
+            b.extend_from_slice(n.as_bytes());
+            sha256(&b)
+        };
+        let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
+        order.sort_unstable();
+        let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
+        let mut out = Vec::new();
+        for i in 1..order.len() {
+            if out.len() >= k {
+                break;
+            }
+            let name = order[(pos + i) % order.len()].1;
+            if name == parent {
+                continue;
+            }
+            if let Some(m) = self.roster_member(name, view) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// Without a usable roster: the `k` nearest live members after us on the node-id ring
+    /// (never `parent`).
+    fn ring_successors(
+        &self,
+        now_ms: u64,
+        view: Vec<crate::membership::MemberView>,
+        parent: &str,
+        k: usize,
+    ) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
         let my_id = self.membership.node_id();
         let ring = self.membership.ring_neighbours(now_ms);
         let mut cand: Vec<(u64, MemberId)> = view

@@ -96,7 +96,7 @@ impl Node {
         self.push_pump(now_ms, hash);
     }
 
-    /// A block handed over with [`Output::SendStream`](crate::node::Output::SendStream) `sent` was written to its socket.
+    /// A block handed over with [`Output::SendStream`] `sent` was written to its socket.
     pub fn push_sent(&mut self, now_ms: u64, hash: SessionHash) {
         if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
             p.sending = p.sending.saturating_sub(1);
