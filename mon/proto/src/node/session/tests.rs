@@ -320,3 +320,41 @@ fn unanswered_offers_are_sent_again_then_missing() {
         ChildState::Missing { why } if why == super::result::NO_ANSWER
     ));
 }
+
+#[test]
+fn the_go_starts_the_operations_once_and_audits_an_exec_before_running_it() {
+    let mut w = World::new();
+    let (mut s, _) = session(parent_addr());
+    let exec = Query::Exec {
+        argv: vec!["true".into()],
+        shell: false,
+        timeout_s: 5,
+        where_: None,
+    };
+    let mut body = (*s.body).clone();
+    body.ops = vec![Query::Count, exec];
+    s.body = Arc::new(body);
+    s.local = vec![None, None];
+    assert!(matches!(
+        s.take_go(T0 + 100, HASH, &mut w.cx()),
+        super::result::Go::Started
+    ));
+    // The count is known at once; the exec is audited, then handed to the driver.
+    assert!(s.local[0].is_some() && s.local[1].is_none());
+    assert!(matches!(w.out.pop_front(), Some(Output::Audit(_))));
+    let Some(Output::Run(r)) = w.out.pop_front() else {
+        panic!("no run request");
+    };
+    assert_eq!((r.index, r.timeout_ms), (1, 900));
+    assert!(w.out.is_empty());
+    // Its result completes the session; a second go changes nothing.
+    assert!(s.local_result(T0 + 200, 1, Local::Present, &mut w.cx()));
+    assert!(matches!(w.out.pop_front(), Some(Output::Audit(_))));
+    assert!(s.complete());
+    assert!(matches!(
+        s.take_go(T0 + 300, HASH, &mut w.cx()),
+        super::result::Go::Ignored
+    ));
+    assert!(!s.local_result(T0 + 300, 1, Local::Present, &mut w.cx()));
+    assert!(w.out.is_empty());
+}
