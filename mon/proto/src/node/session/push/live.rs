@@ -9,7 +9,7 @@ use super::state::{Land, PLink, PushState, ADOPT_GRACE_MS, STALL_MS};
 use crate::membership::MemberId;
 use crate::node::{Node, Output, Peer};
 use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
-use crate::wire::session::SessionHash;
+use crate::wire::session::{SessionHash, SignedSession};
 
 impl Node {
     /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
@@ -32,18 +32,7 @@ impl Node {
             "push link silent (node down or overloaded?)",
         );
         for m in offers {
-            if let Some(c) = self.offer(
-                now_ms,
-                &hash,
-                &signed,
-                level,
-                budget.saturating_sub(1000),
-                &m,
-            ) {
-                if let Some(s) = self.sessions.get_mut(&hash) {
-                    s.children.push(c);
-                }
-            }
+            self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
         }
         self.push_pump(now_ms, hash);
     }
@@ -189,14 +178,22 @@ impl Node {
             return;
         };
         let m = MemberId { name, addr, key };
-        if let Some(c) = self.offer(
-            now_ms,
-            &hash,
-            &signed,
-            level,
-            budget.saturating_sub(1000),
-            &m,
-        ) {
+        self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
+    }
+
+    /// Offers the session to `m` as a push child (a deferred extra offer, or an adoption),
+    /// with a second less than our `budget`.
+    fn push_offer_child(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        signed: &SignedSession,
+        level: u16,
+        budget: u32,
+        m: &MemberId,
+    ) {
+        let child_budget = budget.saturating_sub(1000);
+        if let Some(c) = self.offer(now_ms, &hash, signed, level, child_budget, m) {
             if let Some(s) = self.sessions.get_mut(&hash) {
                 s.children.push(c);
             }
