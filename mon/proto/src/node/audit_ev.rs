@@ -4,6 +4,7 @@ use crate::agg::{Local, Query};
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
+use super::session::Session;
 use super::Node;
 
 /// Optional-field helpers on [`AuditEvent`].
@@ -64,39 +65,47 @@ impl Node {
         ev
     }
 
+    /// A record about session `hash`: its slice, signing key, session id and principal
+    /// (none of them when the node no longer has the session).
+    pub(super) fn session_audit(
+        &self,
+        hash: &SessionHash,
+        kind: EventKind,
+        outcome: Outcome,
+    ) -> AuditEvent {
+        match self.sessions.get(hash) {
+            Some(s) => s.audit_event(kind, outcome),
+            None => AuditEvent::new(kind).result(outcome),
+        }
+    }
+}
+
+impl Session {
+    /// A record about this session: its slice, signing key, session id and principal.
+    pub(super) fn audit_event(&self, kind: EventKind, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(kind)
+            .result(outcome)
+            .slice(self.body.slice.clone())
+            .key_fp(self.key_fp.clone())
+            .session_id(&*self.body.session_id)
+            .principal_opt(self.principal.as_deref())
+    }
+
     /// `op.start` for an operation with side effects.
-    pub(super) fn op_event(&self, hash: &SessionHash, q: &Query) -> AuditEvent {
-        let s = self.sessions.get(hash);
+    pub(super) fn op_event(&self, q: &Query) -> AuditEvent {
         let (op, argv) = op_argv(q);
-        let mut ev = AuditEvent::new(EventKind::OpStart)
-            .result(Outcome::Ok)
-            .op(op);
+        let mut ev = self.audit_event(EventKind::OpStart, Outcome::Ok).op(op);
         if !argv.is_empty() {
             ev = ev.argv(argv);
-        }
-        if let Some(s) = s {
-            ev = ev
-                .slice(s.body.slice.clone())
-                .key_fp(s.key_fp.clone())
-                .session_id(&*s.body.session_id)
-                .principal_opt(s.principal.as_deref());
         }
         ev
     }
 
     /// `op.end` with the outcome.
-    pub(super) fn op_end_event(
-        &self,
-        hash: &SessionHash,
-        q: &Query,
-        local: &Local,
-        now_ms: u64,
-    ) -> AuditEvent {
-        let mut ev = self.op_event(hash, q);
+    pub(super) fn op_end_event(&self, q: &Query, local: &Local, now_ms: u64) -> AuditEvent {
+        let mut ev = self.op_event(q);
         ev.event = EventKind::OpEnd;
-        if let Some(s) = self.sessions.get(hash) {
-            ev = ev.duration_ms(now_ms.saturating_sub(s.started_ms));
-        }
+        ev = ev.duration_ms(now_ms.saturating_sub(self.started_ms));
         match local {
             Local::Exec(o) => {
                 if let Some(c) = o.exit {

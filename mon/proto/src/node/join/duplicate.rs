@@ -5,7 +5,7 @@
 
 use mon_keys::hop::CLIENT_NAME;
 
-use super::super::state::{ParentLink, Session};
+use super::super::session::{ParentLink, Session};
 use super::super::{Node, Output};
 use super::link::Handshake;
 use super::outcome::{Ignore, Incoming};

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::super::budget::split_budget;
-use super::super::push_state::{PushState, EXTRA_OFFER_DELAY_MS};
-use super::super::state::{ParentLink, Session};
+use super::super::session::push::state::{PushState, EXTRA_OFFER_DELAY_MS};
+use super::super::session::{ParentLink, Session};
 use super::super::Node;
 use super::outcome::Admitted;
 use crate::push::msg::expand_dest;

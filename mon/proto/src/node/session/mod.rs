@@ -1,18 +1,38 @@
-//! Per-session state of a node: its parent link(s), its children, its local results.
+//! One session on a node: its parent link(s), its children, its local results and, for a
+//! push, its data plane. [`Session`] holds the state; the parts that drive it live beside
+//! it: `children` (whom the session is offered to), `answers` (a child's SessionOk, Prune or
+//! Deny), `result` (local operations, aggregation and the result going up), `push` (the
+//! session's push data plane).
+//!
+//! The node routes each packet, local result and timer to its session by hash; outputs keep
+//! the node's order rules (audit and journal records before the actions they guard).
 
+mod aggregate;
+mod answers;
+mod children;
+pub(in crate::node) mod push;
+mod result;
+mod sweep;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mon_keys::frame::{Opener, Sealer};
 use mon_keys::hop::Initiator;
 
-use super::Peer;
 use crate::agg::Partial;
+use crate::membership::Membership;
+use crate::node::{Counters, Node, NodeConfig, Output, Peer};
+use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
 /// A link towards a parent (the first parent gets results; extra DAG parents serve blocks).
-pub(super) struct ParentLink {
+pub(in crate::node) struct ParentLink {
     pub name: String,
     pub peer: Peer,
     pub sealer: Sealer,
@@ -25,7 +45,7 @@ pub(super) struct ParentLink {
 
 /// Where a child stands. (A handful per session: the size difference does not matter.)
 #[allow(clippy::large_enum_variant)]
-pub(super) enum ChildState {
+pub(in crate::node) enum ChildState {
     /// Session sent, waiting for SessionOk / Prune / Deny.
     Offered {
         initiator: Option<Box<Initiator>>,
@@ -55,7 +75,7 @@ pub(super) enum ChildState {
     Missing { why: String },
 }
 
-pub(super) struct Child {
+pub(in crate::node) struct Child {
     pub name: String,
     pub addr: SocketAddr,
     pub key: [u8; 32],
@@ -73,7 +93,7 @@ impl Child {
 }
 
 /// A session this node is part of.
-pub(super) struct Session {
+pub(in crate::node) struct Session {
     pub body: Arc<SessionBody>,
     pub signed: SignedSession,
     pub principal: Option<String>,
@@ -106,7 +126,7 @@ pub(super) struct Session {
     pub swept: bool,
     pub rto_ms: u64,
     /// The push data plane, for push sessions.
-    pub push: Option<Box<super::push_state::PushState>>,
+    pub push: Option<Box<push::state::PushState>>,
 }
 
 impl Session {
@@ -166,6 +186,37 @@ impl Session {
     }
 }
 
+/// What a session borrows from its node while it handles something: the node's settings,
+/// its output queue (outputs keep the node's order: audit before action), its counters and
+/// the views it reads (roster, membership). Built from split borrows of the node's fields
+/// beside the one `sessions.get_mut` at the node boundary ([`Node::session_cx`]).
+pub(in crate::node) struct Ctx<'a> {
+    pub cfg: &'a NodeConfig,
+    pub out: &'a mut VecDeque<Output>,
+    pub counters: &'a mut Counters,
+    pub roster: &'a Roster,
+    pub membership: &'a Membership,
+}
+
+impl Node {
+    /// The session `hash` and the node context it works with, or `None` when the node has
+    /// no such session.
+    pub(in crate::node) fn session_cx(
+        &mut self,
+        hash: &SessionHash,
+    ) -> Option<(&mut Session, Ctx<'_>)> {
+        let s = self.sessions.get_mut(hash)?;
+        let cx = Ctx {
+            cfg: &self.cfg,
+            out: &mut self.out,
+            counters: &mut self.counters,
+            roster: &self.roster,
+            membership: &self.membership,
+        };
+        Some((s, cx))
+    }
+}
+
 /// A summary of a session for status displays.
 #[derive(Clone, Debug)]
 pub struct SessionSummary {
@@ -179,7 +230,7 @@ pub struct SessionSummary {
 
 /// `inner` sealed on channel 0 of a session link, as a packet from `from`; `None` once the
 /// link's sealer refuses (its counter is exhausted).
-pub(super) fn sealed(
+pub(in crate::node) fn sealed(
     hash: SessionHash,
     from: &str,
     sealer: &mut Sealer,

@@ -1,53 +1,29 @@
 //! Push link liveness: keepalives, silent links, links to nodes known to be down, a node's
 //! own stalls, orphans (every parent gone) asking their children for adoption.
 
-use super::super::push_state::{Land, PLink, ADOPT_GRACE_MS, STALL_MS};
-use super::super::state::ChildState;
-use super::super::{Node, Peer};
+use super::super::ChildState;
 use super::send_on;
+use std::collections::VecDeque;
+
+use super::state::{Land, PLink, PushState, ADOPT_GRACE_MS, STALL_MS};
 use crate::membership::MemberId;
+use crate::node::{Node, Output, Peer};
 use crate::push::msg::{PushMsg, LINK_SILENT_MS, PING_MS, PROGRESS_MS};
-use crate::wire::session::SessionHash;
+use crate::wire::session::{SessionHash, SignedSession};
 
 impl Node {
     /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
     pub(in crate::node) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let mut offers = Vec::new();
-        let (signed, level, budget) = {
-            let Some(s) = self.sessions.get_mut(&hash) else {
-                return;
-            };
-            let signed = s.signed.clone();
-            let level = s.level;
-            let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
-            let Some(p) = s.push.as_mut() else {
-                return;
-            };
-            // Timers are due at least every PING_MS while a link is up: a much later run
-            // means this node's own loop stalled, and nothing could be heard meanwhile.
-            let gap = now_ms.saturating_sub(p.timers_ran);
-            p.timers_ran = now_ms;
-            if gap > STALL_MS {
-                for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
-                    l.heard = l.heard.saturating_add(gap - PING_MS).min(now_ms);
-                }
-            }
-            for l in p.parents.iter_mut().chain(p.children.iter_mut()) {
-                if l.alive && now_ms >= l.sent + PING_MS {
-                    send_on(&mut self.out, &me, hash, l, &PushMsg::Ping, now_ms, false);
-                }
-            }
-            p.dl.handle_timeout(now_ms);
-            let (due, later): (Vec<_>, Vec<_>) =
-                p.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
-            p.deferred = later;
-            offers.extend(due.into_iter().map(|(m, _)| m));
-            if p.hold_until > 0 && now_ms >= p.hold_until {
-                p.hold_until = 0;
-            }
-            (signed, level, budget)
+        let Some((s, cx)) = self.session_cx(&hash) else {
+            return;
         };
+        let signed = s.signed.clone();
+        let level = s.level;
+        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
+        let offers = p.tick(now_ms, hash, &cx.cfg.name, cx.out);
         self.push_report_progress(now_ms, hash);
         self.push_lose_links(
             now_ms,
@@ -56,18 +32,7 @@ impl Node {
             "push link silent (node down or overloaded?)",
         );
         for m in offers {
-            if let Some(c) = self.offer(
-                now_ms,
-                &hash,
-                &signed,
-                level,
-                budget.saturating_sub(1000),
-                &m,
-            ) {
-                if let Some(s) = self.sessions.get_mut(&hash) {
-                    s.children.push(c);
-                }
-            }
+            self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
         }
         self.push_pump(now_ms, hash);
     }
@@ -144,7 +109,7 @@ impl Node {
     /// This node just lost every parent with blocks missing: ask each child to offer it
     /// the session as their extra parent (a child that got blocks elsewhere can feed it; a
     /// cycle of extra links is harmless, data only flows towards nodes that miss blocks).
-    pub(super) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
         let me = self.cfg.name.clone();
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
@@ -161,7 +126,7 @@ impl Node {
 
     /// Parent link `id` failed and serves nothing more: it leaves the download; if it is our
     /// result parent the link stays up for keepalives (it waits for our result).
-    pub(super) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
@@ -182,7 +147,7 @@ impl Node {
 
     /// Parent link `id` asked for adoption: offer it the session, so that we become one of
     /// its (extra) parents.
-    pub(super) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
         let Some(s) = self.sessions.get(&hash) else {
             return;
         };
@@ -213,14 +178,22 @@ impl Node {
             return;
         };
         let m = MemberId { name, addr, key };
-        if let Some(c) = self.offer(
-            now_ms,
-            &hash,
-            &signed,
-            level,
-            budget.saturating_sub(1000),
-            &m,
-        ) {
+        self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
+    }
+
+    /// Offers the session to `m` as a push child (a deferred extra offer, or an adoption),
+    /// with a second less than our `budget`.
+    fn push_offer_child(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        signed: &SignedSession,
+        level: u16,
+        budget: u32,
+        m: &MemberId,
+    ) {
+        let child_budget = budget.saturating_sub(1000);
+        if let Some(c) = self.offer(now_ms, &hash, signed, level, child_budget, m) {
             if let Some(s) = self.sessions.get_mut(&hash) {
                 s.children.push(c);
             }
@@ -231,7 +204,7 @@ impl Node {
     /// result parent is still there (dropped for misbehaviour, kept for keepalives), the new
     /// one is only asked to serve us first; if it is gone, the new one becomes the first
     /// parent and takes over our result (once its link is recorded: see `push_pump`).
-    pub(super) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+    pub(in crate::node) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
         let me = self.cfg.name.clone();
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
@@ -349,5 +322,41 @@ impl Node {
                 false,
             );
         }
+    }
+}
+
+impl PushState {
+    /// The push part's own timers: credits a stall of this node's loop to its links, sends
+    /// keepalives, runs the scheduler's timeouts and ends an adoption hold. Returns the
+    /// deferred extra-parent offers now due.
+    fn tick(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        me: &str,
+        out: &mut VecDeque<Output>,
+    ) -> Vec<MemberId> {
+        // Timers are due at least every PING_MS while a link is up: a much later run means
+        // this node's own loop stalled, and nothing could be heard meanwhile.
+        let gap = now_ms.saturating_sub(self.timers_ran);
+        self.timers_ran = now_ms;
+        if gap > STALL_MS {
+            for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
+                l.heard = l.heard.saturating_add(gap - PING_MS).min(now_ms);
+            }
+        }
+        for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
+            if l.alive && now_ms >= l.sent + PING_MS {
+                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, false);
+            }
+        }
+        self.dl.handle_timeout(now_ms);
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.deferred.drain(..).partition(|(_, at)| *at <= now_ms);
+        self.deferred = later;
+        if self.hold_until > 0 && now_ms >= self.hold_until {
+            self.hold_until = 0;
+        }
+        due.into_iter().map(|(m, _)| m).collect()
     }
 }

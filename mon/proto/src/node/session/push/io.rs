@@ -1,11 +1,13 @@
 //! The driver's file operations for a push, reported back to the node: the temporary file
 //! created, a block written or read, a block sent, the file committed.
 
-use super::super::push_state::Land;
-use super::super::Node;
+use std::collections::VecDeque;
+
+use super::state::{Land, PushState};
 use super::{send_on, PushIoError};
 use crate::agg::Local;
 use crate::audit::{EventKind, Outcome};
+use crate::node::{Node, Output};
 use crate::push::msg::PushMsg;
 use crate::wire::session::SessionHash;
 
@@ -60,54 +62,34 @@ impl Node {
         index: u32,
         r: Result<Vec<u8>, PushIoError>,
     ) {
-        let me = self.cfg.name.clone();
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        let Some(p) = s.push.as_mut() else {
             return;
         };
         p.sending = p.sending.saturating_sub(1);
-        let bytes = match r {
+        let first = match r {
             // Served blocks are verified again: a file changed behind our back is not sent.
-            Ok(b) if crate::push::verify_block(&p.manifest, index, &b).is_ok() => b,
-            Ok(_) | Err(_) => {
-                self.push_pump(now_ms, hash);
-                return;
+            Ok(b) if crate::push::verify_block(&p.manifest, index, &b).is_ok() => {
+                #[cfg(feature = "fault-injection")]
+                let b = {
+                    let mut b = b;
+                    if cx.cfg.corrupt_serve {
+                        if let Some(x) = b.first_mut() {
+                            *x ^= 0xff;
+                        }
+                    }
+                    b
+                };
+                let (me, out) = (cx.cfg.name.as_str(), cx.out);
+                p.serve_block(now_ms, hash, child, index, b, me, out)
             }
+            Ok(_) | Err(_) => None,
         };
-        #[cfg(feature = "fault-injection")]
-        let bytes = {
-            let mut b = bytes;
-            if self.cfg.corrupt_serve {
-                if let Some(x) = b.first_mut() {
-                    *x ^= 0xff;
-                }
-            }
-            b
-        };
-        let mut first = false;
-        if let Some(l) = p.children.get_mut(child as usize) {
-            if l.alive {
-                first = !l.audited;
-                l.audited = true;
-                send_on(
-                    &mut self.out,
-                    &me,
-                    hash,
-                    l,
-                    &PushMsg::Block(index, bytes),
-                    now_ms,
-                    true,
-                );
-                p.sending += 1;
-            }
-        }
-        if first {
-            let name = p
-                .children
-                .get(child as usize)
-                .map(|l| l.name.clone())
-                .unwrap_or_default();
+        if let Some(name) = first {
             let ev = self
-                .push_audit(&hash, EventKind::PushServe, Outcome::Allow)
+                .session_audit(&hash, EventKind::PushServe, Outcome::Allow)
                 .peer(name);
             self.audit(ev);
         }
@@ -137,7 +119,7 @@ impl Node {
                 let dest = p.dest.clone();
                 let ms = now_ms.saturating_sub(p.started_ms);
                 let ev = self
-                    .push_audit(&hash, EventKind::PushDone, Outcome::Ok)
+                    .session_audit(&hash, EventKind::PushDone, Outcome::Ok)
                     .op(format!("push {dest}"))
                     .count(bytes)
                     .duration_ms(ms);
@@ -146,5 +128,39 @@ impl Node {
             }
             Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
         }
+    }
+}
+
+impl PushState {
+    /// Sends block `index` to child link `child` (if still alive). Returns the child's name
+    /// when it is the first block it gets (its `push.serve` record).
+    #[allow(clippy::too_many_arguments)] // one block, its link, and where it goes
+    fn serve_block(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        child: u32,
+        index: u32,
+        bytes: Vec<u8>,
+        me: &str,
+        out: &mut VecDeque<Output>,
+    ) -> Option<String> {
+        let l = self.children.get_mut(child as usize)?;
+        if !l.alive {
+            return None;
+        }
+        let first = !l.audited;
+        l.audited = true;
+        send_on(
+            out,
+            me,
+            hash,
+            l,
+            &PushMsg::Block(index, bytes),
+            now_ms,
+            true,
+        );
+        self.sending += 1;
+        first.then(|| l.name.clone())
     }
 }

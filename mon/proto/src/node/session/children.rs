@@ -1,11 +1,11 @@
 //! Whom a node offers a session to: the overlay's children (random, two-stage, DAG with the
 //! adaptive fanout), the push staircase from the roster, and the offer itself.
 
-use super::budget::adaptive_fanout;
-use super::join::sha256;
-use super::state::{Child, ChildState};
-use super::{Node, Output, Peer};
+use super::{Child, ChildState};
 use crate::membership::{default_fanout_with_ring, MemberId};
+use crate::node::budget::adaptive_fanout;
+use crate::node::join::sha256;
+use crate::node::{Node, Output, Peer};
 use crate::wire::packet::Packet;
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
 use mon_keys::hop::{self, Initiator};
@@ -19,7 +19,7 @@ impl Node {
     /// is down just does not answer, and the next ones (offered 300 ms apart) carry the
     /// chain on. Without a usable roster (pattern-only `known_nodes`), the nearest members
     /// after us on the node-id ring among every live member we know.
-    pub(super) fn push_successors(
+    pub(in crate::node) fn push_successors(
         &self,
         now_ms: u64,
         hash: &SessionHash,
@@ -30,30 +30,56 @@ impl Node {
         let names = self.roster.unreached(&self.roster.empty_bitmap(), |_| true);
         let view = self.membership.view(now_ms);
         if names.contains(&me) && names.len() > 1 {
-            let rank = |n: &str| {
-                let mut b = b"MON-push-order-v1\0".to_vec();
-                b.extend_from_slice(hash);
-                b.extend_from_slice(n.as_bytes());
-                sha256(&b)
-            };
-            let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
-            order.sort_unstable();
-            let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
-            let mut out = Vec::new();
-            for i in 1..order.len() {
-                if out.len() >= k {
-                    break;
-                }
-                let name = order[(pos + i) % order.len()].1;
-                if name == parent {
-                    continue;
-                }
-                if let Some(m) = self.roster_member(name, &view) {
-                    out.push(m);
-                }
-            }
-            return out;
+            return self.push_order_successors(hash, names, parent, k, &view);
         }
+        self.ring_successors(now_ms, view, parent, k)
+    }
+
+    /// The `k` roster nodes after us in the session's push order (never `parent`).
+    fn push_order_successors(
+        &self,
+        hash: &SessionHash,
+        names: Vec<&str>,
+        parent: &str,
+        k: usize,
+        view: &[crate::membership::MemberView],
+    ) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
+        let rank = |n: &str| {
+            let mut b = b"MON-push-order-v1\0".to_vec();
+            b.extend_from_slice(hash);
+            b.extend_from_slice(n.as_bytes());
+            sha256(&b)
+        };
+        let mut order: Vec<([u8; 32], &str)> = names.iter().map(|n| (rank(n), *n)).collect();
+        order.sort_unstable();
+        let pos = order.iter().position(|(_, n)| *n == me).unwrap_or(0);
+        let mut out = Vec::new();
+        for i in 1..order.len() {
+            if out.len() >= k {
+                break;
+            }
+            let name = order[(pos + i) % order.len()].1;
+            if name == parent {
+                continue;
+            }
+            if let Some(m) = self.roster_member(name, view) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// Without a usable roster: the `k` nearest live members after us on the node-id ring
+    /// (never `parent`).
+    fn ring_successors(
+        &self,
+        now_ms: u64,
+        view: Vec<crate::membership::MemberView>,
+        parent: &str,
+        k: usize,
+    ) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
         let my_id = self.membership.node_id();
         let ring = self.membership.ring_neighbours(now_ms);
         let mut cand: Vec<(u64, MemberId)> = view
@@ -77,7 +103,7 @@ impl Node {
     }
 
     /// Sends the Session to `m` as our child; returns its state.
-    pub(super) fn offer(
+    pub(in crate::node) fn offer(
         &mut self,
         now_ms: u64,
         hash: &SessionHash,
@@ -121,7 +147,7 @@ impl Node {
     /// Children for a session, by its overlay algorithm (never the parent or this node).
     /// `max_fanout` is the policy's `max-fanout=` for the session's principal: it bounds the
     /// adaptive fanout too (an explicit fanout above it was denied in verification).
-    pub(super) fn pick_children(
+    pub(in crate::node) fn pick_children(
         &mut self,
         now_ms: u64,
         body: &SessionBody,
@@ -169,7 +195,7 @@ impl Node {
 
     /// Where to offer a session to the roster node `name`: its gossip address when the view
     /// has it, else its first known_nodes address on our port; with the key known_nodes pins.
-    pub(super) fn roster_member(
+    pub(in crate::node) fn roster_member(
         &self,
         name: &str,
         view: &[crate::membership::MemberView],

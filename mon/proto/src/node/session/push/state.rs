@@ -3,15 +3,15 @@
 
 use mon_keys::frame::{Opener, Sealer};
 
-use super::Peer;
 use crate::membership::MemberId;
+use crate::node::Peer;
 use crate::push::msg::{LINK_SILENT_MS, PING_MS};
 use crate::push::serve::ServeQueue;
 use crate::push::Download;
 use crate::wire::session::Manifest;
 
 /// One end of a push link (channel 1 of a hop link).
-pub(super) struct PLink {
+pub(in crate::node) struct PLink {
     pub name: String,
     pub peer: Peer,
     pub sealer: Sealer,
@@ -52,7 +52,7 @@ impl PLink {
 
 /// Where the local file stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Land {
+pub(in crate::node) enum Land {
     /// Waiting for the first parent's go.
     Idle,
     /// The driver is creating the temporary file.
@@ -68,7 +68,7 @@ pub(super) enum Land {
 }
 
 /// A push session's data-plane state on one node.
-pub(super) struct PushState {
+pub(in crate::node) struct PushState {
     pub manifest: Manifest,
     /// DEST with `{node}` expanded.
     pub dest: String,
@@ -106,7 +106,7 @@ pub(super) struct PushState {
 
 /// Where the manifest's `--where` condition stands on this node.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Cond {
+pub(in crate::node) enum Cond {
     /// No condition (or the node is outside `targets`: it relays anyway).
     None,
     /// The resource is being read.
@@ -120,21 +120,21 @@ pub(super) enum Cond {
 }
 
 /// Blocks outstanding between the node and its sockets, per session.
-pub(super) const MAX_SENDING: u32 = 2;
+pub(in crate::node) const MAX_SENDING: u32 = 2;
 /// Delay before a node offers the session to its 2nd, 3rd… ring successors as their extra
 /// parent (by then the chain has usually reached them, so they take it as extra).
-pub(super) const EXTRA_OFFER_DELAY_MS: u64 = 300;
+pub(in crate::node) const EXTRA_OFFER_DELAY_MS: u64 = 300;
 /// How long a node whose child link was lost holds its result for adoptions: longer than a
 /// grandchild needs to notice the lost relay by silence ([`LINK_SILENT_MS`]) and ask another
 /// parent to adopt it, or a killed relay's whole subtree goes missing from the result while
 /// it is still downloading.
-pub(super) const ADOPT_GRACE_MS: u64 = LINK_SILENT_MS + 5_000;
+pub(in crate::node) const ADOPT_GRACE_MS: u64 = LINK_SILENT_MS + 5_000;
 /// How long a node that has lost (or dropped) every parent with blocks missing waits for
 /// another parent to link before it reports `lost-all-parents`.
-pub(super) const ORPHAN_GRACE_MS: u64 = 10_000;
+pub(in crate::node) const ORPHAN_GRACE_MS: u64 = 10_000;
 /// Push timers are due at least every [`PING_MS`]; a run this much later means the node's
 /// own loop stalled (a loaded machine, a slow disk), and links are credited the stall.
-pub(super) const STALL_MS: u64 = 2 * PING_MS;
+pub(in crate::node) const STALL_MS: u64 = 2 * PING_MS;
 
 impl PushState {
     /// A session's push state before any link: waiting for the first parent's go.

@@ -4,21 +4,21 @@
 
 use std::collections::VecDeque;
 
-use super::push_state::{Land, PLink, MAX_SENDING, ORPHAN_GRACE_MS};
-use super::{Node, Output, Peer};
 use crate::agg::{Local, Partial, Query};
-use crate::audit::{AuditEvent, EventKind, Outcome};
-use crate::push::manifest::block_offset;
+use crate::audit::{EventKind, Outcome};
+use crate::node::{Node, Output, Peer};
 use crate::push::msg::{PushMsg, PUSH_CHANNEL};
 use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
-use crate::push::Event;
 use crate::wire::packet::Packet;
 use crate::wire::session::SessionHash;
+use state::{Land, PLink};
 
 mod cond;
 mod frames;
 mod io;
 mod live;
+mod pump;
+pub(in crate::node) mod state;
 
 pub use cond::PUSH_COND_INDEX;
 
@@ -63,22 +63,8 @@ fn send_on(
 }
 
 impl Node {
-    fn push_audit(&mut self, hash: &SessionHash, kind: EventKind, outcome: Outcome) -> AuditEvent {
-        let mut ev = AuditEvent::new(kind).result(outcome);
-        if let Some(s) = self.sessions.get(hash) {
-            ev = ev
-                .slice(s.body.slice.clone())
-                .key_fp(s.key_fp.clone())
-                .session_id(&*s.body.session_id);
-            if let Some(p) = &s.principal {
-                ev = ev.principal(p.clone());
-            }
-        }
-        ev
-    }
-
     /// The first parent's go arrived: create the landing.
-    pub(super) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
         let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
             return;
         };
@@ -136,7 +122,7 @@ impl Node {
         let dest = p.dest.clone();
         self.out.push_back(Output::PushDrop { session: hash });
         let ev = self
-            .push_audit(&hash, EventKind::PushDone, Outcome::Error)
+            .session_audit(&hash, EventKind::PushDone, Outcome::Error)
             .op(format!("push {dest}"))
             .reason(code, text);
         self.audit(ev);
@@ -173,185 +159,46 @@ impl Node {
         self.try_finish(now_ms, hash);
     }
 
-    /// Moves everything along: scheduler events, requests, serving, completion.
-    pub(super) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let mut audits = Vec::new();
-        let mut new_primary: Option<String> = None;
-        let mut fail: Option<(String, String)> = None;
-        let mut relay_done: Option<Local> = None;
-        let mut ask_adoption = false;
-        {
-            let Some(s) = self.sessions.get_mut(&hash) else {
-                return;
-            };
-            let result_parent = s.parent.name.clone();
-            // A parent that linked to an orphan takes over its result once recorded.
-            if let Some(name) = s.push.as_ref().and_then(|p| p.pending_primary.clone()) {
-                if s.extra_parents.iter().any(|x| x.name == name) {
-                    new_primary = Some(name);
-                    if let Some(p) = s.push.as_mut() {
-                        p.pending_primary = None;
-                    }
-                }
-            }
-            let Some(p) = s.push.as_mut() else {
-                return;
-            };
-
-            if p.land == Land::Ready || p.land == Land::Committing || p.land == Land::Done {
-                while let Some(ev) = p.dl.poll_event() {
-                    match ev {
-                        Event::Have(i) => {
-                            for l in &mut p.children {
-                                send_on(
-                                    &mut self.out,
-                                    &me,
-                                    hash,
-                                    l,
-                                    &PushMsg::Have(i),
-                                    now_ms,
-                                    false,
-                                );
-                            }
-                        }
-                        Event::Cancel { parent, index } => {
-                            if let Some(l) = p.parents.get_mut(parent as usize) {
-                                send_on(
-                                    &mut self.out,
-                                    &me,
-                                    hash,
-                                    l,
-                                    &PushMsg::Cancel(index),
-                                    now_ms,
-                                    false,
-                                );
-                            }
-                        }
-                        Event::PrimaryChanged(parent) => {
-                            // A result parent that was dropped for misbehaviour, or that
-                            // failed, stays the result parent (it waits for our result): the
-                            // next parent is only asked to serve us first.
-                            let kept = p
-                                .parents
-                                .iter()
-                                .any(|l| l.alive && !l.data && l.name == result_parent);
-                            if let Some(l) = p.parents.get_mut(parent as usize) {
-                                let m = if kept {
-                                    PushMsg::Prefer
-                                } else {
-                                    new_primary = Some(l.name.clone());
-                                    PushMsg::Primary
-                                };
-                                send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
-                            }
-                        }
-                        Event::ParentDropped { parent, reason } => {
-                            if let Some(l) = p.parents.get_mut(parent as usize) {
-                                if l.alive && l.name == result_parent {
-                                    l.data = false;
-                                } else {
-                                    // It must not hold its result waiting for us.
-                                    let m = PushMsg::Finished;
-                                    send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
-                                    l.alive = false;
-                                }
-                                audits.push((l.name.clone(), reason.code(), reason.to_string()));
-                            }
-                        }
-                    }
-                }
-            }
-            if p.land == Land::Ready {
-                for (parent, index) in p.dl.poll_requests(now_ms) {
-                    if let Some(l) = p.parents.get_mut(parent as usize) {
-                        send_on(
-                            &mut self.out,
-                            &me,
-                            hash,
-                            l,
-                            &PushMsg::Request(index),
-                            now_ms,
-                            false,
-                        );
-                    }
-                }
-                if p.dl.complete() {
-                    match cond::finish(s.targeted, &p.cond) {
-                        cond::Finish::Commit => {
-                            p.land = Land::Committing;
-                            self.out.push_back(Output::PushCommit {
-                                session: hash,
-                                mode: p.manifest.mode,
-                                allow_setid: p.allow_setid,
-                            });
-                        }
-                        cond::Finish::Wait => {}
-                        // A relay-only node keeps the temporary file to serve, never lands it.
-                        cond::Finish::Relay(local) => {
-                            p.land = Land::Done;
-                            relay_done = Some(local);
-                        }
-                    }
-                } else if let Some(f) = p.dl.failed() {
-                    // Extra parents may still link (their offers come a little later, and
-                    // a parent dropped at its first block may have been the only one yet).
-                    if p.orphan_since.is_none() {
-                        ask_adoption = true;
-                    }
-                    let since = *p.orphan_since.get_or_insert(now_ms);
-                    if now_ms >= since + ORPHAN_GRACE_MS {
-                        fail = Some((f.code().to_string(), f.to_string()));
-                    }
-                } else {
-                    p.orphan_since = None;
-                }
-            }
-            while p.sending < MAX_SENDING {
-                let Some((child, index)) = p.serve.next_request_at(now_ms) else {
-                    break;
-                };
-                if p.children.get(child as usize).is_some_and(|l| l.alive) {
-                    p.sending += 1;
-                    self.out.push_back(Output::PushRead {
-                        session: hash,
-                        child,
-                        index,
-                        offset: block_offset(p.manifest.block_size, index),
-                        len: p.dl.block_len(index),
-                    });
-                }
-            }
-        }
-        for (peer, code, text) in audits {
+    /// Moves everything along: scheduler events, requests, serving, completion; then what
+    /// the session's push part asked of the node, in this order: `push.deny` audits for
+    /// dropped parents, a new first parent, an adoption request, an idle takeover, a relay's
+    /// local result, a failure.
+    pub(in crate::node) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some((s, cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        let Some(step) = s.pump_push(now_ms, hash, cx.cfg.name.as_str(), cx.out) else {
+            return;
+        };
+        for (peer, code, text) in step.audits {
             let ev = self
-                .push_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+                .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
                 .peer(peer)
                 .reason(code, text);
             self.audit(ev);
         }
         // Results go to the new first parent from now on.
-        if let Some(name) = new_primary {
+        if let Some(name) = step.new_primary {
             if let Some(s) = self.sessions.get_mut(&hash) {
                 if let Some(pos) = s.extra_parents.iter().position(|x| x.name == name) {
                     s.promote_extra_parent(pos, true);
                 }
             }
         }
-        if ask_adoption {
+        if step.ask_adoption {
             self.push_ask_adoption(now_ms, hash);
         }
         self.push_idle_takeover(now_ms, hash);
-        if let Some(local) = relay_done {
+        if let Some(local) = step.relay_done {
             self.push_local(now_ms, hash, local);
         }
-        if let Some((code, text)) = fail {
+        if let Some((code, text)) = step.fail {
             self.push_fail(now_ms, hash, &code, &text);
         }
     }
 
     /// The parent side of a new push link (after the child's SessionOk).
-    pub(super) fn push_add_child(
+    pub(in crate::node) fn push_add_child(
         &mut self,
         now_ms: u64,
         hash: SessionHash,
@@ -381,7 +228,7 @@ impl Node {
     }
 
     /// The child side of a new push link (first or extra parent).
-    pub(super) fn push_add_parent(
+    pub(in crate::node) fn push_add_parent(
         &mut self,
         now_ms: u64,
         hash: SessionHash,
@@ -418,7 +265,7 @@ impl Node {
     }
 
     /// The client of a push session whose entry we are went away.
-    pub(super) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
+    pub(in crate::node) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
         if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
             for (i, l) in p.parents.iter_mut().enumerate() {
                 if l.alive && matches!(l.peer, Peer::Client(..)) {

@@ -6,9 +6,9 @@
 //! only once the condition is known, so a node that does not land creates nothing at DEST
 //! (its blocks go to an anonymous relay file).
 
-use super::super::push_state::{Cond, Land};
-use super::super::{Node, Output, RunRequest};
+use super::state::{Cond, Land};
 use crate::agg::{Local, Query};
+use crate::node::{Node, Output, RunRequest};
 use crate::wire::session::SessionHash;
 
 /// [`RunRequest::index`] of a push condition's resource read (a push session's operations
@@ -17,7 +17,7 @@ use crate::wire::session::SessionHash;
 pub const PUSH_COND_INDEX: usize = usize::MAX;
 
 /// What a node whose download completed does with the file.
-pub(super) enum Finish {
+pub(in crate::node) enum Finish {
     /// Land it at DEST.
     Commit,
     /// Wait: the condition's resource is still being read.
@@ -27,7 +27,7 @@ pub(super) enum Finish {
 }
 
 /// The decision for a complete download.
-pub(super) fn finish(targeted: bool, cond: &Cond) -> Finish {
+pub(in crate::node) fn finish(targeted: bool, cond: &Cond) -> Finish {
     match (targeted, cond) {
         // Outside `targets`: relay-only, reported as relayed (see `push_local`).
         (false, _) => Finish::Relay(Local::Present),

@@ -1,0 +1,114 @@
+//! A session's timers: forgetting it (after its linger, or when no go came within the join
+//! window), retransmitting unanswered offers and the unacknowledged result, the push part's
+//! timers, then finishing at the deadline.
+//!
+//! Order per session: `PushDrop` when it is forgotten; else the push part's outputs, then
+//! the retransmissions, then the result if it is due.
+
+use mon_keys::hop::CLIENT_NAME;
+
+use super::result::NO_ANSWER;
+use super::{ChildState, Session};
+use crate::node::{Counters, Node, Output, Peer};
+use crate::wire::session::SessionHash;
+
+/// What a session's timers decided.
+pub(in crate::node) enum Tick {
+    /// The session's state goes.
+    Forget,
+    /// Packets to send again.
+    Resend(Vec<(Peer, Vec<u8>)>),
+}
+
+impl Node {
+    /// Retransmissions, deadlines, forgetting.
+    pub(in crate::node) fn session_timers(&mut self, now_ms: u64) {
+        let hashes: Vec<SessionHash> = self.sessions.keys().copied().collect();
+        for h in hashes {
+            let Some(s) = self.sessions.get_mut(&h) else {
+                continue;
+            };
+            let resend = match s.tick(now_ms, self.cfg.retries, &mut self.counters) {
+                Tick::Forget => {
+                    if let Some(s) = self.sessions.remove(&h) {
+                        if s.push.is_some() {
+                            self.out.push_back(Output::PushDrop { session: h });
+                        }
+                    }
+                    continue;
+                }
+                Tick::Resend(resend) => resend,
+            };
+            if self.sessions.get(&h).is_some_and(|s| s.push.is_some()) {
+                self.push_timers(now_ms, h);
+            }
+            for (to, bytes) in resend {
+                self.out.push_back(Output::Send { to, bytes });
+            }
+            self.try_finish(now_ms, h);
+        }
+    }
+}
+
+impl Session {
+    /// The session's own timers at `now_ms`: whether it is forgotten, else what to send
+    /// again (`retries` retransmissions per offer and for the result).
+    pub(in crate::node) fn tick(
+        &mut self,
+        now_ms: u64,
+        retries: u32,
+        counters: &mut Counters,
+    ) -> Tick {
+        if self.forget_at.is_some_and(|f| now_ms >= f) {
+            return Tick::Forget;
+        }
+        if self.forget_at.is_none() && !self.has_go() && now_ms >= self.go_by {
+            // Its parent never proved itself: nothing ran, nothing is owed.
+            tracing::debug!("a session was dropped: no go from its parent within the join window");
+            counters.sessions_no_go += 1;
+            return Tick::Forget;
+        }
+        let mut resend = Vec::new();
+        if self.result_packet.is_none() {
+            self.resend_offers(now_ms, retries, &mut resend);
+        } else if !self.result_acked && now_ms >= self.result_sent_at + self.rto_ms {
+            if self.result_tries < retries && self.parent.name != CLIENT_NAME {
+                self.result_tries += 1;
+                self.result_sent_at = now_ms;
+                if let Some(b) = &self.result_packet {
+                    resend.push((self.parent.peer, b.clone()));
+                }
+            } else {
+                self.result_acked = true;
+            }
+        }
+        Tick::Resend(resend)
+    }
+
+    /// Offers unanswered for an RTO go again; after `retries` the child is missing.
+    fn resend_offers(&mut self, now_ms: u64, retries: u32, resend: &mut Vec<(Peer, Vec<u8>)>) {
+        let rto = self.rto_ms;
+        for c in &mut self.children {
+            if let ChildState::Offered {
+                packet,
+                sent_at,
+                tries,
+                prune_sig: None,
+                ..
+            } = &mut c.state
+            {
+                if now_ms >= *sent_at + rto {
+                    if *tries >= retries {
+                        c.state = ChildState::Missing {
+                            why: NO_ANSWER.into(),
+                        };
+                    } else {
+                        *tries += 1;
+                        *sent_at = now_ms;
+                        resend.push((Peer::Addr(c.addr), packet.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
