@@ -237,6 +237,44 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One line (number `number`) of a known_nodes file, `count` entries already read: `None`
+/// for a blank or comment line, else the entry; an error is `(column, message)`.
+fn parse_entry(
+    line: &str,
+    number: usize,
+    count: usize,
+) -> Result<Option<KnownNode>, (usize, String)> {
+    if line.len() > MAX_LINE_LEN {
+        return Err((1, format!("line longer than {MAX_LINE_LEN} bytes")));
+    }
+    let trimmed = line.trim_start_matches([' ', '\t']);
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    if count >= MAX_ENTRIES {
+        return Err((1, format!("more than {MAX_ENTRIES} keys in one file")));
+    }
+    let node = parse_line(line, number).map_err(|e| (column(line, e.at), e.message))?;
+    Ok(Some(node))
+}
+
+/// The parse error for a known_nodes file that is not UTF-8, at the first bad byte.
+fn utf8_error(path: &Path, e: &std::string::FromUtf8Error) -> KnownNodesError {
+    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count()
+        + 1;
+    KnownNodesError::Parse {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message: "invalid UTF-8".into(),
+    }
+}
+
 impl KnownNodes {
     /// Parses known_nodes text; `source` names the file in errors.
     ///
@@ -257,27 +295,11 @@ impl KnownNodes {
         for (idx, raw) in text.split('\n').enumerate() {
             let number = idx + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.len() > MAX_LINE_LEN {
-                return Err(parse_err(
-                    number,
-                    1,
-                    format!("line longer than {MAX_LINE_LEN} bytes"),
-                ));
+            if let Some(node) = parse_entry(line, number, nodes.len())
+                .map_err(|(col, message)| parse_err(number, col, message))?
+            {
+                nodes.push(node);
             }
-            let trimmed = line.trim_start_matches([' ', '\t']);
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            if nodes.len() >= MAX_ENTRIES {
-                return Err(parse_err(
-                    number,
-                    1,
-                    format!("more than {MAX_ENTRIES} keys in one file"),
-                ));
-            }
-            let node = parse_line(line, number)
-                .map_err(|e| parse_err(number, column(line, e.at), e.message))?;
-            nodes.push(node);
         }
         let revoked = nodes.iter().filter(|n| n.revoked).map(|n| n.key).collect();
         let index = LineIndex::build(&nodes);
@@ -315,21 +337,7 @@ impl KnownNodes {
                 path: path.to_path_buf(),
             });
         }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            let col = String::from_utf8_lossy(&valid[line_start..])
-                .chars()
-                .count()
-                + 1;
-            KnownNodesError::Parse {
-                path: path.to_path_buf(),
-                line,
-                col,
-                message: "invalid UTF-8".into(),
-            }
-        })?;
+        let text = String::from_utf8(bytes).map_err(|e| utf8_error(path, &e))?;
         Self::parse(&text, path)
     }
 

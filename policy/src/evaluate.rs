@@ -47,6 +47,36 @@ fn deny(
     })
 }
 
+/// Why a key's line (`at`, `file:line`) is outside its validity window, as a reason and a
+/// message naming the key (`fp`) and `principal`.
+fn outside_window(
+    outside: Result<(), OutsideWindow>,
+    fp: &str,
+    principal: &str,
+    at: &str,
+) -> (Reason, String) {
+    match outside {
+        Err(OutsideWindow::NotYetValid(t)) => (
+            Reason::NotYetValid,
+            format!(
+                "key {fp} of \"{principal}\" is not valid before {} ({at})",
+                format_time(t)
+            ),
+        ),
+        Err(OutsideWindow::Expired(t)) => (
+            Reason::Expired,
+            format!(
+                "key {fp} of \"{principal}\" expired at {} ({at})",
+                format_time(t)
+            ),
+        ),
+        Ok(()) => (
+            Reason::Expired,
+            format!("key {fp} is outside its validity window ({at})"),
+        ),
+    }
+}
+
 impl SlicePolicy {
     /// Decides `req`. Never panics; default deny.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
@@ -171,26 +201,8 @@ impl SlicePolicy {
         let as_path = self.signers.path.as_path();
         let (first_line, first_principal) = cands[0];
         let at = format!("{}:{}", as_path.display(), first_line.line);
-        let (reason, message) = match first_line.validity.check(req.now_unix_s) {
-            Err(OutsideWindow::NotYetValid(t)) => (
-                Reason::NotYetValid,
-                format!(
-                    "key {fp} of \"{first_principal}\" is not valid before {} ({at})",
-                    format_time(t)
-                ),
-            ),
-            Err(OutsideWindow::Expired(t)) => (
-                Reason::Expired,
-                format!(
-                    "key {fp} of \"{first_principal}\" expired at {} ({at})",
-                    format_time(t)
-                ),
-            ),
-            Ok(()) => (
-                Reason::Expired,
-                format!("key {fp} is outside its validity window ({at})"),
-            ),
-        };
+        let outside = first_line.validity.check(req.now_unix_s);
+        let (reason, message) = outside_window(outside, fp, first_principal, &at);
         Err(deny(
             reason,
             Some(first_principal),
