@@ -77,6 +77,28 @@ fn outside_window(
     }
 }
 
+/// The (line, principal) pairs of the key's lines: the `named` principal where a line's
+/// patterns match it, else (none named) every literal principal of each line; file order.
+fn principals_of<'a>(key_lines: &[&'a SignerLine], named: Option<&'a str>) -> Vec<Candidate<'a>> {
+    let mut cands: Vec<Candidate<'a>> = Vec::new();
+    match named {
+        Some(p) => {
+            cands.extend(
+                key_lines
+                    .iter()
+                    .filter(|l| l.principals.matches(p))
+                    .map(|l| (*l, p)),
+            );
+        }
+        None => {
+            for l in key_lines {
+                cands.extend(l.principals.literals().into_iter().map(|p| (*l, p)));
+            }
+        }
+    }
+    cands
+}
+
 impl SlicePolicy {
     /// Decides `req`. Never panics; default deny.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
@@ -132,22 +154,7 @@ impl SlicePolicy {
                 format!("key {fp} is not listed in {}", as_path.display()),
             ));
         };
-        let mut cands: Vec<Candidate<'a>> = Vec::new();
-        match req.principal {
-            Some(p) => {
-                cands.extend(
-                    key_lines
-                        .iter()
-                        .filter(|l| l.principals.matches(p))
-                        .map(|l| (*l, p)),
-                );
-            }
-            None => {
-                for l in &key_lines {
-                    cands.extend(l.principals.literals().into_iter().map(|p| (*l, p)));
-                }
-            }
-        }
+        let cands = principals_of(&key_lines, req.principal);
         if !cands.is_empty() {
             return Ok(cands);
         }

@@ -184,34 +184,46 @@ impl<'a> Scope<'a> {
             .filter(|l| l.grep_paths.is_some())
             .collect();
         if let Some(first) = restricted.first() {
-            let norm = normalize_abs_path(path).map_err(|m| {
-                self.denial(
-                    Reason::GrepPathDenied,
-                    first,
-                    format!("grep path \"{path}\": {m}"),
-                )
-            })?;
-            if let Some(l) = restricted.iter().find(|l| {
-                !l.grep_paths
-                    .as_ref()
-                    .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
-            }) {
-                let list = l
-                    .grep_paths
-                    .as_ref()
-                    .map(|g| g.join(","))
-                    .unwrap_or_default();
-                return Err(self.denial(
-                    Reason::GrepPathDenied,
-                    l,
-                    format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
-                ));
-            }
+            self.check_grep_path(first, &restricted, path)?;
         }
         Ok(restricted
             .iter()
             .filter_map(|l| l.grep_paths.clone())
             .collect())
+    }
+
+    /// `path`, normalized, must match an entry of each of the `restricted` lines (the
+    /// first of which, `first`, is blamed for a path that does not normalize).
+    fn check_grep_path(
+        &self,
+        first: &PolicyLine,
+        restricted: &[&PolicyLine],
+        path: &str,
+    ) -> Result<(), Denial> {
+        let norm = normalize_abs_path(path).map_err(|m| {
+            self.denial(
+                Reason::GrepPathDenied,
+                first,
+                format!("grep path \"{path}\": {m}"),
+            )
+        })?;
+        if let Some(l) = restricted.iter().find(|l| {
+            !l.grep_paths
+                .as_ref()
+                .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
+        }) {
+            let list = l
+                .grep_paths
+                .as_ref()
+                .map(|g| g.join(","))
+                .unwrap_or_default();
+            return Err(self.denial(
+                Reason::GrepPathDenied,
+                l,
+                format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
+            ));
+        }
+        Ok(())
     }
 
     /// `push-dirs=`: push is closed without one; DEST must name a file (not a directory, not a
@@ -227,22 +239,7 @@ impl<'a> Scope<'a> {
         let Some(first) = restricted.first() else {
             return Err(self.push_closed());
         };
-        if dest.ends_with('/') || dest.ends_with("/.") {
-            return Err(self.denial(
-                Reason::PushDestIsDir,
-                first,
-                format!(
-                    "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
-                ),
-            ));
-        }
-        let norm = normalize_abs_path(dest).map_err(|m| {
-            self.denial(
-                Reason::PushDirDenied,
-                first,
-                format!("push destination \"{dest}\": {m}"),
-            )
-        })?;
+        let norm = self.normalized_push_dest(first, dest)?;
         self.check_push_dest(&restricted, &norm)?;
         // Every restricting line holds DEST, so the deepest holding entry lies below
         // (or at) every other one: landing beneath it satisfies them all.
@@ -253,6 +250,27 @@ impl<'a> Scope<'a> {
             .filter(|dir| is_within(&norm, dir))
             .max_by_key(|dir| dir.len())
             .cloned())
+    }
+
+    /// DEST normalized; one that ends in `/` (names a directory) or does not normalize is
+    /// denied, blaming the first restricting line `first`.
+    fn normalized_push_dest(&self, first: &PolicyLine, dest: &str) -> Result<String, Denial> {
+        if dest.ends_with('/') || dest.ends_with("/.") {
+            return Err(self.denial(
+                Reason::PushDestIsDir,
+                first,
+                format!(
+                    "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
+                ),
+            ));
+        }
+        normalize_abs_path(dest).map_err(|m| {
+            self.denial(
+                Reason::PushDirDenied,
+                first,
+                format!("push destination \"{dest}\": {m}"),
+            )
+        })
     }
 
     /// The denial of a push when no applying line has `push-dirs=`.
