@@ -275,6 +275,30 @@ fn utf8_error(path: &Path, e: &std::string::FromUtf8Error) -> KnownNodesError {
     }
 }
 
+/// What the lines looked at say about a key, by name and by IP: (any line matches, one of
+/// them holds the key).
+#[derive(Default)]
+struct Tally {
+    by_name: (bool, bool),
+    by_ip: (bool, bool),
+}
+
+impl Tally {
+    /// Lines matching by name decide; only without them do lines matching by IP.
+    fn verdict(&self) -> Trust {
+        let deciding = if self.by_name.0 {
+            self.by_name
+        } else {
+            self.by_ip
+        };
+        match deciding {
+            (false, _) => Trust::Unknown,
+            (true, true) => Trust::Trusted,
+            (true, false) => Trust::Mismatch,
+        }
+    }
+}
+
 impl KnownNodes {
     /// Parses known_nodes text; `source` names the file in errors.
     ///
@@ -359,32 +383,39 @@ impl KnownNodes {
         };
         let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
         let ip = ip.map(|a| a.to_canonical());
-        // (any line matches, one of them holds `key`), by name and by IP.
-        let look = |lines: &mut dyn Iterator<Item = usize>,
-                    by_name: &mut (bool, bool),
-                    by_ip: &mut (bool, bool)| {
-            for n in lines.filter_map(|i| self.nodes.get(i)) {
-                let side = match n.host_match(&name, name_ip, ip) {
-                    Some(true) => &mut *by_name,
-                    Some(false) => &mut *by_ip,
-                    None => continue,
-                };
-                side.0 = true;
-                side.1 |= n.key == *key;
-            }
-        };
-        let (mut by_name, mut by_ip) = ((false, false), (false, false));
-        look(&mut self.index.by_name(&name), &mut by_name, &mut by_ip);
+        let mut t = Tally::default();
+        self.tally(self.index.by_name(&name), (&name, name_ip, ip), key, &mut t);
         // Lines found only by IP can match by name only when the name is an IP address; when
         // a line already matched by name, the IP-only lines cannot change the verdict.
-        if !by_name.0 || name_ip.is_some() {
-            look(&mut self.index.by_ip(name_ip, ip), &mut by_name, &mut by_ip);
+        if !t.by_name.0 || name_ip.is_some() {
+            self.tally(
+                self.index.by_ip(name_ip, ip),
+                (&name, name_ip, ip),
+                key,
+                &mut t,
+            );
         }
-        let deciding = if by_name.0 { by_name } else { by_ip };
-        match deciding {
-            (false, _) => Trust::Unknown,
-            (true, true) => Trust::Trusted,
-            (true, false) => Trust::Mismatch,
+        t.verdict()
+    }
+
+    /// Adds to `t` what the lines numbered `lines` say about `key` for `host` (the lower-cased
+    /// name, the name as an IP address, the peer's IP).
+    fn tally(
+        &self,
+        lines: impl Iterator<Item = usize>,
+        host: (&str, Option<IpAddr>, Option<IpAddr>),
+        key: &[u8; 32],
+        t: &mut Tally,
+    ) {
+        let (name, name_ip, ip) = host;
+        for n in lines.filter_map(|i| self.nodes.get(i)) {
+            let side = match n.host_match(name, name_ip, ip) {
+                Some(true) => &mut t.by_name,
+                Some(false) => &mut t.by_ip,
+                None => continue,
+            };
+            side.0 = true;
+            side.1 |= n.key == *key;
         }
     }
 

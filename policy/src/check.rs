@@ -184,6 +184,18 @@ fn file_warnings(path: &Path, bytes: &[u8], now: u64) -> Vec<Diagnostic> {
     }
 }
 
+/// Records a policy file that could not be read, with why.
+fn unreadable_file(report: &mut CheckReport, path: &Path, e: ReadError) {
+    report.unreadable.push(path.to_path_buf());
+    let message = match e {
+        ReadError::NotFound => "cannot read: no such file".to_string(),
+        ReadError::Other(m) => m,
+    };
+    report
+        .diagnostics
+        .push(Diagnostic::error(path, 0, 0, message));
+}
+
 fn check_file(path: &Path, now: u64, report: &mut CheckReport) {
     let Some(kind) = FileKind::of(path) else {
         report.diagnostics.push(Diagnostic::error(
@@ -196,18 +208,7 @@ fn check_file(path: &Path, now: u64, report: &mut CheckReport) {
     };
     let bytes = match read_limited(path) {
         Ok(b) => b,
-        Err(ReadError::NotFound) => {
-            report.unreadable.push(path.to_path_buf());
-            report
-                .diagnostics
-                .push(Diagnostic::error(path, 0, 0, "cannot read: no such file"));
-            return;
-        }
-        Err(ReadError::Other(m)) => {
-            report.unreadable.push(path.to_path_buf());
-            report.diagnostics.push(Diagnostic::error(path, 0, 0, m));
-            return;
-        }
+        Err(e) => return unreadable_file(report, path, e),
     };
     let errors = match kind {
         FileKind::AllowedSigners => parse_allowed_signers(path, &bytes).err(),
