@@ -207,16 +207,11 @@ impl<'a> Scope<'a> {
                 format!("grep path \"{path}\": {m}"),
             )
         })?;
-        if let Some(l) = restricted.iter().find(|l| {
-            !l.grep_paths
-                .as_ref()
-                .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
-        }) {
-            let list = l
-                .grep_paths
-                .as_ref()
-                .map(|g| g.join(","))
-                .unwrap_or_default();
+        if let Some((l, list)) = first_not_holding(
+            restricted,
+            |l| l.grep_paths.as_ref(),
+            |e| grep_entry_matches(&norm, e),
+        ) {
             return Err(self.denial(
                 Reason::GrepPathDenied,
                 l,
@@ -306,16 +301,11 @@ impl<'a> Scope<'a> {
                 ),
             ));
         }
-        if let Some(l) = restricted.iter().find(|l| {
-            !l.push_dirs
-                .as_ref()
-                .is_some_and(|d| d.iter().any(|dir| is_within(norm, dir)))
-        }) {
-            let list = l
-                .push_dirs
-                .as_ref()
-                .map(|d| d.join(","))
-                .unwrap_or_default();
+        if let Some((l, list)) = first_not_holding(
+            restricted,
+            |l| l.push_dirs.as_ref(),
+            |dir| is_within(norm, dir),
+        ) {
             return Err(self.denial(
                 Reason::PushDirDenied,
                 l,
@@ -377,6 +367,20 @@ impl<'a> Scope<'a> {
         }
         Ok(RunAs::Agreed(run_as.map(|(u, _)| u)))
     }
+}
+
+/// The first of the `restricted` lines none of whose `entries` (its grep-paths or push-dirs)
+/// `holds` the path, with its entries joined by commas for the message.
+fn first_not_holding<'l>(
+    restricted: &[&'l PolicyLine],
+    entries: fn(&PolicyLine) -> Option<&Vec<String>>,
+    holds: impl Fn(&str) -> bool,
+) -> Option<(&'l PolicyLine, String)> {
+    let l = restricted
+        .iter()
+        .find(|l| !entries(l).is_some_and(|list| list.iter().any(|e| holds(e))))?;
+    let list = entries(l).map(|list| list.join(",")).unwrap_or_default();
+    Some((l, list))
 }
 
 /// A `grep-paths` entry with `*` or `?` is a glob over the whole path (`*` crosses `/`); one
