@@ -237,6 +237,68 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One line (number `number`) of a known_nodes file, `count` entries already read: `None`
+/// for a blank or comment line, else the entry; an error is `(column, message)`.
+fn parse_entry(
+    line: &str,
+    number: usize,
+    count: usize,
+) -> Result<Option<KnownNode>, (usize, String)> {
+    if line.len() > MAX_LINE_LEN {
+        return Err((1, format!("line longer than {MAX_LINE_LEN} bytes")));
+    }
+    let trimmed = line.trim_start_matches([' ', '\t']);
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    if count >= MAX_ENTRIES {
+        return Err((1, format!("more than {MAX_ENTRIES} keys in one file")));
+    }
+    let node = parse_line(line, number).map_err(|e| (column(line, e.at), e.message))?;
+    Ok(Some(node))
+}
+
+/// The parse error for a known_nodes file that is not UTF-8, at the first bad byte.
+fn utf8_error(path: &Path, e: &std::string::FromUtf8Error) -> KnownNodesError {
+    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count()
+        + 1;
+    KnownNodesError::Parse {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message: "invalid UTF-8".into(),
+    }
+}
+
+/// What the lines looked at say about a key, by name and by IP: (any line matches, one of
+/// them holds the key).
+#[derive(Default)]
+struct Tally {
+    by_name: (bool, bool),
+    by_ip: (bool, bool),
+}
+
+impl Tally {
+    /// Lines matching by name decide; only without them do lines matching by IP.
+    fn verdict(&self) -> Trust {
+        let deciding = if self.by_name.0 {
+            self.by_name
+        } else {
+            self.by_ip
+        };
+        match deciding {
+            (false, _) => Trust::Unknown,
+            (true, true) => Trust::Trusted,
+            (true, false) => Trust::Mismatch,
+        }
+    }
+}
+
 impl KnownNodes {
     /// Parses known_nodes text; `source` names the file in errors.
     ///
@@ -257,27 +319,11 @@ impl KnownNodes {
         for (idx, raw) in text.split('\n').enumerate() {
             let number = idx + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.len() > MAX_LINE_LEN {
-                return Err(parse_err(
-                    number,
-                    1,
-                    format!("line longer than {MAX_LINE_LEN} bytes"),
-                ));
+            if let Some(node) = parse_entry(line, number, nodes.len())
+                .map_err(|(col, message)| parse_err(number, col, message))?
+            {
+                nodes.push(node);
             }
-            let trimmed = line.trim_start_matches([' ', '\t']);
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            if nodes.len() >= MAX_ENTRIES {
-                return Err(parse_err(
-                    number,
-                    1,
-                    format!("more than {MAX_ENTRIES} keys in one file"),
-                ));
-            }
-            let node = parse_line(line, number)
-                .map_err(|e| parse_err(number, column(line, e.at), e.message))?;
-            nodes.push(node);
         }
         let revoked = nodes.iter().filter(|n| n.revoked).map(|n| n.key).collect();
         let index = LineIndex::build(&nodes);
@@ -315,21 +361,7 @@ impl KnownNodes {
                 path: path.to_path_buf(),
             });
         }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            let col = String::from_utf8_lossy(&valid[line_start..])
-                .chars()
-                .count()
-                + 1;
-            KnownNodesError::Parse {
-                path: path.to_path_buf(),
-                line,
-                col,
-                message: "invalid UTF-8".into(),
-            }
-        })?;
+        let text = String::from_utf8(bytes).map_err(|e| utf8_error(path, &e))?;
         Self::parse(&text, path)
     }
 
@@ -351,32 +383,39 @@ impl KnownNodes {
         };
         let name_ip = name.parse::<IpAddr>().ok().map(|a| a.to_canonical());
         let ip = ip.map(|a| a.to_canonical());
-        // (any line matches, one of them holds `key`), by name and by IP.
-        let look = |lines: &mut dyn Iterator<Item = usize>,
-                    by_name: &mut (bool, bool),
-                    by_ip: &mut (bool, bool)| {
-            for n in lines.filter_map(|i| self.nodes.get(i)) {
-                let side = match n.host_match(&name, name_ip, ip) {
-                    Some(true) => &mut *by_name,
-                    Some(false) => &mut *by_ip,
-                    None => continue,
-                };
-                side.0 = true;
-                side.1 |= n.key == *key;
-            }
-        };
-        let (mut by_name, mut by_ip) = ((false, false), (false, false));
-        look(&mut self.index.by_name(&name), &mut by_name, &mut by_ip);
+        let mut t = Tally::default();
+        self.tally(self.index.by_name(&name), (&name, name_ip, ip), key, &mut t);
         // Lines found only by IP can match by name only when the name is an IP address; when
         // a line already matched by name, the IP-only lines cannot change the verdict.
-        if !by_name.0 || name_ip.is_some() {
-            look(&mut self.index.by_ip(name_ip, ip), &mut by_name, &mut by_ip);
+        if !t.by_name.0 || name_ip.is_some() {
+            self.tally(
+                self.index.by_ip(name_ip, ip),
+                (&name, name_ip, ip),
+                key,
+                &mut t,
+            );
         }
-        let deciding = if by_name.0 { by_name } else { by_ip };
-        match deciding {
-            (false, _) => Trust::Unknown,
-            (true, true) => Trust::Trusted,
-            (true, false) => Trust::Mismatch,
+        t.verdict()
+    }
+
+    /// Adds to `t` what the lines numbered `lines` say about `key` for `host` (the lower-cased
+    /// name, the name as an IP address, the peer's IP).
+    fn tally(
+        &self,
+        lines: impl Iterator<Item = usize>,
+        host: (&str, Option<IpAddr>, Option<IpAddr>),
+        key: &[u8; 32],
+        t: &mut Tally,
+    ) {
+        let (name, name_ip, ip) = host;
+        for n in lines.filter_map(|i| self.nodes.get(i)) {
+            let side = match n.host_match(name, name_ip, ip) {
+                Some(true) => &mut t.by_name,
+                Some(false) => &mut t.by_ip,
+                None => continue,
+            };
+            side.0 = true;
+            side.1 |= n.key == *key;
         }
     }
 

@@ -129,34 +129,7 @@ impl NodeKey {
     /// [`MAX_KEY_FILE_LEN`], an encrypted key, a non-Ed25519 key, a key whose public half
     /// does not match.
     pub fn load(path: &Path) -> Result<Self, NodeKeyError> {
-        let io = |source| NodeKeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let meta = fs::metadata(path).map_err(io)?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(NodeKeyError::TooOpen {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-        if meta.len() > MAX_KEY_FILE_LEN {
-            return Err(NodeKeyError::TooLarge {
-                path: path.to_path_buf(),
-                len: meta.len(),
-            });
-        }
-        let mut text = Zeroizing::new(Vec::new());
-        fs::File::open(path)
-            .and_then(|f| f.take(MAX_KEY_FILE_LEN + 1).read_to_end(&mut text))
-            .map_err(io)?;
-        if text.len() as u64 > MAX_KEY_FILE_LEN {
-            return Err(NodeKeyError::TooLarge {
-                path: path.to_path_buf(),
-                len: text.len() as u64,
-            });
-        }
+        let text = read_private_file(path)?;
         let private = PrivateKey::from_openssh(&*text).map_err(|e| NodeKeyError::Parse {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -193,23 +166,7 @@ impl NodeKey {
         let pair = Ed25519Keypair::from(&self.key);
         let private = PrivateKey::new(KeypairData::Ed25519(pair), comment).map_err(encode)?;
         let pem = private.to_openssh(LineEnding::LF).map_err(encode)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| {
-                if source.kind() == std::io::ErrorKind::AlreadyExists {
-                    NodeKeyError::Exists {
-                        path: path.to_path_buf(),
-                    }
-                } else {
-                    NodeKeyError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    }
-                }
-            })?;
+        let mut file = create_new_private(path)?;
         let written = file
             .write_all(pem.as_bytes())
             .and_then(|()| file.sync_all());
@@ -238,6 +195,61 @@ impl NodeKey {
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         ed25519_sign(&self.key, msg)
     }
+}
+
+/// Reads a node key file, refusing one group or others can access or one larger than
+/// [`MAX_KEY_FILE_LEN`].
+fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, NodeKeyError> {
+    let io = |source| NodeKeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(NodeKeyError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    if meta.len() > MAX_KEY_FILE_LEN {
+        return Err(NodeKeyError::TooLarge {
+            path: path.to_path_buf(),
+            len: meta.len(),
+        });
+    }
+    let mut text = Zeroizing::new(Vec::new());
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE_LEN + 1).read_to_end(&mut text))
+        .map_err(io)?;
+    if text.len() as u64 > MAX_KEY_FILE_LEN {
+        return Err(NodeKeyError::TooLarge {
+            path: path.to_path_buf(),
+            len: text.len() as u64,
+        });
+    }
+    Ok(text)
+}
+
+/// Creates `path` with mode 0600; an existing file is [`NodeKeyError::Exists`].
+fn create_new_private(path: &Path) -> Result<fs::File, NodeKeyError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                NodeKeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                NodeKeyError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })
 }
 
 /// The SSH wire blob of an Ed25519 public key: string "ssh-ed25519", string key.

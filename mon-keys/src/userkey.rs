@@ -210,61 +210,84 @@ pub fn load_signer(
     passphrase: &mut dyn FnMut(&Path) -> std::io::Result<Zeroizing<String>>,
 ) -> Result<Box<dyn Signer>, KeyError> {
     if let Some(path) = &req.key {
-        return match read_key_file(path)? {
-            KeyFile::Private { text, mode } => {
-                Ok(Box::new(file::load(path, &text, mode, passphrase)?))
-            }
-            KeyFile::Public(text) => {
-                let public = parse_public_key(path, &text)?;
-                let sock = req
-                    .agent_sock
-                    .as_deref()
-                    .ok_or_else(|| KeyError::NoAgent { file: path.clone() })?;
-                Ok(Box::new(agent::signer_for(sock, path, &public)?))
-            }
-        };
+        return load_given_key(req, path, passphrase);
     }
-
     let mut tried = Vec::new();
-    match &req.agent_sock {
-        Some(sock) => match agent::first_ed25519(sock) {
-            Ok(Ok(signer)) => return Ok(Box::new(signer)),
-            Ok(Err(held)) => tried.push(format!(
-                "ssh-agent at {} (holds no Ed25519 key{})",
-                sock.display(),
-                if held.is_empty() {
-                    String::new()
-                } else {
-                    format!(", only {}", held.join(", "))
-                }
-            )),
-            Err(e) => tried.push(e.to_string()),
-        },
-        None => tried.push("ssh-agent (SSH_AUTH_SOCK is not set)".to_owned()),
+    if let Some(signer) = try_agent(req.agent_sock.as_deref(), &mut tried) {
+        return Ok(signer);
     }
-
-    match &req.home {
-        Some(home) => {
-            let path = home.join(".ssh").join("id_ed25519");
-            match read_key_file(&path) {
-                Ok(KeyFile::Private { text, mode }) => {
-                    return Ok(Box::new(file::load(&path, &text, mode, passphrase)?));
-                }
-                Ok(KeyFile::Public(_)) => {
-                    return Err(KeyError::BadPrivateKey {
-                        file: path,
-                        reason: "it holds a public key".to_owned(),
-                    });
-                }
-                Err(KeyError::NotFound { file }) => {
-                    tried.push(format!("{} (no such file)", file.display()));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        None => tried.push("~/.ssh/id_ed25519 (HOME is not set)".to_owned()),
+    if let Some(signer) = try_default_key_file(req.home.as_deref(), passphrase, &mut tried)? {
+        return Ok(signer);
     }
     Err(KeyError::NoKey { tried })
+}
+
+/// `--key FILE`: a private key file is loaded; a public one names the agent key to use.
+fn load_given_key(
+    req: &KeyRequest,
+    path: &Path,
+    passphrase: &mut dyn FnMut(&Path) -> std::io::Result<Zeroizing<String>>,
+) -> Result<Box<dyn Signer>, KeyError> {
+    match read_key_file(path)? {
+        KeyFile::Private { text, mode } => Ok(Box::new(file::load(path, &text, mode, passphrase)?)),
+        KeyFile::Public(text) => {
+            let public = parse_public_key(path, &text)?;
+            let sock = req.agent_sock.as_deref().ok_or_else(|| KeyError::NoAgent {
+                file: path.to_owned(),
+            })?;
+            Ok(Box::new(agent::signer_for(sock, path, &public)?))
+        }
+    }
+}
+
+/// The first Ed25519 key of the agent at `sock`, if any; otherwise notes in `tried` why not.
+fn try_agent(sock: Option<&Path>, tried: &mut Vec<String>) -> Option<Box<dyn Signer>> {
+    let Some(sock) = sock else {
+        tried.push("ssh-agent (SSH_AUTH_SOCK is not set)".to_owned());
+        return None;
+    };
+    match agent::first_ed25519(sock) {
+        Ok(Ok(signer)) => return Some(Box::new(signer)),
+        Ok(Err(held)) => tried.push(format!(
+            "ssh-agent at {} (holds no Ed25519 key{})",
+            sock.display(),
+            if held.is_empty() {
+                String::new()
+            } else {
+                format!(", only {}", held.join(", "))
+            }
+        )),
+        Err(e) => tried.push(e.to_string()),
+    }
+    None
+}
+
+/// `~/.ssh/id_ed25519` under `home`, if it exists; a missing file (or `HOME`) is noted in
+/// `tried`, any other failure is an error.
+fn try_default_key_file(
+    home: Option<&Path>,
+    passphrase: &mut dyn FnMut(&Path) -> std::io::Result<Zeroizing<String>>,
+    tried: &mut Vec<String>,
+) -> Result<Option<Box<dyn Signer>>, KeyError> {
+    let Some(home) = home else {
+        tried.push("~/.ssh/id_ed25519 (HOME is not set)".to_owned());
+        return Ok(None);
+    };
+    let path = home.join(".ssh").join("id_ed25519");
+    match read_key_file(&path) {
+        Ok(KeyFile::Private { text, mode }) => {
+            Ok(Some(Box::new(file::load(&path, &text, mode, passphrase)?)))
+        }
+        Ok(KeyFile::Public(_)) => Err(KeyError::BadPrivateKey {
+            file: path,
+            reason: "it holds a public key".to_owned(),
+        }),
+        Err(KeyError::NotFound { file }) => {
+            tried.push(format!("{} (no such file)", file.display()));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A signer for an unencrypted OpenSSH Ed25519 private key held in memory (`text`, as in an
@@ -305,43 +328,12 @@ enum KeyFile {
 }
 
 fn read_key_file(path: &Path) -> Result<KeyFile, KeyError> {
-    let file = path.to_owned();
-    let io_err = |cause: std::io::Error| {
-        if cause.kind() == std::io::ErrorKind::NotFound {
-            KeyError::NotFound { file: file.clone() }
-        } else {
-            KeyError::Read {
-                file: file.clone(),
-                cause,
-            }
-        }
-    };
-    let f = std::fs::File::open(path).map_err(io_err)?;
-    let meta = f.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(KeyError::NotAFile { file });
-    }
-    if meta.len() > MAX_KEY_FILE_LEN {
-        return Err(KeyError::TooLarge {
-            file,
-            max: MAX_KEY_FILE_LEN,
-        });
-    }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0)));
-    f.take(MAX_KEY_FILE_LEN + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
-    if bytes.len() as u64 > MAX_KEY_FILE_LEN {
-        return Err(KeyError::TooLarge {
-            file,
-            max: MAX_KEY_FILE_LEN,
-        });
-    }
+    let (bytes, meta) = read_capped(path)?;
     let text = match std::str::from_utf8(&bytes) {
         Ok(s) => Zeroizing::new(s.to_owned()),
         Err(_) => {
             return Err(KeyError::BadPublicKey {
-                file,
+                file: path.to_owned(),
                 reason: "the file is not text".to_owned(),
             })
         }
@@ -355,6 +347,43 @@ fn read_key_file(path: &Path) -> Result<KeyFile, KeyError> {
     } else {
         Ok(KeyFile::Public(text))
     }
+}
+
+/// Reads the regular file at `path`, at most [`MAX_KEY_FILE_LEN`] bytes, with its metadata.
+fn read_capped(path: &Path) -> Result<(Zeroizing<Vec<u8>>, std::fs::Metadata), KeyError> {
+    let file = path.to_owned();
+    let io_err = |cause: std::io::Error| {
+        if cause.kind() == std::io::ErrorKind::NotFound {
+            KeyError::NotFound { file: file.clone() }
+        } else {
+            KeyError::Read {
+                file: file.clone(),
+                cause,
+            }
+        }
+    };
+    let too_large = || KeyError::TooLarge {
+        file: path.to_owned(),
+        max: MAX_KEY_FILE_LEN,
+    };
+    let f = std::fs::File::open(path).map_err(io_err)?;
+    let meta = f.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile {
+            file: path.to_owned(),
+        });
+    }
+    if meta.len() > MAX_KEY_FILE_LEN {
+        return Err(too_large());
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0)));
+    f.take(MAX_KEY_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_LEN {
+        return Err(too_large());
+    }
+    Ok((bytes, meta))
 }
 
 fn parse_public_key(path: &Path, text: &str) -> Result<PublicKey, KeyError> {

@@ -14,10 +14,10 @@ use ssh_key::PublicKey;
 
 use crate::diag::Diagnostic;
 use crate::input::{parse_lines, skip_ws, token_end, Line};
-use crate::keyline::{ed25519_raw, is_key_type, parse_key, shorten, KeyError};
+use crate::keyline::{ed25519_raw, is_key_type, parse_key, shorten, KeyError, ParsedKey};
 use crate::options::{parse_options, OptValue, RawOption};
 use crate::pattern::PatternList;
-use crate::validity::{parse_time, Validity};
+use crate::validity::{parse_time, ParsedTime, Validity};
 
 /// One key line of `allowed_signers`.
 #[derive(Debug, Clone)]
@@ -166,7 +166,18 @@ fn parse_line(
         opts = parse_signer_options(path, line, j, warnings)?;
     }
     let key = parse_key(t, opts.key_start).map_err(key_error)?;
-    Ok(SignerLine {
+    Ok(assemble(line, principals, p_off, opts, key))
+}
+
+/// Builds the parsed line from its three parts: principals (at byte `p_off`), options, key.
+fn assemble(
+    line: Line<'_>,
+    principals: PatternList,
+    p_off: usize,
+    opts: SignerOptions,
+    key: ParsedKey,
+) -> SignerLine {
+    SignerLine {
         line: line.no,
         principals,
         principals_col: line.col(p_off),
@@ -179,7 +190,7 @@ fn parse_line(
         key: key.key,
         key_raw: key.raw,
         comment: key.comment,
-    })
+    }
 }
 
 /// The options of a signer line (before its key), with their columns (0: absent).
@@ -209,42 +220,63 @@ fn parse_signer_options(
     for opt in opts {
         let name = opt.name.to_ascii_lowercase();
         match name.as_str() {
-            "cert-authority" => {
-                return Err((
-                    opt.off,
-                    "cert-authority is not supported yet in MON: list each user's plain ssh-ed25519 key instead"
-                        .to_string(),
-                ));
-            }
-            "namespaces" => {
-                if out.namespaces.is_some() {
-                    return Err((opt.off, "multiple \"namespaces\" clauses".to_string()));
-                }
-                let v = quoted_value(
-                    &opt.name,
-                    opt.off,
-                    opt.value.as_ref(),
-                    "mon-query@mon,mon-read@mon",
-                )?;
-                let list = PatternList::parse(&v.text).map_err(|(o, m)| (v.line_off(o), m))?;
-                out.namespaces = Some(list);
-                out.namespaces_col = line.col(opt.off);
-            }
+            "cert-authority" => return Err(cert_authority_refused(&opt)),
+            "namespaces" => apply_namespaces(line, &opt, &mut out)?,
             "valid-after" | "valid-before" => {
                 apply_validity(path, line, &name, &opt, &mut out, warnings)?;
             }
-            _ => {
-                return Err((
-                    opt.off,
-                    format!(
-                        "unknown option \"{}\" (allowed_signers options: namespaces=, valid-after=, valid-before=)",
-                        shorten(&opt.name)
-                    ),
-                ));
-            }
+            _ => return Err(unknown_option(&opt)),
         }
     }
-    if let (Some(a), Some(b)) = (out.validity.after, out.validity.before) {
+    check_validity_order(&out.validity, j)?;
+    Ok(out)
+}
+
+/// The refusal of `cert-authority` (not supported yet).
+fn cert_authority_refused(opt: &RawOption) -> LineError {
+    (
+        opt.off,
+        "cert-authority is not supported yet in MON: list each user's plain ssh-ed25519 key instead"
+            .to_string(),
+    )
+}
+
+/// The refusal of an option allowed_signers does not know.
+fn unknown_option(opt: &RawOption) -> LineError {
+    (
+        opt.off,
+        format!(
+            "unknown option \"{}\" (allowed_signers options: namespaces=, valid-after=, valid-before=)",
+            shorten(&opt.name)
+        ),
+    )
+}
+
+/// Applies the `namespaces="…"` option (at most one per line).
+fn apply_namespaces(
+    line: Line<'_>,
+    opt: &RawOption,
+    out: &mut SignerOptions,
+) -> Result<(), LineError> {
+    if out.namespaces.is_some() {
+        return Err((opt.off, "multiple \"namespaces\" clauses".to_string()));
+    }
+    let v = quoted_value(
+        &opt.name,
+        opt.off,
+        opt.value.as_ref(),
+        "mon-query@mon,mon-read@mon",
+    )?;
+    let list = PatternList::parse(&v.text).map_err(|(o, m)| (v.line_off(o), m))?;
+    out.namespaces = Some(list);
+    out.namespaces_col = line.col(opt.off);
+    Ok(())
+}
+
+/// Refuses a window whose `valid-before` is not after its `valid-after` (reported at byte `j`,
+/// where the options start).
+fn check_validity_order(validity: &Validity, j: usize) -> Result<(), LineError> {
+    if let (Some(a), Some(b)) = (validity.after, validity.before) {
         if b <= a {
             return Err((
                 j,
@@ -252,7 +284,7 @@ fn parse_signer_options(
             ));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Applies one `valid-after=` / `valid-before=` option (`name` lower-cased); warns when the
@@ -275,24 +307,9 @@ fn apply_validity(
         return Err((opt.off, format!("multiple \"{name}\" clauses")));
     }
     let v = quoted_value(&opt.name, opt.off, opt.value.as_ref(), "20250101Z")?;
-    let parsed = parse_time(&v.text)
-        .map_err(|m| (v.line_off(0), format!("invalid \"{name}\" time: {m}")))?;
-    if parsed.unix_s == 0 {
-        return Err((
-            v.line_off(0),
-            format!("invalid \"{name}\" time: the epoch itself is not allowed"),
-        ));
-    }
+    let parsed = parse_validity_time(name, v)?;
     if !parsed.explicit_utc {
-        warnings.push(Diagnostic::warning(
-            path,
-            line.no,
-            line.col(v.line_off(0)),
-            format!(
-                "{name} time \"{}\" has no zone: MON reads it as UTC, ssh-keygen as local time; append Z so both agree",
-                v.text
-            ),
-        ));
+        warnings.push(no_zone_warning(path, line, name, v));
     }
     *slot = Some(parsed.unix_s);
     if after {
@@ -301,6 +318,32 @@ fn apply_validity(
         out.valid_before_col = line.col(opt.off);
     }
     Ok(())
+}
+
+/// Parses the time of a `valid-after` / `valid-before` option; the epoch itself is refused.
+fn parse_validity_time(name: &str, v: &OptValue) -> Result<ParsedTime, LineError> {
+    let parsed = parse_time(&v.text)
+        .map_err(|m| (v.line_off(0), format!("invalid \"{name}\" time: {m}")))?;
+    if parsed.unix_s == 0 {
+        return Err((
+            v.line_off(0),
+            format!("invalid \"{name}\" time: the epoch itself is not allowed"),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The warning for a time without a zone (MON and ssh-keygen read it differently).
+fn no_zone_warning(path: &Path, line: Line<'_>, name: &str, v: &OptValue) -> Diagnostic {
+    Diagnostic::warning(
+        path,
+        line.no,
+        line.col(v.line_off(0)),
+        format!(
+            "{name} time \"{}\" has no zone: MON reads it as UTC, ssh-keygen as local time; append Z so both agree",
+            v.text
+        ),
+    )
 }
 
 /// The message for a key MON cannot use.

@@ -105,37 +105,43 @@ fn check_one(path: &Path, now: u64, report: &mut CheckReport) {
     if meta.is_dir() {
         if is_slice_dir(path) {
             check_slice_dir(path, now, report);
-            return;
-        }
-        let entries = match std::fs::read_dir(path) {
-            Ok(rd) => rd,
-            Err(e) => return unreadable(report, path, &e),
-        };
-        let mut subdirs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .filter(|p| {
-                !p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-            })
-            .collect();
-        subdirs.sort();
-        if subdirs.is_empty() {
-            report.diagnostics.push(Diagnostic::error(
-                path,
-                0,
-                0,
-                "not a slice directory (no allowed_signers) and no slice directories inside",
-            ));
-        }
-        for d in subdirs {
-            check_slice_dir(&d, now, report);
+        } else {
+            check_slice_dirs_in(path, now, report);
         }
         return;
     }
     check_file(path, now, report);
+}
+
+/// Checks every slice directory inside `path` (not hidden ones), in name order; a directory
+/// with none is an error.
+fn check_slice_dirs_in(path: &Path, now: u64, report: &mut CheckReport) {
+    let entries = match std::fs::read_dir(path) {
+        Ok(rd) => rd,
+        Err(e) => return unreadable(report, path, &e),
+    };
+    let mut subdirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    subdirs.sort();
+    if subdirs.is_empty() {
+        report.diagnostics.push(Diagnostic::error(
+            path,
+            0,
+            0,
+            "not a slice directory (no allowed_signers) and no slice directories inside",
+        ));
+    }
+    for d in subdirs {
+        check_slice_dir(&d, now, report);
+    }
 }
 
 fn check_slice_dir(dir: &Path, now: u64, report: &mut CheckReport) {
@@ -178,6 +184,18 @@ fn file_warnings(path: &Path, bytes: &[u8], now: u64) -> Vec<Diagnostic> {
     }
 }
 
+/// Records a policy file that could not be read, with why.
+fn unreadable_file(report: &mut CheckReport, path: &Path, e: ReadError) {
+    report.unreadable.push(path.to_path_buf());
+    let message = match e {
+        ReadError::NotFound => "cannot read: no such file".to_string(),
+        ReadError::Other(m) => m,
+    };
+    report
+        .diagnostics
+        .push(Diagnostic::error(path, 0, 0, message));
+}
+
 fn check_file(path: &Path, now: u64, report: &mut CheckReport) {
     let Some(kind) = FileKind::of(path) else {
         report.diagnostics.push(Diagnostic::error(
@@ -190,18 +208,7 @@ fn check_file(path: &Path, now: u64, report: &mut CheckReport) {
     };
     let bytes = match read_limited(path) {
         Ok(b) => b,
-        Err(ReadError::NotFound) => {
-            report.unreadable.push(path.to_path_buf());
-            report
-                .diagnostics
-                .push(Diagnostic::error(path, 0, 0, "cannot read: no such file"));
-            return;
-        }
-        Err(ReadError::Other(m)) => {
-            report.unreadable.push(path.to_path_buf());
-            report.diagnostics.push(Diagnostic::error(path, 0, 0, m));
-            return;
-        }
+        Err(e) => return unreadable_file(report, path, e),
     };
     let errors = match kind {
         FileKind::AllowedSigners => parse_allowed_signers(path, &bytes).err(),

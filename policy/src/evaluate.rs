@@ -47,6 +47,58 @@ fn deny(
     })
 }
 
+/// Why a key's line (`at`, `file:line`) is outside its validity window, as a reason and a
+/// message naming the key (`fp`) and `principal`.
+fn outside_window(
+    outside: Result<(), OutsideWindow>,
+    fp: &str,
+    principal: &str,
+    at: &str,
+) -> (Reason, String) {
+    match outside {
+        Err(OutsideWindow::NotYetValid(t)) => (
+            Reason::NotYetValid,
+            format!(
+                "key {fp} of \"{principal}\" is not valid before {} ({at})",
+                format_time(t)
+            ),
+        ),
+        Err(OutsideWindow::Expired(t)) => (
+            Reason::Expired,
+            format!(
+                "key {fp} of \"{principal}\" expired at {} ({at})",
+                format_time(t)
+            ),
+        ),
+        Ok(()) => (
+            Reason::Expired,
+            format!("key {fp} is outside its validity window ({at})"),
+        ),
+    }
+}
+
+/// The (line, principal) pairs of the key's lines: the `named` principal where a line's
+/// patterns match it, else (none named) every literal principal of each line; file order.
+fn principals_of<'a>(key_lines: &[&'a SignerLine], named: Option<&'a str>) -> Vec<Candidate<'a>> {
+    let mut cands: Vec<Candidate<'a>> = Vec::new();
+    match named {
+        Some(p) => {
+            cands.extend(
+                key_lines
+                    .iter()
+                    .filter(|l| l.principals.matches(p))
+                    .map(|l| (*l, p)),
+            );
+        }
+        None => {
+            for l in key_lines {
+                cands.extend(l.principals.literals().into_iter().map(|p| (*l, p)));
+            }
+        }
+    }
+    cands
+}
+
 impl SlicePolicy {
     /// Decides `req`. Never panics; default deny.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
@@ -102,22 +154,7 @@ impl SlicePolicy {
                 format!("key {fp} is not listed in {}", as_path.display()),
             ));
         };
-        let mut cands: Vec<Candidate<'a>> = Vec::new();
-        match req.principal {
-            Some(p) => {
-                cands.extend(
-                    key_lines
-                        .iter()
-                        .filter(|l| l.principals.matches(p))
-                        .map(|l| (*l, p)),
-                );
-            }
-            None => {
-                for l in &key_lines {
-                    cands.extend(l.principals.literals().into_iter().map(|p| (*l, p)));
-                }
-            }
-        }
+        let cands = principals_of(&key_lines, req.principal);
         if !cands.is_empty() {
             return Ok(cands);
         }
@@ -171,26 +208,8 @@ impl SlicePolicy {
         let as_path = self.signers.path.as_path();
         let (first_line, first_principal) = cands[0];
         let at = format!("{}:{}", as_path.display(), first_line.line);
-        let (reason, message) = match first_line.validity.check(req.now_unix_s) {
-            Err(OutsideWindow::NotYetValid(t)) => (
-                Reason::NotYetValid,
-                format!(
-                    "key {fp} of \"{first_principal}\" is not valid before {} ({at})",
-                    format_time(t)
-                ),
-            ),
-            Err(OutsideWindow::Expired(t)) => (
-                Reason::Expired,
-                format!(
-                    "key {fp} of \"{first_principal}\" expired at {} ({at})",
-                    format_time(t)
-                ),
-            ),
-            Ok(()) => (
-                Reason::Expired,
-                format!("key {fp} is outside its validity window ({at})"),
-            ),
-        };
+        let outside = first_line.validity.check(req.now_unix_s);
+        let (reason, message) = outside_window(outside, fp, first_principal, &at);
         Err(deny(
             reason,
             Some(first_principal),

@@ -74,38 +74,44 @@ pub(crate) fn split_lines<'a>(
     for (idx, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let no = idx + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.len() > MAX_LINE_BYTES {
-            errors.push(Diagnostic::error(
-                file,
-                no,
-                0,
-                format!("line is longer than {MAX_LINE_BYTES} bytes"),
-            ));
-            continue;
+        match line_text(file, no, raw) {
+            Ok(text) => out.push(Line { no, text }),
+            Err(e) => errors.push(e),
         }
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t,
-            Err(e) => {
-                let good = raw.get(..e.valid_up_to()).unwrap_or_default();
-                let col = std::str::from_utf8(good)
-                    .map(|s| s.chars().count() + 1)
-                    .unwrap_or(1);
-                errors.push(Diagnostic::error(file, no, col, "line is not valid UTF-8"));
-                continue;
-            }
-        };
-        if let Some(pos) = text.find('\0') {
-            errors.push(Diagnostic::error(
-                file,
-                no,
-                col_of(text, pos),
-                "line contains a NUL byte",
-            ));
-            continue;
-        }
-        out.push(Line { no, text });
     }
     out
+}
+
+/// The text of line `no` (`raw`, without its line end), or the error when it is too long,
+/// not UTF-8 or contains a NUL byte.
+fn line_text<'a>(file: &Path, no: usize, raw: &'a [u8]) -> Result<&'a str, Diagnostic> {
+    if raw.len() > MAX_LINE_BYTES {
+        return Err(Diagnostic::error(
+            file,
+            no,
+            0,
+            format!("line is longer than {MAX_LINE_BYTES} bytes"),
+        ));
+    }
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = raw.get(..e.valid_up_to()).unwrap_or_default();
+            let col = std::str::from_utf8(good)
+                .map(|s| s.chars().count() + 1)
+                .unwrap_or(1);
+            return Err(Diagnostic::error(file, no, col, "line is not valid UTF-8"));
+        }
+    };
+    if let Some(pos) = text.find('\0') {
+        return Err(Diagnostic::error(
+            file,
+            no,
+            col_of(text, pos),
+            "line contains a NUL byte",
+        ));
+    }
+    Ok(text)
 }
 
 /// Why a policy file could not be read.

@@ -45,6 +45,20 @@ pub(crate) fn ed25519_raw(key: &PublicKey) -> Option<[u8; 32]> {
 /// Parses `keytype base64 [comment]` starting at byte `start` of `text`.
 pub(crate) fn parse_key(text: &str, start: usize) -> Result<ParsedKey, KeyError> {
     let i = skip_ws(text, start);
+    let ty_end = ed25519_type_at(text, i)?;
+    let (key, raw, b64_end) = ed25519_data_after(text, ty_end)?;
+    let c = skip_ws(text, b64_end);
+    let comment = text.get(c..).unwrap_or_default().trim_end().to_string();
+    Ok(ParsedKey {
+        key,
+        raw,
+        off: i,
+        comment,
+    })
+}
+
+/// Checks that the key type token at byte `i` is `ssh-ed25519`; returns the offset after it.
+fn ed25519_type_at(text: &str, i: usize) -> Result<usize, KeyError> {
     let ty_end = token_end(text, i);
     let ty = text.get(i..ty_end).unwrap_or_default();
     if ty.is_empty() {
@@ -68,6 +82,12 @@ pub(crate) fn parse_key(text: &str, start: usize) -> Result<ParsedKey, KeyError>
             ),
         });
     }
+    Ok(ty_end)
+}
+
+/// Decodes the base64 key data after the key type (which ends at byte `ty_end`); returns the
+/// key, its raw bytes and the offset after the data.
+fn ed25519_data_after(text: &str, ty_end: usize) -> Result<(PublicKey, [u8; 32], usize), KeyError> {
     let b64_start = skip_ws(text, ty_end);
     let b64_end = token_end(text, b64_start);
     let b64 = text.get(b64_start..b64_end).unwrap_or_default();
@@ -77,22 +97,16 @@ pub(crate) fn parse_key(text: &str, start: usize) -> Result<ParsedKey, KeyError>
             message: "missing base64 key data after ssh-ed25519".to_string(),
         });
     }
-    let key = PublicKey::from_openssh(&format!("{ty} {b64}")).map_err(|e| KeyError::Invalid {
-        off: b64_start,
-        message: format!("invalid ssh-ed25519 key data: {e}"),
-    })?;
+    let key =
+        PublicKey::from_openssh(&format!("{ED25519} {b64}")).map_err(|e| KeyError::Invalid {
+            off: b64_start,
+            message: format!("invalid ssh-ed25519 key data: {e}"),
+        })?;
     let raw = ed25519_raw(&key).ok_or_else(|| KeyError::Invalid {
         off: b64_start,
         message: "key data is not an Ed25519 key".to_string(),
     })?;
-    let c = skip_ws(text, b64_end);
-    let comment = text.get(c..).unwrap_or_default().trim_end().to_string();
-    Ok(ParsedKey {
-        key,
-        raw,
-        off: i,
-        comment,
-    })
+    Ok((key, raw, b64_end))
 }
 
 /// Cuts a token for an error message.

@@ -105,33 +105,42 @@ fn lint_grants(path: &Path, line: &SignerLine, mp: &MonPolicy, out: &mut Vec<Dia
     } else {
         line.key_col
     };
-    let mut warn = |msg: String| out.push(Diagnostic::warning(path, line.line, col, msg));
-    let how = &g.how;
     for item in line.principals.items().iter().filter(|i| !i.negated) {
         let p = item.pattern.as_str();
         let applying: Vec<&PolicyLine> = mp.applicable(p).collect();
-        if g.exec && !applying.iter().any(|l| l.narrows_exec()) {
-            warn(format!(
-                "\"{p}\" may exec anything anywhere ({how}) with no mon_policy narrowing; add a mon_policy line such as: {p} command=\"…\",nodes=\"…\",run-as=\"…\""
-            ));
-        }
-        if g.push && !applying.iter().any(|l| l.push_dirs.is_some()) {
-            warn(format!(
-                "\"{p}\" is granted push ({how}) but mon_policy has no push-dirs for it, so every push is denied; add: {p} push-dirs=\"/srv/…\""
-            ));
-        }
-        if g.read && !applying.iter().any(|l| l.grep_paths.is_some()) {
-            warn(format!(
-                "\"{p}\" is granted read ({how}) but mon_policy has no grep-paths for it, so grep may read any file its run-as user can; add: {p} grep-paths=\"/var/log/…\""
-            ));
-        }
-        if !applying.iter().any(|l| l.run_as.is_some()) {
-            warn(format!(
-                "\"{p}\" is granted {} but has no run-as in mon_policy: a server running as root refuses them (run-as-missing); add: {p} run-as=\"USER\" (a user the node's server.conf lists in run-as-users)",
-                g.what
-            ));
+        for msg in unnarrowed(p, &g, &applying) {
+            out.push(Diagnostic::warning(path, line.line, col, msg));
         }
     }
+}
+
+/// What principal pattern `p` is granted (`g`) that the mon_policy lines `applying` to it do
+/// not narrow, one message each.
+fn unnarrowed(p: &str, g: &Grants, applying: &[&PolicyLine]) -> Vec<String> {
+    let how = &g.how;
+    let mut out = Vec::new();
+    if g.exec && !applying.iter().any(|l| l.narrows_exec()) {
+        out.push(format!(
+            "\"{p}\" may exec anything anywhere ({how}) with no mon_policy narrowing; add a mon_policy line such as: {p} command=\"…\",nodes=\"…\",run-as=\"…\""
+        ));
+    }
+    if g.push && !applying.iter().any(|l| l.push_dirs.is_some()) {
+        out.push(format!(
+            "\"{p}\" is granted push ({how}) but mon_policy has no push-dirs for it, so every push is denied; add: {p} push-dirs=\"/srv/…\""
+        ));
+    }
+    if g.read && !applying.iter().any(|l| l.grep_paths.is_some()) {
+        out.push(format!(
+            "\"{p}\" is granted read ({how}) but mon_policy has no grep-paths for it, so grep may read any file its run-as user can; add: {p} grep-paths=\"/var/log/…\""
+        ));
+    }
+    if !applying.iter().any(|l| l.run_as.is_some()) {
+        out.push(format!(
+            "\"{p}\" is granted {} but has no run-as in mon_policy: a server running as root refuses them (run-as-missing); add: {p} run-as=\"USER\" (a user the node's server.conf lists in run-as-users)",
+            g.what
+        ));
+    }
+    out
 }
 
 /// Warnings about `allowed_signers` alone at time `now_unix_s`: expired keys, keys not valid
@@ -148,33 +157,42 @@ pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Di
         } else {
             seen.insert(line.key_raw, line.line);
         }
-        if let Some(item) = line.principals.match_all_item() {
-            out.push(Diagnostic::warning(
-                path,
-                line.line,
-                line.principals_col + item.offset,
-                format!(
-                    "principal pattern \"{}\" matches every principal: anyone holding this key may claim any name",
-                    item.pattern
-                ),
-            ));
-        }
-        if let Some(ns) = &line.namespaces {
-            if !CLASSES.iter().any(|c| ns.matches(c)) {
-                out.push(Diagnostic::warning(
-                    path,
-                    line.line,
-                    line.namespaces_col,
-                    format!(
-                        "namespaces=\"{}\" grants no MON class ({}): this line allows nothing in MON",
-                        ns.as_str(),
-                        CLASSES.join(", ")
-                    ),
-                ));
-            }
-        }
+        out.extend(match_all_warning(path, line));
+        out.extend(no_class_warning(path, line));
     }
     out
+}
+
+/// A principal pattern that matches every principal.
+fn match_all_warning(path: &Path, line: &SignerLine) -> Option<Diagnostic> {
+    let item = line.principals.match_all_item()?;
+    Some(Diagnostic::warning(
+        path,
+        line.line,
+        line.principals_col + item.offset,
+        format!(
+            "principal pattern \"{}\" matches every principal: anyone holding this key may claim any name",
+            item.pattern
+        ),
+    ))
+}
+
+/// A `namespaces=` option that grants none of MON's classes.
+fn no_class_warning(path: &Path, line: &SignerLine) -> Option<Diagnostic> {
+    let ns = line.namespaces.as_ref()?;
+    if CLASSES.iter().any(|c| ns.matches(c)) {
+        return None;
+    }
+    Some(Diagnostic::warning(
+        path,
+        line.line,
+        line.namespaces_col,
+        format!(
+            "namespaces=\"{}\" grants no MON class ({}): this line allows nothing in MON",
+            ns.as_str(),
+            CLASSES.join(", ")
+        ),
+    ))
 }
 
 /// A key outside its validity window at `now_unix_s`: expired or not valid yet.

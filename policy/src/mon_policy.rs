@@ -234,22 +234,25 @@ fn apply_option(out: &mut PolicyLine, opt: &RawOption, line: Line<'_>) -> Result
         }
     };
     match name {
-        "max-fanout" => {
-            let n = number(value, name)?;
-            out.max_fanout = Some(u32::try_from(n).map_err(|_| {
-                (
-                    value.line_off(0),
-                    format!("{name} is too large (at most {})", u32::MAX),
-                )
-            })?);
-            Ok(())
-        }
-        "max-lifetime" => {
-            out.max_lifetime = Some(number(value, name)?);
-            Ok(())
-        }
+        "max-fanout" | "max-lifetime" => apply_number(out, name, value),
         _ => apply_quoted(out, opt, name, value),
     }
+}
+
+/// Applies a numeric option (`max-fanout`, `max-lifetime`).
+fn apply_number(out: &mut PolicyLine, name: &str, value: &OptValue) -> Result<(), LineError> {
+    let n = number(value, name)?;
+    if name == "max-fanout" {
+        out.max_fanout = Some(u32::try_from(n).map_err(|_| {
+            (
+                value.line_off(0),
+                format!("{name} is too large (at most {})", u32::MAX),
+            )
+        })?);
+    } else {
+        out.max_lifetime = Some(n);
+    }
+    Ok(())
 }
 
 /// The option's name as listed in [`OPTION_NAMES`] (matched case-insensitively).
@@ -298,19 +301,12 @@ fn apply_quoted(
     }
     match name {
         "from" => out.from = Some(parse_from(value)?),
-        "command" => {
-            if value.text.is_empty() {
-                return Err((value.line_off(0), "empty command pattern".to_string()));
-            }
-            out.command = Some(value.text.clone());
-        }
+        "command" => out.command = Some(non_empty(value, "empty command pattern")?),
         "grep-paths" => out.grep_paths = Some(abs_path_list(value, name, true)?),
         "push-dirs" => out.push_dirs = Some(abs_path_list(value, name, false)?),
         "nodes" => {
-            if value.text.is_empty() {
-                return Err((value.line_off(0), "empty nodes pattern list".to_string()));
-            }
-            let list = PatternList::parse(&value.text).map_err(|(o, m)| (value.line_off(o), m))?;
+            let text = non_empty(value, "empty nodes pattern list")?;
+            let list = PatternList::parse(&text).map_err(|(o, m)| (value.line_off(o), m))?;
             out.nodes = Some(list);
         }
         "run-as" => {
@@ -320,6 +316,14 @@ fn apply_quoted(
         _ => return Err((opt.off, format!("unknown option \"{name}\""))),
     }
     Ok(())
+}
+
+/// The value's text; an empty one is refused with `empty`.
+fn non_empty(value: &OptValue, empty: &str) -> Result<String, LineError> {
+    if value.text.is_empty() {
+        return Err((value.line_off(0), empty.to_string()));
+    }
+    Ok(value.text.clone())
 }
 
 /// A comma-separated list of absolute paths, each normalized (`grep-paths`, `push-dirs`);

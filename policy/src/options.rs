@@ -57,59 +57,83 @@ pub(crate) fn parse_options(
     let mut i = start;
     let mut out = Vec::new();
     loop {
-        let name_start = i;
-        while i < b.len() && is_name_byte(b[i]) {
-            i += 1;
-        }
-        if i == name_start {
-            return Err((i, "expected an option name".to_string()));
-        }
-        let name = text.get(name_start..i).unwrap_or_default().to_string();
-        let mut value = None;
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            if i < b.len() && b[i] == b'"' {
-                let (v, next) = parse_quoted(text, i)?;
-                value = Some(v);
-                i = next;
-            } else {
-                let vstart = i;
-                let mut map = Vec::new();
-                while i < b.len() && b[i] != b',' && !is_ws(b[i]) {
-                    if b[i] == b'"' {
-                        return Err((i, "unexpected '\"' in an unquoted value".to_string()));
-                    }
-                    map.push(i);
-                    i += 1;
-                }
-                map.push(i);
-                value = Some(OptValue {
-                    text: text.get(vstart..i).unwrap_or_default().to_string(),
-                    quoted: false,
-                    map,
-                });
-            }
-        }
-        out.push(RawOption {
-            name,
-            off: name_start,
-            value,
-        });
+        let (opt, next) = parse_option(text, i)?;
+        out.push(opt);
+        i = next;
         if i >= b.len() || is_ws(b[i]) {
             return Ok((out, i));
         }
-        if b[i] != b',' {
-            return Err((
-                i,
-                "unexpected character after option (options are separated by commas, without spaces)"
-                    .to_string(),
-            ));
-        }
-        i += 1;
-        if i >= b.len() || is_ws(b[i]) {
-            return Err((i, "unexpected end of options after ','".to_string()));
-        }
+        i = skip_separator(b, i)?;
     }
+}
+
+/// Parses one `name` or `name=value` option starting at byte `start`; returns it and the
+/// offset just past it.
+fn parse_option(text: &str, start: usize) -> Result<(RawOption, usize), SyntaxError> {
+    let b = text.as_bytes();
+    let mut i = start;
+    while i < b.len() && is_name_byte(b[i]) {
+        i += 1;
+    }
+    if i == start {
+        return Err((i, "expected an option name".to_string()));
+    }
+    let name = text.get(start..i).unwrap_or_default().to_string();
+    let mut value = None;
+    if i < b.len() && b[i] == b'=' {
+        i += 1;
+        let (v, next) = if i < b.len() && b[i] == b'"' {
+            parse_quoted(text, i)?
+        } else {
+            parse_unquoted(text, i)?
+        };
+        value = Some(v);
+        i = next;
+    }
+    let opt = RawOption {
+        name,
+        off: start,
+        value,
+    };
+    Ok((opt, i))
+}
+
+/// Parses an unquoted value starting at byte `vstart`: it runs to the next comma or blank.
+fn parse_unquoted(text: &str, vstart: usize) -> Result<(OptValue, usize), SyntaxError> {
+    let b = text.as_bytes();
+    let mut i = vstart;
+    let mut map = Vec::new();
+    while i < b.len() && b[i] != b',' && !is_ws(b[i]) {
+        if b[i] == b'"' {
+            return Err((i, "unexpected '\"' in an unquoted value".to_string()));
+        }
+        map.push(i);
+        i += 1;
+    }
+    map.push(i);
+    let value = OptValue {
+        text: text.get(vstart..i).unwrap_or_default().to_string(),
+        quoted: false,
+        map,
+    };
+    Ok((value, i))
+}
+
+/// Checks the comma at byte `i` that separates two options (not at the end of the list);
+/// returns the offset of the next option.
+fn skip_separator(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
+    if b[i] != b',' {
+        return Err((
+            i,
+            "unexpected character after option (options are separated by commas, without spaces)"
+                .to_string(),
+        ));
+    }
+    let i = i + 1;
+    if i >= b.len() || is_ws(b[i]) {
+        return Err((i, "unexpected end of options after ','".to_string()));
+    }
+    Ok(i)
 }
 
 /// Parses `"…"` starting at the opening quote at byte `open`; returns the value and the offset

@@ -60,6 +60,40 @@ impl SessionDecision {
 
 /// The key's candidate principals when the session names none: the literal principals of
 /// every `allowed_signers` line listing the key, in file order, without duplicates.
+impl SessionDecision {
+    /// The session is allowed under `principal`; it runs as the first `run_as` its
+    /// decisions name.
+    fn allowed_as(
+        principal: Option<String>,
+        decisions: Vec<Decision>,
+        tried: Vec<String>,
+    ) -> SessionDecision {
+        let run_as = decisions.iter().find_map(|d| d.run_as.clone());
+        SessionDecision {
+            allowed: true,
+            principal,
+            decisions,
+            run_as,
+            tried,
+        }
+    }
+
+    /// The session is denied under `principal` (or, when none was named, the principal of
+    /// the last decision); `tried` is filled in by the caller.
+    fn denied_as(principal: Option<&str>, decisions: Vec<Decision>) -> SessionDecision {
+        let principal = principal
+            .map(str::to_string)
+            .or_else(|| decisions.last().and_then(|d| d.principal.clone()));
+        SessionDecision {
+            allowed: false,
+            principal,
+            decisions,
+            run_as: None,
+            tried: Vec::new(),
+        }
+    }
+}
+
 fn candidates(policy: &SlicePolicy, key: &PublicKey) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in policy.signers.lines_for_key(key) {
@@ -96,35 +130,14 @@ impl SlicePolicy {
         for principal in names {
             let (allowed, decisions) = self.evaluate_ops(req, principal, ops);
             if allowed {
-                let run_as = decisions.iter().find_map(|d| d.run_as.clone());
-                return SessionDecision {
-                    allowed: true,
-                    principal: principal.map(str::to_string),
-                    decisions,
-                    run_as,
-                    tried,
-                };
+                let principal = principal.map(str::to_string);
+                return SessionDecision::allowed_as(principal, decisions, tried);
             }
             if first_denial.is_none() {
-                let principal = principal
-                    .map(str::to_string)
-                    .or_else(|| decisions.last().and_then(|d| d.principal.clone()));
-                first_denial = Some(SessionDecision {
-                    allowed: false,
-                    principal,
-                    decisions,
-                    run_as: None,
-                    tried: Vec::new(),
-                });
+                first_denial = Some(SessionDecision::denied_as(principal, decisions));
             }
         }
-        let mut out = first_denial.unwrap_or(SessionDecision {
-            allowed: false,
-            principal: None,
-            decisions: Vec::new(),
-            run_as: None,
-            tried: Vec::new(),
-        });
+        let mut out = first_denial.unwrap_or(SessionDecision::denied_as(None, Vec::new()));
         out.tried = tried;
         out
     }

@@ -235,12 +235,25 @@ pub(crate) fn read_slice_files(dir: &Path) -> SliceFiles {
         (MON_POLICY, false),
         (REVOKED_KEYS, false),
     ] {
-        let path = dir.join(name);
-        let got = match read_limited(&path) {
+        let got = out.read_one(dir.join(name), required);
+        match name {
+            ALLOWED_SIGNERS => out.signers = got,
+            MON_POLICY => out.mon_policy = got,
+            _ => out.revoked = got,
+        }
+    }
+    out
+}
+
+impl SliceFiles {
+    /// Reads one file of the slice; a missing `required` file or an unreadable one is an
+    /// error (the latter also marks the slice unreadable).
+    fn read_one(&mut self, path: PathBuf, required: bool) -> Option<(PathBuf, Vec<u8>)> {
+        match read_limited(&path) {
             Ok(b) => Some((path, b)),
             Err(ReadError::NotFound) => {
                 if required {
-                    out.errors.push(Diagnostic::error(
+                    self.errors.push(Diagnostic::error(
                         &path,
                         0,
                         0,
@@ -250,18 +263,27 @@ pub(crate) fn read_slice_files(dir: &Path) -> SliceFiles {
                 None
             }
             Err(ReadError::Other(m)) => {
-                out.unreadable = true;
-                out.errors.push(Diagnostic::error(&path, 0, 0, m));
+                self.unreadable = true;
+                self.errors.push(Diagnostic::error(&path, 0, 0, m));
                 None
             }
-        };
-        match name {
-            ALLOWED_SIGNERS => out.signers = got,
-            MON_POLICY => out.mon_policy = got,
-            _ => out.revoked = got,
         }
     }
-    out
+
+    /// The read errors, then the parse errors of each file read, so one run shows everything.
+    fn all_errors(&self) -> Vec<Diagnostic> {
+        let mut errors = self.errors.clone();
+        if let Some((p, b)) = &self.signers {
+            errors.extend(parse_allowed_signers(p, b).err().unwrap_or_default());
+        }
+        if let Some((p, b)) = &self.mon_policy {
+            errors.extend(parse_mon_policy(p, b).err().unwrap_or_default());
+        }
+        if let Some((p, b)) = &self.revoked {
+            errors.extend(parse_revoked_keys(p, b).err().unwrap_or_default());
+        }
+        errors
+    }
 }
 
 fn as_source(f: &Option<(PathBuf, Vec<u8>)>) -> Option<(&Path, &[u8])> {
@@ -282,20 +304,8 @@ pub(crate) fn parse_slice_files(files: &SliceFiles, now: u64) -> DirOutcome {
                 (policy, warnings)
             })
         }
-        _ => {
-            // Report parse errors of the readable files too, so one run shows everything.
-            let mut errors = files.errors.clone();
-            if let Some((p, b)) = &files.signers {
-                errors.extend(parse_allowed_signers(p, b).err().unwrap_or_default());
-            }
-            if let Some((p, b)) = &files.mon_policy {
-                errors.extend(parse_mon_policy(p, b).err().unwrap_or_default());
-            }
-            if let Some((p, b)) = &files.revoked {
-                errors.extend(parse_revoked_keys(p, b).err().unwrap_or_default());
-            }
-            Err(errors)
-        }
+        // Report parse errors of the readable files too, so one run shows everything.
+        _ => Err(files.all_errors()),
     };
     DirOutcome {
         result,

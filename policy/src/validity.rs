@@ -35,41 +35,69 @@ pub fn parse_time(s: &str) -> Result<ParsedTime, String> {
             "invalid time \"{s}\": expected YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally followed by Z"
         ));
     }
-    let num = |a: usize, b: usize| -> u32 {
-        digits
-            .get(a..b)
-            .and_then(|x| x.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    let year = num(0, 4) as i32;
-    let month = num(4, 6);
-    let day = num(6, 8);
-    let (hour, minute, second) = match digits.len() {
-        8 => (0, 0, 0),
-        12 => (num(8, 10), num(10, 12), 0),
-        _ => (num(8, 10), num(10, 12), num(12, 14)),
-    };
-    let bad = |what: &str| format!("invalid time \"{s}\": {what}");
-    let month = u8::try_from(month)
-        .ok()
-        .and_then(|m| Month::try_from(m).ok())
-        .ok_or_else(|| bad("month must be 01..12"))?;
-    let day = u8::try_from(day).map_err(|_| bad("no such day"))?;
-    let date = Date::from_calendar_date(year, month, day).map_err(|_| bad("no such date"))?;
-    let time = Time::from_hms(
-        u8::try_from(hour).unwrap_or(u8::MAX),
-        u8::try_from(minute).unwrap_or(u8::MAX),
-        u8::try_from(second).unwrap_or(u8::MAX),
-    )
-    .map_err(|_| bad("no such time of day"))?;
-    let ts = PrimitiveDateTime::new(date, time)
-        .assume_utc()
-        .unix_timestamp();
-    let unix_s = u64::try_from(ts).map_err(|_| bad("before 1970"))?;
+    let unix_s = TimeFields::read(digits)
+        .unix_s()
+        .map_err(|what| format!("invalid time \"{s}\": {what}"))?;
     Ok(ParsedTime {
         unix_s,
         explicit_utc,
     })
+}
+
+/// The numbers of a time's digits, not yet checked against the calendar.
+struct TimeFields {
+    year: i32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+impl TimeFields {
+    /// Reads `YYYYMMDD`, `YYYYMMDDHHMM` or `YYYYMMDDHHMMSS` (all ASCII digits, length checked).
+    fn read(digits: &str) -> TimeFields {
+        let num = |a: usize, b: usize| -> u32 {
+            digits
+                .get(a..b)
+                .and_then(|x| x.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        let (hour, minute, second) = match digits.len() {
+            8 => (0, 0, 0),
+            12 => (num(8, 10), num(10, 12), 0),
+            _ => (num(8, 10), num(10, 12), num(12, 14)),
+        };
+        TimeFields {
+            year: num(0, 4) as i32,
+            month: num(4, 6),
+            day: num(6, 8),
+            hour,
+            minute,
+            second,
+        }
+    }
+
+    /// Unix seconds of this UTC time; an impossible date or time, or one before 1970, is
+    /// refused with what is wrong.
+    fn unix_s(&self) -> Result<u64, &'static str> {
+        let month = u8::try_from(self.month)
+            .ok()
+            .and_then(|m| Month::try_from(m).ok())
+            .ok_or("month must be 01..12")?;
+        let day = u8::try_from(self.day).map_err(|_| "no such day")?;
+        let date = Date::from_calendar_date(self.year, month, day).map_err(|_| "no such date")?;
+        let time = Time::from_hms(
+            u8::try_from(self.hour).unwrap_or(u8::MAX),
+            u8::try_from(self.minute).unwrap_or(u8::MAX),
+            u8::try_from(self.second).unwrap_or(u8::MAX),
+        )
+        .map_err(|_| "no such time of day")?;
+        let ts = PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp();
+        u64::try_from(ts).map_err(|_| "before 1970")
+    }
 }
 
 fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {

@@ -86,7 +86,22 @@ pub(super) fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineErr
         );
     }
     let (patterns, parsed) = parse_hosts(hosts, hosts_at)?;
-    let Some(&(ty_at, ty)) = f.get(i + 1) else {
+    let (key, key_end) = parse_key_fields(line, &f[i + 1..])?;
+    let comment = line[key_end..].trim().to_string();
+    Ok(KnownNode {
+        patterns,
+        hosts: parsed,
+        key,
+        revoked,
+        comment,
+        line: number,
+    })
+}
+
+/// The `ssh-ed25519 KEY` fields after the host names (`f`: the fields from the key type on):
+/// the key, and the byte offset after it.
+fn parse_key_fields(line: &str, f: &[(usize, &str)]) -> Result<([u8; 32], usize), LineError> {
+    let Some(&(ty_at, ty)) = f.first() else {
         return line_err(
             line.len(),
             "missing key type after the host names (expected `ssh-ed25519 KEY`)",
@@ -100,22 +115,14 @@ pub(super) fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineErr
         };
         return line_err(ty_at, msg);
     }
-    let Some(&(key_at, b64)) = f.get(i + 2) else {
+    let Some(&(key_at, b64)) = f.get(1) else {
         return line_err(line.len(), "missing base64 key after `ssh-ed25519`");
     };
     let key = parse_key(b64).map_err(|message| LineError {
         at: key_at,
         message,
     })?;
-    let comment = line[key_at + b64.len()..].trim().to_string();
-    Ok(KnownNode {
-        patterns,
-        hosts: parsed,
-        key,
-        revoked,
-        comment,
-        line: number,
-    })
+    Ok((key, key_at + b64.len()))
 }
 
 /// The optional leading marker: whether the line is `@revoked`, and the index of the host

@@ -30,36 +30,7 @@ pub(super) struct PatternError {
 impl HostPattern {
     /// Parses one pattern (without its `!` prefix).
     pub(super) fn parse(text: &str) -> Result<Self, PatternError> {
-        let err = |offset: usize, message: String| Err(PatternError { offset, message });
-        if text.is_empty() {
-            return err(
-                0,
-                "empty host pattern (two commas in a row, or a trailing comma?)".into(),
-            );
-        }
-        if text.starts_with('|') {
-            return err(0, "hashed host names (|1|…) are not supported in known_nodes; write the name in clear".into());
-        }
-        if text.starts_with('[') {
-            return err(
-                0,
-                "known_nodes has no ports: write `name` or `IP`, not `[host]:port`".into(),
-            );
-        }
-        if text.len() > super::MAX_PATTERN_LEN {
-            return err(
-                0,
-                format!("host pattern longer than {} bytes", super::MAX_PATTERN_LEN),
-            );
-        }
-        for (i, c) in text.char_indices() {
-            if !(c.is_ascii_alphanumeric() || (c.is_ascii() && EXTRA_CHARS.contains(&(c as u8)))) {
-                return err(
-                    i,
-                    format!("invalid character {c:?} in host pattern {text:?}"),
-                );
-            }
-        }
+        check_text(text)?;
         if text.contains(['*', '?']) {
             return Ok(HostPattern::Glob(text.to_ascii_lowercase()));
         }
@@ -67,10 +38,12 @@ impl HostPattern {
             return Ok(HostPattern::Ip(ip.to_canonical()));
         }
         if text.contains(':') {
-            return err(
-                0,
-                format!("{text:?} is neither an IP address nor a name (known_nodes has no ports)"),
-            );
+            return Err(PatternError {
+                offset: 0,
+                message: format!(
+                    "{text:?} is neither an IP address nor a name (known_nodes has no ports)"
+                ),
+            });
         }
         Ok(HostPattern::Name(text.to_ascii_lowercase()))
     }
@@ -93,4 +66,44 @@ impl HostPattern {
             HostPattern::Glob(g) => glob(g.as_bytes(), ip.to_string().as_bytes()),
         }
     }
+}
+
+/// Refuses what a host pattern may not be: empty, hashed, `[host]:port`, too long, or with
+/// characters outside names, addresses and globs.
+fn check_text(text: &str) -> Result<(), PatternError> {
+    let err = |offset: usize, message: String| Err(PatternError { offset, message });
+    if text.is_empty() {
+        return err(
+            0,
+            "empty host pattern (two commas in a row, or a trailing comma?)".into(),
+        );
+    }
+    if text.starts_with('|') {
+        return err(
+            0,
+            "hashed host names (|1|…) are not supported in known_nodes; write the name in clear"
+                .into(),
+        );
+    }
+    if text.starts_with('[') {
+        return err(
+            0,
+            "known_nodes has no ports: write `name` or `IP`, not `[host]:port`".into(),
+        );
+    }
+    if text.len() > super::MAX_PATTERN_LEN {
+        return err(
+            0,
+            format!("host pattern longer than {} bytes", super::MAX_PATTERN_LEN),
+        );
+    }
+    for (i, c) in text.char_indices() {
+        if !(c.is_ascii_alphanumeric() || (c.is_ascii() && EXTRA_CHARS.contains(&(c as u8)))) {
+            return err(
+                i,
+                format!("invalid character {c:?} in host pattern {text:?}"),
+            );
+        }
+    }
+    Ok(())
 }

@@ -45,6 +45,22 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, SigError> {
         .ok_or(SigError::ArmorMissingBegin)?
         .strip_suffix(END)
         .ok_or(SigError::ArmorMissingEnd)?;
+    let b64 = base64_of_body(body)?;
+    let blob = STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|e| SigError::ArmorBase64(e.to_string()))?;
+    if blob.len() > MAX_SSHSIG_LEN {
+        return Err(SigError::TooLong {
+            len: blob.len(),
+            max: MAX_SSHSIG_LEN,
+        });
+    }
+    Ok(blob)
+}
+
+/// The base64 characters of the armor body, without its line ends and blanks; any other
+/// character is refused.
+fn base64_of_body(body: &str) -> Result<String, SigError> {
     let mut b64 = String::with_capacity(body.len());
     for c in body.chars() {
         match c {
@@ -57,16 +73,7 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, SigError> {
             }
         }
     }
-    let blob = STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|e| SigError::ArmorBase64(e.to_string()))?;
-    if blob.len() > MAX_SSHSIG_LEN {
-        return Err(SigError::TooLong {
-            len: blob.len(),
-            max: MAX_SSHSIG_LEN,
-        });
-    }
-    Ok(blob)
+    Ok(b64)
 }
 
 #[cfg(test)]

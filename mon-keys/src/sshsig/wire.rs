@@ -81,28 +81,10 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         });
     }
     let mut r = Reader { buf: blob };
-    if r.take(MAGIC.len(), "magic")? != MAGIC {
-        return Err(SigError::BadMagic);
-    }
-    let version = r.u32("version")?;
-    if version != VERSION {
-        return Err(SigError::UnsupportedVersion(version));
-    }
-
+    magic_and_version(&mut r)?;
     let public_key = public_key(&mut r)?;
-
     let namespace = namespace(&mut r)?;
-
-    let reserved = r.string("reserved")?;
-    if !reserved.is_empty() {
-        return Err(SigError::ReservedNotEmpty(reserved.len()));
-    }
-
-    let hash = r.string("hash algorithm")?;
-    if hash != SHA512.as_bytes() {
-        return Err(SigError::UnsupportedHash(printable(hash)));
-    }
-
+    reserved_and_hash(&mut r)?;
     let signature = signature(&mut r)?;
     r.finish("signature blob")?;
 
@@ -111,6 +93,31 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Parsed<'_>, SigError> {
         namespace,
         signature,
     })
+}
+
+/// The preamble: the `SSHSIG` magic and version 1.
+fn magic_and_version(r: &mut Reader<'_>) -> Result<(), SigError> {
+    if r.take(MAGIC.len(), "magic")? != MAGIC {
+        return Err(SigError::BadMagic);
+    }
+    let version = r.u32("version")?;
+    if version != VERSION {
+        return Err(SigError::UnsupportedVersion(version));
+    }
+    Ok(())
+}
+
+/// The fields between namespace and signature: an empty reserved string, then `sha512`.
+fn reserved_and_hash(r: &mut Reader<'_>) -> Result<(), SigError> {
+    let reserved = r.string("reserved")?;
+    if !reserved.is_empty() {
+        return Err(SigError::ReservedNotEmpty(reserved.len()));
+    }
+    let hash = r.string("hash algorithm")?;
+    if hash != SHA512.as_bytes() {
+        return Err(SigError::UnsupportedHash(printable(hash)));
+    }
+    Ok(())
 }
 
 /// The public key field: an `ssh-ed25519` key blob of 32 bytes, nothing after it.

@@ -52,39 +52,56 @@ pub(crate) fn load(
     check_ed25519(path, key.algorithm())?;
 
     let key = if key.is_encrypted() {
-        let pass = passphrase(path).map_err(|cause| KeyError::PassphraseUnavailable {
-            file: file(),
-            cause,
-        })?;
-        key.decrypt(pass.as_bytes()).map_err(|e| match e {
-            ssh_key::Error::Crypto => KeyError::WrongPassphrase { file: file() },
-            other => KeyError::Decrypt {
-                file: file(),
-                reason: other.to_string(),
-            },
-        })?
+        decrypt(path, &key, passphrase)?
     } else {
         key
     };
+    let secret = consistent_secret(path, &key)?;
+    Ok(FileSigner {
+        path: file(),
+        public: key.public_key().clone(),
+        secret,
+    })
+}
 
+/// Decrypts `key` with the passphrase asked for `path`.
+fn decrypt(
+    path: &Path,
+    key: &PrivateKey,
+    passphrase: &mut dyn FnMut(&Path) -> std::io::Result<Zeroizing<String>>,
+) -> Result<PrivateKey, KeyError> {
+    let file = || path.to_owned();
+    let pass = passphrase(path).map_err(|cause| KeyError::PassphraseUnavailable {
+        file: file(),
+        cause,
+    })?;
+    key.decrypt(pass.as_bytes()).map_err(|e| match e {
+        ssh_key::Error::Crypto => KeyError::WrongPassphrase { file: file() },
+        other => KeyError::Decrypt {
+            file: file(),
+            reason: other.to_string(),
+        },
+    })
+}
+
+/// The Ed25519 secret of the decrypted `key`, checked against the public half stored with it.
+fn consistent_secret(path: &Path, key: &PrivateKey) -> Result<SecretKey, KeyError> {
     let pair = key
         .key_data()
         .ed25519()
         .ok_or_else(|| KeyError::NotEd25519 {
-            file: file(),
+            file: path.to_owned(),
             kind: key.algorithm().as_str().to_owned(),
         })?;
     let mut seed = Zeroizing::new([0u8; 32]);
     seed.copy_from_slice(pair.private.as_ref());
     let secret = SecretKey::from_seed(&seed);
     if secret.public_key() != pair.public.0 {
-        return Err(KeyError::KeyMismatch { file: file() });
+        return Err(KeyError::KeyMismatch {
+            file: path.to_owned(),
+        });
     }
-    Ok(FileSigner {
-        path: file(),
-        public: key.public_key().clone(),
-        secret,
-    })
+    Ok(secret)
 }
 
 /// OpenSSH private keys carry the label `OPENSSH PRIVATE KEY`; name the others.

@@ -184,34 +184,41 @@ impl<'a> Scope<'a> {
             .filter(|l| l.grep_paths.is_some())
             .collect();
         if let Some(first) = restricted.first() {
-            let norm = normalize_abs_path(path).map_err(|m| {
-                self.denial(
-                    Reason::GrepPathDenied,
-                    first,
-                    format!("grep path \"{path}\": {m}"),
-                )
-            })?;
-            if let Some(l) = restricted.iter().find(|l| {
-                !l.grep_paths
-                    .as_ref()
-                    .is_some_and(|g| g.iter().any(|e| grep_entry_matches(&norm, e)))
-            }) {
-                let list = l
-                    .grep_paths
-                    .as_ref()
-                    .map(|g| g.join(","))
-                    .unwrap_or_default();
-                return Err(self.denial(
-                    Reason::GrepPathDenied,
-                    l,
-                    format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
-                ));
-            }
+            self.check_grep_path(first, &restricted, path)?;
         }
         Ok(restricted
             .iter()
             .filter_map(|l| l.grep_paths.clone())
             .collect())
+    }
+
+    /// `path`, normalized, must match an entry of each of the `restricted` lines (the
+    /// first of which, `first`, is blamed for a path that does not normalize).
+    fn check_grep_path(
+        &self,
+        first: &PolicyLine,
+        restricted: &[&PolicyLine],
+        path: &str,
+    ) -> Result<(), Denial> {
+        let norm = normalize_abs_path(path).map_err(|m| {
+            self.denial(
+                Reason::GrepPathDenied,
+                first,
+                format!("grep path \"{path}\": {m}"),
+            )
+        })?;
+        if let Some((l, list)) = first_not_holding(
+            restricted,
+            |l| l.grep_paths.as_ref(),
+            |e| grep_entry_matches(&norm, e),
+        ) {
+            return Err(self.denial(
+                Reason::GrepPathDenied,
+                l,
+                format!("grep path \"{norm}\" is outside grep-paths=\"{list}\""),
+            ));
+        }
+        Ok(())
     }
 
     /// `push-dirs=`: push is closed without one; DEST must name a file (not a directory, not a
@@ -227,22 +234,7 @@ impl<'a> Scope<'a> {
         let Some(first) = restricted.first() else {
             return Err(self.push_closed());
         };
-        if dest.ends_with('/') || dest.ends_with("/.") {
-            return Err(self.denial(
-                Reason::PushDestIsDir,
-                first,
-                format!(
-                    "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
-                ),
-            ));
-        }
-        let norm = normalize_abs_path(dest).map_err(|m| {
-            self.denial(
-                Reason::PushDirDenied,
-                first,
-                format!("push destination \"{dest}\": {m}"),
-            )
-        })?;
+        let norm = self.normalized_push_dest(first, dest)?;
         self.check_push_dest(&restricted, &norm)?;
         // Every restricting line holds DEST, so the deepest holding entry lies below
         // (or at) every other one: landing beneath it satisfies them all.
@@ -253,6 +245,27 @@ impl<'a> Scope<'a> {
             .filter(|dir| is_within(&norm, dir))
             .max_by_key(|dir| dir.len())
             .cloned())
+    }
+
+    /// DEST normalized; one that ends in `/` (names a directory) or does not normalize is
+    /// denied, blaming the first restricting line `first`.
+    fn normalized_push_dest(&self, first: &PolicyLine, dest: &str) -> Result<String, Denial> {
+        if dest.ends_with('/') || dest.ends_with("/.") {
+            return Err(self.denial(
+                Reason::PushDestIsDir,
+                first,
+                format!(
+                    "push destination \"{dest}\" ends in '/': DEST names the file to write, e.g. {dest}FILE"
+                ),
+            ));
+        }
+        normalize_abs_path(dest).map_err(|m| {
+            self.denial(
+                Reason::PushDirDenied,
+                first,
+                format!("push destination \"{dest}\": {m}"),
+            )
+        })
     }
 
     /// The denial of a push when no applying line has `push-dirs=`.
@@ -288,16 +301,11 @@ impl<'a> Scope<'a> {
                 ),
             ));
         }
-        if let Some(l) = restricted.iter().find(|l| {
-            !l.push_dirs
-                .as_ref()
-                .is_some_and(|d| d.iter().any(|dir| is_within(norm, dir)))
-        }) {
-            let list = l
-                .push_dirs
-                .as_ref()
-                .map(|d| d.join(","))
-                .unwrap_or_default();
+        if let Some((l, list)) = first_not_holding(
+            restricted,
+            |l| l.push_dirs.as_ref(),
+            |dir| is_within(norm, dir),
+        ) {
             return Err(self.denial(
                 Reason::PushDirDenied,
                 l,
@@ -359,6 +367,20 @@ impl<'a> Scope<'a> {
         }
         Ok(RunAs::Agreed(run_as.map(|(u, _)| u)))
     }
+}
+
+/// The first of the `restricted` lines none of whose `entries` (its grep-paths or push-dirs)
+/// `holds` the path, with its entries joined by commas for the message.
+fn first_not_holding<'l>(
+    restricted: &[&'l PolicyLine],
+    entries: fn(&PolicyLine) -> Option<&Vec<String>>,
+    holds: impl Fn(&str) -> bool,
+) -> Option<(&'l PolicyLine, String)> {
+    let l = restricted
+        .iter()
+        .find(|l| !entries(l).is_some_and(|list| list.iter().any(|e| holds(e))))?;
+    let list = entries(l).map(|list| list.join(",")).unwrap_or_default();
+    Some((l, list))
 }
 
 /// A `grep-paths` entry with `*` or `?` is a glob over the whole path (`*` crosses `/`); one

@@ -109,29 +109,7 @@ impl Chain {
         w.u64("seq", self.next_seq);
         w.str("ts", ts);
         w.str("node", node);
-        w.str("event", ev.event.as_str());
-        w.opt_str("result", ev.result.map(|r| r.as_str()));
-        w.opt_reason(
-            "reason",
-            ev.reason
-                .as_ref()
-                .map(|r| (r.code.as_str(), r.text.as_str())),
-        );
-        w.opt_str("slice", ev.slice.as_deref());
-        w.opt_str("principal", ev.principal.as_deref());
-        w.opt_str("key_fp", ev.key_fp.as_deref());
-        w.opt_str("policy_file", ev.policy_file.as_deref());
-        w.opt_u64("policy_line", ev.policy_line.map(u64::from));
-        w.opt_str("session_id", ev.session_id.as_deref());
-        w.opt_str("client_addr", ev.client_addr.as_deref());
-        w.opt_str("peer", ev.peer.as_deref());
-        w.opt_str("op", ev.op.as_deref());
-        w.opt_str_array("argv", ev.argv.as_deref());
-        w.opt_i64("exit_code", ev.exit_code);
-        w.opt_u64("duration_ms", ev.duration_ms);
-        w.opt_str("session_body", ev.session_body.as_deref());
-        w.opt_str("session_sig", ev.session_sig.as_deref());
-        w.opt_u64("count", ev.count);
+        write_event(&mut w, ev);
         w.str("prev", &self.prev);
         let unhashed = w.finish();
         let hash = record_hash(&self.prev, unhashed.as_bytes());
@@ -144,6 +122,34 @@ impl Chain {
         self.next_seq = self.next_seq.saturating_add(1);
         line
     }
+}
+
+/// Writes the fields `ev` carries, from `event` to `count`, in the record's field order;
+/// absent optional fields are left out.
+fn write_event(w: &mut ObjectWriter, ev: &AuditEvent) {
+    w.str("event", ev.event.as_str());
+    w.opt_str("result", ev.result.map(|r| r.as_str()));
+    w.opt_reason(
+        "reason",
+        ev.reason
+            .as_ref()
+            .map(|r| (r.code.as_str(), r.text.as_str())),
+    );
+    w.opt_str("slice", ev.slice.as_deref());
+    w.opt_str("principal", ev.principal.as_deref());
+    w.opt_str("key_fp", ev.key_fp.as_deref());
+    w.opt_str("policy_file", ev.policy_file.as_deref());
+    w.opt_u64("policy_line", ev.policy_line.map(u64::from));
+    w.opt_str("session_id", ev.session_id.as_deref());
+    w.opt_str("client_addr", ev.client_addr.as_deref());
+    w.opt_str("peer", ev.peer.as_deref());
+    w.opt_str("op", ev.op.as_deref());
+    w.opt_str_array("argv", ev.argv.as_deref());
+    w.opt_i64("exit_code", ev.exit_code);
+    w.opt_u64("duration_ms", ev.duration_ms);
+    w.opt_str("session_body", ev.session_body.as_deref());
+    w.opt_str("session_sig", ev.session_sig.as_deref());
+    w.opt_u64("count", ev.count);
 }
 
 /// `hex(SHA-256(prev ‖ unhashed))`, the definition of a record's `hash`.

@@ -182,13 +182,7 @@ impl Verifier {
     /// then the same `log_id`, the next `seq` and `prev` equal to the last hash.
     fn check_link(&self, rec: &AuditRecord) -> Result<(), BreakKind> {
         let Some(t) = &self.tail else {
-            if rec.seq != 0 {
-                return Err(BreakKind::FirstSeq(rec.seq));
-            }
-            if rec.prev != GENESIS_PREV {
-                return Err(BreakKind::FirstPrev);
-            }
-            return Ok(());
+            return check_first(rec);
         };
         if rec.log_id != t.log_id {
             return Err(BreakKind::LogId {
@@ -196,21 +190,7 @@ impl Verifier {
                 found: rec.log_id.clone(),
             });
         }
-        let Some(expected) = t.last_seq.checked_add(1) else {
-            return Err(BreakKind::Malformed("seq overflows".into()));
-        };
-        if rec.seq > expected {
-            return Err(BreakKind::SeqGap {
-                expected,
-                found: rec.seq,
-            });
-        }
-        if rec.seq < expected {
-            return Err(BreakKind::SeqBack {
-                expected,
-                found: rec.seq,
-            });
-        }
+        check_next_seq(t.last_seq, rec.seq)?;
         if rec.prev != t.last_hash {
             return Err(BreakKind::PrevMismatch);
         }
@@ -251,6 +231,37 @@ impl Verifier {
             },
         })
     }
+}
+
+/// The first record of a chain: `seq` 0 and the genesis `prev`.
+fn check_first(rec: &AuditRecord) -> Result<(), BreakKind> {
+    if rec.seq != 0 {
+        return Err(BreakKind::FirstSeq(rec.seq));
+    }
+    if rec.prev != GENESIS_PREV {
+        return Err(BreakKind::FirstPrev);
+    }
+    Ok(())
+}
+
+/// The record after the one numbered `last_seq` must be numbered next: no gap, no step back.
+fn check_next_seq(last_seq: u64, seq: u64) -> Result<(), BreakKind> {
+    let Some(expected) = last_seq.checked_add(1) else {
+        return Err(BreakKind::Malformed("seq overflows".into()));
+    };
+    if seq > expected {
+        return Err(BreakKind::SeqGap {
+            expected,
+            found: seq,
+        });
+    }
+    if seq < expected {
+        return Err(BreakKind::SeqBack {
+            expected,
+            found: seq,
+        });
+    }
+    Ok(())
 }
 
 /// Verifies a whole log given as lines in file order (without `\n`); returns the summary or the
