@@ -169,22 +169,9 @@ impl Download {
             self.totals.unexpected += 1;
             return BlockOutcome::Unexpected;
         };
-        let Some(p) = self.parents.get_mut(pi) else {
+        let Some((was_out, was_expired)) = self.settle_request(pi, index, now_ms) else {
             return BlockOutcome::Unexpected;
         };
-        let was_out = match p.out.iter().position(|r| r.index == index) {
-            Some(pos) => {
-                let r = p.out.remove(pos);
-                let sample = now_ms.saturating_sub(r.sent_ms);
-                p.est_ms = Some(p.est_ms.map_or(sample, |e| (e * 7 + sample) / 8));
-                true
-            }
-            None => false,
-        };
-        let was_expired = p.expired.remove(index);
-        if was_out {
-            self.release(index);
-        }
         if self.have.get(index) || self.pending.get(index) {
             self.totals.duplicates += 1;
             return BlockOutcome::Duplicate;
@@ -207,14 +194,47 @@ impl Download {
             );
             return BlockOutcome::Corrupt(error);
         }
+        self.credit(pi, bytes.len() as u64);
+        self.pending.insert(index);
+        self.cancel_elsewhere(index);
+        BlockOutcome::Verified
+    }
+
+    /// Takes `index` off parent `pi`'s outstanding requests (updating its latency
+    /// estimate) and off its expired set. Returns (was outstanding, had expired), or None
+    /// when there is no such parent.
+    fn settle_request(&mut self, pi: usize, index: u32, now_ms: u64) -> Option<(bool, bool)> {
+        let p = self.parents.get_mut(pi)?;
+        let was_out = match p.out.iter().position(|r| r.index == index) {
+            Some(pos) => {
+                let r = p.out.remove(pos);
+                let sample = now_ms.saturating_sub(r.sent_ms);
+                p.est_ms = Some(p.est_ms.map_or(sample, |e| (e * 7 + sample) / 8));
+                true
+            }
+            None => false,
+        };
+        let was_expired = p.expired.remove(index);
+        if was_out {
+            self.release(index);
+        }
+        Some((was_out, was_expired))
+    }
+
+    /// Counts a verified block of `len` bytes for parent `pi` (clearing its strikes) and
+    /// in the totals.
+    fn credit(&mut self, pi: usize, len: u64) {
         if let Some(p) = self.parents.get_mut(pi) {
             p.strikes = 0;
             p.blocks += 1;
-            p.bytes += bytes.len() as u64;
+            p.bytes += len;
         }
         self.totals.blocks += 1;
-        self.totals.bytes += bytes.len() as u64;
-        self.pending.insert(index);
+        self.totals.bytes += len;
+    }
+
+    /// Block `index` is in: cancels the requests for it still out at other parents.
+    fn cancel_elsewhere(&mut self, index: u32) {
         for qi in 0..self.parents.len() {
             let Some(q) = self.parents.get_mut(qi) else {
                 continue;
@@ -226,7 +246,6 @@ impl Download {
                 self.events.push_back(Event::Cancel { parent, index });
             }
         }
-        BlockOutcome::Verified
     }
 
     /// The caller has written a verified block: we hold it now, it is advertised to our
