@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use mon_policy::{Operation, Reason, Request, SlicePolicy};
+use mon_policy::{Operation, Reason, Request, SessionDecision, SlicePolicy};
 
 use crate::agg::Query;
 use crate::refusal::Refusal;
@@ -190,12 +190,7 @@ fn run_checks(
     denied: &mut Denied,
 ) -> Result<Verified, Refused> {
     // 1. strict decoding
-    let body =
-        SessionBody::from_bytes(&signed.body).map_err(|e| (Refusal::from(&e), e.to_string()))?;
-    denied.body = Some(body.clone());
-    denied.key_fp = Some(body.key_fp.clone());
-    denied.principal = body.principal.clone();
-
+    let body = decode_body(signed, denied)?;
     // 3. slice policy loaded
     let Some(policy) = ctx.policy else {
         let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
@@ -220,16 +215,7 @@ fn run_checks(
     let targeted = matches_list(&body.targets, ctx.node);
     // 8b. acting as the user
     if acts_as_user(&body, targeted) {
-        let (slice, principal) = (&body.slice, grant.principal.as_deref());
-        if let Err(e) = ctx
-            .limits
-            .run_as
-            .check(slice, principal, grant.run_as.as_deref())
-        {
-            denied.policy_file = grant.policy_file;
-            denied.policy_line = grant.policy_line;
-            return Err(e);
-        }
+        run_as_allowed(ctx, &body, &grant, denied)?;
     }
     let max_fanout = grant
         .principal
@@ -249,6 +235,34 @@ fn run_checks(
         grep_paths: grant.grep_paths,
         targeted,
     })
+}
+
+/// Check 1: the body decodes strictly; notes its key and principal in `denied`.
+fn decode_body(signed: &SignedSession, denied: &mut Denied) -> Result<SessionBody, Refused> {
+    let body =
+        SessionBody::from_bytes(&signed.body).map_err(|e| (Refusal::from(&e), e.to_string()))?;
+    denied.body = Some(body.clone());
+    denied.key_fp = Some(body.key_fp.clone());
+    denied.principal = body.principal.clone();
+    Ok(body)
+}
+
+/// Check 8b: this server may act as the granted run-as user for the principal; a refusal
+/// notes the deciding policy line in `denied`.
+fn run_as_allowed(
+    ctx: &Context<'_>,
+    body: &SessionBody,
+    grant: &Grant,
+    denied: &mut Denied,
+) -> Result<(), Refused> {
+    let (slice, principal) = (&body.slice, grant.principal.as_deref());
+    ctx.limits
+        .run_as
+        .check(slice, principal, grant.run_as.as_deref())
+        .inspect_err(|_| {
+            denied.policy_file = grant.policy_file.clone();
+            denied.policy_line = grant.policy_line;
+        })
 }
 
 /// Check 4: the SSHSIG parses, and its namespace and key are the body's.
@@ -311,39 +325,16 @@ fn decide(
     ops: &[Operation],
     denied: &mut Denied,
 ) -> Result<Grant, Refused> {
-    let req = Request {
-        principal: body.principal.as_deref(),
-        key: &info.public_key,
-        namespace: &body.ns,
-        op: &Operation::Query {
-            name: String::new(),
-        },
-        client_addr: ctx.client_addr,
-        node: ctx.node,
-        now_unix_s: ctx.now_ms / 1000,
-        fanout: Some(u32::from(body.overlay.fanout)),
-        lifetime_s: Some(u64::from(body.max_lifetime_s)),
-    };
+    let req = session_request(ctx, body, info);
     let sd = policy.evaluate_session(&req, ops);
     let deciding = sd.deciding();
     let policy_file = deciding.and_then(|d| d.file.as_ref().map(|f| f.display().to_string()));
     let policy_line = deciding.and_then(|d| d.line);
     if !sd.allowed {
-        let (refusal, text) = match deciding {
-            Some(d) => (Refusal::Policy(d.reason), sd.message()),
-            None => (
-                Refusal::Policy(Reason::KeyNotListed),
-                "no policy line decided".to_string(),
-            ),
-        };
         denied.principal = sd.principal.clone().or(denied.principal.take());
         denied.policy_file = policy_file;
         denied.policy_line = policy_line;
-        let listed =
-            deciding.is_some_and(|d| !matches!(d.reason, Reason::KeyNotListed | Reason::NoPolicy));
-        denied.verified =
-            listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
-        return Err((refusal, text));
+        return Err(policy_refusal(&sd, signed, body, denied));
     }
     // The push operation's grant (its deepest push dir, allow-setid), and the grep
     // operations' (the same lines decide every operation of the principal).
@@ -369,6 +360,54 @@ fn decide(
     })
 }
 
+/// The request's placeholder operation: the session's operations are judged one by one.
+static SESSION_OP: Operation = Operation::Query {
+    name: String::new(),
+};
+
+/// The policy request for a session: its principal, key, namespace, client, node, time,
+/// fanout and lifetime (the operation itself is judged per operation).
+fn session_request<'a>(
+    ctx: &Context<'a>,
+    body: &'a SessionBody,
+    info: &'a mon_keys::sshsig::SigInfo,
+) -> Request<'a> {
+    Request {
+        principal: body.principal.as_deref(),
+        key: &info.public_key,
+        namespace: &body.ns,
+        op: &SESSION_OP,
+        client_addr: ctx.client_addr,
+        node: ctx.node,
+        now_unix_s: ctx.now_ms / 1000,
+        fanout: Some(u32::from(body.overlay.fanout)),
+        lifetime_s: Some(u64::from(body.max_lifetime_s)),
+    }
+}
+
+/// The refusal for a policy denial, noting in `denied` whether the key holder really
+/// signed it (only a listed key's verified refusal is audited).
+fn policy_refusal(
+    sd: &SessionDecision,
+    signed: &SignedSession,
+    body: &SessionBody,
+    denied: &mut Denied,
+) -> Refused {
+    let deciding = sd.deciding();
+    let (refusal, text) = match deciding {
+        Some(d) => (Refusal::Policy(d.reason), sd.message()),
+        None => (
+            Refusal::Policy(Reason::KeyNotListed),
+            "no policy line decided".to_string(),
+        ),
+    };
+    let listed =
+        deciding.is_some_and(|d| !matches!(d.reason, Reason::KeyNotListed | Reason::NoPolicy));
+    denied.verified =
+        listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
+    (refusal, text)
+}
+
 /// Check 6b: a pushed file's set-id and sticky bits need `allow-setid`.
 fn setid_granted(body: &SessionBody, allow_setid: bool) -> Result<(), Refused> {
     match &body.push {
@@ -387,6 +426,12 @@ fn setid_granted(body: &SessionBody, allow_setid: bool) -> Result<(), Refused> {
 /// Check 7: issued within the skew, join deadline not passed, window and lifetime within
 /// this server's limits.
 fn fresh(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
+    in_clock_window(l, now_ms, body)?;
+    within_limits(l, body)
+}
+
+/// Check 7, the clock: not issued beyond the skew ahead, join deadline not passed.
+fn in_clock_window(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
     if body.issued_at > now_ms.saturating_add(l.skew_ms) {
         let text = format!(
             "session issued {} s in the future (clock skew over {} s?)",
@@ -402,6 +447,11 @@ fn fresh(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
         );
         return Err((Refusal::SessionExpired, text));
     }
+    Ok(())
+}
+
+/// Check 7, the limits: join window and lifetime within this server's.
+fn within_limits(l: &Limits, body: &SessionBody) -> Result<(), Refused> {
     if body.expires_at - body.issued_at > l.max_join_window_ms {
         let text = format!(
             "join window of {} s exceeds this server's limit of {} s",
