@@ -23,6 +23,25 @@ struct Pinned<'a> {
 }
 
 impl Pinned<'_> {
+    /// The entry holds the pinned key: the name it claims must be one that line gives it.
+    fn check_claimed_name(&self, child: &str) -> Result<(), ClientError> {
+        if matches!(
+            self.known.check(child, Some(self.addr.ip()), &self.key),
+            Trust::Trusted
+        ) {
+            return Ok(());
+        }
+        Err(ClientError::EntryKey {
+            name: child.to_string(),
+            addr: self.addr.to_string(),
+            what: format!(
+                "it holds the key of known_nodes {}:{} but claims a name \
+                 that line does not give it",
+                self.file, self.line
+            ),
+        })
+    }
+
     /// The error for an answer its key did not sign.
     fn mismatch(&self) -> ClientError {
         ClientError::Pin(format!(
@@ -74,6 +93,16 @@ fn pinned_key<'a>(
         addr,
         known,
     })
+}
+
+/// The error for an answer that is neither this session's SessionOk nor its Deny.
+fn unexpected_answer(packet: &Packet) -> ClientError {
+    match packet {
+        Packet::Prune { .. } => {
+            ClientError::Protocol("the entry node has already run this session".into())
+        }
+        other => ClientError::Protocol(format!("{:?}", std::mem::discriminant(other))),
+    }
 }
 
 /// A SessionOk's handshake fields.
@@ -135,13 +164,7 @@ impl ClientSession {
                 text,
                 sig,
             } if *session_hash == self.hash => Err(self.check_deny(child, code, text, &sig, &pin)),
-            Packet::Prune { .. } => Err(ClientError::Protocol(
-                "the entry node has already run this session".into(),
-            )),
-            other => Err(ClientError::Protocol(format!(
-                "{:?}",
-                std::mem::discriminant(&other)
-            ))),
+            other => Err(unexpected_answer(&other)),
         }
     }
 
@@ -165,20 +188,7 @@ impl ClientSession {
             Err(e) => return Err(ClientError::Handshake(e.to_string())),
         };
         // It holds the pinned key; the name it claims must be one that line allows.
-        if !matches!(
-            pin.known.check(&h.child, Some(pin.addr.ip()), &pin.key),
-            Trust::Trusted
-        ) {
-            return Err(ClientError::EntryKey {
-                name: h.child,
-                addr: pin.addr.to_string(),
-                what: format!(
-                    "it holds the key of known_nodes {}:{} but claims a name \
-                     that line does not give it",
-                    pin.file, pin.line
-                ),
-            });
-        }
+        pin.check_claimed_name(&h.child)?;
         let (mut sealer, opener) = self.open_links(keys)?;
         let frame = sealer
             .seal(&Inner::Go.to_bytes())
