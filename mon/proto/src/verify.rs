@@ -192,10 +192,7 @@ fn run_checks(
     // 1. strict decoding
     let body = decode_body(signed, denied)?;
     // 3. slice policy loaded
-    let Some(policy) = ctx.policy else {
-        let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
-        return Err((Refusal::Policy(Reason::NoPolicy), text));
-    };
+    let policy = loaded_policy(ctx, &body)?;
     // 4. SSHSIG structure
     let info = signature_form(signed, &body)?;
     // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
@@ -217,23 +214,41 @@ fn run_checks(
     if acts_as_user(&body, targeted) {
         run_as_allowed(ctx, &body, &grant, denied)?;
     }
-    let max_fanout = grant
-        .principal
-        .as_deref()
-        .and_then(|p| policy.max_fanout(p));
-    Ok(Verified {
-        max_fanout,
-        key_fp: body.key_fp.clone(),
-        body,
-        hash: denied.hash,
-        principal: grant.principal,
-        policy_file: grant.policy_file,
-        policy_line: grant.policy_line,
-        run_as: grant.run_as,
-        push_dir: grant.push_dir,
-        allow_setid: grant.allow_setid,
-        grep_paths: grant.grep_paths,
-        targeted,
+    Ok(grant.into_verified(body, denied.hash, targeted, policy))
+}
+
+impl Grant {
+    /// The outcome of checks that all passed: the body with what the policy granted.
+    fn into_verified(
+        self,
+        body: SessionBody,
+        hash: SessionHash,
+        targeted: bool,
+        policy: &SlicePolicy,
+    ) -> Verified {
+        let max_fanout = self.principal.as_deref().and_then(|p| policy.max_fanout(p));
+        Verified {
+            max_fanout,
+            key_fp: body.key_fp.clone(),
+            body,
+            hash,
+            principal: self.principal,
+            policy_file: self.policy_file,
+            policy_line: self.policy_line,
+            run_as: self.run_as,
+            push_dir: self.push_dir,
+            allow_setid: self.allow_setid,
+            grep_paths: self.grep_paths,
+            targeted,
+        }
+    }
+}
+
+/// Check 3: the slice has a valid policy on this node.
+fn loaded_policy<'a>(ctx: &Context<'a>, body: &SessionBody) -> Result<&'a SlicePolicy, Refused> {
+    ctx.policy.ok_or_else(|| {
+        let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
+        (Refusal::Policy(Reason::NoPolicy), text)
     })
 }
 
@@ -336,9 +351,19 @@ fn decide(
         denied.policy_line = policy_line;
         return Err(policy_refusal(&sd, signed, body, denied));
     }
-    // The push operation's grant (its deepest push dir, allow-setid), and the grep
-    // operations' (the same lines decide every operation of the principal).
-    let grant_of = |push: bool| {
+    Ok(grant_of(&sd, ops, policy_file, policy_line))
+}
+
+/// What an allowing decision grants: the principal and run-as user, the deciding line, the
+/// push operation's grant (its deepest push dir, allow-setid), and the grep operations'
+/// (the same lines decide every operation of the principal).
+fn grant_of(
+    sd: &SessionDecision,
+    ops: &[Operation],
+    policy_file: Option<String>,
+    policy_line: Option<usize>,
+) -> Grant {
+    let decision_for = |push: bool| {
         ops.iter().zip(&sd.decisions).find(|(op, _)| match op {
             Operation::Push { .. } => push,
             Operation::Grep { .. } => !push,
@@ -346,18 +371,18 @@ fn decide(
         })
     };
     let (push_dir, allow_setid) =
-        grant_of(true).map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
-    Ok(Grant {
+        decision_for(true).map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
+    Grant {
         principal: sd.principal.clone(),
         run_as: sd.run_as.clone(),
         policy_file,
         policy_line,
         push_dir,
         allow_setid,
-        grep_paths: grant_of(false)
+        grep_paths: decision_for(false)
             .map(|(_, d)| d.grep_paths.clone())
             .unwrap_or_default(),
-    })
+    }
 }
 
 /// The request's placeholder operation: the session's operations are judged one by one.
