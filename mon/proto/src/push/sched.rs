@@ -180,8 +180,19 @@ impl Download {
             self.totals.unexpected += 1;
             return BlockOutcome::Unexpected;
         }
+        if let Err(outcome) = self.verify_block(pi, index, bytes) {
+            return outcome;
+        }
+        self.credit(pi, bytes.len() as u64);
+        self.pending.insert(index);
+        self.cancel_elsewhere(index);
+        BlockOutcome::Verified
+    }
+
+    /// Checks block `index` against its manifest hash; a corrupt block drops parent `pi`.
+    fn verify_block(&mut self, pi: usize, index: u32, bytes: &[u8]) -> Result<(), BlockOutcome> {
         let Some(hash) = self.hashes.get(index as usize) else {
-            return BlockOutcome::Unexpected;
+            return Err(BlockOutcome::Unexpected);
         };
         if let Err(error) = verify_against(self.size, self.block_size, hash, index, bytes) {
             self.totals.corrupt += 1;
@@ -192,12 +203,9 @@ impl Download {
                     error: error.clone(),
                 },
             );
-            return BlockOutcome::Corrupt(error);
+            return Err(BlockOutcome::Corrupt(error));
         }
-        self.credit(pi, bytes.len() as u64);
-        self.pending.insert(index);
-        self.cancel_elsewhere(index);
-        BlockOutcome::Verified
+        Ok(())
     }
 
     /// Takes `index` off parent `pi`'s outstanding requests (updating its latency
