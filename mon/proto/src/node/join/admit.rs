@@ -33,7 +33,7 @@ use super::link::{Handshake, Link};
 use super::outcome::{Admission, Admitted, Ignore, Incoming, Record};
 use crate::audit::{AuditEvent, EventKind};
 use crate::refusal::Refusal;
-use crate::replay::Seen;
+use crate::replay::{ReplayError, Seen};
 use crate::verify::{verify_session, Context, Denied, Verified};
 use crate::wire::session::SessionBody;
 
@@ -342,6 +342,21 @@ impl Node {
             b.issued_at,
             b.expires_at,
         );
+        self.judge_replay(inc, body, seen)?;
+        let lines = self.replay.drain_journal();
+        self.out.push_back(Output::Journal(lines));
+        Ok(())
+    }
+
+    /// The replay cache's verdict: a new session authenticates its stream; one seen
+    /// before is answered with a Prune; a cache refusal is audited (`replay.reject`). From
+    /// a datagram client, both of the latter are junk.
+    fn judge_replay(
+        &mut self,
+        inc: &Incoming,
+        body: &SessionBody,
+        seen: Result<Seen, ReplayError>,
+    ) -> Result<(), Admission> {
         match seen {
             Ok(Seen::New) => self.authenticated = true,
             Ok(Seen::Again) if inc.udp_client => return Err(inc.junk()),
@@ -359,8 +374,6 @@ impl Node {
                 return Err(inc.refused(refusal, text, Record::Audited(vec![ev])));
             }
         }
-        let lines = self.replay.drain_journal();
-        self.out.push_back(Output::Journal(lines));
         Ok(())
     }
 
