@@ -121,6 +121,27 @@ fn sign_body(signer: &dyn Signer, body: &SessionBody) -> Result<SignedSession, C
     })
 }
 
+/// Opens and decodes a result frame: a result with one partial per operation.
+fn open_result(
+    opener: &mut Opener,
+    frame: &[u8],
+    n_ops: usize,
+) -> Result<SubtreeResult, ClientError> {
+    let plain = opener
+        .open(frame)
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let Inner::Result(r) = inner else {
+        return Err(ClientError::Protocol("expected a result".into()));
+    };
+    if r.partials.len() != n_ops {
+        return Err(ClientError::Protocol(
+            "result has the wrong number of operations".into(),
+        ));
+    }
+    Ok(r)
+}
+
 impl ClientSession {
     /// Builds and signs a session at `now_ms`.
     pub fn new<R: RngCore + CryptoRng>(
@@ -205,18 +226,7 @@ impl ClientSession {
         if *session_hash != self.hash {
             return Err(ClientError::Protocol("result for another session".into()));
         }
-        let plain = opener
-            .open(&frame)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let Inner::Result(r) = inner else {
-            return Err(ClientError::Protocol("expected a result".into()));
-        };
-        if r.partials.len() != self.body.ops.len() {
-            return Err(ClientError::Protocol(
-                "result has the wrong number of operations".into(),
-            ));
-        }
+        let r = open_result(opener, &frame, self.body.ops.len())?;
         let ack = sealer
             .seal(&Inner::ResultAck.to_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
