@@ -146,6 +146,16 @@ fn render_avg(out: &mut String, mean: Option<f64>, n: u64) {
     }
 }
 
+/// `filter`/`grep`: the matching nodes, one a line, or that none matched.
+fn render_nodes(out: &mut String, nodes: &[String]) {
+    if nodes.is_empty() {
+        out.push_str("(no node matched)\n");
+    }
+    for n in nodes {
+        let _ = writeln!(out, "{n}");
+    }
+}
+
 /// `top`: one line per node, names padded to a column.
 fn render_top(out: &mut String, items: &[(String, f64)]) {
     let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
@@ -288,14 +298,7 @@ impl Answer {
                 buckets,
                 approximate,
             } => render_histo(&mut out, buckets, *approximate),
-            Answer::Filter(nodes) => {
-                if nodes.is_empty() {
-                    out.push_str("(no node matched)\n");
-                }
-                for n in nodes {
-                    let _ = writeln!(out, "{n}");
-                }
-            }
+            Answer::Filter(nodes) => render_nodes(&mut out, nodes),
             Answer::Exec(groups) => {
                 for g in groups {
                     render_exec_group(&mut out, g);
