@@ -63,21 +63,9 @@ fn pinned_key<'a>(
     let file = known.source().display().to_string();
     let (key, line) = match known.pin_dialled(typed, addr.ip()) {
         Pin::Line(n) => (*n.key(), n.line()),
-        Pin::Unknown => {
-            return Err(ClientError::Pin(format!(
-                "no line of known_nodes {file} names {typed} or {}: add the entry node's \
-                 line (`NAME,IP ssh-ed25519 …`, from `mon server init`)",
-                addr.ip()
-            )))
-        }
+        Pin::Unknown => return Err(no_pin(&file, typed, addr)),
         Pin::Conflict(a, b) => {
-            return Err(ClientError::Pin(format!(
-                "known_nodes {file}:{} and {file}:{} both match {typed} ({}) with different \
-                 keys: fix one of them",
-                a.line(),
-                b.line(),
-                addr.ip()
-            )))
+            return Err(conflicting_pins(&file, typed, addr, a.line(), b.line()))
         }
         Pin::Revoked(n) => {
             return Err(ClientError::Pin(format!(
@@ -93,6 +81,24 @@ fn pinned_key<'a>(
         addr,
         known,
     })
+}
+
+/// No line of known_nodes names what was dialled.
+fn no_pin(file: &str, typed: &str, addr: SocketAddr) -> ClientError {
+    ClientError::Pin(format!(
+        "no line of known_nodes {file} names {typed} or {}: add the entry node's \
+         line (`NAME,IP ssh-ed25519 …`, from `mon server init`)",
+        addr.ip()
+    ))
+}
+
+/// Two known_nodes lines (`a`, `b`) match what was dialled with different keys.
+fn conflicting_pins(file: &str, typed: &str, addr: SocketAddr, a: usize, b: usize) -> ClientError {
+    ClientError::Pin(format!(
+        "known_nodes {file}:{a} and {file}:{b} both match {typed} ({}) with different \
+         keys: fix one of them",
+        addr.ip()
+    ))
 }
 
 /// The error for an answer that is neither this session's SessionOk nor its Deny.
