@@ -363,11 +363,14 @@ impl Query {
             Query::Count | Query::Depth | Query::Topology => Ok(()),
             Query::Avg { res } => check_resource_name(res),
             Query::Top { n, res } => {
-                check_top_n(*n)?;
+                one_to(MAX_TOP_N, *n, |got, max| QueryError::TopN { got, max })?;
                 check_resource_name(res)
             }
             Query::Histo { res, buckets } => {
-                check_buckets(*buckets)?;
+                one_to(MAX_BUCKETS, *buckets, |got, max| QueryError::Buckets {
+                    got,
+                    max,
+                })?;
                 check_resource_name(res)
             }
             Query::Filter { res, value, .. } => {
@@ -380,37 +383,15 @@ impl Query {
                 timeout_s,
                 where_,
                 ..
-            } => {
-                check_exec_argv(argv)?;
-                check_exec_timeout(*timeout_s)?;
-                if let Some(w) = where_ {
-                    check_resource_name(&w.res)?;
-                    finite("--where VALUE", w.value)?;
-                }
-                Ok(())
-            }
+            } => check_exec(argv, *timeout_s, where_.as_ref()),
         }
     }
 }
 
-/// `top N`: N in 1..=MAX_TOP_N.
-fn check_top_n(n: u32) -> Result<(), QueryError> {
-    if n == 0 || n > MAX_TOP_N {
-        return Err(QueryError::TopN {
-            got: n,
-            max: MAX_TOP_N,
-        });
-    }
-    Ok(())
-}
-
-/// `histo`: bucket count in 1..=MAX_BUCKETS.
-fn check_buckets(buckets: u32) -> Result<(), QueryError> {
-    if buckets == 0 || buckets > MAX_BUCKETS {
-        return Err(QueryError::Buckets {
-            got: buckets,
-            max: MAX_BUCKETS,
-        });
+/// A count or limit `got` in `1..=max`, else `err(got, max)`.
+fn one_to(max: u32, got: u32, err: impl FnOnce(u32, u32) -> QueryError) -> Result<(), QueryError> {
+    if got == 0 || got > max {
+        return Err(err(got, max));
     }
     Ok(())
 }
@@ -435,6 +416,19 @@ fn check_grep(word: &str, file: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// `exec`: its command, a timeout in 1..=MAX_EXEC_TIMEOUT_S seconds, and its `--where`.
+fn check_exec(argv: &[String], timeout_s: u32, where_: Option<&Where>) -> Result<(), QueryError> {
+    check_exec_argv(argv)?;
+    one_to(MAX_EXEC_TIMEOUT_S, timeout_s, |got, max| {
+        QueryError::Timeout { got, max }
+    })?;
+    if let Some(w) = where_ {
+        check_resource_name(&w.res)?;
+        finite("--where VALUE", w.value)?;
+    }
+    Ok(())
+}
+
 /// `exec`: a non-empty program, bounded argument count and bytes, no NUL.
 fn check_exec_argv(argv: &[String]) -> Result<(), QueryError> {
     if argv.is_empty() || argv[0].is_empty() {
@@ -451,17 +445,6 @@ fn check_exec_argv(argv: &[String]) -> Result<(), QueryError> {
     }
     if argv.iter().any(|a| a.contains('\0')) {
         return Err(QueryError::NulInArgument);
-    }
-    Ok(())
-}
-
-/// `exec`: timeout in 1..=MAX_EXEC_TIMEOUT_S seconds.
-fn check_exec_timeout(timeout_s: u32) -> Result<(), QueryError> {
-    if timeout_s == 0 || timeout_s > MAX_EXEC_TIMEOUT_S {
-        return Err(QueryError::Timeout {
-            got: timeout_s,
-            max: MAX_EXEC_TIMEOUT_S,
-        });
     }
     Ok(())
 }
