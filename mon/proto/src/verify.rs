@@ -6,14 +6,17 @@
 
 use std::net::IpAddr;
 
-use mon_policy::{Operation, Reason, Request, SlicePolicy};
+use mon_policy::{Operation, Reason, SlicePolicy};
 
 use crate::agg::Query;
 use crate::refusal::Refusal;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
 
+mod decide;
 mod run_as;
+
+use decide::{decide, Grant};
 pub use run_as::{RunAsRules, RUN_AS_MISSING, RUN_AS_NOT_ALLOWED};
 
 /// Setuid, setgid and sticky bits of a pushed file's mode: refused unless the deciding
@@ -149,17 +152,6 @@ pub use mon_policy::namespace_for;
 /// A refusal and its text, before it is attached to what is known of the session.
 type Refused = (Refusal, String);
 
-/// What the deciding policy lines grant the session's principal.
-struct Grant {
-    principal: Option<String>,
-    run_as: Option<String>,
-    policy_file: Option<String>,
-    policy_line: Option<usize>,
-    push_dir: Option<String>,
-    allow_setid: bool,
-    grep_paths: Vec<Vec<String>>,
-}
-
 /// Runs checks 1 and 3–8 on a signed session.
 pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verified, Box<Denied>> {
     let mut denied = Denied {
@@ -190,17 +182,9 @@ fn run_checks(
     denied: &mut Denied,
 ) -> Result<Verified, Refused> {
     // 1. strict decoding
-    let body =
-        SessionBody::from_bytes(&signed.body).map_err(|e| (Refusal::from(&e), e.to_string()))?;
-    denied.body = Some(body.clone());
-    denied.key_fp = Some(body.key_fp.clone());
-    denied.principal = body.principal.clone();
-
+    let body = decode_body(signed, denied)?;
     // 3. slice policy loaded
-    let Some(policy) = ctx.policy else {
-        let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
-        return Err((Refusal::Policy(Reason::NoPolicy), text));
-    };
+    let policy = loaded_policy(ctx, &body)?;
     // 4. SSHSIG structure
     let info = signature_form(signed, &body)?;
     // 5 + 10. policy: key listed, validity, namespace granted, op class, narrowing
@@ -220,35 +204,45 @@ fn run_checks(
     let targeted = matches_list(&body.targets, ctx.node);
     // 8b. acting as the user
     if acts_as_user(&body, targeted) {
-        let (slice, principal) = (&body.slice, grant.principal.as_deref());
-        if let Err(e) = ctx
-            .limits
-            .run_as
-            .check(slice, principal, grant.run_as.as_deref())
-        {
-            denied.policy_file = grant.policy_file;
-            denied.policy_line = grant.policy_line;
-            return Err(e);
-        }
+        run_as_allowed(ctx, &body, &grant, denied)?;
     }
-    let max_fanout = grant
-        .principal
-        .as_deref()
-        .and_then(|p| policy.max_fanout(p));
-    Ok(Verified {
-        max_fanout,
-        key_fp: body.key_fp.clone(),
-        body,
-        hash: denied.hash,
-        principal: grant.principal,
-        policy_file: grant.policy_file,
-        policy_line: grant.policy_line,
-        run_as: grant.run_as,
-        push_dir: grant.push_dir,
-        allow_setid: grant.allow_setid,
-        grep_paths: grant.grep_paths,
-        targeted,
+    Ok(grant.into_verified(body, denied.hash, targeted, policy))
+}
+
+/// Check 3: the slice has a valid policy on this node.
+fn loaded_policy<'a>(ctx: &Context<'a>, body: &SessionBody) -> Result<&'a SlicePolicy, Refused> {
+    ctx.policy.ok_or_else(|| {
+        let text = format!("slice {:?} has no valid policy on {}", body.slice, ctx.node);
+        (Refusal::Policy(Reason::NoPolicy), text)
     })
+}
+
+/// Check 1: the body decodes strictly; notes its key and principal in `denied`.
+fn decode_body(signed: &SignedSession, denied: &mut Denied) -> Result<SessionBody, Refused> {
+    let body =
+        SessionBody::from_bytes(&signed.body).map_err(|e| (Refusal::from(&e), e.to_string()))?;
+    denied.body = Some(body.clone());
+    denied.key_fp = Some(body.key_fp.clone());
+    denied.principal = body.principal.clone();
+    Ok(body)
+}
+
+/// Check 8b: this server may act as the granted run-as user for the principal; a refusal
+/// notes the deciding policy line in `denied`.
+fn run_as_allowed(
+    ctx: &Context<'_>,
+    body: &SessionBody,
+    grant: &Grant,
+    denied: &mut Denied,
+) -> Result<(), Refused> {
+    let (slice, principal) = (&body.slice, grant.principal.as_deref());
+    ctx.limits
+        .run_as
+        .check(slice, principal, grant.run_as.as_deref())
+        .inspect_err(|_| {
+            denied.policy_file = grant.policy_file.clone();
+            denied.policy_line = grant.policy_line;
+        })
 }
 
 /// Check 4: the SSHSIG parses, and its namespace and key are the body's.
@@ -297,78 +291,6 @@ fn node_ops(body: &SessionBody, node: &str) -> Result<Vec<Operation>, Refused> {
     Ok(ops)
 }
 
-/// Checks 5 and 10: the policy decides under one principal (every operation, run-as, from=,
-/// the audit record): the one the body names, else the first of the key's that allows every
-/// operation (`SlicePolicy::evaluate_session`, shared with `mon policy explain`). A refusal
-/// notes the principal and deciding line in `denied`, and whether the key holder really
-/// signed it (only a listed key's verified refusal is audited).
-fn decide(
-    ctx: &Context<'_>,
-    policy: &SlicePolicy,
-    signed: &SignedSession,
-    body: &SessionBody,
-    info: &mon_keys::sshsig::SigInfo,
-    ops: &[Operation],
-    denied: &mut Denied,
-) -> Result<Grant, Refused> {
-    let req = Request {
-        principal: body.principal.as_deref(),
-        key: &info.public_key,
-        namespace: &body.ns,
-        op: &Operation::Query {
-            name: String::new(),
-        },
-        client_addr: ctx.client_addr,
-        node: ctx.node,
-        now_unix_s: ctx.now_ms / 1000,
-        fanout: Some(u32::from(body.overlay.fanout)),
-        lifetime_s: Some(u64::from(body.max_lifetime_s)),
-    };
-    let sd = policy.evaluate_session(&req, ops);
-    let deciding = sd.deciding();
-    let policy_file = deciding.and_then(|d| d.file.as_ref().map(|f| f.display().to_string()));
-    let policy_line = deciding.and_then(|d| d.line);
-    if !sd.allowed {
-        let (refusal, text) = match deciding {
-            Some(d) => (Refusal::Policy(d.reason), sd.message()),
-            None => (
-                Refusal::Policy(Reason::KeyNotListed),
-                "no policy line decided".to_string(),
-            ),
-        };
-        denied.principal = sd.principal.clone().or(denied.principal.take());
-        denied.policy_file = policy_file;
-        denied.policy_line = policy_line;
-        let listed =
-            deciding.is_some_and(|d| !matches!(d.reason, Reason::KeyNotListed | Reason::NoPolicy));
-        denied.verified =
-            listed && mon_keys::sshsig::verify(&signed.sshsig, &body.ns, &signed.body).is_ok();
-        return Err((refusal, text));
-    }
-    // The push operation's grant (its deepest push dir, allow-setid), and the grep
-    // operations' (the same lines decide every operation of the principal).
-    let grant_of = |push: bool| {
-        ops.iter().zip(&sd.decisions).find(|(op, _)| match op {
-            Operation::Push { .. } => push,
-            Operation::Grep { .. } => !push,
-            _ => false,
-        })
-    };
-    let (push_dir, allow_setid) =
-        grant_of(true).map_or((None, false), |(_, d)| (d.push_dir.clone(), d.allow_setid));
-    Ok(Grant {
-        principal: sd.principal.clone(),
-        run_as: sd.run_as.clone(),
-        policy_file,
-        policy_line,
-        push_dir,
-        allow_setid,
-        grep_paths: grant_of(false)
-            .map(|(_, d)| d.grep_paths.clone())
-            .unwrap_or_default(),
-    })
-}
-
 /// Check 6b: a pushed file's set-id and sticky bits need `allow-setid`.
 fn setid_granted(body: &SessionBody, allow_setid: bool) -> Result<(), Refused> {
     match &body.push {
@@ -387,6 +309,12 @@ fn setid_granted(body: &SessionBody, allow_setid: bool) -> Result<(), Refused> {
 /// Check 7: issued within the skew, join deadline not passed, window and lifetime within
 /// this server's limits.
 fn fresh(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
+    in_clock_window(l, now_ms, body)?;
+    within_limits(l, body)
+}
+
+/// Check 7, the clock: not issued beyond the skew ahead, join deadline not passed.
+fn in_clock_window(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
     if body.issued_at > now_ms.saturating_add(l.skew_ms) {
         let text = format!(
             "session issued {} s in the future (clock skew over {} s?)",
@@ -402,6 +330,11 @@ fn fresh(l: &Limits, now_ms: u64, body: &SessionBody) -> Result<(), Refused> {
         );
         return Err((Refusal::SessionExpired, text));
     }
+    Ok(())
+}
+
+/// Check 7, the limits: join window and lifetime within this server's.
+fn within_limits(l: &Limits, body: &SessionBody) -> Result<(), Refused> {
     if body.expires_at - body.issued_at > l.max_join_window_ms {
         let text = format!(
             "join window of {} s exceeds this server's limit of {} s",

@@ -136,6 +136,34 @@ fn dot_quote(s: &str) -> String {
 
 /// Indents every line of an output block.
 /// A histogram as labelled bars, 40 characters for the fullest bucket.
+/// `avg`: the mean and how many nodes it is over, or that there was no value.
+fn render_avg(out: &mut String, mean: Option<f64>, n: u64) {
+    match mean {
+        Some(m) => {
+            let _ = writeln!(out, "{} (over {n} nodes)", num(m));
+        }
+        None => out.push_str("no value (no node reported the resource)\n"),
+    }
+}
+
+/// `filter`/`grep`: the matching nodes, one a line, or that none matched.
+fn render_nodes(out: &mut String, nodes: &[String]) {
+    if nodes.is_empty() {
+        out.push_str("(no node matched)\n");
+    }
+    for n in nodes {
+        let _ = writeln!(out, "{n}");
+    }
+}
+
+/// `top`: one line per node, names padded to a column.
+fn render_top(out: &mut String, items: &[(String, f64)]) {
+    let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (n, v) in items {
+        let _ = writeln!(out, "{n:<w$}  {}", num(*v));
+    }
+}
+
 fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
     if buckets.is_empty() {
         out.push_str("no value (no node reported the resource)\n");
@@ -161,6 +189,19 @@ fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
 }
 
 /// One exec group: a `== status on N nodes: …` header, then its stdout and stderr blocks.
+/// One exec group in the JSON shape of [`Answer::to_json`].
+fn exec_group_json(g: &ExecGroup) -> Value {
+    json!({
+        "exit": g.outcome.exit,
+        "signal": g.outcome.signal,
+        "timed_out": g.outcome.timed_out,
+        "truncated": g.outcome.truncated,
+        "stdout": g.outcome.stdout,
+        "stderr": g.outcome.stderr,
+        "nodes": g.nodes,
+    })
+}
+
 fn render_exec_group(out: &mut String, g: &ExecGroup) {
     let mut status = match (g.outcome.exit, g.outcome.signal) {
         (Some(c), _) => format!("exit {c}"),
@@ -221,22 +262,7 @@ impl Answer {
                     .collect(),
             ),
             Answer::Filter(nodes) => json!(nodes),
-            Answer::Exec(groups) => Value::Array(
-                groups
-                    .iter()
-                    .map(|g| {
-                        json!({
-                            "exit": g.outcome.exit,
-                            "signal": g.outcome.signal,
-                            "timed_out": g.outcome.timed_out,
-                            "truncated": g.outcome.truncated,
-                            "stdout": g.outcome.stdout,
-                            "stderr": g.outcome.stderr,
-                            "nodes": g.nodes,
-                        })
-                    })
-                    .collect(),
-            ),
+            Answer::Exec(groups) => Value::Array(groups.iter().map(exec_group_json).collect()),
         }
     }
 
@@ -266,30 +292,13 @@ impl Answer {
                     let _ = writeln!(out, "{p} -> {c}");
                 }
             }
-            Answer::Avg { mean, n } => match mean {
-                Some(m) => {
-                    let _ = writeln!(out, "{} (over {n} nodes)", num(*m));
-                }
-                None => out.push_str("no value (no node reported the resource)\n"),
-            },
-            Answer::Top(items) => {
-                let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-                for (n, v) in items {
-                    let _ = writeln!(out, "{n:<w$}  {}", num(*v));
-                }
-            }
+            Answer::Avg { mean, n } => render_avg(&mut out, *mean, *n),
+            Answer::Top(items) => render_top(&mut out, items),
             Answer::Histo {
                 buckets,
                 approximate,
             } => render_histo(&mut out, buckets, *approximate),
-            Answer::Filter(nodes) => {
-                if nodes.is_empty() {
-                    out.push_str("(no node matched)\n");
-                }
-                for n in nodes {
-                    let _ = writeln!(out, "{n}");
-                }
-            }
+            Answer::Filter(nodes) => render_nodes(&mut out, nodes),
             Answer::Exec(groups) => {
                 for g in groups {
                     render_exec_group(&mut out, g);

@@ -80,6 +80,83 @@ pub(crate) enum HistoStore {
     },
 }
 
+/// A histogram's smallest and largest value and its `(value, count)` points.
+type Points = (f64, f64, Vec<(f64, u64)>);
+
+/// An exact store received: bounded, finite values with non-zero counts, strictly
+/// ascending, no -0.
+fn check_exact(values: &[(f64, u64)]) -> Result<(), &'static str> {
+    if values.len() > HISTO_EXACT_CAP {
+        return Err("exact histogram with too many values");
+    }
+    if values.iter().any(|&(v, c)| !v.is_finite() || c == 0) {
+        return Err("histogram value not finite or count zero");
+    }
+    if values
+        .windows(2)
+        .any(|w| w[0].0.total_cmp(&w[1].0) != Ordering::Less)
+    {
+        return Err("histogram values not strictly ascending");
+    }
+    if values
+        .iter()
+        .any(|&(v, _)| v == 0.0 && v.is_sign_negative())
+    {
+        return Err("histogram value -0");
+    }
+    Ok(())
+}
+
+/// An approximate store received: a valid range, 1..=2·max_key+1 bins with keys in range
+/// and non-zero counts, strictly ascending.
+fn check_approx(min: f64, max: f64, bins: &[(i32, u64)]) -> Result<(), &'static str> {
+    if !min.is_finite() || !max.is_finite() || min > max {
+        return Err("histogram min/max invalid");
+    }
+    let mk = max_key();
+    if bins.is_empty() || bins.len() > (2 * mk + 1) as usize {
+        return Err("approximate histogram with a bad number of bins");
+    }
+    if bins.iter().any(|&(k, c)| k.abs() > mk || c == 0) {
+        return Err("histogram bin key out of range or count zero");
+    }
+    if bins.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err("histogram bins not strictly ascending");
+    }
+    Ok(())
+}
+
+/// `b` empty equal-width buckets over `[min, max]` (the last one ends exactly at `max`).
+fn equal_width(min: f64, max: f64, b: usize) -> Vec<Bucket> {
+    let span = max - min;
+    (0..b)
+        .map(|i| Bucket {
+            lo: min + span * (i as f64) / (b as f64),
+            hi: if i + 1 == b {
+                max
+            } else {
+                min + span * ((i + 1) as f64) / (b as f64)
+            },
+            count: 0,
+        })
+        .collect()
+}
+
+/// The bucket of `out` that value `v` falls in, consistent with the printed bounds
+/// despite rounding.
+fn bucket_index(out: &[Bucket], v: f64, min: f64, span: f64) -> usize {
+    let b = out.len();
+    let mut i = (((v - min) / span) * b as f64).floor() as usize;
+    i = i.min(b - 1);
+    while i > 0 && v < out[i].lo {
+        i -= 1;
+    }
+    while i + 1 < b && v >= out[i + 1].lo {
+        i += 1;
+    }
+    i
+}
+
 /// Merges two ascending `(key, count)` lists, adding the counts of equal keys.
 fn merge_sorted<K: Copy, F: Fn(&K, &K) -> Ordering>(
     a: Vec<(K, u64)>,
@@ -191,43 +268,9 @@ impl HistoStore {
     /// Checks a store received from the network.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         match self {
-            HistoStore::Exact { values } => {
-                if values.len() > HISTO_EXACT_CAP {
-                    return Err("exact histogram with too many values");
-                }
-                if values.iter().any(|&(v, c)| !v.is_finite() || c == 0) {
-                    return Err("histogram value not finite or count zero");
-                }
-                if values
-                    .windows(2)
-                    .any(|w| w[0].0.total_cmp(&w[1].0) != Ordering::Less)
-                {
-                    return Err("histogram values not strictly ascending");
-                }
-                if values
-                    .iter()
-                    .any(|&(v, _)| v == 0.0 && v.is_sign_negative())
-                {
-                    return Err("histogram value -0");
-                }
-            }
-            HistoStore::Approx { min, max, bins } => {
-                if !min.is_finite() || !max.is_finite() || min > max {
-                    return Err("histogram min/max invalid");
-                }
-                let mk = max_key();
-                if bins.is_empty() || bins.len() > (2 * mk + 1) as usize {
-                    return Err("approximate histogram with a bad number of bins");
-                }
-                if bins.iter().any(|&(k, c)| k.abs() > mk || c == 0) {
-                    return Err("histogram bin key out of range or count zero");
-                }
-                if bins.windows(2).any(|w| w[0].0 >= w[1].0) {
-                    return Err("histogram bins not strictly ascending");
-                }
-            }
+            HistoStore::Exact { values } => check_exact(values),
+            HistoStore::Approx { min, max, bins } => check_approx(*min, *max, bins),
         }
-        Ok(())
     }
 
     /// Whether the approximate form is in use.
@@ -238,18 +281,8 @@ impl HistoStore {
     /// `buckets` equal-width buckets over `[min, max]` (a single bucket if all values are equal,
     /// none if there is no value).
     pub(crate) fn buckets(&self, buckets: u32) -> Vec<Bucket> {
-        let (min, max, points): (f64, f64, Vec<(f64, u64)>) = match self {
-            HistoStore::Exact { values } => match (values.first(), values.last()) {
-                (Some(a), Some(b)) => (a.0, b.0, values.clone()),
-                _ => return Vec::new(),
-            },
-            HistoStore::Approx { min, max, bins } => (
-                *min,
-                *max,
-                bins.iter()
-                    .map(|&(k, c)| (bin_centre(k).clamp(*min, *max), c))
-                    .collect(),
-            ),
+        let Some((min, max, points)) = self.points() else {
+            return Vec::new();
         };
         let total = points.iter().fold(0u64, |s, p| s.saturating_add(p.1));
         if min == max || buckets <= 1 {
@@ -259,32 +292,30 @@ impl HistoStore {
                 count: total,
             }];
         }
-        let b = buckets as usize;
-        let span = max - min;
-        let mut out: Vec<Bucket> = (0..b)
-            .map(|i| Bucket {
-                lo: min + span * (i as f64) / (b as f64),
-                hi: if i + 1 == b {
-                    max
-                } else {
-                    min + span * ((i + 1) as f64) / (b as f64)
-                },
-                count: 0,
-            })
-            .collect();
+        let mut out = equal_width(min, max, buckets as usize);
         for (v, c) in points {
-            let mut i = (((v - min) / span) * b as f64).floor() as usize;
-            i = i.min(b - 1);
-            // Keep the index consistent with the printed bounds despite rounding.
-            while i > 0 && v < out[i].lo {
-                i -= 1;
-            }
-            while i + 1 < b && v >= out[i + 1].lo {
-                i += 1;
-            }
+            let i = bucket_index(&out, v, min, max - min);
             out[i].count = out[i].count.saturating_add(c);
         }
         out
+    }
+
+    /// The smallest and largest value and the `(value, count)` points (an approximate
+    /// bin at its centre, clamped to the range); None when empty.
+    fn points(&self) -> Option<Points> {
+        match self {
+            HistoStore::Exact { values } => match (values.first(), values.last()) {
+                (Some(a), Some(b)) => Some((a.0, b.0, values.clone())),
+                _ => None,
+            },
+            HistoStore::Approx { min, max, bins } => Some((
+                *min,
+                *max,
+                bins.iter()
+                    .map(|&(k, c)| (bin_centre(k).clamp(*min, *max), c))
+                    .collect(),
+            )),
+        }
     }
 
     /// Approximate encoded size, bytes.

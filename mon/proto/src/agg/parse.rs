@@ -142,36 +142,16 @@ impl Query {
     pub fn parse(args: &[String]) -> Result<Query, QueryParseError> {
         let (first, rest) = args.split_first().ok_or(QueryParseError::Empty)?;
         let q = match first.to_ascii_lowercase().as_str() {
-            "count" => {
-                words::<0>(rest, "count", [], USAGE_COUNT)?;
-                Query::Count
-            }
-            "depth" => {
-                words::<0>(rest, "depth", [], USAGE_DEPTH)?;
-                Query::Depth
-            }
-            "topology" => {
-                words::<0>(rest, "topology", [], USAGE_TOPOLOGY)?;
-                Query::Topology
-            }
+            "count" => bare(rest, "count", USAGE_COUNT, Query::Count)?,
+            "depth" => bare(rest, "depth", USAGE_DEPTH, Query::Depth)?,
+            "topology" => bare(rest, "topology", USAGE_TOPOLOGY, Query::Topology)?,
             "avg" => {
                 let [res] = words(rest, "avg", ["a resource name"], USAGE_AVG)?;
                 Query::Avg {
                     res: res.to_string(),
                 }
             }
-            "top" => {
-                let [n, res] = words(
-                    rest,
-                    "top",
-                    ["a number of nodes N", "a resource name"],
-                    USAGE_TOP,
-                )?;
-                Query::Top {
-                    n: parse_num("top N", n)?,
-                    res: res.to_string(),
-                }
-            }
+            "top" => parse_top(rest)?,
             "histo" => parse_histo(rest)?,
             "filter" => return Query::parse_filter(rest),
             "exec" => parse_exec(rest)?,
@@ -232,115 +212,187 @@ fn split_opt(word: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// A command without words (`count`, `depth`, `topology`): `q` if nothing follows.
+fn bare(
+    rest: &[String],
+    command: &'static str,
+    usage: &'static str,
+    q: Query,
+) -> Result<Query, QueryParseError> {
+    words::<0>(rest, command, [], usage)?;
+    Ok(q)
+}
+
+/// `top N RES`.
+fn parse_top(rest: &[String]) -> Result<Query, QueryParseError> {
+    let [n, res] = words(
+        rest,
+        "top",
+        ["a number of nodes N", "a resource name"],
+        USAGE_TOP,
+    )?;
+    Ok(Query::Top {
+        n: parse_num("top N", n)?,
+        res: res.to_string(),
+    })
+}
+
+/// The value of the option at `rest[i]`: its inline `=value`, else the next word; with
+/// the index after it. None when the next word is missing.
+fn option_value<'a>(
+    rest: &'a [String],
+    i: usize,
+    inline: Option<&'a str>,
+) -> Option<(&'a str, usize)> {
+    match inline {
+        Some(v) => Some((v, i + 1)),
+        None => rest.get(i + 1).map(|v| (v.as_str(), i + 2)),
+    }
+}
+
+/// `histo RES [--buckets B | B]`, the option anywhere.
 fn parse_histo(rest: &[String]) -> Result<Query, QueryParseError> {
+    let missing = |what| QueryParseError::Missing {
+        command: "histo",
+        what,
+        usage: USAGE_HISTO,
+    };
     let mut res = None;
     let mut buckets = None;
     let mut i = 0;
     while let Some(word) = rest.get(i) {
-        i += 1;
         let (key, inline) = split_opt(word);
         if key == "--buckets" {
-            let v = match inline {
-                Some(v) => v,
-                None => {
-                    i += 1;
-                    rest.get(i - 1).ok_or(QueryParseError::Missing {
-                        command: "histo",
-                        what: "a number after --buckets",
-                        usage: USAGE_HISTO,
-                    })?
-                }
-            };
+            let (v, next) =
+                option_value(rest, i, inline).ok_or(missing("a number after --buckets"))?;
             buckets = Some(parse_num("histo --buckets", v)?);
-        } else if key.starts_with("--") {
-            return Err(QueryParseError::UnknownOption {
-                command: "histo",
-                option: word.clone(),
-                usage: USAGE_HISTO,
-            });
-        } else if res.is_none() {
-            res = Some(word.clone());
-        } else if buckets.is_none() {
-            buckets = Some(parse_num("histo buckets", word)?);
+            i = next;
         } else {
-            return Err(QueryParseError::Extra {
-                command: "histo",
-                extra: word.clone(),
-                usage: USAGE_HISTO,
-            });
+            histo_word(word, &mut res, &mut buckets)?;
+            i += 1;
         }
     }
     Ok(Query::Histo {
-        res: res.ok_or(QueryParseError::Missing {
-            command: "histo",
-            what: "a resource name",
-            usage: USAGE_HISTO,
-        })?,
+        res: res.ok_or(missing("a resource name"))?,
         buckets: buckets.unwrap_or(DEFAULT_BUCKETS),
     })
 }
 
-fn parse_exec(rest: &[String]) -> Result<Query, QueryParseError> {
-    let missing = |what| QueryParseError::Missing {
+/// A `histo` word other than `--buckets`: the resource, then the bucket count.
+fn histo_word(
+    word: &str,
+    res: &mut Option<String>,
+    buckets: &mut Option<u32>,
+) -> Result<(), QueryParseError> {
+    if word.starts_with("--") {
+        return Err(QueryParseError::UnknownOption {
+            command: "histo",
+            option: word.to_string(),
+            usage: USAGE_HISTO,
+        });
+    }
+    if res.is_none() {
+        *res = Some(word.to_string());
+    } else if buckets.is_none() {
+        *buckets = Some(parse_num("histo buckets", word)?);
+    } else {
+        return Err(QueryParseError::Extra {
+            command: "histo",
+            extra: word.to_string(),
+            usage: USAGE_HISTO,
+        });
+    }
+    Ok(())
+}
+
+/// `exec`'s missing-word error.
+fn exec_missing(what: &'static str) -> QueryParseError {
+    QueryParseError::Missing {
         command: "exec",
         what,
         usage: USAGE_EXEC,
-    };
-    let mut timeout_s = DEFAULT_EXEC_TIMEOUT_S;
-    let mut shell = false;
-    let mut where_ = None;
-    let mut i = 0;
-    while let Some(word) = rest.get(i) {
-        let (key, inline) = split_opt(word);
-        match key {
-            "--" => {
-                i += 1;
+    }
+}
+
+/// `exec`'s options, before the command.
+struct ExecOpts {
+    timeout_s: u32,
+    shell: bool,
+    where_: Option<Where>,
+}
+
+impl ExecOpts {
+    /// Parses the options at the front of `rest`: them and the index where the command
+    /// starts (after a `--`, else at the first word that is not an option).
+    fn parse(rest: &[String]) -> Result<(ExecOpts, usize), QueryParseError> {
+        let mut o = ExecOpts {
+            timeout_s: DEFAULT_EXEC_TIMEOUT_S,
+            shell: false,
+            where_: None,
+        };
+        let mut i = 0;
+        while let Some(word) = rest.get(i) {
+            let (key, inline) = split_opt(word);
+            if key == "--" {
+                return Ok((o, i + 1));
+            }
+            if !key.starts_with("--") {
                 break;
             }
+            i = o.option(rest, i, key, inline)?;
+        }
+        Ok((o, i))
+    }
+
+    /// The option `key` at `rest[i]`; returns the index after it and its value words.
+    fn option(
+        &mut self,
+        rest: &[String],
+        i: usize,
+        key: &str,
+        inline: Option<&str>,
+    ) -> Result<usize, QueryParseError> {
+        match key {
             "--shell" if inline.is_none() => {
-                shell = true;
-                i += 1;
+                self.shell = true;
+                Ok(i + 1)
             }
             "--cmd-timeout" => {
-                let v = match inline {
-                    Some(v) => {
-                        i += 1;
-                        v
-                    }
-                    None => {
-                        i += 2;
-                        rest.get(i - 1)
-                            .ok_or(missing("a number of seconds after --cmd-timeout"))?
-                    }
-                };
-                timeout_s = parse_num("exec --cmd-timeout", v)?;
+                let (v, next) = option_value(rest, i, inline)
+                    .ok_or(exec_missing("a number of seconds after --cmd-timeout"))?;
+                self.timeout_s = parse_num("exec --cmd-timeout", v)?;
+                Ok(next)
             }
             "--where" if inline.is_none() => {
-                let res = rest
-                    .get(i + 1)
-                    .ok_or(missing("RES OP VALUE after --where"))?;
-                let op = rest
-                    .get(i + 2)
-                    .ok_or(missing("RES OP VALUE after --where"))?;
-                let value = rest
-                    .get(i + 3)
-                    .ok_or(missing("RES OP VALUE after --where"))?;
-                where_ = Some(Where::parse(res, op, value)?);
-                i += 4;
+                let word = |k: usize| {
+                    rest.get(i + k)
+                        .ok_or(exec_missing("RES OP VALUE after --where"))
+                };
+                self.where_ = Some(Where::parse(word(1)?, word(2)?, word(3)?)?);
+                Ok(i + 4)
             }
-            k if k.starts_with("--") => {
-                return Err(QueryParseError::UnknownOption {
-                    command: "exec",
-                    option: word.clone(),
-                    usage: USAGE_EXEC,
-                })
-            }
-            _ => break,
+            _ => Err(QueryParseError::UnknownOption {
+                command: "exec",
+                option: rest[i].clone(),
+                usage: USAGE_EXEC,
+            }),
         }
     }
+}
+
+/// `exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] [--] CMD ARGS…`.
+fn parse_exec(rest: &[String]) -> Result<Query, QueryParseError> {
+    let (
+        ExecOpts {
+            timeout_s,
+            shell,
+            where_,
+        },
+        i,
+    ) = ExecOpts::parse(rest)?;
     let argv = rest[i.min(rest.len())..].to_vec();
     if argv.is_empty() {
-        return Err(missing("a command after --"));
+        return Err(exec_missing("a command after --"));
     }
     Ok(Query::Exec {
         argv,

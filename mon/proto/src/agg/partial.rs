@@ -5,11 +5,12 @@
 
 mod body;
 
-use body::Body;
+use body::{Body, GroupPart};
 
 use serde::{Deserialize, Serialize};
 
 use super::answer::{Answer, Coverage, ExecGroup};
+use super::histo::HistoStore;
 use super::local::Local;
 use super::nodelist::{cut_str, NodeList};
 use super::query::Query;
@@ -225,29 +226,9 @@ impl Partial {
                 n,
             },
             Body::Top { items, .. } => Answer::Top(items),
-            Body::Histo { store } => {
-                let b = match q {
-                    Query::Histo { buckets, .. } => *buckets,
-                    _ => super::DEFAULT_BUCKETS,
-                };
-                Answer::Histo {
-                    buckets: store.buckets(b),
-                    approximate: store.is_approx(),
-                }
-            }
+            Body::Histo { store } => histo_answer(&store, q),
             Body::Filter { nodes } | Body::Grep { nodes } => Answer::Filter(nodes),
-            Body::Exec { groups, .. } => {
-                let mut out: Vec<ExecGroup> = groups
-                    .into_iter()
-                    .map(|g| ExecGroup {
-                        outcome: g.outcome,
-                        nodes: g.nodes,
-                    })
-                    .collect();
-                // Stable sort: equal sizes keep the outcome order.
-                out.sort_by_key(|g| std::cmp::Reverse(g.nodes.len()));
-                Answer::Exec(out)
-            }
+            Body::Exec { groups, .. } => exec_answer(groups),
         }
     }
 
@@ -276,4 +257,28 @@ impl Partial {
         };
         16 + lists + body
     }
+}
+/// A histogram's buckets, as many as the query asks for.
+fn histo_answer(store: &HistoStore, q: &Query) -> Answer {
+    let b = match q {
+        Query::Histo { buckets, .. } => *buckets,
+        _ => super::DEFAULT_BUCKETS,
+    };
+    Answer::Histo {
+        buckets: store.buckets(b),
+        approximate: store.is_approx(),
+    }
+}
+
+/// The exec groups, the largest first (a stable sort: equal sizes keep the outcome order).
+fn exec_answer(groups: Vec<GroupPart>) -> Answer {
+    let mut out: Vec<ExecGroup> = groups
+        .into_iter()
+        .map(|g| ExecGroup {
+            outcome: g.outcome,
+            nodes: g.nodes,
+        })
+        .collect();
+    out.sort_by_key(|g| std::cmp::Reverse(g.nodes.len()));
+    Answer::Exec(out)
 }

@@ -363,78 +363,88 @@ impl Query {
             Query::Count | Query::Depth | Query::Topology => Ok(()),
             Query::Avg { res } => check_resource_name(res),
             Query::Top { n, res } => {
-                if *n == 0 || *n > MAX_TOP_N {
-                    return Err(QueryError::TopN {
-                        got: *n,
-                        max: MAX_TOP_N,
-                    });
-                }
+                one_to(MAX_TOP_N, *n, |got, max| QueryError::TopN { got, max })?;
                 check_resource_name(res)
             }
             Query::Histo { res, buckets } => {
-                if *buckets == 0 || *buckets > MAX_BUCKETS {
-                    return Err(QueryError::Buckets {
-                        got: *buckets,
-                        max: MAX_BUCKETS,
-                    });
-                }
+                one_to(MAX_BUCKETS, *buckets, |got, max| QueryError::Buckets {
+                    got,
+                    max,
+                })?;
                 check_resource_name(res)
             }
             Query::Filter { res, value, .. } => {
                 check_resource_name(res)?;
                 finite("filter VALUE", *value)
             }
-            Query::Grep { word, file } => {
-                if word.is_empty() {
-                    return Err(QueryError::EmptyWord);
-                }
-                if word.len() > MAX_GREP_WORD {
-                    return Err(QueryError::WordTooLong {
-                        got: word.len(),
-                        max: MAX_GREP_WORD,
-                    });
-                }
-                if !file.starts_with('/') || file.len() > MAX_GREP_PATH || file.contains('\0') {
-                    return Err(QueryError::BadPath {
-                        path: cut(file, 200),
-                        max: MAX_GREP_PATH,
-                    });
-                }
-                Ok(())
-            }
+            Query::Grep { word, file } => check_grep(word, file),
             Query::Exec {
                 argv,
                 timeout_s,
                 where_,
                 ..
-            } => {
-                if argv.is_empty() || argv[0].is_empty() {
-                    return Err(QueryError::EmptyCommand);
-                }
-                let bytes: usize = argv.iter().map(String::len).sum();
-                if argv.len() > MAX_EXEC_ARGS || bytes > MAX_EXEC_BYTES {
-                    return Err(QueryError::CommandTooLarge {
-                        args: argv.len(),
-                        bytes,
-                        max_args: MAX_EXEC_ARGS,
-                        max_bytes: MAX_EXEC_BYTES,
-                    });
-                }
-                if argv.iter().any(|a| a.contains('\0')) {
-                    return Err(QueryError::NulInArgument);
-                }
-                if *timeout_s == 0 || *timeout_s > MAX_EXEC_TIMEOUT_S {
-                    return Err(QueryError::Timeout {
-                        got: *timeout_s,
-                        max: MAX_EXEC_TIMEOUT_S,
-                    });
-                }
-                if let Some(w) = where_ {
-                    check_resource_name(&w.res)?;
-                    finite("--where VALUE", w.value)?;
-                }
-                Ok(())
-            }
+            } => check_exec(argv, *timeout_s, where_.as_ref()),
         }
     }
+}
+
+/// A count or limit `got` in `1..=max`, else `err(got, max)`.
+fn one_to(max: u32, got: u32, err: impl FnOnce(u32, u32) -> QueryError) -> Result<(), QueryError> {
+    if got == 0 || got > max {
+        return Err(err(got, max));
+    }
+    Ok(())
+}
+
+/// `grep`: a non-empty bounded word and an absolute, bounded, NUL-free path.
+fn check_grep(word: &str, file: &str) -> Result<(), QueryError> {
+    if word.is_empty() {
+        return Err(QueryError::EmptyWord);
+    }
+    if word.len() > MAX_GREP_WORD {
+        return Err(QueryError::WordTooLong {
+            got: word.len(),
+            max: MAX_GREP_WORD,
+        });
+    }
+    if !file.starts_with('/') || file.len() > MAX_GREP_PATH || file.contains('\0') {
+        return Err(QueryError::BadPath {
+            path: cut(file, 200),
+            max: MAX_GREP_PATH,
+        });
+    }
+    Ok(())
+}
+
+/// `exec`: its command, a timeout in 1..=MAX_EXEC_TIMEOUT_S seconds, and its `--where`.
+fn check_exec(argv: &[String], timeout_s: u32, where_: Option<&Where>) -> Result<(), QueryError> {
+    check_exec_argv(argv)?;
+    one_to(MAX_EXEC_TIMEOUT_S, timeout_s, |got, max| {
+        QueryError::Timeout { got, max }
+    })?;
+    if let Some(w) = where_ {
+        check_resource_name(&w.res)?;
+        finite("--where VALUE", w.value)?;
+    }
+    Ok(())
+}
+
+/// `exec`: a non-empty program, bounded argument count and bytes, no NUL.
+fn check_exec_argv(argv: &[String]) -> Result<(), QueryError> {
+    if argv.is_empty() || argv[0].is_empty() {
+        return Err(QueryError::EmptyCommand);
+    }
+    let bytes: usize = argv.iter().map(String::len).sum();
+    if argv.len() > MAX_EXEC_ARGS || bytes > MAX_EXEC_BYTES {
+        return Err(QueryError::CommandTooLarge {
+            args: argv.len(),
+            bytes,
+            max_args: MAX_EXEC_ARGS,
+            max_bytes: MAX_EXEC_BYTES,
+        });
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(QueryError::NulInArgument);
+    }
+    Ok(())
 }

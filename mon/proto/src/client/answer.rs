@@ -23,6 +23,25 @@ struct Pinned<'a> {
 }
 
 impl Pinned<'_> {
+    /// The entry holds the pinned key: the name it claims must be one that line gives it.
+    fn check_claimed_name(&self, child: &str) -> Result<(), ClientError> {
+        if matches!(
+            self.known.check(child, Some(self.addr.ip()), &self.key),
+            Trust::Trusted
+        ) {
+            return Ok(());
+        }
+        Err(ClientError::EntryKey {
+            name: child.to_string(),
+            addr: self.addr.to_string(),
+            what: format!(
+                "it holds the key of known_nodes {}:{} but claims a name \
+                 that line does not give it",
+                self.file, self.line
+            ),
+        })
+    }
+
     /// The error for an answer its key did not sign.
     fn mismatch(&self) -> ClientError {
         ClientError::Pin(format!(
@@ -44,21 +63,9 @@ fn pinned_key<'a>(
     let file = known.source().display().to_string();
     let (key, line) = match known.pin_dialled(typed, addr.ip()) {
         Pin::Line(n) => (*n.key(), n.line()),
-        Pin::Unknown => {
-            return Err(ClientError::Pin(format!(
-                "no line of known_nodes {file} names {typed} or {}: add the entry node's \
-                 line (`NAME,IP ssh-ed25519 …`, from `mon server init`)",
-                addr.ip()
-            )))
-        }
+        Pin::Unknown => return Err(no_pin(&file, typed, addr)),
         Pin::Conflict(a, b) => {
-            return Err(ClientError::Pin(format!(
-                "known_nodes {file}:{} and {file}:{} both match {typed} ({}) with different \
-                 keys: fix one of them",
-                a.line(),
-                b.line(),
-                addr.ip()
-            )))
+            return Err(conflicting_pins(&file, typed, addr, a.line(), b.line()))
         }
         Pin::Revoked(n) => {
             return Err(ClientError::Pin(format!(
@@ -74,6 +81,34 @@ fn pinned_key<'a>(
         addr,
         known,
     })
+}
+
+/// No line of known_nodes names what was dialled.
+fn no_pin(file: &str, typed: &str, addr: SocketAddr) -> ClientError {
+    ClientError::Pin(format!(
+        "no line of known_nodes {file} names {typed} or {}: add the entry node's \
+         line (`NAME,IP ssh-ed25519 …`, from `mon server init`)",
+        addr.ip()
+    ))
+}
+
+/// Two known_nodes lines (`a`, `b`) match what was dialled with different keys.
+fn conflicting_pins(file: &str, typed: &str, addr: SocketAddr, a: usize, b: usize) -> ClientError {
+    ClientError::Pin(format!(
+        "known_nodes {file}:{a} and {file}:{b} both match {typed} ({}) with different \
+         keys: fix one of them",
+        addr.ip()
+    ))
+}
+
+/// The error for an answer that is neither this session's SessionOk nor its Deny.
+fn unexpected_answer(packet: &Packet) -> ClientError {
+    match packet {
+        Packet::Prune { .. } => {
+            ClientError::Protocol("the entry node has already run this session".into())
+        }
+        other => ClientError::Protocol(format!("{:?}", std::mem::discriminant(other))),
+    }
 }
 
 /// A SessionOk's handshake fields.
@@ -135,13 +170,7 @@ impl ClientSession {
                 text,
                 sig,
             } if *session_hash == self.hash => Err(self.check_deny(child, code, text, &sig, &pin)),
-            Packet::Prune { .. } => Err(ClientError::Protocol(
-                "the entry node has already run this session".into(),
-            )),
-            other => Err(ClientError::Protocol(format!(
-                "{:?}",
-                std::mem::discriminant(&other)
-            ))),
+            other => Err(unexpected_answer(&other)),
         }
     }
 
@@ -165,20 +194,7 @@ impl ClientSession {
             Err(e) => return Err(ClientError::Handshake(e.to_string())),
         };
         // It holds the pinned key; the name it claims must be one that line allows.
-        if !matches!(
-            pin.known.check(&h.child, Some(pin.addr.ip()), &pin.key),
-            Trust::Trusted
-        ) {
-            return Err(ClientError::EntryKey {
-                name: h.child,
-                addr: pin.addr.to_string(),
-                what: format!(
-                    "it holds the key of known_nodes {}:{} but claims a name \
-                     that line does not give it",
-                    pin.file, pin.line
-                ),
-            });
-        }
+        pin.check_claimed_name(&h.child)?;
         let (mut sealer, opener) = self.open_links(keys)?;
         let frame = sealer
             .seal(&Inner::Go.to_bytes())

@@ -80,6 +80,34 @@ pub fn finish_op(
     Ok((p.finish(q), c))
 }
 
+/// The push's missing nodes, sorted: those reported missing and not reached through
+/// another parent, and the roster nodes no result names at all (their result path was cut,
+/// or the session never reached them), so that the summary accounts for every known node.
+fn missing_nodes(
+    reported: &NodeList,
+    reached: &HashSet<String>,
+    not_reached: Vec<String>,
+    failed: &[(String, String)],
+    denied: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut missing: Vec<(String, String)> = named(reported)
+        .into_iter()
+        .filter(|(n, _)| !reached.contains(n))
+        .collect();
+    for n in not_reached {
+        let listed = failed
+            .iter()
+            .chain(denied)
+            .chain(&missing)
+            .any(|(m, _)| *m == n);
+        if !listed {
+            missing.push((n, PUSH_UNREACHED.into()));
+        }
+    }
+    missing.sort();
+    missing
+}
+
 /// `(node, reason)` pairs of a node list.
 fn named(l: &NodeList) -> Vec<(String, String)> {
     l.entries()
@@ -126,23 +154,7 @@ impl PushSummary {
             .saturating_sub(skipped);
         let failed = named(&c.failed);
         let denied = named(&c.denied);
-        let mut missing: Vec<(String, String)> = named(&c.missing)
-            .into_iter()
-            .filter(|(n, _)| !reached.contains(n))
-            .collect();
-        // Roster nodes that no result names at all (their result path was cut, or the session
-        // never reached them) are missing too: the summary accounts for every known node.
-        for n in not_reached {
-            let listed = failed
-                .iter()
-                .chain(&denied)
-                .chain(&missing)
-                .any(|(m, _)| *m == n);
-            if !listed {
-                missing.push((n, PUSH_UNREACHED.into()));
-            }
-        }
-        missing.sort();
+        let missing = missing_nodes(&c.missing, &reached, not_reached, &failed, &denied);
         Some(PushSummary {
             done,
             skipped,

@@ -103,23 +103,10 @@ impl PushSource {
         }
         let is_push = matches!(&packet, Packet::Sealed { channel, .. } if *channel == PUSH_CHANNEL);
         if !is_push {
-            let (r, ack) = self.session.on_result(packet)?;
-            self.transmit.push_back(ack);
-            self.events.push_back(SourceEvent::Result(Box::new(r)));
-            self.finished = true;
-            return Ok(());
+            return self.on_result(packet);
         }
         match self.session.open_push(&packet)? {
-            PushMsg::Request(index) => {
-                // Requests are answered at once: nothing is queued, so a Cancel has nothing
-                // to cancel. A request past the end is ignored.
-                let len = block_len(self.size, self.block_size, index).unwrap_or(0);
-                if len > 0 {
-                    let offset = block_offset(self.block_size, index);
-                    self.events
-                        .push_back(SourceEvent::ReadBlock { index, offset, len });
-                }
-            }
+            PushMsg::Request(index) => self.on_request(index),
             PushMsg::Progress(n) => self.events.push_back(SourceEvent::Progress(n)),
             PushMsg::Cancel(_)
             | PushMsg::Primary
@@ -129,6 +116,26 @@ impl PushSource {
             other => return Err(ClientError::NotAChildMessage(format!("{other:?}"))),
         }
         Ok(())
+    }
+
+    /// The result: acknowledged, reported, and the source is finished.
+    fn on_result(&mut self, packet: Packet) -> Result<(), ClientError> {
+        let (r, ack) = self.session.on_result(packet)?;
+        self.transmit.push_back(ack);
+        self.events.push_back(SourceEvent::Result(Box::new(r)));
+        self.finished = true;
+        Ok(())
+    }
+
+    /// A block request, answered at once (nothing is queued, so a Cancel has nothing to
+    /// cancel): the caller reads the block. A request past the end is ignored.
+    fn on_request(&mut self, index: u32) {
+        let len = block_len(self.size, self.block_size, index).unwrap_or(0);
+        if len > 0 {
+            let offset = block_offset(self.block_size, index);
+            self.events
+                .push_back(SourceEvent::ReadBlock { index, offset, len });
+        }
     }
 
     /// The bytes of block `index` the caller read for [`SourceEvent::ReadBlock`].

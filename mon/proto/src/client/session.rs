@@ -64,6 +64,84 @@ impl std::fmt::Debug for ClientSession {
     }
 }
 
+/// The operation class the session is signed for: that of its operations and push.
+fn session_namespace(req: &SessionRequest) -> &'static str {
+    let mut ops: Vec<mon_policy::Operation> = req.ops.iter().map(policy_op).collect();
+    if let Some(m) = &req.push {
+        ops.push(mon_policy::Operation::Push {
+            dest: m.dest.clone(),
+        });
+    }
+    namespace_for(&ops)
+}
+
+/// The body for `req` issued at `now_ms` (a fresh random session id) with the client's
+/// ephemeral key and command key.
+fn session_body<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    signer: &dyn Signer,
+    req: SessionRequest,
+    now_ms: u64,
+    initiator: &Initiator,
+    cmd_key: &NodeKey,
+) -> SessionBody {
+    let ns = session_namespace(&req);
+    let mut session_id = [0u8; 16];
+    rng.fill_bytes(&mut session_id);
+    SessionBody {
+        v: SESSION_VERSION,
+        ns: ns.to_string(),
+        session_id: session_id.into(),
+        slice: req.slice,
+        principal: req.principal,
+        key_fp: mon_keys::sshsig::fingerprint(signer.public_key()),
+        issued_at: now_ms,
+        expires_at: now_ms + req.join_window_ms,
+        max_lifetime_s: req.max_lifetime_s,
+        timeout_ms: req.timeout_ms,
+        client_eph: initiator.public().into(),
+        cmd_key: cmd_key.public().into(),
+        targets: req.targets,
+        overlay: req.overlay,
+        ops: req.ops,
+        push: req.push,
+    }
+}
+
+/// Signs the encoded body under its namespace.
+fn sign_body(signer: &dyn Signer, body: &SessionBody) -> Result<SignedSession, ClientError> {
+    let bytes = body.to_bytes();
+    let sshsig = signer
+        .sign(&body.ns, &bytes)
+        .map_err(|e| ClientError::Sign(e.to_string()))?;
+    Ok(SignedSession {
+        v: SESSION_VERSION,
+        body: bytes,
+        sshsig,
+    })
+}
+
+/// Opens and decodes a result frame: a result with one partial per operation.
+fn open_result(
+    opener: &mut Opener,
+    frame: &[u8],
+    n_ops: usize,
+) -> Result<SubtreeResult, ClientError> {
+    let plain = opener
+        .open(frame)
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let Inner::Result(r) = inner else {
+        return Err(ClientError::Protocol("expected a result".into()));
+    };
+    if r.partials.len() != n_ops {
+        return Err(ClientError::Protocol(
+            "result has the wrong number of operations".into(),
+        ));
+    }
+    Ok(r)
+}
+
 impl ClientSession {
     /// Builds and signs a session at `now_ms`.
     pub fn new<R: RngCore + CryptoRng>(
@@ -74,42 +152,8 @@ impl ClientSession {
     ) -> Result<ClientSession, ClientError> {
         let initiator = Initiator::new(rng);
         let cmd_key = NodeKey::generate(rng);
-        let mut ops: Vec<mon_policy::Operation> = req.ops.iter().map(policy_op).collect();
-        if let Some(m) = &req.push {
-            ops.push(mon_policy::Operation::Push {
-                dest: m.dest.clone(),
-            });
-        }
-        let ns = namespace_for(&ops);
-        let mut session_id = [0u8; 16];
-        rng.fill_bytes(&mut session_id);
-        let body = SessionBody {
-            v: SESSION_VERSION,
-            ns: ns.to_string(),
-            session_id: session_id.into(),
-            slice: req.slice,
-            principal: req.principal,
-            key_fp: mon_keys::sshsig::fingerprint(signer.public_key()),
-            issued_at: now_ms,
-            expires_at: now_ms + req.join_window_ms,
-            max_lifetime_s: req.max_lifetime_s,
-            timeout_ms: req.timeout_ms,
-            client_eph: initiator.public().into(),
-            cmd_key: cmd_key.public().into(),
-            targets: req.targets,
-            overlay: req.overlay,
-            ops: req.ops,
-            push: req.push,
-        };
-        let bytes = body.to_bytes();
-        let sshsig = signer
-            .sign(ns, &bytes)
-            .map_err(|e| ClientError::Sign(e.to_string()))?;
-        let signed = SignedSession {
-            v: SESSION_VERSION,
-            body: bytes,
-            sshsig,
-        };
+        let body = session_body(rng, signer, req, now_ms, &initiator, &cmd_key);
+        let signed = sign_body(signer, &body)?;
         let hash = signed.hash();
         Ok(ClientSession {
             signed,
@@ -182,18 +226,7 @@ impl ClientSession {
         if *session_hash != self.hash {
             return Err(ClientError::Protocol("result for another session".into()));
         }
-        let plain = opener
-            .open(&frame)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let inner = Inner::from_bytes(&plain).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let Inner::Result(r) = inner else {
-            return Err(ClientError::Protocol("expected a result".into()));
-        };
-        if r.partials.len() != self.body.ops.len() {
-            return Err(ClientError::Protocol(
-                "result has the wrong number of operations".into(),
-            ));
-        }
+        let r = open_result(opener, &frame, self.body.ops.len())?;
         let ack = sealer
             .seal(&Inner::ResultAck.to_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;

@@ -150,6 +150,27 @@ pub fn build_manifest(
 ) -> io::Result<Manifest> {
     let nblocks = geometry::check_carriable(size, block_size)
         .map_err(|e: GeometryError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let blocks = hash_blocks(&mut data, size, block_size, nblocks)?;
+    at_end(&mut data, size)?;
+    Ok(Manifest {
+        name: name.to_string(),
+        size,
+        mode,
+        block_size,
+        blocks,
+        dest: dest.to_string(),
+        cond: None,
+    })
+}
+
+/// The hashes of the `nblocks` blocks of the first `size` bytes of `data`; `InvalidData`
+/// when `data` ends early.
+fn hash_blocks(
+    data: &mut impl Read,
+    size: u64,
+    block_size: u32,
+    nblocks: u64,
+) -> io::Result<Vec<serde_bytes::ByteArray<32>>> {
     let mut blocks = Vec::with_capacity(nblocks as usize);
     let mut buf = vec![0u8; block_size as usize];
     let mut left = size;
@@ -160,10 +181,7 @@ pub fn build_manifest(
             .ok_or_else(|| io::Error::other("block buffer"))?;
         data.read_exact(chunk).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("file is shorter than {size} bytes (did it change while reading?)"),
-                )
+                changed(format!("file is shorter than {size} bytes"))
             } else {
                 e
             }
@@ -171,22 +189,24 @@ pub fn build_manifest(
         blocks.push(serde_bytes::ByteArray::new(*blake3::hash(chunk).as_bytes()));
         left -= n as u64;
     }
+    Ok(blocks)
+}
+
+/// `InvalidData` unless `data` has nothing after its first `size` bytes.
+fn at_end(data: &mut impl Read, size: u64) -> io::Result<()> {
     let mut probe = [0u8; 1];
     if data.read(&mut probe)? != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("file is longer than {size} bytes (did it change while reading?)"),
-        ));
+        return Err(changed(format!("file is longer than {size} bytes")));
     }
-    Ok(Manifest {
-        name: name.to_string(),
-        size,
-        mode,
-        block_size,
-        blocks,
-        dest: dest.to_string(),
-        cond: None,
-    })
+    Ok(())
+}
+
+/// The error for a file whose length is not the one measured: `what`, and the likely cause.
+fn changed(what: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{what} (did it change while reading?)"),
+    )
 }
 
 #[cfg(test)]

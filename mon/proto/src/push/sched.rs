@@ -169,9 +169,50 @@ impl Download {
             self.totals.unexpected += 1;
             return BlockOutcome::Unexpected;
         };
-        let Some(p) = self.parents.get_mut(pi) else {
+        let Some((was_out, was_expired)) = self.settle_request(pi, index, now_ms) else {
             return BlockOutcome::Unexpected;
         };
+        if self.have.get(index) || self.pending.get(index) {
+            self.totals.duplicates += 1;
+            return BlockOutcome::Duplicate;
+        }
+        if !was_out && !was_expired {
+            self.totals.unexpected += 1;
+            return BlockOutcome::Unexpected;
+        }
+        if let Err(outcome) = self.verify_block(pi, index, bytes) {
+            return outcome;
+        }
+        self.credit(pi, bytes.len() as u64);
+        self.pending.insert(index);
+        self.cancel_elsewhere(index);
+        BlockOutcome::Verified
+    }
+
+    /// Checks block `index` against its manifest hash; a corrupt block drops parent `pi`.
+    fn verify_block(&mut self, pi: usize, index: u32, bytes: &[u8]) -> Result<(), BlockOutcome> {
+        let Some(hash) = self.hashes.get(index as usize) else {
+            return Err(BlockOutcome::Unexpected);
+        };
+        if let Err(error) = verify_against(self.size, self.block_size, hash, index, bytes) {
+            self.totals.corrupt += 1;
+            self.drop_parent(
+                pi,
+                DropReason::Corrupt {
+                    index,
+                    error: error.clone(),
+                },
+            );
+            return Err(BlockOutcome::Corrupt(error));
+        }
+        Ok(())
+    }
+
+    /// Takes `index` off parent `pi`'s outstanding requests (updating its latency
+    /// estimate) and off its expired set. Returns (was outstanding, had expired), or None
+    /// when there is no such parent.
+    fn settle_request(&mut self, pi: usize, index: u32, now_ms: u64) -> Option<(bool, bool)> {
+        let p = self.parents.get_mut(pi)?;
         let was_out = match p.out.iter().position(|r| r.index == index) {
             Some(pos) => {
                 let r = p.out.remove(pos);
@@ -185,36 +226,23 @@ impl Download {
         if was_out {
             self.release(index);
         }
-        if self.have.get(index) || self.pending.get(index) {
-            self.totals.duplicates += 1;
-            return BlockOutcome::Duplicate;
-        }
-        if !was_out && !was_expired {
-            self.totals.unexpected += 1;
-            return BlockOutcome::Unexpected;
-        }
-        let Some(hash) = self.hashes.get(index as usize) else {
-            return BlockOutcome::Unexpected;
-        };
-        if let Err(error) = verify_against(self.size, self.block_size, hash, index, bytes) {
-            self.totals.corrupt += 1;
-            self.drop_parent(
-                pi,
-                DropReason::Corrupt {
-                    index,
-                    error: error.clone(),
-                },
-            );
-            return BlockOutcome::Corrupt(error);
-        }
+        Some((was_out, was_expired))
+    }
+
+    /// Counts a verified block of `len` bytes for parent `pi` (clearing its strikes) and
+    /// in the totals.
+    fn credit(&mut self, pi: usize, len: u64) {
         if let Some(p) = self.parents.get_mut(pi) {
             p.strikes = 0;
             p.blocks += 1;
-            p.bytes += bytes.len() as u64;
+            p.bytes += len;
         }
         self.totals.blocks += 1;
-        self.totals.bytes += bytes.len() as u64;
-        self.pending.insert(index);
+        self.totals.bytes += len;
+    }
+
+    /// Block `index` is in: cancels the requests for it still out at other parents.
+    fn cancel_elsewhere(&mut self, index: u32) {
         for qi in 0..self.parents.len() {
             let Some(q) = self.parents.get_mut(qi) else {
                 continue;
@@ -226,7 +254,6 @@ impl Download {
                 self.events.push_back(Event::Cancel { parent, index });
             }
         }
-        BlockOutcome::Verified
     }
 
     /// The caller has written a verified block: we hold it now, it is advertised to our

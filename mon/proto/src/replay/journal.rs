@@ -62,10 +62,13 @@ pub(super) fn line(hash: &SessionHash, e: &Entry) -> String {
     l
 }
 
+/// Parses a journal line in any of its formats: the current one (with the slice digest),
+/// the previous one (without), or the older one (session id and key fingerprint in the
+/// clear).
 pub(super) fn parse_line(text: &str) -> Option<(SessionHash, Entry)> {
     let f: Vec<&str> = text.split(' ').collect();
-    if let [a, b, c, d, s] = f.as_slice() {
-        return Some((
+    match f.as_slice() {
+        [a, b, c, d, s] => Some((
             unhex::<32>(a)?,
             Entry {
                 retain_until: b.parse().ok()?,
@@ -73,36 +76,54 @@ pub(super) fn parse_line(text: &str) -> Option<(SessionHash, Entry)> {
                 id: unhex::<16>(d)?,
                 slice: Some(unhex::<16>(s)?),
             },
-        ));
+        )),
+        [a, b, c, d] => {
+            let h = unhex::<32>(a)?;
+            match b.parse::<u64>() {
+                Ok(until) => parse_previous(h, until, c, d),
+                Err(_) => parse_older(h, b, c, d),
+            }
+        }
+        _ => None,
     }
-    let [a, b, c, d] = f.as_slice() else {
-        return None;
-    };
-    let h = unhex::<32>(a)?;
-    if let Ok(until) = b.parse::<u64>() {
-        // The previous format: no slice digest.
-        return Some((
-            h,
-            Entry {
-                retain_until: until,
-                owner: unhex::<16>(c)?,
-                id: unhex::<16>(d)?,
-                slice: None,
-            },
-        ));
-    }
-    // The older format: session id and key fingerprint in the clear.
-    let sid = unhex::<16>(b)?;
-    let until: u64 = c.parse().ok()?;
-    if d.is_empty() || d.len() > 128 {
+}
+
+/// The previous format: `hash until owner id`, no slice digest.
+fn parse_previous(
+    h: SessionHash,
+    until: u64,
+    owner: &str,
+    id: &str,
+) -> Option<(SessionHash, Entry)> {
+    Some((
+        h,
+        Entry {
+            retain_until: until,
+            owner: unhex::<16>(owner)?,
+            id: unhex::<16>(id)?,
+            slice: None,
+        },
+    ))
+}
+
+/// The older format: `hash session-id until key-fingerprint`.
+fn parse_older(
+    h: SessionHash,
+    sid: &str,
+    until: &str,
+    key_fp: &str,
+) -> Option<(SessionHash, Entry)> {
+    let sid = unhex::<16>(sid)?;
+    let until: u64 = until.parse().ok()?;
+    if key_fp.is_empty() || key_fp.len() > 128 {
         return None;
     }
     Some((
         h,
         Entry {
             retain_until: until,
-            owner: owner_digest(d),
-            id: id_digest(d, &sid),
+            owner: owner_digest(key_fp),
+            id: id_digest(key_fp, &sid),
             slice: None,
         },
     ))

@@ -126,9 +126,33 @@ impl ReplayCache {
         if issued_at < self.floor_ms {
             return Err(ReplayError::BeforeFloor);
         }
-        let secs = |until: u64| until.saturating_sub(now_ms).div_ceil(1000).max(1);
-        // The slice's share first: a slice at its share hears so, not that the node is full.
         let slice_d = slice_digest(slice);
+        let owner = owner_digest(key_fp);
+        self.check_room(now_ms, slice, slice_d, key_fp, owner)?;
+        let retain_until = expires_at.saturating_add(self.config.skew_ms);
+        let e = Entry {
+            id,
+            owner,
+            slice: Some(slice_d),
+            retain_until,
+        };
+        self.journal.push(line(hash, &e));
+        self.insert(*hash, e);
+        Ok(Seen::New)
+    }
+
+    /// Whether a new entry fits: the slice's share first (a slice at its share hears so, not
+    /// that the node is full), then the whole cache, then the key's share; a refusal says
+    /// when to retry.
+    fn check_room(
+        &self,
+        now_ms: u64,
+        slice: &str,
+        slice_d: Digest16,
+        key_fp: &str,
+        owner: Digest16,
+    ) -> Result<(), ReplayError> {
+        let secs = |until: u64| until.saturating_sub(now_ms).div_ceil(1000).max(1);
         if self.per_slice.get(&slice_d).copied().unwrap_or(0) >= self.config.max_per_slice {
             let first = self.first_expiry(|e| e.slice == Some(slice_d), now_ms);
             return Err(ReplayError::SliceFull {
@@ -144,7 +168,6 @@ impl ReplayCache {
                 retry_s: secs(first),
             });
         }
-        let owner = owner_digest(key_fp);
         if self.per_key.get(&owner).copied().unwrap_or(0) >= self.config.max_per_key {
             let first = self.first_expiry(|e| e.owner == owner, now_ms);
             return Err(ReplayError::KeyFull {
@@ -153,16 +176,7 @@ impl ReplayCache {
                 retry_s: secs(first),
             });
         }
-        let retain_until = expires_at.saturating_add(self.config.skew_ms);
-        let e = Entry {
-            id,
-            owner,
-            slice: Some(slice_d),
-            retain_until,
-        };
-        self.journal.push(line(hash, &e));
-        self.insert(*hash, e);
-        Ok(Seen::New)
+        Ok(())
     }
 
     /// When the first entry matching `which` expires (among the first [`RETRY_SCAN`]; beyond:

@@ -36,13 +36,7 @@ impl RunAsRules {
             return Ok(());
         }
         let Some(user) = run_as else {
-            return Err((
-                Refusal::RunAsMissing,
-                format!(
-                    "this node's server runs as root and the mon_policy of slice \"{slice}\" gives {} no run-as: exec, grep and push are refused rather than done as root; the slice admin adds run-as=\"USER\" to the principal's mon_policy line",
-                    principal.map_or_else(|| "the principal".to_string(), |p| format!("\"{p}\""))
-                ),
-            ));
+            return Err(run_as_missing(slice, principal));
         };
         if self
             .users
@@ -58,4 +52,15 @@ impl RunAsRules {
             ),
         ))
     }
+}
+
+/// The refusal of a root server asked to act for a principal its slice gives no run-as.
+fn run_as_missing(slice: &str, principal: Option<&str>) -> (Refusal, String) {
+    (
+        Refusal::RunAsMissing,
+        format!(
+            "this node's server runs as root and the mon_policy of slice \"{slice}\" gives {} no run-as: exec, grep and push are refused rather than done as root; the slice admin adds run-as=\"USER\" to the principal's mon_policy line",
+            principal.map_or_else(|| "the principal".to_string(), |p| format!("\"{p}\""))
+        ),
+    )
 }

@@ -131,22 +131,27 @@ impl Command {
             });
         }
         let ops: Vec<Query> = decode_strict("command ops", &self.ops, MAX_COMMAND_LEN)?;
-        if ops.is_empty() || ops.len() > MAX_OPS {
-            return Err(CommandError::Decode(DecodeError::Invalid {
-                what: "command",
-                detail: format!("{} operations", ops.len()),
-            }));
-        }
-        for (i, q) in ops.iter().enumerate() {
-            q.validate().map_err(|e| {
-                CommandError::Decode(DecodeError::Invalid {
-                    what: "command",
-                    detail: format!("operation {}: {e}", i + 1),
-                })
-            })?;
-        }
+        check_ops(&ops)?;
         Ok(ops)
     }
+}
+
+/// A command's operations: 1..=MAX_OPS of them, each valid.
+fn check_ops(ops: &[Query]) -> Result<(), CommandError> {
+    let invalid = |detail: String| {
+        CommandError::Decode(DecodeError::Invalid {
+            what: "command",
+            detail,
+        })
+    };
+    if ops.is_empty() || ops.len() > MAX_OPS {
+        return Err(invalid(format!("{} operations", ops.len())));
+    }
+    for (i, q) in ops.iter().enumerate() {
+        q.validate()
+            .map_err(|e| invalid(format!("operation {}: {e}", i + 1)))?;
+    }
+    Ok(())
 }
 
 /// Why a follow-up command was refused.

@@ -161,12 +161,8 @@ impl SessionBody {
         Ok(body)
     }
 
-    /// Range checks on every field.
+    /// Range checks on every field, in this order (the first failure is reported).
     pub fn validate(&self) -> Result<(), DecodeError> {
-        let bad = |detail: String| DecodeError::Invalid {
-            what: "session body",
-            detail,
-        };
         if self.v != SESSION_VERSION {
             return Err(DecodeError::Version {
                 what: "session body",
@@ -174,63 +170,87 @@ impl SessionBody {
                 want: SESSION_VERSION,
             });
         }
+        self.check_names()
+            .and_then(|()| self.check_times_and_targets())
+            .and_then(|()| self.check_overlay())
+            .and_then(|()| self.check_work())
+            .map_err(|detail| DecodeError::Invalid {
+                what: "session body",
+                detail,
+            })
+    }
+
+    /// Namespace, slice, principal and key fingerprint: present, bounded, well-formed.
+    fn check_names(&self) -> Result<(), String> {
         if self.ns.len() > MAX_NAME_LEN || self.slice.is_empty() || self.slice.len() > MAX_NAME_LEN
         {
-            return Err(bad("namespace or slice is empty or too long".into()));
+            return Err("namespace or slice is empty or too long".into());
         }
         if !self
             .slice
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
-            return Err(bad(format!(
+            return Err(format!(
                 "slice name {:?} has invalid characters",
                 self.slice
-            )));
+            ));
         }
         if let Some(p) = &self.principal {
             if p.is_empty() || p.len() > MAX_NAME_LEN {
-                return Err(bad("principal is empty or too long".into()));
+                return Err("principal is empty or too long".into());
             }
         }
         if self.key_fp.len() > 128 {
-            return Err(bad("key fingerprint too long".into()));
+            return Err("key fingerprint too long".into());
         }
+        Ok(())
+    }
+
+    /// The join deadline is not before the issue time; 1..=MAX_TARGETS bounded patterns.
+    fn check_times_and_targets(&self) -> Result<(), String> {
         if self.expires_at < self.issued_at {
-            return Err(bad("join deadline before issue time".into()));
+            return Err("join deadline before issue time".into());
         }
         if self.targets.is_empty() || self.targets.len() > MAX_TARGETS {
-            return Err(bad(format!("{} target patterns", self.targets.len())));
+            return Err(format!("{} target patterns", self.targets.len()));
         }
         if self
             .targets
             .iter()
             .any(|t| t.is_empty() || t.len() > MAX_NAME_LEN)
         {
-            return Err(bad("empty or too long target pattern".into()));
+            return Err("empty or too long target pattern".into());
         }
+        Ok(())
+    }
+
+    /// Overlay fanout and parent count within their bounds.
+    fn check_overlay(&self) -> Result<(), String> {
         let o = &self.overlay;
         if o.fanout > MAX_FANOUT || o.max_parents == 0 || o.max_parents > MAX_PARENTS {
-            return Err(bad(format!(
+            return Err(format!(
                 "overlay fanout {} / max parents {} out of range",
                 o.fanout, o.max_parents
-            )));
+            ));
         }
+        Ok(())
+    }
+
+    /// At least one operation or a push, at most MAX_OPS operations, each valid.
+    fn check_work(&self) -> Result<(), String> {
         if self.ops.is_empty() && self.push.is_none() {
-            return Err(bad("no operations".into()));
+            return Err("no operations".into());
         }
         if self.ops.len() > MAX_OPS {
-            return Err(bad(format!(
-                "{} operations, at most {MAX_OPS}",
-                self.ops.len()
-            )));
+            return Err(format!("{} operations, at most {MAX_OPS}", self.ops.len()));
         }
         for (i, q) in self.ops.iter().enumerate() {
             q.validate()
-                .map_err(|e| bad(format!("operation {}: {e}", i + 1)))?;
+                .map_err(|e| format!("operation {}: {e}", i + 1))?;
         }
         if let Some(m) = &self.push {
-            m.validate().map_err(bad)?;
+            m.validate()?;
         }
         Ok(())
     }

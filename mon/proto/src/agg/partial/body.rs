@@ -114,17 +114,7 @@ impl Body {
                     return Err(AggError::Invalid("avg sum not finite"));
                 }
             }
-            Body::Top { n, items } => {
-                if *n == 0 || *n > MAX_TOP_N || items.len() > *n as usize {
-                    return Err(AggError::Invalid("top list longer than N"));
-                }
-                if items.iter().any(|(_, v)| !v.is_finite()) {
-                    return Err(AggError::Invalid("top value not finite"));
-                }
-                if !names_ok(items.iter().map(|(n, _)| n)) {
-                    return Err(AggError::Invalid("node name too long"));
-                }
-            }
+            Body::Top { n, items } => check_top(*n, items)?,
             Body::Histo { store } => store.check().map_err(AggError::Invalid)?,
             Body::Filter { nodes } | Body::Grep { nodes } => {
                 too_large("node names", nodes.len())?;
@@ -132,23 +122,7 @@ impl Body {
                     return Err(AggError::Invalid("node name too long"));
                 }
             }
-            Body::Exec { groups, .. } => {
-                too_large("exec groups", groups.len())?;
-                for g in groups {
-                    too_large("exec group nodes", g.nodes.len())?;
-                    if g.nodes.is_empty() {
-                        return Err(AggError::Invalid("exec group without nodes"));
-                    }
-                    if g.outcome.stdout.len() > EXEC_OUTPUT_CAP
-                        || g.outcome.stderr.len() > EXEC_OUTPUT_CAP
-                    {
-                        return Err(AggError::Invalid("exec output longer than the cap"));
-                    }
-                    if !names_ok(g.nodes.iter()) {
-                        return Err(AggError::Invalid("node name too long"));
-                    }
-                }
-            }
+            Body::Exec { groups, .. } => check_groups(groups)?,
         }
         Ok(())
     }
@@ -157,66 +131,50 @@ impl Body {
     /// fresh body; `Some(reason)` when it does not fit the query (a driver bug).
     pub(super) fn record_local(&mut self, q: &Query, node: &str, local: Local) -> Option<String> {
         match (self, local) {
-            (Body::Count { skipped }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (Body::Count { .. }, _) => None,
-            (Body::Depth { depth }, _) => {
-                *depth = 1;
-                None
-            }
+            (Body::Count { skipped } | Body::Exec { skipped, .. }, Local::Skipped) => *skipped = 1,
+            (Body::Count { .. }, _) => {}
+            (Body::Depth { depth }, _) => *depth = 1,
             (Body::Topology { edges }, Local::Topology { parent }) => {
                 let parent = parent.unwrap_or_else(|| CLIENT.to_string());
                 edges.push((
                     cut_str(&parent, MAX_NODE_NAME).to_string(),
                     node.to_string(),
                 ));
-                None
-            }
-            (Body::Avg { hi, n, .. }, Local::Value(v)) => {
-                *hi = v;
-                *n = 1;
-                None
-            }
-            (Body::Top { items, .. }, Local::Value(v)) => {
-                items.push((node.to_string(), v));
-                None
-            }
-            (Body::Histo { store }, Local::Value(v)) => {
-                *store = HistoStore::one(v);
-                None
-            }
-            (Body::Filter { nodes }, Local::Value(v)) => {
-                if let Query::Filter { op, value, .. } = q {
-                    if op.eval(v, *value) {
-                        nodes.push(node.to_string());
-                    }
-                }
-                None
             }
             (Body::Grep { nodes }, Local::Matched(m)) => {
                 if m {
                     nodes.push(node.to_string());
                 }
-                None
             }
-            (Body::Exec { groups, .. }, Local::Exec(o)) => {
-                groups.push(GroupPart {
-                    outcome: cap_outcome(o),
-                    nodes: vec![node.to_string()],
-                });
-                None
-            }
-            (Body::Exec { skipped, .. }, Local::Skipped) => {
-                *skipped = 1;
-                None
-            }
-            (body, other) => Some(format!(
-                "internal error: local result {other:?} does not fit a '{}' query",
-                body.kind()
-            )),
+            (Body::Exec { groups, .. }, Local::Exec(o)) => groups.push(GroupPart {
+                outcome: cap_outcome(o),
+                nodes: vec![node.to_string()],
+            }),
+            (body, Local::Value(v)) => return body.record_value(q, node, v),
+            (body, other) => return Some(misfit(body, &other)),
         }
+        None
+    }
+
+    /// [`Body::record_local`] of a value, into an avg, top, histo or filter body.
+    fn record_value(&mut self, q: &Query, node: &str, v: f64) -> Option<String> {
+        match self {
+            Body::Avg { hi, n, .. } => {
+                *hi = v;
+                *n = 1;
+            }
+            Body::Top { items, .. } => items.push((node.to_string(), v)),
+            Body::Histo { store } => *store = HistoStore::one(v),
+            Body::Filter { nodes } => {
+                if let Query::Filter { op, value, .. } = q {
+                    if op.eval(v, *value) {
+                        nodes.push(node.to_string());
+                    }
+                }
+            }
+            body => return Some(misfit(body, &Local::Value(v))),
+        }
+        None
     }
 
     /// Checks that need both sides of a merge, before any change: the same `top N`, and the
@@ -256,47 +214,82 @@ impl Body {
                 a.sort();
                 a.dedup();
             }
-            (
-                Body::Avg {
-                    hi: h1,
-                    lo: l1,
-                    n: n1,
-                },
-                Body::Avg {
-                    hi: h2,
-                    lo: l2,
-                    n: n2,
-                },
-            ) => {
-                let (s, e) = two_sum(*h1, h2);
-                let e = e + (*l1 + l2);
-                let hi = s + e;
-                *l1 = e - (hi - s);
-                *h1 = hi;
-                *n1 = n1.saturating_add(n2);
-            }
+            (a @ Body::Avg { .. }, Body::Avg { hi, lo, n }) => a.add_avg(hi, lo, n),
             (Body::Top { n, items: a }, Body::Top { items: b, .. }) => merge_top(*n, a, b),
             (Body::Histo { store: a }, Body::Histo { store: b }) => a.merge(b),
             (Body::Filter { nodes: a }, Body::Filter { nodes: b })
             | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => union_names(a, b),
-            (
-                Body::Exec {
-                    groups: a,
-                    skipped: s1,
-                },
-                Body::Exec {
-                    groups: b,
-                    skipped: s2,
-                },
-            ) => {
-                *s1 = s1.saturating_add(s2);
-                merge_groups(a, b);
-            }
+            (a @ Body::Exec { .. }, Body::Exec { groups, skipped }) => a.add_exec(groups, skipped),
             (Body::Count { skipped: a }, Body::Count { skipped: b }) => *a = a.saturating_add(b),
             // Mismatches (unreachable: kinds were compared).
             _ => {}
         }
     }
+
+    /// An avg merge: adds the other side's double-double sum and count.
+    fn add_avg(&mut self, h2: f64, l2: f64, n2: u64) {
+        if let Body::Avg { hi, lo, n } = self {
+            add_double_double(hi, lo, h2, l2);
+            *n = n.saturating_add(n2);
+        }
+    }
+
+    /// An exec merge: adds the other side's skipped count and merges its groups.
+    fn add_exec(&mut self, b: Vec<GroupPart>, s2: u64) {
+        if let Body::Exec { groups, skipped } = self {
+            *skipped = skipped.saturating_add(s2);
+            merge_groups(groups, b);
+        }
+    }
+}
+
+/// The driver-bug message for a local result that does not fit the body's query.
+fn misfit(body: &Body, local: &Local) -> String {
+    format!(
+        "internal error: local result {local:?} does not fit a '{}' query",
+        body.kind()
+    )
+}
+
+/// `top N` received: N within bounds, at most N finite entries with valid names.
+fn check_top(n: u32, items: &[(String, f64)]) -> Result<(), AggError> {
+    if n == 0 || n > MAX_TOP_N || items.len() > n as usize {
+        return Err(AggError::Invalid("top list longer than N"));
+    }
+    if items.iter().any(|(_, v)| !v.is_finite()) {
+        return Err(AggError::Invalid("top value not finite"));
+    }
+    if !names_ok(items.iter().map(|(n, _)| n)) {
+        return Err(AggError::Invalid("node name too long"));
+    }
+    Ok(())
+}
+
+/// Exec groups received: bounded, each with nodes, output within the cap, valid names.
+fn check_groups(groups: &[GroupPart]) -> Result<(), AggError> {
+    too_large("exec groups", groups.len())?;
+    for g in groups {
+        too_large("exec group nodes", g.nodes.len())?;
+        if g.nodes.is_empty() {
+            return Err(AggError::Invalid("exec group without nodes"));
+        }
+        if g.outcome.stdout.len() > EXEC_OUTPUT_CAP || g.outcome.stderr.len() > EXEC_OUTPUT_CAP {
+            return Err(AggError::Invalid("exec output longer than the cap"));
+        }
+        if !names_ok(g.nodes.iter()) {
+            return Err(AggError::Invalid("node name too long"));
+        }
+    }
+    Ok(())
+}
+
+/// Adds the double-double `h2 + l2` to `hi + lo` (error-free transformation).
+fn add_double_double(hi: &mut f64, lo: &mut f64, h2: f64, l2: f64) {
+    let (s, e) = two_sum(*hi, h2);
+    let e = e + (*lo + l2);
+    let new_hi = s + e;
+    *lo = e - (new_hi - s);
+    *hi = new_hi;
 }
 
 /// `top N`: one entry per node (the larger value), in [`top_order`], the first `n` kept.

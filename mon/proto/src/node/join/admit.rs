@@ -31,9 +31,9 @@ use super::super::audit_ev::EvExt;
 use super::super::{Node, Output, Peer};
 use super::link::{Handshake, Link};
 use super::outcome::{Admission, Admitted, Ignore, Incoming, Record};
-use crate::audit::EventKind;
+use crate::audit::{AuditEvent, EventKind};
 use crate::refusal::Refusal;
-use crate::replay::Seen;
+use crate::replay::{ReplayError, Seen};
 use crate::verify::{verify_session, Context, Denied, Verified};
 use crate::wire::session::SessionBody;
 
@@ -162,37 +162,26 @@ impl Node {
         body: &SessionBody,
     ) -> Result<Option<IpAddr>, Admission> {
         match (inc.parent.as_str(), inc.from) {
-            (CLIENT_NAME, Peer::Client(_, ip)) => {
-                if inc.e_p != *body.client_eph {
-                    let text = "first-hop key differs from the session's client_eph";
-                    return Err(inc.refused_junk(Refusal::ParentAuth, text.into(), true));
-                }
-                Ok(Some(ip))
-            }
-            (CLIENT_NAME, Peer::Addr(addr)) => {
-                // Push sessions need the client's stream (it serves the file's blocks).
-                if inc.e_p != *body.client_eph || body.push.is_some() {
-                    return Err(inc.junk());
-                }
-                Ok(Some(addr.ip()))
-            }
-            (_, Peer::Addr(_)) => {
-                if !self.proves_key(inc) {
-                    // Unauthenticated sender: do not answer it, and do not let it write one
-                    // audit record per datagram: it is counted and summarised per source.
-                    return Err(Admission::Ignored {
-                        from: inc.from,
-                        why: Ignore::UnprovenParent,
-                    });
-                }
-                self.authenticated = true;
-                Ok(None)
-            }
+            (CLIENT_NAME, from) => client_parent(inc, from, body),
+            (_, Peer::Addr(_)) => self.node_parent(inc),
             _ => Err(Admission::Ignored {
                 from: inc.from,
                 why: Ignore::Stray,
             }),
         }
+    }
+
+    /// A node parent must prove its key. An unauthenticated sender is not answered, nor may
+    /// it write one audit record per datagram: it is counted and summarised per source.
+    fn node_parent(&mut self, inc: &Incoming) -> Result<Option<IpAddr>, Admission> {
+        if !self.proves_key(inc) {
+            return Err(Admission::Ignored {
+                from: inc.from,
+                why: Ignore::UnprovenParent,
+            });
+        }
+        self.authenticated = true;
+        Ok(None)
     }
 
     /// Refused while this node cannot make its records durable.
@@ -250,24 +239,7 @@ impl Node {
         d: Denied,
         client_addr: Option<IpAddr>,
     ) -> Admission {
-        let signed = &inc.session;
-        let code = d.refusal.code();
-        let mut ev = self
-            .session_event(
-                EventKind::SessionDeny,
-                crate::audit::Outcome::Deny,
-                &d.hash,
-                d.body.as_ref(),
-                signed,
-            )
-            .reason(code, &d.text)
-            .principal_opt(d.principal.as_deref())
-            .policy(d.policy_file.as_deref(), d.policy_line);
-        ev = match client_addr {
-            Some(ip) => ev.client_addr(ip.to_string()),
-            None => ev.peer(inc.parent.as_str()),
-        };
-        let mut events = vec![ev];
+        let mut events = vec![self.session_deny_event(inc, &d, client_addr)];
         if let Some(b) = d.body.as_ref().filter(|b| b.push.is_some()) {
             let ev = self
                 .session_event(
@@ -275,9 +247,9 @@ impl Node {
                     crate::audit::Outcome::Deny,
                     &d.hash,
                     Some(b),
-                    signed,
+                    &inc.session,
                 )
-                .reason(code, &d.text);
+                .reason(d.refusal.code(), &d.text);
             events.push(ev);
         }
         Admission::Refused(Box::new(super::outcome::Refused {
@@ -287,6 +259,31 @@ impl Node {
             text: d.text,
             record: Record::Audited(events),
         }))
+    }
+
+    /// The `session.deny` record of a verified refusal: the code and text, the principal,
+    /// the deciding policy line, and the client's address (at the entry) or the parent.
+    fn session_deny_event(
+        &self,
+        inc: &Incoming,
+        d: &Denied,
+        client_addr: Option<IpAddr>,
+    ) -> AuditEvent {
+        let ev = self
+            .session_event(
+                EventKind::SessionDeny,
+                crate::audit::Outcome::Deny,
+                &d.hash,
+                d.body.as_ref(),
+                &inc.session,
+            )
+            .reason(d.refusal.code(), &d.text)
+            .principal_opt(d.principal.as_deref())
+            .policy(d.policy_file.as_deref(), d.policy_line);
+        match client_addr {
+            Some(ip) => ev.client_addr(ip.to_string()),
+            None => ev.peer(inc.parent.as_str()),
+        }
     }
 
     /// The shares, charged only now that the signature has verified: the session table's
@@ -345,6 +342,21 @@ impl Node {
             b.issued_at,
             b.expires_at,
         );
+        self.judge_replay(inc, body, seen)?;
+        let lines = self.replay.drain_journal();
+        self.out.push_back(Output::Journal(lines));
+        Ok(())
+    }
+
+    /// The replay cache's verdict: a new session authenticates its stream; one seen
+    /// before is answered with a Prune; a cache refusal is audited (`replay.reject`). From
+    /// a datagram client, both of the latter are junk.
+    fn judge_replay(
+        &mut self,
+        inc: &Incoming,
+        body: &SessionBody,
+        seen: Result<Seen, ReplayError>,
+    ) -> Result<(), Admission> {
         match seen {
             Ok(Seen::New) => self.authenticated = true,
             Ok(Seen::Again) if inc.udp_client => return Err(inc.junk()),
@@ -362,8 +374,6 @@ impl Node {
                 return Err(inc.refused(refusal, text, Record::Audited(vec![ev])));
             }
         }
-        let lines = self.replay.drain_journal();
-        self.out.push_back(Output::Journal(lines));
         Ok(())
     }
 
@@ -383,6 +393,31 @@ impl Node {
                 Err(inc.refused(r, text, Record::Audited(vec![ev])))
             }
             Handshake::NoChannel => Err(Admission::Dropped),
+        }
+    }
+}
+
+/// The client as parent: it must hold the session's client key; over a datagram (no
+/// stream) never for a push, whose blocks the client serves on its stream.
+fn client_parent(
+    inc: &Incoming,
+    from: Peer,
+    body: &SessionBody,
+) -> Result<Option<IpAddr>, Admission> {
+    match from {
+        Peer::Client(_, ip) => {
+            if inc.e_p != *body.client_eph {
+                let text = "first-hop key differs from the session's client_eph";
+                return Err(inc.refused_junk(Refusal::ParentAuth, text.into(), true));
+            }
+            Ok(Some(ip))
+        }
+        Peer::Addr(addr) => {
+            // Push sessions need the client's stream (it serves the file's blocks).
+            if inc.e_p != *body.client_eph || body.push.is_some() {
+                return Err(inc.junk());
+            }
+            Ok(Some(addr.ip()))
         }
     }
 }

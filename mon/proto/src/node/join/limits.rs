@@ -94,23 +94,29 @@ impl Node {
         m
     }
 
+    /// Makes room: forgets the finished session kept to answer stragglers that would be
+    /// forgotten first (a push's is dropped by the driver too).
+    fn evict_lingering(&mut self) {
+        let lingering = self
+            .sessions
+            .iter()
+            .filter_map(|(h, s)| s.forget_at.map(|f| (f, *h)))
+            .min();
+        if let Some((_, h)) = lingering {
+            if let Some(s) = self.sessions.remove(&h) {
+                if s.push.is_some() {
+                    self.out.push_back(Output::PushDrop { session: h });
+                }
+            }
+        }
+    }
+
     /// Why the session table has no room for one more session of `key_fp` in `slice`, if it
     /// has none. Finished sessions kept only to answer stragglers make room first.
     pub(super) fn table_refusal(&mut self, key_fp: &str, slice: &str) -> Option<(Refusal, String)> {
         const RETRY: &str = "a capacity limit, not the policy: retry in a few seconds";
         if self.sessions.len() >= self.cfg.max_sessions {
-            let lingering = self
-                .sessions
-                .iter()
-                .filter_map(|(h, s)| s.forget_at.map(|f| (f, *h)))
-                .min();
-            if let Some((_, h)) = lingering {
-                if let Some(s) = self.sessions.remove(&h) {
-                    if s.push.is_some() {
-                        self.out.push_back(Output::PushDrop { session: h });
-                    }
-                }
-            }
+            self.evict_lingering();
         }
         if self.sessions.len() >= self.cfg.max_sessions {
             let n = self.cfg.max_sessions;

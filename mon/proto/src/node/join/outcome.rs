@@ -203,21 +203,7 @@ impl Node {
     pub(super) fn accept(&mut self, now_ms: u64, mut a: Admitted) {
         self.counters.sessions_accepted += 1;
         let hash = a.verified.hash;
-        let mut ev = self
-            .session_event(
-                EventKind::SessionAccept,
-                Outcome::Allow,
-                &hash,
-                Some(&a.verified.body),
-                &a.signed,
-            )
-            .principal_opt(a.verified.principal.as_deref())
-            .policy(a.verified.policy_file.as_deref(), a.verified.policy_line);
-        if let Some(ip) = a.client_addr {
-            ev = ev.client_addr(ip.to_string());
-        } else if let Peer::Addr(addr) = a.from {
-            ev = ev.peer(addr.to_string());
-        }
+        let ev = self.accept_event(&a);
         self.audit(ev);
         self.out.push_back(Output::Send {
             to: a.from,
@@ -232,6 +218,27 @@ impl Node {
                 .map(|s| s.parent.name.clone())
                 .unwrap_or_default();
             self.push_add_parent(now_ms, hash, &name, from, k);
+        }
+    }
+
+    /// The `session.accept` record: the principal, the deciding policy line, and the
+    /// client's address (at the entry) or the parent's.
+    fn accept_event(&self, a: &Admitted) -> AuditEvent {
+        let v = &a.verified;
+        let ev = self
+            .session_event(
+                EventKind::SessionAccept,
+                Outcome::Allow,
+                &v.hash,
+                Some(&v.body),
+                &a.signed,
+            )
+            .principal_opt(v.principal.as_deref())
+            .policy(v.policy_file.as_deref(), v.policy_line);
+        match (a.client_addr, a.from) {
+            (Some(ip), _) => ev.client_addr(ip.to_string()),
+            (None, Peer::Addr(addr)) => ev.peer(addr.to_string()),
+            (None, Peer::Client(..)) => ev,
         }
     }
 

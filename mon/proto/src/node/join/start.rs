@@ -9,9 +9,10 @@ use super::super::session::push::state::{PushState, EXTRA_OFFER_DELAY_MS};
 use super::super::session::{ParentLink, Session};
 use super::super::Node;
 use super::outcome::Admitted;
+use crate::membership::MemberId;
 use crate::push::msg::expand_dest;
 use crate::push::Download;
-use crate::wire::session::{SessionBody, SessionHash};
+use crate::wire::session::{Manifest, SessionBody, SessionHash};
 
 impl Node {
     /// Starts an admitted session (its SessionOk is sent already).
@@ -24,18 +25,9 @@ impl Node {
         );
         let (mut s, child_budget_ms) = self.new_session(now_ms, a);
         if let Some(m) = &s.body.push {
-            let dest = expand_dest(&m.dest, &self.cfg.name).unwrap_or_default();
-            let seed = rand::RngCore::next_u64(&mut self.rng);
-            let cfg = crate::push::Config {
-                primary_first: self.cfg.push_primary_first,
-                ..crate::push::Config::for_block_size(m.block_size)
-            };
-            let Ok(dl) = Download::with_config(m, self.cfg.push_policy, cfg, seed, false) else {
+            let Some(ps) = self.push_state(now_ms, m, push_dir, allow_setid) else {
                 return;
             };
-            let mut ps = PushState::new(m.clone(), dest, dl, now_ms);
-            ps.push_dir = push_dir;
-            ps.allow_setid = allow_setid;
             s.push = Some(Box::new(ps));
         }
         let max_depth = match s.body.overlay.max_depth {
@@ -48,19 +40,34 @@ impl Node {
         self.sessions.insert(hash, s);
     }
 
+    /// A push session's state: its download (None when the manifest does not make one) and
+    /// the destination and grants it writes under.
+    fn push_state(
+        &mut self,
+        now_ms: u64,
+        m: &Manifest,
+        push_dir: Option<String>,
+        allow_setid: bool,
+    ) -> Option<PushState> {
+        let dest = expand_dest(&m.dest, &self.cfg.name).unwrap_or_default();
+        let seed = rand::RngCore::next_u64(&mut self.rng);
+        let cfg = crate::push::Config {
+            primary_first: self.cfg.push_primary_first,
+            ..crate::push::Config::for_block_size(m.block_size)
+        };
+        let dl = Download::with_config(m, self.cfg.push_policy, cfg, seed, false).ok()?;
+        let mut ps = PushState::new(m.clone(), dest, dl, now_ms);
+        ps.push_dir = push_dir;
+        ps.allow_setid = allow_setid;
+        Some(ps)
+    }
+
     /// The session's state, and the budget its children get.
     fn new_session(&self, now_ms: u64, a: Admitted) -> (Session, u32) {
         let v = a.verified;
         let body = Arc::new(v.body);
-        // The signed lifetime bounds everything the session does here (its operations get
-        // at most the time left until `finish_by`), whatever timeout the body asks for.
-        let lifetime_ms = u32::try_from(u64::from(body.max_lifetime_s) * 1000).unwrap_or(u32::MAX);
-        let budget = a.budget_ms.min(body.timeout_ms).min(lifetime_ms).max(100);
-        let (answer_in, child_budget_ms) = split_budget(budget, body.push.is_some());
-        let go_wait = self
-            .cfg
-            .go_wait_ms
-            .min(body.expires_at.saturating_sub(body.issued_at).max(1000));
+        let (answer_in, child_budget_ms) = session_budget(a.budget_ms, &body);
+        let go_wait = self.go_wait(&body);
         let s = Session {
             local: vec![None; body.ops.len()],
             body,
@@ -98,6 +105,14 @@ impl Node {
         (s, child_budget_ms)
     }
 
+    /// How long the session waits here for its Go: the configured wait, bounded by the
+    /// signed join window (at least 1 s).
+    fn go_wait(&self, body: &SessionBody) -> u64 {
+        self.cfg
+            .go_wait_ms
+            .min(body.expires_at.saturating_sub(body.issued_at).max(1000))
+    }
+
     /// The first child offers: the overlay's picks, or for a push the staircase (the first
     /// ring successor takes us as its first parent at once; the next ones get the session a
     /// little later, by when the chain has usually reached them, so they take us as an extra
@@ -111,7 +126,7 @@ impl Node {
         max_fanout: Option<u32>,
     ) {
         let (body, level): (Arc<SessionBody>, u16) = (s.body.clone(), s.level);
-        let Some(p) = s.push.as_mut() else {
+        if s.push.is_none() {
             let picks = self.pick_children(now_ms, &body, level, &s.parent.name, max_fanout);
             for m in picks {
                 if let Some(c) = self.offer(now_ms, hash, &s.signed, level, child_budget_ms, &m) {
@@ -119,22 +134,48 @@ impl Node {
                 }
             }
             return;
-        };
+        }
         let max_parents = usize::from(body.overlay.max_parents.max(1));
         let mut succ = self.push_successors(now_ms, hash, &s.parent.name, max_parents);
         if succ.is_empty() {
             succ = self.pick_children(now_ms, &body, level, &s.parent.name, max_fanout);
             succ.truncate(1);
         }
+        self.offer_staircase(now_ms, hash, s, child_budget_ms, succ);
+    }
+
+    /// A push's staircase over its successors `succ`: an offer to the first now, the next
+    /// ones deferred by [`EXTRA_OFFER_DELAY_MS`] each.
+    fn offer_staircase(
+        &mut self,
+        now_ms: u64,
+        hash: &SessionHash,
+        s: &mut Session,
+        child_budget_ms: u32,
+        succ: Vec<MemberId>,
+    ) {
         let mut it = succ.into_iter();
         if let Some(first) = it.next() {
+            let level = s.level;
             if let Some(c) = self.offer(now_ms, hash, &s.signed, level, child_budget_ms, &first) {
                 s.children.push(c);
             }
         }
+        let Some(p) = s.push.as_mut() else {
+            return;
+        };
         for (k, m) in it.enumerate() {
             p.deferred
                 .push((m, now_ms + EXTRA_OFFER_DELAY_MS * (k as u64 + 1)));
         }
     }
+}
+
+/// The time to answer in and the budget the children get, from what the parent gives us.
+/// The signed lifetime bounds everything the session does here (its operations get at most
+/// the time left until `finish_by`), whatever timeout the body asks for.
+fn session_budget(given_ms: u32, body: &SessionBody) -> (u64, u32) {
+    let lifetime_ms = u32::try_from(u64::from(body.max_lifetime_s) * 1000).unwrap_or(u32::MAX);
+    let budget = given_ms.min(body.timeout_ms).min(lifetime_ms).max(100);
+    split_budget(budget, body.push.is_some())
 }

@@ -5,7 +5,7 @@
 //! the windows round-robin, fresh blocks first ([`super::pick`]), then endgame and hedged
 //! duplicates (at most [`MAX_COPIES`] copies of one block in flight).
 
-use super::parents::Req;
+use super::parents::{Parent, Req};
 use super::{Download, DropReason, Event, ParentId, MAX_COPIES};
 
 impl Download {
@@ -78,26 +78,10 @@ impl Download {
         let mut expired: Vec<(ParentId, u32)> = Vec::new();
         let mut unresponsive = Vec::new();
         for p in &mut self.parents {
-            let before = expired.len();
-            let id = p.id;
-            p.out.retain(|r| {
-                if r.sent_ms.saturating_add(timeout) <= now_ms {
-                    expired.push((id, r.index));
-                    false
-                } else {
-                    true
-                }
-            });
-            let n = expired.len() - before;
-            if n > 0 {
-                for &(_, i) in expired.get(before..).unwrap_or(&[]) {
-                    p.expired.insert(i);
-                }
-                p.timeouts += n as u32;
-                p.strikes += 1;
-                if self.cfg.max_strikes.is_some_and(|m| p.strikes >= m) {
-                    unresponsive.push((p.id, p.timeouts));
-                }
+            if p.expire_requests(now_ms, timeout, &mut expired)
+                && self.cfg.max_strikes.is_some_and(|m| p.strikes >= m)
+            {
+                unresponsive.push((p.id, p.timeouts));
             }
         }
         self.totals.timeouts += expired.len() as u32;
@@ -150,5 +134,38 @@ impl Download {
             self.totals.hedges += 1;
         }
         Some(id)
+    }
+}
+
+impl Parent {
+    /// Takes the requests older than `timeout` off this parent, appending them to `expired`
+    /// and marking them expired here; if any, counts them and a strike. Returns whether any
+    /// request expired.
+    fn expire_requests(
+        &mut self,
+        now_ms: u64,
+        timeout: u64,
+        expired: &mut Vec<(ParentId, u32)>,
+    ) -> bool {
+        let before = expired.len();
+        let id = self.id;
+        self.out.retain(|r| {
+            if r.sent_ms.saturating_add(timeout) <= now_ms {
+                expired.push((id, r.index));
+                false
+            } else {
+                true
+            }
+        });
+        let n = expired.len() - before;
+        if n == 0 {
+            return false;
+        }
+        for &(_, i) in expired.get(before..).unwrap_or(&[]) {
+            self.expired.insert(i);
+        }
+        self.timeouts += n as u32;
+        self.strikes += 1;
+        true
     }
 }
