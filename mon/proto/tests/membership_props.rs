@@ -118,7 +118,7 @@ fn small_config() -> Config {
         max_transmit_queue: 4,
         max_seen: 6,
         kmv_k: 2,
-        ..fast_gossip()
+        ..Config::with_interval(1_000)
     }
 }
 
@@ -195,18 +195,5 @@ proptest! {
             let _ = m.size_estimate();
             prop_assert!(m.poll_timeout().is_some());
         }
-    }
-}
-
-/// The 1 s gossip profile these tests were written against (a Ping every second with 4
-/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
-fn fast_gossip() -> Config {
-    Config {
-        ping_interval_ms: 1_000,
-        entries_per_msg: 4,
-        aux_entries_per_msg: 2,
-        dead_after_ms: 15_000,
-        ping_timeout_ms: 5_000,
-        ..Config::default()
     }
 }

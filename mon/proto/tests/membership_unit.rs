@@ -62,7 +62,7 @@ fn drain(m: &mut Membership) -> Vec<(SocketAddr, GossipMsg)> {
 
 #[test]
 fn ping_is_answered_with_a_pong_carrying_the_nonce_and_sender_enters_view() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(1000, &id(2), ping(77, 5, vec![entry(3, 9, 100)]), &all);
     let out = drain(&mut m);
     assert_eq!(out.len(), 1);
@@ -92,7 +92,7 @@ fn ping_is_answered_with_a_pong_carrying_the_nonce_and_sender_enters_view() {
 
 #[test]
 fn join_address_is_pinged_while_view_is_empty_and_pong_reveals_identity_and_rtt() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     let seed_addr = id(2).addr;
     m.add_seed(seed_addr, 0);
     assert_eq!(m.poll_timeout(), Some(0));
@@ -119,7 +119,7 @@ fn join_address_is_pinged_while_view_is_empty_and_pong_reveals_identity_and_rtt(
 
 #[test]
 fn rtt_needs_matching_nonce_and_sender_and_is_smoothed() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(0, &id(2), ping(1, 5, vec![]), &all);
     drain(&mut m);
     m.handle_timeout(0);
@@ -163,7 +163,7 @@ fn rtt_needs_matching_nonce_and_sender_and_is_smoothed() {
 
 #[test]
 fn never_adds_itself() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(0, &id(2), ping(1, 5, vec![entry(1, 1 << 63, 0)]), &all);
     assert_eq!(names(&m, 0), ["node2"]);
     // A message claiming to come from ourselves is refused outright.
@@ -177,7 +177,7 @@ fn never_adds_itself() {
 
 #[test]
 fn untrusted_entries_and_senders_are_refused() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     let trust = |x: &MemberId| x.name != "node9" && x.key != [8; 32];
     let mut forged = id(4);
     forged.key = [8; 32]; // a trusted name with a key known_nodes does not list
@@ -216,7 +216,7 @@ fn untrusted_entries_and_senders_are_refused() {
 fn full_view_drops_oldest_first_and_refuses_older_newcomers() {
     let config = Config {
         view_size: 3,
-        ..fast_gossip()
+        ..Config::with_interval(1_000)
     };
     let mut m = node(config);
     let now = 10_000;
@@ -247,7 +247,7 @@ fn full_view_drops_oldest_first_and_refuses_older_newcomers() {
 
 #[test]
 fn dead_members_age_out_unless_a_younger_hint_arrives() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(5_000, &id(2), ping(1, 2, vec![entry(3, 3, 0)]), &all);
     m.handle(15_000, &id(2), ping(2, 2, vec![entry(3, 3, 11_000)]), &all);
     assert_eq!(
@@ -274,7 +274,7 @@ fn dead_members_age_out_unless_a_younger_hint_arrives() {
 
 #[test]
 fn restarted_node_replaces_its_old_identity() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(0, &id(2), ping(1, 2, vec![]), &all);
     let mut moved = id(2);
     moved.addr = SocketAddr::from(([127, 0, 0, 2], 9999));
@@ -289,7 +289,7 @@ fn restarted_node_replaces_its_old_identity() {
 fn received_entries_are_capped() {
     let config = Config {
         max_entries_in: 4,
-        ..fast_gossip()
+        ..Config::with_interval(1_000)
     };
     let mut m = node(config);
     let many: Vec<Entry> = (10..60).map(|i| entry(i, u64::from(i), 0)).collect();
@@ -300,7 +300,7 @@ fn received_entries_are_capped() {
 
 #[test]
 fn remove_forgets_a_member() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     m.handle(0, &id(2), ping(1, 2, vec![entry(3, 3, 0)]), &all);
     m.remove(&id(3));
     assert_eq!(names(&m, 0), ["node2"]);
@@ -310,7 +310,7 @@ fn remove_forgets_a_member() {
 
 #[test]
 fn sample_returns_distinct_members_and_honours_exclude() {
-    let mut m = node(fast_gossip());
+    let mut m = node(Config::with_interval(1_000));
     let entries: Vec<Entry> = (3..15).map(|i| entry(i, u64::from(i), 0)).collect();
     m.handle(0, &id(2), ping(1, 2, entries), &all);
     let s = m.sample(5, &|x: &MemberId| x.name == "node2");
@@ -327,7 +327,7 @@ fn sample_returns_distinct_members_and_honours_exclude() {
 fn local_neighbours_take_nearest_from_both_sides() {
     // We are node_id 1000; nodes 2..=9 have node ids 100·i: 2..=9 → 200..900 all smaller,
     // so the right side comes from nodes 11..=14 with ids 1100..1400.
-    let mut m = Membership::new(id(1), 1000, fast_gossip(), 7);
+    let mut m = Membership::new(id(1), 1000, Config::with_interval(1_000), 7);
     let mut ids: Vec<(u8, u64)> = (2..=9).map(|i| (i, 100 * u64::from(i))).collect();
     ids.extend((11..=14).map(|i| (i, 100 * u64::from(i))));
     // Contact each node and measure an RTT of 10·i ms (node 2 nearest on the left, node 11
@@ -408,18 +408,5 @@ fn default_fanout_grows_logarithmically() {
     for n in [1, 2, 10, 100, 1000, 100_000] {
         assert!(default_fanout(n) >= prev);
         prev = default_fanout(n);
-    }
-}
-
-/// The 1 s gossip profile these tests were written against (a Ping every second with 4
-/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
-fn fast_gossip() -> Config {
-    Config {
-        ping_interval_ms: 1_000,
-        entries_per_msg: 4,
-        aux_entries_per_msg: 2,
-        dead_after_ms: 15_000,
-        ping_timeout_ms: 5_000,
-        ..Config::default()
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mon_proto::membership::{Config, MemberId};
-use mon_sim::membership::{planar_latency, sim_id, SimNet};
+use mon_sim::membership::{fast_gossip, planar_latency, sim_id, SimNet};
 
 /// Nodes whose view holds `name` at the current virtual time.
 fn holders(net: &SimNet, name: &str) -> Vec<usize> {
@@ -321,18 +321,5 @@ fn low_bandwidth_config_converges_within_its_budget() {
         let succ = ring[(pos + 1) % n].1;
         let r = net.nodes[i].m.ring_neighbours(now);
         assert_eq!(r.successors[0].id, sim_id(succ), "successor of n{i}");
-    }
-}
-
-/// The 1 s gossip profile these tests were written against (a Ping every second with 4
-/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
-fn fast_gossip() -> Config {
-    Config {
-        ping_interval_ms: 1_000,
-        entries_per_msg: 4,
-        aux_entries_per_msg: 2,
-        dead_after_ms: 15_000,
-        ping_timeout_ms: 5_000,
-        ..Config::default()
     }
 }

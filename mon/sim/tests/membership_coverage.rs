@@ -16,7 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mon_proto::membership::{default_fanout, default_fanout_with_ring, Config};
-use mon_sim::membership::{planar_latency, SimNet};
+use mon_sim::membership::{fast_gossip, planar_latency, SimNet};
 
 struct Outcome {
     full: usize,
@@ -135,18 +135,5 @@ fn coverage_table() {
                 eprintln!("{line}   (full sessions of {count}: random|random+ring)");
             }
         }
-    }
-}
-
-/// The 1 s gossip profile these tests were written against (a Ping every second with 4
-/// entries and 2 hints, dead after 15 s); servers run [`Config::default`] (2.5 s gossip).
-fn fast_gossip() -> Config {
-    Config {
-        ping_interval_ms: 1_000,
-        entries_per_msg: 4,
-        aux_entries_per_msg: 2,
-        dead_after_ms: 15_000,
-        ping_timeout_ms: 5_000,
-        ..Config::default()
     }
 }
