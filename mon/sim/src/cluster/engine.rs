@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use rand_chacha::ChaCha8Rng;
 
+use super::push_io::PushFiles;
 use super::setup::{node_addr, CLIENT_IP};
 use super::world::{World, MAX_BACKLOG_US};
 use mon_proto::agg::Local;
@@ -29,8 +30,14 @@ const FROM_CLIENT: u32 = u32::MAX;
 enum Kind {
     /// A node starts and joins through the seeds.
     Start { node: u32 },
-    /// A packet arrives at node `to` from node `from` (or [`FROM_CLIENT`]).
-    Packet { to: u32, from: u32, bytes: Vec<u8> },
+    /// A packet arrives at node `to` from node `from` (or [`FROM_CLIENT`]); `stream`: on a
+    /// push stream (TCP, in order: never dropped for a full backlog).
+    Packet {
+        to: u32,
+        from: u32,
+        bytes: Vec<u8>,
+        stream: bool,
+    },
     /// A node's timer.
     Timer { node: u32 },
     /// A local operation finished.
@@ -167,6 +174,11 @@ pub(crate) struct Engine {
     tracking: bool,
     pub(crate) traffic: Traffic,
     value: fn(usize) -> f64,
+    /// The nodes' push files, in memory.
+    pub(crate) push_files: PushFiles,
+    /// Arrival time of the last packet on each push stream (from, to): a stream delivers in
+    /// order.
+    stream_at: HashMap<(u32, u32), u64>,
 }
 
 impl Engine {
@@ -198,6 +210,8 @@ impl Engine {
             tracking: false,
             traffic: Traffic::default(),
             value,
+            push_files: PushFiles::default(),
+            stream_at: HashMap::new(),
         }
     }
 
@@ -261,6 +275,7 @@ impl Engine {
                 to: entry as u32,
                 from: FROM_CLIENT,
                 bytes,
+                stream: false,
             },
         );
     }
@@ -313,7 +328,8 @@ impl Engine {
         }
         let h = self.hosts.get(i)?;
         // A node too far behind drops packets (its socket buffer is full).
-        if matches!(ev.kind, Kind::Packet { .. }) && h.busy_until > ev.at + MAX_BACKLOG_US {
+        let datagram = matches!(ev.kind, Kind::Packet { stream: false, .. });
+        if datagram && h.busy_until > ev.at + MAX_BACKLOG_US {
             self.traffic.dropped += 1;
             return None;
         }
@@ -366,9 +382,18 @@ impl Engine {
                 h.up = true;
                 h.node.join(&self.seeds, now_ms);
             }
-            Kind::Packet { from, bytes, .. } => {
+            Kind::Packet {
+                from,
+                bytes,
+                stream,
+                ..
+            } => {
                 self.traffic.count_delivered(&bytes);
-                h.node.handle_packet(now_ms, sender(from), &bytes);
+                if stream && from != FROM_CLIENT {
+                    h.node.handle_stream_packet(now_ms, sender(from), &bytes);
+                } else {
+                    h.node.handle_packet(now_ms, sender(from), &bytes);
+                }
             }
             Kind::Timer { .. } => {
                 self.traffic.timers += 1;
@@ -416,5 +441,6 @@ impl Engine {
 }
 
 mod output;
+mod push_out;
 #[cfg(test)]
 mod tests;

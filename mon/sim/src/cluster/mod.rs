@@ -15,6 +15,10 @@
 //!    client sends a session (`count`, `depth` and `avg load`) to a random live entry node
 //!    (not a straggler: the paper's client uses a nearby server) and waits for the result, `gap_ms` between sessions, cycling through the configurations
 //!    ([`Column`]) so that each sees the same conditions.
+//! 5. **Push** ([`run_push`], instead of 4): after the same boot, the client pushes one file
+//!    through mon-proto's sans-IO `PushSource` (`push_session`); the nodes' push streams cross
+//!    the simulated network in order and their files live in memory (`push_io`), so the run
+//!    tells what each node committed.
 //!
 //! Determinism: one event queue ordered by (virtual time, sequence number), every random choice
 //! from generators seeded by [`SimConfig::seed`], no clock, no OS randomness: same config →
@@ -26,7 +30,10 @@
 //! stand-ins so that 10,000 nodes fit in minutes; [`crypto_kind`] says which.
 
 mod engine;
+mod push_io;
+mod push_session;
 mod report;
+mod roles;
 mod session;
 pub mod setup;
 mod world;
@@ -37,6 +44,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
 
+pub use push_session::{run_push, PushRun, PUSH_DEST};
 pub use report::{count_cdf, percentile, RttSummary, SimReport, Spread};
 pub use session::{SessionRecord, RESOURCE};
 pub use world::Latency;
@@ -46,6 +54,7 @@ use mon_proto::membership::default_fanout_with_ring;
 use mon_proto::node::{Node, NodeConfig};
 use mon_proto::replay::ReplayCache;
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
+use roles::Roles;
 
 /// Unix ms the simulated clocks read at virtual time 0 (2025-06-15).
 pub const EPOCH_MS: u64 = 1_750_000_000_000;
@@ -161,22 +170,6 @@ fn check(cfg: &SimConfig) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Picks `count` distinct indices of `0..n` where `allowed` holds.
-fn pick(
-    rng: &mut ChaCha8Rng,
-    n: usize,
-    count: usize,
-    allowed: impl Fn(usize) -> bool,
-) -> Vec<bool> {
-    let mut idx: Vec<usize> = (0..n).filter(|&i| allowed(i)).collect();
-    idx.shuffle(rng);
-    let mut out = vec![false; n];
-    for &i in idx.iter().take(count) {
-        out[i] = true;
-    }
-    out
-}
-
 /// The independent random streams of one run, all derived from [`SimConfig::seed`] (in a
 /// fixed order: changing it changes every figure).
 struct Rngs {
@@ -210,53 +203,6 @@ impl Rngs {
             session,
             key: ChaCha20Rng::from_seed(key_seed),
             client: ChaCha20Rng::from_seed(client_seed),
-        }
-    }
-}
-
-/// Which nodes die before the first session and which are slow.
-struct Roles {
-    dead: Vec<bool>,
-    slow: Vec<bool>,
-    live: Vec<bool>,
-    n_dead: usize,
-    n_slow: usize,
-}
-
-impl Roles {
-    fn assign(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Roles {
-        let n = cfg.nodes;
-        let n_dead = (cfg.dead * n as f64).round() as usize;
-        let n_slow = (cfg.stragglers * n as f64).round() as usize;
-        let dead = pick(rng, n, n_dead, |_| true);
-        let slow = pick(rng, n, n_slow, |i| !dead[i]);
-        let live = dead.iter().map(|d| !d).collect();
-        Roles {
-            dead,
-            slow,
-            live,
-            n_dead,
-            n_slow,
-        }
-    }
-
-    fn live_count(&self) -> usize {
-        self.live.len() - self.n_dead
-    }
-
-    /// The nodes a client may enter through: live and, when there are any, not slow (the
-    /// paper's "nearby MON server").
-    fn entries(&self) -> Vec<usize> {
-        let live_idx: Vec<usize> = (0..self.live.len()).filter(|&i| self.live[i]).collect();
-        let fast: Vec<usize> = live_idx
-            .iter()
-            .copied()
-            .filter(|&i| !self.slow[i])
-            .collect();
-        if fast.is_empty() {
-            live_idx
-        } else {
-            fast
         }
     }
 }
@@ -408,8 +354,18 @@ fn run_one_session(
     Ok(rec)
 }
 
-/// Runs the simulation; `progress` hears what is going on (for a progress line).
-pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimReport>, SimError> {
+/// A deployment booted for sessions: every node started and settled, the dead ones stopped.
+struct Booted {
+    engine: Engine,
+    dep: setup::Deployment,
+    roles: Roles,
+    rngs: Rngs,
+    rtt: RttSummary,
+}
+
+/// Checks `cfg`, makes the deployment, its world and nodes, runs the membership for
+/// `settle_ms` and stops the dead nodes (the random streams are used in a fixed order).
+fn boot(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Booted, SimError> {
     check(cfg)?;
     let n = cfg.nodes;
     let mut rngs = Rngs::new(cfg.seed);
@@ -424,6 +380,25 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimRep
     let mut engine = Engine::new(nodes, world, EPOCH_MS, net_rng, cfg.loss, resource_value);
     settle(&mut engine, cfg, &mut rngs.node, progress);
     kill_dead(&mut engine, &roles.dead);
+    Ok(Booted {
+        engine,
+        dep,
+        roles,
+        rngs,
+        rtt,
+    })
+}
+
+/// Runs the simulation; `progress` hears what is going on (for a progress line).
+pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(&str)) -> Result<Vec<SimReport>, SimError> {
+    let Booted {
+        mut engine,
+        dep,
+        roles,
+        mut rngs,
+        rtt,
+    } = boot(cfg, progress)?;
+    let n = cfg.nodes;
     let (adaptive, size_estimate) = fanout_spreads(&engine, &roles.live);
 
     let plan = SessionPlan {

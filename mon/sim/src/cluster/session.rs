@@ -18,8 +18,12 @@ use super::setup::{node_addr, node_name, Deployment, SLICE};
 use super::SessionPlan;
 use mon_proto::agg::{Answer, Coverage, Query};
 use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
+use mon_proto::timing::SessionTiming;
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
-use mon_proto::wire::session::OverlaySpec;
+use mon_proto::wire::session::{Manifest, OverlaySpec};
+
+/// The targets of every simulated session: every node.
+pub(super) const ALL_TARGETS: &str = "*";
 
 /// The resource every simulated session averages (its value on node `i` is
 /// [`super::resource_value`]).
@@ -76,17 +80,22 @@ fn session_ops() -> Vec<Query> {
     ]
 }
 
-/// The request `mon count` would send for `ops` over `overlay` with the client's timeout.
-fn session_request(ops: Vec<Query>, overlay: OverlaySpec, timeout_ms: u32) -> SessionRequest {
-    let timing = mon_proto::timing::SessionTiming::query(timeout_ms);
+/// The request `mon count` (or, with a manifest, `mon push`) would send for `ops` over
+/// `overlay` with `timing`.
+pub(super) fn session_request(
+    ops: Vec<Query>,
+    push: Option<Manifest>,
+    overlay: OverlaySpec,
+    timing: &SessionTiming,
+) -> SessionRequest {
     SessionRequest {
         slice: SLICE.to_string(),
         principal: None,
         ops,
-        push: None,
-        targets: vec!["*".to_string()],
+        push,
+        targets: vec![ALL_TARGETS.to_string()],
         overlay,
-        timeout_ms,
+        timeout_ms: timing.timeout_ms,
         max_lifetime_s: timing.max_lifetime_s,
         join_window_ms: timing.join_window_ms,
     }
@@ -104,7 +113,12 @@ pub(super) fn run_session(
 ) -> SessionRecord {
     let (dep, live, timeout_ms) = (plan.dep, plan.live, plan.cfg.timeout_ms);
     let ops = session_ops();
-    let req = session_request(ops.clone(), overlay, timeout_ms);
+    let req = session_request(
+        ops.clone(),
+        None,
+        overlay,
+        &SessionTiming::query(timeout_ms),
+    );
     let live_count = live.iter().filter(|l| **l).count().max(1);
     let mut rec = SessionRecord::empty(index, entry, live_count);
     let t0 = engine.now_us();
@@ -193,7 +207,7 @@ fn drive_client(
 
 /// Steps the engine until the entry node sends the client a packet that decodes (it is
 /// returned), or nothing is left to do by `deadline` (virtual µs).
-fn next_client_packet(engine: &mut Engine, deadline: u64) -> Option<Packet> {
+pub(super) fn next_client_packet(engine: &mut Engine, deadline: u64) -> Option<Packet> {
     loop {
         let bytes = match engine.step(deadline) {
             Step::Busy => continue,

@@ -23,6 +23,8 @@ use mon_proto::roster::Roster;
 pub const SLICE: &str = "sim";
 /// The port every simulated node listens on.
 pub const PORT: u16 = 7460;
+/// The directory the slice's policy lets the user push into (`push-dirs`).
+pub const PUSH_DIR: &str = "/srv/sim";
 /// The simulated client's address.
 pub const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 
@@ -103,12 +105,14 @@ fn user_key(rng: &mut ChaCha20Rng) -> Result<(Box<dyn Signer>, String), SimError
     Ok((signer, public))
 }
 
-/// The slice's policy: the user key `public` may sign every MON namespace.
+/// The slice's policy: the user key `public` may sign every MON namespace, and push beneath
+/// [`PUSH_DIR`].
 fn slice_policy(public: &str) -> Result<SlicePolicy, SimError> {
     let signers = format!("sim-user namespaces=\"mon-*@mon\" {public}\n");
+    let mon_policy = format!("sim-user push-dirs=\"{PUSH_DIR}\"\n");
     let sources = PolicySources {
         allowed_signers: (Path::new("sim/allowed_signers"), signers.as_bytes()),
-        mon_policy: None,
+        mon_policy: Some((Path::new("sim/mon_policy"), mon_policy.as_bytes())),
         revoked_keys: None,
     };
     let (policy, _warnings) = SlicePolicy::from_sources(&sources)

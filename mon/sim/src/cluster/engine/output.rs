@@ -1,7 +1,8 @@
 //! Acting on a node's outputs ([`Engine::flush`]): packets to other nodes cross the
 //! simulated network (lost, or delayed by the link's latency), packets to the client go over
 //! the entry node's link, local evaluations come back after a service time, audit records of
-//! session accepts are counted; push I/O never comes up (the simulator runs query sessions).
+//! session accepts are counted; push streams and push file operations are carried out by
+//! `push_out` (in memory).
 //! Everything a node outputs while handling one event leaves when its service time is over.
 
 use std::net::SocketAddr;
@@ -43,13 +44,14 @@ impl Engine {
                     }
                 }
                 Output::Journal(_) | Output::CloseClient(_) => {}
-                // The simulator runs query sessions only; push I/O never comes up.
-                Output::SendStream { .. }
-                | Output::PushLand { .. }
+                Output::SendStream { to, bytes, sent } => {
+                    self.send_stream(i, to, bytes, sent, (handled_at, depart));
+                }
+                o @ (Output::PushLand { .. }
                 | Output::PushWrite { .. }
                 | Output::PushRead { .. }
                 | Output::PushCommit { .. }
-                | Output::PushDrop { .. } => {}
+                | Output::PushDrop { .. }) => self.push_file_op(i, o, handled_at),
                 Output::Run(req) => self.run_local(i, req, depart),
             }
         }
@@ -77,6 +79,7 @@ impl Engine {
             to: j as u32,
             from: i as u32,
             bytes,
+            stream: false,
         };
         self.push(depart + lat, kind);
     }
