@@ -60,7 +60,7 @@ impl Node {
             ParentMsg::Done => {}
             ParentMsg::Violation(v) => self.push_drop_parent(now_ms, hash, id, "protocol", &v),
             ParentMsg::Adopt => self.push_on_adopt(now_ms, hash, id),
-            ParentMsg::Leave => self.push_parent_left(hash, id),
+            ParentMsg::Leave => s.push_parent_left(id),
         }
     }
 
