@@ -122,10 +122,15 @@ impl Node {
         let l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
         s.push_add_parent(now_ms, hash, l, &mut cx);
     }
+}
 
-    /// The client of a push session whose entry we are went away.
-    pub(in crate::node) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
-        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
+impl Session {
+    /// The client of this session (we are its entry) went away: the session finishes now,
+    /// and a push leaves the client's links (the node pumps the push next).
+    pub(in crate::node) fn client_closed(&mut self, now_ms: u64) {
+        self.client_gone = true;
+        self.finish_by = self.finish_by.min(now_ms);
+        if let Some(p) = self.push.as_mut() {
             for (i, l) in p.parents.iter_mut().enumerate() {
                 if l.alive && matches!(l.peer, Peer::Client(..)) {
                     l.alive = false;
@@ -133,11 +138,8 @@ impl Node {
                 }
             }
         }
-        self.push_pump(now_ms, hash);
     }
-}
 
-impl Session {
     /// The first parent's go arrived: create the landing.
     pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
         let Some(p) = self.push.as_mut() else {
