@@ -208,10 +208,7 @@ impl Session {
         let Some(p) = self.push.as_mut() else {
             return;
         };
-        let kept = p
-            .parents
-            .iter()
-            .any(|l| l.alive && !l.data && l.name == result_parent);
+        let kept = p.result_parent_kept(result_parent);
         let Some(l) = p.parents.get_mut(id as usize) else {
             return;
         };

@@ -1,6 +1,13 @@
 //! The push data plane inside a node: channel-1 link traffic, the download and the serve
 //! queue, file I/O requests to the driver, and the node's done/failed report (see
 //! docs/protocol.md, "Push").
+//!
+//! Each event (a driver's report, a frame, a timer) enters as a `Node` method that looks the
+//! session up once ([`Node::session_cx`]) and hands the `Ctx` to `Session`/`PushState`
+//! methods; what needs the node itself (offering the session to a new child, a go that
+//! starts the push, finishing the result, the next pump) runs after them, in the order the
+//! original event would have done it. Audit records go to the output before the actions
+//! they guard.
 
 use std::collections::VecDeque;
 
