@@ -64,20 +64,6 @@ impl Node {
         }
         ev
     }
-
-    /// A record about session `hash`: its slice, signing key, session id and principal
-    /// (none of them when the node no longer has the session).
-    pub(super) fn session_audit(
-        &self,
-        hash: &SessionHash,
-        kind: EventKind,
-        outcome: Outcome,
-    ) -> AuditEvent {
-        match self.sessions.get(hash) {
-            Some(s) => s.audit_event(kind, outcome),
-            None => AuditEvent::new(kind).result(outcome),
-        }
-    }
 }
 
 impl Session {

@@ -331,10 +331,9 @@ impl Node {
             .collect();
         for h in gone {
             if let Some(s) = self.sessions.get_mut(&h) {
-                s.client_gone = true;
-                s.finish_by = s.finish_by.min(now_ms);
+                s.client_closed(now_ms);
             }
-            self.push_client_gone(now_ms, h);
+            self.push_pump(now_ms, h);
         }
     }
 

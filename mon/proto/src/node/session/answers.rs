@@ -7,6 +7,7 @@ use mon_keys::frame::{Opener, Sealer};
 use mon_keys::hop::{ChildHello, LinkKeys};
 use mon_keys::nodekey::verify_node_sig;
 
+use super::push::state::PLink;
 use super::{sealed, Child, ChildState, Ctx, Session};
 use crate::node::join::{deny_signed_data, prune_signed_data};
 use crate::node::{Counters, Node, Output, Peer};
@@ -46,7 +47,8 @@ impl Node {
             return;
         };
         if let Some((name, addr, k, primary)) = push_link {
-            self.push_add_child(now_ms, hash, &name, Peer::Addr(addr), k, primary);
+            let l = PLink::new(name, Peer::Addr(addr), k.0, k.1, now_ms);
+            s.push_add_child(now_ms, hash, l, primary, &mut cx);
             self.push_pump(now_ms, hash);
         }
         self.try_finish(now_ms, hash);

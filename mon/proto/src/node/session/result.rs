@@ -126,7 +126,7 @@ impl Node {
             Go::Ignored => return,
             // A push session's one operation (count) is this node's landing of the file.
             Go::Push => {
-                self.push_start(now_ms, hash);
+                s.push_start(now_ms, hash, &mut cx);
                 return;
             }
             Go::Started => {}

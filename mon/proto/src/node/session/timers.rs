@@ -39,7 +39,7 @@ impl Node {
                 }
                 Tick::Resend(resend) => resend,
             };
-            if self.sessions.get(&h).is_some_and(|s| s.push.is_some()) {
+            if s.push.is_some() {
                 self.push_timers(now_ms, h);
             }
             for (to, bytes) in resend {

@@ -6,6 +6,7 @@
 //! only once the condition is known, so a node that does not land creates nothing at DEST
 //! (its blocks go to an anonymous relay file).
 
+use super::super::{Ctx, Session};
 use super::state::{Cond, Land};
 use crate::agg::{Local, Query};
 use crate::node::{Node, Output, RunRequest};
@@ -39,17 +40,36 @@ pub(in crate::node) fn finish(targeted: bool, cond: &Cond) -> Finish {
 }
 
 impl Node {
+    /// The condition's resource was read (or could not be).
+    pub(in crate::node) fn push_cond_result(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        local: Local,
+    ) {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        if s.push_cond_result(hash, local, &mut cx) {
+            self.push_pump(now_ms, hash);
+        }
+    }
+}
+
+impl Session {
     /// The push starts on this node: if the manifest has a condition and the node is
     /// targeted, ask the driver to read the resource (true: the file is created when the
     /// result comes, see [`Node::push_cond_result`]).
-    pub(in crate::node) fn push_cond_start(&mut self, now_ms: u64, hash: SessionHash) -> bool {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return false;
-        };
-        let targeted = s.targeted;
-        let timeout_ms = s.finish_by.saturating_sub(now_ms);
-        let run_as = s.run_as.clone();
-        let Some(p) = s.push.as_mut() else {
+    pub(super) fn push_cond_start(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let targeted = self.targeted;
+        let timeout_ms = self.finish_by.saturating_sub(now_ms);
+        let run_as = self.run_as.clone();
+        let Some(p) = self.push.as_mut() else {
             return false;
         };
         let Some(w) = p.manifest.cond.clone() else {
@@ -59,7 +79,7 @@ impl Node {
             return false;
         }
         p.cond = Cond::Pending;
-        self.out.push_back(Output::Run(RunRequest {
+        cx.out.push_back(Output::Run(RunRequest {
             session: hash,
             index: PUSH_COND_INDEX,
             query: Query::Filter {
@@ -74,21 +94,18 @@ impl Node {
         true
     }
 
-    /// The condition's resource was read (or could not be).
-    pub(in crate::node) fn push_cond_result(
-        &mut self,
-        now_ms: u64,
-        hash: SessionHash,
-        local: Local,
-    ) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
-            return;
+    /// The condition's resource was read (or could not be): the condition is decided and,
+    /// if the landing waited for it, the file is asked for. Returns whether it counted (the
+    /// node then pumps the push).
+    fn push_cond_result(&mut self, hash: SessionHash, local: Local, cx: &mut Ctx<'_>) -> bool {
+        let Some(p) = self.push.as_mut() else {
+            return false;
         };
         let Some(w) = p.manifest.cond.as_ref() else {
-            return;
+            return false;
         };
         if p.cond != Cond::Pending {
-            return;
+            return false;
         }
         p.cond = match local {
             Local::Value(v) if v.is_finite() && w.matches(v) => Cond::Match,
@@ -98,9 +115,9 @@ impl Node {
             other => Cond::Failed(format!("unexpected result {other:?}")),
         };
         if p.land == Land::Creating {
-            self.push_create(hash);
+            self.push_create(hash, cx);
         }
-        self.push_pump(now_ms, hash);
+        true
     }
 }
 

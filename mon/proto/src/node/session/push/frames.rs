@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::super::{ChildState, Session};
+use super::super::{ChildState, Ctx, Session};
 use super::state::{Land, PushState};
 use crate::audit::{EventKind, Outcome};
 use crate::node::{Node, Output};
@@ -22,95 +22,134 @@ impl Node {
         sender: &str,
         frame: &[u8],
     ) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
+        };
+        match s.push_frame(now_ms, hash, sender, frame, &mut cx) {
+            PushFrame::Dropped => {}
+            PushFrame::Opened => self.authenticated = true,
+            PushFrame::Handled { adopt } => {
+                self.authenticated = true;
+                if let Some(id) = adopt {
+                    self.push_on_adopt(now_ms, hash, id);
+                }
+                self.push_pump(now_ms, hash);
+                // A child's Finished may release our result.
+                self.try_finish(now_ms, hash);
+            }
+        }
+    }
+}
+
+/// What a channel-1 frame came to.
+enum PushFrame {
+    /// It did not open (or the session has no push part).
+    Dropped,
+    /// It opened (its sender is authenticated) but says nothing to act on.
+    Opened,
+    /// Its message was handled; `adopt`: the parent link that asks for adoption (the node
+    /// offers it the session). The push is pumped next.
+    Handled { adopt: Option<u32> },
+}
+
+impl Session {
+    /// Opens a channel-1 frame from `sender` and hands its message to the parent or child
+    /// link it came on.
+    fn push_frame(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        sender: &str,
+        frame: &[u8],
+        cx: &mut Ctx<'_>,
+    ) -> PushFrame {
+        let Some(p) = self.push.as_mut() else {
+            return PushFrame::Dropped;
         };
         let Some((from_parent, i, plain)) = p.open_frame(now_ms, sender, frame) else {
-            self.counters.frames_rejected += 1;
-            return;
+            cx.counters.frames_rejected += 1;
+            return PushFrame::Dropped;
         };
-        self.authenticated = true;
         let Ok(msg) = PushMsg::from_bytes(&plain) else {
-            self.counters.frames_rejected += 1;
-            return;
+            cx.counters.frames_rejected += 1;
+            return PushFrame::Opened;
         };
         // A dropped parent kept for keepalives only: nothing else it says matters.
         if from_parent && p.parents.get(i).is_some_and(|l| !l.data) {
-            return;
+            return PushFrame::Opened;
         }
         let id = i as u32;
-        if from_parent {
-            self.on_parent_msg(now_ms, hash, id, msg);
+        let adopt = if from_parent {
+            self.on_parent_push_msg(now_ms, hash, id, msg, cx)
         } else {
-            self.on_child_msg(hash, id, msg);
-        }
-        self.push_pump(now_ms, hash);
-        // A child's Finished may release our result.
-        self.try_finish(now_ms, hash);
-    }
-
-    fn on_parent_msg(&mut self, now_ms: u64, hash: SessionHash, id: u32, msg: PushMsg) {
-        let Some((s, cx)) = self.session_cx(&hash) else {
-            return;
+            self.on_child_push_msg(id, msg, cx);
+            false
         };
-        let Some(p) = s.push.as_mut() else {
-            return;
-        };
-        match p.parent_msg(now_ms, hash, id, msg, cx.out) {
-            ParentMsg::Done => {}
-            ParentMsg::Violation(v) => self.push_drop_parent(now_ms, hash, id, "protocol", &v),
-            ParentMsg::Adopt => self.push_on_adopt(now_ms, hash, id),
-            ParentMsg::Leave => self.push_parent_left(hash, id),
+        PushFrame::Handled {
+            adopt: adopt.then_some(id),
         }
     }
 
-    fn push_drop_parent(
+    /// A message from parent link `id`. Returns whether it asks for adoption.
+    fn on_parent_push_msg(
         &mut self,
         now_ms: u64,
         hash: SessionHash,
         id: u32,
-        code: &str,
+        msg: PushMsg,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let Some(p) = self.push.as_mut() else {
+            return false;
+        };
+        match p.parent_msg(now_ms, hash, id, msg, cx.out) {
+            ParentMsg::Done => {}
+            ParentMsg::Violation(v) => self.drop_push_parent(now_ms, hash, id, &v, cx),
+            ParentMsg::Adopt => return true,
+            ParentMsg::Leave => self.push_parent_left(id),
+        }
+        false
+    }
+
+    /// Parent link `id` broke the protocol (`text`): it is told we want nothing more, leaves
+    /// the download, and is audited (`push.deny`, code `protocol`).
+    fn drop_push_parent(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        id: u32,
         text: &str,
+        cx: &mut Ctx<'_>,
     ) {
-        let me = self.cfg.name.clone();
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some(p) = self.push.as_mut() else {
             return;
         };
         let Some(l) = p.parents.get_mut(id as usize) else {
             return;
         };
         // "Nothing more from you": it must not hold its result waiting for us.
-        super::send_on(
-            &mut self.out,
-            &me,
-            hash,
-            l,
-            &PushMsg::Finished,
-            now_ms,
-            false,
-        );
+        let finished = PushMsg::Finished;
+        super::send_on(cx.out, &cx.cfg.name, hash, l, &finished, now_ms, false);
         l.alive = false;
         let name = l.name.clone();
         p.dl.remove_parent(id);
         let ev = self
-            .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+            .audit_event(EventKind::PushDeny, Outcome::Deny)
             .peer(name)
-            .reason(code, text);
-        self.audit(ev);
+            .reason("protocol", text);
+        cx.out.push_back(Output::Audit(Box::new(ev)));
     }
 
-    fn on_child_msg(&mut self, hash: SessionHash, id: u32, msg: PushMsg) {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let Some((name, code, text)) = s.child_push_msg(id, msg) else {
+    /// A message from child link `id`; a protocol violation is audited (`push.deny`).
+    fn on_child_push_msg(&mut self, id: u32, msg: PushMsg, cx: &mut Ctx<'_>) {
+        let Some((name, code, text)) = self.child_push_msg(id, msg) else {
             return;
         };
         let ev = self
-            .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
+            .audit_event(EventKind::PushDeny, Outcome::Deny)
             .peer(name)
             .reason(code, text);
-        self.audit(ev);
+        cx.out.push_back(Output::Audit(Box::new(ev)));
     }
 }
 

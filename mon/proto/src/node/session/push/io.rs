@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use super::super::{Ctx, Session};
 use super::state::{Land, PushState};
 use super::{send_on, PushIoError};
 use crate::agg::Local;
@@ -14,7 +15,10 @@ use crate::wire::session::SessionHash;
 impl Node {
     /// The driver created (or failed to create) the temporary file.
     pub fn push_landed(&mut self, now_ms: u64, hash: SessionHash, r: Result<(), PushIoError>) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        let Some(p) = s.push.as_mut() else {
             return;
         };
         if p.land != Land::Creating {
@@ -26,7 +30,11 @@ impl Node {
                 p.land = Land::Ready;
                 self.push_pump(now_ms, hash);
             }
-            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+            Err(e) => {
+                if s.push_fail(now_ms, hash, &e.code, &e.text, &mut cx) {
+                    self.try_finish(now_ms, hash);
+                }
+            }
         }
     }
 
@@ -38,7 +46,10 @@ impl Node {
         index: u32,
         r: Result<(), PushIoError>,
     ) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        let Some(p) = s.push.as_mut() else {
             return;
         };
         if p.land != Land::Ready {
@@ -49,7 +60,11 @@ impl Node {
                 p.dl.stored(index);
                 self.push_pump(now_ms, hash);
             }
-            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+            Err(e) => {
+                if s.push_fail(now_ms, hash, &e.code, &e.text, &mut cx) {
+                    self.try_finish(now_ms, hash);
+                }
+            }
         }
     }
 
@@ -82,16 +97,16 @@ impl Node {
                     }
                     b
                 };
-                let (me, out) = (cx.cfg.name.as_str(), cx.out);
+                let (me, out) = (cx.cfg.name.as_str(), &mut *cx.out);
                 p.serve_block(now_ms, hash, child, index, b, me, out)
             }
             Ok(_) | Err(_) => None,
         };
         if let Some(name) = first {
-            let ev = self
-                .session_audit(&hash, EventKind::PushServe, Outcome::Allow)
+            let ev = s
+                .audit_event(EventKind::PushServe, Outcome::Allow)
                 .peer(name);
-            self.audit(ev);
+            cx.out.push_back(Output::Audit(Box::new(ev)));
         }
         self.push_pump(now_ms, hash);
     }
@@ -106,28 +121,44 @@ impl Node {
 
     /// The driver committed the file (or could not).
     pub fn push_committed(&mut self, now_ms: u64, hash: SessionHash, r: Result<(), PushIoError>) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        if p.land != Land::Committing {
+        if s.push.as_ref().is_none_or(|p| p.land != Land::Committing) {
             return;
         }
         match r {
             Ok(()) => {
-                p.land = Land::Done;
-                let bytes = p.manifest.size;
-                let dest = p.dest.clone();
-                let ms = now_ms.saturating_sub(p.started_ms);
-                let ev = self
-                    .session_audit(&hash, EventKind::PushDone, Outcome::Ok)
-                    .op(format!("push {dest}"))
-                    .count(bytes)
-                    .duration_ms(ms);
-                self.audit(ev);
-                self.push_local(now_ms, hash, Local::Present);
+                s.push_done(now_ms, hash, &mut cx);
+                self.try_finish(now_ms, hash);
             }
-            Err(e) => self.push_fail(now_ms, hash, &e.code, &e.text),
+            Err(e) => {
+                if s.push_fail(now_ms, hash, &e.code, &e.text, &mut cx) {
+                    self.try_finish(now_ms, hash);
+                }
+            }
         }
+    }
+}
+
+impl Session {
+    /// The file is committed at DEST: the landing is done, audited (`push.done`) before the
+    /// local result goes in.
+    fn push_done(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
+        let Some(p) = self.push.as_mut() else {
+            return;
+        };
+        p.land = Land::Done;
+        let bytes = p.manifest.size;
+        let dest = p.dest.clone();
+        let ms = now_ms.saturating_sub(p.started_ms);
+        let ev = self
+            .audit_event(EventKind::PushDone, Outcome::Ok)
+            .op(format!("push {dest}"))
+            .count(bytes)
+            .duration_ms(ms);
+        cx.out.push_back(Output::Audit(Box::new(ev)));
+        self.push_local(now_ms, hash, Local::Present, cx);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Push link liveness: keepalives, silent links, links to nodes known to be down, a node's
 //! own stalls, orphans (every parent gone) asking their children for adoption.
 
-use super::super::ChildState;
+use super::super::{ChildState, Ctx, Session};
 use super::send_on;
 use std::collections::VecDeque;
 
@@ -14,43 +14,112 @@ use crate::wire::session::{SessionHash, SignedSession};
 impl Node {
     /// Keepalives, silent links, deferred extra offers, scheduler timeouts.
     pub(in crate::node) fn push_timers(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some((s, cx)) = self.session_cx(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let signed = s.signed.clone();
-        let level = s.level;
-        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        let terms = s.offer_terms(now_ms);
         let Some(p) = s.push.as_mut() else {
             return;
         };
         let offers = p.tick(now_ms, hash, &cx.cfg.name, cx.out);
-        self.push_report_progress(now_ms, hash);
-        self.push_lose_links(
+        s.report_push_progress(now_ms, hash, &mut cx);
+        s.lose_push_links(
             now_ms,
-            hash,
             |l| now_ms >= l.heard + LINK_SILENT_MS,
             "push link silent (node down or overloaded?)",
         );
         for m in offers {
-            self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
+            self.push_offer_child(now_ms, hash, &terms, &m);
         }
         self.push_pump(now_ms, hash);
+    }
+
+    /// The driver could not reach the node at `addr` on its push stream (connection refused
+    /// or reset, also after a reconnect): every push link to it is lost at once, without
+    /// waiting for [`LINK_SILENT_MS`] of silence.
+    pub fn push_peer_down(&mut self, now_ms: u64, addr: std::net::SocketAddr) {
+        let hashes: Vec<SessionHash> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.push.is_some())
+            .map(|(h, _)| *h)
+            .collect();
+        for h in hashes {
+            if let Some(s) = self.sessions.get_mut(&h) {
+                s.lose_push_links(
+                    now_ms,
+                    |l| l.peer == Peer::Addr(addr),
+                    "push stream to it closed (node down?)",
+                );
+            }
+            self.push_pump(now_ms, h);
+            self.try_finish(now_ms, h);
+        }
+    }
+
+    /// An extra parent's go came while the first parent's link is gone: it may take over
+    /// (see [`Session::idle_takeover`]) and its go starts the push.
+    pub(in crate::node) fn push_idle_takeover(&mut self, now_ms: u64, hash: SessionHash) {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        if s.idle_takeover(now_ms, hash, &mut cx) {
+            self.on_go(now_ms, hash);
+        }
+    }
+
+    /// Parent link `id` asked for adoption: offer it the session, so that we become one of
+    /// its (extra) parents.
+    pub(in crate::node) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
+        let Some(s) = self.sessions.get(&hash) else {
+            return;
+        };
+        let terms = s.offer_terms(now_ms);
+        let Some((name, addr)) = s.adopter(id) else {
+            return;
+        };
+        let Some(key) = self.node_key_for(&name, addr.ip()) else {
+            return;
+        };
+        let m = MemberId { name, addr, key };
+        self.push_offer_child(now_ms, hash, &terms, &m);
+    }
+
+    /// Offers the session to `m` as a push child (a deferred extra offer, or an adoption),
+    /// with a second less than our budget.
+    fn push_offer_child(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        terms: &OfferTerms,
+        m: &MemberId,
+    ) {
+        let (signed, level, budget) = terms;
+        let child_budget = budget.saturating_sub(1000);
+        if let Some(c) = self.offer(now_ms, &hash, signed, *level, child_budget, m) {
+            if let Some(s) = self.sessions.get_mut(&hash) {
+                s.children.push(c);
+            }
+        }
+    }
+}
+
+/// What an offer of the session to a push child is made of: the signed session, our level
+/// and our budget (ms left until we finish).
+type OfferTerms = (SignedSession, u16, u32);
+
+impl Session {
+    /// The terms of an offer made now (see [`OfferTerms`]).
+    fn offer_terms(&self, now_ms: u64) -> OfferTerms {
+        let budget = u32::try_from(self.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
+        (self.signed.clone(), self.level, budget)
     }
 
     /// Marks the live links `lost` picks as gone: parents leave the download (their requests
     /// go elsewhere), children leave the serve queue and, if their result is still due, are
     /// reported missing with `why` (after a grace in which their subtree may adopt us).
-    fn push_lose_links(
-        &mut self,
-        now_ms: u64,
-        hash: SessionHash,
-        lost: impl Fn(&PLink) -> bool,
-        why: &str,
-    ) {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let Some(p) = s.push.as_mut() else {
+    fn lose_push_links(&mut self, now_ms: u64, lost: impl Fn(&PLink) -> bool, why: &str) {
+        let Some(p) = self.push.as_mut() else {
             return;
         };
         for (i, l) in p.parents.iter_mut().enumerate() {
@@ -72,10 +141,10 @@ impl Node {
         if lost_children.is_empty() {
             return;
         }
-        if s.result_packet.is_none() {
+        if self.result_packet.is_none() {
             p.hold_until = now_ms + ADOPT_GRACE_MS;
         }
-        for c in &mut s.children {
+        for c in &mut self.children {
             if lost_children.contains(&c.name)
                 && matches!(c.state, ChildState::Linked { result: None, .. })
             {
@@ -84,54 +153,11 @@ impl Node {
         }
     }
 
-    /// The driver could not reach the node at `addr` on its push stream (connection refused
-    /// or reset, also after a reconnect): every push link to it is lost at once, without
-    /// waiting for [`LINK_SILENT_MS`] of silence.
-    pub fn push_peer_down(&mut self, now_ms: u64, addr: std::net::SocketAddr) {
-        let hashes: Vec<SessionHash> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.push.is_some())
-            .map(|(h, _)| *h)
-            .collect();
-        for h in hashes {
-            self.push_lose_links(
-                now_ms,
-                h,
-                |l| l.peer == Peer::Addr(addr),
-                "push stream to it closed (node down?)",
-            );
-            self.push_pump(now_ms, h);
-            self.try_finish(now_ms, h);
-        }
-    }
-
-    /// This node just lost every parent with blocks missing: ask each child to offer it
-    /// the session as their extra parent (a child that got blocks elsewhere can feed it; a
-    /// cycle of extra links is harmless, data only flows towards nodes that miss blocks).
-    pub(in crate::node) fn push_ask_adoption(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
-            return;
-        };
-        tracing::debug!("push: every parent lost, asking children for adoption");
-        for l in &mut p.children {
-            // Not a parent we dropped (or that failed) and that is also our child.
-            if p.parents.iter().any(|x| x.name == l.name) {
-                continue;
-            }
-            send_on(&mut self.out, &me, hash, l, &PushMsg::Adopt, now_ms, false);
-        }
-    }
-
     /// Parent link `id` failed and serves nothing more: it leaves the download; if it is our
     /// result parent the link stays up for keepalives (it waits for our result).
-    pub(in crate::node) fn push_parent_left(&mut self, hash: SessionHash, id: u32) {
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        let result_parent = s.parent.name.clone();
-        let Some(p) = s.push.as_mut() else {
+    pub(in crate::node) fn push_parent_left(&mut self, id: u32) {
+        let result_parent = self.parent.name.as_str();
+        let Some(p) = self.push.as_mut() else {
             return;
         };
         let Some(l) = p.parents.get_mut(id as usize) else {
@@ -145,78 +171,44 @@ impl Node {
         p.dl.remove_parent(id);
     }
 
-    /// Parent link `id` asked for adoption: offer it the session, so that we become one of
-    /// its (extra) parents.
-    pub(in crate::node) fn push_on_adopt(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
-        let Some(s) = self.sessions.get(&hash) else {
-            return;
-        };
-        let signed = s.signed.clone();
-        let level = s.level;
-        let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
-        let Some(p) = s.push.as_ref() else {
-            return;
-        };
+    /// The name and address of parent link `id`, which asked for adoption, when the session
+    /// is to be offered to it (not when our part failed, nor when it is linked or offered
+    /// already: answers are matched by name).
+    fn adopter(&self, id: u32) -> Option<(String, std::net::SocketAddr)> {
+        let p = self.push.as_ref()?;
         if p.land == Land::Failed {
-            return;
+            return None;
         }
-        let Some(l) = p.parents.get(id as usize) else {
-            return;
-        };
+        let l = p.parents.get(id as usize)?;
         let Peer::Addr(addr) = l.peer else {
-            return;
+            return None;
         };
         let name = l.name.clone();
         tracing::debug!(orphan = %name, "push: parent asks for adoption");
-        // Already linked to it as a child, or offered before (answers are matched by name).
         if p.children.iter().any(|c| c.alive && c.name == name)
-            || s.children.iter().any(|c| c.name == name)
+            || self.children.iter().any(|c| c.name == name)
         {
-            return;
+            return None;
         }
-        let Some(key) = self.node_key_for(&name, addr.ip()) else {
-            return;
-        };
-        let m = MemberId { name, addr, key };
-        self.push_offer_child(now_ms, hash, &signed, level, budget, &m);
-    }
-
-    /// Offers the session to `m` as a push child (a deferred extra offer, or an adoption),
-    /// with a second less than our `budget`.
-    fn push_offer_child(
-        &mut self,
-        now_ms: u64,
-        hash: SessionHash,
-        signed: &SignedSession,
-        level: u16,
-        budget: u32,
-        m: &MemberId,
-    ) {
-        let child_budget = budget.saturating_sub(1000);
-        if let Some(c) = self.offer(now_ms, &hash, signed, level, child_budget, m) {
-            if let Some(s) = self.sessions.get_mut(&hash) {
-                s.children.push(c);
-            }
-        }
+        Some((name, addr))
     }
 
     /// A parent linked while this node had none left (parent link `id`, just added). If the
     /// result parent is still there (dropped for misbehaviour, kept for keepalives), the new
     /// one is only asked to serve us first; if it is gone, the new one becomes the first
     /// parent and takes over our result (once its link is recorded: see `push_pump`).
-    pub(in crate::node) fn push_relinked(&mut self, now_ms: u64, hash: SessionHash, id: u32) {
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
+    pub(super) fn push_relinked(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        id: u32,
+        cx: &mut Ctx<'_>,
+    ) {
+        let result_parent = self.parent.name.as_str();
+        let Some(p) = self.push.as_mut() else {
             return;
         };
-        let result_parent = s.parent.name.clone();
-        let Some(p) = s.push.as_mut() else {
-            return;
-        };
-        let kept = p
-            .parents
-            .iter()
-            .any(|l| l.alive && !l.data && l.name == result_parent);
+        let kept = p.result_parent_kept(result_parent);
         let Some(l) = p.parents.get_mut(id as usize) else {
             return;
         };
@@ -226,43 +218,45 @@ impl Node {
             p.pending_primary = Some(l.name.clone());
             PushMsg::Primary
         };
-        send_on(&mut self.out, &me, hash, l, &m, now_ms, false);
+        send_on(cx.out, &cx.cfg.name, hash, l, &m, now_ms, false);
     }
 
     /// A node still waiting for its first parent's go whose link to that parent is gone
     /// (the parent died right after offering us the session) would wait for nothing until
     /// the deadline. An extra parent that has proven its hop key (its go arrived) takes
-    /// over: it becomes the first parent (told with `Primary`, so it expects our result)
-    /// and the push starts as if its go had come from the first parent.
-    pub(in crate::node) fn push_idle_takeover(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        if s.parent.go || s.result_packet.is_some() {
-            return;
+    /// over: it becomes the first parent (told with `Primary`, so it expects our result).
+    /// Returns whether it did: the push then starts as if its go had come from the first
+    /// parent (the node runs `on_go`).
+    pub(super) fn idle_takeover(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        if self.parent.go || self.result_packet.is_some() {
+            return false;
         }
-        let first = s.parent.name.clone();
-        let Some(p) = s.push.as_mut() else {
-            return;
+        let first = self.parent.name.as_str();
+        let Some(p) = self.push.as_mut() else {
+            return false;
         };
         if p.land != Land::Idle || p.parents.iter().any(|l| l.alive && l.name == first) {
-            return;
+            return false;
         }
-        let Some(pos) = s.extra_parents.iter().position(|x| {
+        let Some(pos) = self.extra_parents.iter().position(|x| {
             x.go && p
                 .parents
                 .iter()
                 .any(|l| l.alive && l.data && l.name == x.name)
         }) else {
-            return;
+            return false;
         };
-        let name = s.extra_parents[pos].name.clone();
+        let name = self.extra_parents[pos].name.as_str();
         tracing::debug!(lost = %first, new = %name, "push: first parent lost before its go, an extra parent takes over");
         if let Some(l) = p.parents.iter_mut().find(|l| l.alive && l.name == name) {
             send_on(
-                &mut self.out,
-                &me,
+                cx.out,
+                &cx.cfg.name,
                 hash,
                 l,
                 &PushMsg::Primary,
@@ -271,29 +265,25 @@ impl Node {
             );
         }
         // Its go (already proven) now counts as the first parent's: `on_go` starts the push.
-        s.promote_extra_parent(pos, false);
-        self.on_go(now_ms, hash);
+        self.promote_extra_parent(pos, false);
+        true
     }
 
     /// Sends the result parent how many nodes of our result subtree finished their part
     /// (ourselves, plus the last counts of the children whose result parent we are), at most
     /// every [`PROGRESS_MS`] and only when it changed.
-    fn push_report_progress(&mut self, now_ms: u64, hash: SessionHash) {
-        let me = self.cfg.name.clone();
-        let Some(s) = self.sessions.get_mut(&hash) else {
-            return;
-        };
-        if s.result_packet.is_some() {
+    fn report_push_progress(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
+        if self.result_packet.is_some() {
             return;
         }
-        let result_parent = s.parent.name.clone();
-        let linked: Vec<&str> = s
+        let result_parent = self.parent.name.as_str();
+        let linked: Vec<&str> = self
             .children
             .iter()
             .filter(|c| matches!(c.state, ChildState::Linked { .. }))
             .map(|c| c.name.as_str())
             .collect();
-        let Some(p) = s.push.as_mut() else {
+        let Some(p) = self.push.as_mut() else {
             return;
         };
         let mut n = u64::from(p.finished());
@@ -313,8 +303,8 @@ impl Node {
             .find(|l| l.alive && l.name == result_parent)
         {
             send_on(
-                &mut self.out,
-                &me,
+                cx.out,
+                &cx.cfg.name,
                 hash,
                 l,
                 &PushMsg::Progress(n),
@@ -358,5 +348,25 @@ impl PushState {
             self.hold_until = 0;
         }
         due.into_iter().map(|(m, _)| m).collect()
+    }
+
+    /// This node just lost every parent with blocks missing: ask each child to offer it
+    /// the session as their extra parent (a child that got blocks elsewhere can feed it; a
+    /// cycle of extra links is harmless, data only flows towards nodes that miss blocks).
+    pub(super) fn ask_adoption(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        me: &str,
+        out: &mut VecDeque<Output>,
+    ) {
+        tracing::debug!("push: every parent lost, asking children for adoption");
+        for l in &mut self.children {
+            // Not a parent we dropped (or that failed) and that is also our child.
+            if self.parents.iter().any(|x| x.name == l.name) {
+                continue;
+            }
+            send_on(out, me, hash, l, &PushMsg::Adopt, now_ms, false);
+        }
     }
 }

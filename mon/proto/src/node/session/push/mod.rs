@@ -1,9 +1,17 @@
 //! The push data plane inside a node: channel-1 link traffic, the download and the serve
 //! queue, file I/O requests to the driver, and the node's done/failed report (see
 //! docs/protocol.md, "Push").
+//!
+//! Each event (a driver's report, a frame, a timer) enters as a `Node` method that looks the
+//! session up once ([`Node::session_cx`]) and hands the `Ctx` to `Session`/`PushState`
+//! methods; what needs the node itself (offering the session to a new child, a go that
+//! starts the push, finishing the result, the next pump) runs after them, in the order the
+//! original event would have done it. Audit records go to the output before the actions
+//! they guard.
 
 use std::collections::VecDeque;
 
+use super::{Ctx, Session};
 use crate::agg::{Local, Partial, Query};
 use crate::audit::{EventKind, Outcome};
 use crate::node::{Node, Output, Peer};
@@ -11,6 +19,7 @@ use crate::push::msg::{PushMsg, PUSH_CHANNEL};
 use crate::push::serve::{PRIMARY_WEIGHT, SECONDARY_WEIGHT};
 use crate::wire::packet::Packet;
 use crate::wire::session::SessionHash;
+use pump::PumpStep;
 use state::{Land, PLink};
 
 mod cond;
@@ -63,132 +72,21 @@ fn send_on(
 }
 
 impl Node {
-    /// The first parent's go arrived: create the landing.
-    pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
-            return;
-        };
-        if p.land != Land::Idle {
-            return;
-        }
-        p.land = Land::Creating;
-        p.started_ms = now_ms;
-        tracing::debug!(parents = p.parents.len(), "push: go, landing");
-        // With a `--where` condition, the file is created only once the condition is known
-        // (`push_cond_result`): a node that does not land creates nothing at DEST.
-        if !self.push_cond_start(now_ms, hash) {
-            self.push_create(hash);
-        }
-    }
-
-    /// Asks the driver for the session's file: a landing beneath the push dir if this node
-    /// lands it, else a relay-only store.
-    pub(in crate::node) fn push_create(&mut self, hash: SessionHash) {
-        let Some(s) = self.sessions.get(&hash) else {
-            return;
-        };
-        let Some(p) = s.push.as_ref() else {
-            return;
-        };
-        let relay_only = !matches!(cond::finish(s.targeted, &p.cond), cond::Finish::Commit);
-        self.out.push_back(Output::PushLand {
-            session: hash,
-            dest: p.dest.clone(),
-            push_dir: p.push_dir.clone(),
-            run_as: s.run_as.clone(),
-            relay_only,
-            size: p.manifest.size,
-        });
-    }
-
-    /// The local part failed: drop the temporary file, report, close our children's links
-    /// (they look to their other parents).
-    fn push_fail(&mut self, now_ms: u64, hash: SessionHash, code: &str, text: &str) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
-            return;
-        };
-        if p.finished() {
-            return;
-        }
-        p.land = Land::Failed;
-        tracing::debug!(code, text, "push: local part failed");
-        // Children take blocks elsewhere; the links stay up (keepalives) because those whose
-        // first parent we are still send us their results.
-        let me = self.cfg.name.clone();
-        for (i, l) in p.children.iter_mut().enumerate() {
-            p.serve.remove_child(i as u32);
-            send_on(&mut self.out, &me, hash, l, &PushMsg::Leave, now_ms, false);
-        }
-        let dest = p.dest.clone();
-        self.out.push_back(Output::PushDrop { session: hash });
-        let ev = self
-            .session_audit(&hash, EventKind::PushDone, Outcome::Error)
-            .op(format!("push {dest}"))
-            .reason(code, text);
-        self.audit(ev);
-        self.push_local(now_ms, hash, Local::Failed(format!("{code}: {text}")));
-    }
-
-    fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local) {
-        let name = self.cfg.name.clone();
-        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
-            for l in &mut p.parents {
-                send_on(
-                    &mut self.out,
-                    &name,
-                    hash,
-                    l,
-                    &PushMsg::Finished,
-                    now_ms,
-                    false,
-                );
-            }
-        }
-        if let Some(s) = self.sessions.get_mut(&hash) {
-            let targeted = s.targeted;
-            if let Some(slot) = s.local.get_mut(0) {
-                if slot.is_none() {
-                    *slot = Some(if targeted {
-                        Partial::from_local(&Query::Count, &name, local)
-                    } else {
-                        Partial::empty(&Query::Count)
-                    });
-                }
-            }
-        }
-        self.try_finish(now_ms, hash);
-    }
-
     /// Moves everything along: scheduler events, requests, serving, completion; then what
     /// the session's push part asked of the node, in this order: `push.deny` audits for
     /// dropped parents, a new first parent, an adoption request, an idle takeover, a relay's
     /// local result, a failure.
     pub(in crate::node) fn push_pump(&mut self, now_ms: u64, hash: SessionHash) {
-        let Some((s, cx)) = self.session_cx(&hash) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let Some(step) = s.pump_push(now_ms, hash, cx.cfg.name.as_str(), cx.out) else {
+        let Some(mut step) = s.pump_push(now_ms, hash, cx.cfg.name.as_str(), cx.out) else {
             return;
         };
-        for (peer, code, text) in step.audits {
-            let ev = self
-                .session_audit(&hash, EventKind::PushDeny, Outcome::Deny)
-                .peer(peer)
-                .reason(code, text);
-            self.audit(ev);
+        if s.apply_pump_step(now_ms, hash, &mut step, &mut cx) {
+            // An extra parent took over as the first one: its go starts the push.
+            self.on_go(now_ms, hash);
         }
-        // Results go to the new first parent from now on.
-        if let Some(name) = step.new_primary {
-            if let Some(s) = self.sessions.get_mut(&hash) {
-                if let Some(pos) = s.extra_parents.iter().position(|x| x.name == name) {
-                    s.promote_extra_parent(pos, true);
-                }
-            }
-        }
-        if step.ask_adoption {
-            self.push_ask_adoption(now_ms, hash);
-        }
-        self.push_idle_takeover(now_ms, hash);
         if let Some(local) = step.relay_done {
             self.push_local(now_ms, hash, local);
         }
@@ -197,34 +95,23 @@ impl Node {
         }
     }
 
-    /// The parent side of a new push link (after the child's SessionOk).
-    pub(in crate::node) fn push_add_child(
-        &mut self,
-        now_ms: u64,
-        hash: SessionHash,
-        name: &str,
-        peer: Peer,
-        keys: (mon_keys::frame::Sealer, mon_keys::frame::Opener),
-        primary: bool,
-    ) {
-        let me = self.cfg.name.clone();
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+    /// The local part failed (see [`Session::push_fail`]), then the result may go up.
+    fn push_fail(&mut self, now_ms: u64, hash: SessionHash, code: &str, text: &str) {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let id = p.children.len() as u32;
-        let weight = if primary {
-            PRIMARY_WEIGHT
-        } else {
-            SECONDARY_WEIGHT
-        };
-        if p.serve.add_child(id, weight).is_err() {
-            return;
+        if s.push_fail(now_ms, hash, code, text, &mut cx) {
+            self.try_finish(now_ms, hash);
         }
-        tracing::debug!(child = name, id, primary, "push: child linked");
-        let mut l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
-        let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
-        send_on(&mut self.out, &me, hash, &mut l, &advert, now_ms, false);
-        p.children.push(l);
+    }
+
+    /// The local part's result is in (see [`Session::push_local`]), then the result may go
+    /// up.
+    fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local) {
+        if let Some((s, mut cx)) = self.session_cx(&hash) {
+            s.push_local(now_ms, hash, local, &mut cx);
+        }
+        self.try_finish(now_ms, hash);
     }
 
     /// The child side of a new push link (first or extra parent).
@@ -236,37 +123,21 @@ impl Node {
         peer: Peer,
         keys: (mon_keys::frame::Sealer, mon_keys::frame::Opener),
     ) {
-        let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) else {
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
-        let id = p.parents.len() as u32;
-        let orphan = p.orphan_since.is_some();
-        if p.dl.add_parent(id).is_ok() {
-            tracing::debug!(parent = name, id, orphan, "push: parent linked");
-            let mut l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
-            // A late extra parent of a node already done must not wait for it.
-            if p.finished() {
-                let me = self.cfg.name.clone();
-                send_on(
-                    &mut self.out,
-                    &me,
-                    hash,
-                    &mut l,
-                    &PushMsg::Finished,
-                    now_ms,
-                    false,
-                );
-            }
-            p.parents.push(l);
-            if orphan {
-                self.push_relinked(now_ms, hash, id);
-            }
-        }
+        let l = PLink::new(name.to_string(), peer, keys.0, keys.1, now_ms);
+        s.push_add_parent(now_ms, hash, l, &mut cx);
     }
+}
 
-    /// The client of a push session whose entry we are went away.
-    pub(in crate::node) fn push_client_gone(&mut self, now_ms: u64, hash: SessionHash) {
-        if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
+impl Session {
+    /// The client of this session (we are its entry) went away: the session finishes now,
+    /// and a push leaves the client's links (the node pumps the push next).
+    pub(in crate::node) fn client_closed(&mut self, now_ms: u64) {
+        self.client_gone = true;
+        self.finish_by = self.finish_by.min(now_ms);
+        if let Some(p) = self.push.as_mut() {
             for (i, l) in p.parents.iter_mut().enumerate() {
                 if l.alive && matches!(l.peer, Peer::Client(..)) {
                     l.alive = false;
@@ -274,6 +145,185 @@ impl Node {
                 }
             }
         }
-        self.push_pump(now_ms, hash);
+    }
+
+    /// The first parent's go arrived: create the landing.
+    pub(in crate::node) fn push_start(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
+        let Some(p) = self.push.as_mut() else {
+            return;
+        };
+        if p.land != Land::Idle {
+            return;
+        }
+        p.land = Land::Creating;
+        p.started_ms = now_ms;
+        tracing::debug!(parents = p.parents.len(), "push: go, landing");
+        // With a `--where` condition, the file is created only once the condition is known
+        // (`push_cond_result`): a node that does not land creates nothing at DEST.
+        if !self.push_cond_start(now_ms, hash, cx) {
+            self.push_create(hash, cx);
+        }
+    }
+
+    /// Asks the driver for the session's file: a landing beneath the push dir if this node
+    /// lands it, else a relay-only store.
+    fn push_create(&self, hash: SessionHash, cx: &mut Ctx<'_>) {
+        let Some(p) = self.push.as_ref() else {
+            return;
+        };
+        let relay_only = !matches!(cond::finish(self.targeted, &p.cond), cond::Finish::Commit);
+        cx.out.push_back(Output::PushLand {
+            session: hash,
+            dest: p.dest.clone(),
+            push_dir: p.push_dir.clone(),
+            run_as: self.run_as.clone(),
+            relay_only,
+            size: p.manifest.size,
+        });
+    }
+
+    /// The local part failed: drop the temporary file, report, close our children's links
+    /// (they look to their other parents). Returns whether it failed just now (false: no
+    /// push, or its part was already over).
+    fn push_fail(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        code: &str,
+        text: &str,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let Some(p) = self.push.as_mut() else {
+            return false;
+        };
+        if p.finished() {
+            return false;
+        }
+        p.land = Land::Failed;
+        tracing::debug!(code, text, "push: local part failed");
+        // Children take blocks elsewhere; the links stay up (keepalives) because those whose
+        // first parent we are still send us their results.
+        let me = cx.cfg.name.as_str();
+        for (i, l) in p.children.iter_mut().enumerate() {
+            p.serve.remove_child(i as u32);
+            send_on(cx.out, me, hash, l, &PushMsg::Leave, now_ms, false);
+        }
+        let dest = p.dest.clone();
+        cx.out.push_back(Output::PushDrop { session: hash });
+        let ev = self
+            .audit_event(EventKind::PushDone, Outcome::Error)
+            .op(format!("push {dest}"))
+            .reason(code, text);
+        cx.out.push_back(Output::Audit(Box::new(ev)));
+        self.push_local(now_ms, hash, Local::Failed(format!("{code}: {text}")), cx);
+        true
+    }
+
+    /// The local part's result: parents are told we are finished, and the push session's one
+    /// operation (count) gets its slot.
+    fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local, cx: &mut Ctx<'_>) {
+        let name = cx.cfg.name.as_str();
+        if let Some(p) = self.push.as_mut() {
+            for l in &mut p.parents {
+                send_on(cx.out, name, hash, l, &PushMsg::Finished, now_ms, false);
+            }
+        }
+        let targeted = self.targeted;
+        if let Some(slot) = self.local.get_mut(0) {
+            if slot.is_none() {
+                *slot = Some(if targeted {
+                    Partial::from_local(&Query::Count, name, local)
+                } else {
+                    Partial::empty(&Query::Count)
+                });
+            }
+        }
+    }
+
+    /// What a pump asked of the session itself, in order: `push.deny` audits for dropped
+    /// parents, a new first parent, an adoption request, an idle takeover. Returns whether an
+    /// extra parent took over as the first one (the node then runs its go).
+    fn apply_pump_step(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        step: &mut PumpStep,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        for (peer, code, text) in step.audits.drain(..) {
+            let ev = self
+                .audit_event(EventKind::PushDeny, Outcome::Deny)
+                .peer(peer)
+                .reason(code, text);
+            cx.out.push_back(Output::Audit(Box::new(ev)));
+        }
+        // Results go to the new first parent from now on.
+        if let Some(name) = step.new_primary.take() {
+            if let Some(pos) = self.extra_parents.iter().position(|x| x.name == name) {
+                self.promote_extra_parent(pos, true);
+            }
+        }
+        if step.ask_adoption {
+            if let Some(p) = self.push.as_mut() {
+                p.ask_adoption(now_ms, hash, &cx.cfg.name, cx.out);
+            }
+        }
+        self.idle_takeover(now_ms, hash, cx)
+    }
+
+    /// The parent side of a new push link `l` (after the child's SessionOk).
+    pub(in crate::node) fn push_add_child(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        mut l: PLink,
+        primary: bool,
+        cx: &mut Ctx<'_>,
+    ) {
+        let Some(p) = self.push.as_mut() else {
+            return;
+        };
+        let id = p.children.len() as u32;
+        let weight = if primary {
+            PRIMARY_WEIGHT
+        } else {
+            SECONDARY_WEIGHT
+        };
+        if p.serve.add_child(id, weight).is_err() {
+            return;
+        }
+        tracing::debug!(child = l.name.as_str(), id, primary, "push: child linked");
+        let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
+        send_on(cx.out, &cx.cfg.name, hash, &mut l, &advert, now_ms, false);
+        p.children.push(l);
+    }
+
+    /// The child side of a new push link `l` (first or extra parent).
+    fn push_add_parent(&mut self, now_ms: u64, hash: SessionHash, mut l: PLink, cx: &mut Ctx<'_>) {
+        let Some(p) = self.push.as_mut() else {
+            return;
+        };
+        let id = p.parents.len() as u32;
+        let orphan = p.orphan_since.is_some();
+        if p.dl.add_parent(id).is_err() {
+            return;
+        }
+        tracing::debug!(parent = l.name.as_str(), id, orphan, "push: parent linked");
+        // A late extra parent of a node already done must not wait for it.
+        if p.finished() {
+            send_on(
+                cx.out,
+                &cx.cfg.name,
+                hash,
+                &mut l,
+                &PushMsg::Finished,
+                now_ms,
+                false,
+            );
+        }
+        p.parents.push(l);
+        if orphan {
+            self.push_relinked(now_ms, hash, id, cx);
+        }
     }
 }

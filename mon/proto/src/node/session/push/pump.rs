@@ -102,22 +102,7 @@ impl PushState {
                     }
                 }
                 Event::PrimaryChanged(parent) => {
-                    // A result parent that was dropped for misbehaviour, or that failed,
-                    // stays the result parent (it waits for our result): the next parent is
-                    // only asked to serve us first.
-                    let kept = self
-                        .parents
-                        .iter()
-                        .any(|l| l.alive && !l.data && l.name == result_parent);
-                    if let Some(l) = self.parents.get_mut(parent as usize) {
-                        let m = if kept {
-                            PushMsg::Prefer
-                        } else {
-                            step.new_primary = Some(l.name.clone());
-                            PushMsg::Primary
-                        };
-                        w.send(l, &m);
-                    }
+                    self.primary_changed(w, parent, result_parent, step);
                 }
                 Event::ParentDropped { parent, reason } => {
                     if let Some(l) = self.parents.get_mut(parent as usize) {
@@ -134,6 +119,37 @@ impl PushState {
                 }
             }
         }
+    }
+
+    /// The download now takes blocks from parent link `parent` first. A result parent that
+    /// was dropped for misbehaviour, or that failed, stays the result parent (it waits for
+    /// our result): the next parent is only asked to serve us first (`Prefer`); else it
+    /// becomes the first parent (`Primary`, and `step.new_primary`).
+    fn primary_changed(
+        &mut self,
+        w: &mut Wire<'_>,
+        parent: u32,
+        result_parent: &str,
+        step: &mut PumpStep,
+    ) {
+        let kept = self.result_parent_kept(result_parent);
+        if let Some(l) = self.parents.get_mut(parent as usize) {
+            let m = if kept {
+                PushMsg::Prefer
+            } else {
+                step.new_primary = Some(l.name.clone());
+                PushMsg::Primary
+            };
+            w.send(l, &m);
+        }
+    }
+
+    /// Whether the result parent is still linked for keepalives only (dropped for
+    /// misbehaviour, or failed): it waits for our result, so it stays the result parent.
+    pub(super) fn result_parent_kept(&self, result_parent: &str) -> bool {
+        self.parents
+            .iter()
+            .any(|l| l.alive && !l.data && l.name == result_parent)
     }
 
     /// Block requests the download wants sent to its parents.
