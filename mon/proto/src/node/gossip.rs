@@ -26,38 +26,53 @@ impl Node {
                 return;
             }
         };
-        if body.v != PACKET_VERSION
-            || body.from.name == self.cfg.name
-            || !Self::trusted(&self.known, &body.from)
-        {
-            self.counters.gossip_dropped += 1;
-            return;
-        }
-        let skew = self.cfg.limits.skew_ms;
-        if body.ts_ms > now_ms.saturating_add(skew) || body.ts_ms.saturating_add(skew) < now_ms {
-            self.counters.gossip_dropped += 1;
-            return;
-        }
-        if let Some(last) = self.gossip_last_ts.get(&body.from.name) {
-            if body.ts_ms <= *last {
-                self.counters.gossip_dropped += 1;
-                return;
-            }
-        }
-        let mut msg = Vec::with_capacity(GOSSIP_DOMAIN.len() + signed.len());
-        msg.extend_from_slice(GOSSIP_DOMAIN);
-        msg.extend_from_slice(signed);
-        if verify_node_sig(&body.from.key, &msg, sig).is_err() {
+        if !self.gossip_admissible(now_ms, &body, signed, sig) {
             self.counters.gossip_dropped += 1;
             return;
         }
         // Bounded: only names known_nodes trusts get here.
         self.gossip_last_ts
             .insert(body.from.name.clone(), body.ts_ms);
+        self.deliver_gossip(now_ms, body);
+    }
+
+    /// Whether a decoded envelope may reach the membership, checked cheapest first: this
+    /// version, from another node known_nodes trusts, fresh within the allowed skew, newer
+    /// than the sender's last, and signed by the sender's node key.
+    fn gossip_admissible(
+        &self,
+        now_ms: u64,
+        body: &GossipBody,
+        signed: &[u8],
+        sig: &[u8; 64],
+    ) -> bool {
+        if body.v != PACKET_VERSION
+            || body.from.name == self.cfg.name
+            || !Self::trusted(&self.known, &body.from)
+        {
+            return false;
+        }
+        let skew = self.cfg.limits.skew_ms;
+        if body.ts_ms > now_ms.saturating_add(skew) || body.ts_ms.saturating_add(skew) < now_ms {
+            return false;
+        }
+        if let Some(last) = self.gossip_last_ts.get(&body.from.name) {
+            if body.ts_ms <= *last {
+                return false;
+            }
+        }
+        let mut msg = Vec::with_capacity(GOSSIP_DOMAIN.len() + signed.len());
+        msg.extend_from_slice(GOSSIP_DOMAIN);
+        msg.extend_from_slice(signed);
+        verify_node_sig(&body.from.key, &msg, sig).is_ok()
+    }
+
+    /// Hands an admitted envelope's message to the membership. The sender speaks for itself;
+    /// entries about third parties must also agree with the addresses known_nodes lists for
+    /// them.
+    fn deliver_gossip(&mut self, now_ms: u64, body: GossipBody) {
         let known = self.known.clone();
         let sender = body.from.clone();
-        // The sender speaks for itself; entries about third parties must also agree with the
-        // addresses known_nodes lists for them.
         let trust = |id: &crate::membership::MemberId| {
             if *id == sender {
                 Self::trusted(&known, id)
