@@ -3,14 +3,19 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mon_proto::agg::{Query, Where, DEFAULT_BUCKETS, DEFAULT_EXEC_TIMEOUT_S};
 
-use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
+use mon_proto::client::verdict::OkExit;
+
+use crate::client::{run_members, run_push, run_session, AnswerOpts, GlobalOpts, PushArgs};
 use crate::{cmd, server, sim, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
 /// with your SSH key and checked against the slice's policy on every node.
 ///
-/// Exit codes of client commands: 0 every node answered, 1 partial (missing or denied
-/// nodes), 2 local error, 3 denied at the entry node.
+/// Exit codes of client commands: 0 every targeted node answered and its operation
+/// succeeded (exec: exit status 0, or one `--ok-exit` accepts); 1 some targeted node
+/// missing, denied, timed out or failed (`--json` names each in `failed_nodes`,
+/// `missing_nodes`, `denied_nodes`, with the reason); 2 local error; 3 denied at the entry
+/// node; 4 refused by the entry node for a capacity or rate limit: retry later.
 #[derive(Debug, Parser)]
 #[command(
     name = "mon",
@@ -76,6 +81,10 @@ pub enum Command {
         /// Run through /bin/sh -c (default: no shell).
         #[arg(long)]
         shell: bool,
+        /// Exit statuses that count as success, e.g. 0,1 or 0-2,127; any other status, a
+        /// signal or a timeout makes the node failed (exit code 1).
+        #[arg(long, value_name = "LIST", default_value = "0")]
+        ok_exit: OkExit,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
@@ -148,11 +157,17 @@ pub fn run() -> anyhow::Result<u8> {
 
 /// Runs one command: a query session, or the command's own `run`.
 fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
-    let q = |name: &str, query: Query| run_session(g, name, vec![query], false);
+    let q = |name: &str, query: Query| run_session(g, name, vec![query], &AnswerOpts::default());
     match command {
         Command::Count => q("count", Query::Count),
         Command::Depth => q("depth", Query::Depth),
-        Command::Topology { dot } => run_session(g, "topology", vec![Query::Topology], dot),
+        Command::Topology { dot } => {
+            let opts = AnswerOpts {
+                dot,
+                ..AnswerOpts::default()
+            };
+            run_session(g, "topology", vec![Query::Topology], &opts)
+        }
         Command::Avg { res } => q("avg", Query::avg(res)?),
         Command::Top { n, res } => q("top", Query::top(n, res)?),
         Command::Histo { res, buckets } => q("histo", Query::histo(res, buckets)?),
@@ -161,8 +176,16 @@ fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
             cmd_timeout,
             where_,
             shell,
+            ok_exit,
             argv,
-        } => q("exec", exec_query(cmd_timeout, &where_, shell, argv)?),
+        } => {
+            let query = exec_query(cmd_timeout, &where_, shell, argv)?;
+            let opts = AnswerOpts {
+                ok_exit,
+                ..AnswerOpts::default()
+            };
+            run_session(g, "exec", vec![query], &opts)
+        }
         Command::Members => run_members(g),
         Command::Push(a) => run_push(g, a),
         Command::Policy(c) => cmd::policy::run(c),

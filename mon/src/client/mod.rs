@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use push::{run_push, PushArgs};
-pub use session::{run_members, run_session};
+pub use session::{run_members, run_session, AnswerOpts};
 
 /// Options shared by every client command.
 #[derive(Debug, Clone, clap::Args)]

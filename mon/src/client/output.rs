@@ -23,11 +23,6 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Whether some node is missing or denied.
-    pub fn partial(&self) -> bool {
-        self.coverage.missing.total() > 0 || self.coverage.denied.total() > 0
-    }
-
     /// The stable JSON object.
     pub fn to_json(&self) -> Value {
         let c = &self.coverage;

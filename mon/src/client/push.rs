@@ -261,11 +261,7 @@ async fn serve(
     };
     let entry = session.entry.clone().unwrap_or_default();
     print_summary(g, &entry, &plan.manifest, &sum, src.served(), secs);
-    Ok(if sum.complete() {
-        exit::OK
-    } else {
-        exit::PARTIAL_OR_NEGATIVE
-    })
+    Ok(exit::for_failing(sum.failing))
 }
 
 /// Drives the [`PushSource`] over the stream (`clock` is its time zero) until the result

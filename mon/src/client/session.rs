@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::Query;
+use mon_proto::client::verdict::{self, OkExit};
 use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_DATAGRAM, MAX_STREAM_PACKET};
@@ -63,19 +64,34 @@ pub(super) async fn connect_entry(g: &GlobalOpts) -> anyhow::Result<TcpStream> {
         .with_context(|| format!("connecting to the entry server {}", g.server))
 }
 
+/// How a query's answers are judged and shown.
+#[derive(Clone, Debug, Default)]
+pub struct AnswerOpts {
+    /// `topology --dot`: Graphviz instead of lines.
+    pub dot: bool,
+    /// `exec --ok-exit`: the exit statuses that count as success.
+    pub ok_exit: OkExit,
+}
+
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
 pub fn run_session(
     g: &GlobalOpts,
     command: &str,
     ops: Vec<Query>,
-    dot: bool,
+    opts: &AnswerOpts,
 ) -> anyhow::Result<u8> {
-    run(g, command, ops, dot, false)
+    run(g, command, ops, opts, false)
 }
 
 /// `mon members`: a one-node session at the entry server, which adds its partial view.
 pub fn run_members(g: &GlobalOpts) -> anyhow::Result<u8> {
-    run(g, "members", vec![Query::Count], false, true)
+    run(
+        g,
+        "members",
+        vec![Query::Count],
+        &AnswerOpts::default(),
+        true,
+    )
 }
 
 /// The user's key and the known_nodes file that pins the entry's key. The key first: a bad
@@ -130,6 +146,8 @@ struct Answered {
     result: SubtreeResult,
     entry: String,
     targets: Vec<String>,
+    /// The session's timeout, ms.
+    timeout_ms: u32,
     session_ms: u64,
     query_ms: u64,
 }
@@ -138,7 +156,7 @@ fn run(
     g: &GlobalOpts,
     command: &str,
     ops: Vec<Query>,
-    dot: bool,
+    opts: &AnswerOpts,
     members: bool,
 ) -> anyhow::Result<u8> {
     let (signer, known) = load_key_and_known(g)?;
@@ -155,11 +173,9 @@ fn run(
             Err((node, code, text)) => return Ok(report_denied(g, &node, &code, &text, &*signer)),
         };
         if members {
-            let ms = a.session_ms + a.query_ms;
-            super::output::print_members(&a.entry, &a.result.members, g.json, ms);
-            return Ok(exit::OK);
+            return Ok(print_members(g, &a));
         }
-        print_answers(g, command, &ops, a, &known, dot)
+        print_answers(g, command, &ops, a, &known, opts)
     })
 }
 
@@ -231,6 +247,7 @@ async fn ask(
         result: r,
         entry: cs.entry.clone().unwrap_or_default(),
         targets: cs.body.targets.clone(),
+        timeout_ms,
         session_ms,
         query_ms: t1.elapsed().as_millis() as u64,
     }))
@@ -247,22 +264,43 @@ async fn read_result(s: &mut TcpStream, wait: Duration, g: &GlobalOpts) -> anyho
     Ok(result)
 }
 
-/// Prints one answer per operation; the exit code says whether every node answered. Nodes on
-/// the roster (known_nodes) that never took part (down, cut off, or missed) count as missing.
+/// `mon members`: prints the entry's view; the exit code says whether the entry answered its
+/// one-node count.
+fn print_members(g: &GlobalOpts, a: &Answered) -> u8 {
+    let ms = a.session_ms + a.query_ms;
+    super::output::print_members(&a.entry, &a.result.members, g.json, ms);
+    let failing = a
+        .result
+        .partials
+        .first()
+        .map_or(1, |p| verdict::failing(&p.coverage(), &a.targets, false));
+    exit::for_failing(failing)
+}
+
+/// Prints one answer per operation; the exit code says whether every targeted node answered
+/// and its operation succeeded ([`verdict`]). Nodes on the roster (known_nodes) that never
+/// took part (down, cut off, or missed) count as missing.
 fn print_answers(
     g: &GlobalOpts,
     command: &str,
     ops: &[Query],
     a: Answered,
     known: &KnownNodes,
-    dot: bool,
+    opts: &AnswerOpts,
 ) -> anyhow::Result<u8> {
     let roster = mon_proto::roster::Roster::from_known(known);
     let unreached = finish::unreached(&roster, &a.targets, &a.result);
+    let roster_known = finish::roster_known(&roster, &a.result);
     let mut code = exit::OK;
     for (q, p) in ops.iter().zip(a.result.partials) {
-        let (answer, coverage) = finish::finish_op(q, p, &unreached)
+        let (answer, mut coverage) = finish::finish_op(q, p, &unreached)
             .map_err(|e| anyhow::anyhow!("the entry node returned a malformed result: {e}"))?;
+        verdict::add_exec_failures(q, &answer, &opts.ok_exit, a.timeout_ms, &mut coverage);
+        code = code.max(exit::for_failing(verdict::failing(
+            &coverage,
+            &a.targets,
+            roster_known,
+        )));
         let out = Outcome {
             command: command.to_string(),
             answer,
@@ -272,13 +310,10 @@ fn print_answers(
             session_ms: a.session_ms,
             query_ms: a.query_ms,
         };
-        if out.partial() {
-            code = exit::PARTIAL_OR_NEGATIVE;
-        }
         if g.json {
             println!("{}", out.to_json());
         } else {
-            print!("{}", out.render_human(dot));
+            print!("{}", out.render_human(opts.dot));
         }
     }
     Ok(code)

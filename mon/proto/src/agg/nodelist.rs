@@ -58,6 +58,20 @@ impl NodeList {
         self.merge(one);
     }
 
+    /// Adds several nodes with the same reason (one merge, however many nodes).
+    pub(crate) fn push_all<'a>(&mut self, nodes: impl IntoIterator<Item = &'a str>, reason: &str) {
+        let reason = cut_str(reason, REASON_CAP);
+        let mut more = NodeList::default();
+        for node in nodes {
+            more.entries.push(NodeNote {
+                node: cut_str(node, MAX_NODE_NAME).to_string(),
+                reason: reason.to_string(),
+            });
+            more.total = more.total.saturating_add(1);
+        }
+        self.merge(more);
+    }
+
     /// Checks the limits of a list received from the network.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         if self.entries.len() > NODE_LIST_CAP {

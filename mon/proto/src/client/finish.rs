@@ -18,15 +18,16 @@ pub const QUERY_UNREACHED: &str = "not reached: down, unreachable, or missed by 
 pub const PUSH_UNREACHED: &str =
     "not reached: down, unreachable, or cut off from the push's result";
 
-/// Whether the result's roster is `roster` (the bitmap is only meaningful then).
-fn same_roster(roster: &Roster, r: &SubtreeResult) -> bool {
+/// Whether the result's roster is `roster` (the bitmap is only meaningful then): every node
+/// the session could reach is then on the client's roster, and accounted for.
+pub fn roster_known(roster: &Roster, r: &SubtreeResult) -> bool {
     r.roster.as_deref() == Some(&roster.digest())
 }
 
 /// The roster nodes within `targets` whose results did not reach the client (empty when the
 /// result's roster differs from `roster`).
 pub fn unreached(roster: &Roster, targets: &[String], r: &SubtreeResult) -> Vec<String> {
-    if !same_roster(roster, r) {
+    if !roster_known(roster, r) {
         return Vec::new();
     }
     roster
@@ -39,7 +40,7 @@ pub fn unreached(roster: &Roster, targets: &[String], r: &SubtreeResult) -> Vec<
 /// The roster nodes whose results reached the client (empty when the result's roster differs
 /// from `roster`).
 pub fn reached(roster: &Roster, r: &SubtreeResult) -> HashSet<String> {
-    if !same_roster(roster, r) {
+    if !roster_known(roster, r) {
         return HashSet::new();
     }
     let unreached: HashSet<&str> = roster.unreached(&r.reached, |_| true).into_iter().collect();
@@ -132,6 +133,36 @@ pub struct PushSummary {
     pub missing: Vec<(String, String)>,
     /// Nodes that only relayed.
     pub relayed: u64,
+    /// The nodes that make the push fail, from the result's totals (a list names at most
+    /// 256 nodes): failed, denied and missing ones, less the listed relay-only nodes outside
+    /// `--targets` when the result's roster is the client's (see [`super::verdict`]).
+    pub failing: u64,
+}
+
+/// [`PushSummary::failing`]: `missing` is the summary's (reported and not reached through
+/// another parent, and the targeted roster nodes no result names).
+fn push_failing(
+    c: &crate::agg::Coverage,
+    missing: &[(String, String)],
+    targets: &[String],
+    known: bool,
+) -> u64 {
+    let failed = c.failed.total().max(c.failed.entries().len() as u64);
+    let denied = super::verdict::counted(&c.denied, targets, known);
+    let missing = if known {
+        // Every targeted node is on the roster, and its bitmap says who reached the client.
+        missing
+            .iter()
+            .filter(|(n, _)| matches_list(targets, n))
+            .count() as u64
+    } else {
+        let unlisted = c
+            .missing
+            .total()
+            .saturating_sub(c.missing.entries().len() as u64);
+        (missing.len() as u64).saturating_add(unlisted)
+    };
+    failed.saturating_add(denied).saturating_add(missing)
 }
 
 impl PushSummary {
@@ -141,6 +172,7 @@ impl PushSummary {
         roster: &Roster,
         targets: &[String],
     ) -> Option<PushSummary> {
+        let known = roster_known(roster, &r);
         let not_reached = unreached(roster, targets, &r);
         // A node whose link to one parent was lost may still have reported through another
         // (the roster bitmap says who did): it is not missing.
@@ -155,6 +187,7 @@ impl PushSummary {
         let failed = named(&c.failed);
         let denied = named(&c.denied);
         let missing = missing_nodes(&c.missing, &reached, not_reached, &failed, &denied);
+        let failing = push_failing(&c, &missing, targets, known);
         Some(PushSummary {
             done,
             skipped,
@@ -162,11 +195,12 @@ impl PushSummary {
             denied,
             missing,
             relayed,
+            failing,
         })
     }
 
-    /// True when no node failed, denied or is missing (skipped nodes are fine).
+    /// True when no targeted node failed, denied or is missing (skipped nodes are fine).
     pub fn complete(&self) -> bool {
-        self.failed.is_empty() && self.denied.is_empty() && self.missing.is_empty()
+        self.failing == 0
     }
 }

@@ -8,6 +8,8 @@
 //!   keeps the link alive, reports progress, until the result arrives.
 //! - [`finish`]: turning a result into what the user is told (unreached nodes, answers,
 //!   the push summary).
+//! - [`verdict`]: whether a command succeeded (the nodes that make its exit code 1, the
+//!   statuses an `exec` accepts).
 //! - `error`: why a run failed ([`ClientError`]).
 //!
 //! Order of a run: `ClientSession::new` → send [`ClientSession::session_packet`] →
@@ -20,6 +22,7 @@ mod error;
 pub mod finish;
 pub mod push_source;
 mod session;
+pub mod verdict;
 
 pub use error::ClientError;
 pub use push_source::PushSource;
