@@ -166,8 +166,19 @@ fn fifty_servers_answer_every_command_with_the_ground_truth() {
     let got: Vec<String> = serde_json::from_value(v["result"].clone()).expect("names");
     assert_eq!(got, names(all.iter().copied().filter(|&i| has_error(i))));
 
-    // exec: identical outcomes merged into one group
-    let v = ok(&c, &["exec", "--", "sh", "-c", "echo same; exit 3"]);
+    // exec: identical outcomes merged into one group (status 3 accepted, else exit 1)
+    let v = ok(
+        &c,
+        &[
+            "exec",
+            "--ok-exit",
+            "0,3",
+            "--",
+            "sh",
+            "-c",
+            "echo same; exit 3",
+        ],
+    );
     let groups = v["result"].as_array().expect("groups");
     assert_eq!(groups.len(), 1, "{v}");
     assert_eq!(groups[0]["exit"], 3);

@@ -86,7 +86,8 @@ fn a_symlink_below_grep_paths_does_not_escape_it() {
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("grep-path-denied"), "{out}");
     // Through the link below grep-paths: must not answer either.
-    let (_, matched, out) = grep(&link);
+    let (code, matched, out) = grep(&link);
+    assert_eq!(code, 1, "every node refused to search: {out}");
     assert_eq!(matched, serde_json::json!([]), "escaped grep-paths: {out}");
     assert!(out.contains("grep-path-denied: "), "{out}");
     assert!(out.contains("outside grep-paths"), "{out}");

@@ -37,7 +37,7 @@ fn open_dir() -> tempfile::TempDir {
 
 /// What a grep of `word` in `file` through node 1 answers: exit code, the nodes that
 /// matched, and all the text (a node that could not search is listed in `failed_nodes`
-/// with its reason; that alone does not change the exit code).
+/// with its reason, and the exit code is 1).
 fn grep(
     c: &Cluster,
     key: &Path,
@@ -111,13 +111,15 @@ fn grep_reads_only_what_the_run_as_user_may_read() {
         (&secret, "NOTTHERE"),
         (&node_key, "OPENSSH"),
     ] {
-        let (_, matched, out) = grep(&c, &reader, home.path(), word, file);
+        let (code, matched, out) = grep(&c, &reader, home.path(), word, file);
+        assert_eq!(code, 1, "{file:?} {word}: {out}");
         assert!(out.contains("\"failed\":2"), "{file:?} {word}: {out}");
         assert_eq!(matched, serde_json::json!([]), "{file:?} {word}: {out}");
         assert!(out.contains("Permission denied"), "{file:?} {word}: {out}");
     }
     // Through a symlink into a directory nobody cannot search: refused.
-    let (_, matched, out) = grep(&c, &reader, home.path(), "TOPSECRET", &link);
+    let (code, matched, out) = grep(&c, &reader, home.path(), "TOPSECRET", &link);
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"failed\":2"), "{out}");
     assert_eq!(matched, serde_json::json!([]), "{out}");
     assert!(out.contains("Permission denied"), "{out}");
@@ -133,7 +135,8 @@ fn grep_reads_only_what_the_run_as_user_may_read() {
     assert!(out.contains("is on /proc"), "{out}");
     // A FIFO and a device: refused as not regular files, never opened.
     for f in [&fifo, &dev] {
-        let (_, _, out) = grep(&c, &reader, home.path(), "x", f);
+        let (code, _, out) = grep(&c, &reader, home.path(), "x", f);
+        assert_eq!(code, 1, "{f:?}: {out}");
         assert!(out.contains("\"failed\":2"), "{f:?}: {out}");
         assert!(out.contains("is not a regular file"), "{f:?}: {out}");
         assert!(!out.contains("No such device"), "{f:?} was opened: {out}");
