@@ -204,3 +204,6 @@ impl PushSummary {
         self.failing == 0
     }
 }
+
+#[cfg(test)]
+mod tests;
