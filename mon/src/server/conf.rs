@@ -31,6 +31,9 @@ const KEYS: &[&str] = &[
     "max-sessions-per-key",
     "max-sessions-per-slice",
     "go-wait-ms",
+    "audit-rotate-size",
+    "audit-rotate-age",
+    "audit-keep",
 ];
 
 #[derive(Parser)]
