@@ -41,10 +41,14 @@ pub struct Rotation {
 }
 
 impl AuditLog {
-    /// Whether the file is due for rotation: past its size, or past its age with records
-    /// beyond its first; never while a failed rotation waits to be retried.
+    /// Whether the file is due for rotation: past its size or its age, and holding records
+    /// beyond the `log.rotate` it began with; never while a failed rotation waits to be
+    /// retried.
     pub fn rotation_due(&self) -> bool {
-        if self.file_records == 0 || self.retry_at.is_some_and(|t| t > std::time::Instant::now()) {
+        let header = u64::from(self.file_first_seq > 0);
+        if self.file_records <= header
+            || self.retry_at.is_some_and(|t| t > std::time::Instant::now())
+        {
             return false;
         }
         let by_size = self.rotation.max_bytes.is_some_and(|max| self.len >= max);

@@ -105,3 +105,65 @@ async fn a_failed_sync_refuses_actions_until_a_probe_writes_again() {
     assert!(last.contains("\"count\":1"), "{last}");
     assert!(d.write(std::slice::from_ref(&ev), &[]));
 }
+
+#[tokio::test]
+async fn rotation_and_compaction_switch_files_between_syncs_and_keep_records_before_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), ReplayConfig::default(), 1).unwrap();
+    journal.set_compact_lines(1);
+    let rotation = crate::auditlog::Rotation {
+        max_bytes: Some(1),
+        max_age: None,
+        keep: None,
+    };
+    let audit = AuditLog::open_with(&dir.path().join("audit.jsonl"), "n1", rotation).unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let mut d = Durable::new(journal, audit, tx).unwrap();
+    let ev = AuditEvent::new(EventKind::OpEnd).result(Outcome::Ok);
+
+    assert!(d.write(std::slice::from_ref(&ev), &["line-1".into()]));
+    assert!(matches!(d.admit(Output::CloseClient(1)), Admit::Held));
+    // The sync's report finds both files due: the log rotates, the journal's compaction starts.
+    let r = next_sync(&mut rx).await;
+    assert!(d.synced(r).is_empty());
+    assert_eq!(d.release().iter().map(token).collect::<Vec<_>>(), vec![1]);
+    let rotated = dir.path().join("audit.jsonl.0000000000");
+    assert!(rotated.exists());
+    let first = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(
+        first.starts_with("{") && first.contains("\"event\":\"log.rotate\""),
+        "{first}"
+    );
+
+    // Records written now go to the new files, and actions still wait for their sync, which
+    // the sync thread makes on the new handles.
+    assert!(d.write(std::slice::from_ref(&ev), &["line-2".into()]));
+    assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Held));
+    let mut compacted = None;
+    let mut synced = None;
+    while compacted.is_none() || synced.is_none() {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(Event::Synced(r))) => synced = Some(r),
+            Ok(Some(Event::JournalCompacted(r))) => compacted = Some(r),
+            _ => panic!("no sync or compaction report within 10 s"),
+        }
+    }
+    assert_eq!(synced, Some(Ok(2)));
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert_eq!(
+        std::fs::read_to_string(&rotated).unwrap().lines().count(),
+        1
+    );
+    assert!(d.synced(Ok(2)).is_empty());
+    assert_eq!(d.release().iter().map(token).collect::<Vec<_>>(), vec![2]);
+    // That file is past its size too, with a record beyond its log.rotate: rotated again.
+    assert!(dir.path().join("audit.jsonl.0000000001").exists());
+    // The compaction kept nothing ("line-1" is not an entry) and removed prev; the journal
+    // holds what was appended since.
+    let kept = compacted.unwrap();
+    d.journal_compacted(kept);
+    assert!(!dir.path().join("replay.journal.prev").exists());
+    let j = std::fs::read_to_string(dir.path().join("replay.journal")).unwrap();
+    assert_eq!(j, "line-2\n");
+}
