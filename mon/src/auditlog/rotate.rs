@@ -115,9 +115,15 @@ impl AuditLog {
             let _ = std::fs::remove_file(&next);
             return Err(e);
         }
-        if let Err(e) = std::fs::rename(&next, &self.path) {
+        let placed = std::fs::rename(&next, &self.path).and_then(|()| {
+            sync_parent(&self.path).inspect_err(|_| {
+                let _ = std::fs::rename(&self.path, &next);
+            })
+        });
+        if let Err(e) = placed {
             // Put the old file back; if even that fails, the server resumes from the rotated
-            // file at its next start (the log's files are found by name).
+            // file at its next start (the log's files are found by name) and appends nothing
+            // more now.
             self.chain = saved;
             let _ = std::fs::remove_file(&next);
             if std::fs::rename(target, &self.path).is_err() {
@@ -125,7 +131,6 @@ impl AuditLog {
             }
             return Err(e);
         }
-        sync_parent(&self.path)?;
         self.file = new;
         self.len = line.len() as u64;
         self.file_records = 1;

@@ -174,6 +174,9 @@ pub struct Journal {
     compact_lines: usize,
     /// A background compaction runs.
     compacting: bool,
+    /// A failed compaction left the appended file under prev's name: no more compactions
+    /// until the next start (which reads every file).
+    stuck: bool,
 }
 
 impl Journal {
@@ -206,6 +209,7 @@ impl Journal {
                 kept,
                 compact_lines: DEFAULT_COMPACT_LINES,
                 compacting: false,
+                stuck: false,
             },
             cache,
         ))

@@ -109,8 +109,13 @@ impl Journal {
     /// [`Journal::sync_handle`]). An error syncing the old file is a storage failure; one
     /// renaming it leaves the journal as it was.
     pub fn start_compaction(&mut self, tx: mpsc::Sender<Event>) -> anyhow::Result<bool> {
+        if self.stuck {
+            return Ok(false);
+        }
         let swap = !self.paths.prev.exists();
         if swap {
+            // Whatever happens, the next try waits for as many lines again.
+            self.appended = 0;
             self.file
                 .sync_data()
                 .with_context(|| format!("syncing {}", self.path().display()))?;
@@ -121,16 +126,23 @@ impl Journal {
                     self.paths.prev.display()
                 )
             })?;
-            match open_append(&self.paths.journal) {
+            let opened = open_append(&self.paths.journal).and_then(|f| {
+                sync_dir(&self.paths.journal)
+                    .with_context(|| format!("syncing the directory of {}", self.path().display()))
+                    .map(|()| f)
+            });
+            match opened {
                 Ok(f) => self.file = f,
                 Err(e) => {
-                    // Appending goes on to the old file, under its old name.
-                    let _ = std::fs::rename(&self.paths.prev, &self.paths.journal);
+                    // Appending goes on to the old file, under its old name (if that fails,
+                    // loading still reads prev, but prev must not be compacted away).
+                    let _ = std::fs::remove_file(&self.paths.journal);
+                    if std::fs::rename(&self.paths.prev, &self.paths.journal).is_err() {
+                        self.stuck = true;
+                    }
                     return Err(e);
                 }
             }
-            sync_dir(&self.paths.journal)
-                .with_context(|| format!("syncing the directory of {}", self.path().display()))?;
         }
         self.appended = 0;
         self.compacting = true;
