@@ -1,12 +1,15 @@
 //! The audit log file `STATE_DIR/audit.jsonl`: open (create or resume), append with fdatasync
-//! before returning, group commit. The record format and the hash chain are in
-//! `mon_proto::audit`; this module adds the file, the clock and the randomness.
+//! before returning, group commit; rotation and retention (`rotate.rs`) and the names of the
+//! rotated files (`files.rs`). The record format and the hash chain are in `mon_proto::audit`;
+//! this module adds the files, the clock and the randomness.
 //!
 //! One process appends to a log at a time (the server owns its state dir).
-// The server (issue 3) is the caller of `AuditLog`; until it lands only the reader is used.
+// The server does not read back the log id, seq or torn tail (the tests do).
 #![allow(dead_code)]
 
+pub mod files;
 mod lines;
+mod rotate;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +24,7 @@ use mon_proto::audit::{AuditEvent, BreakKind, Chain, ChainBreak, Verifier, Verif
 use rand::RngCore;
 
 pub use lines::{LineReader, RawLine};
+pub use rotate::{Rotation, DEFAULT_KEEP, DEFAULT_ROTATE_SIZE};
 
 /// The log's file name inside a state dir.
 pub const FILE_NAME: &str = "audit.jsonl";
@@ -103,6 +107,27 @@ pub struct AuditLog {
     len: u64,
     poisoned: bool,
     torn: Option<TornTail>,
+    rotation: Rotation,
+    /// Rotated files still on disk, oldest first.
+    rotated: Vec<PathBuf>,
+    /// Records in the current file.
+    file_records: u64,
+    /// `seq` of the current file's first record (its name once rotated).
+    file_first_seq: u64,
+    /// When the current file's first record was written.
+    file_started: std::time::SystemTime,
+    /// A failed rotation is tried again from then on.
+    retry_at: Option<std::time::Instant>,
+}
+
+/// What reading a whole file found.
+struct Scanned {
+    summary: VerifySummary,
+    /// Length of its complete records.
+    len: u64,
+    torn: Option<TornTail>,
+    /// The first record's `ts`.
+    first_ts: Option<String>,
 }
 
 impl AuditLog {
@@ -111,31 +136,83 @@ impl AuditLog {
     /// torn by a crash: it was never synced, so its action never ran) is saved to
     /// `PATH.torn`, truncated away and reported by [`AuditLog::torn_tail`] and a warning. Any
     /// other damage is [`AuditError::Broken`], naming the line: nothing is chained onto it.
+    /// Never rotates; see [`AuditLog::open_with`].
     pub fn open(path: &Path, node: &str) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with(path, node, Rotation::default())
+    }
+
+    /// [`AuditLog::open`] for a log rotated as `rotation` says. A log without records (none
+    /// yet, or a rotation cut short by a crash) beside rotated files continues the newest of
+    /// them (verified whole) with a `log.rotate` record. Rotated files beyond `keep` are
+    /// removed now.
+    pub fn open_with(path: &Path, node: &str, rotation: Rotation) -> Result<AuditLog, AuditError> {
+        // A new file a crash left before it replaced the log: the log's files are found by name.
+        let _ = std::fs::remove_file(files::next_path(path));
+        let rotated: Vec<PathBuf> = files::list_rotated(path)
+            .map_err(io_error(path, "list the rotated files of"))?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
         let file = open_file(path)?;
-        let (summary, len, torn) = verify_file(path, &file)?;
-        let chain = match summary.chain() {
-            Some(c) => c,
-            None => {
+        let scan = verify_file(path, &file, true)?;
+        let resumed = scan.summary.chain();
+        let mut log = AuditLog {
+            path: path.to_path_buf(),
+            file,
+            node: node.to_owned(),
+            chain: Chain::new([0; 16]),
+            len: scan.len,
+            poisoned: false,
+            torn: scan.torn,
+            rotation,
+            file_records: scan.summary.records,
+            file_first_seq: scan.summary.first.as_ref().map_or(0, |f| f.seq),
+            file_started: scan
+                .first_ts
+                .as_deref()
+                .and_then(parse_ts)
+                .unwrap_or_else(std::time::SystemTime::now),
+            rotated,
+            retry_at: None,
+        };
+        match resumed {
+            Some(c) => log.chain = c,
+            None => log.start_chain()?,
+        }
+        log.apply_retention()?;
+        Ok(log)
+    }
+
+    /// The chain of a log whose file holds no records: continued from the newest rotated file
+    /// (with a `log.rotate` record first), or a new log with a random `log_id`.
+    fn start_chain(&mut self) -> Result<(), AuditError> {
+        let newest = self.rotated.last().cloned();
+        let continued = match &newest {
+            Some(prev) => {
+                let f = rotate::open_rotated(prev)?;
+                verify_file(prev, &f, false)?.summary.chain()
+            }
+            None => None,
+        };
+        match (continued, newest) {
+            (Some(c), Some(prev)) => {
+                let ev = rotate::rotate_event(&prev, c.next_seq(), c.prev());
+                self.chain = c;
+                self.file_first_seq = self.chain.next_seq();
+                self.append(&ev)?;
+            }
+            _ => {
                 let mut id = [0u8; 16];
                 rand::rngs::OsRng
                     .try_fill_bytes(&mut id)
                     .map_err(|e| AuditError::Rng {
-                        path: path.to_path_buf(),
+                        path: self.path.clone(),
                         reason: e.to_string(),
                     })?;
-                Chain::new(id)
+                self.chain = Chain::new(id);
             }
-        };
-        Ok(AuditLog {
-            path: path.to_path_buf(),
-            file,
-            node: node.to_owned(),
-            chain,
-            len,
-            poisoned: false,
-            torn,
-        })
+        }
+        Ok(())
     }
 
     /// Appends one record and syncs it to disk before returning its `seq` (the recorded action
@@ -182,6 +259,11 @@ impl AuditLog {
             });
         }
         self.len += buf.len() as u64;
+        if self.file_records == 0 {
+            self.file_first_seq = first;
+            self.file_started = std::time::SystemTime::now();
+        }
+        self.file_records += evs.len() as u64;
         Ok(first..self.chain.next_seq())
     }
 
@@ -284,32 +366,38 @@ fn open_file(path: &Path) -> Result<File, AuditError> {
     Ok(file)
 }
 
-/// Verifies every record of the log: its summary, the length of its complete records, and
-/// its torn last line if there was one (saved aside and cut away).
-fn verify_file(
-    path: &Path,
-    file: &File,
-) -> Result<(VerifySummary, u64, Option<TornTail>), AuditError> {
+/// Verifies every record of a file of the log: its summary, the length of its complete
+/// records, its torn last line if there was one (saved aside and cut away when `cut_torn`, else
+/// a break) and its first record's time.
+fn verify_file(path: &Path, file: &File, cut_torn: bool) -> Result<Scanned, AuditError> {
     let io = |op| io_error(path, op);
+    let broken = |brk| AuditError::Broken {
+        path: path.to_path_buf(),
+        brk,
+    };
     let mut verifier = Verifier::new();
     let mut len = 0u64;
     let mut torn = None;
+    let mut first_ts = None;
     let mut reader = LineReader::new(BufReader::new(file));
     while let Some(line) = reader.next_line().map_err(io("read"))? {
-        if !line.complete {
+        if !line.complete && cut_torn {
             torn = Some(line);
             break;
         }
         let res = if line.too_long {
             Err(verifier.push_unreadable(BreakKind::TooLong))
+        } else if !line.complete {
+            Err(verifier.push_unreadable(BreakKind::Incomplete))
         } else {
             verifier.push_bytes(&line.bytes)
         };
-        if let Err(brk) = res {
-            return Err(AuditError::Broken {
-                path: path.to_path_buf(),
-                brk,
-            });
+        res.map_err(broken)?;
+        if line.no == 1 {
+            first_ts = std::str::from_utf8(&line.bytes)
+                .ok()
+                .and_then(|l| mon_proto::audit::AuditRecord::parse(l).ok())
+                .map(|r| r.ts);
         }
         len = line.start + line.bytes.len() as u64 + 1;
     }
@@ -317,11 +405,19 @@ fn verify_file(
         Some(line) => Some(cut_torn_tail(path, file, &line).map_err(io("truncate"))?),
         None => None,
     };
-    let summary = verifier.finish().map_err(|brk| AuditError::Broken {
-        path: path.to_path_buf(),
-        brk,
-    })?;
-    Ok((summary, len, torn))
+    let summary = verifier.finish().map_err(broken)?;
+    Ok(Scanned {
+        summary,
+        len,
+        torn,
+        first_ts,
+    })
+}
+
+/// An audit `ts` as a time.
+fn parse_ts(ts: &str) -> Option<std::time::SystemTime> {
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(std::time::SystemTime::from(t))
 }
 
 /// Saves a torn last line to `PATH.torn`, then truncates the log before it.

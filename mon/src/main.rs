@@ -17,6 +17,7 @@ mod resources;
 mod server;
 mod sim;
 mod testbed;
+mod units;
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

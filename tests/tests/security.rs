@@ -6,6 +6,7 @@
 //! - `keys`: loading the user's key in the real client (files, passphrase, ssh-agent);
 //! - `policy`: denials at the entry node and policy edits while running;
 //! - `audit`: `mon audit verify` and `mon audit export` on a node's real log;
+//! - `audit_rotation`: rotated audit logs, retention and journal compaction (issue 12);
 //! - `replay`: a captured session sent again, before and after a restart;
 //! - `network`: forged datagrams and junk streams;
 //! - `junk`: unauthenticated sessions cost nothing durable; a full state dir fails closed;
@@ -26,6 +27,8 @@ mod admission;
 mod answers;
 #[path = "security/audit.rs"]
 mod audit;
+#[path = "security/audit_rotation.rs"]
+mod audit_rotation;
 #[path = "security/holes.rs"]
 mod holes;
 #[path = "security/junk.rs"]

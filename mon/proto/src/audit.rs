@@ -24,4 +24,4 @@ pub use junk::{
     JunkSummarizer, DEFAULT_MAX_SOURCES, JUNK_INTERVAL_MS, JUNK_OVERFLOW_REASON, JUNK_REASON,
 };
 pub use record::{AuditRecord, RecordError};
-pub use verify::{verify_lines, BreakKind, ChainBreak, Verifier, VerifySummary};
+pub use verify::{verify_lines, BreakKind, ChainBreak, FirstRecord, Verifier, VerifySummary};

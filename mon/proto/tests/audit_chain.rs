@@ -121,6 +121,7 @@ fn line_layout_and_hash_definition() {
 #[test]
 fn field_order_is_the_documented_one() {
     let ev = AuditEvent::new(EventKind::JunkSummary)
+        .file_end("f", 1, &"a".repeat(64))
         .count(3)
         .session(b"b", b"s")
         .duration_ms(1)
@@ -161,6 +162,9 @@ fn field_order_is_the_documented_one() {
         "session_body",
         "session_sig",
         "count",
+        "file",
+        "last_seq",
+        "last_hash",
         "prev",
         "hash",
     ];

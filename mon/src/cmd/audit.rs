@@ -18,9 +18,9 @@ use crate::auditlog::{self, LineReader};
 pub enum AuditCmd {
     /// Print audit records as a table (or JSON lines), filtered.
     Show(show::ShowArgs),
-    /// Check the hash chain and seq of a log: exit 0 intact, 1 broken (naming the first bad
-    /// line), 2 unreadable. Removing only the newest records cannot be detected (that needs
-    /// signed checkpoints).
+    /// Check the hash chain and seq of a log, across its rotated files: exit 0 intact, 1
+    /// broken (naming the file and the first bad line), 2 unreadable. Removing only the newest
+    /// records cannot be detected (that needs signed checkpoints).
     Verify(verify::VerifyArgs),
     /// Write a recorded session's body and signature (session.cbor, session.sig) so that
     /// `ssh-keygen -Y verify` can check it; prints the command. Exit 0, 1 not found, 2 error.
@@ -41,12 +41,31 @@ fn default_log() -> PathBuf {
     PathBuf::from(auditlog::FILE_NAME)
 }
 
-/// Opens a log given as a file or a state dir.
-fn open_log(path: &Path) -> anyhow::Result<(PathBuf, LineReader<BufReader<File>>)> {
-    let path = auditlog::resolve(path);
+/// The files a path names, oldest first: a state dir's log with its rotated files
+/// (`audit.jsonl.<seq>`), or the one file given.
+fn log_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let log = path.join(auditlog::FILE_NAME);
+    let set = auditlog::files::log_set(&log)
+        .with_context(|| format!("cannot list the audit log files in {}", path.display()))?;
+    if set.is_empty() {
+        anyhow::bail!(
+            "no audit log in {}: expected {} (and rotated files {}.NNNNNNNNNN)",
+            path.display(),
+            auditlog::FILE_NAME,
+            auditlog::FILE_NAME
+        );
+    }
+    Ok(set)
+}
+
+/// Opens one file of a log for reading line by line.
+fn open_file(path: &Path) -> anyhow::Result<LineReader<BufReader<File>>> {
     let file =
-        File::open(&path).with_context(|| format!("cannot read audit log {}", path.display()))?;
-    Ok((path, LineReader::new(BufReader::new(file))))
+        File::open(path).with_context(|| format!("cannot read audit log {}", path.display()))?;
+    Ok(LineReader::new(BufReader::new(file)))
 }
 
 /// Runs `f` on a locked, buffered stdout; a closed pipe (`| head`) is not an error.

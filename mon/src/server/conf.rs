@@ -31,6 +31,9 @@ const KEYS: &[&str] = &[
     "max-sessions-per-key",
     "max-sessions-per-slice",
     "go-wait-ms",
+    "audit-rotate-size",
+    "audit-rotate-age",
+    "audit-keep",
 ];
 
 #[derive(Parser)]
@@ -222,5 +225,32 @@ mod tests {
         let argv = os(&["mon", "server", "--config", "/nonexistent/mon.conf"]);
         let e = format!("{:#}", expand(argv).unwrap_err());
         assert!(e.contains("/nonexistent/mon.conf"), "{e}");
+    }
+
+    #[test]
+    fn audit_rotation_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &conf,
+            "audit-rotate-size 512K\naudit-rotate-age 1d\naudit-keep all\n",
+        )
+        .unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let got = expand(argv).unwrap();
+        let args = Probe::try_parse_from(&got[2..]).unwrap()._args;
+        let r = args.rotation();
+        assert_eq!(r.max_bytes, Some(512 << 10));
+        assert_eq!(r.max_age, Some(std::time::Duration::from_secs(86_400)));
+        assert_eq!(r.keep, None);
+        // The defaults: 64 MiB, never by age, 10 files.
+        let args = Probe::try_parse_from(["--state-dir", "x"]).unwrap()._args;
+        let r = args.rotation();
+        assert_eq!(r.max_bytes, Some(64 << 20));
+        assert_eq!((r.max_age, r.keep), (None, Some(10)));
+        std::fs::write(&conf, "audit-keep 10\naudit-rotate-size 12X\n").unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let e = expand(argv).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("expected a size"), "{e}");
     }
 }

@@ -237,6 +237,7 @@ impl Server {
                     refuse_action(node, o);
                 }
             }
+            Event::JournalCompacted(r) => self.durable.journal_compacted(r),
         }
     }
 
@@ -244,6 +245,7 @@ impl Server {
     fn reload(&mut self) {
         let ev = self.store.reload_if_changed();
         self.durable.probe();
+        self.durable.maintain();
         if !ev.is_empty() {
             let recs = policy_events(ev);
             self.durable.write(&recs, &[]);

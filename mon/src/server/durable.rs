@@ -18,9 +18,17 @@
 //! that guard its exactly-once execution are on disk, as before; but a node forwards a session
 //! to its children and answers its parent while its own disk syncs, instead of once per hop
 //! after it (two syncs per hop sat on the critical path of every query).
+//!
+//! Keeping the files bounded ([`Durable::maintain`]) happens only while no sync is in flight:
+//! a rotation of the audit log (`auditlog/rotate.rs`) or the start of a journal compaction
+//! (`journal/compact.rs`) syncs the old file itself, on the event loop, before the sync thread
+//! is handed the new one; records before actions holds across the switch. That costs the
+//! loop a few fsyncs once per rotation (64 MiB of records by default) or compaction; the
+//! compaction's reading and writing run on a thread of their own.
+
+mod sync_thread;
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +40,7 @@ use tokio::sync::mpsc;
 use super::event::{Event, SyncReport};
 use super::journal::Journal;
 use crate::auditlog::AuditLog;
+use sync_thread::{sync_thread, SyncFiles, SyncReq};
 
 /// While the files fail, how often a write is tried again (space may have returned).
 pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -75,12 +84,14 @@ pub(super) struct Durable {
     /// Which files the next sync request must cover.
     dirty: Dirty,
     held: VecDeque<(u64, Output)>,
-    requests: std_mpsc::Sender<(u64, Dirty)>,
+    requests: std_mpsc::Sender<SyncReq>,
     failed: Option<Failure>,
+    /// Where the journal's compaction reports.
+    tx: mpsc::Sender<Event>,
 }
 
 #[derive(Clone, Copy, Default)]
-struct Dirty {
+pub(super) struct Dirty {
     audit: bool,
     journal: bool,
 }
@@ -105,9 +116,10 @@ impl Durable {
             journal: journal_file,
             journal_path: journal.path().display().to_string(),
         };
+        let thread_tx = tx.clone();
         std::thread::Builder::new()
             .name("mon-sync".into())
-            .spawn(move || sync_thread(rx, files, tx))
+            .spawn(move || sync_thread(rx, files, thread_tx))
             .context("starting the sync thread")?;
         Ok(Durable {
             journal,
@@ -119,6 +131,7 @@ impl Durable {
             held: VecDeque::new(),
             requests,
             failed: None,
+            tx,
         })
     }
 
@@ -164,7 +177,7 @@ impl Durable {
             self.requested = self.written;
             let d = std::mem::take(&mut self.dirty);
             // A closed channel means the thread died; its report says why.
-            let _ = self.requests.send((self.written, d));
+            let _ = self.requests.send(SyncReq::Sync(self.written, d));
         }
     }
 
@@ -187,6 +200,7 @@ impl Durable {
         match r {
             Ok(g) => {
                 self.synced = self.synced.max(g);
+                self.maintain();
                 self.request();
                 Vec::new()
             }
@@ -277,6 +291,48 @@ impl Durable {
         }
     }
 
+    /// Keeps the files bounded, while no sync is in flight (the sync thread is idle, so the
+    /// new handles reach it before its next sync): rotates the audit log when due, and starts
+    /// a background compaction of the journal when due. A failed sync there fails the files
+    /// closed; a refused rename is a warning (appending goes on to the same file).
+    pub(super) fn maintain(&mut self) {
+        if self.failed.is_some() || self.requested != self.synced {
+            return;
+        }
+        if self.audit.rotation_due() {
+            match self.audit.rotate().map(|()| self.audit.sync_handle()) {
+                Ok(Ok(h)) => self.swap(Some(h), None),
+                Ok(Err(e)) => {
+                    self.fail(&anyhow::Error::from(e).context("rotating the audit log"), 0)
+                }
+                Err(e) => self.fail(&anyhow::Error::from(e).context("rotating the audit log"), 0),
+            }
+        }
+        if self.failed.is_none() && self.journal.compaction_due() {
+            match self.journal.start_compaction(self.tx.clone()) {
+                Ok(true) => match self.journal.sync_handle() {
+                    Ok(h) => self.swap(None, Some(h)),
+                    Err(e) => self.fail(
+                        &anyhow::Error::from(e).context("compacting the replay journal"),
+                        0,
+                    ),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!("cannot compact the replay journal: {e:#}"),
+            }
+        }
+    }
+
+    /// Hands the sync thread new handles.
+    fn swap(&mut self, audit: Option<std::fs::File>, journal: Option<std::fs::File>) {
+        let _ = self.requests.send(SyncReq::Swap { audit, journal });
+    }
+
+    /// The journal's background compaction finished.
+    pub(super) fn journal_compacted(&mut self, r: Result<usize, String>) {
+        self.journal.compacted(r);
+    }
+
     /// Held actions whose records are now on disk, oldest first.
     pub(super) fn release(&mut self) -> Vec<Output> {
         let mut out = Vec::new();
@@ -302,156 +358,5 @@ impl Durable {
     }
 }
 
-/// The sync thread's handles on the two files, with their paths for messages.
-struct SyncFiles {
-    audit: File,
-    audit_path: String,
-    journal: File,
-    journal_path: String,
-}
-
-fn sync_thread(rx: std_mpsc::Receiver<(u64, Dirty)>, f: SyncFiles, tx: mpsc::Sender<Event>) {
-    while let Ok((mut gen, mut dirty)) = rx.recv() {
-        // Group commit: everything asked for meanwhile goes into this sync.
-        while let Ok((g, d)) = rx.try_recv() {
-            gen = gen.max(g);
-            dirty.audit |= d.audit;
-            dirty.journal |= d.journal;
-        }
-        // The two files sync at once.
-        let (a, j) = std::thread::scope(|sc| {
-            let j = dirty.journal.then(|| sc.spawn(|| f.journal.sync_data()));
-            let a = if dirty.audit {
-                f.audit.sync_data()
-            } else {
-                Ok(())
-            };
-            (a, j.map(|h| h.join()))
-        });
-        let report = match (a, j) {
-            (Err(e), _) => Err(format!("syncing the audit log {}: {e}", f.audit_path)),
-            (_, Some(Ok(Err(e)))) => Err(format!(
-                "syncing the replay journal {}: {e}",
-                f.journal_path
-            )),
-            (_, Some(Err(_))) => Err(format!("syncing {} panicked", f.journal_path)),
-            _ => Ok(gen),
-        };
-        // A failed sync is reported and the thread stays: the server keeps running and
-        // syncs again once its probe has written to the files (`Durable::probe`).
-        if tx.blocking_send(Event::Synced(report)).is_err() {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use mon_proto::audit::{EventKind, Outcome};
-    use mon_proto::replay::ReplayConfig;
-    use std::time::Duration;
-
-    fn open(dir: &std::path::Path) -> (Durable, mpsc::Receiver<Event>) {
-        let (journal, _) = Journal::open(dir, ReplayConfig::default(), 1).unwrap();
-        let audit = AuditLog::open(&dir.join("audit.jsonl"), "n1").unwrap();
-        let (tx, rx) = mpsc::channel(16);
-        (Durable::new(journal, audit, tx).unwrap(), rx)
-    }
-
-    fn token(o: &Output) -> u64 {
-        match o {
-            Output::CloseClient(n) => *n,
-            _ => u64::MAX,
-        }
-    }
-
-    fn ran(a: Admit) -> Option<u64> {
-        match a {
-            Admit::Now(o) => Some(token(&o)),
-            _ => None,
-        }
-    }
-
-    async fn next_sync(rx: &mut mpsc::Receiver<Event>) -> SyncReport {
-        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(Event::Synced(r))) => r,
-            _ => panic!("no sync report within 10 s"),
-        }
-    }
-
-    #[tokio::test]
-    async fn actions_wait_for_the_records_written_before_them_and_keep_their_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut d, mut rx) = open(dir.path());
-        // Nothing written: an action runs at once.
-        assert_eq!(ran(d.admit(Output::CloseClient(1))), Some(1));
-
-        let accept = AuditEvent::new(EventKind::SessionAccept).result(Outcome::Allow);
-        assert!(d.write(std::slice::from_ref(&accept), &["journal-line".into()]));
-        // Written (a crashed process loses nothing) before anything of the batch happens.
-        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-        assert!(log.contains("session.accept"), "{log}");
-        let j = std::fs::read_to_string(dir.path().join("replay.journal")).unwrap();
-        assert!(j.contains("journal-line"));
-        // Actions are held until the sync covering that record reports, in order.
-        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Held));
-        assert!(matches!(d.admit(Output::CloseClient(3)), Admit::Held));
-        assert!(d.release().is_empty());
-        let r = next_sync(&mut rx).await;
-        assert_eq!(r, Ok(1));
-        assert!(d.synced(r).is_empty());
-        let got: Vec<u64> = d.release().iter().map(token).collect();
-        assert_eq!(got, vec![2, 3]);
-        assert_eq!(ran(d.admit(Output::CloseClient(4))), Some(4));
-    }
-
-    #[tokio::test]
-    async fn records_written_during_a_sync_are_covered_by_the_next_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut d, mut rx) = open(dir.path());
-        let ev = AuditEvent::new(EventKind::OpEnd).result(Outcome::Ok);
-        assert!(d.write(std::slice::from_ref(&ev), &[]));
-        assert!(matches!(d.admit(Output::CloseClient(1)), Admit::Held));
-        assert!(d.write(std::slice::from_ref(&ev), &[]));
-        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Held));
-        // The first sync covers generation 1 only: action 2 waits for generation 2.
-        let r = next_sync(&mut rx).await;
-        assert_eq!(r, Ok(1));
-        assert!(d.synced(r).is_empty());
-        let got: Vec<u64> = d.release().iter().map(token).collect();
-        assert_eq!(got, vec![1]);
-        let r = next_sync(&mut rx).await;
-        assert_eq!(r, Ok(2));
-        assert!(d.synced(r).is_empty());
-        let got: Vec<u64> = d.release().iter().map(token).collect();
-        assert_eq!(got, vec![2]);
-    }
-
-    #[tokio::test]
-    async fn a_failed_sync_refuses_actions_until_a_probe_writes_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut d, mut rx) = open(dir.path());
-        let ev = AuditEvent::new(EventKind::OpEnd).result(Outcome::Ok);
-        assert!(d.write(std::slice::from_ref(&ev), &[]));
-        assert!(matches!(d.admit(Output::CloseClient(1)), Admit::Held));
-        // The sync thread's report is replaced by a failure: the held action is refused.
-        let _ = next_sync(&mut rx).await;
-        let refused = d.synced(Err("syncing the audit log: EIO".into()));
-        assert_eq!(refused.iter().map(token).collect::<Vec<_>>(), vec![1]);
-        assert!(d.failure().is_some_and(|w| w.contains("EIO")));
-        // Meanwhile nothing is written and no action runs; the server goes on.
-        assert!(!d.write(std::slice::from_ref(&ev), &[]));
-        assert!(matches!(d.admit(Output::CloseClient(2)), Admit::Refused(_)));
-        // The probe writes a storage.resume record counting the lost one, then serves.
-        d.failed.as_mut().unwrap().next_probe = Instant::now();
-        d.probe();
-        assert!(d.failure().is_none());
-        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-        let last = log.lines().last().unwrap();
-        assert!(last.contains("storage.resume"), "{last}");
-        assert!(last.contains("\"count\":1"), "{last}");
-        assert!(d.write(std::slice::from_ref(&ev), &[]));
-    }
-}
+mod tests;

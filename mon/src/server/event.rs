@@ -35,4 +35,7 @@ pub(super) enum Event {
     PushCommitted(SessionHash, Result<(), PushIoError>),
     /// The audit log and replay journal are on disk up to a generation (`durable.rs`).
     Synced(SyncReport),
+    /// The replay journal's background compaction finished: the lines it kept, or why it
+    /// failed (`journal/compact.rs`).
+    JournalCompacted(Result<usize, String>),
 }

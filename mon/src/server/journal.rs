@@ -1,5 +1,14 @@
 //! The replay journal (the replay cache's records on disk, replayed at start) and the state
 //! directory it and the audit log live in.
+//!
+//! The journal is up to three files: `replay.journal` (appended to, one line per accepted
+//! session), and while or after a background compaction `replay.journal.prev` (the appended
+//! file being compacted) and `replay.journal.base` (the live entries of the last compaction).
+//! Loading reads base, prev and journal in that order; a line in two of them counts once, and
+//! expired entries are dropped. Compaction (`journal/compact.rs`) keeps the files bounded: at
+//! start, and in the background once enough lines were appended.
+
+mod compact;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -52,31 +61,82 @@ fn tighten_state_dir(state_dir: &Path, mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rebuilds the replay cache from the journal at `path`; returns it and its entry count. A
+/// Lines appended before a background compaction, at least (and at least as many as the last
+/// compaction kept): the journal holds at most about twice the live entries, or twice this.
+pub const DEFAULT_COMPACT_LINES: usize = 4096;
+
+/// The journal's files in a state dir.
+#[derive(Debug, Clone)]
+pub(super) struct Paths {
+    /// Appended to.
+    pub(super) journal: PathBuf,
+    /// The appended file being compacted.
+    pub(super) prev: PathBuf,
+    /// The live entries of the last compaction.
+    pub(super) base: PathBuf,
+}
+
+impl Paths {
+    fn new(state_dir: &Path) -> Paths {
+        let journal = state_dir.join("replay.journal");
+        Paths {
+            prev: journal.with_extension("journal.prev"),
+            base: journal.with_extension("journal.base"),
+            journal,
+        }
+    }
+
+    /// The files in loading order.
+    fn in_order(&self) -> [&Path; 3] {
+        [&self.base, &self.prev, &self.journal]
+    }
+}
+
+/// The text of the journal's files in loading order; `None` when none exists.
+fn read_all(paths: &Paths) -> anyhow::Result<Option<String>> {
+    let mut text = String::new();
+    let mut any = false;
+    for p in paths.in_order() {
+        match std::fs::read_to_string(p) {
+            Ok(t) => {
+                any = true;
+                text.push_str(&t);
+                if !t.is_empty() && !t.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        }
+    }
+    Ok(any.then_some(text))
+}
+
+/// Rebuilds the replay cache from the journal's files; returns it and its entry count. A
 /// missing journal on a node that ran before (an audit log exists) sets the cache's floor
 /// to now + skew.
 fn load_cache(
     state_dir: &Path,
-    path: &Path,
+    paths: &Paths,
     cfg: ReplayConfig,
     now_ms: u64,
 ) -> anyhow::Result<(ReplayCache, usize)> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
+    match read_all(paths)? {
+        Some(text) => {
             let (cache, bad) = ReplayCache::load(cfg, &text, now_ms);
             for l in bad {
                 tracing::warn!(
-                    "{}:{l}: unreadable replay journal line ignored (torn write?)",
-                    path.display()
+                    "{}: line {l} of the replay journal (base, prev, journal in turn) is unreadable and ignored (torn write?)",
+                    paths.journal.display()
                 );
             }
             let n = cache.len();
             Ok((cache, n))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok((cache_without_journal(state_dir, path, cfg, now_ms), 0))
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        None => Ok((
+            cache_without_journal(state_dir, &paths.journal, cfg, now_ms),
+            0,
+        )),
     }
 }
 
@@ -90,7 +150,7 @@ fn cache_without_journal(
 ) -> ReplayCache {
     let skew = cfg.skew_ms;
     let mut cache = ReplayCache::new(cfg);
-    if state_dir.join("audit.jsonl").exists() {
+    if crate::auditlog::files::any_exists(&state_dir.join(crate::auditlog::FILE_NAME)) {
         tracing::warn!(
             "{} is missing but this node ran before: refusing sessions issued before now + {} s",
             path.display(),
@@ -101,59 +161,63 @@ fn cache_without_journal(
     cache
 }
 
-/// Compacts the journal: writes the cache's live entries to `tmp`, syncs it and renames it
-/// over `path` (atomic: a failure leaves the old journal whole).
-fn compact(path: &Path, tmp: &Path, cache: &ReplayCache) -> std::io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(STATE_FILE_MODE)
-        .open(tmp)?;
-    // A leftover temp file keeps its old mode through `open`: set it.
-    f.set_permissions(std::fs::Permissions::from_mode(STATE_FILE_MODE))?;
-    for l in cache.snapshot_lines() {
-        writeln!(f, "{l}")?;
-    }
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
-}
-
 /// The replay journal: one line per accepted session, fsynced before the session runs.
 pub struct Journal {
-    path: PathBuf,
+    paths: Paths,
     file: std::fs::File,
-    lines: usize,
+    cfg: ReplayConfig,
+    /// Lines appended since the last compaction began.
+    appended: usize,
+    /// Lines the last compaction kept.
+    kept: usize,
+    /// Appended lines that make a compaction due (at least `kept`).
+    compact_lines: usize,
+    /// A background compaction runs.
+    compacting: bool,
+    /// A failed compaction left the appended file under prev's name: no more compactions
+    /// until the next start (which reads every file).
+    stuck: bool,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal and rebuilds the cache from it. A node whose state
-    /// dir shows it ran before (an audit log exists) but has no journal refuses sessions
-    /// issued before start + skew.
+    /// Opens (or creates) the journal and rebuilds the cache from it, compacted into
+    /// `replay.journal` alone. A node whose state dir shows it ran before (an audit log
+    /// exists) but has no journal refuses sessions issued before start + skew.
     pub fn open(
         state_dir: &Path,
         cfg: ReplayConfig,
         now_ms: u64,
     ) -> anyhow::Result<(Journal, ReplayCache)> {
-        let path = state_dir.join("replay.journal");
-        let (cache, lines) = load_cache(state_dir, &path, cfg, now_ms)?;
-        // On a full disk the old journal stays as it is: the server starts and fails closed
+        let paths = Paths::new(state_dir);
+        let (cache, _) = load_cache(state_dir, &paths, cfg.clone(), now_ms)?;
+        // On a full disk the old files stay as they are: the server starts and fails closed
         // (durable.rs) instead of exiting.
-        let tmp = state_dir.join("replay.journal.tmp");
-        if let Err(e) = compact(&path, &tmp, &cache) {
-            let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = compact::at_start(&paths, &cache) {
             tracing::warn!(
                 "cannot compact {}: {e}; appending to it as it is",
-                path.display()
+                paths.journal.display()
             );
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(STATE_FILE_MODE)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        Ok((Journal { path, file, lines }, cache))
+        let file = open_append(&paths.journal)?;
+        let kept = cache.len();
+        Ok((
+            Journal {
+                paths,
+                file,
+                cfg,
+                appended: 0,
+                kept,
+                compact_lines: DEFAULT_COMPACT_LINES,
+                compacting: false,
+                stuck: false,
+            },
+            cache,
+        ))
+    }
+
+    /// Sets the appended lines that make a compaction due (at least 1).
+    pub fn set_compact_lines(&mut self, n: usize) {
+        self.compact_lines = n.max(1);
     }
 
     /// A second handle on the journal, for syncing it from another thread.
@@ -163,7 +227,7 @@ impl Journal {
 
     /// The journal's path (for messages).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.paths.journal
     }
 
     /// Appends lines without syncing them (see [`Journal::sync_handle`]). On failure (a full
@@ -178,13 +242,23 @@ impl Journal {
         let before = self
             .file
             .metadata()
-            .with_context(|| format!("appending to {}", self.path.display()))?
+            .with_context(|| format!("appending to {}", self.path().display()))?
             .len();
         if let Err(e) = self.file.write_all(buf.as_bytes()) {
             let _ = self.file.set_len(before);
-            return Err(e).with_context(|| format!("appending to {}", self.path.display()));
+            return Err(e).with_context(|| format!("appending to {}", self.path().display()));
         }
-        self.lines += lines.len();
+        self.appended += lines.len();
         Ok(())
     }
+}
+
+/// Opens (or creates, mode 0600) a journal file for appending.
+fn open_append(path: &Path) -> anyhow::Result<std::fs::File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(STATE_FILE_MODE)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }

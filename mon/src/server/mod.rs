@@ -77,6 +77,65 @@ pub struct ServerArgs {
     /// the default keeps gossip under 500 B/s per node).
     #[arg(long, default_value_t = mon_proto::membership::DEFAULT_PING_INTERVAL_MS)]
     pub ping_interval_ms: u64,
+    /// Rotate the audit log once its file holds this much: `64M`, `512K`, `1G` or bytes;
+    /// `off` (or 0): never by size. The next file begins with a `log.rotate` record that
+    /// continues the hash chain.
+    #[arg(long, value_name = "SIZE", default_value = crate::auditlog::DEFAULT_ROTATE_SIZE, value_parser = parse_rotate_size)]
+    pub audit_rotate_size: u64,
+    /// Rotate the audit log once its file's first record is this old: `90s`, `15m`, `1h`,
+    /// `2d`, `1w`; `off` (or 0, the default): never by age.
+    #[arg(long, value_name = "AGE", default_value = "off", value_parser = parse_rotate_age)]
+    pub audit_rotate_age: u64,
+    /// Rotated audit log files kept (the oldest beyond are removed, each after a
+    /// `log.retention` record naming it); `all`: never remove.
+    #[arg(long, value_name = "N|all", default_value_t = crate::auditlog::DEFAULT_KEEP, value_parser = parse_keep)]
+    pub audit_keep: usize,
+    /// Replay-journal lines appended before it is compacted in the background (at least as
+    /// many as it held after its last compaction); for tests.
+    #[arg(long, hide = true, default_value_t = journal::DEFAULT_COMPACT_LINES)]
+    pub journal_compact_lines: usize,
+}
+
+impl ServerArgs {
+    /// When the audit log rotates and how many rotated files it keeps.
+    pub fn rotation(&self) -> crate::auditlog::Rotation {
+        crate::auditlog::Rotation {
+            max_bytes: (self.audit_rotate_size > 0).then_some(self.audit_rotate_size),
+            max_age: (self.audit_rotate_age > 0)
+                .then(|| std::time::Duration::from_secs(self.audit_rotate_age)),
+            keep: (self.audit_keep != usize::MAX).then_some(self.audit_keep),
+        }
+    }
+}
+
+/// `--audit-rotate-size`: a size, or `off` (0).
+fn parse_rotate_size(v: &str) -> Result<u64, String> {
+    if v == "off" {
+        return Ok(0);
+    }
+    crate::units::parse_size(v).ok_or_else(|| {
+        format!("\"{v}\": expected a size like 64M, 512K, 1G, a number of bytes, or off")
+    })
+}
+
+/// `--audit-rotate-age`: a duration in seconds, or `off` (0).
+fn parse_rotate_age(v: &str) -> Result<u64, String> {
+    if v == "off" || v == "0" {
+        return Ok(0);
+    }
+    crate::units::parse_duration_s(v)
+        .ok_or_else(|| format!("\"{v}\": expected an age like 90s, 15m, 1h, 2d, 1w, or off"))
+}
+
+/// `--audit-keep`: a number of files, or `all` (`usize::MAX`).
+fn parse_keep(v: &str) -> Result<usize, String> {
+    if v == "all" {
+        return Ok(usize::MAX);
+    }
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n < usize::MAX)
+        .ok_or_else(|| format!("\"{v}\": expected a number of files, or all"))
 }
 
 /// `SLICE USER,USER…` (or `SLICE=USER,…`) of `--run-as-users`.

@@ -53,9 +53,10 @@ pub(super) fn open(
     super::journal::prepare_state_dir(state_dir)?;
     let start = now_ms();
     let cfg = node_config(args, name.clone())?;
-    let (journal, replay) = Journal::open(state_dir, cfg.replay.clone(), start)?;
-    let audit_path = state_dir.join("audit.jsonl");
-    let audit = AuditLog::open(&audit_path, &name)
+    let (mut journal, replay) = Journal::open(state_dir, cfg.replay.clone(), start)?;
+    journal.set_compact_lines(args.journal_compact_lines);
+    let audit_path = state_dir.join(crate::auditlog::FILE_NAME);
+    let audit = AuditLog::open_with(&audit_path, &name, args.rotation())
         .with_context(|| format!("opening {}", audit_path.display()))?;
     let slices_dir = config_dir.join("slices");
     let (store, ev) = PolicyStore::open(&slices_dir);

@@ -6,7 +6,7 @@
 //! fields appear in this order, absent optional fields omitted:
 //! `v, log_id, seq, ts, node, event, result, reason, slice, principal, key_fp, policy_file,
 //! policy_line, session_id, client_addr, peer, op, argv, exit_code, duration_ms, session_body,
-//! session_sig, count, prev, hash`.
+//! session_sig, count, file, last_seq, last_hash, prev, hash`.
 //!
 //! * `log_id`: 32 lowercase hex digits (16 random bytes chosen when the log is created);
 //! * `seq`: 0 for the first record, then +1 per record, no gaps;
@@ -124,7 +124,7 @@ impl Chain {
     }
 }
 
-/// Writes the fields `ev` carries, from `event` to `count`, in the record's field order;
+/// Writes the fields `ev` carries, from `event` to `last_hash`, in the record's field order;
 /// absent optional fields are left out.
 fn write_event(w: &mut ObjectWriter, ev: &AuditEvent) {
     w.str("event", ev.event.as_str());
@@ -150,6 +150,9 @@ fn write_event(w: &mut ObjectWriter, ev: &AuditEvent) {
     w.opt_str("session_body", ev.session_body.as_deref());
     w.opt_str("session_sig", ev.session_sig.as_deref());
     w.opt_u64("count", ev.count);
+    w.opt_str("file", ev.file.as_deref());
+    w.opt_u64("last_seq", ev.last_seq);
+    w.opt_str("last_hash", ev.last_hash.as_deref());
 }
 
 /// `hex(SHA-256(prev ‖ unhashed))`, the definition of a record's `hash`.

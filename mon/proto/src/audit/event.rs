@@ -39,11 +39,17 @@ pub enum EventKind {
     /// The audit log and replay journal take records again after a failed write or sync;
     /// `count` records could not be written meanwhile (issue 10, part 4).
     StorageResume,
+    /// The first record of a new file of the log after a rotation: `file`, `last_seq` and
+    /// `last_hash` name the previous file and its last record (`last_hash` = `prev`).
+    LogRotate,
+    /// Retention removed the oldest file of the log: `file` names it, `last_seq` and
+    /// `last_hash` its last record; every record up to `last_seq` is gone from the node.
+    LogRetention,
 }
 
 impl EventKind {
     /// Every kind, in documentation order.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::SessionAccept,
         EventKind::SessionDeny,
         EventKind::OpStart,
@@ -60,6 +66,8 @@ impl EventKind {
         EventKind::ServerStart,
         EventKind::ServerStop,
         EventKind::StorageResume,
+        EventKind::LogRotate,
+        EventKind::LogRetention,
     ];
 
     /// The `event` string written to the log, e.g. `"session.accept"`.
@@ -81,6 +89,8 @@ impl EventKind {
             EventKind::ServerStart => "server.start",
             EventKind::ServerStop => "server.stop",
             EventKind::StorageResume => "storage.resume",
+            EventKind::LogRotate => "log.rotate",
+            EventKind::LogRetention => "log.retention",
         }
     }
 
@@ -180,6 +190,12 @@ pub struct AuditEvent {
     pub session_sig: Option<String>,
     /// How many events a summary stands for (`junk.summary`).
     pub count: Option<u64>,
+    /// A file of the log (`log.rotate`: the previous file; `log.retention`: the removed one).
+    pub file: Option<String>,
+    /// `seq` of the last record of `file`.
+    pub last_seq: Option<u64>,
+    /// `hash` of the last record of `file`.
+    pub last_hash: Option<String>,
 }
 
 impl AuditEvent {
@@ -204,6 +220,9 @@ impl AuditEvent {
             session_body: None,
             session_sig: None,
             count: None,
+            file: None,
+            last_seq: None,
+            last_hash: None,
         }
     }
 
@@ -296,6 +315,13 @@ impl AuditEvent {
     /// Sets `count`.
     pub fn count(mut self, n: u64) -> Self {
         self.count = Some(n);
+        self
+    }
+    /// Sets `file`, `last_seq` and `last_hash`: a file of the log and its last record.
+    pub fn file_end(mut self, file: impl Into<String>, last_seq: u64, last_hash: &str) -> Self {
+        self.file = Some(file.into());
+        self.last_seq = Some(last_seq);
+        self.last_hash = Some(last_hash.to_owned());
         self
     }
 }

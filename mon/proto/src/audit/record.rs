@@ -74,6 +74,15 @@ pub struct AuditRecord {
     /// How many events a summary stands for.
     #[serde(default)]
     pub count: Option<u64>,
+    /// A file of the log (`log.rotate`, `log.retention`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// `seq` of the last record of `file`.
+    #[serde(default)]
+    pub last_seq: Option<u64>,
+    /// `hash` of the last record of `file`.
+    #[serde(default)]
+    pub last_hash: Option<String>,
     /// The previous record's hash.
     pub prev: String,
     /// This record's hash.

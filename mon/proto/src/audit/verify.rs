@@ -1,16 +1,21 @@
-//! Verifying a log: the hash of every record, the `seq` sequence and the `prev` links.
+//! Verifying a log: the hash of every record, the `seq` sequence and the `prev` links, within
+//! one file and across the files of a rotated log.
 //!
 //! What this detects: an edited record (its hash no longer matches, or — if the editor
 //! recomputed that hash — the next record's `prev` no longer matches), a deleted record (a gap
 //! in `seq`), an inserted or duplicated record (`seq` repeats, or `prev` does not link), records
 //! reordered, records from another log (`log_id` changes), and deleted leading records (the first
-//! `seq` is not 0). What it cannot detect: removing only the newest records, or rewriting the
-//! whole file with recomputed hashes — that needs signed checkpoints kept elsewhere (a later
-//! step).
+//! `seq` is not 0 and the first record is not a `log.rotate`). Across the files of a rotated log
+//! (fed in order, [`Verifier::start_file`] before each): a removed or cut file (a `seq` gap at
+//! the next file's first record) and oldest files removed without a `log.retention` record
+//! saying so ([`VerifySummary::unaccounted`]). What it cannot detect: removing only the newest
+//! records (or the newest file), or rewriting everything from some record on with recomputed
+//! hashes — that needs signed checkpoints kept elsewhere (a later step).
 
 use super::chain::{
     is_lower_hex, record_hash, split_hash, Chain, FORMAT_VERSION, GENESIS_PREV, MAX_LINE_BYTES,
 };
+use super::event::EventKind;
 use super::record::AuditRecord;
 
 /// An intact log (or an intact prefix being checked).
@@ -24,6 +29,23 @@ pub struct VerifySummary {
     pub last_seq: Option<u64>,
     /// `hash` of the newest record ([`GENESIS_PREV`] for an empty log).
     pub last_hash: String,
+    /// The oldest record fed: its `seq`, `prev`, and for a `log.rotate` the file it continues
+    /// (`None` for an empty log).
+    pub first: Option<FirstRecord>,
+    /// The newest `log.retention` seen: every record up to this `seq` was removed, the last of
+    /// them with this `hash`.
+    pub removed_through: Option<(u64, String)>,
+}
+
+/// The oldest record of what was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstRecord {
+    /// Its `seq` (0 unless the log was rotated and older files are not here).
+    pub seq: u64,
+    /// Its `prev`.
+    pub prev: String,
+    /// For a `log.rotate`: the previous file it names.
+    pub continues: Option<String>,
 }
 
 impl VerifySummary {
@@ -32,6 +54,29 @@ impl VerifySummary {
         let log_id = self.log_id.as_deref()?;
         let next = self.last_seq?.checked_add(1)?;
         Chain::resume(log_id, next, &self.last_hash).ok()
+    }
+
+    /// Why the records before the oldest one fed are missing unaccounted for, if they are:
+    /// the oldest record continues a file that is not here, and no `log.retention` record says
+    /// that retention removed it (a file deleted by hand, or moved away: verify it together
+    /// with the others). `None` for a log that starts at `seq` 0 or whose missing start
+    /// retention removed.
+    pub fn unaccounted(&self) -> Option<BreakKind> {
+        let first = self.first.as_ref()?;
+        if first.seq == 0 {
+            return None;
+        }
+        let missing = BreakKind::Unaccounted {
+            first_seq: first.seq,
+            file: first.continues.clone().unwrap_or_default(),
+        };
+        match &self.removed_through {
+            Some((through, hash)) if through.saturating_add(1) == first.seq => {
+                (hash != &first.prev).then_some(BreakKind::PrevMismatch)
+            }
+            Some((through, _)) if *through >= first.seq => None,
+            _ => Some(missing),
+        }
     }
 }
 
@@ -90,6 +135,28 @@ pub enum BreakKind {
         /// The seq found.
         found: u64,
     },
+    /// A file begins with a `log.rotate` record after a gap: the records between are missing.
+    #[error("seq gap: expected seq {expected}, found {found}: records {expected}..{} are missing (this file continues {file}: it was cut, or a file between was removed)", found.saturating_sub(1))]
+    MissingFile {
+        /// The seq that should come next.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+        /// The previous file the `log.rotate` record names.
+        file: String,
+    },
+    /// The oldest file continues one that is not here, and no `log.retention` record accounts
+    /// for it.
+    #[error("records 0..{} are missing: this file continues {file}, which is not here, and no log.retention record says retention removed it (deleted or moved by hand; verify the moved files together with these)", first_seq.saturating_sub(1))]
+    Unaccounted {
+        /// The oldest `seq` present.
+        first_seq: u64,
+        /// The file the oldest record continues.
+        file: String,
+    },
+    /// A `log.rotate` or `log.retention` record does not carry the file and record it names.
+    #[error("{0}")]
+    BadFileRecord(&'static str),
     /// `prev` does not equal the previous record's `hash`.
     #[error("prev mismatch: prev does not equal the hash of the record before it (a record was inserted or reordered, or the record before it was edited and re-hashed)")]
     PrevMismatch,
@@ -122,6 +189,10 @@ pub struct Verifier {
     records: u64,
     tail: Option<Tail>,
     broken: Option<ChainBreak>,
+    /// The next record is the first of a file (not the first file).
+    file_start: bool,
+    first: Option<FirstRecord>,
+    removed_through: Option<(u64, String)>,
 }
 
 impl Verifier {
@@ -130,9 +201,16 @@ impl Verifier {
         Verifier::default()
     }
 
-    /// Number of lines pushed so far.
+    /// Number of lines pushed so far (in the current file).
     pub fn line_no(&self) -> usize {
         self.line_no
+    }
+
+    /// The next line is line 1 of the next file of the same log (a rotated log's files are fed
+    /// oldest first). Line numbers count from there.
+    pub fn start_file(&mut self) {
+        self.line_no = 0;
+        self.file_start = self.tail.is_some();
     }
 
     /// Checks the next line (without its `\n`) given as raw bytes; non-UTF-8 is a break.
@@ -166,8 +244,24 @@ impl Verifier {
             Ok(r) => r,
             Err((seq, what)) => return self.fail(seq, what),
         };
-        if let Err(what) = self.check_link(&rec) {
+        let file_start = std::mem::take(&mut self.file_start);
+        if let Err(what) = check_file_fields(&rec).and_then(|()| self.check_link(&rec, file_start))
+        {
             return self.fail(Some(rec.seq), what);
+        }
+        if self.first.is_none() {
+            self.first = Some(FirstRecord {
+                seq: rec.seq,
+                prev: rec.prev.clone(),
+                continues: rec.file.clone().filter(|_| rec.seq > 0),
+            });
+        }
+        if rec.event == EventKind::LogRetention.as_str() {
+            if let (Some(s), Some(h)) = (rec.last_seq, &rec.last_hash) {
+                if self.removed_through.as_ref().is_none_or(|(t, _)| s > *t) {
+                    self.removed_through = Some((s, h.clone()));
+                }
+            }
         }
         self.records += 1;
         self.tail = Some(Tail {
@@ -178,9 +272,10 @@ impl Verifier {
         Ok(())
     }
 
-    /// Checks that an intact record follows the tail: `seq` 0 and the genesis `prev` first,
-    /// then the same `log_id`, the next `seq` and `prev` equal to the last hash.
-    fn check_link(&self, rec: &AuditRecord) -> Result<(), BreakKind> {
+    /// Checks that an intact record follows the tail: `seq` 0 and the genesis `prev` (or a
+    /// `log.rotate`) first, then the same `log_id`, the next `seq` and `prev` equal to the last
+    /// hash. A gap before a file's first record names the file it continues.
+    fn check_link(&self, rec: &AuditRecord, file_start: bool) -> Result<(), BreakKind> {
         let Some(t) = &self.tail else {
             return check_first(rec);
         };
@@ -190,7 +285,18 @@ impl Verifier {
                 found: rec.log_id.clone(),
             });
         }
-        check_next_seq(t.last_seq, rec.seq)?;
+        match (check_next_seq(t.last_seq, rec.seq), &rec.file) {
+            (Err(BreakKind::SeqGap { expected, found }), Some(file))
+                if file_start && rec.event == EventKind::LogRotate.as_str() =>
+            {
+                return Err(BreakKind::MissingFile {
+                    expected,
+                    found,
+                    file: file.clone(),
+                });
+            }
+            (r, _) => r?,
+        }
         if rec.prev != t.last_hash {
             return Err(BreakKind::PrevMismatch);
         }
@@ -222,24 +328,57 @@ impl Verifier {
                 log_id: None,
                 last_seq: None,
                 last_hash: GENESIS_PREV.to_owned(),
+                first: None,
+                removed_through: None,
             },
             Some(t) => VerifySummary {
                 records: self.records,
                 log_id: Some(t.log_id),
                 last_seq: Some(t.last_seq),
                 last_hash: t.last_hash,
+                first: self.first,
+                removed_through: self.removed_through,
             },
         })
     }
 }
 
-/// The first record of a chain: `seq` 0 and the genesis `prev`.
+/// The first record of a chain: `seq` 0 and the genesis `prev`, or the `log.rotate` that
+/// begins a later file of a rotated log (its older files are checked by
+/// [`VerifySummary::unaccounted`]).
 fn check_first(rec: &AuditRecord) -> Result<(), BreakKind> {
+    if rec.seq > 0 && rec.event == EventKind::LogRotate.as_str() {
+        return Ok(());
+    }
     if rec.seq != 0 {
         return Err(BreakKind::FirstSeq(rec.seq));
     }
     if rec.prev != GENESIS_PREV {
         return Err(BreakKind::FirstPrev);
+    }
+    Ok(())
+}
+
+/// A `log.rotate` names the record before it (`last_seq` = `seq` − 1, `last_hash` = `prev`);
+/// a `log.retention` names a file and its last record.
+fn check_file_fields(rec: &AuditRecord) -> Result<(), BreakKind> {
+    let named = rec.file.is_some() && rec.last_seq.is_some();
+    let hash_ok = rec
+        .last_hash
+        .as_deref()
+        .is_some_and(|h| is_lower_hex(h, 64));
+    if rec.event == EventKind::LogRotate.as_str() {
+        let links = rec.last_seq.and_then(|s| s.checked_add(1)) == Some(rec.seq)
+            && rec.last_hash.as_deref() == Some(rec.prev.as_str());
+        if !(named && hash_ok && links) {
+            return Err(BreakKind::BadFileRecord(
+                "log.rotate does not name the record before it (file, last_seq = seq - 1, last_hash = prev)",
+            ));
+        }
+    } else if rec.event == EventKind::LogRetention.as_str() && !(named && hash_ok) {
+        return Err(BreakKind::BadFileRecord(
+            "log.retention does not name the removed file and its last record",
+        ));
     }
     Ok(())
 }

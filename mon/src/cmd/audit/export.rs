@@ -15,7 +15,8 @@ pub struct ExportArgs {
     /// The session id (hex, as `mon audit show` prints it; a unique prefix of 8+ digits is
     /// enough).
     pub session_id: String,
-    /// The log file, or a state dir holding audit.jsonl [default: ./audit.jsonl].
+    /// The log file, or a state dir (its audit.jsonl and rotated files)
+    /// [default: ./audit.jsonl].
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Directory to write session.cbor and session.sig into (created if missing).
@@ -29,26 +30,27 @@ const MIN_PREFIX: usize = 8;
 pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     let want = session_prefix(&args.session_id)?;
     let given = args.log.clone().unwrap_or_else(super::default_log);
-    let (path, mut reader) = super::open_log(&given)?;
     let mut search = Search {
         want: &want,
-        path: &path,
         found: None,
         without_body: None,
     };
-    while let Some(line) = reader
-        .next_line()
-        .with_context(|| format!("cannot read audit log {}", path.display()))?
-    {
-        if let Some(rec) = session_record(&line.bytes, &want) {
-            search.consider(line.no, rec)?;
+    for file in super::log_files(&given)? {
+        let mut reader = super::open_file(&file)?;
+        while let Some(line) = reader
+            .next_line()
+            .with_context(|| format!("cannot read audit log {}", file.display()))?
+        {
+            if let Some(rec) = session_record(&line.bytes, &want) {
+                search.consider(At(file.clone(), line.no), rec)?;
+            }
         }
     }
-    let Some((line_no, rec)) = search.found else {
-        report_not_found(&path, &want, search.without_body);
+    let Some((at, rec)) = search.found else {
+        report_not_found(&given, &want, search.without_body);
         return Ok(exit::PARTIAL_OR_NEGATIVE);
     };
-    write_export(&path, line_no, &rec, &args.out)?;
+    write_export(&at.0, at.1, &rec, &args.out)?;
     Ok(exit::OK)
 }
 
@@ -73,43 +75,47 @@ fn session_record(line: &[u8], want: &str) -> Option<AuditRecord> {
     rec.session_id.as_deref()?.starts_with(want).then_some(rec)
 }
 
+/// A line of a file of the log.
+struct At(PathBuf, usize);
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0.display(), self.1)
+    }
+}
+
 /// The search for the one session record to export.
 struct Search<'a> {
     want: &'a str,
-    path: &'a Path,
     /// The first record with body and signature, and its line.
-    found: Option<(usize, AuditRecord)>,
+    found: Option<(At, AuditRecord)>,
     /// The first matching line recorded without them.
-    without_body: Option<usize>,
+    without_body: Option<At>,
 }
 
 impl Search<'_> {
     /// Takes a matching record: keeps the first one, fails when the prefix names a second
     /// session, warns when the same session is recorded with another body or signature.
-    fn consider(&mut self, no: usize, rec: AuditRecord) -> anyhow::Result<()> {
+    fn consider(&mut self, at: At, rec: AuditRecord) -> anyhow::Result<()> {
         if rec.session_body.is_none() || rec.session_sig.is_none() {
-            self.without_body.get_or_insert(no);
+            self.without_body.get_or_insert(at);
             return Ok(());
         }
-        let Some((first_no, first)) = &self.found else {
-            self.found = Some((no, rec));
+        let Some((first_at, first)) = &self.found else {
+            self.found = Some((at, rec));
             return Ok(());
         };
         if first.session_id != rec.session_id {
             anyhow::bail!(
-                "session id prefix {} is ambiguous in {}: lines {first_no} and {} \
-                 name different sessions; give more digits",
+                "session id prefix {} is ambiguous: {first_at} and {at} name different \
+                 sessions; give more digits",
                 self.want,
-                self.path.display(),
-                no
             );
         }
         if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
             eprintln!(
-                "warning: {}:{} records session {} with a different body or signature \
-                 than line {first_no} (equivocation?); exporting line {first_no}",
-                self.path.display(),
-                no,
+                "warning: {at} records session {} with a different body or signature \
+                 than {first_at} (equivocation?); exporting {first_at}",
                 rec.session_id.as_deref().unwrap_or_default()
             );
         }
@@ -118,12 +124,11 @@ impl Search<'_> {
 }
 
 /// Says why nothing was exported.
-fn report_not_found(path: &Path, want: &str, without_body: Option<usize>) {
+fn report_not_found(path: &Path, want: &str, without_body: Option<At>) {
     match without_body {
-        Some(n) => eprintln!(
-            "{}:{n}: session {want} is recorded without its body and signature; nothing to \
-             export",
-            path.display()
+        Some(at) => eprintln!(
+            "{at}: session {want} is recorded without its body and signature; nothing to \
+             export"
         ),
         None => eprintln!(
             "no session.accept or session.deny record for session {want} in {}",

@@ -13,7 +13,8 @@ use crate::exit;
 /// Arguments of `mon audit show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// The log file, or a state dir holding audit.jsonl [default: ./audit.jsonl].
+    /// The log file, or a state dir (its audit.jsonl and rotated files, oldest first)
+    /// [default: ./audit.jsonl].
     pub path: Option<PathBuf>,
     /// Only records at or after this time: a duration back from now (`90s`, `15m`, `1h`, `2d`,
     /// `1w`) or an RFC 3339 time (`2025-03-01T12:00:00Z`).
@@ -128,20 +129,8 @@ fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
              like 2025-03-01T12:00:00Z"
         )
     };
-    let unit_at = s.len().checked_sub(1).ok_or_else(bad)?;
-    let (digits, unit) = s.split_at(unit_at);
-    let n: i64 = digits.parse().map_err(|_| bad())?;
-    let secs_per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(bad()),
-    };
-    let secs = n
-        .checked_mul(secs_per)
-        .filter(|v| *v >= 0)
+    let secs = crate::units::parse_duration_s(s)
+        .and_then(|v| i64::try_from(v).ok())
         .ok_or_else(bad)?;
     now.checked_sub(time::Duration::seconds(secs))
         .ok_or_else(bad)
@@ -151,13 +140,16 @@ fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
 pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     let filter = Filter::from_args(&args, OffsetDateTime::now_utc())?;
     let given = args.path.clone().unwrap_or_else(super::default_log);
-    let (path, mut reader) = super::open_log(&given)?;
+    let path = given.as_path();
     let mut found = Found::default();
-    while let Some(line) = reader
-        .next_line()
-        .with_context(|| format!("cannot read audit log {}", path.display()))?
-    {
-        found.take(&path, &line, &filter, args.json);
+    for file in super::log_files(path)? {
+        let mut reader = super::open_file(&file)?;
+        while let Some(line) = reader
+            .next_line()
+            .with_context(|| format!("cannot read audit log {}", file.display()))?
+        {
+            found.take(&file, &line, &filter, args.json);
+        }
     }
     if found.skipped > 0 {
         eprintln!(
