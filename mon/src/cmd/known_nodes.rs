@@ -126,9 +126,9 @@ fn apply(
         KnownNodes::load(&orig.path).map_err(|e| {
             anyhow::anyhow!("{e}\nmon: fix {} first; nothing written", path.display())
         })?;
-        KnownNodes::parse(&text, &orig.path)?
+        KnownNodes::parse(&text, path)?
     } else {
-        KnownNodes::parse("", &orig.path)?
+        KnownNodes::parse("", path)?
     };
     let edited = edit(&text, &known).map_err(|m| anyhow::anyhow!("{m}"))?;
     orig.replace(edited.text.as_bytes(), NEW_FILE_MODE)?;

@@ -14,6 +14,8 @@ use mon_keys::file_mode::GROUP_OTHER_WRITE;
 /// A trust file as read before an edit: where it really is and what it held.
 #[derive(Debug)]
 pub struct Original {
+    /// The file as the user named it (for messages).
+    pub shown: PathBuf,
     /// The file to replace (symbolic links resolved, so the link stays and its target changes).
     pub path: PathBuf,
     /// Its contents; `None` when it does not exist yet.
@@ -33,13 +35,17 @@ impl Original {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        Ok(Original { path: real, bytes })
+        Ok(Original {
+            shown: path.to_path_buf(),
+            path: real,
+            bytes,
+        })
     }
 
     /// The contents as text (empty for a missing file).
     pub fn text(&self) -> anyhow::Result<String> {
         let bytes = self.bytes.clone().unwrap_or_default();
-        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", self.path.display()))
+        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", self.shown.display()))
     }
 
     /// Replaces the file with `contents`. A new file gets `new_mode`; an existing one keeps
@@ -73,11 +79,11 @@ impl Original {
         if fs::read(path).ok() != self.bytes {
             anyhow::bail!(
                 "{} changed while it was being edited (another edit at the same time?); nothing written: run the command again",
-                path.display()
+                self.shown.display()
             );
         }
         tmp.persist(path)
-            .map_err(|e| anyhow::anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+            .map_err(|e| anyhow::anyhow!("cannot replace {}: {}", self.shown.display(), e.error))?;
         // The rename is durable once the directory is.
         if let Ok(d) = fs::File::open(dir) {
             let _ = d.sync_all();

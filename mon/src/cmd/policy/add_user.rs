@@ -150,8 +150,8 @@ impl Slice {
     ) -> Result<(SlicePolicy, Vec<Diagnostic>), Vec<Diagnostic>> {
         let revoked_path = self.dir.join(REVOKED_KEYS);
         let src = PolicySources {
-            allowed_signers: (&self.signers.path, signers),
-            mon_policy: policy.map(|b| (self.policy.path.as_path(), b)),
+            allowed_signers: (&self.signers.shown, signers),
+            mon_policy: policy.map(|b| (self.policy.shown.as_path(), b)),
             revoked_keys: self.revoked.as_deref().map(|b| (revoked_path.as_path(), b)),
         };
         let (p, mut warnings) = SlicePolicy::from_sources(&src).map_err(|e| e.diagnostics)?;
@@ -204,7 +204,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
         slice.policy.replace(text.as_bytes(), NEW_FILE_MODE)?;
         println!(
             "added {}:{}: {line}",
-            slice.policy.path.display(),
+            slice.policy.shown.display(),
             line_count(text)
         );
     }
@@ -214,7 +214,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
     let (text, line) = &plan.signers;
     println!(
         "added {}:{}: {line}",
-        slice.signers.path.display(),
+        slice.signers.shown.display(),
         line_count(text)
     );
     show_warnings(&slice, &plan);
@@ -231,11 +231,11 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
 /// The warnings about the new lines, and how many others the slice has.
 fn show_warnings(slice: &Slice, plan: &Plan) {
     let new_at = |d: &Diagnostic| {
-        (d.file == slice.signers.path && d.line == line_count(&plan.signers.0))
+        (d.file == slice.signers.shown && d.line == line_count(&plan.signers.0))
             || plan
                 .policy
                 .as_ref()
-                .is_some_and(|(t, _)| d.file == slice.policy.path && d.line == line_count(t))
+                .is_some_and(|(t, _)| d.file == slice.policy.shown && d.line == line_count(t))
     };
     let ws: Vec<&Diagnostic> = plan
         .warnings
