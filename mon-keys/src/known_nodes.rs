@@ -480,6 +480,18 @@ impl KnownNodes {
     pub fn revoked_entries(&self) -> impl Iterator<Item = &KnownNode> {
         self.nodes.iter().filter(|n| n.revoked)
     }
+
+    /// Every key line in file order, `@revoked` ones and those whose key is revoked elsewhere
+    /// included (what an editor of the file looks at; to decide trust use
+    /// [`KnownNodes::check`] or [`KnownNodes::entries`]).
+    pub fn all_lines(&self) -> impl Iterator<Item = &KnownNode> {
+        self.nodes.iter()
+    }
+
+    /// Whether `key` is revoked (listed on an `@revoked` line).
+    pub fn is_revoked(&self, key: &[u8; 32]) -> bool {
+        self.revoked.contains(key)
+    }
 }
 
 #[cfg(test)]

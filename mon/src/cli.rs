@@ -94,9 +94,12 @@ pub enum Command {
     /// Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes
     /// a chain/tree); lands atomically at DEST where the policy's push-dirs allow it.
     Push(PushArgs),
-    /// Slice policy tools for admins: check files, explain a decision.
+    /// Slice policy tools for admins: check files, explain a decision, add a user.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
+    /// Edit known_nodes: pin a node's key (add), remove a node, revoke a key.
+    #[command(subcommand)]
+    KnownNodes(cmd::known_nodes::KnownNodesCmd),
     /// Audit log tools for operators: show, verify, export.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
@@ -189,6 +192,7 @@ fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Members => run_members(g),
         Command::Push(a) => run_push(g, a),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::KnownNodes(c) => cmd::known_nodes::run(c, g.known_nodes.as_deref()),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Key(c) => cmd::key::run(c),
         Command::Server {

@@ -1,4 +1,7 @@
-//! `mon policy check` and `mon policy explain`: the slice admin's tools.
+//! `mon policy check`, `mon policy explain` and `mon policy add-user`: the slice admin's
+//! tools.
+
+mod add_user;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -32,6 +35,14 @@ pub enum PolicyCmd {
     /// Prints allow or deny, the reason code, the class the operation needs, the principal and
     /// the deciding file:line. Exit 0 allow, 1 deny, 2 usage or load error.
     Explain(ExplainArgs),
+    /// Grant a user's key capability classes in a slice, without editing files by hand.
+    ///
+    /// Adds `PRINCIPAL namespaces="…" ssh-ed25519 KEY` to CONFIG_DIR/slices/SLICE/
+    /// allowed_signers and, when narrowing options are given, one `PRINCIPAL options` line to
+    /// its mon_policy. The slice as it would be is checked as `mon policy check` does:
+    /// errors write nothing, warnings about the new lines are shown. Refuses a key the slice
+    /// already lists or revokes. Each file is replaced atomically, mon_policy first.
+    AddUser(add_user::AddUserArgs),
 }
 
 /// Arguments of `mon policy check`.
@@ -92,6 +103,7 @@ pub fn run(cmd: PolicyCmd) -> anyhow::Result<u8> {
     match cmd {
         PolicyCmd::Check(a) => check(a),
         PolicyCmd::Explain(a) => explain(a),
+        PolicyCmd::AddUser(a) => add_user::run(&a),
     }
 }
 
