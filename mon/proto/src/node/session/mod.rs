@@ -39,7 +39,8 @@ pub(in crate::node) struct ParentLink {
     pub opener: Opener,
     /// The parent's first sealed frame arrived (it holds e_p's secret).
     pub go: bool,
-    /// Our SessionOk to this parent, for retransmission on a duplicate Session.
+    /// Our SessionOk to this parent, for retransmission on a duplicate Session and, to the
+    /// first parent, every RTO until its go comes (a lost go is sent again on it).
     pub session_ok: Vec<u8>,
 }
 
@@ -80,6 +81,9 @@ pub(in crate::node) struct Child {
     pub addr: SocketAddr,
     pub key: [u8; 32],
     pub state: ChildState,
+    /// Retransmission timeout of the offer to this child, ms (see
+    /// [`crate::timing::link_rto_ms`]).
+    pub rto_ms: u64,
 }
 
 impl Child {
@@ -112,6 +116,10 @@ pub(in crate::node) struct Session {
     pub started_ms: u64,
     /// Dropped at this time unless a parent's go has come by then.
     pub go_by: u64,
+    /// When our SessionOk last went to the first parent (sent again every RTO until the go,
+    /// `retries` times at most).
+    pub ok_sent_at: u64,
+    pub ok_tries: u32,
     /// Send whatever we have by then.
     pub finish_by: u64,
     /// Sealed result packet, kept for retransmission until acknowledged.
@@ -124,6 +132,7 @@ pub(in crate::node) struct Session {
     pub client_gone: bool,
     /// The entry node already swept the roster for nodes the overlay missed.
     pub swept: bool,
+    /// Retransmission timeout on the first parent's link (the result, our SessionOk), ms.
     pub rto_ms: u64,
     /// The push data plane, for push sessions.
     pub push: Option<Box<push::state::PushState>>,
@@ -142,14 +151,18 @@ impl Session {
         self.extra_parents.push(old);
     }
 
-    /// The next time this session needs attention.
-    pub fn next_timer(&self) -> Option<u64> {
+    /// The next time this session needs attention (`retries`: the node's retransmissions
+    /// per packet).
+    pub fn next_timer(&self, retries: u32) -> Option<u64> {
         let mut t: Option<u64> = None;
         let mut at = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
         if let Some(f) = self.forget_at {
             at(f);
         } else if !self.has_go() {
             at(self.go_by);
+        }
+        if self.awaits_go() && self.ok_tries < retries {
+            at(self.ok_sent_at + self.rto_ms);
         }
         if self.result_packet.is_none() {
             at(self.finish_by);
@@ -160,7 +173,7 @@ impl Session {
                     ..
                 } = c.state
                 {
-                    at(sent_at + self.rto_ms);
+                    at(sent_at + c.rto_ms);
                 }
             }
         } else if !self.result_acked {
@@ -172,6 +185,15 @@ impl Session {
             }
         }
         t
+    }
+
+    /// Whether this node still waits for its first parent's go over a node link (not from a
+    /// client, whose go comes on its stream): its SessionOk goes again every RTO meanwhile.
+    pub fn awaits_go(&self) -> bool {
+        !self.parent.go
+            && self.forget_at.is_none()
+            && self.parent.name != mon_keys::hop::CLIENT_NAME
+            && !self.parent.session_ok.is_empty()
     }
 
     /// Whether a parent (first or extra) has sent its go.

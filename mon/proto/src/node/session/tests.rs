@@ -140,6 +140,8 @@ fn session(parent: Peer) -> (Session, TestParent) {
         local_started: false,
         started_ms: T0,
         go_by: T0 + 500,
+        ok_sent_at: T0,
+        ok_tries: 0,
         finish_by: T0 + 1_000,
         result_packet: None,
         result_sent_at: 0,
@@ -164,6 +166,7 @@ fn offered(name: &str) -> Child {
         name: name.into(),
         addr: "127.0.0.2:7000".parse().expect("addr"),
         key: [2; 32],
+        rto_ms: 250,
         state: ChildState::Offered {
             initiator: None,
             packet: b"offer".to_vec(),
@@ -357,4 +360,33 @@ fn the_go_starts_the_operations_once_and_audits_an_exec_before_running_it() {
     ));
     assert!(!s.local_result(T0 + 300, 1, Local::Present, &mut w.cx()));
     assert!(w.out.is_empty());
+}
+
+#[test]
+fn without_its_go_a_node_repeats_its_session_ok_to_its_parent_node_only() {
+    let mut w = World::new();
+    let (mut s, _) = session(parent_addr());
+    s.parent.session_ok = b"ok".to_vec();
+    s.go_by = T0 + 5_000;
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let Tick::Resend(again) = s.tick(now, 3, &mut w.counters) else {
+            panic!("forgotten");
+        };
+        assert_eq!(again, vec![(parent_addr(), b"ok".to_vec())]);
+    }
+    // `retries` times at most, and never once the go came.
+    now += 250;
+    assert!(matches!(s.tick(now, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+    let (mut s, _) = session(parent_addr());
+    s.parent.session_ok = b"ok".to_vec();
+    s.parent.go = true;
+    assert!(matches!(s.tick(T0 + 250, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+    // A client's go comes on its stream: nothing is repeated to it.
+    let client = Peer::Client(5, "127.0.0.1".parse().expect("ip"));
+    let (mut s, _) = session(client);
+    s.parent.name = mon_keys::hop::CLIENT_NAME.into();
+    s.parent.session_ok = b"ok".to_vec();
+    assert!(matches!(s.tick(T0 + 250, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
 }
