@@ -357,7 +357,7 @@ impl Node {
             (a, b) => a.or(b),
         };
         for s in self.sessions.values() {
-            let st = s.next_timer(self.cfg.retries);
+            let st = s.next_timer();
             t = match (t, st) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

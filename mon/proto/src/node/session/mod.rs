@@ -31,6 +31,10 @@ use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
+/// Repeats of our SessionOk one RTO apart before they back off (see
+/// [`Session::session_ok_due`]).
+const SESSION_OK_STEADY: u32 = 3;
+
 /// A link towards a parent (the first parent gets results; extra DAG parents serve blocks).
 pub(in crate::node) struct ParentLink {
     pub name: String,
@@ -116,8 +120,8 @@ pub(in crate::node) struct Session {
     pub started_ms: u64,
     /// Dropped at this time unless a parent's go has come by then.
     pub go_by: u64,
-    /// When our SessionOk last went to the first parent (sent again every RTO until the go,
-    /// `retries` times at most).
+    /// When our SessionOk last went to the first parent, and how many times it went again
+    /// (see [`Session::session_ok_due`]).
     pub ok_sent_at: u64,
     pub ok_tries: u32,
     /// Send whatever we have by then.
@@ -151,9 +155,8 @@ impl Session {
         self.extra_parents.push(old);
     }
 
-    /// The next time this session needs attention (`retries`: the node's retransmissions
-    /// per packet).
-    pub fn next_timer(&self, retries: u32) -> Option<u64> {
+    /// The next time this session needs attention.
+    pub fn next_timer(&self) -> Option<u64> {
         let mut t: Option<u64> = None;
         let mut at = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
         if let Some(f) = self.forget_at {
@@ -161,8 +164,8 @@ impl Session {
         } else if !self.has_go() {
             at(self.go_by);
         }
-        if self.awaits_go() && self.ok_tries < retries {
-            at(self.ok_sent_at + self.rto_ms);
+        if self.awaits_go() {
+            at(self.session_ok_due());
         }
         if self.result_packet.is_none() {
             at(self.finish_by);
@@ -194,6 +197,15 @@ impl Session {
             && self.forget_at.is_none()
             && self.parent.name != mon_keys::hop::CLIENT_NAME
             && !self.parent.session_ok.is_empty()
+    }
+
+    /// When our SessionOk goes to the first parent again while its go has not come: one RTO
+    /// after the last, doubling after [`SESSION_OK_STEADY`] repeats up to 8 RTOs, until the go
+    /// comes or the session is dropped (no go by its deadline or join window). A go lost
+    /// once costs one RTO; a parent that went away costs a few dozen small packets at most.
+    pub fn session_ok_due(&self) -> u64 {
+        let backoff = (self.ok_tries + 1).saturating_sub(SESSION_OK_STEADY).min(3);
+        self.ok_sent_at + (self.rto_ms << backoff)
     }
 
     /// Whether a parent (first or extra) has sent its go.

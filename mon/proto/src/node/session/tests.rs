@@ -376,9 +376,11 @@ fn without_its_go_a_node_repeats_its_session_ok_to_its_parent_node_only() {
         };
         assert_eq!(again, vec![(parent_addr(), b"ok".to_vec())]);
     }
-    // `retries` times at most, and never once the go came.
+    // Then less often, and never once the go came.
     now += 250;
     assert!(matches!(s.tick(now, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+    now += 250;
+    assert!(matches!(s.tick(now, 3, &mut w.counters), Tick::Resend(v) if v.len() == 1));
     let (mut s, _) = session(parent_addr());
     s.parent.session_ok = b"ok".to_vec();
     s.parent.go = true;

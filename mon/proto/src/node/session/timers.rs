@@ -69,7 +69,7 @@ impl Session {
             return Tick::Forget;
         }
         let mut resend = Vec::new();
-        if self.awaits_go() && self.ok_tries < retries && now_ms >= self.ok_sent_at + self.rto_ms {
+        if self.awaits_go() && now_ms >= self.session_ok_due() {
             // Our SessionOk or the parent's go was lost: the parent answers a SessionOk from
             // a linked child with a fresh go.
             self.ok_sent_at = now_ms;
