@@ -76,8 +76,13 @@ pub(in crate::node) enum ChildState {
     Extra { sealer: Sealer, opener: Opener },
     /// Refused the session.
     Denied { code: String, text: String },
-    /// Never answered, or its subtree was lost.
-    Missing { why: String },
+    /// Never answered, or its subtree was lost. `initiator`: kept when it never answered
+    /// our offer, so that its SessionOk, late (a busy child, or answers lost), still links it
+    /// while our result has not gone up.
+    Missing {
+        why: String,
+        initiator: Option<Box<Initiator>>,
+    },
 }
 
 pub(in crate::node) struct Child {

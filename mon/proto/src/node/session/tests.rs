@@ -320,7 +320,7 @@ fn unanswered_offers_are_sent_again_then_missing() {
     assert!(again.is_empty());
     assert!(matches!(
         &s.children[0].state,
-        ChildState::Missing { why } if why == super::result::NO_ANSWER
+        ChildState::Missing { why, .. } if why == super::result::NO_ANSWER
     ));
 }
 
@@ -391,4 +391,64 @@ fn without_its_go_a_node_repeats_its_session_ok_to_its_parent_node_only() {
     s.parent.name = mon_keys::hop::CLIENT_NAME.into();
     s.parent.session_ok = b"ok".to_vec();
     assert!(matches!(s.tick(T0 + 250, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+}
+
+/// A child `c1` offered at `T0` with a real handshake, and the SessionOk hello it answers.
+fn offered_with_handshake() -> (Child, hop::ChildHello) {
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let child_key = NodeKey::generate(&mut rng);
+    let init = Initiator::new(&mut rng);
+    let (hello, _) =
+        hop::respond(&mut rng, &child_key, &HASH, &init.public(), ME, "c1").expect("respond");
+    let mut c = offered("c1");
+    c.key = child_key.public();
+    if let ChildState::Offered { initiator, .. } = &mut c.state {
+        *initiator = Some(Box::new(init));
+    }
+    (c, hello)
+}
+
+#[test]
+fn a_child_given_up_for_no_answer_is_linked_by_its_late_session_ok() {
+    let mut w = World::new();
+    let (mut s, _) = ready_session(parent_addr());
+    let (c, hello) = offered_with_handshake();
+    s.children.push(c);
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let _ = s.tick(now, 2, &mut w.counters);
+    }
+    assert!(matches!(
+        &s.children[0].state,
+        ChildState::Missing { why, .. } if why == super::result::NO_ANSWER
+    ));
+    // Its SessionOk comes late (it was busy, or its answers were lost): linked, and its go
+    // goes out; the result waits for its subtree again.
+    assert!(s
+        .child_ok(HASH, "c1", Some(hello), false, &mut w.cx())
+        .is_some());
+    assert!(matches!(
+        s.children[0].state,
+        ChildState::Linked { result: None, .. }
+    ));
+    assert!(matches!(w.out.pop_front(), Some(Output::Send { .. })));
+    assert!(!s.complete());
+}
+
+#[test]
+fn once_the_result_went_up_a_late_session_ok_changes_nothing() {
+    let mut w = World::new();
+    let (mut s, _) = ready_session(parent_addr());
+    let (c, hello) = offered_with_handshake();
+    s.children.push(c);
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let _ = s.tick(now, 2, &mut w.counters);
+    }
+    s.result_packet = Some(b"result".to_vec());
+    let _ = s.child_ok(HASH, "c1", Some(hello), false, &mut w.cx());
+    assert!(matches!(s.children[0].state, ChildState::Missing { .. }));
+    assert!(w.out.is_empty());
 }

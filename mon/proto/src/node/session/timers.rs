@@ -98,6 +98,7 @@ impl Session {
         for c in &mut self.children {
             let rto = c.rto_ms;
             if let ChildState::Offered {
+                initiator,
                 packet,
                 sent_at,
                 tries,
@@ -109,6 +110,7 @@ impl Session {
                     if *tries >= retries {
                         c.state = ChildState::Missing {
                             why: NO_ANSWER.into(),
+                            initiator: initiator.take(),
                         };
                     } else {
                         *tries += 1;
