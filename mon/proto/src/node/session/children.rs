@@ -136,6 +136,7 @@ impl Node {
             addr: m.addr,
             key: m.key,
             rto_ms,
+            given_up_at: None,
             state: ChildState::Offered {
                 initiator: Some(Box::new(init)),
                 packet: bytes,

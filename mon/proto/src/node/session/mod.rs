@@ -93,9 +93,16 @@ pub(in crate::node) struct Child {
     /// Retransmission timeout of the offer to this child, ms (see
     /// [`crate::timing::link_rto_ms`]).
     pub rto_ms: u64,
+    /// When it was given up for answering none of our offers.
+    pub given_up_at: Option<u64>,
 }
 
 impl Child {
+    /// Whether this child was given up at `now_ms` for answering none of our offers.
+    pub fn unanswered_at(&self, now_ms: u64) -> bool {
+        self.given_up_at == Some(now_ms)
+    }
+
     pub fn settled(&self) -> bool {
         match &self.state {
             ChildState::Offered { prune_sig, .. } => prune_sig.is_some(),

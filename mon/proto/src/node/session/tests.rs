@@ -167,6 +167,7 @@ fn offered(name: &str) -> Child {
         addr: "127.0.0.2:7000".parse().expect("addr"),
         key: [2; 32],
         rto_ms: 250,
+        given_up_at: None,
         state: ChildState::Offered {
             initiator: None,
             packet: b"offer".to_vec(),
@@ -322,6 +323,8 @@ fn unanswered_offers_are_sent_again_then_missing() {
         &s.children[0].state,
         ChildState::Missing { why, .. } if why == super::result::NO_ANSWER
     ));
+    // Given up now: the node stops picking it as a child (it leaves the membership).
+    assert!(s.children[0].unanswered_at(now) && !s.children[0].unanswered_at(now + 1));
 }
 
 #[test]

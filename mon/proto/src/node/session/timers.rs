@@ -39,6 +39,15 @@ impl Node {
                 }
                 Tick::Resend(resend) => resend,
             };
+            for c in s.children.iter().filter(|c| c.unanswered_at(now_ms)) {
+                // Down, most likely: not picked as a child again until gossip hears of it
+                // alive (the roster's sweep still offers it the sessions it enters).
+                self.membership.remove(&crate::membership::MemberId {
+                    name: c.name.clone(),
+                    addr: c.addr,
+                    key: c.key,
+                });
+            }
             if s.push.is_some() {
                 self.push_timers(now_ms, h);
             }
@@ -112,6 +121,7 @@ impl Session {
                             why: NO_ANSWER.into(),
                             initiator: initiator.take(),
                         };
+                        c.given_up_at = Some(now_ms);
                     } else {
                         *tries += 1;
                         *sent_at = now_ms;
