@@ -367,6 +367,16 @@ impl Membership {
             .collect()
     }
 
+    /// The smoothed round trip to `name` our Pings measured (view or local list), if any.
+    pub fn rtt_ms(&self, name: &str) -> Option<f64> {
+        self.view
+            .slots()
+            .iter()
+            .find(|s| s.id.name == name)
+            .and_then(|s| s.rtt_ms)
+            .or_else(|| self.local.rtt(name))
+    }
+
     /// Nearest known node ids on each side of ours (ring predecessors and successors, nearest
     /// first, at most `ring_size` each). A session in which every reached node also forwards
     /// to its first successor and predecessor walks the ring and so reaches the nodes the

@@ -1,5 +1,6 @@
 //! Session timing: the one derivation of a session's signed lifetime, join window and budget
-//! from the timeout the user asked for.
+//! from the timeout the user asked for, and of a session link's retransmission timeout from
+//! its round trip ([`link_rto_ms`]).
 //!
 //! Used by the client (queries and push) and the simulator, so that what is simulated is what
 //! the client signs. The only difference between a query and a push is the [`SessionKind`]
@@ -16,6 +17,27 @@ pub const JOIN_MARGIN_MS: u64 = 5_000;
 /// every node within seconds, so a long push (up to an hour) does not keep its signed session
 /// joinable (and replayable into new nodes) for all that time.
 pub const PUSH_JOIN_CAP_MS: u64 = 300_000;
+
+/// Least retransmission timeout of a session packet, ms.
+pub const RTO_MIN_MS: u64 = 60;
+/// What a link's retransmission timeout allows past 1.5 round trips: the far end's work
+/// (a Session offer costs its child a signature check and a key exchange), ms.
+pub const RTO_SLACK_MS: u64 = 30;
+
+/// The retransmission timeout of a session packet (an offer, a SessionOk awaiting its go, a
+/// result) on a link whose smoothed round trip gossip measured as `rtt_ms`: 1.5 round trips
+/// plus [`RTO_SLACK_MS`], at least [`RTO_MIN_MS`] and at most `default_ms` (the node's
+/// configured RTO, also used when the round trip is unknown). A near child that is down is
+/// then given up after `retries + 1` short timeouts instead of long ones; a retransmission
+/// sent before a far answer could arrive costs one packet and a duplicate answer.
+pub fn link_rto_ms(rtt_ms: Option<f64>, default_ms: u64) -> u64 {
+    match rtt_ms {
+        Some(r) if r.is_finite() && r >= 0.0 => {
+            ((r * 1.5) as u64 + RTO_SLACK_MS).clamp(RTO_MIN_MS.min(default_ms), default_ms)
+        }
+        _ => default_ms,
+    }
+}
 
 /// What kind of session the timing is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +108,17 @@ impl SessionTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_rto_follows_its_round_trip_within_bounds() {
+        assert_eq!(link_rto_ms(None, 250), 250);
+        assert_eq!(link_rto_ms(Some(f64::NAN), 250), 250);
+        assert_eq!(link_rto_ms(Some(0.1), 250), RTO_MIN_MS);
+        assert_eq!(link_rto_ms(Some(100.0), 250), 180);
+        assert_eq!(link_rto_ms(Some(400.0), 250), 250);
+        // Never above the node's configured RTO, even when that is below the floor.
+        assert_eq!(link_rto_ms(Some(100.0), 40), 40);
+    }
 
     #[test]
     fn query_and_push_timing_keep_the_constants_they_had() {

@@ -416,3 +416,24 @@ fn a_forged_prune_received_first_does_not_hide_the_real_one() {
     }
     assert_eq!(again, 0, "n1 sent its offer to n2 again");
 }
+
+#[test]
+fn a_lost_go_is_sent_again_when_the_child_repeats_its_session_ok() {
+    let user = SeedSigner::new([42; 32]);
+    let (mut n1, mut n2, known, now) = joined(&user);
+    let (mut cs, offer) = start_count(&mut n1, &mut n2, &known, &user, now);
+    n2.handle_packet(now + 2, Peer::Addr(addr(2)), &offer);
+    // n1's first sealed frame to n2 (its go) is lost on the way.
+    let lost = std::cell::Cell::new(0);
+    let first_go = |from: u8, p: &Packet| {
+        let hold = from == 1 && matches!(p, Packet::Sealed { .. }) && lost.get() == 0;
+        if hold {
+            lost.set(1);
+        }
+        hold
+    };
+    pump(&mut n1, &mut n2, now + 2, &first_go);
+    assert_eq!(lost.get(), 1, "n1 sent n2 its go");
+    // n2 asks again (its SessionOk, every RTO until the go) and is counted.
+    assert_eq!(count_result(&mut n1, &mut n2, &mut cs, now + 2), 2);
+}

@@ -26,6 +26,14 @@ const CLIENT_ID: u64 = 1;
 /// `from` of a packet sent by the client.
 const FROM_CLIENT: u32 = u32::MAX;
 
+/// TCP's initial retransmission timeout, for a lost SYN (Linux: 1 s), µs.
+const TCP_SYN_RTO_US: u64 = 1_000_000;
+/// SYN retransmissions the model draws at most.
+const TCP_SYN_RETRIES: u32 = 6;
+/// How long past half a round trip the client waits for the answer to its Session datagram
+/// before it sends the Session on its connection too (`mon`'s `open_session`), µs.
+const CLIENT_GRACE_US: u64 = 30_000;
+
 /// What happens (kept small: the queue moves these around a lot).
 enum Kind {
     /// A node starts and joins through the seeds.
@@ -169,6 +177,9 @@ pub(crate) struct Engine {
     seeds: Vec<SocketAddr>,
     /// The entry node of the client's current session.
     entry: Option<usize>,
+    /// When the client's connection to it is open (and its Session sent on it, when its
+    /// datagram was lost), µs.
+    client_open_at: u64,
     /// (time µs, node) of every session accept since [`Engine::track_accepts`].
     accepts: Vec<(u64, usize)>,
     tracking: bool,
@@ -206,6 +217,7 @@ impl Engine {
             loss,
             seeds: Vec::new(),
             entry: None,
+            client_open_at: 0,
             accepts: Vec::new(),
             tracking: false,
             traffic: Traffic::default(),
@@ -265,10 +277,47 @@ impl Engine {
         std::mem::take(&mut self.accepts)
     }
 
-    /// The client sends `bytes` to entry node `entry` (a stream to a nearby server).
+    /// The client sends its Session to entry node `entry`, as `mon` does: in a datagram
+    /// while its connection to the entry opens (a SYN lost costs TCP's initial 1 s timeout,
+    /// doubling); a datagram lost is sent again on the connection once it is open and no
+    /// answer came within half a round trip and 30 ms.
+    pub(crate) fn client_send_session(&mut self, entry: usize, bytes: Vec<u8>) {
+        self.entry = Some(entry);
+        let rtt = self.world.client_rtt_us(entry);
+        let mut syn_rto = TCP_SYN_RTO_US;
+        let mut open_at = self.now_us + rtt;
+        for _ in 0..TCP_SYN_RETRIES {
+            if !self.lost() {
+                break;
+            }
+            open_at += syn_rto;
+            syn_rto *= 2;
+        }
+        self.client_open_at = open_at;
+        let fits = bytes.len() <= mon_proto::wire::packet::MAX_DATAGRAM;
+        if fits && !self.lost() {
+            let at = self.now_us + self.world.client_us(entry, &mut self.rng);
+            self.client_packet(entry, at, bytes);
+            return;
+        }
+        let fallback = if fits { rtt / 2 + CLIENT_GRACE_US } else { 0 };
+        self.client_open_at = open_at + fallback;
+        self.client_send(entry, bytes);
+    }
+
+    /// The client sends `bytes` to entry node `entry` on its connection (a stream to a
+    /// nearby server: once it is open, late by the retransmissions its losses cost).
     pub(crate) fn client_send(&mut self, entry: usize, bytes: Vec<u8>) {
         self.entry = Some(entry);
-        let at = self.now_us + self.world.client_us(entry, &mut self.rng);
+        let rtt = self.world.client_rtt_us(entry);
+        let at = self.now_us.max(self.client_open_at)
+            + self.world.client_us(entry, &mut self.rng)
+            + self.stream_loss_us(rtt);
+        self.client_packet(entry, at, bytes);
+    }
+
+    /// A packet from the client arrives at node `entry` at `at` µs.
+    fn client_packet(&mut self, entry: usize, at: u64, bytes: Vec<u8>) {
         self.push(
             at,
             Kind::Packet {

@@ -169,7 +169,7 @@ impl PushClient<'_> {
         let mut cs =
             ClientSession::new(rng, &*self.dep.signer, req, now_ms).map_err(|e| e.to_string())?;
         self.engine
-            .client_send(self.entry, cs.session_packet().to_bytes());
+            .client_send_session(self.entry, cs.session_packet().to_bytes());
         let deadline = self.engine.now_us() + (u64::from(timing.timeout_ms) + 2_000) * 1000;
         self.handshake(&mut cs, deadline)?;
         let mut src =

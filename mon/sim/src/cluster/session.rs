@@ -156,7 +156,7 @@ fn start_client(
 ) -> Result<ClientSession, ClientError> {
     let cs = ClientSession::new(rng, &*dep.signer, req, engine.unix_ms(engine.now_us()))?;
     engine.track_accepts();
-    engine.client_send(entry, cs.session_packet().to_bytes());
+    engine.client_send_session(entry, cs.session_packet().to_bytes());
     Ok(cs)
 }
 

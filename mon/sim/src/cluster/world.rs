@@ -255,6 +255,12 @@ impl World {
         (self.jitter_us / 2.0 + access + exponential(rng, self.jitter_us / 5.0)) as u64
     }
 
+    /// Round trip between a client and its nearby entry node `entry`, without jitter, µs.
+    pub(crate) fn client_rtt_us(&self, entry: usize) -> u64 {
+        let access = self.sites.get(entry).map_or(1000.0, |s| s.access_us);
+        (2.0 * (self.jitter_us / 2.0 + access)) as u64
+    }
+
     /// Percentiles (p50, p90, p99, max) of the base round-trip time over `samples` random
     /// pairs, ms.
     pub(crate) fn rtt_percentiles(&self, samples: usize, rng: &mut ChaCha8Rng) -> [f64; 4] {

@@ -12,6 +12,7 @@ use super::outcome::Admitted;
 use crate::membership::MemberId;
 use crate::push::msg::expand_dest;
 use crate::push::Download;
+use crate::timing::link_rto_ms;
 use crate::wire::session::{Manifest, SessionBody, SessionHash};
 
 impl Node {
@@ -68,6 +69,7 @@ impl Node {
         let body = Arc::new(v.body);
         let (answer_in, child_budget_ms) = session_budget(a.budget_ms, &body);
         let go_wait = self.go_wait(&body);
+        let rto_ms = link_rto_ms(self.membership.rtt_ms(&a.parent), self.cfg.rto_ms);
         let s = Session {
             local: vec![None; body.ops.len()],
             body,
@@ -91,6 +93,8 @@ impl Node {
             local_started: false,
             started_ms: now_ms,
             go_by: now_ms + go_wait,
+            ok_sent_at: now_ms,
+            ok_tries: 0,
             finish_by: now_ms + answer_in,
             result_packet: None,
             result_sent_at: 0,
@@ -99,7 +103,7 @@ impl Node {
             forget_at: None,
             client_gone: false,
             swept: false,
-            rto_ms: self.cfg.rto_ms,
+            rto_ms,
             push: None,
         };
         (s, child_budget_ms)

@@ -145,7 +145,7 @@ impl Session {
                 ChildState::Offered { .. } => {
                     kids.add_missing(&c.name, "did not answer the session")
                 }
-                ChildState::Missing { why } => kids.add_missing(&c.name, why),
+                ChildState::Missing { why, .. } => kids.add_missing(&c.name, why),
                 ChildState::Denied { code, text } => {
                     kids.add_denied(&c.name, &format!("{code}: {text}"))
                 }
@@ -200,6 +200,7 @@ impl Session {
             ) {
                 c.state = ChildState::Missing {
                     why: "deadline".into(),
+                    initiator: None,
                 };
             }
         }

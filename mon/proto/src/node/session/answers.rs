@@ -173,7 +173,8 @@ impl Session {
     /// The child `child` answered our offer with a SessionOk (`hello`: its handshake, `None`
     /// when malformed). Nothing about the child changes until the answer verifies: a forged
     /// or corrupted one is counted and dropped, and leaves the offer (and its initiator) as
-    /// it was. A child already linked gets its go again (ours may have been lost).
+    /// it was. A child already linked gets its go again (ours may have been lost). A child
+    /// given up for not answering is linked still while our result has not gone up.
     /// `None`: nothing more to do; else the session may finish, with the new push link.
     pub(in crate::node) fn child_ok(
         &mut self,
@@ -184,10 +185,14 @@ impl Session {
         cx: &mut Ctx<'_>,
     ) -> Option<Option<PushLink>> {
         let is_push = self.push.is_some();
+        let result_out = self.result_packet.is_some();
         let me = cx.cfg.name.as_str();
         let c = self.children.iter_mut().find(|c| c.name == child)?;
+        let late = matches!(c.state, ChildState::Missing { .. });
         match &mut c.state {
-            ChildState::Offered { initiator, .. } => {
+            ChildState::Offered { initiator, .. } | ChildState::Missing { initiator, .. }
+                if !(late && result_out) =>
+            {
                 let init = initiator.as_deref()?;
                 let keys = hello.and_then(|h| init.finish(&hash, me, &c.name, &c.key, &h).ok());
                 let Some(keys) = keys else {
@@ -232,6 +237,7 @@ impl Child {
     ) -> Option<Option<PushLink>> {
         let handshake_failed = || ChildState::Missing {
             why: "handshake failed".into(),
+            initiator: None,
         };
         let Ok((mut sealer, opener)) = keys.channel(0) else {
             self.state = handshake_failed();

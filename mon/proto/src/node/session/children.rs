@@ -6,6 +6,7 @@ use crate::membership::{default_fanout_with_ring, MemberId};
 use crate::node::budget::adaptive_fanout;
 use crate::node::join::sha256;
 use crate::node::{Node, Output, Peer};
+use crate::timing::link_rto_ms;
 use crate::wire::packet::Packet;
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
 use mon_keys::hop::{self, Initiator};
@@ -129,10 +130,13 @@ impl Node {
             to: Peer::Addr(m.addr),
             bytes: bytes.clone(),
         });
+        let rto_ms = link_rto_ms(self.membership.rtt_ms(&m.name), self.cfg.rto_ms);
         Some(Child {
             name: m.name.clone(),
             addr: m.addr,
             key: m.key,
+            rto_ms,
+            given_up_at: None,
             state: ChildState::Offered {
                 initiator: Some(Box::new(init)),
                 packet: bytes,

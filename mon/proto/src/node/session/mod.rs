@@ -31,6 +31,10 @@ use crate::roster::Roster;
 use crate::wire::packet::{Inner, Packet, SubtreeResult};
 use crate::wire::session::{SessionBody, SessionHash, SignedSession};
 
+/// Repeats of our SessionOk one RTO apart before they back off (see
+/// [`Session::session_ok_due`]).
+const SESSION_OK_STEADY: u32 = 3;
+
 /// A link towards a parent (the first parent gets results; extra DAG parents serve blocks).
 pub(in crate::node) struct ParentLink {
     pub name: String,
@@ -39,7 +43,8 @@ pub(in crate::node) struct ParentLink {
     pub opener: Opener,
     /// The parent's first sealed frame arrived (it holds e_p's secret).
     pub go: bool,
-    /// Our SessionOk to this parent, for retransmission on a duplicate Session.
+    /// Our SessionOk to this parent, for retransmission on a duplicate Session and, to the
+    /// first parent, every RTO until its go comes (a lost go is sent again on it).
     pub session_ok: Vec<u8>,
 }
 
@@ -71,8 +76,13 @@ pub(in crate::node) enum ChildState {
     Extra { sealer: Sealer, opener: Opener },
     /// Refused the session.
     Denied { code: String, text: String },
-    /// Never answered, or its subtree was lost.
-    Missing { why: String },
+    /// Never answered, or its subtree was lost. `initiator`: kept when it never answered
+    /// our offer, so that its SessionOk, late (a busy child, or answers lost), still links it
+    /// while our result has not gone up.
+    Missing {
+        why: String,
+        initiator: Option<Box<Initiator>>,
+    },
 }
 
 pub(in crate::node) struct Child {
@@ -80,9 +90,19 @@ pub(in crate::node) struct Child {
     pub addr: SocketAddr,
     pub key: [u8; 32],
     pub state: ChildState,
+    /// Retransmission timeout of the offer to this child, ms (see
+    /// [`crate::timing::link_rto_ms`]).
+    pub rto_ms: u64,
+    /// When it was given up for answering none of our offers.
+    pub given_up_at: Option<u64>,
 }
 
 impl Child {
+    /// Whether this child was given up at `now_ms` for answering none of our offers.
+    pub fn unanswered_at(&self, now_ms: u64) -> bool {
+        self.given_up_at == Some(now_ms)
+    }
+
     pub fn settled(&self) -> bool {
         match &self.state {
             ChildState::Offered { prune_sig, .. } => prune_sig.is_some(),
@@ -112,6 +132,10 @@ pub(in crate::node) struct Session {
     pub started_ms: u64,
     /// Dropped at this time unless a parent's go has come by then.
     pub go_by: u64,
+    /// When our SessionOk last went to the first parent, and how many times it went again
+    /// (see [`Session::session_ok_due`]).
+    pub ok_sent_at: u64,
+    pub ok_tries: u32,
     /// Send whatever we have by then.
     pub finish_by: u64,
     /// Sealed result packet, kept for retransmission until acknowledged.
@@ -124,6 +148,7 @@ pub(in crate::node) struct Session {
     pub client_gone: bool,
     /// The entry node already swept the roster for nodes the overlay missed.
     pub swept: bool,
+    /// Retransmission timeout on the first parent's link (the result, our SessionOk), ms.
     pub rto_ms: u64,
     /// The push data plane, for push sessions.
     pub push: Option<Box<push::state::PushState>>,
@@ -151,6 +176,9 @@ impl Session {
         } else if !self.has_go() {
             at(self.go_by);
         }
+        if self.awaits_go() {
+            at(self.session_ok_due());
+        }
         if self.result_packet.is_none() {
             at(self.finish_by);
             for c in &self.children {
@@ -160,7 +188,7 @@ impl Session {
                     ..
                 } = c.state
                 {
-                    at(sent_at + self.rto_ms);
+                    at(sent_at + c.rto_ms);
                 }
             }
         } else if !self.result_acked {
@@ -172,6 +200,24 @@ impl Session {
             }
         }
         t
+    }
+
+    /// Whether this node still waits for its first parent's go over a node link (not from a
+    /// client, whose go comes on its stream): its SessionOk goes again every RTO meanwhile.
+    pub fn awaits_go(&self) -> bool {
+        !self.parent.go
+            && self.forget_at.is_none()
+            && self.parent.name != mon_keys::hop::CLIENT_NAME
+            && !self.parent.session_ok.is_empty()
+    }
+
+    /// When our SessionOk goes to the first parent again while its go has not come: one RTO
+    /// after the last, doubling after [`SESSION_OK_STEADY`] repeats up to 8 RTOs, until the go
+    /// comes or the session is dropped (no go by its deadline or join window). A go lost
+    /// once costs one RTO; a parent that went away costs a few dozen small packets at most.
+    pub fn session_ok_due(&self) -> u64 {
+        let backoff = (self.ok_tries + 1).saturating_sub(SESSION_OK_STEADY).min(3);
+        self.ok_sent_at + (self.rto_ms << backoff)
     }
 
     /// Whether a parent (first or extra) has sent its go.

@@ -318,6 +318,7 @@ impl Session {
                     } else {
                         c.state = ChildState::Missing {
                             why: "malformed result".into(),
+                            initiator: None,
                         };
                     }
                 }

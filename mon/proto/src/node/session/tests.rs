@@ -140,6 +140,8 @@ fn session(parent: Peer) -> (Session, TestParent) {
         local_started: false,
         started_ms: T0,
         go_by: T0 + 500,
+        ok_sent_at: T0,
+        ok_tries: 0,
         finish_by: T0 + 1_000,
         result_packet: None,
         result_sent_at: 0,
@@ -164,6 +166,8 @@ fn offered(name: &str) -> Child {
         name: name.into(),
         addr: "127.0.0.2:7000".parse().expect("addr"),
         key: [2; 32],
+        rto_ms: 250,
+        given_up_at: None,
         state: ChildState::Offered {
             initiator: None,
             packet: b"offer".to_vec(),
@@ -317,8 +321,10 @@ fn unanswered_offers_are_sent_again_then_missing() {
     assert!(again.is_empty());
     assert!(matches!(
         &s.children[0].state,
-        ChildState::Missing { why } if why == super::result::NO_ANSWER
+        ChildState::Missing { why, .. } if why == super::result::NO_ANSWER
     ));
+    // Given up now: the node stops picking it as a child (it leaves the membership).
+    assert!(s.children[0].unanswered_at(now) && !s.children[0].unanswered_at(now + 1));
 }
 
 #[test]
@@ -356,5 +362,96 @@ fn the_go_starts_the_operations_once_and_audits_an_exec_before_running_it() {
         super::result::Go::Ignored
     ));
     assert!(!s.local_result(T0 + 300, 1, Local::Present, &mut w.cx()));
+    assert!(w.out.is_empty());
+}
+
+#[test]
+fn without_its_go_a_node_repeats_its_session_ok_to_its_parent_node_only() {
+    let mut w = World::new();
+    let (mut s, _) = session(parent_addr());
+    s.parent.session_ok = b"ok".to_vec();
+    s.go_by = T0 + 5_000;
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let Tick::Resend(again) = s.tick(now, 3, &mut w.counters) else {
+            panic!("forgotten");
+        };
+        assert_eq!(again, vec![(parent_addr(), b"ok".to_vec())]);
+    }
+    // Then less often, and never once the go came.
+    now += 250;
+    assert!(matches!(s.tick(now, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+    now += 250;
+    assert!(matches!(s.tick(now, 3, &mut w.counters), Tick::Resend(v) if v.len() == 1));
+    let (mut s, _) = session(parent_addr());
+    s.parent.session_ok = b"ok".to_vec();
+    s.parent.go = true;
+    assert!(matches!(s.tick(T0 + 250, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+    // A client's go comes on its stream: nothing is repeated to it.
+    let client = Peer::Client(5, "127.0.0.1".parse().expect("ip"));
+    let (mut s, _) = session(client);
+    s.parent.name = mon_keys::hop::CLIENT_NAME.into();
+    s.parent.session_ok = b"ok".to_vec();
+    assert!(matches!(s.tick(T0 + 250, 3, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+}
+
+/// A child `c1` offered at `T0` with a real handshake, and the SessionOk hello it answers.
+fn offered_with_handshake() -> (Child, hop::ChildHello) {
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let child_key = NodeKey::generate(&mut rng);
+    let init = Initiator::new(&mut rng);
+    let (hello, _) =
+        hop::respond(&mut rng, &child_key, &HASH, &init.public(), ME, "c1").expect("respond");
+    let mut c = offered("c1");
+    c.key = child_key.public();
+    if let ChildState::Offered { initiator, .. } = &mut c.state {
+        *initiator = Some(Box::new(init));
+    }
+    (c, hello)
+}
+
+#[test]
+fn a_child_given_up_for_no_answer_is_linked_by_its_late_session_ok() {
+    let mut w = World::new();
+    let (mut s, _) = ready_session(parent_addr());
+    let (c, hello) = offered_with_handshake();
+    s.children.push(c);
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let _ = s.tick(now, 2, &mut w.counters);
+    }
+    assert!(matches!(
+        &s.children[0].state,
+        ChildState::Missing { why, .. } if why == super::result::NO_ANSWER
+    ));
+    // Its SessionOk comes late (it was busy, or its answers were lost): linked, and its go
+    // goes out; the result waits for its subtree again.
+    assert!(s
+        .child_ok(HASH, "c1", Some(hello), false, &mut w.cx())
+        .is_some());
+    assert!(matches!(
+        s.children[0].state,
+        ChildState::Linked { result: None, .. }
+    ));
+    assert!(matches!(w.out.pop_front(), Some(Output::Send { .. })));
+    assert!(!s.complete());
+}
+
+#[test]
+fn once_the_result_went_up_a_late_session_ok_changes_nothing() {
+    let mut w = World::new();
+    let (mut s, _) = ready_session(parent_addr());
+    let (c, hello) = offered_with_handshake();
+    s.children.push(c);
+    let mut now = T0;
+    for _ in 0..3 {
+        now += 250;
+        let _ = s.tick(now, 2, &mut w.counters);
+    }
+    s.result_packet = Some(b"result".to_vec());
+    let _ = s.child_ok(HASH, "c1", Some(hello), false, &mut w.cx());
+    assert!(matches!(s.children[0].state, ChildState::Missing { .. }));
     assert!(w.out.is_empty());
 }

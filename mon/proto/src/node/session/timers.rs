@@ -1,6 +1,6 @@
 //! A session's timers: forgetting it (after its linger, or when no go came within the join
-//! window), retransmitting unanswered offers and the unacknowledged result, the push part's
-//! timers, then finishing at the deadline.
+//! window), retransmitting our SessionOk until the first parent's go comes, unanswered offers
+//! and the unacknowledged result, the push part's timers, then finishing at the deadline.
 //!
 //! Order per session: `PushDrop` when it is forgotten; else the push part's outputs, then
 //! the retransmissions, then the result if it is due.
@@ -39,6 +39,15 @@ impl Node {
                 }
                 Tick::Resend(resend) => resend,
             };
+            for c in s.children.iter().filter(|c| c.unanswered_at(now_ms)) {
+                // Down, most likely: not picked as a child again until gossip hears of it
+                // alive (the roster's sweep still offers it the sessions it enters).
+                self.membership.remove(&crate::membership::MemberId {
+                    name: c.name.clone(),
+                    addr: c.addr,
+                    key: c.key,
+                });
+            }
             if s.push.is_some() {
                 self.push_timers(now_ms, h);
             }
@@ -69,6 +78,13 @@ impl Session {
             return Tick::Forget;
         }
         let mut resend = Vec::new();
+        if self.awaits_go() && now_ms >= self.session_ok_due() {
+            // Our SessionOk or the parent's go was lost: the parent answers a SessionOk from
+            // a linked child with a fresh go.
+            self.ok_sent_at = now_ms;
+            self.ok_tries += 1;
+            resend.push((self.parent.peer, self.parent.session_ok.clone()));
+        }
         if self.result_packet.is_none() {
             self.resend_offers(now_ms, retries, &mut resend);
         } else if !self.result_acked && now_ms >= self.result_sent_at + self.rto_ms {
@@ -85,11 +101,13 @@ impl Session {
         Tick::Resend(resend)
     }
 
-    /// Offers unanswered for an RTO go again; after `retries` the child is missing.
+    /// Offers unanswered for their child's RTO go again; after `retries` the child is
+    /// missing.
     fn resend_offers(&mut self, now_ms: u64, retries: u32, resend: &mut Vec<(Peer, Vec<u8>)>) {
-        let rto = self.rto_ms;
         for c in &mut self.children {
+            let rto = c.rto_ms;
             if let ChildState::Offered {
+                initiator,
                 packet,
                 sent_at,
                 tries,
@@ -101,7 +119,9 @@ impl Session {
                     if *tries >= retries {
                         c.state = ChildState::Missing {
                             why: NO_ANSWER.into(),
+                            initiator: initiator.take(),
                         };
+                        c.given_up_at = Some(now_ms);
                     } else {
                         *tries += 1;
                         *sent_at = now_ms;

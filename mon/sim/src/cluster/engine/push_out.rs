@@ -1,5 +1,5 @@
 //! Acting on a node's push outputs, as a server's driver does: `SendStream` crosses a push
-//! stream (TCP: never lost, in order per (sender, receiver); to the client, over the entry
+//! stream (TCP: never lost but late by its retransmissions, in order per (sender, receiver); to the client, over the entry
 //! node's link), and the push file operations run on the in-memory [`PushFiles`] and are
 //! reported back to the node at once (`push_landed`, `push_stored`, `push_block_read`,
 //! `push_committed`).
@@ -29,13 +29,15 @@ impl Engine {
         match to {
             Peer::Addr(addr) => {
                 if let Some(&j) = self.by_addr.get(&addr) {
-                    let lat = self.world.packet_us(i, j, &mut self.rng);
+                    let rtt = 2 * self.world.base_us(i, j) as u64;
+                    let lat = self.world.packet_us(i, j, &mut self.rng) + self.stream_loss_us(rtt);
                     self.stream_push(i as u32, j as u32, depart + lat, bytes);
                 }
             }
             Peer::Client(..) => {
                 let entry = self.entry.unwrap_or(i);
                 let at = depart + self.world.client_us(entry, &mut self.rng);
+                let at = at + self.stream_loss_us(self.world.client_rtt_us(entry));
                 let at = self.stream_order(i as u32, FROM_CLIENT, at);
                 self.push(at, Kind::ToClient { bytes });
             }
@@ -52,7 +54,10 @@ impl Engine {
     /// client's earlier stream sends (the go, and everything of a push after it).
     pub(crate) fn client_send_stream(&mut self, entry: usize, bytes: Vec<u8>) {
         self.entry = Some(entry);
-        let at = self.now_us + self.world.client_us(entry, &mut self.rng);
+        let rtt = self.world.client_rtt_us(entry);
+        let at = self.now_us.max(self.client_open_at)
+            + self.world.client_us(entry, &mut self.rng)
+            + self.stream_loss_us(rtt);
         self.stream_push(FROM_CLIENT, entry as u32, at, bytes);
     }
 

@@ -148,7 +148,10 @@ impl Session {
             if lost_children.contains(&c.name)
                 && matches!(c.state, ChildState::Linked { result: None, .. })
             {
-                c.state = ChildState::Missing { why: why.into() };
+                c.state = ChildState::Missing {
+                    why: why.into(),
+                    initiator: None,
+                };
             }
         }
     }
