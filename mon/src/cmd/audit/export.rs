@@ -8,6 +8,7 @@ use mon_proto::audit::AuditRecord;
 
 use super::armor::{armor_sshsig, sshsig_namespace};
 use crate::exit;
+use crate::out::errln;
 
 /// Arguments of `mon audit export`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +106,7 @@ impl Search<'_> {
             );
         }
         if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
-            eprintln!(
+            errln!(
                 "warning: {}:{} records session {} with a different body or signature \
                  than line {first_no} (equivocation?); exporting line {first_no}",
                 self.path.display(),
@@ -120,12 +121,12 @@ impl Search<'_> {
 /// Says why nothing was exported.
 fn report_not_found(path: &Path, want: &str, without_body: Option<usize>) {
     match without_body {
-        Some(n) => eprintln!(
+        Some(n) => errln!(
             "{}:{n}: session {want} is recorded without its body and signature; nothing to \
              export",
             path.display()
         ),
-        None => eprintln!(
+        None => errln!(
             "no session.accept or session.deny record for session {want} in {}",
             path.display()
         ),
