@@ -44,7 +44,12 @@ fn group(g: &str) -> anyhow::Result<String> {
         .context("--targets names a group: reading ClusterShell's groups.conf")?;
     let set: nodeset::NodeSet = nodeset::Parser::with_resolver(&r, None)
         .parse(g)
-        .with_context(|| format!("--targets: cannot resolve the group {g:?}"))?;
+        .with_context(|| {
+            format!(
+                "--targets: cannot resolve the group {g:?} (groups are ClusterShell's: \
+                 /etc/clustershell/groups.conf and the files it names)"
+            )
+        })?;
     if set.is_empty() {
         bail!("--targets: the group {g:?} has no node");
     }
