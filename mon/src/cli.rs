@@ -42,19 +42,19 @@ pub enum Command {
         #[arg(long)]
         dot: bool,
     },
-    /// Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined).
+    /// Mean of a resource (the resources and their units are listed below).
     Avg {
         /// Resource.
         res: String,
     },
-    /// The N nodes with the largest values of a resource.
+    /// The N nodes with the largest values of a resource (listed below).
     Top {
         /// How many.
         n: u32,
         /// Resource.
         res: String,
     },
-    /// Histogram of a resource.
+    /// Histogram of a resource (listed below).
     Histo {
         /// Resource.
         res: String,
@@ -141,13 +141,24 @@ fn exec_query(
     Ok(Query::exec(argv, shell, cmd_timeout, where_)?)
 }
 
+/// The command-line definition as `--help` shows it: the version names the insecure build
+/// features (none in a normal build); the resources a query reads are listed with their
+/// units (from `resources::BUILTINS`) below the root help and below each query that reads one.
+pub fn command() -> clap::Command {
+    let resources = crate::resources::help_list();
+    let mut c = Cli::command()
+        .version(crate::insecure::version())
+        .after_help(resources.clone());
+    for name in ["avg", "top", "histo", "filter", "exec"] {
+        c = c.mut_subcommand(name, |s| s.after_help(resources.clone()));
+    }
+    c
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<u8> {
     let argv = crate::server::conf::expand(std::env::args_os().collect())?;
-    // The version names the insecure build features (none in a normal build).
-    let matches = Cli::command()
-        .version(crate::insecure::version())
-        .get_matches_from(argv);
+    let matches = command().get_matches_from(argv);
     let Cli { global, command } = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
         anyhow::bail!(

@@ -13,6 +13,7 @@ mod grep;
 mod insecure;
 #[allow(dead_code)] // used by the push driver (issue 4)
 mod land;
+mod out;
 mod resources;
 mod server;
 mod sim;
@@ -26,11 +27,14 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(out::stderr_colour())
         .init();
     let code = match cli::run() {
         Ok(code) => code,
+        // A closed pipe ends the command quietly (`mon audit show | head`), as ripgrep does.
+        Err(e) if out::error_is_broken_pipe(&e) => exit::OK,
         Err(e) => {
-            eprintln!("mon: {e:#}");
+            out::errln!("mon: {e:#}");
             exit::LOCAL_ERROR
         }
     };

@@ -9,6 +9,8 @@
 //! - `procs`: number of processes;
 //! - `uptime`: seconds since boot.
 //!
+//! Each with its unit in [`BUILTINS`], which `--help` and the client's rendering read.
+//!
 //! Operator-defined (`mon server --resource NAME=COMMAND`): `COMMAND` runs as `/bin/sh -c
 //! COMMAND` (stdin null, its process group killed at the timeout, default 5 s); it must exit 0
 //! and print one number (surrounding whitespace ignored). Names are 1 to 64 characters
@@ -20,12 +22,70 @@ use std::ffi::CString;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use mon_proto::agg::Unit;
+
 use crate::exec::{self, ExecError};
 
+/// A built-in resource: its name, the unit of its values and what it measures. This list is
+/// the one home of a built-in: `--help` lists it and the client writes values in its unit.
+#[derive(Debug)]
+pub struct Builtin {
+    /// Name, as queries give it.
+    pub name: &'static str,
+    /// Unit of its values.
+    pub unit: Unit,
+    /// What it measures, for `--help`.
+    pub what: &'static str,
+}
+
 /// The built-in resources.
-pub const BUILTINS: &[&str] = &[
-    "load", "load5", "load15", "cpu", "mem", "disk", "procs", "uptime",
+pub const BUILTINS: &[Builtin] = &[
+    builtin("load", Unit::Load, "load average over 1 minute"),
+    builtin("load5", Unit::Load, "load average over 5 minutes"),
+    builtin("load15", Unit::Load, "load average over 15 minutes"),
+    builtin("cpu", Unit::Percent, "CPU usage of all CPUs"),
+    builtin("mem", Unit::MiB, "available memory"),
+    builtin("disk", Unit::GiB, "free space on / for unprivileged users"),
+    builtin("procs", Unit::Count, "number of processes"),
+    builtin("uptime", Unit::Seconds, "time since boot"),
 ];
+
+const fn builtin(name: &'static str, unit: Unit, what: &'static str) -> Builtin {
+    Builtin { name, unit, what }
+}
+
+/// Whether `name` is a built-in resource.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTINS.iter().any(|b| b.name == name)
+}
+
+/// The unit of a resource's values: the built-in's, else [`Unit::Number`] (an operator-defined
+/// resource prints a plain number).
+pub fn unit_of(name: &str) -> Unit {
+    BUILTINS
+        .iter()
+        .find(|b| b.name == name)
+        .map_or(Unit::Number, |b| b.unit)
+}
+
+/// The built-in resources for `--help`, one a line: name, unit, what it measures.
+pub fn help_list() -> String {
+    let w = BUILTINS.iter().map(|b| b.name.len()).max().unwrap_or(0);
+    let u = BUILTINS
+        .iter()
+        .map(|b| b.unit.name().len())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<String> = BUILTINS
+        .iter()
+        .map(|b| format!("  {:<w$}  {:<u$}  {}", b.name, b.unit.name(), b.what))
+        .collect();
+    format!(
+        "Resources (name, unit, what; operator-defined ones, `mon server --resource`, are plain \
+         numbers):\n{}",
+        lines.join("\n")
+    )
+}
 
 /// Default timeout of an operator-defined resource command.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -201,7 +261,7 @@ impl Resources {
             if mon_proto::agg::check_resource_name(&name).is_err() {
                 return Err(ResourceError::BadName(cut(&name, 80)));
             }
-            if BUILTINS.contains(&name.as_str()) {
+            if is_builtin(&name) {
                 return Err(ResourceError::ShadowsBuiltin(name));
             }
             if name == "grep" {
@@ -226,7 +286,7 @@ impl Resources {
     pub fn names(&self) -> Vec<String> {
         BUILTINS
             .iter()
-            .map(|s| s.to_string())
+            .map(|b| b.name.to_string())
             .chain(self.defs.keys().cloned())
             .collect()
     }

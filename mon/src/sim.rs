@@ -11,6 +11,7 @@ use mon_proto::wire::session::OverlayKind;
 use mon_sim::cluster::{self as sim, Column, Latency, SimConfig, SimReport};
 
 use crate::client::OverlayArg;
+use crate::out::{err, errln};
 
 /// Arguments of `mon sim`.
 #[derive(Debug, Clone, clap::Args)]
@@ -238,18 +239,21 @@ fn sim_config(a: &SimArgs) -> SimConfig {
     }
 }
 
-/// Runs the simulation with a progress line on stderr (unless `quiet`).
+/// Runs the simulation with a progress line on stderr (unless `quiet`; rewritten in place
+/// only on a terminal, no escape otherwise).
 fn run_with_progress(cfg: &SimConfig, quiet: bool) -> anyhow::Result<Vec<SimReport>> {
     let t = Instant::now();
+    let live = crate::out::stderr_is_terminal();
     let mut progress = |msg: &str| {
-        if !quiet {
-            eprint!("\r\x1b[Ksim: {msg} ({:.0} s)", t.elapsed().as_secs_f64());
+        if !quiet && live {
+            err!("\r\x1b[Ksim: {msg} ({:.0} s)", t.elapsed().as_secs_f64());
         }
     };
     let reports = sim::run(cfg, &mut progress)?;
     if !quiet {
-        eprintln!(
-            "\r\x1b[Ksim: done in {:.1} s wall clock",
+        let clear = if live { "\r\x1b[K" } else { "" };
+        errln!(
+            "{clear}sim: done in {:.1} s wall clock",
             t.elapsed().as_secs_f64()
         );
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::out::{errln, outln};
 use anyhow::{bail, Context as _};
 use mon_keys::nodekey::NodeKey;
 
@@ -201,7 +202,7 @@ pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
         }
     };
     let exe = std::env::current_exe().context("locating the mon binary")?;
-    eprintln!("testbed: {} servers in {}", a.nodes, dir.display());
+    errln!("testbed: {} servers in {}", a.nodes, dir.display());
     let user_key = lay_out(&dir, a.nodes, a.port)?;
     if a.prepare_only {
         return Ok(crate::exit::OK);
@@ -244,16 +245,16 @@ fn check_args(a: &TestbedArgs) -> anyhow::Result<()> {
 
 /// Tells the user how to query the running testbed.
 fn print_try_hint(client: &Client<'_>) {
-    println!("MON testbed is up. Try, in another shell:");
-    println!(
+    outln!("MON testbed is up. Try, in another shell:");
+    outln!(
         "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
         client.exe.display(),
         client.key.display(),
         client.dir.join("known_nodes").display(),
         client.first
     );
-    println!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
-    println!("Ctrl-C stops every server.");
+    outln!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
+    outln!("Ctrl-C stops every server.");
 }
 
 /// Starts the servers n1… (each logs to its `server.log`), joining through the first three.
@@ -367,15 +368,16 @@ fn settle(
             break;
         }
         if t.elapsed() > Duration::from_secs(a.settle_timeout) {
-            eprintln!(
+            errln!(
                 "testbed: membership did not settle in {} s (count reached {last} of {}); going on",
-                a.settle_timeout, a.nodes
+                a.settle_timeout,
+                a.nodes
             );
             break;
         }
         std::thread::sleep(Duration::from_millis(if complete { 1000 } else { 500 }));
     }
-    eprintln!(
+    errln!(
         "testbed: {} of {} servers answer (settled in {:.1} s)",
         last,
         a.nodes,

@@ -70,6 +70,7 @@ mod nodelist;
 mod parse;
 mod partial;
 mod query;
+mod unit;
 
 pub use answer::{Answer, Bucket, Coverage, ExecGroup};
 pub use local::{capped_text, ExecOutcome, Local};
@@ -77,6 +78,7 @@ pub use nodelist::{NodeList, NodeNote};
 pub use parse::QueryParseError;
 pub use partial::{AggError, Partial};
 pub use query::{check_resource_name, CmpOp, Query, QueryError, Where};
+pub use unit::{bytes, Unit};
 
 /// The parent of the entry node in a topology: the client.
 pub const CLIENT: &str = "@client";

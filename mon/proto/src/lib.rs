@@ -7,6 +7,7 @@
 pub mod agg;
 pub mod audit;
 pub mod client;
+pub mod fold;
 pub mod membership;
 pub mod node;
 pub mod push;

@@ -3,7 +3,7 @@
 
 use mon_proto::agg::{
     capped_text, AggError, Answer, Bucket, ExecOutcome, Local, Partial, Query, QueryParseError,
-    CLIENT, EXEC_OUTPUT_CAP, NODE_LIST_CAP,
+    Unit, CLIENT, EXEC_OUTPUT_CAP, NODE_LIST_CAP,
 };
 use serde_json::json;
 
@@ -265,9 +265,9 @@ fn histo_buckets_are_exact() {
     assert!(a.to_json()[0].get("lo").is_some() && a.to_json()[0].get("hi").is_some());
     assert!(!a.is_approximate());
     assert!(
-        a.render_human().contains("[7.2, 9]"),
+        a.render_human(Unit::Number).contains("[7.2, 9]"),
         "{}",
-        a.render_human()
+        a.render_human(Unit::Number)
     );
 }
 
@@ -313,12 +313,13 @@ fn filter_lists_matching_nodes_sorted() {
     let a = p.finish(&q);
     assert_eq!(a, Answer::Filter(vec!["db".into(), "web3".into()]));
     assert_eq!(a.to_json(), json!(["db", "web3"]));
+    assert_eq!(a.render_human(Unit::Number), "db,web3 (2)\n");
     // No match is an empty list, not an error.
     let q = parse("filter load G 1000").unwrap();
     let p = fold(&q, vec![("a", Local::Value(1.0))]);
     let a = p.finish(&q);
     assert_eq!(a.to_json(), json!([]));
-    assert!(a.render_human().contains("no node matched"));
+    assert!(a.render_human(Unit::Number).contains("no node matched"));
 }
 
 #[test]
@@ -371,8 +372,8 @@ fn exec_groups_identical_outcomes() {
     assert_eq!(j[0]["stderr"], json!(""));
     assert_eq!(j[0]["nodes"], json!(["a", "c", "e"]));
     assert_eq!(j[0]["signal"], json!(null));
-    let human = a.render_human();
-    assert!(human.contains("== exit 0 on 3 nodes: a, c, e"), "{human}");
+    let human = a.render_human(Unit::Number);
+    assert!(human.contains("== exit 0 on 3 nodes: a,c,e"), "{human}");
 }
 
 #[test]
@@ -547,5 +548,5 @@ fn json_shapes_of_count_and_depth_are_integers() {
     assert_eq!(Answer::Count(50).to_json(), json!(50));
     assert!(Answer::Count(50).to_json().is_u64());
     assert!(Answer::Depth(4).to_json().is_u64());
-    assert_eq!(Answer::Count(50).render_human(), "50\n");
+    assert_eq!(Answer::Count(50).render_human(Unit::Number), "50\n");
 }

@@ -4,6 +4,7 @@
 mod output;
 mod push;
 mod session;
+mod targets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,7 +50,8 @@ pub struct GlobalOpts {
     /// Seconds to wait for the answer [default: 10; 600 for push].
     #[arg(long)]
     pub timeout: Option<f64>,
-    /// Only nodes matching these patterns execute (e.g. 'web*,!web13'); others relay.
+    /// Only matching nodes execute; others relay. Patterns (`web*`, `!web13`), node sets as
+    /// clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`).
     #[arg(long, default_value = "*")]
     pub targets: String,
     /// Print one JSON object (documented in docs/operations.md).

@@ -1,7 +1,10 @@
 //! Printing answers: human text or one stable JSON object.
 
-use mon_proto::agg::{Answer, Coverage};
+use mon_proto::agg::{Answer, Coverage, Unit};
+use mon_proto::fold::{fold_by_reason, natural_cmp};
 use serde_json::{json, Value};
+
+use crate::out::{errln, outln};
 
 /// Everything the client learned from a session.
 #[derive(Debug)]
@@ -52,19 +55,21 @@ impl Outcome {
         })
     }
 
-    /// Human text: the answer, problem nodes, one line of coverage and timing.
-    pub fn render_human(&self, dot: bool) -> String {
-        let mut s = String::new();
-        match (dot, self.answer.render_dot()) {
-            (true, Some(d)) => s.push_str(&d),
-            _ => s.push_str(&self.answer.render_human()),
-        }
+    /// Human text: the answer (for stdout), then the diagnostics (for stderr): the problem
+    /// nodes folded by reason, and one line of coverage and timing. Values are written in
+    /// `unit`, the resource's.
+    pub fn render_human(&self, dot: bool, unit: Unit) -> (String, String) {
+        let mut s = match (dot, self.answer.render_dot()) {
+            (true, Some(d)) => d,
+            _ => self.answer.render_human(unit),
+        };
         if !s.ends_with('\n') {
             s.push('\n');
         }
         let c = &self.coverage;
-        render_problem_nodes(&mut s, c);
-        s.push_str(&format!(
+        let mut e = String::new();
+        render_problem_nodes(&mut e, c);
+        e.push_str(&format!(
             "answered {} / missing {} / denied {}{} · session set-up {} ms · query {} ms (entry {})\n",
             c.answered,
             c.missing.total(),
@@ -74,20 +79,25 @@ impl Outcome {
             self.query_ms,
             self.entry,
         ));
-        s
+        (s, e)
     }
 }
 
-/// The nodes missing, denied or failed, each with its reason (and how many more were not
-/// listed).
+/// The nodes missing, denied or failed: one line per reason, its nodes folded as a node set
+/// (`missing: n[3,7] (2): REASON`, the largest group first), and how many more were not
+/// listed.
 fn render_problem_nodes(s: &mut String, c: &Coverage) {
     for (what, l) in [
         ("missing", &c.missing),
         ("denied", &c.denied),
         ("failed", &c.failed),
     ] {
-        for e in l.entries() {
-            s.push_str(&format!("{what}: {} ({})\n", e.node, e.reason));
+        let entries = l
+            .entries()
+            .iter()
+            .map(|e| (e.node.as_str(), e.reason.as_str()));
+        for (nodes, reason) in fold_by_reason(entries) {
+            s.push_str(&format!("{what}: {nodes}: {reason}\n"));
         }
         let shown = l.entries().len() as u64;
         if l.total() > shown {
@@ -110,7 +120,7 @@ fn print_members_json(entry: &str, view: &[mon_proto::membership::MemberView], m
             })
         })
         .collect();
-    println!(
+    outln!(
         "{}",
         json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
     );
@@ -122,13 +132,15 @@ pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], js
         print_members_json(entry, view, ms);
         return;
     }
-    println!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");
-    for m in view {
+    outln!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");
+    let mut view: Vec<_> = view.iter().collect();
+    view.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    for m in &view {
         let rtt = m
             .rtt_ms
             .map(|r| format!("{r:.1} ms"))
             .unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "{:<20} {:<22} {:>6.1} s {:>8}",
             m.name,
             m.addr,
@@ -136,5 +148,5 @@ pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], js
             rtt
         );
     }
-    println!("{} members in {entry}'s partial view · {ms} ms", view.len());
+    errln!("{} members in {entry}'s partial view · {ms} ms", view.len());
 }

@@ -25,6 +25,9 @@ use super::session::{connect_entry, now_ms, read_packet};
 use super::GlobalOpts;
 use crate::exit;
 use crate::framing::{self, Opener};
+use crate::out::{errln, outln};
+use mon_proto::agg::bytes as human;
+use mon_proto::fold::fold_by_reason;
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,14 +76,6 @@ fn parse_size(s: &str) -> anyhow::Result<u32> {
         .with_context(|| format!("--block-size {s:?}: expected e.g. 65536, 64K or 1M"))?;
     n.checked_mul(mult)
         .with_context(|| format!("--block-size {s:?} is too large"))
-}
-
-fn human(bytes: f64) -> String {
-    if bytes >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-    } else {
-        format!("{:.1} KiB", bytes / 1024.0)
-    }
 }
 
 /// A push ready to run: the file, its signed-to-be manifest and timing.
@@ -213,7 +208,7 @@ async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<Sess
 /// With `--json`, the push's line for a denial (after the session's report of it).
 fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
     if g.json {
-        println!(
+        outln!(
             "{}",
             json!({"command": "push", "denied_by": node, "code": code, "reason": text})
         );
@@ -392,7 +387,7 @@ fn print_summary(
 /// The push summary as lines: the counts, the source's load, then each node not done.
 fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
     let skipped_text = skipped_text(m, sum);
-    println!(
+    outln!(
         "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
         human(m.size as f64),
         m.dest,
@@ -401,19 +396,21 @@ fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, 
         sum.denied.len(),
         sum.missing.len()
     );
-    println!(
+    outln!(
         "source served {} ({:.1}x the file); aggregate {}/s",
         human(served as f64),
         served as f64 / (m.size.max(1)) as f64,
         human(aggregate)
     );
+    // The nodes not done are diagnostics: stderr, one line per reason, folded.
     for (what, v) in [
         ("failed", &sum.failed),
         ("denied", &sum.denied),
         ("missing", &sum.missing),
     ] {
-        for (n, reason) in v.iter() {
-            println!("  {what} {n}: {reason}");
+        let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
+        for (nodes, reason) in fold_by_reason(entries) {
+            errln!("{what}: {nodes}: {reason}");
         }
     }
 }
@@ -438,7 +435,7 @@ fn print_summary_json(
     secs: f64,
     aggregate: f64,
 ) {
-    println!(
+    outln!(
         "{}",
         json!({
             "command": "push",

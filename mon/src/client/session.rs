@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
-use mon_proto::agg::Query;
+use mon_proto::agg::{Query, Unit};
 use mon_proto::client::verdict::{self, OkExit};
 use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
 use mon_proto::timing::{SessionKind, SessionTiming};
@@ -16,6 +16,7 @@ use super::output::Outcome;
 use super::{known_nodes_path, GlobalOpts, OverlayArg};
 use crate::exit;
 use crate::framing::{self, Info, Opener};
+use crate::out::{errln, outln};
 
 pub(super) use crate::clock::now_ms;
 
@@ -108,13 +109,9 @@ pub(super) fn load_key_and_known(
     Ok((signer, known))
 }
 
-/// `--targets` as a list of patterns.
-pub(super) fn targets(g: &GlobalOpts) -> Vec<String> {
-    g.targets
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+/// `--targets` as the list of patterns to sign (node sets checked, groups resolved).
+pub(super) fn targets(g: &GlobalOpts) -> anyhow::Result<Vec<String>> {
+    super::targets::signed_targets(&g.targets)
 }
 
 /// The overlay the user asked for. A push runs `--overlay random` as a DAG and defaults to 3
@@ -212,7 +209,7 @@ pub(super) async fn session_request(
         principal: g.principal.clone(),
         ops,
         push,
-        targets: targets(g),
+        targets: targets(g)?,
         overlay: overlay(g, kind, members),
         timeout_ms: timing.timeout_ms,
         max_lifetime_s: timing.max_lifetime_s,
@@ -311,9 +308,12 @@ fn print_answers(
             query_ms: a.query_ms,
         };
         if g.json {
-            println!("{}", out.to_json());
+            outln!("{}", out.to_json());
         } else {
-            print!("{}", out.render_human(opts.dot));
+            let unit = q.resource().map_or(Unit::Number, crate::resources::unit_of);
+            let (answer, diagnostics) = out.render_human(opts.dot, unit);
+            crate::out::out!("{answer}");
+            errln!("{}", diagnostics.trim_end());
         }
     }
     Ok(code)
@@ -418,20 +418,20 @@ pub(super) fn report_denied(
     signer: &dyn mon_keys::sshsig::Signer,
 ) -> u8 {
     if code == mon_proto::node::STORAGE_UNAVAILABLE {
-        eprintln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
-        eprintln!(
+        errln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
+        errln!(
             "mon: {node} cannot make its audit records durable and refuses every session until \
              its operator frees space in its state dir; retry later or use another entry (--server)"
         );
         return exit::RETRY_LATER;
     }
     if mon_proto::node::RETRY_LATER_CODES.contains(&code) {
-        eprintln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
-        eprintln!("mon: a capacity or rate limit of that node, not the policy: retry later");
+        errln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
+        errln!("mon: a capacity or rate limit of that node, not the policy: retry later");
         return exit::RETRY_LATER;
     }
-    eprintln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
-    eprintln!(
+    errln!("mon: denied by {node} ({}): {text} [{code}]", g.server);
+    errln!(
         "mon: your key {} ; ask the slice admin, or check with `mon policy explain`",
         mon_keys::sshsig::fingerprint(signer.public_key())
     );

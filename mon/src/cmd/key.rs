@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::out::outln;
 use anyhow::Context as _;
 use mon_keys::sshsig::{self, Signer};
 use mon_keys::userkey::{self, KeyRequest, Zeroizing};
@@ -94,14 +95,14 @@ fn show(args: &ShowArgs) -> anyhow::Result<u8> {
             "source": signer.describe(),
             "public_key": openssh,
         });
-        println!("{v}");
+        outln!("{v}");
     } else {
         let printable = |s: &str| s.escape_debug().to_string();
-        println!("fingerprint: {fingerprint}");
-        println!("type:        {kind}");
-        println!("comment:     {}", printable(public.comment()));
-        println!("source:      {}", printable(&signer.describe()));
-        println!("public key:  {}", printable(&openssh));
+        outln!("fingerprint: {fingerprint}");
+        outln!("type:        {kind}");
+        outln!("comment:     {}", printable(public.comment()));
+        outln!("source:      {}", printable(&signer.describe()));
+        outln!("public key:  {}", printable(&openssh));
     }
     Ok(crate::exit::OK)
 }

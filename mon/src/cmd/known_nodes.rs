@@ -15,6 +15,7 @@ use mon_keys::known_nodes::KnownNodes;
 
 use super::replace::Original;
 use crate::exit;
+use crate::out::outln;
 
 /// The file name of known_nodes in a config dir.
 pub const KNOWN_NODES_FILE: &str = "known_nodes";
@@ -133,7 +134,7 @@ fn apply(
     let edited = edit(&text, &known).map_err(|m| anyhow::anyhow!("{m}"))?;
     orig.replace(edited.text.as_bytes(), NEW_FILE_MODE)?;
     for line in &edited.report {
-        println!("{line}");
+        outln!("{line}");
     }
     Ok(exit::OK)
 }

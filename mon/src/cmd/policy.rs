@@ -14,6 +14,7 @@ use mon_policy::{
 };
 
 use crate::exit;
+use crate::out::{errln, out, outln};
 
 /// `mon policy …`
 #[derive(Debug, clap::Subcommand)]
@@ -114,10 +115,10 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     };
     let report = check_paths_report(&args.paths, now);
     for d in &report.diagnostics {
-        println!("{d}");
+        outln!("{d}");
     }
     let (e, w) = (report.errors(), report.warnings());
-    println!("{}, {}", plural(e, "error"), plural(w, "warning"));
+    outln!("{}, {}", plural(e, "error"), plural(w, "warning"));
     Ok(if !report.unreadable.is_empty() {
         exit::LOCAL_ERROR
     } else if e > 0 {
@@ -163,7 +164,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     };
     // The very function a server decides a session with: one principal for every operation.
     let sd = policy.evaluate_session(&req, &ops);
-    print!(
+    out!(
         "{}",
         render(&sd, &ops, class, namespace, &key, &node, args.from)
     );
@@ -181,7 +182,7 @@ fn load_for_explain(slice_dir: &Path) -> anyhow::Result<SlicePolicy> {
         Ok(p) => p,
         Err(e) => {
             for d in &e.diagnostics {
-                eprintln!("{d}");
+                errln!("{d}");
             }
             anyhow::bail!(
                 "the policy of {} does not load ({} errors): a server would deny everything in this slice",
@@ -195,7 +196,7 @@ fn load_for_explain(slice_dir: &Path) -> anyhow::Result<SlicePolicy> {
         .filter(|d| d.severity == Severity::Warning)
         .count();
     if n_warn > 0 {
-        eprintln!(
+        errln!(
             "note: the policy has {}; see: mon policy check {}",
             plural(n_warn, "warning"),
             slice_dir.display()

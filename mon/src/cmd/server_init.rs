@@ -9,6 +9,7 @@ use mon_keys::known_nodes::validate_node_name;
 use mon_keys::nodekey::{NodeKey, NODE_KEY_FILE};
 
 use crate::exit;
+use crate::out::{errln, outln};
 
 /// Arguments of `mon server init`.
 #[derive(Debug, clap::Args)]
@@ -57,8 +58,8 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
     let path = args.config_dir.join(NODE_KEY_FILE);
     let key = NodeKey::generate(&mut rand::rngs::OsRng);
     key.save(&path, &format!("mon-node {name}"))?;
-    println!("{name} {}", key.public_openssh());
-    eprintln!(
+    outln!("{name} {}", key.public_openssh());
+    errln!(
         "mon: created node key {}\n\
          mon: add the line above to the deployment's known_nodes file on every node and client,\n\
          mon: with this node's IP addresses after its name (`{name},IP[,IP…] ssh-ed25519 …`) so it\n\

@@ -109,10 +109,28 @@ fn definitions_are_checked() {
     assert!(matches!(dup, Err(ResourceError::Duplicate(_))));
 }
 
+#[test]
+fn every_builtin_has_a_unit_that_help_shows() {
+    let help = help_list();
+    for b in BUILTINS {
+        assert!(
+            help.contains(b.name) && help.contains(b.unit.name()),
+            "{help}"
+        );
+    }
+    assert_eq!(unit_of("mem"), Unit::MiB);
+    assert_eq!(unit_of("mem").format(23434.839844), "22.9 GiB");
+    assert_eq!(unit_of("queue"), Unit::Number);
+    assert!(
+        help.contains("  mem     MiB             available memory\n"),
+        "{help}"
+    );
+}
+
 #[tokio::test]
 async fn builtins_read_plausible_values() {
     let r = res(&[], DEFAULT_TIMEOUT);
-    for name in BUILTINS {
+    for name in BUILTINS.iter().map(|b| b.name) {
         let v = r.read(name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(v.is_finite() && v >= 0.0, "{name} = {v}");
     }

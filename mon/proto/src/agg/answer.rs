@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 use super::local::ExecOutcome;
 use super::nodelist::NodeList;
+use super::unit::Unit;
+use crate::fold::{fold, fold_counted};
 
 /// A histogram bucket `[lo, hi)` (the last one `[lo, hi]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,20 +106,6 @@ impl Coverage {
     }
 }
 
-/// A number for humans: at most 6 decimals, trailing zeros removed.
-fn num(v: f64) -> String {
-    if v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-6) {
-        return format!("{v:e}");
-    }
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
 fn dot_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -134,37 +122,36 @@ fn dot_quote(s: &str) -> String {
     out
 }
 
-/// Indents every line of an output block.
-/// A histogram as labelled bars, 40 characters for the fullest bucket.
 /// `avg`: the mean and how many nodes it is over, or that there was no value.
-fn render_avg(out: &mut String, mean: Option<f64>, n: u64) {
+fn render_avg(out: &mut String, mean: Option<f64>, n: u64, unit: Unit) {
     match mean {
         Some(m) => {
-            let _ = writeln!(out, "{} (over {n} nodes)", num(m));
+            let _ = writeln!(out, "{} (over {n} nodes)", unit.format(m));
         }
         None => out.push_str("no value (no node reported the resource)\n"),
     }
 }
 
-/// `filter`/`grep`: the matching nodes, one a line, or that none matched.
+/// `filter`/`grep`: the matching nodes as one folded node set with their number
+/// (`n[1-8,10] (9)`), or that none matched.
 fn render_nodes(out: &mut String, nodes: &[String]) {
     if nodes.is_empty() {
         out.push_str("(no node matched)\n");
-    }
-    for n in nodes {
-        let _ = writeln!(out, "{n}");
+    } else {
+        let _ = writeln!(out, "{}", fold_counted(nodes));
     }
 }
 
 /// `top`: one line per node, names padded to a column.
-fn render_top(out: &mut String, items: &[(String, f64)]) {
+fn render_top(out: &mut String, items: &[(String, f64)], unit: Unit) {
     let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (n, v) in items {
-        let _ = writeln!(out, "{n:<w$}  {}", num(*v));
+        let _ = writeln!(out, "{n:<w$}  {}", unit.format(*v));
     }
 }
 
-fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
+/// A histogram as labelled bars, 40 characters for the fullest bucket.
+fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool, unit: Unit) {
     if buckets.is_empty() {
         out.push_str("no value (no node reported the resource)\n");
     }
@@ -175,7 +162,7 @@ fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
         .enumerate()
         .map(|(i, b)| {
             let close = if i == last { ']' } else { ')' };
-            format!("[{}, {}{close}", num(b.lo), num(b.hi))
+            format!("[{}, {}{close}", unit.format(b.lo), unit.format(b.hi))
         })
         .collect();
     let w = labels.iter().map(String::len).max().unwrap_or(0);
@@ -188,20 +175,21 @@ fn render_histo(out: &mut String, buckets: &[Bucket], approximate: bool) {
     }
 }
 
-/// One exec group: a `== status on N nodes: …` header, then its stdout and stderr blocks.
-/// One exec group in the JSON shape of [`Answer::to_json`].
+/// One exec group in the JSON shape of [`Answer::to_json`], keys in the documented order.
 fn exec_group_json(g: &ExecGroup) -> Value {
     json!({
         "exit": g.outcome.exit,
         "signal": g.outcome.signal,
-        "timed_out": g.outcome.timed_out,
-        "truncated": g.outcome.truncated,
         "stdout": g.outcome.stdout,
         "stderr": g.outcome.stderr,
+        "timed_out": g.outcome.timed_out,
+        "truncated": g.outcome.truncated,
         "nodes": g.nodes,
     })
 }
 
+/// One exec group: a `== status on N nodes: SET` header (the nodes folded), then its stdout
+/// and stderr blocks, each labelled.
 fn render_exec_group(out: &mut String, g: &ExecGroup) {
     let mut status = match (g.outcome.exit, g.outcome.signal) {
         (Some(c), _) => format!("exit {c}"),
@@ -219,7 +207,7 @@ fn render_exec_group(out: &mut String, g: &ExecGroup) {
         "== {status} on {} node{}: {}",
         g.nodes.len(),
         if g.nodes.len() == 1 { "" } else { "s" },
-        g.nodes.join(", ")
+        fold(&g.nodes)
     );
     block(out, "stdout", &g.outcome.stdout);
     block(out, "stderr", &g.outcome.stderr);
@@ -239,8 +227,8 @@ impl Answer {
     /// The stable JSON shape of the result: an integer for count and depth; a number or null
     /// for avg; `[{"node","value"}]` for top; `[{"lo","hi","count"}]` for histo (see
     /// [`Answer::is_approximate`]); a list of node names for filter and grep; `[[parent, child]]`
-    /// for topology (the entry node's parent is `"@client"`); `[{"exit","signal","timed_out",
-    /// "truncated","stdout","stderr","nodes"}]` for exec (`exit`/`signal` null when absent).
+    /// for topology (the entry node's parent is `"@client"`); `[{"exit","signal","stdout",
+    /// "stderr","timed_out","truncated","nodes"}]` for exec (`exit`/`signal` null when absent).
     pub fn to_json(&self) -> Value {
         match self {
             Answer::Count(n) => json!(n),
@@ -277,8 +265,9 @@ impl Answer {
         )
     }
 
-    /// The answer for a terminal (no trailing coverage line; the caller adds it).
-    pub fn render_human(&self) -> String {
+    /// The answer for a human (no coverage line; the caller adds it): node lists folded as
+    /// node sets, values written in `unit` (the resource's; [`Unit::Number`] when unknown).
+    pub fn render_human(&self, unit: Unit) -> String {
         let mut out = String::new();
         match self {
             Answer::Count(n) => {
@@ -292,12 +281,12 @@ impl Answer {
                     let _ = writeln!(out, "{p} -> {c}");
                 }
             }
-            Answer::Avg { mean, n } => render_avg(&mut out, *mean, *n),
-            Answer::Top(items) => render_top(&mut out, items),
+            Answer::Avg { mean, n } => render_avg(&mut out, *mean, *n, unit),
+            Answer::Top(items) => render_top(&mut out, items, unit),
             Answer::Histo {
                 buckets,
                 approximate,
-            } => render_histo(&mut out, buckets, *approximate),
+            } => render_histo(&mut out, buckets, *approximate, unit),
             Answer::Filter(nodes) => render_nodes(&mut out, nodes),
             Answer::Exec(groups) => {
                 for g in groups {

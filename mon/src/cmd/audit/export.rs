@@ -8,6 +8,7 @@ use mon_proto::audit::AuditRecord;
 
 use super::armor::{armor_sshsig, sshsig_namespace};
 use crate::exit;
+use crate::out::errln;
 
 /// Arguments of `mon audit export`.
 #[derive(Debug, clap::Args)]
@@ -113,7 +114,7 @@ impl Search<'_> {
             );
         }
         if first.session_body != rec.session_body || first.session_sig != rec.session_sig {
-            eprintln!(
+            errln!(
                 "warning: {at} records session {} with a different body or signature \
                  than {first_at} (equivocation?); exporting {first_at}",
                 rec.session_id.as_deref().unwrap_or_default()
@@ -126,11 +127,11 @@ impl Search<'_> {
 /// Says why nothing was exported.
 fn report_not_found(path: &Path, want: &str, without_body: Option<At>) {
     match without_body {
-        Some(at) => eprintln!(
+        Some(at) => errln!(
             "{at}: session {want} is recorded without its body and signature; nothing to \
              export"
         ),
-        None => eprintln!(
+        None => errln!(
             "no session.accept or session.deny record for session {want} in {}",
             path.display()
         ),

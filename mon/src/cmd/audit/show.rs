@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::auditlog::RawLine;
 use crate::exit;
+use crate::out::errln;
 
 /// Arguments of `mon audit show`.
 #[derive(Debug, clap::Args)]
@@ -152,14 +153,14 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
         }
     }
     if found.skipped > 0 {
-        eprintln!(
+        errln!(
             "{} line(s) skipped; check the log with `mon audit verify {}`",
             found.skipped,
             path.display()
         );
     }
     if found.rows.is_empty() && found.raw.is_empty() {
-        eprintln!("no matching records in {}", path.display());
+        errln!("no matching records in {}", path.display());
         return Ok(exit::OK);
     }
     super::with_stdout(|out| {
@@ -190,7 +191,7 @@ impl Found {
         let (text, rec) = match parse_line(line) {
             Ok(ok) => ok,
             Err(why) => {
-                eprintln!(
+                errln!(
                     "{}:{}: skipped: not an audit record: {why}",
                     path.display(),
                     line.no

@@ -23,6 +23,7 @@ pub use narrowing::Narrowing;
 use super::{now_unix_s, plural, read_public_key};
 use crate::cmd::replace::Original;
 use crate::exit;
+use crate::out::{errln, outln};
 
 /// The folder of a config dir holding one directory per slice.
 pub const SLICES_DIR: &str = "slices";
@@ -184,7 +185,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
         Err(Refusal::Message(m)) => anyhow::bail!("{m}"),
         Err(Refusal::Diagnostics(ds, why)) => {
             for d in ds.iter().filter(|d| d.is_error()) {
-                eprintln!("{d}");
+                errln!("{d}");
             }
             anyhow::bail!("{why}; nothing written");
         }
@@ -202,7 +203,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
     // new key without its narrowing.
     if let Some((text, line)) = &plan.policy {
         slice.policy.replace(text.as_bytes(), NEW_FILE_MODE)?;
-        println!(
+        outln!(
             "added {}:{}: {line}",
             slice.policy.shown.display(),
             line_count(text)
@@ -212,7 +213,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
         .signers
         .replace(plan.signers.0.as_bytes(), NEW_FILE_MODE)?;
     let (text, line) = &plan.signers;
-    println!(
+    outln!(
         "added {}:{}: {line}",
         slice.signers.shown.display(),
         line_count(text)
@@ -220,7 +221,7 @@ pub fn run(args: &AddUserArgs) -> anyhow::Result<u8> {
     show_warnings(&slice, &plan);
     let principals = plan.after.find_principals(&key, now_unix_s());
     if !principals.iter().any(|p| p == &args.principal) {
-        eprintln!(
+        errln!(
             "mon: note: {} is not valid now (valid-after/valid-before)",
             key.fingerprint(HashAlg::Sha256)
         );
@@ -243,11 +244,11 @@ fn show_warnings(slice: &Slice, plan: &Plan) {
         .filter(|d| d.severity == Severity::Warning)
         .collect();
     for d in ws.iter().filter(|d| new_at(d)) {
-        eprintln!("{d}");
+        errln!("{d}");
     }
     let others = ws.iter().filter(|d| !new_at(d)).count();
     if others > 0 {
-        eprintln!(
+        errln!(
             "mon: the slice has {} on other lines: mon policy check {}",
             plural(others, "warning"),
             slice.dir.display()
