@@ -13,19 +13,13 @@ mod grep;
 mod insecure;
 #[allow(dead_code)] // used by the push driver (issue 4)
 mod land;
+mod logging;
 mod resources;
 mod server;
 mod sim;
 mod testbed;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let code = match cli::run() {
         Ok(code) => code,
         Err(e) => {

@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod key;
+pub mod manual;
 pub mod policy;
 pub mod server_init;
