@@ -119,6 +119,17 @@ pub enum Command {
     /// Simulate N servers under virtual time (deterministic): coverage and timing of
     /// sessions, as the paper's Table 1.
     Sim(sim::SimArgs),
+    /// Print the shell completion script for bash, zsh or fish (also elvish, powershell),
+    /// e.g. `mon completions bash > ~/.local/share/bash-completion/completions/mon` (the
+    /// Debian package installs them).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page mon(1) as roff (`mon man | man -l -`), or write every page with
+    /// `--dir` (the Debian package installs them).
+    Man(cmd::manual::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +171,10 @@ pub fn run() -> anyhow::Result<u8> {
     let argv = crate::server::conf::expand(std::env::args_os().collect())?;
     let matches = command().get_matches_from(argv);
     let Cli { global, command } = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    crate::logging::init(match &command {
+        Command::Server { init: None, args } => args.log_format,
+        _ => crate::logging::LogFormat::default(),
+    });
     if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
         anyhow::bail!(
             "this mon was built with the `sim-crypto` feature (insecure stand-ins for Ed25519 \
@@ -216,5 +231,7 @@ fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
         }
         Command::Testbed(a) => testbed::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Completions { shell } => cmd::manual::run_completions(shell),
+        Command::Man(a) => cmd::manual::run_man(a),
     }
 }

@@ -1,5 +1,6 @@
 //! The INSECURE build features (`sim-crypto`, `fault-injection`) cannot end up in a server by
-//! accident: their build scripts warn at compile time, `mon --version` names them, a
+//! accident: their build scripts warn at compile time, `mon --version` names them (beside the
+//! commit the binary was built from), a
 //! `sim-crypto` build runs nothing but `mon sim` (see `cli.rs`), and a `fault-injection`
 //! build's `mon server` refuses to start unless [`ALLOW_FAULT_INJECTION_ENV`] is `1`.
 
@@ -18,19 +19,24 @@ pub fn features() -> Vec<&'static str> {
     v
 }
 
-/// The version `mon --version` prints: the package version and the insecure features.
+/// The git commit the binary was built from (`build.rs`; `unknown` without git).
+pub const COMMIT: &str = env!("MON_COMMIT");
+
+/// The version `mon --version` prints: the package version, the commit and the insecure
+/// features.
 pub fn version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    V.get_or_init(|| version_for(&features()))
+    V.get_or_init(|| version_for(COMMIT, &features()))
 }
 
-fn version_for(features: &[&str]) -> String {
+fn version_for(commit: &str, features: &[&str]) -> String {
     let v = env!("CARGO_PKG_VERSION");
     if features.is_empty() {
-        format!("{v} (insecure features: none)")
+        format!("{v} (commit {commit}, insecure features: none)")
     } else {
         format!(
-            "{v} (INSECURE BUILD with {}: for tests and `mon sim` only, never deploy it)",
+            "{v} (commit {commit}, INSECURE BUILD with {}: for tests and `mon sim` only, never \
+             deploy it)",
             features.join(", ")
         )
     }
@@ -72,10 +78,16 @@ mod tests {
 
     #[test]
     fn the_version_names_insecure_features() {
-        assert!(version_for(&[]).ends_with("(insecure features: none)"));
-        let v = version_for(&["sim-crypto", "fault-injection"]);
+        let v = version_for("0123456789ab", &[]);
         assert!(
-            v.contains("INSECURE") && v.contains("sim-crypto, fault-injection"),
+            v.ends_with("(commit 0123456789ab, insecure features: none)"),
+            "{v}"
+        );
+        let v = version_for("0123456789ab", &["sim-crypto", "fault-injection"]);
+        assert!(
+            v.contains("commit 0123456789ab")
+                && v.contains("INSECURE")
+                && v.contains("sim-crypto, fault-injection"),
             "{v}"
         );
     }

@@ -13,6 +13,7 @@ mod grep;
 mod insecure;
 #[allow(dead_code)] // used by the push driver (issue 4)
 mod land;
+mod logging;
 mod out;
 mod resources;
 mod server;
@@ -21,14 +22,6 @@ mod testbed;
 mod units;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(out::stderr_colour())
-        .init();
     let code = match cli::run() {
         Ok(code) => code,
         // A closed pipe ends the command quietly (`mon audit show | head`), as ripgrep does.

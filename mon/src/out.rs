@@ -47,17 +47,17 @@ pub fn error_is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Whether colour may be written to stderr: only on a terminal, and never when `NO_COLOR` is
 /// set to a non-empty value (no-color.org).
 pub fn stderr_colour() -> bool {
-    stderr_is_terminal() && !no_color()
+    colour_allowed(stderr_is_terminal(), std::env::var_os("NO_COLOR"))
+}
+
+/// The colour rule itself: a terminal, and `NO_COLOR` unset or empty (no-color.org).
+pub fn colour_allowed(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Whether stderr is a terminal (a line may be rewritten in place).
 pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
-}
-
-/// `NO_COLOR` set and not empty.
-fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// `println!` that never panics: see the module doc.

@@ -6,7 +6,9 @@
 //! re-parses only when the contents differ. A slice whose new files do not load keeps its last
 //! good policy (never fail open) and the error is reported once per change; a slice whose
 //! first load fails has no policy and denies everything; a slice whose directory disappears
-//! loses its policy. A file changing while it is read is retried on the next call.
+//! loses its policy. A root directory that cannot be read (e.g. no `slices/` yet) keeps every
+//! policy and is reported once, again only when the error changes or after the root was read.
+//! A file changing while it is read is retried on the next call.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -124,6 +126,8 @@ impl SliceEntry {
 pub struct PolicyStore {
     root: PathBuf,
     slices: BTreeMap<String, SliceEntry>,
+    /// The root's read error last reported (so that it is reported once, not on every call).
+    root_error: Option<String>,
 }
 
 impl PolicyStore {
@@ -132,6 +136,7 @@ impl PolicyStore {
         let mut store = PolicyStore {
             root: root.to_path_buf(),
             slices: BTreeMap::new(),
+            root_error: None,
         };
         let events = store.reload_if_changed();
         (store, events)
@@ -144,19 +149,19 @@ impl PolicyStore {
         let names = match self.slice_names() {
             Ok(n) => n,
             Err(e) => {
-                // The root is unreadable: keep every policy as it is.
-                events.push(StoreEvent::Error {
-                    slice: String::new(),
-                    diagnostics: vec![Diagnostic::error(
-                        &self.root,
-                        0,
-                        0,
-                        format!("cannot read the slices directory: {e}"),
-                    )],
-                });
+                // The root is unreadable: keep every policy as it is; say so once.
+                let message = format!("cannot read the slices directory: {e}");
+                if self.root_error.as_ref() != Some(&message) {
+                    events.push(StoreEvent::Error {
+                        slice: String::new(),
+                        diagnostics: vec![Diagnostic::error(&self.root, 0, 0, message.clone())],
+                    });
+                    self.root_error = Some(message);
+                }
                 return events;
             }
         };
+        self.root_error = None;
         self.forget_removed(&names, &mut events);
         let now = now_unix_s();
         for slice in names {

@@ -182,3 +182,19 @@ fn unreadable_root_keeps_policies() {
     assert_eq!(errored(&events), vec![""]);
     assert!(store.slices().is_empty());
 }
+
+#[test]
+fn a_missing_root_is_reported_once_until_it_comes_and_goes_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("slices");
+    let (mut store, events) = PolicyStore::open(&root);
+    assert_eq!(errored(&events), vec![""]);
+    for _ in 0..3 {
+        assert!(store.reload_if_changed().is_empty(), "reported again");
+    }
+    std::fs::create_dir(&root).unwrap();
+    assert!(store.reload_if_changed().is_empty());
+    std::fs::remove_dir(&root).unwrap();
+    assert_eq!(errored(&store.reload_if_changed()), vec![""]);
+    assert!(store.reload_if_changed().is_empty());
+}

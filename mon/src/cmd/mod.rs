@@ -3,10 +3,9 @@
 pub mod audit;
 pub mod key;
 pub mod known_nodes;
+pub mod manual;
 pub mod policy;
 mod replace;
 pub mod server_init;
 
-/// Where a node's configuration lives when no `--config-dir` is given: node key,
-/// known_nodes, `slices/<slice>/` policy files.
-pub const DEFAULT_CONFIG_DIR: &str = "/etc/mon";
+pub use crate::server::DEFAULT_CONFIG_DIR;

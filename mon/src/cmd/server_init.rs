@@ -15,7 +15,7 @@ use crate::out::{errln, outln};
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
     /// Directory that will hold the node key (`node_ed25519_key`).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", default_value = crate::server::DEFAULT_CONFIG_DIR)]
     pub config_dir: PathBuf,
     /// Node name (default: the host name).
     #[arg(long)]

@@ -34,6 +34,7 @@ const KEYS: &[&str] = &[
     "audit-rotate-size",
     "audit-rotate-age",
     "audit-keep",
+    "log-format",
 ];
 
 #[derive(Parser)]
@@ -61,7 +62,8 @@ pub fn expand(argv: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
     Ok(out)
 }
 
-/// The file named by `--config`, else `CONFIG_DIR/server.conf` if it exists.
+/// The file named by `--config`, else `CONFIG_DIR/server.conf` if it exists (`CONFIG_DIR`:
+/// `--config-dir`, else [`super::DEFAULT_CONFIG_DIR`]).
 fn file_for(args: &[OsString]) -> Option<PathBuf> {
     let value = |flag: &str| -> Option<PathBuf> {
         let eq = format!("{flag}=");
@@ -80,7 +82,8 @@ fn file_for(args: &[OsString]) -> Option<PathBuf> {
     if let Some(f) = value("--config") {
         return Some(f);
     }
-    let f = value("--config-dir")?.join(FILE_NAME);
+    let dir = value("--config-dir").unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONFIG_DIR));
+    let f = dir.join(FILE_NAME);
     f.is_file().then_some(f)
 }
 

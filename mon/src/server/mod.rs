@@ -18,6 +18,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+/// Where `mon server` (and `mon server init`) look for the node key, known_nodes, server.conf
+/// and slices/ without `--config-dir`.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/mon";
+/// Where `mon server` keeps its audit log and replay journal without `--state-dir`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/mon";
+
 /// Arguments of `mon server`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
@@ -26,11 +32,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory with the node key, known_nodes and slices/<slice>/ policy files.
-    #[arg(long, value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
-    /// Directory for audit.jsonl and the replay journal.
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_CONFIG_DIR)]
+    pub config_dir: PathBuf,
+    /// Directory for audit.jsonl and the replay journal (created 0700).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
     /// UDP and TCP address to listen on.
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7460")]
     pub listen: SocketAddr,
@@ -94,6 +100,9 @@ pub struct ServerArgs {
     /// many as it held after its last compaction); for tests.
     #[arg(long, hide = true, default_value_t = journal::DEFAULT_COMPACT_LINES)]
     pub journal_compact_lines: usize,
+    /// Log lines on stderr: text, or one JSON object a line (levels by `RUST_LOG`).
+    #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: crate::logging::LogFormat,
 }
 
 impl ServerArgs {
@@ -164,11 +173,8 @@ fn parse_run_as_users(v: &str) -> Result<(String, Vec<String>), String> {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub fn run(args: ServerArgs) -> anyhow::Result<u8> {
-    let config_dir = args
-        .config_dir
-        .clone()
-        .context("--config-dir is required (the directory `mon server init` created)")?;
-    let state_dir = args.state_dir.clone().context("--state-dir is required")?;
+    let config_dir = args.config_dir.clone();
+    let state_dir = args.state_dir.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use mon_keys::known_nodes::KnownNodes;
+use mon_keys::known_nodes::{KnownNodes, Trust};
 use mon_keys::nodekey::NodeKey;
 use mon_policy::{PolicyStore, StoreEvent};
 use mon_proto::audit::{AuditEvent, EventKind, Outcome};
@@ -49,6 +49,7 @@ pub(super) fn open(
         KnownNodes::load(&known_path)
             .with_context(|| format!("loading {}", known_path.display()))?,
     );
+    warn_if_not_listed(&known, &name, &key);
     let resources = Arc::new(load_resources(args)?);
     super::journal::prepare_state_dir(state_dir)?;
     let start = now_ms();
@@ -85,6 +86,28 @@ fn load_node_key(config_dir: &Path) -> anyhow::Result<NodeKey> {
             key_path.display()
         )
     })
+}
+
+/// Warns when known_nodes does not pin this node's own name to its key: the other nodes then
+/// refuse its gossip and overlays, and clients cannot pin it as an entry.
+fn warn_if_not_listed(known: &KnownNodes, name: &str, key: &NodeKey) {
+    let file = known.source().display();
+    let line = format!("{name} {}", key.public_openssh());
+    match known.check(name, None, &key.public()) {
+        Trust::Trusted => {}
+        Trust::Unknown => tracing::warn!(
+            "this node's name {name} is not in {file}: other nodes will not gossip with it or \
+             take it into their overlays, and clients cannot use it as an entry; add the line \
+             `{line}` (with its IPs) to known_nodes on every node and client"
+        ),
+        Trust::Mismatch => tracing::warn!(
+            "{file} lists {name} with another key than this node's: other nodes and clients \
+             will refuse it; its line should read `{line}`"
+        ),
+        Trust::Revoked => tracing::warn!(
+            "this node's key is @revoked in {file}: other nodes and clients refuse it"
+        ),
+    }
 }
 
 /// The operator's `--resource` definitions.
@@ -167,7 +190,15 @@ pub(super) fn policy_events(events: Vec<StoreEvent>) -> Vec<AuditEvent> {
             StoreEvent::Error { slice, diagnostics } => {
                 let text: Vec<String> = diagnostics.iter().take(5).map(|d| d.to_string()).collect();
                 let text = text.join("; ");
-                tracing::error!(slice, "policy rejected, last good policy stays: {text}");
+                if slice.is_empty() {
+                    // Reported once (until it changes): every slice keeps what it has.
+                    tracing::error!(
+                        "{text}: no slice policy can load (a slice that never loaded denies \
+                         every session); create one directory per slice in it"
+                    );
+                } else {
+                    tracing::error!(slice, "policy rejected, last good policy stays: {text}");
+                }
                 AuditEvent::new(EventKind::PolicyError)
                     .result(Outcome::Error)
                     .slice(slice)

@@ -160,7 +160,7 @@ fn a_normal_build_says_it_has_no_insecure_features() {
         let r = run(Command::new(mon_bin()).args(args));
         assert_eq!(r.code, 0, "{r:?}");
         assert!(
-            r.stdout.contains("(insecure features: none)") && !r.stdout.contains("INSECURE"),
+            r.stdout.contains("insecure features: none)") && !r.stdout.contains("INSECURE"),
             "mon {args:?}: {r:?}"
         );
     }

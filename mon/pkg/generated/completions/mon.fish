@@ -1,0 +1,234 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mon_global_optspecs
+    string join \n key= server= slice= principal= known-nodes= overlay= fanout= max-parents= timeout= targets= json h/help V/version
+end
+
+function __fish_mon_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mon_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mon_using_subcommand
+    set -l cmd (__fish_mon_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mon -n "__fish_mon_needs_command" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_needs_command" -l server -d 'Entry server (a name is resolved; known_nodes pins its key by the name as typed and by the address)' -r
+complete -c mon -n "__fish_mon_needs_command" -l slice -d 'Slice whose policy decides [default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_needs_command" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_needs_command" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [default: $MON_KNOWN_NODES, ~/.mon/known_nodes, /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_needs_command" -l overlay -d 'Overlay algorithm' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_needs_command" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_needs_command" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_needs_command" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_needs_command" -l targets -d 'Only nodes matching these patterns execute (e.g. \'web*,!web13\'); others relay' -r
+complete -c mon -n "__fish_mon_needs_command" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_needs_command" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_needs_command" -f -a "count" -d 'Number of nodes that answered'
+complete -c mon -n "__fish_mon_needs_command" -f -a "depth" -d 'Depth of the overlay'
+complete -c mon -n "__fish_mon_needs_command" -f -a "topology" -d 'Edges of the overlay'
+complete -c mon -n "__fish_mon_needs_command" -f -a "avg" -d 'Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)'
+complete -c mon -n "__fish_mon_needs_command" -f -a "top" -d 'The N nodes with the largest values of a resource'
+complete -c mon -n "__fish_mon_needs_command" -f -a "histo" -d 'Histogram of a resource'
+complete -c mon -n "__fish_mon_needs_command" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
+complete -c mon -n "__fish_mon_needs_command" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped'
+complete -c mon -n "__fish_mon_needs_command" -f -a "members" -d 'The entry server\'s partial view: name, address, age, RTT'
+complete -c mon -n "__fish_mon_needs_command" -f -a "push" -d 'Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy\'s push-dirs allow it'
+complete -c mon -n "__fish_mon_needs_command" -f -a "policy" -d 'Slice policy tools for admins: check files, explain a decision'
+complete -c mon -n "__fish_mon_needs_command" -f -a "audit" -d 'Audit log tools for operators: show, verify, export'
+complete -c mon -n "__fish_mon_needs_command" -f -a "key" -d 'User key tools: show which key MON would sign with'
+complete -c mon -n "__fish_mon_needs_command" -f -a "server" -d 'Run the MON server (`mon server init` creates its node key first)'
+complete -c mon -n "__fish_mon_needs_command" -f -a "testbed" -d 'Start N real servers on 127.0.0.2… with keys and a policy, then run a command'
+complete -c mon -n "__fish_mon_needs_command" -f -a "sim" -d 'Simulate N servers under virtual time (deterministic): coverage and timing of sessions, as the paper\'s Table 1'
+complete -c mon -n "__fish_mon_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish (also elvish, powershell), e.g. `mon completions bash > ~/.local/share/bash-completion/completions/mon` (the Debian package installs them)'
+complete -c mon -n "__fish_mon_needs_command" -f -a "man" -d 'Print the man page mon(1) as roff (`mon man | man -l -`), or write every page with `--dir` (the Debian package installs them)'
+complete -c mon -n "__fish_mon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand count" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand count" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand depth" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand depth" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand topology" -l dot -d 'Print Graphviz dot'
+complete -c mon -n "__fish_mon_using_subcommand topology" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand topology" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand avg" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand avg" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand top" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand top" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand histo" -l buckets -d 'Number of equal-width buckets' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand histo" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand filter" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand filter" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand exec" -l cmd-timeout -d 'Per-node timeout, seconds' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l where -d 'Run only where RES OP VALUE holds' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l shell -d 'Run through /bin/sh -c (default: no shell)'
+complete -c mon -n "__fish_mon_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand exec" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand members" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand members" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand push" -l mode -d 'Mode of the landed file, octal' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l block-size -d 'Block size, 4K–512K (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K; files up to 6000 blocks of 512K, about 2.9 GiB)' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l where -d 'Land the file only where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=); the other nodes still relay blocks and are reported as skipped' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand push" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain help" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain help" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain help" -f -a "check" -d 'Check slice directories and policy files: errors and warnings as file:line:col'
+complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain help" -f -a "explain" -d 'Explain what a slice\'s policy decides for a key and an operation'
+complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from check" -l at -d 'Check validity windows at this time instead of now (@UNIX, YYYYMMDD[HHMM[SS]][Z] or RFC 3339)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l slice-dir -d 'The slice directory (allowed_signers, mon_policy, revoked_keys)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l key -d 'The user\'s public key (an OpenSSH ssh-ed25519 .pub file)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l principal -d 'The principal the session names (default: found by key, as ssh-keygen -Y find-principals does)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l from -d 'The client address, as the entry node sees it (checked against from=)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l node -d 'The node deciding (checked against nodes=; default: this host\'s name)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l at -d 'Decide at this time instead of now (@UNIX, YYYYMMDD[HHMM[SS]][Z] or RFC 3339)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l namespace -d 'The namespace the session is signed with (default: the class OP needs)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l fanout -d 'The session\'s fanout (checked against max-fanout=)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -l lifetime -d 'The session\'s lifetime in seconds (checked against max-lifetime=)' -r
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check slice directories and policy files: errors and warnings as file:line:col'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Explain what a slice\'s policy decides for a key and an operation'
+complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "show" -d 'Print audit records as a table (or JSON lines), filtered'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "verify" -d 'Check the hash chain and seq of a log: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "export" -d 'Write a recorded session\'s body and signature (session.cbor, session.sig) so that `ssh-keygen -Y verify` can check it; prints the command. Exit 0, 1 not found, 2 error'
+complete -c mon -n "__fish_mon_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only records at or after this time: a duration back from now (`90s`, `15m`, `1h`, `2d`, `1w`) or an RFC 3339 time (`2025-03-01T12:00:00Z`)' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l slice -d 'Only records of this slice' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l principal -d 'Only records of this principal' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l key -d 'Only records of this key fingerprint (`SHA256:…`; the prefix may be left out)' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l event -d 'Only this event (`session.deny`), or a whole category without a dot (`session`)' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l session -d 'Only records of this session id (hex; a prefix is enough)' -r
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l denied -d 'Only refusals: result `deny`, `*.deny` and `*.reject` events'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Print the matching records as JSON lines, unchanged'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from export" -l log -d 'The log file, or a state dir holding audit.jsonl [default: ./audit.jsonl]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from export" -l out -d 'Directory to write session.cbor and session.sig into (created if missing)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print audit records as a table (or JSON lines), filtered'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain and seq of a log: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write a recorded session\'s body and signature (session.cbor, session.sig) so that `ssh-keygen -Y verify` can check it; prints the command. Exit 0, 1 not found, 2 error'
+complete -c mon -n "__fish_mon_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand key; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand key; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand key; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Show which key MON would sign with: fingerprint, type, comment and where it comes from'
+complete -c mon -n "__fish_mon_using_subcommand key; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from show" -l key -d 'An OpenSSH Ed25519 private key, or its public key (FILE.pub) to sign through ssh-agent' -r -F
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object instead of text'
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show which key MON would sign with: fingerprint, type, comment and where it comes from'
+complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l config -d 'Settings file (`KEY VALUE` lines named like these flags; flags given here win). Default: CONFIG_DIR/server.conf when it exists' -r -F
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l config-dir -d 'Directory with the node key, known_nodes and slices/<slice>/ policy files' -r -F
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l state-dir -d 'Directory for audit.jsonl and the replay journal (created 0700)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l listen -d 'UDP and TCP address to listen on' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l join -d 'Nodes to join through (comma-separated)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l name -d 'This node\'s name as listed in known_nodes (default: the host name)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l resource -d 'Operator-defined resource: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l skew -d 'Allowed clock skew in seconds' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l push-policy -d 'Block scheduling of pushes: rarest-first (default) or first-fit (the paper\'s)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l push-primary-first -d 'Push downloads ask their first parent for every block it holds and the other parents only for blocks the first one lacks (`false` only for benchmarks)' -r -f -a "true\t''
+false\t''"
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l run-as-users -d 'Run-as users a slice\'s policy may name on this node, when the server runs as root: `SLICE USER,USER…` (repeat for each slice). A session that would exec, grep or push as a user not listed for its slice is refused (`run-as-not-allowed`); root only if listed' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l max-sessions -d 'Sessions this node runs at once (beyond: refused with `busy`, retry later)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l max-sessions-per-key -d 'Running sessions one key may have on this node, its share of the table (beyond: `busy-key`)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l max-sessions-per-slice -d 'Running sessions one slice may have on this node (beyond: `busy-slice`)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l go-wait-ms -d 'Milliseconds a session waits for its parent\'s go (first sealed frame) before it is dropped (sooner when its signed join window is shorter)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l ping-interval-ms -d 'Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint; the default keeps gossip under 500 B/s per node)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l log-format -d 'Log lines on stderr: text, or one JSON object a line (levels by `RUST_LOG`)' -r -f -a "text\t'`TIMESTAMP LEVEL target: message key=value…`'
+json\t'One JSON object a line: `timestamp`, `level`, `message`, the event\'s fields, `target`'"
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create this node\'s key and print its known_nodes line'
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from init" -l config-dir -d 'Directory that will hold the node key (`node_ed25519_key`)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from init" -l name -d 'Node name (default: the host name)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create this node\'s key and print its known_nodes line'
+complete -c mon -n "__fish_mon_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l nodes -d 'Number of servers' -r
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l dir -d 'Directory for keys, policies, state and logs [default: a temporary directory, removed at exit]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l port -d 'Port every server listens on (each has its own 127.0.0.x address)' -r
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l settle-timeout -d 'Seconds to wait for membership to settle' -r
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l resource -d 'Extra `--resource NAME=COMMAND` for every server' -r
+complete -c mon -n "__fish_mon_using_subcommand testbed" -l prepare-only -d 'Only write the keys, known_nodes and policies into --dir, start nothing (for scripts and tests that start the servers themselves)'
+complete -c mon -n "__fish_mon_using_subcommand testbed" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand testbed" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand sim" -l nodes -d 'Number of servers' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l overlay -d 'Overlay algorithm(s), comma-separated; sessions alternate between the configurations' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand sim" -l fanout -d 'Children per node, comma-separated for several columns; `auto` is the servers\' adaptive default, from their estimate of the system\'s size [default: auto]' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l dead -d 'Fraction of nodes that die just before the first session' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l stragglers -d 'Fraction of slow nodes (median 50 ms per packet instead of 0.3 ms)' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l sessions -d 'Sessions per configuration' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l seed -d 'Seed: the same seed gives the same output' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l settle -d 'Virtual seconds of membership gossip before the first session' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l timeout -d 'The client\'s timeout, seconds' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l loss -d 'Packet loss rate between nodes' -r
+complete -c mon -n "__fish_mon_using_subcommand sim" -l latency -d 'Latency model: PlanetLab-like sites, or one LAN (to compare with `mon testbed`)' -r -f -a "planetlab\t'Sites on a PlanetLab-like map: RTT median ~140 ms, a few hundred ms at the far end'
+lan\t'One LAN or loopback: tens of µs'"
+complete -c mon -n "__fish_mon_using_subcommand sim" -l cdf -d 'Write the count-time CDF here (CSV: overlay,fanout,count_ms,cdf)' -r -F
+complete -c mon -n "__fish_mon_using_subcommand sim" -l json -d 'Print one JSON object per configuration (one per line)'
+complete -c mon -n "__fish_mon_using_subcommand sim" -l per-session -d 'With --json, include every session'
+complete -c mon -n "__fish_mon_using_subcommand sim" -s q -l quiet -d 'No progress on stderr'
+complete -c mon -n "__fish_mon_using_subcommand sim" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mon -n "__fish_mon_using_subcommand sim" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand man" -l dir -d 'Write mon.1 and one page per subcommand (mon-server.1, mon-policy-check.1, …) into DIR instead of printing mon.1' -r -F
+complete -c mon -n "__fish_mon_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand man" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "count" -d 'Number of nodes that answered'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "depth" -d 'Depth of the overlay'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "topology" -d 'Edges of the overlay'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "avg" -d 'Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "top" -d 'The N nodes with the largest values of a resource'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "histo" -d 'Histogram of a resource'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "members" -d 'The entry server\'s partial view: name, address, age, RTT'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "push" -d 'Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy\'s push-dirs allow it'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "policy" -d 'Slice policy tools for admins: check files, explain a decision'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "audit" -d 'Audit log tools for operators: show, verify, export'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "key" -d 'User key tools: show which key MON would sign with'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "server" -d 'Run the MON server (`mon server init` creates its node key first)'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "testbed" -d 'Start N real servers on 127.0.0.2… with keys and a policy, then run a command'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "sim" -d 'Simulate N servers under virtual time (deterministic): coverage and timing of sessions, as the paper\'s Table 1'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish (also elvish, powershell), e.g. `mon completions bash > ~/.local/share/bash-completion/completions/mon` (the Debian package installs them)'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "man" -d 'Print the man page mon(1) as roff (`mon man | man -l -`), or write every page with `--dir` (the Debian package installs them)'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check slice directories and policy files: errors and warnings as file:line:col'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Explain what a slice\'s policy decides for a key and an operation'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print audit records as a table (or JSON lines), filtered'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain and seq of a log: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Write a recorded session\'s body and signature (session.cbor, session.sig) so that `ssh-keygen -Y verify` can check it; prints the command. Exit 0, 1 not found, 2 error'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "show" -d 'Show which key MON would sign with: fingerprint, type, comment and where it comes from'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "init" -d 'Create this node\'s key and print its known_nodes line'

@@ -1,0 +1,1090 @@
+#compdef mon
+
+autoload -U is-at-least
+
+_mon() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server (a name is resolved; known_nodes pins its key by the name as typed and by the address)]:HOST:PORT:_default' \
+'--slice=[Slice whose policy decides \[default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[default\: \$MON_KNOWN_NODES, ~/.mon/known_nodes, /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'--targets=[Only nodes matching these patterns execute (e.g. '\''web*,!web13'\''); others relay]:TARGETS:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon_commands" \
+"*::: :->mon" \
+&& ret=0
+    case $state in
+    (mon)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-command-$line[1]:"
+        case $line[1] in
+            (count)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(depth)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(topology)
+_arguments "${_arguments_options[@]}" : \
+'--dot[Print Graphviz dot]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(avg)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':res -- Resource:_default' \
+&& ret=0
+;;
+(top)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':n -- How many:_default' \
+':res -- Resource:_default' \
+&& ret=0
+;;
+(histo)
+_arguments "${_arguments_options[@]}" : \
+'--buckets=[Number of equal-width buckets]:BUCKETS:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':res -- Resource:_default' \
+&& ret=0
+;;
+(filter)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::args -- RES OP VALUE, or grep WORD FILE:_default' \
+&& ret=0
+;;
+(exec)
+_arguments "${_arguments_options[@]}" : \
+'--cmd-timeout=[Per-node timeout, seconds]:CMD_TIMEOUT:_default' \
+'*--where=[Run only where RES OP VALUE holds]:RES:_default:RES:_default:RES:_default' \
+'--shell[Run through /bin/sh -c (default\: no shell)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::argv -- The command and its arguments:_default' \
+&& ret=0
+;;
+(members)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(push)
+_arguments "${_arguments_options[@]}" : \
+'--mode=[Mode of the landed file, octal]:MODE:_default' \
+'--block-size=[Block size, 4K–512K (e.g. 64K, 256K; default\: about 1024 blocks, 32K–512K; files up to 6000 blocks of 512K, about 2.9 GiB)]:SIZE:_default' \
+'*--where=[Land the file only where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=); the other nodes still relay blocks and are reported as skipped]:RES:_default:RES:_default:RES:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':file -- The file to push:_files' \
+':dest -- Absolute destination path on every node; `{node}` stands for the node'\''s name:_default' \
+&& ret=0
+;;
+(policy)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon__subcmd__policy_commands" \
+"*::: :->policy" \
+&& ret=0
+
+    case $state in
+    (policy)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-policy-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+'--at=[Check validity windows at this time instead of now (@UNIX, YYYYMMDD\[HHMM\[SS\]\]\[Z\] or RFC 3339)]:TIME:_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::paths -- Slice directories, directories of slices, or policy files:_files' \
+&& ret=0
+;;
+(explain)
+_arguments "${_arguments_options[@]}" : \
+'--slice-dir=[The slice directory (allowed_signers, mon_policy, revoked_keys)]:DIR:_files' \
+'--key=[The user'\''s public key (an OpenSSH ssh-ed25519 .pub file)]:KEY.pub:_files' \
+'--principal=[The principal the session names (default\: found by key, as ssh-keygen -Y find-principals does)]:P:_default' \
+'--from=[The client address, as the entry node sees it (checked against from=)]:IP:_default' \
+'--node=[The node deciding (checked against nodes=; default\: this host'\''s name)]:NAME:_default' \
+'--at=[Decide at this time instead of now (@UNIX, YYYYMMDD\[HHMM\[SS\]\]\[Z\] or RFC 3339)]:TIME:_default' \
+'--namespace=[The namespace the session is signed with (default\: the class OP needs)]:NS:_default' \
+'--fanout=[The session'\''s fanout (checked against max-fanout=)]:N:_default' \
+'--lifetime=[The session'\''s lifetime in seconds (checked against max-lifetime=)]:SECONDS:_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::op -- The operation and its arguments:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__policy__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-policy-help-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(explain)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(audit)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon__subcmd__audit_commands" \
+"*::: :->audit" \
+&& ret=0
+
+    case $state in
+    (audit)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-audit-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Only records at or after this time\: a duration back from now (\`90s\`, \`15m\`, \`1h\`, \`2d\`, \`1w\`) or an RFC 3339 time (\`2025-03-01T12\:00\:00Z\`)]:AGO|TIME:_default' \
+'--slice=[Only records of this slice]:S:_default' \
+'--principal=[Only records of this principal]:P:_default' \
+'--key=[Only records of this key fingerprint (\`SHA256\:…\`; the prefix may be left out)]:FP:_default' \
+'--event=[Only this event (\`session.deny\`), or a whole category without a dot (\`session\`)]:E:_default' \
+'--session=[Only records of this session id (hex; a prefix is enough)]:ID:_default' \
+'--denied[Only refusals\: result \`deny\`, \`*.deny\` and \`*.reject\` events]' \
+'--json[Print the matching records as JSON lines, unchanged]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'::path -- The log file, or a state dir holding audit.jsonl \[default\: ./audit.jsonl\]:_files' \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':file -- The log file (or a state dir holding audit.jsonl):_files' \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+'--log=[The log file, or a state dir holding audit.jsonl \[default\: ./audit.jsonl\]]:FILE:_files' \
+'--out=[Directory to write session.cbor and session.sig into (created if missing)]:DIR:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':session_id -- The session id (hex, as `mon audit show` prints it; a unique prefix of 8+ digits is enough):_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__audit__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-audit-help-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(key)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon__subcmd__key_commands" \
+"*::: :->key" \
+&& ret=0
+
+    case $state in
+    (key)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-key-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+'--key=[An OpenSSH Ed25519 private key, or its public key (FILE.pub) to sign through ssh-agent]:FILE:_files' \
+'--json[Print one JSON object instead of text]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__key__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-key-help-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(server)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Settings file (\`KEY VALUE\` lines named like these flags; flags given here win). Default\: CONFIG_DIR/server.conf when it exists]:FILE:_files' \
+'--config-dir=[Directory with the node key, known_nodes and slices/<slice>/ policy files]:DIR:_files' \
+'--state-dir=[Directory for audit.jsonl and the replay journal (created 0700)]:DIR:_files' \
+'--listen=[UDP and TCP address to listen on]:ADDR:PORT:_default' \
+'*--join=[Nodes to join through (comma-separated)]:ADDR:PORT,…:_default' \
+'--name=[This node'\''s name as listed in known_nodes (default\: the host name)]:NAME:_default' \
+'*--resource=[Operator-defined resource\: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number]:NAME=COMMAND:_default' \
+'--skew=[Allowed clock skew in seconds]:SKEW:_default' \
+'--push-policy=[Block scheduling of pushes\: rarest-first (default) or first-fit (the paper'\''s)]:POLICY:_default' \
+'--push-primary-first=[Push downloads ask their first parent for every block it holds and the other parents only for blocks the first one lacks (\`false\` only for benchmarks)]:PUSH_PRIMARY_FIRST:(true false)' \
+'*--run-as-users=[Run-as users a slice'\''s policy may name on this node, when the server runs as root\: \`SLICE USER,USER…\` (repeat for each slice). A session that would exec, grep or push as a user not listed for its slice is refused (\`run-as-not-allowed\`); root only if listed]:SLICE USER,…:_default' \
+'--max-sessions=[Sessions this node runs at once (beyond\: refused with \`busy\`, retry later)]:MAX_SESSIONS:_default' \
+'--max-sessions-per-key=[Running sessions one key may have on this node, its share of the table (beyond\: \`busy-key\`)]:MAX_SESSIONS_PER_KEY:_default' \
+'--max-sessions-per-slice=[Running sessions one slice may have on this node (beyond\: \`busy-slice\`)]:MAX_SESSIONS_PER_SLICE:_default' \
+'--go-wait-ms=[Milliseconds a session waits for its parent'\''s go (first sealed frame) before it is dropped (sooner when its signed join window is shorter)]:GO_WAIT_MS:_default' \
+'--ping-interval-ms=[Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint; the default keeps gossip under 500 B/s per node)]:PING_INTERVAL_MS:_default' \
+'--log-format=[Log lines on stderr\: text, or one JSON object a line (levels by \`RUST_LOG\`)]:FORMAT:((text\:"\`TIMESTAMP LEVEL target\: message key=value…\`"
+json\:"One JSON object a line\: \`timestamp\`, \`level\`, \`message\`, the event'\''s fields, \`target\`"))' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon__subcmd__server_commands" \
+"*::: :->server" \
+&& ret=0
+
+    case $state in
+    (server)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-server-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+'--config-dir=[Directory that will hold the node key (\`node_ed25519_key\`)]:DIR:_files' \
+'--name=[Node name (default\: the host name)]:NAME:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__server__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-server-help-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(testbed)
+_arguments "${_arguments_options[@]}" : \
+'--nodes=[Number of servers]:NODES:_default' \
+'--dir=[Directory for keys, policies, state and logs \[default\: a temporary directory, removed at exit\]]:DIR:_files' \
+'--port=[Port every server listens on (each has its own 127.0.0.x address)]:PORT:_default' \
+'--settle-timeout=[Seconds to wait for membership to settle]:SETTLE_TIMEOUT:_default' \
+'*--resource=[Extra \`--resource NAME=COMMAND\` for every server]:NAME=COMMAND:_default' \
+'--prepare-only[Only write the keys, known_nodes and policies into --dir, start nothing (for scripts and tests that start the servers themselves)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::command -- Command to run through the first server (e.g. `avg load`), then exit with its status:_default' \
+&& ret=0
+;;
+(sim)
+_arguments "${_arguments_options[@]}" : \
+'--nodes=[Number of servers]:NODES:_default' \
+'*--overlay=[Overlay algorithm(s), comma-separated; sessions alternate between the configurations]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'*--fanout=[Children per node, comma-separated for several columns; \`auto\` is the servers'\'' adaptive default, from their estimate of the system'\''s size \[default\: auto\]]:K|auto:_default' \
+'--dead=[Fraction of nodes that die just before the first session]:DEAD:_default' \
+'--stragglers=[Fraction of slow nodes (median 50 ms per packet instead of 0.3 ms)]:STRAGGLERS:_default' \
+'--sessions=[Sessions per configuration]:SESSIONS:_default' \
+'--seed=[Seed\: the same seed gives the same output]:SEED:_default' \
+'--settle=[Virtual seconds of membership gossip before the first session]:SETTLE:_default' \
+'--timeout=[The client'\''s timeout, seconds]:TIMEOUT:_default' \
+'--loss=[Packet loss rate between nodes]:LOSS:_default' \
+'--latency=[Latency model\: PlanetLab-like sites, or one LAN (to compare with \`mon testbed\`)]:LATENCY:((planetlab\:"Sites on a PlanetLab-like map\: RTT median ~140 ms, a few hundred ms at the far end"
+lan\:"One LAN or loopback\: tens of µs"))' \
+'--cdf=[Write the count-time CDF here (CSV\: overlay,fanout,count_ms,cdf)]:FILE.csv:_files' \
+'--json[Print one JSON object per configuration (one per line)]' \
+'--per-session[With --json, include every session]' \
+'-q[No progress on stderr]' \
+'--quiet[No progress on stderr]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':shell -- The shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'--dir=[Write mon.1 and one page per subcommand (mon-server.1, mon-policy-check.1, …) into DIR instead of printing mon.1]:DIR:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-command-$line[1]:"
+        case $line[1] in
+            (count)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(depth)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(topology)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(avg)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(top)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(histo)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(filter)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(exec)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(members)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(push)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(policy)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help__subcmd__policy_commands" \
+"*::: :->policy" \
+&& ret=0
+
+    case $state in
+    (policy)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-policy-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(explain)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(audit)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help__subcmd__audit_commands" \
+"*::: :->audit" \
+&& ret=0
+
+    case $state in
+    (audit)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-audit-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(key)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help__subcmd__key_commands" \
+"*::: :->key" \
+&& ret=0
+
+    case $state in
+    (key)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-key-command-$line[1]:"
+        case $line[1] in
+            (show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(server)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help__subcmd__server_commands" \
+"*::: :->server" \
+&& ret=0
+
+    case $state in
+    (server)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-server-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(testbed)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(sim)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_mon_commands] )) ||
+_mon_commands() {
+    local commands; commands=(
+'count:Number of nodes that answered' \
+'depth:Depth of the overlay' \
+'topology:Edges of the overlay' \
+'avg:Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)' \
+'top:The N nodes with the largest values of a resource' \
+'histo:Histogram of a resource' \
+'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
+'exec:Run a command on every node; identical outcomes are grouped' \
+'members:The entry server'\''s partial view\: name, address, age, RTT' \
+'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
+'policy:Slice policy tools for admins\: check files, explain a decision' \
+'audit:Audit log tools for operators\: show, verify, export' \
+'key:User key tools\: show which key MON would sign with' \
+'server:Run the MON server (\`mon server init\` creates its node key first)' \
+'testbed:Start N real servers on 127.0.0.2… with keys and a policy, then run a command' \
+'sim:Simulate N servers under virtual time (deterministic)\: coverage and timing of sessions, as the paper'\''s Table 1' \
+'completions:Print the shell completion script for bash, zsh or fish (also elvish, powershell), e.g. \`mon completions bash > ~/.local/share/bash-completion/completions/mon\` (the Debian package installs them)' \
+'man:Print the man page mon(1) as roff (\`mon man | man -l -\`), or write every page with \`--dir\` (the Debian package installs them)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit_commands] )) ||
+_mon__subcmd__audit_commands() {
+    local commands; commands=(
+'show:Print audit records as a table (or JSON lines), filtered' \
+'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon audit commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__export_commands] )) ||
+_mon__subcmd__audit__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit export commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help_commands] )) ||
+_mon__subcmd__audit__subcmd__help_commands() {
+    local commands; commands=(
+'show:Print audit records as a table (or JSON lines), filtered' \
+'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon audit help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__export_commands] )) ||
+_mon__subcmd__audit__subcmd__help__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit help export commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__audit__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__show_commands] )) ||
+_mon__subcmd__audit__subcmd__help__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit help show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__verify_commands] )) ||
+_mon__subcmd__audit__subcmd__help__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit help verify commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__show_commands] )) ||
+_mon__subcmd__audit__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__verify_commands] )) ||
+_mon__subcmd__audit__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit verify commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__avg_commands] )) ||
+_mon__subcmd__avg_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon avg commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__completions_commands] )) ||
+_mon__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon completions commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__count_commands] )) ||
+_mon__subcmd__count_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon count commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__depth_commands] )) ||
+_mon__subcmd__depth_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon depth commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__exec_commands] )) ||
+_mon__subcmd__exec_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon exec commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__filter_commands] )) ||
+_mon__subcmd__filter_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon filter commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help_commands] )) ||
+_mon__subcmd__help_commands() {
+    local commands; commands=(
+'count:Number of nodes that answered' \
+'depth:Depth of the overlay' \
+'topology:Edges of the overlay' \
+'avg:Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)' \
+'top:The N nodes with the largest values of a resource' \
+'histo:Histogram of a resource' \
+'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
+'exec:Run a command on every node; identical outcomes are grouped' \
+'members:The entry server'\''s partial view\: name, address, age, RTT' \
+'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
+'policy:Slice policy tools for admins\: check files, explain a decision' \
+'audit:Audit log tools for operators\: show, verify, export' \
+'key:User key tools\: show which key MON would sign with' \
+'server:Run the MON server (\`mon server init\` creates its node key first)' \
+'testbed:Start N real servers on 127.0.0.2… with keys and a policy, then run a command' \
+'sim:Simulate N servers under virtual time (deterministic)\: coverage and timing of sessions, as the paper'\''s Table 1' \
+'completions:Print the shell completion script for bash, zsh or fish (also elvish, powershell), e.g. \`mon completions bash > ~/.local/share/bash-completion/completions/mon\` (the Debian package installs them)' \
+'man:Print the man page mon(1) as roff (\`mon man | man -l -\`), or write every page with \`--dir\` (the Debian package installs them)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__audit_commands] )) ||
+_mon__subcmd__help__subcmd__audit_commands() {
+    local commands; commands=(
+'show:Print audit records as a table (or JSON lines), filtered' \
+'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+    )
+    _describe -t commands 'mon help audit commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__audit__subcmd__export_commands] )) ||
+_mon__subcmd__help__subcmd__audit__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help audit export commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__audit__subcmd__show_commands] )) ||
+_mon__subcmd__help__subcmd__audit__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help audit show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__audit__subcmd__verify_commands] )) ||
+_mon__subcmd__help__subcmd__audit__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help audit verify commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__avg_commands] )) ||
+_mon__subcmd__help__subcmd__avg_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help avg commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__completions_commands] )) ||
+_mon__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help completions commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__count_commands] )) ||
+_mon__subcmd__help__subcmd__count_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help count commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__depth_commands] )) ||
+_mon__subcmd__help__subcmd__depth_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help depth commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__exec_commands] )) ||
+_mon__subcmd__help__subcmd__exec_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help exec commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__filter_commands] )) ||
+_mon__subcmd__help__subcmd__filter_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help filter commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__histo_commands] )) ||
+_mon__subcmd__help__subcmd__histo_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help histo commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__key_commands] )) ||
+_mon__subcmd__help__subcmd__key_commands() {
+    local commands; commands=(
+'show:Show which key MON would sign with\: fingerprint, type, comment and where it comes from' \
+    )
+    _describe -t commands 'mon help key commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__key__subcmd__show_commands] )) ||
+_mon__subcmd__help__subcmd__key__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help key show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__man_commands] )) ||
+_mon__subcmd__help__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help man commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__members_commands] )) ||
+_mon__subcmd__help__subcmd__members_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help members commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__policy_commands] )) ||
+_mon__subcmd__help__subcmd__policy_commands() {
+    local commands; commands=(
+'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
+'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+    )
+    _describe -t commands 'mon help policy commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__policy__subcmd__check_commands] )) ||
+_mon__subcmd__help__subcmd__policy__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help policy check commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__policy__subcmd__explain_commands] )) ||
+_mon__subcmd__help__subcmd__policy__subcmd__explain_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help policy explain commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__push_commands] )) ||
+_mon__subcmd__help__subcmd__push_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help push commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__server_commands] )) ||
+_mon__subcmd__help__subcmd__server_commands() {
+    local commands; commands=(
+'init:Create this node'\''s key and print its known_nodes line' \
+    )
+    _describe -t commands 'mon help server commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__server__subcmd__init_commands] )) ||
+_mon__subcmd__help__subcmd__server__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help server init commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__sim_commands] )) ||
+_mon__subcmd__help__subcmd__sim_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help sim commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__testbed_commands] )) ||
+_mon__subcmd__help__subcmd__testbed_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help testbed commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__top_commands] )) ||
+_mon__subcmd__help__subcmd__top_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help top commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__topology_commands] )) ||
+_mon__subcmd__help__subcmd__topology_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help topology commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__histo_commands] )) ||
+_mon__subcmd__histo_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon histo commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__key_commands] )) ||
+_mon__subcmd__key_commands() {
+    local commands; commands=(
+'show:Show which key MON would sign with\: fingerprint, type, comment and where it comes from' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon key commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__key__subcmd__help_commands] )) ||
+_mon__subcmd__key__subcmd__help_commands() {
+    local commands; commands=(
+'show:Show which key MON would sign with\: fingerprint, type, comment and where it comes from' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon key help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__key__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__key__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon key help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__key__subcmd__help__subcmd__show_commands] )) ||
+_mon__subcmd__key__subcmd__help__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon key help show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__key__subcmd__show_commands] )) ||
+_mon__subcmd__key__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon key show commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__man_commands] )) ||
+_mon__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon man commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__members_commands] )) ||
+_mon__subcmd__members_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon members commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy_commands] )) ||
+_mon__subcmd__policy_commands() {
+    local commands; commands=(
+'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
+'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon policy commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__check_commands] )) ||
+_mon__subcmd__policy__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy check commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__explain_commands] )) ||
+_mon__subcmd__policy__subcmd__explain_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy explain commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__help_commands] )) ||
+_mon__subcmd__policy__subcmd__help_commands() {
+    local commands; commands=(
+'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
+'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon policy help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__help__subcmd__check_commands] )) ||
+_mon__subcmd__policy__subcmd__help__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy help check commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__help__subcmd__explain_commands] )) ||
+_mon__subcmd__policy__subcmd__help__subcmd__explain_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy help explain commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__policy__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__push_commands] )) ||
+_mon__subcmd__push_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon push commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__server_commands] )) ||
+_mon__subcmd__server_commands() {
+    local commands; commands=(
+'init:Create this node'\''s key and print its known_nodes line' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon server commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__server__subcmd__help_commands] )) ||
+_mon__subcmd__server__subcmd__help_commands() {
+    local commands; commands=(
+'init:Create this node'\''s key and print its known_nodes line' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon server help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__server__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__server__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon server help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__server__subcmd__help__subcmd__init_commands] )) ||
+_mon__subcmd__server__subcmd__help__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon server help init commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__server__subcmd__init_commands] )) ||
+_mon__subcmd__server__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon server init commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__sim_commands] )) ||
+_mon__subcmd__sim_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon sim commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__testbed_commands] )) ||
+_mon__subcmd__testbed_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon testbed commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__top_commands] )) ||
+_mon__subcmd__top_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon top commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__topology_commands] )) ||
+_mon__subcmd__topology_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon topology commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_mon" ]; then
+    _mon "$@"
+else
+    compdef _mon mon
+fi
