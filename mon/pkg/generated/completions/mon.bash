@@ -46,6 +46,9 @@ _mon() {
             mon,key)
                 cmd="mon__subcmd__key"
                 ;;
+            mon,known-nodes)
+                cmd="mon__subcmd__known__subcmd__nodes"
+                ;;
             mon,man)
                 cmd="mon__subcmd__man"
                 ;;
@@ -127,6 +130,9 @@ _mon() {
             mon__subcmd__help,key)
                 cmd="mon__subcmd__help__subcmd__key"
                 ;;
+            mon__subcmd__help,known-nodes)
+                cmd="mon__subcmd__help__subcmd__known__subcmd__nodes"
+                ;;
             mon__subcmd__help,man)
                 cmd="mon__subcmd__help__subcmd__man"
                 ;;
@@ -166,6 +172,18 @@ _mon() {
             mon__subcmd__help__subcmd__key,show)
                 cmd="mon__subcmd__help__subcmd__key__subcmd__show"
                 ;;
+            mon__subcmd__help__subcmd__known__subcmd__nodes,add)
+                cmd="mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__add"
+                ;;
+            mon__subcmd__help__subcmd__known__subcmd__nodes,remove)
+                cmd="mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__remove"
+                ;;
+            mon__subcmd__help__subcmd__known__subcmd__nodes,revoke)
+                cmd="mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__revoke"
+                ;;
+            mon__subcmd__help__subcmd__policy,add-user)
+                cmd="mon__subcmd__help__subcmd__policy__subcmd__add__subcmd__user"
+                ;;
             mon__subcmd__help__subcmd__policy,check)
                 cmd="mon__subcmd__help__subcmd__policy__subcmd__check"
                 ;;
@@ -187,6 +205,33 @@ _mon() {
             mon__subcmd__key__subcmd__help,show)
                 cmd="mon__subcmd__key__subcmd__help__subcmd__show"
                 ;;
+            mon__subcmd__known__subcmd__nodes,add)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__add"
+                ;;
+            mon__subcmd__known__subcmd__nodes,help)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__help"
+                ;;
+            mon__subcmd__known__subcmd__nodes,remove)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__remove"
+                ;;
+            mon__subcmd__known__subcmd__nodes,revoke)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__revoke"
+                ;;
+            mon__subcmd__known__subcmd__nodes__subcmd__help,add)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__add"
+                ;;
+            mon__subcmd__known__subcmd__nodes__subcmd__help,help)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__help"
+                ;;
+            mon__subcmd__known__subcmd__nodes__subcmd__help,remove)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__remove"
+                ;;
+            mon__subcmd__known__subcmd__nodes__subcmd__help,revoke)
+                cmd="mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__revoke"
+                ;;
+            mon__subcmd__policy,add-user)
+                cmd="mon__subcmd__policy__subcmd__add__subcmd__user"
+                ;;
             mon__subcmd__policy,check)
                 cmd="mon__subcmd__policy__subcmd__check"
                 ;;
@@ -195,6 +240,9 @@ _mon() {
                 ;;
             mon__subcmd__policy,help)
                 cmd="mon__subcmd__policy__subcmd__help"
+                ;;
+            mon__subcmd__policy__subcmd__help,add-user)
+                cmd="mon__subcmd__policy__subcmd__help__subcmd__add__subcmd__user"
                 ;;
             mon__subcmd__policy__subcmd__help,check)
                 cmd="mon__subcmd__policy__subcmd__help__subcmd__check"
@@ -224,7 +272,7 @@ _mon() {
 
     case "${cmd}" in
         mon)
-            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help"
+            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -492,7 +540,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__exec)
-            opts="-h -V --cmd-timeout --where --shell --help --version"
+            opts="-h -V --cmd-timeout --where --shell --ok-exit --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,6 +551,10 @@ _mon() {
                     return 0
                     ;;
                 --where)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ok-exit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -528,7 +580,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help)
-            opts="count depth topology avg top histo filter exec members push policy audit key server testbed sim completions man help"
+            opts="count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +789,62 @@ _mon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mon__subcmd__help__subcmd__known__subcmd__nodes)
+            opts="add remove revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__known__subcmd__nodes__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mon__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -766,8 +874,22 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help__subcmd__policy)
-            opts="check explain"
+            opts="check explain add-user"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__policy__subcmd__add__subcmd__user)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -997,6 +1119,144 @@ _mon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mon__subcmd__known__subcmd__nodes)
+            opts="-h -V --help --version add remove revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__add)
+            opts="-h -V --config-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__help)
+            opts="add remove revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__remove)
+            opts="-h -V --config-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__known__subcmd__nodes__subcmd__revoke)
+            opts="-h -V --config-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mon__subcmd__man)
             opts="-h -V --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1030,12 +1290,74 @@ _mon() {
             return 0
             ;;
         mon__subcmd__policy)
-            opts="-h -V --help --version check explain help"
+            opts="-h -V --help --version check explain add-user help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__policy__subcmd__add__subcmd__user)
+            opts="-h -V --ops --config-dir --valid-after --valid-before --from --nodes --command --grep-paths --push-dirs --max-fanout --max-lifetime --run-as --allow-setid --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ops)
+                    COMPREPLY=($(compgen -W "query read exec push" -- "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --valid-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --valid-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grep-paths)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --push-dirs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fanout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1112,8 +1434,22 @@ _mon() {
             return 0
             ;;
         mon__subcmd__policy__subcmd__help)
-            opts="check explain help"
+            opts="check explain add-user help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__policy__subcmd__help__subcmd__add__subcmd__user)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1194,7 +1530,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__server)
-            opts="-h -V --config --config-dir --state-dir --listen --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --go-wait-ms --ping-interval-ms --log-format --help --version init help"
+            opts="-h -V --config --config-dir --state-dir --listen --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --go-wait-ms --ping-interval-ms --audit-rotate-size --audit-rotate-age --audit-keep --journal-compact-lines --log-format --help --version init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1261,6 +1597,22 @@ _mon() {
                     return 0
                     ;;
                 --ping-interval-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-rotate-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-rotate-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-compact-lines)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -26,7 +26,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'--targets=[Only nodes matching these patterns execute (e.g. '\''web*,!web13'\''); others relay]:TARGETS:_default' \
+'--targets=[Only matching nodes execute; others relay. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`)]:TARGETS:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -108,6 +108,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--cmd-timeout=[Per-node timeout, seconds]:CMD_TIMEOUT:_default' \
 '*--where=[Run only where RES OP VALUE holds]:RES:_default:RES:_default:RES:_default' \
+'--ok-exit=[Exit statuses that count as success, e.g. 0,1 or 0-2,127; any other status, a signal or a timeout makes the node failed (exit code 1)]:LIST:_default' \
 '--shell[Run through /bin/sh -c (default\: no shell)]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -181,6 +182,33 @@ _arguments "${_arguments_options[@]}" : \
 '*::op -- The operation and its arguments:_default' \
 && ret=0
 ;;
+(add-user)
+_arguments "${_arguments_options[@]}" : \
+'*--ops=[The capability classes granted (comma-separated). The client signs each session with the least class it needs, so a user who runs queries needs \`query\` besides \`exec\`]:CLASS,…:((query\:"Queries\: count, depth, topology, members, avg, top, histo, filter on resources"
+read\:"Queries plus \`filter grep\` (reads files)"
+exec\:"Queries, grep and exec"
+push\:"Push, plus queries"))' \
+'--config-dir=[The config dir holding slices/]:DIR:_files' \
+'--valid-after=[The key is valid from this time on (YYYYMMDD\[HHMM\[SS\]\]Z, as ssh-keygen)]:TIME:_default' \
+'--valid-before=[The key is valid until this time (YYYYMMDD\[HHMM\[SS\]\]Z, as ssh-keygen)]:TIME:_default' \
+'--from=[Client addresses allowed at the entry node]:CIDR,…:_default' \
+'--nodes=[Node name patterns where operations may run]:PATTERN,…:_default' \
+'--command=[Exec only\: a glob over the command line]:PATTERN:_default' \
+'--grep-paths=[Grep only\: files or directories it may read]:PATH,…:_default' \
+'--push-dirs=[Push only\: directories a push may land below]:DIR,…:_default' \
+'--max-fanout=[Largest overlay fanout a session may ask for]:N:_default' \
+'--max-lifetime=[Longest session lifetime]:SECONDS:_default' \
+'--run-as=[The user exec, grep and push run as on a root server]:USER:_default' \
+'--allow-setid[A push may land setuid, setgid or sticky bits]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':slice -- The slice; its files are CONFIG_DIR/slices/SLICE/ (created if missing):_default' \
+':principal -- The user'\''s principal name, e.g. alice@lab (one name, no patterns):_default' \
+':key -- The user'\''s public key (an OpenSSH ssh-ed25519 .pub file):_files' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_mon__subcmd__policy__subcmd__help_commands" \
@@ -198,6 +226,95 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (explain)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(add-user)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(known-nodes)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mon__subcmd__known-nodes_commands" \
+"*::: :->known-nodes" \
+&& ret=0
+
+    case $state in
+    (known-nodes)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-known-nodes-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+'--config-dir=[The config dir whose known_nodes is edited (the global --known-nodes FILE names another file)]:DIR:_files' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name -- The node'\''s name (as `mon server init` printed it; its `--name`):_default' \
+':host -- The node'\''s address or host name:_default' \
+':key -- The node'\''s key `ssh-ed25519 AAAA…`, or a file holding it (`-` for stdin):_default' \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+'--config-dir=[The config dir whose known_nodes is edited (the global --known-nodes FILE names another file)]:DIR:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name -- The node'\''s name:_default' \
+&& ret=0
+;;
+(revoke)
+_arguments "${_arguments_options[@]}" : \
+'--config-dir=[The config dir whose known_nodes is edited (the global --known-nodes FILE names another file)]:DIR:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name -- The node'\''s name:_default' \
+'::key -- The key to revoke (default\: every key the node'\''s lines pin), or a file holding it:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__known-nodes__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-known-nodes-help-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(revoke)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -243,7 +360,7 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
-'::path -- The log file, or a state dir holding audit.jsonl \[default\: ./audit.jsonl\]:_files' \
+'::path -- The log file, or a state dir (its audit.jsonl and rotated files, oldest first) \[default\: ./audit.jsonl\]:_files' \
 && ret=0
 ;;
 (verify)
@@ -252,12 +369,12 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
-':file -- The log file (or a state dir holding audit.jsonl):_files' \
+'*::paths -- A state dir (its audit.jsonl and rotated audit.jsonl.NNNNNNNNNN files, checked as one chain), or log files, oldest first (e.g. files copied off the node, then the state dir):_files' \
 && ret=0
 ;;
 (export)
 _arguments "${_arguments_options[@]}" : \
-'--log=[The log file, or a state dir holding audit.jsonl \[default\: ./audit.jsonl\]]:FILE:_files' \
+'--log=[The log file, or a state dir (its audit.jsonl and rotated files) \[default\: ./audit.jsonl\]]:FILE:_files' \
 '--out=[Directory to write session.cbor and session.sig into (created if missing)]:DIR:_files' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -374,6 +491,10 @@ _arguments "${_arguments_options[@]}" : \
 '--max-sessions-per-slice=[Running sessions one slice may have on this node (beyond\: \`busy-slice\`)]:MAX_SESSIONS_PER_SLICE:_default' \
 '--go-wait-ms=[Milliseconds a session waits for its parent'\''s go (first sealed frame) before it is dropped (sooner when its signed join window is shorter)]:GO_WAIT_MS:_default' \
 '--ping-interval-ms=[Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint; the default keeps gossip under 500 B/s per node)]:PING_INTERVAL_MS:_default' \
+'--audit-rotate-size=[Rotate the audit log once its file holds this much\: \`64M\`, \`512K\`, \`1G\` or bytes; \`off\` (or 0)\: never by size. The next file begins with a \`log.rotate\` record that continues the hash chain]:SIZE:_default' \
+'--audit-rotate-age=[Rotate the audit log once its file'\''s first record is this old\: \`90s\`, \`15m\`, \`1h\`, \`2d\`, \`1w\`; \`off\` (or 0, the default)\: never by age]:AGE:_default' \
+'--audit-keep=[Rotated audit log files kept (the oldest beyond are removed, each after a \`log.retention\` record naming it); \`all\`\: never remove]:N|all:_default' \
+'--journal-compact-lines=[Replay-journal lines appended before it is compacted in the background (at least as many as it held after its last compaction); for tests]:JOURNAL_COMPACT_LINES:_default' \
 '--log-format=[Log lines on stderr\: text, or one JSON object a line (levels by \`RUST_LOG\`)]:FORMAT:((text\:"\`TIMESTAMP LEVEL target\: message key=value…\`"
 json\:"One JSON object a line\: \`timestamp\`, \`level\`, \`message\`, the event'\''s fields, \`target\`"))' \
 '-h[Print help (see more with '\''--help'\'')]' \
@@ -560,6 +681,38 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(add-user)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(known-nodes)
+_arguments "${_arguments_options[@]}" : \
+":: :_mon__subcmd__help__subcmd__known-nodes_commands" \
+"*::: :->known-nodes" \
+&& ret=0
+
+    case $state in
+    (known-nodes)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mon-help-known-nodes-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(revoke)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
         esac
     ;;
 esac
@@ -667,14 +820,15 @@ _mon_commands() {
 'count:Number of nodes that answered' \
 'depth:Depth of the overlay' \
 'topology:Edges of the overlay' \
-'avg:Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)' \
-'top:The N nodes with the largest values of a resource' \
-'histo:Histogram of a resource' \
+'avg:Mean of a resource (the resources and their units are listed below)' \
+'top:The N nodes with the largest values of a resource (listed below)' \
+'histo:Histogram of a resource (listed below)' \
 'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
 'exec:Run a command on every node; identical outcomes are grouped' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'policy:Slice policy tools for admins\: check files, explain a decision' \
+'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
+'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export' \
 'key:User key tools\: show which key MON would sign with' \
 'server:Run the MON server (\`mon server init\` creates its node key first)' \
@@ -690,7 +844,7 @@ _mon_commands() {
 _mon__subcmd__audit_commands() {
     local commands; commands=(
 'show:Print audit records as a table (or JSON lines), filtered' \
-'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -705,7 +859,7 @@ _mon__subcmd__audit__subcmd__export_commands() {
 _mon__subcmd__audit__subcmd__help_commands() {
     local commands; commands=(
 'show:Print audit records as a table (or JSON lines), filtered' \
-'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -777,14 +931,15 @@ _mon__subcmd__help_commands() {
 'count:Number of nodes that answered' \
 'depth:Depth of the overlay' \
 'topology:Edges of the overlay' \
-'avg:Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined)' \
-'top:The N nodes with the largest values of a resource' \
-'histo:Histogram of a resource' \
+'avg:Mean of a resource (the resources and their units are listed below)' \
+'top:The N nodes with the largest values of a resource (listed below)' \
+'histo:Histogram of a resource (listed below)' \
 'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
 'exec:Run a command on every node; identical outcomes are grouped' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'policy:Slice policy tools for admins\: check files, explain a decision' \
+'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
+'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export' \
 'key:User key tools\: show which key MON would sign with' \
 'server:Run the MON server (\`mon server init\` creates its node key first)' \
@@ -800,7 +955,7 @@ _mon__subcmd__help_commands() {
 _mon__subcmd__help__subcmd__audit_commands() {
     local commands; commands=(
 'show:Print audit records as a table (or JSON lines), filtered' \
-'verify:Check the hash chain and seq of a log\: exit 0 intact, 1 broken (naming the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
+'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
     )
     _describe -t commands 'mon help audit commands' commands "$@"
@@ -872,6 +1027,30 @@ _mon__subcmd__help__subcmd__key__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'mon help key show commands' commands "$@"
 }
+(( $+functions[_mon__subcmd__help__subcmd__known-nodes_commands] )) ||
+_mon__subcmd__help__subcmd__known-nodes_commands() {
+    local commands; commands=(
+'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
+'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
+    )
+    _describe -t commands 'mon help known-nodes commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__known-nodes__subcmd__add_commands] )) ||
+_mon__subcmd__help__subcmd__known-nodes__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help known-nodes add commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__known-nodes__subcmd__remove_commands] )) ||
+_mon__subcmd__help__subcmd__known-nodes__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help known-nodes remove commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__known-nodes__subcmd__revoke_commands] )) ||
+_mon__subcmd__help__subcmd__known-nodes__subcmd__revoke_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help known-nodes revoke commands' commands "$@"
+}
 (( $+functions[_mon__subcmd__help__subcmd__man_commands] )) ||
 _mon__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
@@ -887,8 +1066,14 @@ _mon__subcmd__help__subcmd__policy_commands() {
     local commands; commands=(
 'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
 'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+'add-user:Grant a user'\''s key capability classes in a slice, without editing files by hand' \
     )
     _describe -t commands 'mon help policy commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__policy__subcmd__add-user_commands] )) ||
+_mon__subcmd__help__subcmd__policy__subcmd__add-user_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help policy add-user commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__help__subcmd__policy__subcmd__check_commands] )) ||
 _mon__subcmd__help__subcmd__policy__subcmd__check_commands() {
@@ -973,6 +1158,61 @@ _mon__subcmd__key__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'mon key show commands' commands "$@"
 }
+(( $+functions[_mon__subcmd__known-nodes_commands] )) ||
+_mon__subcmd__known-nodes_commands() {
+    local commands; commands=(
+'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
+'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon known-nodes commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__add_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes add commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__help_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__help_commands() {
+    local commands; commands=(
+'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
+'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mon known-nodes help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__help__subcmd__add_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__help__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes help add commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__help__subcmd__help_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes help help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__help__subcmd__remove_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__help__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes help remove commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__help__subcmd__revoke_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__help__subcmd__revoke_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes help revoke commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__remove_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes remove commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__known-nodes__subcmd__revoke_commands] )) ||
+_mon__subcmd__known-nodes__subcmd__revoke_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon known-nodes revoke commands' commands "$@"
+}
 (( $+functions[_mon__subcmd__man_commands] )) ||
 _mon__subcmd__man_commands() {
     local commands; commands=()
@@ -988,9 +1228,15 @@ _mon__subcmd__policy_commands() {
     local commands; commands=(
 'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
 'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+'add-user:Grant a user'\''s key capability classes in a slice, without editing files by hand' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'mon policy commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__add-user_commands] )) ||
+_mon__subcmd__policy__subcmd__add-user_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy add-user commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__policy__subcmd__check_commands] )) ||
 _mon__subcmd__policy__subcmd__check_commands() {
@@ -1007,9 +1253,15 @@ _mon__subcmd__policy__subcmd__help_commands() {
     local commands; commands=(
 'check:Check slice directories and policy files\: errors and warnings as file\:line\:col' \
 'explain:Explain what a slice'\''s policy decides for a key and an operation' \
+'add-user:Grant a user'\''s key capability classes in a slice, without editing files by hand' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'mon policy help commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__policy__subcmd__help__subcmd__add-user_commands] )) ||
+_mon__subcmd__policy__subcmd__help__subcmd__add-user_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon policy help add-user commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__policy__subcmd__help__subcmd__check_commands] )) ||
 _mon__subcmd__policy__subcmd__help__subcmd__check_commands() {
