@@ -35,4 +35,8 @@ pub(super) enum Event {
     PushCommitted(SessionHash, Result<(), PushIoError>),
     /// The audit log and replay journal are on disk up to a generation (`durable.rs`).
     Synced(SyncReport),
+    /// known_nodes was reloaded, its host names resolved (`resolve.rs`), or why it could not be.
+    KnownNodes(Result<mon_keys::known_nodes::KnownNodes, String>),
+    /// Addresses the `--join` host names resolved to (`resolve.rs`).
+    Join(Vec<SocketAddr>),
 }
