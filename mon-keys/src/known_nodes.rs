@@ -23,6 +23,7 @@
 //! decide the same way. No matching line at all is [`Trust::Unknown`].
 
 mod addrs;
+pub use addrs::{system_resolver, ResolveWarning};
 mod index;
 mod line;
 mod pattern;

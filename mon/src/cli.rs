@@ -3,7 +3,7 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mon_proto::agg::{Query, Where, DEFAULT_BUCKETS, DEFAULT_EXEC_TIMEOUT_S};
 
-use crate::client::{run_members, run_push, run_session, GlobalOpts, PushArgs};
+use crate::client::{run_members, run_push, run_session, GlobalArgs, GlobalOpts, PushArgs};
 use crate::{cmd, server, sim, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
@@ -11,6 +11,12 @@ use crate::{cmd, server, sim, testbed};
 ///
 /// Exit codes of client commands: 0 every node answered, 1 partial (missing or denied
 /// nodes), 2 local error, 3 denied at the entry node.
+///
+/// The client's options may come before or after the command (`mon count --json`); a flag
+/// given twice keeps its last value. Each is taken from the command line, else the
+/// environment (MON_KEY, MON_SERVER, MON_SLICE, MON_KNOWN_NODES), else the client config
+/// file ($XDG_CONFIG_HOME/mon/config or ~/.config/mon/config: `KEY VALUE` lines for key,
+/// server, slice, known-nodes, overlay, timeout), else the default.
 #[derive(Debug, Parser)]
 #[command(
     name = "mon",
@@ -20,7 +26,7 @@ use crate::{cmd, server, sim, testbed};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalOpts,
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -28,19 +34,29 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Number of nodes that answered.
-    Count,
+    Count {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Depth of the overlay.
-    Depth,
+    Depth {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Edges of the overlay.
     Topology {
         /// Print Graphviz dot.
         #[arg(long)]
         dot: bool,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// Mean of a resource (load load5 load15 cpu mem disk procs uptime or operator-defined).
     Avg {
         /// Resource.
         res: String,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// The N nodes with the largest values of a resource.
     Top {
@@ -48,6 +64,8 @@ pub enum Command {
         n: u32,
         /// Resource.
         res: String,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// Histogram of a resource.
     Histo {
@@ -56,35 +74,50 @@ pub enum Command {
         /// Number of equal-width buckets.
         #[arg(long, default_value_t = DEFAULT_BUCKETS)]
         buckets: u32,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
-    /// Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or
+    /// Nodes where RES OP VALUE holds (OP, any case: G L GE LE EQ NE > < >= <= == !=), or
     /// `filter grep WORD FILE`: nodes whose FILE contains WORD.
-    #[command(allow_hyphen_values = true)]
     Filter {
         /// RES OP VALUE, or grep WORD FILE.
-        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"])]
+        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"], allow_hyphen_values = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
-    /// Run a command on every node; identical outcomes are grouped.
+    /// Run a command on every node; identical outcomes are grouped. Everything from the
+    /// command's first word on is the command (`mon exec uname -r`); put `--` before it
+    /// when it starts with `-`.
     Exec {
         /// Per-node timeout, seconds.
         #[arg(long, default_value_t = DEFAULT_EXEC_TIMEOUT_S)]
         cmd_timeout: u32,
-        /// Run only where RES OP VALUE holds.
+        /// Run only where RES OP VALUE holds (given twice: the last one).
         #[arg(long = "where", num_args = 3, value_names = ["RES", "OP", "VALUE"], allow_hyphen_values = true)]
         where_: Vec<String>,
         /// Run through /bin/sh -c (default: no shell).
         #[arg(long)]
         shell: bool,
         /// The command and its arguments.
-        #[arg(last = true, required = true)]
+        #[arg(required = true, trailing_var_arg = true, value_name = "CMD ARGS")]
         argv: Vec<String>,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// The entry server's partial view: name, address, age, RTT.
-    Members,
+    Members {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes
     /// a chain/tree); lands atomically at DEST where the policy's push-dirs allow it.
-    Push(PushArgs),
+    Push {
+        #[command(flatten)]
+        args: PushArgs,
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Slice policy tools for admins: check files, explain a decision.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -122,20 +155,34 @@ fn exec_query(
     shell: bool,
     argv: Vec<String>,
 ) -> anyhow::Result<Query> {
-    let where_ = match where_ {
-        [res, op, value] => Some(Where::parse(res, op, value)?),
+    // `--where` given twice: the last one counts, like any repeated flag.
+    let where_ = match where_.len().checked_sub(3).and_then(|i| where_.get(i..)) {
+        Some([res, op, value]) => Some(Where::parse(res, op, value)?),
         _ => None,
     };
     Ok(Query::exec(argv, shell, cmd_timeout, where_)?)
 }
 
+/// The one clap definition of `mon`, with its run-time settings: the version names the
+/// insecure build features (none in a normal build), and in every (sub)command a flag given
+/// twice keeps its last value (list flags gather their values).
+pub fn command() -> clap::Command {
+    fn last_wins(c: clap::Command) -> clap::Command {
+        let subs: Vec<String> = c
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        subs.iter().fold(c.args_override_self(true), |c, s| {
+            c.mut_subcommand(s, last_wins)
+        })
+    }
+    last_wins(Cli::command().version(crate::insecure::version()))
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<u8> {
     let argv = crate::server::conf::expand(std::env::args_os().collect())?;
-    // The version names the insecure build features (none in a normal build).
-    let matches = Cli::command()
-        .version(crate::insecure::version())
-        .get_matches_from(argv);
+    let matches = command().get_matches_from(argv);
     let Cli { global, command } = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if mon_keys::crypto::SIM_CRYPTO && !matches!(command, Command::Sim(_)) {
         anyhow::bail!(
@@ -143,31 +190,37 @@ pub fn run() -> anyhow::Result<u8> {
              and X25519, for `mon sim` only); build without it for anything else"
         );
     }
-    run_command(&global, command)
+    run_command(global, command)
 }
 
-/// Runs one command: a query session, or the command's own `run`.
-fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
-    let q = |name: &str, query: Query| run_session(g, name, vec![query], false);
+/// Runs one command: a query session (the query checked before the options are resolved),
+/// or the command's own `run`. `top`: the client options given before the command.
+fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
+    let opts = |g: GlobalArgs| -> anyhow::Result<GlobalOpts> { top.clone().then(g).resolve() };
+    let q =
+        |g: GlobalArgs, name: &str, query: Query| run_session(&opts(g)?, name, vec![query], false);
     match command {
-        Command::Count => q("count", Query::Count),
-        Command::Depth => q("depth", Query::Depth),
-        Command::Topology { dot } => run_session(g, "topology", vec![Query::Topology], dot),
-        Command::Avg { res } => q("avg", Query::avg(res)?),
-        Command::Top { n, res } => q("top", Query::top(n, res)?),
-        Command::Histo { res, buckets } => q("histo", Query::histo(res, buckets)?),
-        Command::Filter { args } => q("filter", Query::parse_filter(&args)?),
+        Command::Count { g } => q(g, "count", Query::Count),
+        Command::Depth { g } => q(g, "depth", Query::Depth),
+        Command::Topology { dot, g } => {
+            run_session(&opts(g)?, "topology", vec![Query::Topology], dot)
+        }
+        Command::Avg { res, g } => q(g, "avg", Query::avg(res)?),
+        Command::Top { n, res, g } => q(g, "top", Query::top(n, res)?),
+        Command::Histo { res, buckets, g } => q(g, "histo", Query::histo(res, buckets)?),
+        Command::Filter { args, g } => q(g, "filter", Query::parse_filter(&args)?),
         Command::Exec {
             cmd_timeout,
             where_,
             shell,
             argv,
-        } => q("exec", exec_query(cmd_timeout, &where_, shell, argv)?),
-        Command::Members => run_members(g),
-        Command::Push(a) => run_push(g, a),
+            g,
+        } => q(g, "exec", exec_query(cmd_timeout, &where_, shell, argv)?),
+        Command::Members { g } => run_members(&opts(g)?),
+        Command::Push { args, g } => run_push(&opts(g)?, args),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Audit(c) => cmd::audit::run(c),
-        Command::Key(c) => cmd::key::run(c),
+        Command::Key(c) => cmd::key::run(c, top.layered()?),
         Command::Server {
             init: Some(ServerSub::Init(a)),
             ..
@@ -180,3 +233,6 @@ fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Sim(a) => sim::run(a),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,7 @@ mod insecure;
 mod land;
 mod resources;
 mod server;
+mod settings;
 mod sim;
 mod testbed;
 

@@ -25,8 +25,8 @@ use super::durable::Durable;
 use super::event::Event;
 use super::inbound::{Listener, SharedInfo};
 use super::open::{open, policies, policy_events, Opened};
-use super::resolve;
 use super::outbound::Io;
+use super::resolve;
 use super::ServerArgs;
 use crate::clock::now_ms;
 use crate::framing::Info;
@@ -154,14 +154,7 @@ impl Server {
         let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
         let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
         let info = shared_info(o.name.clone(), &o.store);
-        let io = Io::new(
-            udp,
-            listen,
-            o.name,
-            tx.clone(),
-            o.resources,
-            push_files,
-        );
+        let io = Io::new(udp, listen, o.name, tx.clone(), o.resources, push_files);
         Ok(Server {
             node,
             durable,

@@ -207,9 +207,7 @@ impl Node {
             .iter()
             .find(|m| m.name == name)
             .map(|m| m.addr)
-            .or_else(|| {
-                entry.socket_addrs(port).next()
-            })?;
+            .or_else(|| entry.socket_addrs(port).next())?;
         Some(MemberId {
             name: name.to_string(),
             addr,
