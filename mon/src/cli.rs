@@ -81,7 +81,7 @@ pub enum Command {
     /// `filter grep WORD FILE`: nodes whose FILE contains WORD.
     Filter {
         /// RES OP VALUE, or grep WORD FILE.
-        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"], allow_hyphen_values = true)]
+        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"], allow_negative_numbers = true)]
         args: Vec<String>,
         #[command(flatten)]
         g: GlobalArgs,

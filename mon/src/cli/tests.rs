@@ -104,6 +104,13 @@ fn comparison_operators_take_any_case() {
         };
         assert!(Query::parse_filter(&args).is_ok(), "{op}");
     }
+    // A negative VALUE is a value, and options may still follow.
+    let Cli { command, .. } = parse(&["filter", "load", "l", "-1", "--json"]).unwrap();
+    let Command::Filter { args, g } = command else {
+        panic!("filter")
+    };
+    assert_eq!(args, ["load", "l", "-1"]);
+    assert!(g.json);
     let e = Query::parse_filter(&["load".into(), "gee".into(), "1".into()]).unwrap_err();
     assert!(e.to_string().contains("gee"), "{e}");
 }
