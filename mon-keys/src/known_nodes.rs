@@ -9,8 +9,10 @@
 //!
 //! - Host field: comma-separated patterns, each a node name, an IP address, or a pattern with
 //!   `*` / `?` wildcards; `!pattern` excludes (a line whose negated pattern matches does not
-//!   apply). Names match ASCII-case-insensitively. No ports (`[host]:port` is an error), no
-//!   hashed names (`|1|…` is an error).
+//!   apply). Names match ASCII-case-insensitively. No hashed names (`|1|…` is an error).
+//! - The first literal name is the node's name; the other literal entries are its addresses
+//!   (`addrs.rs`): IPs and host names (resolved when the file is loaded), each with an optional
+//!   port written as ssh writes it, `[HOST]:PORT`.
 //! - Key: `ssh-ed25519` only (node keys are Ed25519); the key must be a valid, non-weak point.
 //! - Markers: `@revoked` (the key is refused; MON refuses a revoked key under *every* name,
 //!   whatever host patterns the `@revoked` line lists). `@cert-authority` is not supported yet.
@@ -20,6 +22,8 @@
 //! [`Trust::Mismatch`]. Only when no line matches the name do lines matching the node's *IP*
 //! decide the same way. No matching line at all is [`Trust::Unknown`].
 
+mod addrs;
+pub use addrs::{system_resolver, ResolveWarning};
 mod index;
 mod line;
 mod pattern;
@@ -121,6 +125,10 @@ pub struct KnownNode {
     /// Host patterns as written (negated ones with their `!`).
     patterns: Vec<String>,
     hosts: Vec<(bool, HostPattern)>,
+    /// The address part: IPs (literal or resolved) and their ports (`addrs.rs`).
+    addrs: Vec<(IpAddr, Option<u16>)>,
+    /// The address part's host names and their ports, resolved by [`KnownNodes::resolve_names`].
+    host_names: Vec<(String, Option<u16>)>,
     key: [u8; 32],
     revoked: bool,
     comment: String,

@@ -6,6 +6,8 @@
 
 pub mod crypto;
 
+pub mod addr;
+
 pub mod sshsig;
 pub mod userkey;
 

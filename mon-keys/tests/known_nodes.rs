@@ -128,8 +128,8 @@ fn parse_errors_name_file_line_and_column() {
     let b64 = key.strip_prefix("ssh-ed25519 ").unwrap();
     let cases: Vec<(String, &str)> = vec![
         (
-            format!("# c\n[node1]:22 {key}\n"),
-            "/etc/mon/known_nodes:2:1: known_nodes has no ports",
+            format!("# c\nnode1,[node1]:x {key}\n"),
+            "/etc/mon/known_nodes:2:7: \"x\" is not a port number",
         ),
         (
             format!("node1:22 {key}\n"),

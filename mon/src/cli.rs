@@ -5,7 +5,9 @@ use mon_proto::agg::{Query, Where, DEFAULT_BUCKETS, DEFAULT_EXEC_TIMEOUT_S};
 
 use mon_proto::client::verdict::OkExit;
 
-use crate::client::{run_members, run_push, run_session, AnswerOpts, GlobalOpts, PushArgs};
+use crate::client::{
+    run_members, run_push, run_session, AnswerOpts, GlobalArgs, GlobalOpts, PushArgs,
+};
 use crate::{cmd, server, sim, testbed};
 
 /// MON — management overlay network: instant commands over on-demand overlays, signed
@@ -16,6 +18,12 @@ use crate::{cmd, server, sim, testbed};
 /// missing, denied, timed out or failed (`--json` names each in `failed_nodes`,
 /// `missing_nodes`, `denied_nodes`, with the reason); 2 local error; 3 denied at the entry
 /// node; 4 refused by the entry node for a capacity or rate limit: retry later.
+///
+/// The client's options may come before or after the command (`mon count --json`); a flag
+/// given twice keeps its last value. Each is taken from the command line, else the
+/// environment (MON_KEY, MON_SERVER, MON_SLICE, MON_KNOWN_NODES), else the client config
+/// file ($XDG_CONFIG_HOME/mon/config or ~/.config/mon/config: `KEY VALUE` lines for key,
+/// server, slice, known-nodes, overlay, timeout), else the default.
 #[derive(Debug, Parser)]
 #[command(
     name = "mon",
@@ -25,7 +33,7 @@ use crate::{cmd, server, sim, testbed};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalOpts,
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,19 +41,29 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Number of nodes that answered.
-    Count,
+    Count {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Depth of the overlay.
-    Depth,
+    Depth {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Edges of the overlay.
     Topology {
         /// Print Graphviz dot.
         #[arg(long)]
         dot: bool,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// Mean of a resource (the resources and their units are listed below).
     Avg {
         /// Resource.
         res: String,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// The N nodes with the largest values of a resource (listed below).
     Top {
@@ -53,6 +71,8 @@ pub enum Command {
         n: u32,
         /// Resource.
         res: String,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// Histogram of a resource (listed below).
     Histo {
@@ -61,21 +81,26 @@ pub enum Command {
         /// Number of equal-width buckets.
         #[arg(long, default_value_t = DEFAULT_BUCKETS)]
         buckets: u32,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
-    /// Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or
+    /// Nodes where RES OP VALUE holds (OP, any case: G L GE LE EQ NE > < >= <= == !=), or
     /// `filter grep WORD FILE`: nodes whose FILE contains WORD.
-    #[command(allow_hyphen_values = true)]
     Filter {
         /// RES OP VALUE, or grep WORD FILE.
-        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"])]
+        #[arg(num_args = 3, value_names = ["RES|grep", "OP|WORD", "VALUE|FILE"], allow_negative_numbers = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
-    /// Run a command on every node; identical outcomes are grouped.
+    /// Run a command on every node; identical outcomes are grouped. Everything from the
+    /// command's first word on is the command (`mon exec uname -r`); put `--` before it
+    /// when it starts with `-`.
     Exec {
         /// Per-node timeout, seconds.
         #[arg(long, default_value_t = DEFAULT_EXEC_TIMEOUT_S)]
         cmd_timeout: u32,
-        /// Run only where RES OP VALUE holds.
+        /// Run only where RES OP VALUE holds (given twice: the last one).
         #[arg(long = "where", num_args = 3, value_names = ["RES", "OP", "VALUE"], allow_hyphen_values = true)]
         where_: Vec<String>,
         /// Run through /bin/sh -c (default: no shell).
@@ -86,14 +111,24 @@ pub enum Command {
         #[arg(long, value_name = "LIST", default_value = "0")]
         ok_exit: OkExit,
         /// The command and its arguments.
-        #[arg(last = true, required = true)]
+        #[arg(required = true, trailing_var_arg = true, value_name = "CMD ARGS")]
         argv: Vec<String>,
+        #[command(flatten)]
+        g: GlobalArgs,
     },
     /// The entry server's partial view: name, address, age, RTT.
-    Members,
+    Members {
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes
     /// a chain/tree); lands atomically at DEST where the policy's push-dirs allow it.
-    Push(PushArgs),
+    Push {
+        #[command(flatten)]
+        args: PushArgs,
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Slice policy tools for admins: check files, explain a decision, add a user.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -145,17 +180,29 @@ fn exec_query(
     shell: bool,
     argv: Vec<String>,
 ) -> anyhow::Result<Query> {
-    let where_ = match where_ {
-        [res, op, value] => Some(Where::parse(res, op, value)?),
+    // `--where` given twice: the last one counts, like any repeated flag.
+    let where_ = match where_.len().checked_sub(3).and_then(|i| where_.get(i..)) {
+        Some([res, op, value]) => Some(Where::parse(res, op, value)?),
         _ => None,
     };
     Ok(Query::exec(argv, shell, cmd_timeout, where_)?)
 }
 
-/// The command-line definition as `--help` shows it: the version names the insecure build
-/// features (none in a normal build); the resources a query reads are listed with their
-/// units (from `resources::BUILTINS`) below the root help and below each query that reads one.
+/// The one clap definition of `mon`, with its run-time settings: the version names the
+/// insecure build features (none in a normal build); the resources a query reads are listed
+/// with their units (from `resources::BUILTINS`) below the root help and below each query that
+/// reads one; in every (sub)command a flag given twice keeps its last value (list flags gather
+/// their values).
 pub fn command() -> clap::Command {
+    fn last_wins(c: clap::Command) -> clap::Command {
+        let subs: Vec<String> = c
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        subs.iter().fold(c.args_override_self(true), |c, s| {
+            c.mut_subcommand(s, last_wins)
+        })
+    }
     let resources = crate::resources::help_list();
     let mut c = Cli::command()
         .version(crate::insecure::version())
@@ -163,7 +210,7 @@ pub fn command() -> clap::Command {
     for name in ["avg", "top", "histo", "filter", "exec"] {
         c = c.mut_subcommand(name, |s| s.after_help(resources.clone()));
     }
-    c
+    last_wins(c)
 }
 
 /// Parses the command line and runs it.
@@ -181,46 +228,51 @@ pub fn run() -> anyhow::Result<u8> {
              and X25519, for `mon sim` only); build without it for anything else"
         );
     }
-    run_command(&global, command)
+    run_command(global, command)
 }
 
-/// Runs one command: a query session, or the command's own `run`.
-fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
-    let q = |name: &str, query: Query| run_session(g, name, vec![query], &AnswerOpts::default());
+/// Runs one command: a query session (the query checked before the options are resolved),
+/// or the command's own `run`. `top`: the client options given before the command.
+fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
+    let opts = |g: GlobalArgs| -> anyhow::Result<GlobalOpts> { top.clone().then(g).resolve() };
+    let q = |g: GlobalArgs, name: &str, query: Query| {
+        run_session(&opts(g)?, name, vec![query], &AnswerOpts::default())
+    };
     match command {
-        Command::Count => q("count", Query::Count),
-        Command::Depth => q("depth", Query::Depth),
-        Command::Topology { dot } => {
-            let opts = AnswerOpts {
+        Command::Count { g } => q(g, "count", Query::Count),
+        Command::Depth { g } => q(g, "depth", Query::Depth),
+        Command::Topology { dot, g } => {
+            let answer = AnswerOpts {
                 dot,
                 ..AnswerOpts::default()
             };
-            run_session(g, "topology", vec![Query::Topology], &opts)
+            run_session(&opts(g)?, "topology", vec![Query::Topology], &answer)
         }
-        Command::Avg { res } => q("avg", Query::avg(res)?),
-        Command::Top { n, res } => q("top", Query::top(n, res)?),
-        Command::Histo { res, buckets } => q("histo", Query::histo(res, buckets)?),
-        Command::Filter { args } => q("filter", Query::parse_filter(&args)?),
+        Command::Avg { res, g } => q(g, "avg", Query::avg(res)?),
+        Command::Top { n, res, g } => q(g, "top", Query::top(n, res)?),
+        Command::Histo { res, buckets, g } => q(g, "histo", Query::histo(res, buckets)?),
+        Command::Filter { args, g } => q(g, "filter", Query::parse_filter(&args)?),
         Command::Exec {
             cmd_timeout,
             where_,
             shell,
             ok_exit,
             argv,
+            g,
         } => {
             let query = exec_query(cmd_timeout, &where_, shell, argv)?;
-            let opts = AnswerOpts {
+            let answer = AnswerOpts {
                 ok_exit,
                 ..AnswerOpts::default()
             };
-            run_session(g, "exec", vec![query], &opts)
+            run_session(&opts(g)?, "exec", vec![query], &answer)
         }
-        Command::Members => run_members(g),
-        Command::Push(a) => run_push(g, a),
+        Command::Members { g } => run_members(&opts(g)?),
+        Command::Push { args, g } => run_push(&opts(g)?, args),
         Command::Policy(c) => cmd::policy::run(c),
-        Command::KnownNodes(c) => cmd::known_nodes::run(c, g.known_nodes.as_deref()),
+        Command::KnownNodes(c) => cmd::known_nodes::run(c, top.known_nodes.as_deref()),
         Command::Audit(c) => cmd::audit::run(c),
-        Command::Key(c) => cmd::key::run(c),
+        Command::Key(c) => cmd::key::run(c, top.layered()?),
         Command::Server {
             init: Some(ServerSub::Init(a)),
             ..
@@ -235,3 +287,6 @@ fn run_command(g: &GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Man(a) => cmd::manual::run_man(a),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,7 @@ mod logging;
 mod out;
 mod resources;
 mod server;
+mod settings;
 mod sim;
 mod testbed;
 mod units;

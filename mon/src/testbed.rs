@@ -57,12 +57,16 @@ pub fn node_addr(i: u32, port: u16) -> SocketAddr {
 struct Servers(Vec<Child>);
 
 impl Drop for Servers {
+    /// SIGTERM to every server (each writes its `server.stop` record), up to 5 s for them to
+    /// exit, then SIGKILL to any left.
     fn drop(&mut self) {
         for c in &self.0 {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
+            let pid = i32::try_from(c.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw);
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
         }
         let t = Instant::now();
         for c in &mut self.0 {
@@ -155,11 +159,21 @@ fn make_node_keys(dir: &Path, n: u32, port: u16) -> anyhow::Result<String> {
         };
         known.push_str(&format!(
             "n{i},{} {}\n",
-            node_addr(i, port).ip(),
+            known_addr(node_addr(i, port)),
             key.public_openssh()
         ));
     }
     Ok(known)
+}
+
+/// A node's address as its known_nodes line gives it: the IP, with the port (`[IP]:PORT`)
+/// when it is not the default, so `--server nN` finds it.
+fn known_addr(a: SocketAddr) -> String {
+    if a.port() == mon_keys::addr::DEFAULT_PORT {
+        a.ip().to_string()
+    } else {
+        format!("[{}]:{}", a.ip(), a.port())
+    }
 }
 
 /// Picks the run-as user and makes the push directory it may write; returns both.
@@ -189,32 +203,41 @@ fn prepare_run_as(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
 /// The run-as user of a testbed started by root.
 pub const RUN_AS_UNDER_ROOT: &str = "nobody";
 
-/// Runs the testbed.
+/// Runs the testbed. A temporary directory is removed at the end unless the testbed failed:
+/// then it stays, so the server logs the error points at can be read.
 pub fn run(a: TestbedArgs) -> anyhow::Result<u8> {
     check_args(&a)?;
-    // Kept until the testbed stops: dropping it removes the directory.
-    let tmp;
-    let dir = match &a.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::Builder::new().prefix("mon-testbed-").tempdir()?;
-            tmp.path().to_path_buf()
+    let Some(dir) = &a.dir else {
+        let tmp = tempfile::Builder::new().prefix("mon-testbed-").tempdir()?;
+        let r = run_in(&a, tmp.path());
+        if r.is_err() {
+            let kept = tmp.keep();
+            errln!(
+                "testbed: kept {} (server logs in nN/server.log)",
+                kept.display()
+            );
         }
+        return r;
     };
+    run_in(&a, dir)
+}
+
+/// Runs the testbed in `dir`.
+fn run_in(a: &TestbedArgs, dir: &Path) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("locating the mon binary")?;
     errln!("testbed: {} servers in {}", a.nodes, dir.display());
-    let user_key = lay_out(&dir, a.nodes, a.port)?;
+    let user_key = lay_out(dir, a.nodes, a.port)?;
     if a.prepare_only {
         return Ok(crate::exit::OK);
     }
-    let mut servers = start_servers(&exe, &dir, &a)?;
+    let mut servers = start_servers(&exe, dir, a)?;
     let client = Client {
         exe: &exe,
         key: &user_key,
-        dir: &dir,
+        dir,
         first: node_addr(1, a.port),
     };
-    settle(&mut servers, &client, &dir, &a)?;
+    settle(&mut servers, &client, dir, a)?;
     if !a.command.is_empty() {
         let st = client.command(&a.command).status()?;
         return Ok(st
@@ -243,18 +266,35 @@ fn check_args(a: &TestbedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Tells the user how to query the running testbed.
+/// Tells the user how to query the running testbed: an `export` block to paste into another
+/// shell (the client reads MON_KEY, MON_KNOWN_NODES, MON_SERVER and MON_SLICE), then short
+/// commands.
 fn print_try_hint(client: &Client<'_>) {
-    outln!("MON testbed is up. Try, in another shell:");
-    outln!(
-        "  {} --key {} --known-nodes {} --server {} --slice testbed avg load",
-        client.exe.display(),
-        client.key.display(),
-        client.dir.join("known_nodes").display(),
-        client.first
-    );
-    outln!("  … count | depth | topology | top 5 mem | histo load | filter load G 0.5 | exec -- uname -r");
+    outln!("MON testbed is up. In another shell, paste:");
+    outln!();
+    crate::out::out!("{}", export_block(client));
+    outln!();
+    outln!("then: mon avg load | count | depth | topology | top 5 mem | histo load");
+    outln!("      mon filter load G 0.5 | exec uname -r | members");
     outln!("Ctrl-C stops every server.");
+}
+
+/// The `export` lines that point `mon` at the testbed (POSIX sh; values single-quoted): the
+/// entry is `n1`, found through the testbed's known_nodes.
+fn export_block(client: &Client<'_>) -> String {
+    let q = |p: &Path| shell_quote(&p.to_string_lossy());
+    let bin_dir = client.exe.parent().unwrap_or(Path::new("."));
+    format!(
+        "export MON_KEY={} MON_KNOWN_NODES={}\nexport MON_SERVER=n1 MON_SLICE=testbed\nexport PATH={}:\"$PATH\"\n",
+        q(client.key),
+        q(&client.dir.join("known_nodes")),
+        q(bin_dir),
+    )
+}
+
+/// `s` single-quoted for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Starts the servers n1… (each logs to its `server.log`), joining through the first three.
@@ -300,6 +340,7 @@ impl Client<'_> {
     /// `mon` with the testbed's key, known_nodes, entry node and slice, then `cmd`.
     fn command(&self, cmd: &[String]) -> Command {
         let mut c = Command::new(self.exe);
+        // The testbed's settings are flags: they win over the caller's environment and config.
         c.arg("--key")
             .arg(self.key)
             .arg("--known-nodes")

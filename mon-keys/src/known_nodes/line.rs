@@ -2,10 +2,13 @@
 //! [`KnownNode`] (syntax in the parent module's docs). Errors carry the byte offset in the line;
 //! the caller turns it into `file:line:col`.
 
+use std::net::IpAddr;
+
 use base64::Engine as _;
 
 use super::pattern::HostPattern;
 use super::{KnownNode, MAX_PATTERNS};
+use crate::addr::{Host as AddrHost, HostPort};
 use crate::crypto::link::ed25519_public;
 use crate::key_type::{is_openssh_key_type, ED25519};
 
@@ -85,12 +88,14 @@ pub(super) fn parse_line(line: &str, number: usize) -> Result<KnownNode, LineErr
             "the line starts with the key type; put the node name first: `NAME[,IP…] ssh-ed25519 KEY`",
         );
     }
-    let (patterns, parsed) = parse_hosts(hosts, hosts_at)?;
+    let hf = parse_hosts(hosts, hosts_at)?;
     let (key, key_end) = parse_key_fields(line, &f[i + 1..])?;
     let comment = line[key_end..].trim().to_string();
     Ok(KnownNode {
-        patterns,
-        hosts: parsed,
+        patterns: hf.patterns,
+        hosts: hf.hosts,
+        addrs: hf.addrs,
+        host_names: hf.host_names,
         key,
         revoked,
         comment,
@@ -144,13 +149,31 @@ fn parse_marker(f: &[(usize, &str)]) -> Result<(bool, usize), LineError> {
 /// One parsed host pattern and whether it is negated (`!`).
 type Host = (bool, HostPattern);
 
-/// The host field at byte `hosts_at`: the patterns as written and parsed (with negation).
-fn parse_hosts(hosts: &str, hosts_at: usize) -> Result<(Vec<String>, Vec<Host>), LineError> {
-    let mut patterns = Vec::new();
-    let mut parsed = Vec::new();
+/// The host field of a line, parsed.
+pub(super) struct HostField {
+    /// The patterns as written (negated ones with their `!`).
+    pub(super) patterns: Vec<String>,
+    /// The patterns, parsed.
+    pub(super) hosts: Vec<Host>,
+    /// The address part's IP literals and their ports.
+    pub(super) addrs: Vec<(IpAddr, Option<u16>)>,
+    /// The address part's host names (resolved when the file is loaded) and their ports.
+    pub(super) host_names: Vec<(String, Option<u16>)>,
+}
+
+/// The host field at byte `hosts_at`. The first literal name is the node's name; every other
+/// literal entry is the address part: an IP or a host name (both also match as patterns), each
+/// optionally with a port as `[HOST]:PORT`.
+fn parse_hosts(hosts: &str, hosts_at: usize) -> Result<HostField, LineError> {
+    let mut f = HostField {
+        patterns: Vec::new(),
+        hosts: Vec::new(),
+        addrs: Vec::new(),
+        host_names: Vec::new(),
+    };
     let mut offset = hosts_at;
-    for p in hosts.split(',') {
-        if parsed.len() >= MAX_PATTERNS {
+    for (i, p) in hosts.split(',').enumerate() {
+        if f.hosts.len() >= MAX_PATTERNS {
             return line_err(
                 offset,
                 format!("more than {MAX_PATTERNS} host patterns on one line"),
@@ -160,19 +183,54 @@ fn parse_hosts(hosts: &str, hosts_at: usize) -> Result<(Vec<String>, Vec<Host>),
             Some(b) => (true, b, offset + 1),
             None => (false, p, offset),
         };
-        let h = HostPattern::parse(body).map_err(|e| LineError {
-            at: body_at + e.offset,
-            message: e.message,
-        })?;
-        patterns.push(p.to_string());
-        parsed.push((neg, h));
+        let h = if body.starts_with('[') {
+            if neg {
+                return line_err(offset, "an address `[HOST]:PORT` cannot be negated");
+            }
+            bracketed(body, body_at, &mut f)?
+        } else {
+            let h = HostPattern::parse(body).map_err(|e| LineError {
+                at: body_at + e.offset,
+                message: e.message,
+            })?;
+            match &h {
+                HostPattern::Ip(a) if !neg => f.addrs.push((*a, None)),
+                HostPattern::Name(n) if !neg && i > 0 => f.host_names.push((n.clone(), None)),
+                _ => {}
+            }
+            h
+        };
+        f.patterns.push(p.to_string());
+        f.hosts.push((neg, h));
         offset += p.len() + 1;
     }
-    if parsed.iter().all(|(neg, _)| *neg) {
+    if f.hosts.iter().all(|(neg, _)| *neg) {
         return line_err(
             hosts_at,
             "the host field has only negated patterns and can never match",
         );
     }
-    Ok((patterns, parsed))
+    Ok(f)
+}
+
+/// `[HOST]` or `[HOST]:PORT` at byte `at`: the pattern it matches as, its address noted in `f`.
+fn bracketed(body: &str, at: usize, f: &mut HostField) -> Result<HostPattern, LineError> {
+    let hp: HostPort = body
+        .parse()
+        .map_err(|e: crate::addr::AddrError| LineError {
+            at,
+            message: e.message,
+        })?;
+    Ok(match hp.host() {
+        AddrHost::Ip(a) => {
+            let a = a.to_canonical();
+            f.addrs.push((a, hp.port()));
+            HostPattern::Ip(a)
+        }
+        AddrHost::Name(n) => {
+            let n = n.to_ascii_lowercase();
+            f.host_names.push((n.clone(), hp.port()));
+            HostPattern::Name(n)
+        }
+    })
 }

@@ -41,7 +41,7 @@ impl HostPattern {
             return Err(PatternError {
                 offset: 0,
                 message: format!(
-                    "{text:?} is neither an IP address nor a name (known_nodes has no ports)"
+                    "{text:?} is neither an IP address nor a name (write a port as `[HOST]:PORT`)"
                 ),
             });
         }
@@ -68,7 +68,8 @@ impl HostPattern {
     }
 }
 
-/// Refuses what a host pattern may not be: empty, hashed, `[host]:port`, too long, or with
+/// Refuses what a host pattern may not be: empty, hashed, `[host]:port` (an address, parsed by
+/// the line), too long, or with
 /// characters outside names, addresses and globs.
 fn check_text(text: &str) -> Result<(), PatternError> {
     let err = |offset: usize, message: String| Err(PatternError { offset, message });
@@ -86,10 +87,7 @@ fn check_text(text: &str) -> Result<(), PatternError> {
         );
     }
     if text.starts_with('[') {
-        return err(
-            0,
-            "known_nodes has no ports: write `name` or `IP`, not `[host]:port`".into(),
-        );
+        return err(0, "`[HOST]:PORT` is an address, not a pattern".into());
     }
     if text.len() > super::MAX_PATTERN_LEN {
         return err(

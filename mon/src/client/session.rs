@@ -101,8 +101,8 @@ pub(super) fn load_key_and_known(
     g: &GlobalOpts,
 ) -> anyhow::Result<(Box<dyn mon_keys::sshsig::Signer>, KnownNodes)> {
     let signer = crate::cmd::key::load_signer(g.key.clone())?;
-    let known_path = known_nodes_path(g).context(
-        "no known_nodes file to check the entry server's key: pass --known-nodes FILE or set MON_KNOWN_NODES",
+    let known_path = known_nodes_path(g.known_nodes.clone()).context(
+        "no known_nodes file to check the entry server's key: pass --known-nodes FILE, set MON_KNOWN_NODES or `known-nodes` in ~/.config/mon/config",
     )?;
     let known = KnownNodes::load(&known_path)
         .with_context(|| format!("loading {}", known_path.display()))?;

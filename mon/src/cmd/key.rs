@@ -13,7 +13,8 @@ use mon_keys::userkey::{self, KeyRequest, Zeroizing};
 pub enum KeyCmd {
     /// Show which key MON would sign with: fingerprint, type, comment and where it comes from.
     ///
-    /// Without --key: the first Ed25519 key in ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519.
+    /// Without --key (before or after `key show`), MON_KEY or `key` in the client config: the
+    /// first Ed25519 key in ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519.
     Show(ShowArgs),
 }
 
@@ -28,10 +29,15 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// Runs a `mon key` subcommand and returns the process exit code.
-pub fn run(cmd: KeyCmd) -> anyhow::Result<u8> {
+/// Runs a `mon key` subcommand and returns the process exit code. `global`: the client's
+/// options given before the command, with the environment and the config file
+/// (`mon --key FILE key show` and `MON_KEY` show that key).
+pub fn run(cmd: KeyCmd, global: crate::client::GlobalArgs) -> anyhow::Result<u8> {
     match cmd {
-        KeyCmd::Show(args) => show(&args),
+        KeyCmd::Show(args) => show(&ShowArgs {
+            key: args.key.or(global.key),
+            json: args.json || global.json,
+        }),
     }
 }
 

@@ -72,7 +72,7 @@ pub fn run_man(args: ManArgs) -> anyhow::Result<u8> {
     match args.dir {
         Some(dir) => {
             for p in write_man_pages(&dir)? {
-                println!("{}", p.display());
+                crate::out::outln!("{}", p.display());
             }
         }
         None => std::io::stdout()

@@ -1,6 +1,6 @@
 //! The server's optional configuration file: the same settings as `mon server`'s flags, one
-//! `KEY VALUE` or `KEY = VALUE` line each (`#` starts a comment; `join`, `resource` and
-//! `run-as-users` may repeat). Read from `--config FILE`, else from `CONFIG_DIR/server.conf`
+//! `KEY VALUE` or `KEY = VALUE` line each (`settings.rs`, shared with the client's config;
+//! `join`, `resource` and `run-as-users` may repeat). Read from `--config FILE`, else from `CONFIG_DIR/server.conf`
 //! when it exists. The file's settings come first and the command line's after them, so a
 //! flag given on the command line wins (for `join`, `resource` and `run-as-users`, both lists
 //! are used). Every line is checked
@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Parser;
 
 /// Name of the file looked for in the config directory.
@@ -87,50 +87,13 @@ fn file_for(args: &[OsString]) -> Option<PathBuf> {
     f.is_file().then_some(f)
 }
 
-/// The flags the file stands for, each line checked as its flag.
+/// The flags the file stands for, each line checked as its flag (`settings.rs`).
 fn parse(path: &Path, text: &str) -> anyhow::Result<Vec<OsString>> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let at = || format!("{}: line {}", path.display(), i + 1);
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = match line.split_once(|c: char| c == '=' || c.is_whitespace()) {
-            Some((k, v)) => (k.trim(), v.trim_start_matches([' ', '\t', '=']).trim()),
-            None => (line, ""),
-        };
-        if !KEYS.contains(&key) {
-            bail!(
-                "{}: unknown setting `{key}` (known: {})",
-                at(),
-                KEYS.join(", ")
-            );
-        }
-        let value = unquote(value);
-        if value.is_empty() {
-            bail!("{}: `{key}` needs a value", at());
-        }
-        let flag = format!("--{key}");
-        if let Err(e) = Probe::try_parse_from([flag.as_str(), value]) {
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid value");
-            bail!("{}: {}", at(), first.trim_start_matches("error: "));
-        }
-        out.push(OsString::from(flag));
-        out.push(OsString::from(value));
-    }
-    Ok(out)
-}
-
-/// `"…"` or `'…'` around a value are removed.
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
+    crate::settings::flags(path, text, KEYS, |flag, value| {
+        Probe::try_parse_from([flag, value])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //!
 //! Each turn of the loop handles one thing — a datagram, an [`Event`] from a task or thread,
 //! an inbound connection (`inbound.rs`), a timer, the once-a-second reload of policies and
-//! known_nodes — and then flushes the node's output (`batch.rs`: records before actions).
+//! known_nodes (whose host names `resolve.rs` looks up off the loop) — and then flushes the node's output (`batch.rs`: records before actions).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use mon_keys::addr::HostPort;
 use mon_keys::known_nodes::KnownNodes;
 use mon_policy::PolicyStore;
 use mon_proto::audit::{AuditEvent, EventKind, Outcome};
@@ -24,6 +26,7 @@ use super::event::Event;
 use super::inbound::{Listener, SharedInfo};
 use super::open::{open, policies, policy_events, Opened};
 use super::outbound::Io;
+use super::resolve;
 use super::ServerArgs;
 use crate::clock::now_ms;
 use crate::framing::Info;
@@ -41,21 +44,22 @@ pub(super) async fn serve(
     config_dir: std::path::PathBuf,
     state_dir: std::path::PathBuf,
 ) -> anyhow::Result<u8> {
-    let opened = open(&args, &config_dir, &state_dir)?;
-    let (udp, tcp) = bind(&args).await?;
-    let mut server = Server::start(&args, opened, udp, tcp, state_dir)?;
+    let listen = super::resolve::listen_addr(&args.listen)?;
+    let opened = open(&args, listen, &config_dir, &state_dir)?;
+    let (udp, tcp) = bind(listen).await?;
+    let mut server = Server::start(&args, listen, opened, udp, tcp, state_dir)?;
     server.run().await?;
     server.drain()
 }
 
 /// The UDP socket and TCP listener on `--listen`.
-async fn bind(args: &ServerArgs) -> anyhow::Result<(UdpSocket, TcpListener)> {
-    let udp = UdpSocket::bind(args.listen)
+async fn bind(listen: SocketAddr) -> anyhow::Result<(UdpSocket, TcpListener)> {
+    let udp = UdpSocket::bind(listen)
         .await
-        .with_context(|| format!("binding UDP {}", args.listen))?;
-    let tcp = TcpListener::bind(args.listen)
+        .with_context(|| format!("binding UDP {listen}"))?;
+    let tcp = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding TCP {}", args.listen))?;
+        .with_context(|| format!("binding TCP {listen}"))?;
     Ok((udp, tcp))
 }
 
@@ -86,12 +90,12 @@ fn shared_info(name: String, store: &PolicyStore) -> SharedInfo {
 fn write_start_records(
     audit: &mut crate::auditlog::AuditLog,
     pending: &mut Vec<AuditEvent>,
-    args: &ServerArgs,
+    listen: SocketAddr,
 ) -> Option<anyhow::Error> {
     pending.push(
         AuditEvent::new(EventKind::ServerStart)
             .result(Outcome::Ok)
-            .peer(args.listen.to_string()),
+            .peer(listen.to_string()),
     );
     audit
         .append_batch(pending)
@@ -117,6 +121,11 @@ struct Server {
     info: SharedInfo,
     known_path: std::path::PathBuf,
     known_mtime: Option<SystemTime>,
+    /// A known_nodes reload is under way (`resolve.rs`).
+    known_loading: bool,
+    /// `--join` as given: its host names are looked up again now and then.
+    join: Vec<HostPort>,
+    tx: mpsc::Sender<Event>,
     storage_down: bool,
 }
 
@@ -125,6 +134,7 @@ impl Server {
     /// actions), then sets up the loop's channels, durable writer, output and listener.
     fn start(
         args: &ServerArgs,
+        listen: SocketAddr,
         mut o: Opened,
         udp: UdpSocket,
         tcp: TcpListener,
@@ -132,9 +142,9 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let mut node = new_node(o.cfg, o.key, o.known, o.replay);
         node.set_policies(policies(&o.store));
-        let start_failure = write_start_records(&mut o.audit, &mut o.pending_audit, args);
-        node.join(&args.join, now_ms());
-        tracing::info!(name = %o.name, listen = %args.listen, slices = ?o.store.slices(), "mon server started");
+        let start_failure = write_start_records(&mut o.audit, &mut o.pending_audit, listen);
+        node.join(&resolve::join_literals(&args.join), now_ms());
+        tracing::info!(name = %o.name, %listen, slices = ?o.store.slices(), "mon server started");
 
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
         let mut durable = Durable::new(o.journal, o.audit, tx.clone())?;
@@ -144,25 +154,21 @@ impl Server {
         let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
         let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
         let info = shared_info(o.name.clone(), &o.store);
-        let io = Io::new(
-            udp,
-            args.listen,
-            o.name,
-            tx.clone(),
-            o.resources,
-            push_files,
-        );
+        let io = Io::new(udp, listen, o.name, tx.clone(), o.resources, push_files);
         Ok(Server {
             node,
             durable,
             io,
-            listener: Listener::new(tcp, tx, info.clone()),
+            listener: Listener::new(tcp, tx.clone(), info.clone()),
             rx,
             thread_rx,
             store: o.store,
             info,
             known_mtime: modified(&o.known_path),
             known_path: o.known_path,
+            known_loading: false,
+            join: args.join.clone(),
+            tx,
             storage_down: false,
         })
     }
@@ -172,6 +178,10 @@ impl Server {
         let mut buf = vec![0u8; 65536];
         let mut reload = tokio::time::interval(RELOAD_INTERVAL);
         reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is at once: `--join` names are looked up at start, then again.
+        let mut join_lookup = tokio::time::interval(resolve::JOIN_RESOLVE_INTERVAL);
+        join_lookup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let join_names = resolve::join_has_names(&self.join);
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let udp = self.io.udp.clone();
@@ -195,6 +205,9 @@ impl Server {
                     self.node.handle_timeout(now_ms())
                 }
                 _ = reload.tick() => self.reload(),
+                _ = join_lookup.tick(), if join_names => {
+                    resolve::spawn_join_lookup(&self.join, self.tx.clone())
+                }
                 _ = sigterm.recv() => break,
                 _ = tokio::signal::ctrl_c() => break,
             }
@@ -238,6 +251,14 @@ impl Server {
                 }
             }
             Event::JournalCompacted(r) => self.durable.journal_compacted(r),
+            Event::KnownNodes(r) => {
+                self.known_loading = false;
+                match r {
+                    Ok(k) => node.set_known_nodes(Arc::new(k)),
+                    Err(e) => tracing::error!("{e}; keeping the previous known_nodes"),
+                }
+            }
+            Event::Join(addrs) => node.join(&addrs, now_ms()),
         }
     }
 
@@ -254,13 +275,13 @@ impl Server {
                 i.slices = self.store.slices();
             }
         }
+        // One reload at a time (its host names are resolved off the loop); a change made
+        // meanwhile is seen at the next tick.
         let m = modified(&self.known_path);
-        if m != self.known_mtime {
+        if m != self.known_mtime && !self.known_loading {
             self.known_mtime = m;
-            match KnownNodes::load(&self.known_path) {
-                Ok(k) => self.node.set_known_nodes(Arc::new(k)),
-                Err(e) => tracing::error!("{e}; keeping the previous known_nodes"),
-            }
+            self.known_loading = true;
+            resolve::spawn_known_reload(self.known_path.clone(), self.tx.clone());
         }
     }
 

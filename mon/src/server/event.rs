@@ -38,4 +38,8 @@ pub(super) enum Event {
     /// The replay journal's background compaction finished: the lines it kept, or why it
     /// failed (`journal/compact.rs`).
     JournalCompacted(Result<usize, String>),
+    /// known_nodes was reloaded, its host names resolved (`resolve.rs`), or why it could not be.
+    KnownNodes(Result<mon_keys::known_nodes::KnownNodes, String>),
+    /// Addresses the `--join` host names resolved to (`resolve.rs`).
+    Join(Vec<SocketAddr>),
 }

@@ -12,11 +12,13 @@ mod journal;
 mod open;
 mod outbound;
 mod push_io;
+mod resolve;
 
-use std::net::SocketAddr;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use mon_keys::addr::{HostPort, DEFAULT_PORT};
 
 /// Where `mon server` (and `mon server init`) look for the node key, known_nodes, server.conf
 /// and slices/ without `--config-dir`.
@@ -37,12 +39,14 @@ pub struct ServerArgs {
     /// Directory for audit.jsonl and the replay journal (created 0700).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// UDP and TCP address to listen on.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7460")]
-    pub listen: SocketAddr,
-    /// Nodes to join through (comma-separated).
-    #[arg(long, value_name = "ADDR:PORT,…", value_delimiter = ',')]
-    pub join: Vec<SocketAddr>,
+    /// UDP and TCP address to listen on: an IP or a host name (its first address), the port
+    /// optional; IPv6 as `[ADDR]:PORT` or `ADDR`.
+    #[arg(long, value_name = "HOST[:PORT]", default_value_t = any_addr())]
+    pub listen: HostPort,
+    /// Nodes to join through (comma-separated; repeatable): IPs or host names, the port
+    /// optional [default port: 7460]. Names are looked up at start and every 30 s.
+    #[arg(long, value_name = "HOST[:PORT],…", value_delimiter = ',')]
+    pub join: Vec<HostPort>,
     /// This node's name as listed in known_nodes (default: the host name).
     #[arg(long)]
     pub name: Option<String>,
@@ -145,6 +149,11 @@ fn parse_keep(v: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n < usize::MAX)
         .ok_or_else(|| format!("\"{v}\": expected a number of files, or all"))
+}
+
+/// Every address, on the default port: `--listen`'s default.
+fn any_addr() -> HostPort {
+    HostPort::ip(Ipv4Addr::UNSPECIFIED.into(), Some(DEFAULT_PORT))
 }
 
 /// `SLICE USER,USER…` (or `SLICE=USER,…`) of `--run-as-users`.

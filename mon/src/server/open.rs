@@ -3,6 +3,7 @@
 //! any socket is bound, so a server that cannot start says why before it listens.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub(super) struct Opened {
 /// Opens the server's files under `config_dir` and `state_dir`.
 pub(super) fn open(
     args: &ServerArgs,
+    listen: SocketAddr,
     config_dir: &Path,
     state_dir: &Path,
 ) -> anyhow::Result<Opened> {
@@ -46,14 +48,14 @@ pub(super) fn open(
     let key = load_node_key(config_dir)?;
     let known_path = config_dir.join("known_nodes");
     let known = Arc::new(
-        KnownNodes::load(&known_path)
+        super::resolve::load_known(&known_path)
             .with_context(|| format!("loading {}", known_path.display()))?,
     );
     warn_if_not_listed(&known, &name, &key);
     let resources = Arc::new(load_resources(args)?);
     super::journal::prepare_state_dir(state_dir)?;
     let start = now_ms();
-    let cfg = node_config(args, name.clone())?;
+    let cfg = node_config(args, listen, name.clone())?;
     let (mut journal, replay) = Journal::open(state_dir, cfg.replay.clone(), start)?;
     journal.set_compact_lines(args.journal_compact_lines);
     let audit_path = state_dir.join(crate::auditlog::FILE_NAME);
@@ -124,8 +126,8 @@ fn load_resources(args: &ServerArgs) -> anyhow::Result<Resources> {
 }
 
 /// The node's configuration from the server's arguments.
-fn node_config(args: &ServerArgs, name: String) -> anyhow::Result<NodeConfig> {
-    let mut cfg = NodeConfig::server(&name, args.listen);
+fn node_config(args: &ServerArgs, listen: SocketAddr, name: String) -> anyhow::Result<NodeConfig> {
+    let mut cfg = NodeConfig::server(&name, listen);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
     cfg.max_sessions = args.max_sessions.max(1);

@@ -88,7 +88,7 @@ const USAGE_AVG: &str = "avg RES";
 const USAGE_TOP: &str = "top N RES";
 const USAGE_HISTO: &str = "histo RES [--buckets B]";
 const USAGE_FILTER: &str = "filter RES OP VALUE | filter grep WORD FILE";
-const USAGE_EXEC: &str = "exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] -- CMD ARGS...";
+const USAGE_EXEC: &str = "exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] [--] CMD ARGS...";
 
 fn parse_num<T: FromStr>(what: &'static str, s: &str) -> Result<T, QueryParseError> {
     s.parse().map_err(|_| QueryParseError::BadNumber {

@@ -198,7 +198,8 @@ impl Node {
     }
 
     /// Where to offer a session to the roster node `name`: its gossip address when the view
-    /// has it, else its first known_nodes address on our port; with the key known_nodes pins.
+    /// has it, else its first known_nodes address (on the port the line gives, else ours);
+    /// with the key known_nodes pins.
     pub(in crate::node) fn roster_member(
         &self,
         name: &str,
@@ -210,12 +211,7 @@ impl Node {
             .iter()
             .find(|m| m.name == name)
             .map(|m| m.addr)
-            .or_else(|| {
-                entry
-                    .ips()
-                    .next()
-                    .map(|ip| std::net::SocketAddr::new(ip, port))
-            })?;
+            .or_else(|| entry.socket_addrs(port).next())?;
         Some(MemberId {
             name: name.to_string(),
             addr,
