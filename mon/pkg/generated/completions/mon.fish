@@ -24,18 +24,18 @@ function __fish_mon_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c mon -n "__fish_mon_needs_command" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
-complete -c mon -n "__fish_mon_needs_command" -l server -d 'Entry server (a name is resolved; known_nodes pins its key by the name as typed and by the address)' -r
-complete -c mon -n "__fish_mon_needs_command" -l slice -d 'Slice whose policy decides [default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_needs_command" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_needs_command" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_needs_command" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
 complete -c mon -n "__fish_mon_needs_command" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
-complete -c mon -n "__fish_mon_needs_command" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [default: $MON_KNOWN_NODES, ~/.mon/known_nodes, /etc/mon/known_nodes]' -r -F
-complete -c mon -n "__fish_mon_needs_command" -l overlay -d 'Overlay algorithm' -r -f -a "random\t'Random tree'
+complete -c mon -n "__fish_mon_needs_command" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_needs_command" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
 twostage\t'Random first hops, then local neighbours'
 dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_needs_command" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_needs_command" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_needs_command" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_needs_command" -l targets -d 'Only matching nodes execute; others relay. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`)' -r
+complete -c mon -n "__fish_mon_needs_command" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
 complete -c mon -n "__fish_mon_needs_command" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_needs_command" -s V -l version -d 'Print version'
@@ -45,8 +45,8 @@ complete -c mon -n "__fish_mon_needs_command" -f -a "topology" -d 'Edges of the 
 complete -c mon -n "__fish_mon_needs_command" -f -a "avg" -d 'Mean of a resource (the resources and their units are listed below)'
 complete -c mon -n "__fish_mon_needs_command" -f -a "top" -d 'The N nodes with the largest values of a resource (listed below)'
 complete -c mon -n "__fish_mon_needs_command" -f -a "histo" -d 'Histogram of a resource (listed below)'
-complete -c mon -n "__fish_mon_needs_command" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
-complete -c mon -n "__fish_mon_needs_command" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped'
+complete -c mon -n "__fish_mon_needs_command" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP, any case: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
+complete -c mon -n "__fish_mon_needs_command" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped. Everything from the command\'s first word on is the command (`mon exec uname -r`); put `--` before it when it starts with `-`'
 complete -c mon -n "__fish_mon_needs_command" -f -a "members" -d 'The entry server\'s partial view: name, address, age, RTT'
 complete -c mon -n "__fish_mon_needs_command" -f -a "push" -d 'Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy\'s push-dirs allow it'
 complete -c mon -n "__fish_mon_needs_command" -f -a "policy" -d 'Slice policy tools for admins: check files, explain a decision, add a user'
@@ -59,34 +59,164 @@ complete -c mon -n "__fish_mon_needs_command" -f -a "sim" -d 'Simulate N servers
 complete -c mon -n "__fish_mon_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish (also elvish, powershell), e.g. `mon completions bash > ~/.local/share/bash-completion/completions/mon` (the Debian package installs them)'
 complete -c mon -n "__fish_mon_needs_command" -f -a "man" -d 'Print the man page mon(1) as roff (`mon man | man -l -`), or write every page with `--dir` (the Debian package installs them)'
 complete -c mon -n "__fish_mon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mon -n "__fish_mon_using_subcommand count" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand count" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand count" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand count" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand count" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand count" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand count" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand depth" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand depth" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand depth" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand depth" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand depth" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand depth" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand depth" -s V -l version -d 'Print version'
+complete -c mon -n "__fish_mon_using_subcommand topology" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand topology" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand topology" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand topology" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
 complete -c mon -n "__fish_mon_using_subcommand topology" -l dot -d 'Print Graphviz dot'
-complete -c mon -n "__fish_mon_using_subcommand topology" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand topology" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand topology" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand topology" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand avg" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand avg" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand avg" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand avg" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand avg" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand avg" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand avg" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand top" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand top" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand top" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand top" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand top" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand top" -s V -l version -d 'Print version'
 complete -c mon -n "__fish_mon_using_subcommand histo" -l buckets -d 'Number of equal-width buckets' -r
-complete -c mon -n "__fish_mon_using_subcommand histo" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand histo" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand histo" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand histo" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand histo" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand histo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand histo" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand filter" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand filter" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand filter" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand filter" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand filter" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand filter" -s V -l version -d 'Print version'
 complete -c mon -n "__fish_mon_using_subcommand exec" -l cmd-timeout -d 'Per-node timeout, seconds' -r
-complete -c mon -n "__fish_mon_using_subcommand exec" -l where -d 'Run only where RES OP VALUE holds' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l where -d 'Run only where RES OP VALUE holds (given twice: the last one)' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l ok-exit -d 'Exit statuses that count as success, e.g. 0,1 or 0-2,127; any other status, a signal or a timeout makes the node failed (exit code 1)' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand exec" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand exec" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand exec" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l shell -d 'Run through /bin/sh -c (default: no shell)'
-complete -c mon -n "__fish_mon_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand exec" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand members" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand members" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand members" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand members" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand members" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand members" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand members" -s V -l version -d 'Print version'
 complete -c mon -n "__fish_mon_using_subcommand push" -l mode -d 'Mode of the landed file, octal' -r
 complete -c mon -n "__fish_mon_using_subcommand push" -l block-size -d 'Block size, 4K–512K (e.g. 64K, 256K; default: about 1024 blocks, 32K–512K; files up to 6000 blocks of 512K, about 2.9 GiB)' -r
 complete -c mon -n "__fish_mon_using_subcommand push" -l where -d 'Land the file only where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=); the other nodes still relay blocks and are reported as skipped' -r
-complete -c mon -n "__fish_mon_using_subcommand push" -s h -l help -d 'Print help'
+complete -c mon -n "__fish_mon_using_subcommand push" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand push" -l server -d 'Entry server: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or [ADDR]:PORT. known_nodes pins its key by the name as typed and by the address [env: MON_SERVER; default: 127.0.0.1]' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l slice -d 'Slice whose policy decides [env: MON_SLICE; default: the entry server\'s only slice]' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l principal -d 'Principal to claim (servers find it from the key otherwise)' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l known-nodes -d 'known_nodes file used to check the entry server\'s key [env: MON_KNOWN_NODES; default: ~/.mon/known_nodes, else /etc/mon/known_nodes]' -r -F
+complete -c mon -n "__fish_mon_using_subcommand push" -l overlay -d 'Overlay algorithm [default: random]' -r -f -a "random\t'Random tree'
+twostage\t'Random first hops, then local neighbours'
+dag\t'DAG with several parents per node'"
+complete -c mon -n "__fish_mon_using_subcommand push" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l json -d 'Print one JSON object (documented in docs/operations.md)'
+complete -c mon -n "__fish_mon_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand push" -s V -l version -d 'Print version'
 complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain add-user help" -s h -l help -d 'Print help'
 complete -c mon -n "__fish_mon_using_subcommand policy; and not __fish_seen_subcommand_from check explain add-user help" -s V -l version -d 'Print version'
@@ -188,8 +318,8 @@ complete -c mon -n "__fish_mon_using_subcommand key; and __fish_seen_subcommand_
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l config -d 'Settings file (`KEY VALUE` lines named like these flags; flags given here win). Default: CONFIG_DIR/server.conf when it exists' -r -F
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l config-dir -d 'Directory with the node key, known_nodes and slices/<slice>/ policy files' -r -F
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l state-dir -d 'Directory for audit.jsonl and the replay journal (created 0700)' -r -F
-complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l listen -d 'UDP and TCP address to listen on' -r
-complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l join -d 'Nodes to join through (comma-separated)' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l listen -d 'UDP and TCP address to listen on: an IP or a host name (its first address), the port optional; IPv6 as `[ADDR]:PORT` or `ADDR`' -r
+complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l join -d 'Nodes to join through (comma-separated; repeatable): IPs or host names, the port optional [default port: 7460]. Names are looked up at start and every 30 s' -r
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l name -d 'This node\'s name as listed in known_nodes (default: the host name)' -r
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l resource -d 'Operator-defined resource: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number' -r
 complete -c mon -n "__fish_mon_using_subcommand server; and not __fish_seen_subcommand_from init help" -l skew -d 'Allowed clock skew in seconds' -r
@@ -257,8 +387,8 @@ complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcom
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "avg" -d 'Mean of a resource (the resources and their units are listed below)'
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "top" -d 'The N nodes with the largest values of a resource (listed below)'
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "histo" -d 'Histogram of a resource (listed below)'
-complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
-complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "filter" -d 'Nodes where RES OP VALUE holds (OP, any case: G L GE LE EQ NE > < >= <= == !=), or `filter grep WORD FILE`: nodes whose FILE contains WORD'
+complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "exec" -d 'Run a command on every node; identical outcomes are grouped. Everything from the command\'s first word on is the command (`mon exec uname -r`); put `--` before it when it starts with `-`'
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "members" -d 'The entry server\'s partial view: name, address, age, RTT'
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "push" -d 'Push a file to every node (multi-parent DAG; `--max-parents` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy\'s push-dirs allow it'
 complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcommand_from count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help" -f -a "policy" -d 'Slice policy tools for admins: check files, explain a decision, add a user'

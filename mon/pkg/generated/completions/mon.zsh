@@ -15,18 +15,18 @@ _mon() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
-'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
-'--server=[Entry server (a name is resolved; known_nodes pins its key by the name as typed and by the address)]:HOST:PORT:_default' \
-'--slice=[Slice whose policy decides \[default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
 '--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
-'--known-nodes=[known_nodes file used to check the entry server'\''s key \[default\: \$MON_KNOWN_NODES, ~/.mon/known_nodes, /etc/mon/known_nodes\]]:FILE:_files' \
-'--overlay=[Overlay algorithm]:OVERLAY:((random\:"Random tree"
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
 twostage\:"Random first hops, then local neighbours"
 dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'--targets=[Only matching nodes execute; others relay. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`)]:TARGETS:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -43,33 +43,85 @@ dag\:"DAG with several parents per node"))' \
         case $line[1] in
             (count)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (depth)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (topology)
 _arguments "${_arguments_options[@]}" : \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
 '--dot[Print Graphviz dot]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (avg)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 ':res -- Resource:_default' \
@@ -77,8 +129,21 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (top)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 ':n -- How many:_default' \
@@ -88,8 +153,21 @@ _arguments "${_arguments_options[@]}" : \
 (histo)
 _arguments "${_arguments_options[@]}" : \
 '--buckets=[Number of equal-width buckets]:BUCKETS:_default' \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 ':res -- Resource:_default' \
@@ -97,8 +175,21 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (filter)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 '*::args -- RES OP VALUE, or grep WORD FILE:_default' \
@@ -107,11 +198,24 @@ _arguments "${_arguments_options[@]}" : \
 (exec)
 _arguments "${_arguments_options[@]}" : \
 '--cmd-timeout=[Per-node timeout, seconds]:CMD_TIMEOUT:_default' \
-'*--where=[Run only where RES OP VALUE holds]:RES:_default:RES:_default:RES:_default' \
+'*--where=[Run only where RES OP VALUE holds (given twice\: the last one)]:RES:_default:RES:_default:RES:_default' \
 '--ok-exit=[Exit statuses that count as success, e.g. 0,1 or 0-2,127; any other status, a signal or a timeout makes the node failed (exit code 1)]:LIST:_default' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
 '--shell[Run through /bin/sh -c (default\: no shell)]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 '*::argv -- The command and its arguments:_default' \
@@ -119,8 +223,21 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (members)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
@@ -130,8 +247,21 @@ _arguments "${_arguments_options[@]}" : \
 '--mode=[Mode of the landed file, octal]:MODE:_default' \
 '--block-size=[Block size, 4K–512K (e.g. 64K, 256K; default\: about 1024 blocks, 32K–512K; files up to 6000 blocks of 512K, about 2.9 GiB)]:SIZE:_default' \
 '*--where=[Land the file only where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=); the other nodes still relay blocks and are reported as skipped]:RES:_default:RES:_default:RES:_default' \
-'-h[Print help]' \
-'--help[Print help]' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 ':file -- The file to push:_files' \
@@ -478,8 +608,8 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Settings file (\`KEY VALUE\` lines named like these flags; flags given here win). Default\: CONFIG_DIR/server.conf when it exists]:FILE:_files' \
 '--config-dir=[Directory with the node key, known_nodes and slices/<slice>/ policy files]:DIR:_files' \
 '--state-dir=[Directory for audit.jsonl and the replay journal (created 0700)]:DIR:_files' \
-'--listen=[UDP and TCP address to listen on]:ADDR:PORT:_default' \
-'*--join=[Nodes to join through (comma-separated)]:ADDR:PORT,…:_default' \
+'--listen=[UDP and TCP address to listen on\: an IP or a host name (its first address), the port optional; IPv6 as \`\[ADDR\]\:PORT\` or \`ADDR\`]:HOST[:PORT]:_default' \
+'*--join=[Nodes to join through (comma-separated; repeatable)\: IPs or host names, the port optional \[default port\: 7460\]. Names are looked up at start and every 30 s]:HOST[:PORT],…:_default' \
 '--name=[This node'\''s name as listed in known_nodes (default\: the host name)]:NAME:_default' \
 '*--resource=[Operator-defined resource\: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number]:NAME=COMMAND:_default' \
 '--skew=[Allowed clock skew in seconds]:SKEW:_default' \
@@ -823,8 +953,8 @@ _mon_commands() {
 'avg:Mean of a resource (the resources and their units are listed below)' \
 'top:The N nodes with the largest values of a resource (listed below)' \
 'histo:Histogram of a resource (listed below)' \
-'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
-'exec:Run a command on every node; identical outcomes are grouped' \
+'filter:Nodes where RES OP VALUE holds (OP, any case\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
+'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
@@ -934,8 +1064,8 @@ _mon__subcmd__help_commands() {
 'avg:Mean of a resource (the resources and their units are listed below)' \
 'top:The N nodes with the largest values of a resource (listed below)' \
 'histo:Histogram of a resource (listed below)' \
-'filter:Nodes where RES OP VALUE holds (OP\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
-'exec:Run a command on every node; identical outcomes are grouped' \
+'filter:Nodes where RES OP VALUE holds (OP, any case\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
+'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
