@@ -7,8 +7,8 @@
 //! has its own network namespace, so the servers listen on the default port 7460 without
 //! meeting any other test's servers.
 //!
-//! Places marked `i12-cli:` pass addresses where main does not take host names or a missing
-//! port yet. The .deb's part (installing the binary, creating /etc/mon and /var/lib/mon,
+//! Host names everywhere, no ports (the default, 7460): `listen qsN`, `join qs1`,
+//! `known-nodes add qsN qsN`, `--server qsN`. The .deb's part (installing the binary, creating /etc/mon and /var/lib/mon,
 //! the unit) is checked by mon/pkg/check.sh; here the binary comes from the build.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,8 +24,6 @@ use serde_json::Value;
 const SETTLE: Duration = Duration::from_secs(90);
 
 /// The default port, where a command still needs one.
-// i12-cli: remove once --server and --join take a host name without a port.
-const PORT: &str = ":7460";
 
 /// `mon --json ARGS` on the admin's workstation: (exit code, JSON, stderr).
 fn admin_json(h: &Hosts, args: &str) -> (i32, Value, String) {
@@ -45,7 +43,7 @@ fn settle(h: &Hosts) {
     let mut in_a_row = 0;
     let mut last = Value::Null;
     while t.elapsed() < SETTLE && in_a_row < 3 {
-        let (_, v, _) = admin_json(h, &format!("--timeout 3 --server qs1{PORT} count"));
+        let (_, v, _) = admin_json(h, &format!("--timeout 3 --server qs1 count"));
         let complete = v["result"] == 3 && v["missing"] == 0;
         in_a_row = if complete { in_a_row + 1 } else { 0 };
         last = v;
@@ -107,7 +105,7 @@ fn the_quickstart_brings_three_hosts_to_answer_count_by_name() {
     assert_eq!(known.lines().count(), 3, "{known}");
     for (line, host) in known.lines().zip(HOSTS) {
         assert!(
-            line.starts_with(&format!("{} ssh-ed25519 ", host.name)),
+            line.starts_with(&format!("{0},{0} ssh-ed25519 ", host.name)),
             "{known}"
         );
     }
@@ -115,11 +113,9 @@ fn the_quickstart_brings_three_hosts_to_answer_count_by_name() {
     // 4. Copy the fleet's files to every host (scp -r fleet/known_nodes fleet/slices
     // HOST:/etc/mon/) and give each its server.conf: listen on its own address (a server
     // on 0.0.0.0 gossips that as its address, which its peers cannot reach), join via qs1.
-    // i12-cli: `listen {host.name}` and `join qs1` (host names, no port); main takes only
-    // addresses today.
     let fleet = h.home().join("fleet");
     for host in HOSTS {
-        let conf = format!("listen {}{PORT}\\njoin {}{PORT}\\n", host.ip, HOSTS[0].ip);
+        let conf = format!("listen {}\\njoin {}\\n", host.name, HOSTS[0].name);
         h.ok(
             host.name,
             &format!(
@@ -139,13 +135,13 @@ fn the_quickstart_brings_three_hosts_to_answer_count_by_name() {
     // 6. Query from the workstation, through each host by name.
     settle(&h);
     for host in HOSTS {
-        let (code, v, err) = admin_json(&h, &format!("--server {}{PORT} count", host.name));
+        let (code, v, err) = admin_json(&h, &format!("--server {} count", host.name));
         assert_eq!(code, 0, "{err}\n{v}");
         assert_eq!(v["result"], 3, "{v}");
         assert_eq!(v["entry"], host.name, "{v}");
     }
     // The answer on stdout, the coverage line on stderr.
-    let out = h.run(ADMIN, &format!("mon --server qs2{PORT} count"));
+    let out = h.run(ADMIN, &format!("mon --server qs2 count"));
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -52,8 +52,8 @@ pub struct GlobalArgs {
     pub timeout: Option<f64>,
     /// Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`),
     /// node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`);
-    /// repeatable, the lists are joined.
-    #[arg(long, value_name = "LIST")]
+    /// repeatable, the lists are joined (a comma inside brackets stays in its node set).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub targets: Vec<String>,
     /// Print one JSON object (documented in docs/operations.md).
     #[arg(long)]

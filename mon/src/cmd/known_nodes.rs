@@ -27,10 +27,10 @@ const NEW_FILE_MODE: u32 = 0o644;
 /// `mon known-nodes …`
 #[derive(Debug, clap::Subcommand)]
 pub enum KnownNodesCmd {
-    /// Pin a node's key: adds the line `NAME[,HOST] ssh-ed25519 KEY`.
+    /// Pin a node's key: adds the line `NAME,HOST ssh-ed25519 KEY`.
     ///
-    /// HOST is the node's address or host name (when it is NAME itself the line lists the
-    /// name once). KEY|FILE is the node's key (`ssh-ed25519 AAAA…`) or a file holding the line
+    /// HOST is the node's address or host name (also when it is NAME itself: the first entry
+    /// names the node, the second is resolved to its address). KEY|FILE is the node's key (`ssh-ed25519 AAAA…`) or a file holding the line
     /// `mon server init` printed on that node (`NAME ssh-ed25519 AAAA…`, its name must be NAME)
     /// or a .pub line. Refuses a name, address or key the file already lists, and a revoked
     /// key. Edits CONFIG_DIR/known_nodes (or the file given with the global --known-nodes),

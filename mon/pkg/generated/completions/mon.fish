@@ -35,7 +35,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_needs_command" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_needs_command" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_needs_command" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_needs_command" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_needs_command" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_needs_command" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_needs_command" -s V -l version -d 'Print version'
@@ -70,7 +70,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand count" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand count" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand count" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand count" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand count" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand count" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand count" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand count" -s V -l version -d 'Print version'
@@ -85,7 +85,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand depth" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand depth" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand depth" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand depth" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand depth" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand depth" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand depth" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand depth" -s V -l version -d 'Print version'
@@ -100,7 +100,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand topology" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand topology" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand topology" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand topology" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand topology" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand topology" -l dot -d 'Print Graphviz dot'
 complete -c mon -n "__fish_mon_using_subcommand topology" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand topology" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -116,7 +116,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand avg" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand avg" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand avg" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand avg" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand avg" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand avg" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand avg" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand avg" -s V -l version -d 'Print version'
@@ -131,7 +131,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand top" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand top" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand top" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand top" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand top" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand top" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand top" -s V -l version -d 'Print version'
@@ -147,7 +147,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand histo" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand histo" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand histo" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand histo" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand histo" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand histo" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand histo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand histo" -s V -l version -d 'Print version'
@@ -162,7 +162,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand filter" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand filter" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand filter" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand filter" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand filter" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand filter" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand filter" -s V -l version -d 'Print version'
@@ -180,7 +180,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand exec" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand exec" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand exec" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l shell -d 'Run through /bin/sh -c (default: no shell)'
 complete -c mon -n "__fish_mon_using_subcommand exec" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -196,7 +196,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand members" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand members" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand members" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand members" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand members" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand members" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand members" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand members" -s V -l version -d 'Print version'
@@ -214,7 +214,7 @@ dag\t'DAG with several parents per node'"
 complete -c mon -n "__fish_mon_using_subcommand push" -l fanout -d 'Children per node [default: adapts to the system\'s size]' -r
 complete -c mon -n "__fish_mon_using_subcommand push" -l max-parents -d 'Parents per node in a DAG [default: 1 for queries, 3 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand push" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
-complete -c mon -n "__fish_mon_using_subcommand push" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined' -r
+complete -c mon -n "__fish_mon_using_subcommand push" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand push" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand push" -s V -l version -d 'Print version'
@@ -262,7 +262,7 @@ complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcomma
 complete -c mon -n "__fish_mon_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -s h -l help -d 'Print help'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME[,HOST] ssh-ed25519 KEY`'
+complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME,HOST ssh-ed25519 KEY`'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -f -a "remove" -d 'Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -f -a "revoke" -d 'Revoke a node\'s key: the lines pinning it become `@revoked …`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and not __fish_seen_subcommand_from add remove revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -275,7 +275,7 @@ complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_sub
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from revoke" -l config-dir -d 'The config dir whose known_nodes is edited (the global --known-nodes FILE names another file)' -r -F
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from help" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME[,HOST] ssh-ed25519 KEY`'
+complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from help" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME,HOST ssh-ed25519 KEY`'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a node\'s key: the lines pinning it become `@revoked …`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)'
 complete -c mon -n "__fish_mon_using_subcommand known-nodes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -404,7 +404,7 @@ complete -c mon -n "__fish_mon_using_subcommand help; and not __fish_seen_subcom
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check slice directories and policy files: errors and warnings as file:line:col'
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Explain what a slice\'s policy decides for a key and an operation'
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "add-user" -d 'Grant a user\'s key capability classes in a slice, without editing files by hand'
-complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from known-nodes" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME[,HOST] ssh-ed25519 KEY`'
+complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from known-nodes" -f -a "add" -d 'Pin a node\'s key: adds the line `NAME,HOST ssh-ed25519 KEY`'
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from known-nodes" -f -a "remove" -d 'Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)'
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from known-nodes" -f -a "revoke" -d 'Revoke a node\'s key: the lines pinning it become `@revoked …`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)'
 complete -c mon -n "__fish_mon_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print audit records as a table (or JSON lines), filtered'

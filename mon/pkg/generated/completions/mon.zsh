@@ -26,7 +26,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -54,7 +54,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -75,7 +75,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -96,7 +96,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--dot[Print Graphviz dot]' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
@@ -118,7 +118,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -140,7 +140,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -164,7 +164,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -186,7 +186,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -211,7 +211,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--shell[Run through /bin/sh -c (default\: no shell)]' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
@@ -234,7 +234,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -258,7 +258,7 @@ dag\:"DAG with several parents per node"))' \
 '--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
 '--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
-'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined]:LIST:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -1160,7 +1160,7 @@ _mon__subcmd__help__subcmd__key__subcmd__show_commands() {
 (( $+functions[_mon__subcmd__help__subcmd__known-nodes_commands] )) ||
 _mon__subcmd__help__subcmd__known-nodes_commands() {
     local commands; commands=(
-'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'add:Pin a node'\''s key\: adds the line \`NAME,HOST ssh-ed25519 KEY\`' \
 'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
 'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
     )
@@ -1291,7 +1291,7 @@ _mon__subcmd__key__subcmd__show_commands() {
 (( $+functions[_mon__subcmd__known-nodes_commands] )) ||
 _mon__subcmd__known-nodes_commands() {
     local commands; commands=(
-'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'add:Pin a node'\''s key\: adds the line \`NAME,HOST ssh-ed25519 KEY\`' \
 'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
 'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -1306,7 +1306,7 @@ _mon__subcmd__known-nodes__subcmd__add_commands() {
 (( $+functions[_mon__subcmd__known-nodes__subcmd__help_commands] )) ||
 _mon__subcmd__known-nodes__subcmd__help_commands() {
     local commands; commands=(
-'add:Pin a node'\''s key\: adds the line \`NAME\[,HOST\] ssh-ed25519 KEY\`' \
+'add:Pin a node'\''s key\: adds the line \`NAME,HOST ssh-ed25519 KEY\`' \
 'remove:Remove the lines pinning a node (its @revoked lines stay, so a revoked key stays refused)' \
 'revoke:Revoke a node'\''s key\: the lines pinning it become \`@revoked …\`, refused under every name. With KEY|FILE, revoke that key of NAME (added as an @revoked line if no line pins it)' \
 'help:Print this message or the help of the given subcommand(s)' \

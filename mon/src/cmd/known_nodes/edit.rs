@@ -71,8 +71,9 @@ pub fn node_key_in(text: &str, what: &str, name: &str) -> Result<[u8; 32], Strin
     key.ok_or_else(|| format!("{what} holds no key"))
 }
 
-/// Adds `NAME[,HOST] ssh-ed25519 KEY`: HOST is the node's address or host name (left out
-/// when it is the name itself). Refuses a name, address or key the file already has, and a
+/// Adds `NAME,HOST ssh-ed25519 KEY`: HOST is the node's address or host name (also when it is
+/// the name itself: the first entry names the node, the others are resolved to its addresses,
+/// which the roster and the gossip checks need). Refuses a name, address or key the file already has, and a
 /// revoked key.
 pub fn add(
     text: &str,
@@ -85,12 +86,7 @@ pub fn add(
     check_host(host)?;
     let file = known.source().display().to_string();
     refuse_duplicates(known, &file, name, host, key)?;
-    let hosts = if host.eq_ignore_ascii_case(name) {
-        name.to_string()
-    } else {
-        format!("{name},{host}")
-    };
-    let line = format!("{hosts} {}", public_openssh(key));
+    let line = format!("{name},{host} {}", public_openssh(key));
     let mut new = text.to_string();
     if !new.is_empty() && !new.ends_with('\n') {
         new.push('\n');

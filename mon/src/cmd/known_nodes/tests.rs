@@ -64,14 +64,14 @@ fn add_writes_the_lines_a_server_loads_and_trusts() {
     let (k1, k2, k3) = (key(), key(), key());
     // The line `mon server init` prints, saved to a file.
     let line_file = tmp.path().join("qs1.line");
-    std::fs::write(&line_file, format!("qs1 {}\n", public_openssh(&k1))).unwrap();
+    std::fs::write(&line_file, format!("qs1,qs1 {}\n", public_openssh(&k1))).unwrap();
     add(&dir, "qs1", "qs1", line_file.to_str().unwrap()).unwrap();
     add(&dir, "qs2", "10.201.0.12", &public_openssh(&k2)).unwrap();
     add(&dir, "qs3", "qs3.example.org", &public_openssh(&k3)).unwrap();
     assert_eq!(
         file(&dir),
         format!(
-            "qs1 {}\nqs2,10.201.0.12 {}\nqs3,qs3.example.org {}\n",
+            "qs1,qs1 {}\nqs2,10.201.0.12 {}\nqs3,qs3.example.org {}\n",
             public_openssh(&k1),
             public_openssh(&k2),
             public_openssh(&k3)
@@ -97,7 +97,7 @@ fn add_keeps_what_the_file_had_and_appends_after_a_missing_newline() {
     let tmp = tempfile::tempdir().unwrap();
     let k1 = key();
     let k2 = key();
-    let text = format!("# the lab\nqs1 {} first node", public_openssh(&k1));
+    let text = format!("# the lab\nqs1,qs1 {} first node", public_openssh(&k1));
     std::fs::write(tmp.path().join(KNOWN_NODES_FILE), &text).unwrap();
     std::fs::set_permissions(
         tmp.path().join(KNOWN_NODES_FILE),
@@ -107,7 +107,7 @@ fn add_keeps_what_the_file_had_and_appends_after_a_missing_newline() {
     add(tmp.path(), "qs2", "qs2", &public_openssh(&k2)).unwrap();
     assert_eq!(
         file(tmp.path()),
-        format!("{text}\nqs2 {}\n", public_openssh(&k2))
+        format!("{text}\nqs2,qs2 {}\n", public_openssh(&k2))
     );
     let mode = std::fs::metadata(tmp.path().join(KNOWN_NODES_FILE))
         .unwrap()
@@ -228,7 +228,7 @@ fn remove_drops_the_nodes_lines_and_keeps_the_rest() {
     std::fs::write(
         dir.join(KNOWN_NODES_FILE),
         format!(
-            "# fleet\nqs1 {}\n# second\nqs2,10.0.0.2 {}\n",
+            "# fleet\nqs1,qs1 {}\n# second\nqs2,10.0.0.2 {}\n",
             public_openssh(&k1),
             public_openssh(&k2)
         ),
@@ -237,7 +237,7 @@ fn remove_drops_the_nodes_lines_and_keeps_the_rest() {
     remove(dir, "QS2").unwrap();
     assert_eq!(
         file(dir),
-        format!("# fleet\nqs1 {}\n# second\n", public_openssh(&k1))
+        format!("# fleet\nqs1,qs1 {}\n# second\n", public_openssh(&k1))
     );
     assert_eq!(loaded(dir).check("qs2", None, &k2), Trust::Unknown);
     let err = remove(dir, "qs2").unwrap_err().to_string();
@@ -258,7 +258,7 @@ fn revoke_turns_the_line_into_a_revoked_one_refused_under_every_name() {
     assert_eq!(
         file(dir),
         format!(
-            "@revoked qs1,10.201.0.11 {}\nqs2 {}\n",
+            "@revoked qs1,10.201.0.11 {}\nqs2,qs2 {}\n",
             public_openssh(&k1),
             public_openssh(&k2)
         )
@@ -292,7 +292,7 @@ fn revoke_with_a_key_revokes_that_key_even_when_no_line_pins_it() {
     assert_eq!(
         file(dir),
         format!(
-            "qs1 {}\n@revoked qs1 {}\n",
+            "qs1,qs1 {}\n@revoked qs1 {}\n",
             public_openssh(&new),
             public_openssh(&old)
         )
@@ -320,7 +320,7 @@ fn the_global_known_nodes_flag_names_the_file() {
     run(cmd, Some(&path)).unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        format!("qs1 {}\n", public_openssh(&k))
+        format!("qs1,qs1 {}\n", public_openssh(&k))
     );
     assert!(!tmp.path().join("unused").exists());
 }
