@@ -1,6 +1,7 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
 mod admission;
+pub mod advertise;
 mod batch;
 pub mod conf;
 mod driver;
@@ -34,6 +35,11 @@ pub struct ServerArgs {
     /// UDP and TCP address to listen on.
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7460")]
     pub listen: SocketAddr,
+    /// Address other nodes reach this one at, when not the listen address (port: the listen
+    /// port). Default with an unspecified listen IP: this node's address in known_nodes,
+    /// else the source address its peers see.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = advertise::parse)]
+    pub advertise: Option<advertise::Advertise>,
     /// Nodes to join through (comma-separated).
     #[arg(long, value_name = "ADDR:PORT,…", value_delimiter = ',')]
     pub join: Vec<SocketAddr>,

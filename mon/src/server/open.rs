@@ -102,7 +102,11 @@ fn load_resources(args: &ServerArgs) -> anyhow::Result<Resources> {
 
 /// The node's configuration from the server's arguments.
 fn node_config(args: &ServerArgs, name: String) -> anyhow::Result<NodeConfig> {
-    let mut cfg = NodeConfig::server(&name, args.listen);
+    let reach_at = match &args.advertise {
+        Some(a) => a.resolve(args.listen)?,
+        None => args.listen,
+    };
+    let mut cfg = NodeConfig::server(&name, reach_at);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
     cfg.max_sessions = args.max_sessions.max(1);
