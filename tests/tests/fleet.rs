@@ -23,8 +23,6 @@ use serde_json::Value;
 /// How long the three servers may take to find each other.
 const SETTLE: Duration = Duration::from_secs(90);
 
-/// The default port, where a command still needs one.
-
 /// `mon --json ARGS` on the admin's workstation: (exit code, JSON, stderr).
 fn admin_json(h: &Hosts, args: &str) -> (i32, Value, String) {
     let out = h.run(ADMIN, &format!("mon --json {args}"));
@@ -43,7 +41,7 @@ fn settle(h: &Hosts) {
     let mut in_a_row = 0;
     let mut last = Value::Null;
     while t.elapsed() < SETTLE && in_a_row < 3 {
-        let (_, v, _) = admin_json(h, &format!("--timeout 3 --server qs1 count"));
+        let (_, v, _) = admin_json(h, "--timeout 3 --server qs1 count");
         let complete = v["result"] == 3 && v["missing"] == 0;
         in_a_row = if complete { in_a_row + 1 } else { 0 };
         last = v;
@@ -141,7 +139,7 @@ fn the_quickstart_brings_three_hosts_to_answer_count_by_name() {
         assert_eq!(v["entry"], host.name, "{v}");
     }
     // The answer on stdout, the coverage line on stderr.
-    let out = h.run(ADMIN, &format!("mon --server qs2 count"));
+    let out = h.run(ADMIN, "mon --server qs2 count");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "config-dir",
     "state-dir",
     "listen",
+    "advertise",
     "join",
     "name",
     "resource",

@@ -144,7 +144,11 @@ impl Server {
         node.set_policies(policies(&o.store));
         let start_failure = write_start_records(&mut o.audit, &mut o.pending_audit, listen);
         node.join(&resolve::join_literals(&args.join), now_ms());
-        tracing::info!(name = %o.name, %listen, slices = ?o.store.slices(), "mon server started");
+        let advertise = node.advertised();
+        tracing::info!(name = %o.name, %listen, %advertise, slices = ?o.store.slices(), "mon server started");
+        if advertise.ip().is_unspecified() {
+            tracing::info!("no advertise address and no address for this node in known_nodes: peers reach it at the source address of its packets");
+        }
 
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
         let mut durable = Durable::new(o.journal, o.audit, tx.clone())?;

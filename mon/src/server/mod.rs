@@ -1,6 +1,7 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
 mod admission;
+pub mod advertise;
 mod batch;
 pub mod conf;
 mod driver;
@@ -43,6 +44,11 @@ pub struct ServerArgs {
     /// optional; IPv6 as `[ADDR]:PORT` or `ADDR`.
     #[arg(long, value_name = "HOST[:PORT]", default_value_t = any_addr())]
     pub listen: HostPort,
+    /// Address other nodes reach this one at, when not the listen address (port: the listen
+    /// port). Default with an unspecified listen IP: this node's address in known_nodes,
+    /// else the source address its peers see.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub advertise: Option<HostPort>,
     /// Nodes to join through (comma-separated; repeatable): IPs or host names, the port
     /// optional [default port: 7460]. Names are looked up at start and every 30 s.
     #[arg(long, value_name = "HOST[:PORT],…", value_delimiter = ',')]

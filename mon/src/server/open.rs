@@ -127,7 +127,11 @@ fn load_resources(args: &ServerArgs) -> anyhow::Result<Resources> {
 
 /// The node's configuration from the server's arguments.
 fn node_config(args: &ServerArgs, listen: SocketAddr, name: String) -> anyhow::Result<NodeConfig> {
-    let mut cfg = NodeConfig::server(&name, listen);
+    let reach_at = match &args.advertise {
+        Some(a) => super::advertise::resolve(a, listen)?,
+        None => listen,
+    };
+    let mut cfg = NodeConfig::server(&name, reach_at);
     cfg.limits.skew_ms = args.skew * 1000;
     cfg.replay = mon_proto::replay::ReplayConfig::for_limits(&cfg.limits);
     cfg.max_sessions = args.max_sessions.max(1);

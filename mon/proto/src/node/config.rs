@@ -25,7 +25,9 @@ pub const DEFAULT_GO_WAIT_MS: u64 = 10_000;
 pub struct NodeConfig {
     /// This node's name (as in known_nodes).
     pub name: String,
-    /// Address other nodes reach it at.
+    /// Address other nodes reach it at: the operator's `advertise` address, else the listen
+    /// address. An unspecified IP (`0.0.0.0`, `[::]`) is completed as
+    /// [`super::Node::advertised`] says.
     pub listen: SocketAddr,
     /// Session limits.
     pub limits: Limits,

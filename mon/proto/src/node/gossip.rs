@@ -1,10 +1,13 @@
 //! The gossip envelope: Ping/Pong signed by the sender's node key with a timestamp that
 //! strictly increases per sender. A receiver drops messages from keys known_nodes does not
 //! trust, stale or replayed ones, and bad signatures, before the membership state machine
-//! sees them.
+//! sees them. A sender claiming an unspecified address (a server on `0.0.0.0` that knows no
+//! better, see `advertise.rs`) is placed at its packet's source IP, which must then agree
+//! with the addresses known_nodes lists for it, as a third-party entry must.
 
 use mon_keys::nodekey::verify_node_sig;
 
+use super::advertise::{advertised, placed_at_source};
 use super::{Node, Peer};
 use crate::wire::packet::{GossipBody, Packet, GOSSIP_DOMAIN, PACKET_VERSION};
 use crate::wire::{decode_strict, encode};
@@ -14,11 +17,11 @@ const MAX_GOSSIP_BODY: usize = 1100;
 
 impl Node {
     pub(super) fn handle_gossip(&mut self, now_ms: u64, from: Peer, signed: &[u8], sig: &[u8; 64]) {
-        let Peer::Addr(_) = from else {
+        let Peer::Addr(source) = from else {
             self.counters.gossip_dropped += 1;
             return;
         };
-        let body: GossipBody = match decode_strict("gossip", signed, MAX_GOSSIP_BODY) {
+        let mut body: GossipBody = match decode_strict("gossip", signed, MAX_GOSSIP_BODY) {
             Ok(b) => b,
             Err(_) => {
                 self.counters.junk += 1;
@@ -26,7 +29,11 @@ impl Node {
                 return;
             }
         };
-        if !self.gossip_admissible(now_ms, &body, signed, sig) {
+        let placed = placed_at_source(body.from.addr, source);
+        if let Some(a) = placed {
+            body.from.addr = a;
+        }
+        if !self.gossip_admissible(now_ms, &body, placed.is_some(), signed, sig) {
             self.counters.gossip_dropped += 1;
             return;
         }
@@ -37,19 +44,23 @@ impl Node {
     }
 
     /// Whether a decoded envelope may reach the membership, checked cheapest first: this
-    /// version, from another node known_nodes trusts, fresh within the allowed skew, newer
-    /// than the sender's last, and signed by the sender's node key.
+    /// version, from another node known_nodes trusts (at an address it lists for the node,
+    /// when the sender was `placed` at its packet's source), fresh within the allowed skew,
+    /// newer than the sender's last, and signed by the sender's node key.
     fn gossip_admissible(
         &self,
         now_ms: u64,
         body: &GossipBody,
+        placed: bool,
         signed: &[u8],
         sig: &[u8; 64],
     ) -> bool {
-        if body.v != PACKET_VERSION
-            || body.from.name == self.cfg.name
-            || !Self::trusted(&self.known, &body.from)
-        {
+        let trusted = if placed {
+            Self::trusted_entry(&self.known, &body.from)
+        } else {
+            Self::trusted(&self.known, &body.from)
+        };
+        if body.v != PACKET_VERSION || body.from.name == self.cfg.name || !trusted {
             return false;
         }
         let skew = self.cfg.limits.skew_ms;
@@ -111,8 +122,20 @@ impl Node {
     fn membership_me(&self) -> crate::membership::MemberId {
         crate::membership::MemberId {
             name: self.cfg.name.clone(),
-            addr: self.cfg.listen,
+            addr: self.advertised(),
             key: self.key.public(),
         }
+    }
+
+    /// The address this node gives its peers as its own (`advertise.rs`): the configured
+    /// one, else (listening on an unspecified IP) its own known_nodes address at the listen
+    /// port, else the unspecified address, which peers complete with the packet's source.
+    pub fn advertised(&self) -> std::net::SocketAddr {
+        advertised(
+            self.cfg.listen,
+            &self.known,
+            &self.cfg.name,
+            &self.key.public(),
+        )
     }
 }

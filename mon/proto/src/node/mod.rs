@@ -14,6 +14,7 @@
 //! `session::Ctx` (settings, output queue, counters, roster, membership) borrowed from its
 //! own fields. Admission (`join.rs`) builds sessions; gossip (`gossip.rs`) is node-wide.
 
+mod advertise;
 mod audit_ev;
 mod budget;
 mod config;
@@ -245,11 +246,12 @@ impl Node {
         )
     }
 
-    /// Whether a gossip entry about a third party may be used: known_nodes trusts it and,
-    /// when the lines for that name and key list addresses, its address is one of them (a
-    /// member cannot steer others' offers for a name to an address of its choosing).
+    /// Whether a gossip entry about a third party may be used: known_nodes trusts it, its IP
+    /// is specified (`0.0.0.0` reaches no one) and, when the lines for that name and key list
+    /// addresses, its address is one of them (a member cannot steer others' offers for a
+    /// name to an address of its choosing).
     fn trusted_entry(known: &KnownNodes, id: &MemberId) -> bool {
-        if !Self::trusted(known, id) {
+        if id.addr.ip().is_unspecified() || !Self::trusted(known, id) {
             return false;
         }
         let ip = id.addr.ip().to_canonical();
