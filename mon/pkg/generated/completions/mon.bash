@@ -1850,7 +1850,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__server)
-            opts="-h -V --config --config-dir --state-dir --listen --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --go-wait-ms --ping-interval-ms --audit-rotate-size --audit-rotate-age --audit-keep --journal-compact-lines --log-format --help --version init help"
+            opts="-h -V --config --config-dir --state-dir --listen --advertise --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --go-wait-ms --ping-interval-ms --audit-rotate-size --audit-rotate-age --audit-keep --journal-compact-lines --log-format --help --version init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +1869,10 @@ _mon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -609,6 +609,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config-dir=[Directory with the node key, known_nodes and slices/<slice>/ policy files]:DIR:_files' \
 '--state-dir=[Directory for audit.jsonl and the replay journal (created 0700)]:DIR:_files' \
 '--listen=[UDP and TCP address to listen on\: an IP or a host name (its first address), the port optional; IPv6 as \`\[ADDR\]\:PORT\` or \`ADDR\`]:HOST[:PORT]:_default' \
+'--advertise=[Address other nodes reach this one at, when not the listen address (port\: the listen port). Default with an unspecified listen IP\: this node'\''s address in known_nodes, else the source address its peers see]:HOST[:PORT]:_default' \
 '*--join=[Nodes to join through (comma-separated; repeatable)\: IPs or host names, the port optional \[default port\: 7460\]. Names are looked up at start and every 30 s]:HOST[:PORT],…:_default' \
 '--name=[This node'\''s name as listed in known_nodes (default\: the host name)]:NAME:_default' \
 '*--resource=[Operator-defined resource\: NAME=COMMAND, run by /bin/sh -c, stdout parsed as a number]:NAME=COMMAND:_default' \
