@@ -58,6 +58,35 @@ pub fn fault_bin() -> PathBuf {
     .clone()
 }
 
+/// `BIN server` for the node laid out in `node_dir` (`config/`, `state/`, as `mon testbed`
+/// writes them) under `name`; the caller adds its addresses and spawns it.
+pub fn server_command(bin: &Path, node_dir: &Path, name: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("server")
+        .arg("--config-dir")
+        .arg(node_dir.join("config"))
+        .arg("--state-dir")
+        .arg(node_dir.join("state"))
+        .arg("--name")
+        .arg(name);
+    cmd
+}
+
+/// Starts `mon server` for node `i` of a testbed laid out in `dir` (node directory `dir/nI`,
+/// name `nI`) with `args`; its log (RUST_LOG=info) in `dir/nI/server.log`.
+pub fn spawn_node(dir: &Path, i: u32, args: &[String]) -> Child {
+    let nd = dir.join(format!("n{i}"));
+    let log = std::fs::File::create(nd.join("server.log")).expect("server log");
+    server_command(&mon_bin(), &nd, &format!("n{i}"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn mon server")
+}
+
 /// Address of testbed node `i` (1-based), as `mon testbed` assigns them.
 pub fn node_ip(i: u32) -> String {
     let n = i + 1;
@@ -131,16 +160,9 @@ impl Cluster {
         let seeds: Vec<String> = (1..=self.n.min(3))
             .map(|j| format!("{}:{}", node_ip(j), self.port))
             .collect();
-        let mut cmd = Command::new(&self.server_bin);
-        cmd.arg("server")
-            .arg("--config-dir")
-            .arg(nd.join("config"))
-            .arg("--state-dir")
-            .arg(nd.join("state"))
-            .arg("--listen")
+        let mut cmd = server_command(&self.server_bin, &nd, &format!("n{i}"));
+        cmd.arg("--listen")
             .arg(format!("{}:{}", node_ip(i), self.port))
-            .arg("--name")
-            .arg(format!("n{i}"))
             .arg("--join")
             .arg(seeds.join(","))
             .args(extra);

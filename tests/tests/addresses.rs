@@ -65,22 +65,8 @@ fn write_known(dir: &Path, n: u32, text: &str) {
 
 /// Starts node `i` of `dir` with these `--listen` and `--join` arguments.
 fn server(dir: &Path, i: u32, args: &[&str]) -> Child {
-    let nd = dir.join(format!("n{i}"));
-    let log = std::fs::File::create(nd.join("server.log")).unwrap();
-    Command::new(mon_bin())
-        .arg("server")
-        .arg("--config-dir")
-        .arg(nd.join("config"))
-        .arg("--state-dir")
-        .arg(nd.join("state"))
-        .args(["--name", &format!("n{i}")])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    mon_tests::spawn_node(dir, i, &args)
 }
 
 /// `mon ARGS…` with no client settings but `env` (and an empty HOME: no config file).

@@ -104,23 +104,7 @@ impl Fleet {
     }
 
     fn spawn(&self, i: u32, extra: &[String]) -> Child {
-        let nd = self.node_dir(i);
-        let log = std::fs::File::create(nd.join("server.log")).unwrap();
-        Command::new(mon_bin())
-            .arg("server")
-            .arg("--config-dir")
-            .arg(nd.join("config"))
-            .arg("--state-dir")
-            .arg(nd.join("state"))
-            .arg("--name")
-            .arg(format!("n{i}"))
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        mon_tests::spawn_node(self.dir.path(), i, extra)
     }
 
     /// `mon --json ARGS` through node `entry`: (exit code, JSON or Null, stderr).

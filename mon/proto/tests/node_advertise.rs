@@ -5,21 +5,21 @@
 //! - a third-party entry at `0.0.0.0` is never used.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
 use mon_keys::known_nodes::KnownNodes;
 use mon_keys::nodekey::NodeKey;
-use mon_proto::membership::{Entry, GossipMsg, MemberId, Ping};
+use mon_proto::membership::{Entry, MemberId};
 use mon_proto::node::{Node, NodeConfig, Peer};
 use mon_proto::replay::{ReplayCache, ReplayConfig};
-use mon_proto::wire::encode;
-use mon_proto::wire::packet::{GossipBody, Packet, GOSSIP_DOMAIN, PACKET_VERSION};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-const NOW_MS: u64 = 1_735_689_600_000;
+use common::NOW_MS;
 
 fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
@@ -60,30 +60,12 @@ fn n1(key: NodeKey, known: Arc<KnownNodes>) -> Node {
 
 /// A signed Ping from `from` (claiming `addr`) carrying `entries`.
 fn ping(from: &str, addr: SocketAddr, key: &NodeKey, entries: Vec<Entry>, ts: u64) -> Vec<u8> {
-    let body = GossipBody {
-        v: PACKET_VERSION,
-        from: MemberId {
-            name: from.into(),
-            addr,
-            key: key.public(),
-        },
-        node_id: 4242,
-        ts_ms: ts,
-        msg: GossipMsg::Ping(Ping {
-            nonce: 1,
-            sender_node_id: 4242,
-            entries,
-            aux: Vec::new(),
-        }),
+    let from = MemberId {
+        name: from.into(),
+        addr,
+        key: key.public(),
     };
-    let signed = encode(&body);
-    let mut m = GOSSIP_DOMAIN.to_vec();
-    m.extend_from_slice(&signed);
-    Packet::Gossip {
-        signed,
-        sig: key.sign(&m).into(),
-    }
-    .to_bytes()
+    common::signed_ping(from, key, entries, ts)
 }
 
 fn view(n: &Node) -> Vec<(String, SocketAddr)> {

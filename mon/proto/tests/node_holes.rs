@@ -15,12 +15,9 @@ use common::{allowed_signers, lone_node, policy, session, SeedSigner, NOW_MS, SL
 use mon_keys::known_nodes::KnownNodes;
 use mon_keys::nodekey::NodeKey;
 use mon_proto::agg::Query;
-use mon_proto::membership::{Entry, GossipMsg, MemberId, Ping};
+use mon_proto::membership::{Entry, MemberId};
 use mon_proto::node::{Node, NodeConfig, Output, Peer};
-use mon_proto::wire::encode;
-use mon_proto::wire::packet::{
-    GossipBody, Packet, GOSSIP_DOMAIN, MAX_STREAM_PACKET, PACKET_VERSION,
-};
+use mon_proto::wire::packet::{Packet, MAX_STREAM_PACKET};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -211,34 +208,17 @@ fn a_revoked_node_leaves_membership_when_known_nodes_reloads() {
 
 /// A Ping signed by node `from` (key `key`) carrying one third-party entry.
 fn ping_with_entry(from: usize, key: &NodeKey, entry: MemberId, now: u64) -> Vec<u8> {
-    let body = GossipBody {
-        v: PACKET_VERSION,
-        from: MemberId {
-            name: format!("n{from}"),
-            addr: addr(from),
-            key: key.public(),
-        },
-        node_id: 4242,
-        ts_ms: now,
-        msg: GossipMsg::Ping(Ping {
-            nonce: 1,
-            sender_node_id: 4242,
-            entries: vec![Entry {
-                id: entry,
-                node_id: 777,
-                age_ms: 0,
-            }],
-            aux: Vec::new(),
-        }),
+    let sender = MemberId {
+        name: format!("n{from}"),
+        addr: addr(from),
+        key: key.public(),
     };
-    let signed = encode(&body);
-    let mut m = GOSSIP_DOMAIN.to_vec();
-    m.extend_from_slice(&signed);
-    Packet::Gossip {
-        signed,
-        sig: key.sign(&m).into(),
-    }
-    .to_bytes()
+    let entries = vec![Entry {
+        id: entry,
+        node_id: 777,
+        age_ms: 0,
+    }];
+    common::signed_ping(sender, key, entries, now)
 }
 
 #[test]

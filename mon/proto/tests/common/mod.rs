@@ -167,3 +167,35 @@ pub fn lone_node(
     )]));
     (node, known, addr)
 }
+
+/// A signed gossip Ping from `from` (its name, claimed address and key) carrying `entries`,
+/// as a node sends it on the wire (sender node id 4242, nonce 1).
+pub fn signed_ping(
+    from: mon_proto::membership::MemberId,
+    key: &NodeKey,
+    entries: Vec<mon_proto::membership::Entry>,
+    ts_ms: u64,
+) -> Vec<u8> {
+    use mon_proto::membership::{GossipMsg, Ping};
+    use mon_proto::wire::packet::{GossipBody, Packet, GOSSIP_DOMAIN, PACKET_VERSION};
+    let body = GossipBody {
+        v: PACKET_VERSION,
+        from,
+        node_id: 4242,
+        ts_ms,
+        msg: GossipMsg::Ping(Ping {
+            nonce: 1,
+            sender_node_id: 4242,
+            entries,
+            aux: Vec::new(),
+        }),
+    };
+    let signed = mon_proto::wire::encode(&body);
+    let mut m = GOSSIP_DOMAIN.to_vec();
+    m.extend_from_slice(&signed);
+    Packet::Gossip {
+        signed,
+        sig: key.sign(&m).into(),
+    }
+    .to_bytes()
+}
