@@ -67,10 +67,16 @@ fn exit_codes_follow_what_every_targeted_node_did() {
     assert_eq!(v["result"][0]["exit"], 1, "{v}");
 
     // The same in human output: exit 1, the reason shown.
+    // The groups on stdout, the failed nodes (folded, one line per reason) on stderr.
     let out = c.client().args(["exec", "--", "false"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("exit status 1"), "{text}");
+    let diag = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{diag}");
+    assert!(text.contains("== exit 1 on 4 nodes: n[1-4]"), "{text}");
+    assert!(
+        diag.contains("failed: n[1-4] (4): exit status 1"),
+        "{diag}"
+    );
 
     // A status the script accepts: 0.
     let v = json(

@@ -25,6 +25,7 @@ pub struct Original {
 impl Original {
     /// Reads `path` (a missing file is `bytes: None`; its directory must exist).
     pub fn read(path: &Path) -> anyhow::Result<Original> {
+        refuse_foreign_link(path)?;
         let real = match fs::canonicalize(path) {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
@@ -111,6 +112,30 @@ fn tmp_name(dir: &Path, name: &str) -> String {
     format!("a temporary file for {name} in {}", dir.display())
 }
 
+/// A trust file reached through a symbolic link is edited only when the link and what it
+/// points at belong to root or to the user running the command: a link planted by someone
+/// who can write the directory (a slice admin's account, say) must not make root rewrite a
+/// file elsewhere.
+fn refuse_foreign_link(path: &Path) -> anyhow::Result<()> {
+    let Ok(link) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !link.file_type().is_symlink() {
+        return Ok(());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let ours = |uid: u32| uid == 0 || uid == me;
+    let target = fs::metadata(path).ok().map(|m| m.uid());
+    if !ours(link.uid()) || target.is_some_and(|uid| !ours(uid)) {
+        anyhow::bail!(
+            "{} is a symbolic link owned by another user (or to another user's file): \
+             refusing to edit through it; replace the link with the file itself",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -178,5 +203,25 @@ mod tests {
         assert!(err.contains("changed while it was being edited"), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"a\nb\n");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_link_owned_by_another_user_is_not_followed() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (to give the link to another user)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("victim");
+        fs::write(&target, b"# root's file\n").unwrap();
+        let link = tmp.path().join("allowed_signers");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        // Root's own link is followed.
+        assert!(Original::read(&link).is_ok());
+        // A link planted by another user (nobody) is refused, and the target is untouched.
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        let e = Original::read(&link).unwrap_err().to_string();
+        assert!(e.contains("symbolic link owned by another user"), "{e}");
+        assert_eq!(fs::read(&target).unwrap(), b"# root's file\n");
     }
 }

@@ -148,6 +148,8 @@ impl Server {
         tracing::info!(name = %o.name, %listen, %advertise, slices = ?o.store.slices(), "mon server started");
         if advertise.ip().is_unspecified() {
             tracing::info!("no advertise address and no address for this node in known_nodes: peers reach it at the source address of its packets");
+        } else if advertise.ip().is_loopback() && !listen.ip().is_loopback() {
+            tracing::warn!(%advertise, "this node advertises a loopback address, which peers on other hosts cannot reach (its known_nodes line resolves to loopback here: on Debian /etc/hosts maps the host's own name to 127.0.1.1); list its real address in known_nodes or set `advertise`");
         }
 
         let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);

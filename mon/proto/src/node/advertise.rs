@@ -6,7 +6,8 @@
 //! 1. the configured address ([`super::NodeConfig::listen`]: the operator's `advertise`
 //!    address, else the listen address) when its IP is specified;
 //! 2. else the first IP the `known_nodes` lines for this node's name and key list (of the
-//!    listen address's family, or any with `[::]`), at the listen port;
+//!    listen address's family, or any with `[::]`; a loopback IP only when no other is
+//!    listed), at the listen port;
 //! 3. else the unspecified address as is: receivers place such a sender at the source IP of
 //!    its packet ([`placed_at_source`]), as node streams already are.
 
@@ -25,12 +26,19 @@ pub(super) fn advertised(
     if !listen.ip().is_unspecified() {
         return listen;
     }
-    known
+    let ips: Vec<std::net::IpAddr> = known
         .entries_named(name)
         .filter(|e| e.key() == key)
         .flat_map(|e| e.ips())
-        .find(|ip| listen.is_ipv6() || ip.is_ipv4())
-        .map_or(listen, |ip| SocketAddr::new(ip, listen.port()))
+        .filter(|ip| listen.is_ipv6() || ip.is_ipv4())
+        .collect();
+    // A loopback address only when nothing else is listed: a host name resolved on its own
+    // host may give one (Debian's /etc/hosts maps the host's name to 127.0.1.1), which no
+    // peer on another host reaches.
+    ips.iter()
+        .find(|ip| !ip.is_loopback())
+        .or(ips.first())
+        .map_or(listen, |ip| SocketAddr::new(*ip, listen.port()))
 }
 
 /// A sender that claims an unspecified IP is taken at the source IP of its packet, with
@@ -84,6 +92,18 @@ mod tests {
         assert_eq!(
             advertised(sa("[::]:7461"), &kn, "n1", &pk),
             sa("10.0.0.1:7461")
+        );
+        // A loopback address (a host name resolved on its own host: 127.0.1.1 on Debian)
+        // only when nothing else is listed.
+        let lo_first = known("n1,127.0.1.1,10.0.0.1", &k);
+        assert_eq!(
+            advertised(sa("0.0.0.0:7460"), &lo_first, "n1", &pk),
+            sa("10.0.0.1:7460")
+        );
+        let lo_only = known("n1,127.0.0.4", &k);
+        assert_eq!(
+            advertised(sa("0.0.0.0:7460"), &lo_only, "n1", &pk),
+            sa("127.0.0.4:7460")
         );
         let v6 = known("n1,2001:db8::1", &k);
         assert_eq!(

@@ -131,6 +131,15 @@ impl RangePattern {
         reach[0] = true;
         for tok in &self.toks {
             let mut next = vec![false; n + 1];
+            if let Tok::Star = tok {
+                // Everything from the first reachable position on: linear, however many
+                // stars follow one another.
+                if let Some(first) = reach.iter().position(|&r| r) {
+                    next[first..].fill(true);
+                }
+                reach = next;
+                continue;
+            }
             for at in (0..=n).filter(|&at| reach[at]) {
                 match tok {
                     Tok::Byte(b) => {
@@ -143,7 +152,7 @@ impl RangePattern {
                             next[at + 1] = true;
                         }
                     }
-                    Tok::Star => next[at..].iter_mut().for_each(|r| *r = true),
+                    Tok::Star => {}
                     Tok::Range(spans) => {
                         let digits = s[at..].iter().take_while(|c| c.is_ascii_digit()).count();
                         for end in at + 1..=at + digits.min(MAX_DIGITS) {
@@ -213,5 +222,13 @@ mod tests {
         let name = "1".repeat(255);
         let _ = p.matches(&name);
         assert!(!p.matches(&"x".repeat(255)));
+    }
+
+    #[test]
+    fn many_stars_match_as_one() {
+        let stars = "*".repeat(200);
+        assert!(m(&format!("{stars}n[1-3]"), "web-n2"));
+        assert!(!m(&format!("{stars}n[1-3]"), "web-n4"));
+        assert!(m(&format!("n{stars}[7]{stars}"), "n-x-7-y"));
     }
 }
