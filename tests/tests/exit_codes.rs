@@ -73,10 +73,7 @@ fn exit_codes_follow_what_every_targeted_node_did() {
     let diag = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}{diag}");
     assert!(text.contains("== exit 1 on 4 nodes: n[1-4]"), "{text}");
-    assert!(
-        diag.contains("failed: n[1-4] (4): exit status 1"),
-        "{diag}"
-    );
+    assert!(diag.contains("failed: n[1-4] (4): exit status 1"), "{diag}");
 
     // A status the script accepts: 0.
     let v = json(
