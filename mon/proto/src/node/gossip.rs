@@ -37,10 +37,21 @@ impl Node {
             self.counters.gossip_dropped += 1;
             return;
         }
-        // Bounded: only names known_nodes trusts get here.
+        // Bounded by the skew window: entries older than it are forgotten at the next gossip
+        // timer (`forget_stale_gossip_ts`), since the freshness check refuses their replays.
         self.gossip_last_ts
             .insert(body.from.name.clone(), body.ts_ms);
         self.deliver_gossip(now_ms, body);
+    }
+
+    /// Forgets each sender's last gossip timestamp once it is older than the allowed skew: a
+    /// replay of that gossip (or of anything older) is already refused as stale, so the entry
+    /// protects nothing, and a member gossiping under many names cannot grow the table
+    /// beyond what it sends within one skew window.
+    pub(super) fn forget_stale_gossip_ts(&mut self, now_ms: u64) {
+        let skew = self.cfg.limits.skew_ms;
+        self.gossip_last_ts
+            .retain(|_, last| last.saturating_add(skew) >= now_ms);
     }
 
     /// Whether a decoded envelope may reach the membership, checked cheapest first: this

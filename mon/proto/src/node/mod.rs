@@ -345,6 +345,7 @@ impl Node {
         // during a session) need not re-run its expiry scans.
         if self.membership.poll_timeout().is_none_or(|t| now_ms >= t) {
             self.membership.handle_timeout(now_ms);
+            self.forget_stale_gossip_ts(now_ms);
         }
         self.session_timers(now_ms);
         self.replay.expire(now_ms);
