@@ -84,6 +84,14 @@ impl Roster {
         }
     }
 
+    /// Whether `name`'s bit is set (false for a name not on the roster).
+    pub fn is_marked(&self, bitmap: &[u8], name: &str) -> bool {
+        self.index
+            .get(name)
+            .and_then(|&i| bitmap.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+            .unwrap_or(false)
+    }
+
     /// ORs `other` into `bitmap`; false when the lengths differ (not merged).
     pub fn merge(bitmap: &mut [u8], other: &[u8]) -> bool {
         if bitmap.len() != other.len() {

@@ -72,6 +72,14 @@ impl NodeList {
         self.merge(more);
     }
 
+    /// Removes the kept entries `drop` selects; the total shrinks by as many.
+    pub(crate) fn remove_where(&mut self, mut drop: impl FnMut(&str) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|e| !drop(&e.node));
+        let removed = (before - self.entries.len()) as u64;
+        self.total = self.total.saturating_sub(removed);
+    }
+
     /// Checks the limits of a list received from the network.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         if self.entries.len() > NODE_LIST_CAP {

@@ -130,6 +130,13 @@ impl Partial {
         self.missing.push(child, reason);
     }
 
+    /// Takes off the missing list the nodes `answered` selects: a node one parent gave up on
+    /// (its answer or Prune lost or late) that answered through another parent of the same
+    /// subtree is not missing.
+    pub fn drop_missing_answered(&mut self, answered: impl FnMut(&str) -> bool) {
+        self.missing.remove_where(answered);
+    }
+
     /// `depth`: counts this subtree one level deeper. A parent calls it on each child's partial
     /// (or once on the merge of its children only) before merging its own. No effect on an empty
     /// subtree nor on other operations.

@@ -83,9 +83,16 @@ impl Session {
         roster: &Roster,
         membership: &crate::membership::Membership,
     ) -> SubtreeResult {
-        let partials = self.merged_partials(me);
+        let mut partials = self.merged_partials(me);
         let relayed = self.relayed();
         let (digest, reached) = self.reached(me, roster);
+        if let Some(bits) = &reached {
+            // A child one parent gave up on may have answered through another parent of this
+            // subtree: it is counted there, so it is not missing.
+            for p in &mut partials {
+                p.drop_missing_answered(|n| roster.is_marked(bits, n));
+            }
+        }
         self.give_up_unanswered();
         let members = if self.parent.name == CLIENT_NAME && self.body.overlay.max_depth == 1 {
             let mut v: Vec<MemberView> = membership.view(now_ms);
