@@ -64,6 +64,16 @@ def read_proc(pid):
             key, _, val = line.partition(":")
             if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
                 mem[key] = int(val.split()[0])
+    # Proportional set size: private pages plus this process's share of pages it shares
+    # with others (the binary's text, mapped by every server): what N servers really cost.
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key == "Pss":
+                    mem["Pss"] = int(val.split()[0])
+    except OSError:
+        pass
     return {"ticks": utime + stime, **mem}
 
 
@@ -113,7 +123,7 @@ def cmd_footprint(snap0, snap1, ipt_in, ipt_out, n, port):
     with open(snap1) as f:
         s1 = json.load(f)
     window = s1["t"] - s0["t"]
-    cpu, rss, anon, filed, hwm, dead = [], [], [], [], [], 0
+    cpu, rss, anon, filed, hwm, pss, dead = [], [], [], [], [], [], 0
     cpu_by_node = []
     # The pid file lists the servers in node order: n1, n2, …
     for idx, (pid, a) in enumerate(s0["procs"].items(), start=1):
@@ -127,6 +137,7 @@ def cmd_footprint(snap0, snap1, ipt_in, ipt_out, n, port):
         anon.append(b.get("RssAnon", 0) / 1024.0)
         filed.append(b.get("RssFile", 0) / 1024.0)
         hwm.append(b.get("VmHWM", 0) / 1024.0)
+        pss.append(b.get("Pss", 0) / 1024.0)
     rin = parse_ipt(ipt_in, "dst")
     rout = parse_ipt(ipt_out, "src")
     sent_bps, sent_wire_bps, sent_pps, recv_bps = [], [], [], []
@@ -155,6 +166,7 @@ def cmd_footprint(snap0, snap1, ipt_in, ipt_out, n, port):
         "rss_anon_mib": summary(anon),
         "rss_file_mib": summary(filed),
         "rss_peak_mib": summary(hwm),
+        "pss_mib": summary(pss),
         "cpu_pct": summary(cpu),
         "cpu_pct_all_servers": sum(cpu),
         "udp_sent_payload_Bps_per_node": summary(sent_bps),
@@ -176,6 +188,7 @@ def cmd_footprint(snap0, snap1, ipt_in, ipt_out, n, port):
         ("  of which anonymous (RssAnon) MiB", "rss_anon_mib", f2),
         ("  of which file-backed (RssFile) MiB", "rss_file_mib", f2),
         ("peak RSS (VmHWM) MiB", "rss_peak_mib", f2),
+        ("proportional set size (Pss) MiB", "pss_mib", f2),
         ("CPU % of one core", "cpu_pct", lambda x: f"{x:.3f}"),
         ("gossip sent, UDP payload B/s", "udp_sent_payload_Bps_per_node", f0),
         ("gossip sent, with IP+UDP headers B/s", "udp_sent_wire_Bps_per_node", f0),

@@ -45,6 +45,8 @@
 #   BENCH_MAX_S    hard time limit [1800 + 10 s per MiB pushed]
 #   BENCH_SERVER_ARGS extra `mon server` arguments; RUST_LOG [warn]
 #   MON_BIN, MON_LAB  as in lib.sh
+#   LAB_HOST_RATES "21:2" gives host pbh21 (receiver n20) its own rate in Mbit/s (see
+#                  hosts-up.sh); unequal links, for the slow-host runs of issue 13
 #
 # Requires: root, iproute2, python3, ssh-keygen; for SCP=1 the Debian packages `pssh`
 # (parallel-scp) and `openssh-server` (sshd): `apt-get install -y pssh openssh-server`
@@ -52,6 +54,8 @@
 # started (servers, sshd, namespaces, work dir, /run/sshd if it made it) goes on exit,
 # Ctrl-C, SIGTERM or timeout.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# hosts-up.sh reads LAB_HOST_RATES under `set -u`: pass it on, empty when not given.
+export LAB_HOST_RATES="${LAB_HOST_RATES:-}"
 
 N="${N:-20}"
 RATE_MBIT="${RATE_MBIT:-10}"
