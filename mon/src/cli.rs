@@ -129,6 +129,15 @@ pub enum Command {
         #[command(flatten)]
         g: GlobalArgs,
     },
+    /// Serve the web console on loopback: fleet, queries with charts, topology (and exec,
+    /// push when `--allow` names them), signed with your key as the CLI does. Prints the
+    /// login URL with its secret token.
+    Web {
+        #[command(flatten)]
+        args: crate::web::WebArgs,
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
     /// Slice policy tools for admins: check files, explain a decision, add a user.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -269,6 +278,7 @@ fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
         }
         Command::Members { g } => run_members(&opts(g)?),
         Command::Push { args, g } => run_push(&opts(g)?, args),
+        Command::Web { args, g } => crate::web::run(&opts(g)?, args),
         Command::Policy(c) => cmd::policy::run(c),
         Command::KnownNodes(c) => cmd::known_nodes::run(c, top.known_nodes.as_deref()),
         Command::Audit(c) => cmd::audit::run(c),

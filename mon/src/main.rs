@@ -21,6 +21,7 @@ mod settings;
 mod sim;
 mod testbed;
 mod units;
+mod web;
 
 fn main() -> std::process::ExitCode {
     let code = match cli::run() {

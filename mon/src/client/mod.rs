@@ -1,6 +1,7 @@
 //! The MON client: global options (`opts.rs`), the entry server (`entry.rs`), known_nodes, running a session
 //! against an entry node, and printing the answer.
 
+pub mod api;
 mod entry;
 mod opts;
 mod output;

@@ -107,7 +107,7 @@ fn render_problem_nodes(s: &mut String, c: &Coverage) {
 }
 
 /// `mon members` as one JSON object.
-fn print_members_json(entry: &str, view: &[mon_proto::membership::MemberView], ms: u64) {
+pub fn members_json(entry: &str, view: &[mon_proto::membership::MemberView], ms: u64) -> Value {
     let list: Vec<Value> = view
         .iter()
         .map(|m| {
@@ -120,16 +120,13 @@ fn print_members_json(entry: &str, view: &[mon_proto::membership::MemberView], m
             })
         })
         .collect();
-    outln!(
-        "{}",
-        json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
-    );
+    json!({"command": "members", "entry": entry, "result": list, "query_ms": ms})
 }
 
 /// `mon members`: the entry server's partial view.
 pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], json: bool, ms: u64) {
     if json {
-        print_members_json(entry, view, ms);
+        outln!("{}", members_json(entry, view, ms));
         return;
     }
     outln!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");

@@ -139,14 +139,16 @@ pub(super) fn overlay(g: &GlobalOpts, kind: SessionKind, max_depth: u8) -> Overl
 }
 
 /// What a query session returned, and how long it took.
-struct Answered {
-    result: SubtreeResult,
-    entry: String,
+pub(super) struct Answered {
+    /// The entry's result.
+    pub(super) result: SubtreeResult,
+    /// The entry node's name.
+    pub(super) entry: String,
     targets: Vec<String>,
     /// The session's timeout, ms.
     timeout_ms: u32,
-    session_ms: u64,
-    query_ms: u64,
+    pub(super) session_ms: u64,
+    pub(super) query_ms: u64,
 }
 
 fn run(
@@ -219,7 +221,7 @@ pub(super) async fn session_request(
 
 /// Runs the session with the entry server: Session, answer, Go, result (acknowledged).
 /// `Ok(Err((node, code, text)))` when the entry denied it.
-async fn ask(
+pub(super) async fn ask(
     g: &GlobalOpts,
     mut cs: ClientSession,
     known: &KnownNodes,
@@ -274,21 +276,21 @@ fn print_members(g: &GlobalOpts, a: &Answered) -> u8 {
     exit::for_failing(failing)
 }
 
-/// Prints one answer per operation; the exit code says whether every targeted node answered
+/// The outcome of each operation and the exit code: whether every targeted node answered
 /// and its operation succeeded ([`verdict`]). Nodes on the roster (known_nodes) that never
 /// took part (down, cut off, or missed) count as missing.
-fn print_answers(
-    g: &GlobalOpts,
+pub(super) fn outcomes(
     command: &str,
     ops: &[Query],
     a: Answered,
     known: &KnownNodes,
     opts: &AnswerOpts,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<(Vec<Outcome>, u8)> {
     let roster = mon_proto::roster::Roster::from_known(known);
     let unreached = finish::unreached(&roster, &a.targets, &a.result);
     let roster_known = finish::roster_known(&roster, &a.result);
     let mut code = exit::OK;
+    let mut out = Vec::new();
     for (q, p) in ops.iter().zip(a.result.partials) {
         let (answer, mut coverage) = finish::finish_op(q, p, &unreached)
             .map_err(|e| anyhow::anyhow!("the entry node returned a malformed result: {e}"))?;
@@ -298,7 +300,7 @@ fn print_answers(
             &a.targets,
             roster_known,
         )));
-        let out = Outcome {
+        out.push(Outcome {
             command: command.to_string(),
             answer,
             coverage,
@@ -306,7 +308,22 @@ fn print_answers(
             entry: a.entry.clone(),
             session_ms: a.session_ms,
             query_ms: a.query_ms,
-        };
+        });
+    }
+    Ok((out, code))
+}
+
+/// Prints one answer per operation ([`outcomes`]); returns the exit code.
+fn print_answers(
+    g: &GlobalOpts,
+    command: &str,
+    ops: &[Query],
+    a: Answered,
+    known: &KnownNodes,
+    opts: &AnswerOpts,
+) -> anyhow::Result<u8> {
+    let (outs, code) = outcomes(command, ops, a, known, opts)?;
+    for (q, out) in ops.iter().zip(outs) {
         if g.json {
             outln!("{}", out.to_json());
         } else {

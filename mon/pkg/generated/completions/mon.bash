@@ -76,6 +76,9 @@ _mon() {
             mon,topology)
                 cmd="mon__subcmd__topology"
                 ;;
+            mon,web)
+                cmd="mon__subcmd__web"
+                ;;
             mon__subcmd__audit,export)
                 cmd="mon__subcmd__audit__subcmd__export"
                 ;;
@@ -159,6 +162,9 @@ _mon() {
                 ;;
             mon__subcmd__help,topology)
                 cmd="mon__subcmd__help__subcmd__topology"
+                ;;
+            mon__subcmd__help,web)
+                cmd="mon__subcmd__help__subcmd__web"
                 ;;
             mon__subcmd__help__subcmd__audit,export)
                 cmd="mon__subcmd__help__subcmd__audit__subcmd__export"
@@ -272,7 +278,7 @@ _mon() {
 
     case "${cmd}" in
         mon)
-            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help"
+            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec members push web policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,7 +786,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help)
-            opts="count depth topology avg top histo filter exec members push policy known-nodes audit key server testbed sim completions man help"
+            opts="count depth topology avg top histo filter exec members push web policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1214,6 +1220,20 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help__subcmd__topology)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__web)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2172,6 +2192,68 @@ _mon() {
                 return 0
             fi
             case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlay)
+                    COMPREPLY=($(compgen -W "random twostage dag" -- "${cur}"))
+                    return 0
+                    ;;
+                --fanout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-parents)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --targets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__web)
+            opts="-h -V --listen --allow --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -W "exec push" -- "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -268,6 +268,30 @@ dag\:"DAG with several parents per node"))' \
 ':dest -- Absolute destination path on every node; `{node}` stands for the node'\''s name:_default' \
 && ret=0
 ;;
+(web)
+_arguments "${_arguments_options[@]}" : \
+'--listen=[Address to serve the console on; loopback only (TLS for other addresses is not built yet\: reach a remote console through \`ssh -L\`)]:ADDR:PORT:_default' \
+'*--allow=[Actions the console may sign besides queries (none by default)]:LIST:((exec\:"Run commands on the nodes (\`exec\`)"
+push\:"Push files to the nodes (\`push\`)"))' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (policy)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -792,6 +816,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(web)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (policy)
 _arguments "${_arguments_options[@]}" : \
 ":: :_mon__subcmd__help__subcmd__policy_commands" \
@@ -958,6 +986,7 @@ _mon_commands() {
 'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
+'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export' \
@@ -1069,6 +1098,7 @@ _mon__subcmd__help_commands() {
 'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
+'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export' \
@@ -1252,6 +1282,11 @@ _mon__subcmd__help__subcmd__top_commands() {
 _mon__subcmd__help__subcmd__topology_commands() {
     local commands; commands=()
     _describe -t commands 'mon help topology commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__web_commands] )) ||
+_mon__subcmd__help__subcmd__web_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help web commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__histo_commands] )) ||
 _mon__subcmd__histo_commands() {
@@ -1464,6 +1499,11 @@ _mon__subcmd__top_commands() {
 _mon__subcmd__topology_commands() {
     local commands; commands=()
     _describe -t commands 'mon topology commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__web_commands] )) ||
+_mon__subcmd__web_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon web commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_mon" ]; then
