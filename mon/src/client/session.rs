@@ -138,15 +138,15 @@ pub(super) fn overlay(g: &GlobalOpts, kind: SessionKind, max_depth: u8) -> Overl
     }
 }
 
-/// What a query session returned, and how long it took.
-struct Answered {
-    result: SubtreeResult,
-    entry: String,
-    targets: Vec<String>,
+/// What a query session (or a follow-up command) returned, and how long it took.
+pub(super) struct Answered {
+    pub(super) result: SubtreeResult,
+    pub(super) entry: String,
+    pub(super) targets: Vec<String>,
     /// The session's timeout, ms.
-    timeout_ms: u32,
-    session_ms: u64,
-    query_ms: u64,
+    pub(super) timeout_ms: u32,
+    pub(super) session_ms: u64,
+    pub(super) query_ms: u64,
 }
 
 fn run(
@@ -253,7 +253,11 @@ async fn ask(
 /// Reads the result packet. A second SessionOk can come on the stream before it when the
 /// Session also went over it (one; an entry that keeps sending them gets its result refused
 /// as malformed).
-async fn read_result(s: &mut TcpStream, wait: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+pub(super) async fn read_result(
+    s: &mut TcpStream,
+    wait: Duration,
+    g: &GlobalOpts,
+) -> anyhow::Result<Packet> {
     let result = read_packet(s, wait, g).await?;
     if matches!(result, Packet::SessionOk { .. }) {
         return read_packet(s, wait, g).await;
@@ -277,7 +281,7 @@ fn print_members(g: &GlobalOpts, a: &Answered) -> u8 {
 /// Prints one answer per operation; the exit code says whether every targeted node answered
 /// and its operation succeeded ([`verdict`]). Nodes on the roster (known_nodes) that never
 /// took part (down, cut off, or missed) count as missing.
-fn print_answers(
+pub(super) fn print_answers(
     g: &GlobalOpts,
     command: &str,
     ops: &[Query],
@@ -327,7 +331,7 @@ fn print_answers(
 /// session; when no answer came shortly after the connection opened (datagram lost, session
 /// refused, or a `from=` rule that needs the TCP-proven address), the Session goes over the
 /// stream as well, where a refusal is explained.
-async fn open_session(
+pub(super) async fn open_session(
     g: &GlobalOpts,
     session: &[u8],
     timeout_ms: u32,
