@@ -117,8 +117,11 @@ fn a_node_killed_during_the_session_is_reported_missing_by_the_next_command() {
     c.kill(3);
     stdin.write_all(b"count\n").unwrap();
     let next = answer(&mut out);
-    assert_eq!(next["result"], 3, "{next}");
-    assert!(next["missing"].as_u64().unwrap_or(0) >= 1, "{next}");
+    // n3 and whatever subtree hung below it (not re-offered during a session yet) are
+    // missing; every node is either counted or missing.
+    let (counted, missing) = (next["result"].as_u64(), next["missing"].as_u64());
+    assert!(counted.is_some_and(|n| n < 4), "{next}");
+    assert_eq!(counted.zip(missing).map(|(a, b)| a + b), Some(4), "{next}");
     let named = next["missing_nodes"]
         .as_array()
         .is_some_and(|l| l.iter().any(|e| e["node"] == "n3"));
