@@ -6,7 +6,7 @@ use mon_proto::agg::{Query, Where, DEFAULT_BUCKETS, DEFAULT_EXEC_TIMEOUT_S};
 use mon_proto::client::verdict::OkExit;
 
 use crate::client::{
-    run_members, run_push, run_session, AnswerOpts, GlobalArgs, GlobalOpts, PushArgs,
+    run_members, run_push, run_session, run_shell, AnswerOpts, GlobalArgs, GlobalOpts, PushArgs,
 };
 use crate::{cmd, server, sim, testbed};
 
@@ -113,6 +113,19 @@ pub enum Command {
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, value_name = "CMD ARGS")]
         argv: Vec<String>,
+        #[command(flatten)]
+        g: GlobalArgs,
+    },
+    /// An interactive session: the overlay is built once, then each command typed (or
+    /// piped, one per line) runs over it as a follow-up Command signed by the session's
+    /// command key. `help` lists the commands; `.json on|off`; Ctrl-C cancels the running
+    /// command, not the session. Exit code: the highest of the commands' (1 if one had
+    /// missing, denied or failed nodes or was cancelled; 2 if a line did not parse).
+    Shell {
+        /// The operation class the session is signed for: commands outside it are denied
+        /// by every node (query: status queries; read: also `filter grep`; exec: also exec).
+        #[arg(long, value_enum, default_value = "query")]
+        class: ShellClass,
         #[command(flatten)]
         g: GlobalArgs,
     },
@@ -277,6 +290,7 @@ fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
             run_session(&opts(g)?, "exec", vec![query], &answer)
         }
         Command::Members { g } => run_members(&opts(g)?),
+        Command::Shell { class, g } => run_shell(&opts(g)?, Some(class.namespace())),
         Command::Push { args, g } => run_push(&opts(g)?, args),
         Command::Web { args, g } => crate::web::run(&opts(g)?, args),
         Command::Policy(c) => cmd::policy::run(c),
@@ -295,6 +309,28 @@ fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
         Command::Sim(a) => sim::run(a),
         Command::Completions { shell } => cmd::manual::run_completions(shell),
         Command::Man(a) => cmd::manual::run_man(a),
+    }
+}
+
+/// `mon shell --class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShellClass {
+    /// Status queries (`mon-query@mon`).
+    Query,
+    /// Queries and `filter grep` (`mon-read@mon`).
+    Read,
+    /// Queries, reads and exec (`mon-exec@mon`).
+    Exec,
+}
+
+impl ShellClass {
+    /// The signed namespace.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            ShellClass::Query => mon_keys::sshsig::NS_QUERY,
+            ShellClass::Read => mon_keys::sshsig::NS_READ,
+            ShellClass::Exec => mon_keys::sshsig::NS_EXEC,
+        }
     }
 }
 

@@ -18,6 +18,15 @@ pub const JOIN_MARGIN_MS: u64 = 5_000;
 /// joinable (and replayable into new nodes) for all that time.
 pub const PUSH_JOIN_CAP_MS: u64 = 300_000;
 
+/// An interactive session (`mon shell`) that ran no command for this long ends on every
+/// node (each counts from the last command it saw), ms; it ends at its signed lifetime
+/// (`max_lifetime_s` after the node joined it) in any case.
+pub const SESSION_IDLE_MS: u64 = 10 * 60_000;
+
+/// The signed lifetime asked for an interactive session: the longest a server accepts by
+/// default ([`crate::verify::Limits`]); the idle timeout usually ends it first.
+pub const INTERACTIVE_LIFETIME_S: u32 = crate::verify::DEFAULT_MAX_LIFETIME_S;
+
 /// Least retransmission timeout of a session packet, ms.
 pub const RTO_MIN_MS: u64 = 60;
 /// What a link's retransmission timeout allows past 1.5 round trips: the far end's work

@@ -13,9 +13,11 @@ use crate::refusal::Refusal;
 use crate::targets::matches_list;
 use crate::wire::session::{session_hash, SessionBody, SessionHash, SignedSession};
 
+mod command;
 mod decide;
 mod run_as;
 
+pub use command::{verify_command, CommandGrant};
 use decide::{decide, Grant};
 pub use run_as::{RunAsRules, RUN_AS_MISSING, RUN_AS_NOT_ALLOWED};
 
@@ -25,6 +27,9 @@ pub const SETID_BITS: u32 = 0o7000;
 
 /// The four capability classes (one home: `mon_policy::CLASSES`).
 pub use mon_policy::CLASSES as NAMESPACES;
+
+/// The longest session lifetime a server accepts unless configured otherwise, s.
+pub const DEFAULT_MAX_LIFETIME_S: u32 = 3600;
 
 /// Limits a server applies to sessions.
 #[derive(Clone, Debug)]
@@ -44,7 +49,7 @@ impl Default for Limits {
         Limits {
             skew_ms: 300_000,
             max_join_window_ms: 600_000,
-            max_lifetime_s: 3600,
+            max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
             run_as: RunAsRules::default(),
         }
     }

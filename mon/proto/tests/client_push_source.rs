@@ -151,6 +151,7 @@ fn the_source_serves_requested_blocks_pings_and_finishes() {
         roster: Some(Roster::from_known(&known).digest().into()),
         reached: vec![0],
         members: vec![],
+        seq: 0,
     };
     src.handle_packet(entry.seal(0, &Inner::Result(r).to_bytes()))
         .unwrap();

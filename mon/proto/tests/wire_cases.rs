@@ -285,6 +285,7 @@ fn sealed_inner_messages_round_trip() {
             roster: Some([4; 32].into()),
             reached: vec![0b101],
             members: Vec::new(),
+            seq: 0,
         }),
     ];
     for m in msgs {

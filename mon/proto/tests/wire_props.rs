@@ -170,6 +170,7 @@ prop_compose! {
             overlay,
             ops,
             push,
+            interactive: false,
         }
     }
 }

@@ -3,10 +3,12 @@
 
 pub mod api;
 mod entry;
+pub mod interactive;
 mod opts;
 mod output;
 mod push;
 mod session;
+mod shell;
 mod targets;
 
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 pub use opts::{GlobalArgs, GlobalOpts};
 pub use push::{run_push, PushArgs};
 pub use session::{run_members, run_session, AnswerOpts};
+pub use shell::run_shell;
 
 /// Overlay algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

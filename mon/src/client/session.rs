@@ -138,15 +138,15 @@ pub(super) fn overlay(g: &GlobalOpts, kind: SessionKind, max_depth: u8) -> Overl
     }
 }
 
-/// What a query session returned, and how long it took.
+/// What a query session (or a follow-up command) returned, and how long it took.
 pub(super) struct Answered {
     /// The entry's result.
     pub(super) result: SubtreeResult,
     /// The entry node's name.
     pub(super) entry: String,
-    targets: Vec<String>,
+    pub(super) targets: Vec<String>,
     /// The session's timeout, ms.
-    timeout_ms: u32,
+    pub(super) timeout_ms: u32,
     pub(super) session_ms: u64,
     pub(super) query_ms: u64,
 }
@@ -255,7 +255,11 @@ pub(super) async fn ask(
 /// Reads the result packet. A second SessionOk can come on the stream before it when the
 /// Session also went over it (one; an entry that keeps sending them gets its result refused
 /// as malformed).
-async fn read_result(s: &mut TcpStream, wait: Duration, g: &GlobalOpts) -> anyhow::Result<Packet> {
+pub(super) async fn read_result(
+    s: &mut TcpStream,
+    wait: Duration,
+    g: &GlobalOpts,
+) -> anyhow::Result<Packet> {
     let result = read_packet(s, wait, g).await?;
     if matches!(result, Packet::SessionOk { .. }) {
         return read_packet(s, wait, g).await;
@@ -314,7 +318,7 @@ pub(super) fn outcomes(
 }
 
 /// Prints one answer per operation ([`outcomes`]); returns the exit code.
-fn print_answers(
+pub(super) fn print_answers(
     g: &GlobalOpts,
     command: &str,
     ops: &[Query],
@@ -344,7 +348,7 @@ fn print_answers(
 /// session; when no answer came shortly after the connection opened (datagram lost, session
 /// refused, or a `from=` rule that needs the TCP-proven address), the Session goes over the
 /// stream as well, where a refusal is explained.
-async fn open_session(
+pub(super) async fn open_session(
     g: &GlobalOpts,
     session: &[u8],
     timeout_ms: u32,

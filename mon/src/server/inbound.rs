@@ -17,8 +17,9 @@ use super::admission::{ClientPlace, StreamAdmission, UnauthStreams, MAX_STREAMS}
 use super::event::Event;
 use crate::framing::{self, Info, Opener};
 
-/// An inbound stream idle this long is closed.
-const STREAM_IDLE: Duration = Duration::from_secs(60);
+/// An inbound stream idle this long is closed (an interactive client keeps its stream open
+/// with an acknowledgement every third of it: `client::interactive::KEEPALIVE`).
+const STREAM_IDLE: Duration = Duration::from_secs(super::STREAM_IDLE_S);
 /// A stream must send its preamble within this.
 const PREAMBLE_WAIT: Duration = Duration::from_secs(5);
 

@@ -64,6 +64,9 @@ _mon() {
             mon,server)
                 cmd="mon__subcmd__server"
                 ;;
+            mon,shell)
+                cmd="mon__subcmd__shell"
+                ;;
             mon,sim)
                 cmd="mon__subcmd__sim"
                 ;;
@@ -150,6 +153,9 @@ _mon() {
                 ;;
             mon__subcmd__help,server)
                 cmd="mon__subcmd__help__subcmd__server"
+                ;;
+            mon__subcmd__help,shell)
+                cmd="mon__subcmd__help__subcmd__shell"
                 ;;
             mon__subcmd__help,sim)
                 cmd="mon__subcmd__help__subcmd__sim"
@@ -278,7 +284,7 @@ _mon() {
 
     case "${cmd}" in
         mon)
-            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec members push web policy known-nodes audit key server testbed sim completions man help"
+            opts="-h -V --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version count depth topology avg top histo filter exec shell members push web policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -786,7 +792,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help)
-            opts="count depth topology avg top histo filter exec members push web policy known-nodes audit key server testbed sim completions man help"
+            opts="count depth topology avg top histo filter exec shell members push web policy known-nodes audit key server testbed sim completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1166,6 +1172,20 @@ _mon() {
         mon__subcmd__help__subcmd__server__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__shell)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2025,6 +2045,64 @@ _mon() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__shell)
+            opts="-h -V --class --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --class)
+                    COMPREPLY=($(compgen -W "query read exec" -- "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlay)
+                    COMPREPLY=($(compgen -W "random twostage dag" -- "${cur}"))
+                    return 0
+                    ;;
+                --fanout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-parents)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --targets)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -221,6 +221,30 @@ dag\:"DAG with several parents per node"))' \
 '*::argv -- The command and its arguments:_default' \
 && ret=0
 ;;
+(shell)
+_arguments "${_arguments_options[@]}" : \
+'--class=[The operation class the session is signed for\: commands outside it are denied by every node (query\: status queries; read\: also \`filter grep\`; exec\: also exec)]:CLASS:((query\:"Status queries (\`mon-query@mon\`)"
+read\:"Queries and \`filter grep\` (\`mon-read@mon\`)"
+exec\:"Queries, reads and exec (\`mon-exec@mon\`)"))' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (members)
 _arguments "${_arguments_options[@]}" : \
 '--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
@@ -808,6 +832,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(shell)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (members)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -984,6 +1012,7 @@ _mon_commands() {
 'histo:Histogram of a resource (listed below)' \
 'filter:Nodes where RES OP VALUE holds (OP, any case\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
 'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
+'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
 'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
@@ -1096,6 +1125,7 @@ _mon__subcmd__help_commands() {
 'histo:Histogram of a resource (listed below)' \
 'filter:Nodes where RES OP VALUE holds (OP, any case\: G L GE LE EQ NE > < >= <= == !=), or \`filter grep WORD FILE\`\: nodes whose FILE contains WORD' \
 'exec:Run a command on every node; identical outcomes are grouped. Everything from the command'\''s first word on is the command (\`mon exec uname -r\`); put \`--\` before it when it starts with \`-\`' \
+'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
 'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
@@ -1262,6 +1292,11 @@ _mon__subcmd__help__subcmd__server_commands() {
 _mon__subcmd__help__subcmd__server__subcmd__init_commands() {
     local commands; commands=()
     _describe -t commands 'mon help server init commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__shell_commands] )) ||
+_mon__subcmd__help__subcmd__shell_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help shell commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__help__subcmd__sim_commands] )) ||
 _mon__subcmd__help__subcmd__sim_commands() {
@@ -1479,6 +1514,11 @@ _mon__subcmd__server__subcmd__help__subcmd__init_commands() {
 _mon__subcmd__server__subcmd__init_commands() {
     local commands; commands=()
     _describe -t commands 'mon server init commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__shell_commands] )) ||
+_mon__subcmd__shell_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon shell commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__sim_commands] )) ||
 _mon__subcmd__sim_commands() {

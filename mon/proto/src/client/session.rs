@@ -105,6 +105,7 @@ fn session_body<R: RngCore + CryptoRng>(
         overlay: req.overlay,
         ops: req.ops,
         push: req.push,
+        interactive: false,
     }
 }
 
@@ -121,11 +122,13 @@ fn sign_body(signer: &dyn Signer, body: &SessionBody) -> Result<SignedSession, C
     })
 }
 
-/// Opens and decodes a result frame: a result with one partial per operation.
+/// Opens and decodes a result frame: a result with one partial per operation, answering
+/// command `seq` (0: the session's own operations).
 fn open_result(
     opener: &mut Opener,
     frame: &[u8],
     n_ops: usize,
+    seq: u64,
 ) -> Result<SubtreeResult, ClientError> {
     let plain = opener
         .open(frame)
@@ -134,6 +137,12 @@ fn open_result(
     let Inner::Result(r) = inner else {
         return Err(ClientError::Protocol("expected a result".into()));
     };
+    if r.seq != seq {
+        return Err(ClientError::Protocol(format!(
+            "result for command {} while waiting for command {seq}",
+            r.seq
+        )));
+    }
     if r.partials.len() != n_ops {
         return Err(ClientError::Protocol(
             "result has the wrong number of operations".into(),
@@ -150,9 +159,40 @@ impl ClientSession {
         req: SessionRequest,
         now_ms: u64,
     ) -> Result<ClientSession, ClientError> {
+        Self::build(rng, signer, req, now_ms, |_| {})
+    }
+
+    /// Builds and signs an interactive session at `now_ms` (`mon shell`): the body says
+    /// `interactive`, so every node keeps the overlay for follow-up Commands
+    /// ([`ClientSession::command_packet`]); it is signed for `class` (an operation class
+    /// such as `mon-exec@mon`, which must cover every command the user will type: the
+    /// servers deny the others), or for the narrowest class of `req.ops` when `None`.
+    pub fn new_interactive<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        signer: &dyn Signer,
+        req: SessionRequest,
+        class: Option<&str>,
+        now_ms: u64,
+    ) -> Result<ClientSession, ClientError> {
+        Self::build(rng, signer, req, now_ms, |b| {
+            b.interactive = true;
+            if let Some(ns) = class {
+                b.ns = ns.to_string();
+            }
+        })
+    }
+
+    fn build<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        signer: &dyn Signer,
+        req: SessionRequest,
+        now_ms: u64,
+        adjust: impl FnOnce(&mut SessionBody),
+    ) -> Result<ClientSession, ClientError> {
         let initiator = Initiator::new(rng);
         let cmd_key = NodeKey::generate(rng);
-        let body = session_body(rng, signer, req, now_ms, &initiator, &cmd_key);
+        let mut body = session_body(rng, signer, req, now_ms, &initiator, &cmd_key);
+        adjust(&mut body);
         let signed = sign_body(signer, &body)?;
         let hash = signed.hash();
         Ok(ClientSession {
@@ -190,8 +230,9 @@ impl ClientSession {
     }
 
     /// A follow-up Command (`seq` from 1, strictly increasing) signed with the session's
-    /// `cmd_key` and sealed to the entry node. Servers refuse it for now
-    /// ([`crate::wire::command::COMMAND_UNSUPPORTED`]) until interactive sessions land.
+    /// `cmd_key` and sealed to the entry node. Servers run it only in an interactive session
+    /// ([`ClientSession::new_interactive`]); they refuse it otherwise
+    /// ([`crate::wire::command::COMMAND_UNSUPPORTED`]).
     pub fn command_packet(
         &mut self,
         seq: u64,
@@ -212,6 +253,41 @@ impl ClientSession {
 
     /// Opens a sealed result from the entry node; returns the result and the ack packet.
     pub fn on_result(&mut self, packet: Packet) -> Result<(SubtreeResult, Packet), ClientError> {
+        let n = self.body.ops.len();
+        self.on_command_result(packet, 0, n)
+    }
+
+    /// A frame sealed to the entry node on channel 0 (a Cancel, an acknowledgement).
+    fn seal_inner(&mut self, inner: &Inner) -> Result<Packet, ClientError> {
+        let Some((sealer, _)) = self.link.as_mut() else {
+            return Err(ClientError::Protocol("frame before handshake".into()));
+        };
+        let frame = sealer
+            .seal(&inner.to_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(self.sealed(0, frame))
+    }
+
+    /// A Cancel to the entry node: it answers the running command at once with what it
+    /// has (an interactive session stays for the next command).
+    pub fn cancel_packet(&mut self) -> Result<Packet, ClientError> {
+        self.seal_inner(&Inner::Cancel)
+    }
+
+    /// An acknowledgement again, to keep the stream to the entry node open while an
+    /// interactive session waits for the user (it changes nothing on the node).
+    pub fn keepalive_packet(&mut self) -> Result<Packet, ClientError> {
+        self.seal_inner(&Inner::ResultAck)
+    }
+
+    /// Opens a sealed result from the entry node answering command `seq` (0: the session's
+    /// own operations) of `n_ops` operations; returns the result and the ack packet.
+    pub fn on_command_result(
+        &mut self,
+        packet: Packet,
+        seq: u64,
+        n_ops: usize,
+    ) -> Result<(SubtreeResult, Packet), ClientError> {
         let Some((sealer, opener)) = self.link.as_mut() else {
             return Err(ClientError::Protocol("result before handshake".into()));
         };
@@ -226,7 +302,7 @@ impl ClientSession {
         if *session_hash != self.hash {
             return Err(ClientError::Protocol("result for another session".into()));
         }
-        let r = open_result(opener, &frame, self.body.ops.len())?;
+        let r = open_result(opener, &frame, n_ops, seq)?;
         let ack = sealer
             .seal(&Inner::ResultAck.to_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;

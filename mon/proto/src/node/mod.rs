@@ -66,8 +66,13 @@ pub struct Counters {
     pub frames_rejected: u64,
     /// Members dropped because a reloaded known_nodes no longer trusts them.
     pub members_untrusted: u64,
-    /// Follow-up Commands refused (not supported yet; also counted in `junk`).
+    /// Follow-up Commands refused before anything ran: not an interactive session (also
+    /// counted in `junk`), bad signature, `seq` replayed or reordered below the window.
     pub commands_refused: u64,
+    /// Follow-up Commands accepted (each then runs, or is denied by the policy).
+    pub commands_accepted: u64,
+    /// The last accepted Command again (its result is sent again; nothing runs).
+    pub commands_duplicate: u64,
     /// Sessions dropped because their parent's go never came within the join window.
     pub sessions_no_go: u64,
 }
@@ -334,6 +339,10 @@ impl Node {
         for h in gone {
             if let Some(s) = self.sessions.get_mut(&h) {
                 s.client_closed(now_ms);
+                if s.cmd.is_some() && s.result_packet.is_some() {
+                    // An interactive session between commands: nobody will ask again.
+                    s.forget_at = Some(now_ms);
+                }
             }
             self.push_pump(now_ms, h);
         }

@@ -232,6 +232,14 @@ pub struct SubtreeResult {
     /// The entry node's partial view, in answer to `mon members` (a session with
     /// `max_depth` 1); empty otherwise.
     pub members: Vec<crate::membership::MemberView>,
+    /// In an interactive session, the `seq` of the follow-up Command this answers (0, absent
+    /// from the encoding: the session's own operations).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Version check helper so the constant is used by every envelope.

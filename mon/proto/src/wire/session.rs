@@ -146,6 +146,17 @@ pub struct SessionBody {
     pub ops: Vec<Query>,
     /// For push sessions, the file.
     pub push: Option<Manifest>,
+    /// An interactive session (`mon shell`): after the first result every node keeps the
+    /// session's overlay (parent, children, link keys) and runs follow-up
+    /// [`Command`](super::command::Command)s signed by `cmd_key`, until the signed lifetime
+    /// or the idle timeout ([`crate::timing::SESSION_IDLE_MS`]). Absent from the encoding
+    /// when false, so a one-shot body encodes as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub interactive: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl SessionBody {
@@ -250,6 +261,9 @@ impl SessionBody {
                 .map_err(|e| format!("operation {}: {e}", i + 1))?;
         }
         if let Some(m) = &self.push {
+            if self.interactive {
+                return Err("a push session cannot be interactive".into());
+            }
             m.validate()?;
         }
         Ok(())

@@ -89,5 +89,6 @@ pub fn sample_body() -> SessionBody {
         },
         ops: vec![Query::Count],
         push: None,
+        interactive: false,
     }
 }

@@ -23,6 +23,7 @@ fn result(reached: &[&str], known: bool, with: impl Fn(&mut Partial)) -> (Subtre
         roster: known.then(|| roster.digest().into()),
         reached: bitmap,
         members: vec![],
+        seq: 0,
     };
     (r, roster)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::super::budget::split_budget;
 use super::super::session::push::state::{PushState, EXTRA_OFFER_DELAY_MS};
-use super::super::session::{ParentLink, Session};
+use super::super::session::{Interactive, ParentLink, Session};
 use super::super::Node;
 use super::outcome::Admitted;
 use crate::membership::MemberId;
@@ -73,8 +73,13 @@ impl Node {
         let (answer_in, child_budget_ms) = session_budget(a.budget_ms, &body);
         let go_wait = self.go_wait(&body);
         let rto_ms = link_rto_ms(self.membership.rtt_ms(&a.parent), self.cfg.rto_ms);
+        let cmd = body
+            .interactive
+            .then(|| Box::new(Interactive::new(now_ms, answer_in, body.max_lifetime_s)));
         let s = Session {
             local: vec![None; body.ops.len()],
+            ops: body.ops.clone(),
+            cmd,
             body,
             signed: a.signed,
             principal: v.principal,

@@ -103,6 +103,7 @@ impl Session {
         };
         SubtreeResult {
             members,
+            seq: self.cmd_seq(),
             relayed,
             partials,
             roster: reached.is_some().then_some(digest.into()),
@@ -113,8 +114,8 @@ impl Session {
     /// Per operation: this node's partial (failed if it did not finish) merged with every
     /// child's.
     fn merged_partials(&self, me: &str) -> Vec<Partial> {
-        let mut partials: Vec<Partial> = Vec::with_capacity(self.body.ops.len());
-        for (i, q) in self.body.ops.iter().enumerate() {
+        let mut partials: Vec<Partial> = Vec::with_capacity(self.ops.len());
+        for (i, q) in self.ops.iter().enumerate() {
             let mine = self.local[i].clone().unwrap_or_else(|| {
                 let mut p = Partial::empty(q);
                 p.add_failed(me, "local evaluation did not finish before the deadline");
@@ -198,13 +199,18 @@ impl Session {
         (digest, roster_ok.then_some(reached))
     }
 
-    /// Children that never answered are missing for good now.
+    /// Children that never answered are missing for good now. In an interactive session a
+    /// linked child keeps its link (reported missing in this result, it is sent the next
+    /// command).
     fn give_up_unanswered(&mut self) {
+        let keep_links = self.cmd.is_some();
         for c in &mut self.children {
-            if matches!(
-                c.state,
-                ChildState::Offered { .. } | ChildState::Linked { result: None, .. }
-            ) {
+            let unanswered = match c.state {
+                ChildState::Offered { .. } => true,
+                ChildState::Linked { result: None, .. } => !keep_links,
+                _ => false,
+            };
+            if unanswered {
                 c.state = ChildState::Missing {
                     why: "deadline".into(),
                     initiator: None,
@@ -239,9 +245,14 @@ impl Session {
                 } else {
                     cx.cfg.linger_ms
                 };
-                self.forget_at = Some(now_ms + linger);
                 let to = self.parent.peer;
                 cx.out.push_back(Output::Send { to, bytes });
+                if let Some(st) = &self.cmd {
+                    // Interactive: the overlay stays for the next command.
+                    self.forget_at = Some(st.forget_after(now_ms));
+                    return;
+                }
+                self.forget_at = Some(now_ms + linger);
                 if let Peer::Client(id, _) = to {
                     cx.out.push_back(Output::CloseClient(id));
                 }

@@ -10,6 +10,8 @@
 mod aggregate;
 mod answers;
 mod children;
+mod command;
+pub(in crate::node) use command::Interactive;
 pub(in crate::node) mod push;
 mod result;
 mod sweep;
@@ -126,6 +128,11 @@ pub(in crate::node) struct Session {
     pub parent: ParentLink,
     pub extra_parents: Vec<ParentLink>,
     pub children: Vec<Child>,
+    /// The operations of the command the session is on: the signed body's, then each
+    /// follow-up Command's in an interactive session.
+    pub ops: Vec<crate::agg::Query>,
+    /// An interactive session's command state (`None`: a one-shot session).
+    pub cmd: Option<Box<command::Interactive>>,
     /// One slot per operation; `Some` once evaluated (or skipped).
     pub local: Vec<Option<Partial>>,
     pub local_started: bool,
@@ -193,6 +200,9 @@ impl Session {
             }
         } else if !self.result_acked {
             at(self.result_sent_at + self.rto_ms);
+        }
+        if let Some(x) = self.command_resend_due() {
+            at(x);
         }
         if let Some(p) = &self.push {
             if let Some(x) = p.next_timer() {

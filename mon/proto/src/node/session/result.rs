@@ -100,18 +100,11 @@ impl Node {
                 self.try_finish(now_ms, hash);
             }
             (false, Inner::Result(r)) => self.on_child_result(now_ms, hash, sender, r),
-            (_, Inner::Command(_)) => {
-                // Follow-up Commands are not supported yet (the interactive-session issue
-                // will check them against the session's `cmd_key`): refused as junk, nothing
-                // runs and no audit record per frame.
-                tracing::debug!(
-                    code = crate::wire::command::COMMAND_UNSUPPORTED,
-                    "follow-up Command refused: not supported yet"
-                );
+            (true, Inner::Command(c)) => self.on_command(now_ms, from, hash, c),
+            (false, Inner::Command(_)) => {
+                // Commands only come down the overlay: one from a child runs nothing.
                 self.counters.commands_refused += 1;
-                self.counters.junk += 1;
-                self.junk.note(from.ip(), now_ms);
-                self.drain_junk(now_ms);
+                self.counters.frames_rejected += 1;
             }
             _ => self.counters.frames_rejected += 1,
         }
@@ -235,10 +228,11 @@ impl Session {
     /// Evaluates what this node knows at once (count, depth, topology; everything is empty
     /// on a node outside `targets`) and asks the driver to run the rest; an `Exec` or `Grep`
     /// is audited (`op.start`) before its `Run`.
-    fn start_ops(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
+    pub(super) fn start_ops(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
         let timeout_ms = self.finish_by.saturating_sub(now_ms);
         let me = cx.cfg.name.as_str();
-        for (i, q) in self.body.ops.iter().enumerate() {
+        let seq = self.cmd_seq();
+        for (i, q) in self.ops.iter().enumerate() {
             if let Some(p) = self.known_at_once(q, me) {
                 self.local[i] = Some(p);
                 continue;
@@ -248,7 +242,7 @@ impl Session {
             }
             cx.out.push_back(Output::Run(RunRequest {
                 session: hash,
-                index: i,
+                index: super::command::run_index(seq, i),
                 query: q.clone(),
                 run_as: self.run_as.clone(),
                 grep_paths: self.grep_paths.clone(),
@@ -281,7 +275,12 @@ impl Session {
         local: Local,
         cx: &mut Ctx<'_>,
     ) -> bool {
-        let Some(q) = self.body.ops.get(index) else {
+        let (seq, index) = super::command::split_run_index(index);
+        if seq != self.cmd_seq() {
+            // A run of an earlier command of an interactive session, finished late.
+            return false;
+        }
+        let Some(q) = self.ops.get(index) else {
             return false;
         };
         if self.local.get(index).is_none_or(Option::is_some) {
@@ -305,14 +304,15 @@ impl Session {
         r: SubtreeResult,
         cx: &mut Ctx<'_>,
     ) -> bool {
-        let nops = self.body.ops.len();
+        let nops = self.ops.len();
+        let seq = self.cmd_seq();
         let Some(c) = self.children.iter_mut().find(|c| c.name == child) else {
             return false;
         };
         if let ChildState::Linked { sealer, result, .. } = &mut c.state {
             if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &Inner::ResultAck) {
                 let to = Peer::Addr(c.addr);
-                if result.is_none() {
+                if result.is_none() && r.seq == seq {
                     if r.partials.len() == nops {
                         *result = Some(r);
                     } else {

@@ -111,6 +111,7 @@ fn session(parent: Peer) -> (Session, TestParent) {
         },
         ops: vec![Query::Count],
         push: None,
+        interactive: false,
     };
     let signed = SignedSession {
         v: SESSION_VERSION,
@@ -119,6 +120,8 @@ fn session(parent: Peer) -> (Session, TestParent) {
     };
     let s = Session {
         local: vec![None],
+        ops: body.ops.clone(),
+        cmd: None,
         body: Arc::new(body),
         signed,
         principal: None,
@@ -339,6 +342,7 @@ fn the_go_starts_the_operations_once_and_audits_an_exec_before_running_it() {
     };
     let mut body = (*s.body).clone();
     body.ops = vec![Query::Count, exec];
+    s.ops = body.ops.clone();
     s.body = Arc::new(body);
     s.local = vec![None, None];
     assert!(matches!(

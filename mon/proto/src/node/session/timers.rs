@@ -34,6 +34,11 @@ impl Node {
                         if s.push.is_some() {
                             self.out.push_back(Output::PushDrop { session: h });
                         }
+                        if let (Some(_), Peer::Client(id, _)) = (&s.cmd, s.parent.peer) {
+                            // An interactive session ended (lifetime or idle): its client's
+                            // stream closes.
+                            self.out.push_back(Output::CloseClient(id));
+                        }
                     }
                     continue;
                 }
@@ -53,6 +58,10 @@ impl Node {
             }
             for (to, bytes) in resend {
                 self.out.push_back(Output::Send { to, bytes });
+            }
+            let retries = self.cfg.retries;
+            if let Some((s, mut cx)) = self.session_cx(&h) {
+                s.resend_command(now_ms, h, retries, &mut cx);
             }
             self.try_finish(now_ms, h);
         }

@@ -1,0 +1,318 @@
+//! Follow-up Commands of an interactive session (`mon shell`): a session whose signed body
+//! says `interactive` keeps its overlay (parent and children links, their keys) after its
+//! result went up, and runs each Command its first parent seals to it:
+//!
+//! 1. screen: for this session, signed by its `cmd_key`, `seq` above the last one accepted
+//!    here (the replay window: a replayed, reordered or duplicated Command runs nothing; the
+//!    exact last one again gets its result again, for a lost result);
+//! 2. the policy's decision, as for a first command ([`crate::verify::verify_command`]): the
+//!    session's class and principal must cover the command's operations, or every operation
+//!    is denied on this node, audited (`op.deny`) and reported in the result;
+//! 3. forward to every linked child; run this node's part;
+//! 4. aggregate as the first command did (`aggregate.rs`): a child whose subtree does not
+//!    answer by the deadline is reported missing in this command's result.
+//!
+//! The session ends on every node at its signed lifetime, or once no command came for
+//! [`SESSION_IDLE_MS`].
+
+use mon_keys::hop::CLIENT_NAME;
+
+use super::{sealed, ChildState, Ctx, Session};
+use crate::agg::{Partial, Query};
+use crate::audit::{EventKind, Outcome};
+use crate::node::{Node, Output, Peer};
+use crate::timing::SESSION_IDLE_MS;
+use crate::verify::{verify_command, CommandGrant, Context};
+use crate::wire::command::{Command, CommandError};
+use crate::wire::packet::Inner;
+use crate::wire::session::{SessionHash, MAX_OPS};
+
+/// Highest `seq` a Command may carry (so that a run index, `seq × MAX_OPS + operation`,
+/// never overflows and never reaches the push condition's index).
+pub const MAX_COMMAND_SEQ: u64 = u32::MAX as u64;
+
+/// The run index the driver echoes back for operation `i` of command `seq` (0: the session's
+/// own operations, whose indices stay `0..ops`).
+pub(in crate::node) fn run_index(seq: u64, i: usize) -> usize {
+    (seq as usize) * MAX_OPS + i
+}
+
+/// The command and operation a run index names.
+pub(in crate::node) fn split_run_index(index: usize) -> (u64, usize) {
+    ((index / MAX_OPS) as u64, index % MAX_OPS)
+}
+
+/// An interactive session's command state on one node.
+pub(in crate::node) struct Interactive {
+    /// The last accepted Command's `seq` (0 before any).
+    pub seq: u64,
+    /// The last accepted Command: a duplicate of it gets the result again; it is resent to
+    /// children that have not answered.
+    pub last: Option<Box<Command>>,
+    /// Time this node gives a command (what it had for the session's own operations), ms.
+    pub budget_ms: u64,
+    /// The signed lifetime ends here (unix ms, counted from when this node joined).
+    pub ends_at: u64,
+    /// When the last Command went to the children, and how many times again.
+    pub sent_at: u64,
+    pub tries: u32,
+}
+
+impl Interactive {
+    /// The state of a session joined at `now_ms` with `budget_ms` per command and a signed
+    /// lifetime of `lifetime_s`.
+    pub fn new(now_ms: u64, budget_ms: u64, lifetime_s: u32) -> Interactive {
+        Interactive {
+            seq: 0,
+            last: None,
+            budget_ms,
+            ends_at: now_ms.saturating_add(u64::from(lifetime_s) * 1000),
+            sent_at: now_ms,
+            tries: 0,
+        }
+    }
+
+    /// When the session is forgotten if nothing comes after `t`: idle timeout or lifetime.
+    pub fn forget_after(&self, t: u64) -> u64 {
+        t.saturating_add(SESSION_IDLE_MS).min(self.ends_at)
+    }
+}
+
+/// What screening a Command found.
+pub(in crate::node) enum Screen {
+    /// New: its operations, to be decided and run.
+    Fresh(Vec<Query>),
+    /// The last accepted Command again: nothing runs; its result is sent again.
+    Duplicate,
+    /// Refused (not this session's, bad signature, replayed or reordered below the window,
+    /// malformed): nothing runs.
+    Refused(&'static str),
+}
+
+impl Session {
+    /// The `seq` of the command this session is on (0: its own operations).
+    pub(in crate::node) fn cmd_seq(&self) -> u64 {
+        self.cmd.as_ref().map_or(0, |c| c.seq)
+    }
+
+    /// Step 1: whether `cmd` is this session's next command.
+    pub(in crate::node) fn screen_command(&self, hash: &SessionHash, cmd: &Command) -> Screen {
+        let Some(st) = self.cmd.as_ref() else {
+            return Screen::Refused(crate::wire::command::COMMAND_UNSUPPORTED);
+        };
+        if *cmd.session_hash != *hash {
+            return Screen::Refused("command-session-mismatch");
+        }
+        if cmd.seq > MAX_COMMAND_SEQ {
+            return Screen::Refused("command-seq-range");
+        }
+        if st.seq > 0 && cmd.seq == st.seq && st.last.as_deref() == Some(cmd) {
+            return Screen::Duplicate;
+        }
+        let verify = |k: &[u8; 32], m: &[u8], s: &[u8; 64]| {
+            mon_keys::nodekey::verify_node_sig(k, m, s).is_ok()
+        };
+        match cmd.open(&self.body.cmd_key, st.seq, verify) {
+            Ok(ops) => Screen::Fresh(ops),
+            Err(e @ (CommandError::BadSignature | CommandError::Replayed { .. })) => {
+                Screen::Refused(e.code())
+            }
+            Err(CommandError::Decode(d)) => Screen::Refused(d.code()),
+        }
+    }
+
+    /// Steps 2–3: `cmd` (screened: `ops`) becomes the command this session is on; this
+    /// node's part starts (or, refused by the policy, is denied and audited) and the command
+    /// goes to every linked child.
+    pub(in crate::node) fn begin_command(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        cmd: Command,
+        ops: Vec<Query>,
+        decision: Result<CommandGrant, (String, String)>,
+        cx: &mut Ctx<'_>,
+    ) {
+        let Some(st) = self.cmd.as_mut() else {
+            return;
+        };
+        st.seq = cmd.seq;
+        st.sent_at = now_ms;
+        st.tries = 0;
+        self.finish_by = now_ms.saturating_add(st.budget_ms).min(st.ends_at);
+        self.forget_at = Some(st.forget_after(self.finish_by));
+        st.last = Some(Box::new(cmd));
+        // A Command proves the first parent's go (only it can seal on that link).
+        self.parent.go = true;
+        self.local_started = true;
+        self.local = vec![None; ops.len()];
+        self.ops = ops;
+        self.result_packet = None;
+        self.result_tries = 0;
+        self.result_acked = false;
+        match decision {
+            Ok(grant) => {
+                self.run_as = grant.run_as;
+                self.grep_paths = grant.grep_paths;
+                self.start_ops(now_ms, hash, cx);
+            }
+            Err((code, text)) => self.deny_command(&code, &text, cx),
+        }
+        self.send_command(hash, cx, false);
+    }
+
+    /// A Command the policy refuses on this node: one `op.deny` record per operation, and
+    /// every operation's partial says this node denied it.
+    fn deny_command(&mut self, code: &str, text: &str, cx: &mut Ctx<'_>) {
+        let me = cx.cfg.name.as_str();
+        for (i, q) in self.ops.iter().enumerate() {
+            let (op, argv) = crate::node::audit_ev::op_argv(q);
+            let mut ev = self
+                .audit_event(EventKind::OpDeny, Outcome::Deny)
+                .op(op)
+                .reason(code.to_string(), text.to_string());
+            if !argv.is_empty() {
+                ev = ev.argv(argv);
+            }
+            cx.out.push_back(Output::Audit(Box::new(ev)));
+            let mut p = Partial::empty(q);
+            p.add_denied(me, &format!("{code}: {text}"));
+            self.local[i] = Some(p);
+        }
+    }
+
+    /// Seals the last Command to every linked child that has not answered it (`again`: a
+    /// retransmission, else to every linked child, whose last result is cleared).
+    pub(in crate::node) fn send_command(
+        &mut self,
+        hash: SessionHash,
+        cx: &mut Ctx<'_>,
+        again: bool,
+    ) {
+        let Some(cmd) = self.cmd.as_ref().and_then(|c| c.last.clone()) else {
+            return;
+        };
+        let inner = Inner::Command(*cmd);
+        for c in &mut self.children {
+            let ChildState::Linked { sealer, result, .. } = &mut c.state else {
+                continue;
+            };
+            if again && result.is_some() {
+                continue;
+            }
+            *result = None;
+            if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &inner) {
+                cx.out.push_back(Output::Send {
+                    to: Peer::Addr(c.addr),
+                    bytes: p.to_bytes(),
+                });
+            }
+        }
+    }
+
+    /// When the last Command goes again to children that have not answered it, if it does.
+    pub(in crate::node) fn command_resend_due(&self) -> Option<u64> {
+        let st = self.cmd.as_ref()?;
+        if st.seq == 0 || self.result_packet.is_some() {
+            return None;
+        }
+        let waiting = self
+            .children
+            .iter()
+            .filter(|c| matches!(c.state, ChildState::Linked { result: None, .. }))
+            .map(|c| c.rto_ms)
+            .max()?;
+        Some(st.sent_at + waiting.max(self.rto_ms))
+    }
+
+    /// The command resend at `now_ms`, at most `retries` times.
+    pub(in crate::node) fn resend_command(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        retries: u32,
+        cx: &mut Ctx<'_>,
+    ) {
+        if self.command_resend_due().is_none_or(|t| now_ms < t) {
+            return;
+        }
+        let Some(st) = self.cmd.as_mut() else {
+            return;
+        };
+        if st.tries >= retries {
+            return;
+        }
+        st.tries += 1;
+        st.sent_at = now_ms;
+        self.send_command(hash, cx, true);
+    }
+}
+
+impl Node {
+    /// A follow-up Command from the first parent (or the client, at the entry node).
+    pub(in crate::node) fn on_command(
+        &mut self,
+        now_ms: u64,
+        from: Peer,
+        hash: SessionHash,
+        cmd: Command,
+    ) {
+        let Some(s) = self.sessions.get_mut(&hash) else {
+            return;
+        };
+        let ops = match s.screen_command(&hash, &cmd) {
+            Screen::Fresh(ops) => ops,
+            Screen::Duplicate => {
+                self.counters.commands_duplicate += 1;
+                if let Some(b) = s.result_packet.clone() {
+                    let to = s.parent.peer;
+                    self.out.push_back(Output::Send { to, bytes: b });
+                }
+                return;
+            }
+            Screen::Refused(code) => {
+                tracing::debug!(code, "follow-up Command refused");
+                self.counters.commands_refused += 1;
+                if code == crate::wire::command::COMMAND_UNSUPPORTED {
+                    self.counters.junk += 1;
+                    self.junk.note(from.ip(), now_ms);
+                    self.drain_junk(now_ms);
+                }
+                return;
+            }
+        };
+        self.counters.commands_accepted += 1;
+        let decision = self.command_decision(now_ms, from, &hash, &ops);
+        let Some((s, mut cx)) = self.session_cx(&hash) else {
+            return;
+        };
+        s.begin_command(now_ms, hash, cmd, ops, decision, &mut cx);
+        self.try_finish(now_ms, hash);
+    }
+
+    /// Step 2: the policy's decision on `ops` for session `hash` on this node.
+    fn command_decision(
+        &self,
+        now_ms: u64,
+        from: Peer,
+        hash: &SessionHash,
+        ops: &[Query],
+    ) -> Result<CommandGrant, (String, String)> {
+        let Some(s) = self.sessions.get(hash) else {
+            return Err(("no-session".into(), "the session ended".into()));
+        };
+        let client_addr = match from {
+            Peer::Client(_, ip) if s.parent.name == CLIENT_NAME => Some(ip),
+            _ => None,
+        };
+        let ctx = Context {
+            now_ms,
+            node: &self.cfg.name,
+            client_addr,
+            policy: self.policies.get(&s.body.slice).map(|p| &**p),
+            limits: &self.cfg.limits,
+        };
+        verify_command(&ctx, &s.signed, &s.body, s.principal.as_deref(), ops)
+            .map_err(|(r, text)| (r.code().to_string(), text))
+    }
+}

@@ -1,0 +1,136 @@
+//! End-to-end: `mon shell` on real servers (issue 14, part 1). Piped commands run over ONE
+//! session (one `session.accept` per node) and answer as one-shot commands do; a command
+//! outside the session's class is denied by every node and audited; a node killed during the
+//! session is reported missing by the next command. Ports 22000–22099.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use mon_tests::Cluster;
+
+fn accepts(c: &Cluster, i: u32) -> usize {
+    c.audit(i)
+        .iter()
+        .filter(|r| r["event"] == "session.accept")
+        .count()
+}
+
+/// `mon shell` through node 1 with `input` on its stdin; (exit code, JSON lines, stderr).
+fn shell(c: &Cluster, class: &str, input: &str) -> (i32, Vec<serde_json::Value>, String) {
+    let mut child = c
+        .client()
+        .args(["shell", "--class", class, "--timeout", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mon shell");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn piped_commands_run_over_one_session_and_answer_like_one_shot_commands() {
+    let c = Cluster::start(5, 22000, |_| vec![]);
+    assert_eq!(c.settle(5, Duration::from_secs(60)), 5);
+    let (code, top, _) = c.json(&["top", "3", "load"]);
+    assert_eq!(code, 0);
+    let before: Vec<usize> = (1..=5).map(|i| accepts(&c, i)).collect();
+    let (code, lines, err) = shell(&c, "query", ".json on\ncount\ntop 3 load\ncount\n");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines.len(), 3, "{lines:?} {err}");
+    assert_eq!(lines[0]["result"], 5, "{}", lines[0]);
+    assert_eq!(lines[2]["result"], 5, "{}", lines[2]);
+    assert_eq!(lines[1]["command"], "top");
+    let n = |v: &serde_json::Value| v["result"].as_array().map(Vec::len);
+    assert_eq!(n(&lines[1]), n(&top), "{} vs {}", lines[1], top);
+    assert_eq!(lines[1]["answered"], 5);
+    // One session for the three commands: one more session.accept on every node.
+    let after: Vec<usize> = (1..=5).map(|i| accepts(&c, i)).collect();
+    for i in 0..5 {
+        assert_eq!(
+            after[i],
+            before[i] + 1,
+            "node n{}: {before:?} → {after:?}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn a_command_outside_the_sessions_class_is_denied_and_audited() {
+    let c = Cluster::start(3, 22010, |_| vec![]);
+    assert_eq!(c.settle(3, Duration::from_secs(60)), 3);
+    let (code, lines, err) = shell(&c, "query", ".json on\nexec true\ncount\n");
+    assert_eq!(code, 1, "a denied command makes the exit code 1: {err}");
+    assert_eq!(lines.len(), 2, "{lines:?} {err}");
+    assert_eq!(lines[0]["denied"], 3, "{}", lines[0]);
+    assert_eq!(lines[0]["answered"], 0, "{}", lines[0]);
+    // The session goes on: the next command runs.
+    assert_eq!(lines[1]["result"], 3, "{}", lines[1]);
+    for i in 1..=3 {
+        let denied = c.audit(i).iter().any(|r| r["event"] == "op.deny");
+        assert!(denied, "node n{i} did not audit the denied command");
+    }
+}
+
+/// Reads one JSON answer line from the shell's stdout.
+fn answer(out: &mut BufReader<std::process::ChildStdout>) -> serde_json::Value {
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+#[test]
+fn a_node_killed_during_the_session_is_reported_missing_by_the_next_command() {
+    let mut c = Cluster::start(4, 22020, |_| vec![]);
+    assert_eq!(c.settle(4, Duration::from_secs(60)), 4);
+    let mut child: Child = c
+        .client()
+        .args(["shell", "--timeout", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mon shell");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    stdin.write_all(b".json on\ncount\n").unwrap();
+    let first = answer(&mut out);
+    assert_eq!(first["result"], 4, "{first}");
+    c.kill(3);
+    stdin.write_all(b"count\n").unwrap();
+    let next = answer(&mut out);
+    // n3 and whatever subtree hung below it (not re-offered during a session yet) are
+    // missing; every node is either counted or missing.
+    let (counted, missing) = (next["result"].as_u64(), next["missing"].as_u64());
+    assert!(counted.is_some_and(|n| n < 4), "{next}");
+    assert_eq!(counted.zip(missing).map(|(a, b)| a + b), Some(4), "{next}");
+    let named = next["missing_nodes"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|e| e["node"] == "n3"));
+    assert!(named, "n3 not named missing: {next}");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a partial command makes the exit code 1"
+    );
+}
