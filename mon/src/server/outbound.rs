@@ -88,7 +88,7 @@ impl Io {
         node: &mut Node,
         to: Peer,
         bytes: Vec<u8>,
-        sent: Option<mon_proto::node::StreamSent>,
+        sent: Option<mon_proto::wire::session::SessionHash>,
     ) {
         match to {
             Peer::Addr(a) => super::push_io::send_push_stream(

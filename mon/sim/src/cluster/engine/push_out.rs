@@ -10,7 +10,8 @@
 //!
 //! [`PushFiles`]: super::super::push_io::PushFiles
 
-use mon_proto::node::{Output, Peer, StreamSent};
+use mon_proto::node::{Output, Peer};
+use mon_proto::wire::session::SessionHash;
 
 use super::{Engine, Kind, FROM_CLIENT};
 
@@ -22,7 +23,7 @@ impl Engine {
         i: usize,
         to: Peer,
         bytes: Vec<u8>,
-        sent: Option<StreamSent>,
+        sent: Option<SessionHash>,
         (handled_at, depart): (u64, u64),
     ) {
         match to {
