@@ -212,10 +212,38 @@ pub(crate) fn ed25519_verify_strict(
     };
     #[cfg(not(feature = "sim-crypto"))]
     {
-        let vk = ed25519_public(public)?;
+        let vk = checked_public_cached(public)?;
         vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
             .map_err(|_| NodeSigError::BadSignature)
     }
+}
+
+/// Checked public keys this thread decompressed lately: a node verifies the same few
+/// known_nodes keys (its gossip peers, its parents) over and over, and decompressing a point
+/// (a square root in the field) is about a fifth of a verification. At most this many
+/// entries (~200 bytes each); a full cache starts over. Only keys that passed
+/// [`ed25519_public`] are kept: an invalid or weak key is checked, and refused, every time.
+const KEY_CACHE_ENTRIES: usize = 512;
+
+thread_local! {
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`ed25519_public`], remembered per thread ([`KEY_CACHE_ENTRIES`]).
+fn checked_public_cached(public: &[u8; 32]) -> Result<VerifyingKey, NodeSigError> {
+    if let Some(vk) = KEY_CACHE.with(|c| c.borrow().get(public).copied()) {
+        return Ok(vk);
+    }
+    let vk = ed25519_public(public)?;
+    KEY_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEY_CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(*public, vk);
+    });
+    Ok(vk)
 }
 
 /// Ed25519 signature of `msg`.
@@ -241,3 +269,43 @@ const _: fn() = || {
     zeroize_with_drop::<EphemeralSecret>();
     zeroize_with_drop::<x25519_dalek::SharedSecret>();
 };
+
+#[cfg(all(test, not(feature = "sim-crypto")))]
+mod key_cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_key_still_checks_every_signature_and_a_weak_key_is_never_cached() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let public = key.verifying_key().to_bytes();
+        let sig = ed25519_sign(&key, b"m");
+        for _ in 0..2 {
+            assert_eq!(ed25519_verify_strict(&public, b"m", &sig), Ok(()));
+            assert_eq!(
+                ed25519_verify_strict(&public, b"other", &sig),
+                Err(NodeSigError::BadSignature)
+            );
+        }
+        // The identity point: a valid encoding of a small-order (weak) key, refused each time.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        for _ in 0..2 {
+            assert_eq!(
+                ed25519_verify_strict(&weak, b"m", &sig),
+                Err(NodeSigError::WeakKey)
+            );
+        }
+        assert!(KEY_CACHE.with(|c| !c.borrow().contains_key(&weak)));
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        for i in 0..(KEY_CACHE_ENTRIES + 10) {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+            let _ = ed25519_verify_strict(&public, b"m", &[0u8; 64]);
+            assert!(KEY_CACHE.with(|c| c.borrow().len()) <= KEY_CACHE_ENTRIES);
+        }
+    }
+}
