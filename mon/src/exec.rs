@@ -70,6 +70,19 @@ fn kill_group(pgid: u32) {
     }
 }
 
+/// Kills the process group it holds when dropped: a run whose task is aborted (the node
+/// cancelled it, e.g. a newer command of its interactive session began) leaves nothing of
+/// its command running. Disarmed once the child is reaped (its id may then be reused).
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            kill_group(pgid);
+        }
+    }
+}
+
 /// Reads `r` to the end, keeping at most `cap` bytes in `buf`; sets `over` if more came.
 async fn drain<R: AsyncRead + Unpin>(r: Option<R>, buf: &mut Vec<u8>, cap: usize, over: &mut bool) {
     let Some(mut r) = r else { return };
@@ -234,6 +247,7 @@ async fn wait_capped(
     Captured,
 ) {
     let pgid = child.id();
+    let mut guard = KillGroupOnDrop(pgid);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -254,6 +268,7 @@ async fn wait_capped(
         Ok(status) => (status, false),
         Err(_elapsed) => (kill_and_reap(&mut child, pgid).await, true),
     };
+    guard.0 = None;
     (status, timed_out, (out, out_over), (err, err_over))
 }
 

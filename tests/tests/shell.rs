@@ -1,7 +1,8 @@
 //! End-to-end: `mon shell` on real servers (issue 14, part 1). Piped commands run over ONE
 //! session (one `session.accept` per node) and answer as one-shot commands do; a command
 //! outside the session's class is denied by every node and audited; a node killed during the
-//! session is reported missing by the next command. Ports 22000–22099.
+//! session is reported missing by the next command; Ctrl-C stops a running exec on every
+//! node. Ports 22000–22099 and 23000–23099.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -133,4 +134,88 @@ fn a_node_killed_during_the_session_is_reported_missing_by_the_next_command() {
         Some(1),
         "a partial command makes the exit code 1"
     );
+}
+
+/// The processes running `sleep ARG` on this machine.
+fn sleeping(arg: &str) -> usize {
+    let want = format!("sleep\0{arg}\0");
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Polls `f` every 200 ms until it holds or 30 s passed; whether it held.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..150 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    f()
+}
+
+#[test]
+fn ctrl_c_stops_a_long_exec_on_the_nodes() {
+    let c = Cluster::start(3, 23000, |_| vec![]);
+    assert_eq!(c.settle(3, Duration::from_secs(60)), 3);
+    // A sleep no other test runs, so that its processes can be found.
+    let arg = "2917";
+    let mut child: Child = c
+        .client()
+        .args(["shell", "--class", "exec", "--timeout", "120"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mon shell");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    stdin
+        .write_all(format!(".json on\nexec sleep {arg}\n").as_bytes())
+        .unwrap();
+    assert!(
+        eventually(|| sleeping(arg) == 3),
+        "the exec did not start on every node"
+    );
+    // Ctrl-C: the shell answers with what it had, and every node stops its run.
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cancelled = answer(&mut out);
+    assert_eq!(cancelled["command"], "exec", "{cancelled}");
+    assert!(
+        eventually(|| sleeping(arg) == 0),
+        "{} `sleep {arg}` still run after Ctrl-C",
+        sleeping(arg)
+    );
+    for i in 1..=3 {
+        let stopped = c
+            .audit(i)
+            .iter()
+            .any(|r| r["event"] == "op.end" && r["reason"]["code"] == "cancelled");
+        let ops: Vec<_> = c
+            .audit(i)
+            .into_iter()
+            .filter(|r| r["event"].as_str().is_some_and(|e| e.starts_with("op.")))
+            .collect();
+        assert!(
+            stopped,
+            "node n{i} did not audit the cancelled exec: {ops:?}"
+        );
+    }
+    // The session goes on: the next command answers (the cancel's own result is skipped).
+    stdin.write_all(b"count\n").unwrap();
+    let next = answer(&mut out);
+    assert_eq!(next["result"], 3, "{next}");
+    drop(stdin);
+    let _ = child.wait();
 }

@@ -76,6 +76,9 @@ pub enum Refusal {
     JoinWindowTooLong,
     /// The lifetime exceeds the server's limit (the same code as the policy's `max-lifetime=`).
     LifetimeOverLimit,
+    /// An interactive session's lifetime exceeds the server's limit for interactive
+    /// sessions ([`crate::verify::Limits::max_interactive_lifetime_s`]).
+    InteractiveLifetimeOverLimit,
     /// A root server, and the deciding policy gives no `run-as`.
     RunAsMissing,
     /// The `run-as` user is not one the node's operator allows the slice.
@@ -86,6 +89,9 @@ pub enum Refusal {
     BusyKey,
     /// The slice's share of the session table is full.
     BusySlice,
+    /// The key holds its most interactive sessions on this node
+    /// ([`crate::node::NodeConfig::max_interactive_per_key`]).
+    BusyInteractive,
     /// The key's session id already names another body.
     Equivocation,
     /// The replay cache is full.
@@ -116,10 +122,11 @@ impl Refusal {
 
     /// The refusals that are a capacity or rate limit, or a node that cannot make its records
     /// durable, not the policy: the client says so and exits 4, "refused, retry later".
-    pub const RETRY_LATER: [Refusal; 7] = [
+    pub const RETRY_LATER: [Refusal; 8] = [
         Refusal::Busy,
         Refusal::BusyKey,
         Refusal::BusySlice,
+        Refusal::BusyInteractive,
         Refusal::ReplayCacheFull,
         Refusal::ReplayCacheKeyFull,
         Refusal::ReplayCacheSliceFull,
@@ -166,11 +173,13 @@ impl Refusal {
             Refusal::SessionExpired => "session-expired",
             Refusal::JoinWindowTooLong => "join-window-too-long",
             Refusal::LifetimeOverLimit => "lifetime-too-long",
+            Refusal::InteractiveLifetimeOverLimit => "interactive-lifetime-too-long",
             Refusal::RunAsMissing => "run-as-missing",
             Refusal::RunAsNotAllowed => "run-as-not-allowed",
             Refusal::Busy => "busy",
             Refusal::BusyKey => "busy-key",
             Refusal::BusySlice => "busy-slice",
+            Refusal::BusyInteractive => "busy-interactive",
             Refusal::Equivocation => "equivocation",
             Refusal::ReplayCacheFull => "replay-cache-full",
             Refusal::ReplayCacheKeyFull => "replay-cache-key-full",
@@ -200,7 +209,7 @@ impl std::fmt::Display for Refusal {
 }
 
 /// Every refusal this crate defines (policy reasons aside).
-const NODE_REFUSALS: [Refusal; 28] = [
+const NODE_REFUSALS: [Refusal; 30] = [
     Refusal::TooLarge,
     Refusal::Malformed,
     Refusal::TrailingBytes,
@@ -218,11 +227,13 @@ const NODE_REFUSALS: [Refusal; 28] = [
     Refusal::SessionExpired,
     Refusal::JoinWindowTooLong,
     Refusal::LifetimeOverLimit,
+    Refusal::InteractiveLifetimeOverLimit,
     Refusal::RunAsMissing,
     Refusal::RunAsNotAllowed,
     Refusal::Busy,
     Refusal::BusyKey,
     Refusal::BusySlice,
+    Refusal::BusyInteractive,
     Refusal::Equivocation,
     Refusal::ReplayCacheFull,
     Refusal::ReplayCacheKeyFull,

@@ -20,12 +20,21 @@ pub const PUSH_JOIN_CAP_MS: u64 = 300_000;
 
 /// An interactive session (`mon shell`) that ran no command for this long ends on every
 /// node (each counts from the last command it saw), ms; it ends at its signed lifetime
-/// (`max_lifetime_s` after the node joined it) in any case.
+/// (`max_lifetime_s` after its signed `issued_at`) in any case.
 pub const SESSION_IDLE_MS: u64 = 10 * 60_000;
 
-/// The signed lifetime asked for an interactive session: the longest a server accepts by
-/// default ([`crate::verify::Limits`]); the idle timeout usually ends it first.
-pub const INTERACTIVE_LIFETIME_S: u32 = crate::verify::DEFAULT_MAX_LIFETIME_S;
+/// The signed lifetime of an interactive session (`mon shell`): what the client asks for
+/// and the longest a server accepts by default
+/// ([`crate::verify::Limits::max_interactive_lifetime_s`]), shorter than a one-shot
+/// session's bound ([`crate::verify::DEFAULT_MAX_LIFETIME_S`]) since an interactive session
+/// holds a slot of its key's on every node between commands; the idle timeout
+/// ([`SESSION_IDLE_MS`]) usually ends it first.
+pub const INTERACTIVE_LIFETIME_S: u32 = 900;
+
+/// How many times a duplicate of an interactive session's last Command gets its result
+/// again, at least one RTO apart (a client that lost the result asks again; a replayed
+/// frame cannot make a node send more).
+pub const DUPLICATE_RESENDS: u32 = 3;
 
 /// Least retransmission timeout of a session packet, ms.
 pub const RTO_MIN_MS: u64 = 60;

@@ -40,6 +40,9 @@ pub struct Limits {
     pub max_join_window_ms: u64,
     /// Longest session lifetime, s.
     pub max_lifetime_s: u32,
+    /// Longest lifetime of an interactive session (`mon shell`), s (and never above
+    /// `max_lifetime_s`).
+    pub max_interactive_lifetime_s: u32,
     /// Whom this server may act as for a user.
     pub run_as: RunAsRules,
 }
@@ -50,6 +53,7 @@ impl Default for Limits {
             skew_ms: 300_000,
             max_join_window_ms: 600_000,
             max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
+            max_interactive_lifetime_s: crate::timing::INTERACTIVE_LIFETIME_S,
             run_as: RunAsRules::default(),
         }
     }
@@ -128,6 +132,24 @@ pub struct Denied {
     pub verified: bool,
 }
 
+impl Denied {
+    /// Nothing known yet of a refusal of `signed` (the checks fill it in as they go);
+    /// `verified`: its signature already checked (a follow-up Command's session).
+    pub(crate) fn blank(signed: &SignedSession, verified: bool) -> Denied {
+        Denied {
+            refusal: Refusal::Policy(Reason::KeyNotListed),
+            text: String::new(),
+            hash: session_hash(&signed.body),
+            body: None,
+            principal: None,
+            key_fp: None,
+            policy_file: None,
+            policy_line: None,
+            verified,
+        }
+    }
+}
+
 /// The policy operation an query needs.
 pub fn policy_op(q: &Query) -> Operation {
     match q {
@@ -159,17 +181,7 @@ type Refused = (Refusal, String);
 
 /// Runs checks 1 and 3–8 on a signed session.
 pub fn verify_session(ctx: &Context<'_>, signed: &SignedSession) -> Result<Verified, Box<Denied>> {
-    let mut denied = Denied {
-        refusal: Refusal::Policy(Reason::KeyNotListed),
-        text: String::new(),
-        hash: session_hash(&signed.body),
-        body: None,
-        principal: None,
-        key_fp: None,
-        policy_file: None,
-        policy_line: None,
-        verified: false,
-    };
+    let mut denied = Denied::blank(signed, false);
     match run_checks(ctx, signed, &mut denied) {
         Ok(v) => Ok(v),
         Err((refusal, text)) => {
@@ -354,6 +366,15 @@ fn within_limits(l: &Limits, body: &SessionBody) -> Result<(), Refused> {
             body.max_lifetime_s, l.max_lifetime_s
         );
         return Err((Refusal::LifetimeOverLimit, text));
+    }
+    let most = l.max_interactive_lifetime_s.min(l.max_lifetime_s);
+    if body.interactive && body.max_lifetime_s > most {
+        let text = format!(
+            "interactive session lifetime of {} s exceeds this server's limit of {most} s for \
+             interactive sessions",
+            body.max_lifetime_s
+        );
+        return Err((Refusal::InteractiveLifetimeOverLimit, text));
     }
     Ok(())
 }

@@ -185,3 +185,96 @@ fn an_exec_waits_for_the_parents_go() {
     let outs = drain(&mut node);
     assert!(outs.iter().any(|o| matches!(o, Output::Run(_))), "{outs:?}");
 }
+
+#[test]
+fn a_stale_acknowledgement_does_not_stop_the_resending_of_a_later_commands_result() {
+    use mon_proto::client::ClientSession;
+    use mon_proto::wire::command::Command;
+    let user = SeedSigner::new([42; 32]);
+    let (mut node, pkey, n1_key) = relay("mon-query@mon", &user);
+    let cs = ClientSession::new_interactive(
+        &mut ChaCha20Rng::seed_from_u64(5),
+        &user,
+        common::request(vec![Query::Count]),
+        Some("mon-query@mon"),
+        NOW_MS,
+    )
+    .unwrap();
+    let Packet::Session { session, .. } = cs.session_packet() else {
+        panic!("not a Session packet");
+    };
+    let hash = session.hash();
+    let init = Initiator::new(&mut ChaCha20Rng::seed_from_u64(12));
+    let e_p = init.public();
+    let sig = hop::parent_signature(&pkey, &hash, &e_p, "n1").unwrap();
+    let p = Packet::Session {
+        session,
+        parent: PARENT.into(),
+        e_p: e_p.into(),
+        parent_sig: Some(sig.into()),
+        level: 1,
+        budget_ms: 5_000,
+    };
+    let from = Peer::Addr(parent_addr());
+    node.handle_packet(NOW_MS + 1, from, &p.to_bytes());
+    node.handle_timeout(NOW_MS + 2);
+    let sent = to_parent(&drain(&mut node));
+    let Packet::SessionOk {
+        child,
+        e_c,
+        sig,
+        confirm,
+        ..
+    } = &sent[0]
+    else {
+        panic!("not a SessionOk: {sent:?}");
+    };
+    let hello = ChildHello {
+        e_c: **e_c,
+        sig: **sig,
+        confirm: confirm.as_slice().try_into().unwrap(),
+    };
+    let mut keys = init.finish(&hash, PARENT, child, &n1_key, &hello).unwrap();
+    let (mut sealer, mut opener) = keys.channel(0).unwrap();
+    let mut seal = |inner: Inner| {
+        Packet::Sealed {
+            session_hash: hash.into(),
+            from: PARENT.into(),
+            channel: 0,
+            frame: sealer.seal(&inner.to_bytes()).unwrap(),
+        }
+        .to_bytes()
+    };
+    let results = |node: &mut Node, opener: &mut mon_keys::frame::Opener| -> Vec<u64> {
+        to_parent(&drain(node))
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Sealed { frame, .. } => {
+                    match Inner::from_bytes(&opener.open(frame).ok()?) {
+                        Ok(Inner::Result(r)) => Some(r.seq),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    node.handle_packet(NOW_MS + 60, from, &seal(Inner::Go));
+    node.handle_timeout(NOW_MS + 61);
+    assert_eq!(results(&mut node, &mut opener), vec![0]);
+    // Command 1 answers at once (a count); its result goes up.
+    let at = NOW_MS + 1_000;
+    let cmd = Command::new(&hash, 1, at, &[Query::Count], |m| cs.cmd_key.sign(m));
+    node.handle_packet(at, from, &seal(Inner::Command(cmd)));
+    assert_eq!(results(&mut node, &mut opener), vec![1]);
+    // The session's own result acknowledged late: command 1's result is still resent (the
+    // same sealed frame, which the parent's opener already took).
+    node.handle_packet(at + 1, from, &seal(Inner::ResultAck));
+    let t = node.poll_timeout().expect("a timer");
+    node.handle_timeout(t);
+    assert_eq!(to_parent(&drain(&mut node)).len(), 1, "resent at {t}");
+    // Its own acknowledgement stops it.
+    node.handle_packet(t + 1, from, &seal(Inner::ack(1)));
+    node.handle_timeout(t + 10_000);
+    assert!(to_parent(&drain(&mut node)).is_empty());
+}

@@ -115,7 +115,9 @@ impl Interactive {
 
     /// Runs `ops` as the next follow-up Command and waits for its result. When `cancel`
     /// completes first, a Cancel goes to the entry node, which answers at once with what it
-    /// has (the result is marked `cancelled`); the session stays for the next command.
+    /// has (the result is marked `cancelled`), and then a Command with no operations (the
+    /// next `seq`), which stops the command's runs on every node; the session stays for the
+    /// next command.
     pub async fn run(
         &mut self,
         ops: Vec<Query>,
@@ -130,23 +132,36 @@ impl Interactive {
         let wait = Duration::from_millis(u64::from(self.cs.body.timeout_ms) + 2000);
         let mut cancelled = false;
         let cancel_frame = self.cs.cancel_packet()?.to_bytes();
-        let packet = {
-            // Reading and cancelling on the two halves: the read is never cut mid-frame.
-            let (mut rd, mut wr) = self.stream.split();
-            let read = read_from(&mut rd, wait, &self.g);
-            tokio::pin!(read);
-            tokio::pin!(cancel);
-            loop {
-                tokio::select! {
-                    p = &mut read => break p?,
-                    () = &mut cancel, if !cancelled => {
-                        cancelled = true;
-                        framing::write_frame(&mut wr, &cancel_frame).await?;
+        let stop_frame = self.cs.command_packet(seq + 1, now_ms(), &[])?.to_bytes();
+        tokio::pin!(cancel);
+        let (result, ack) = loop {
+            let packet = {
+                // Reading and cancelling on the two halves: the read is never cut mid-frame.
+                let (mut rd, mut wr) = self.stream.split();
+                let read = read_from(&mut rd, wait, &self.g);
+                tokio::pin!(read);
+                loop {
+                    tokio::select! {
+                        p = &mut read => break p?,
+                        () = &mut cancel, if !cancelled => {
+                            cancelled = true;
+                            // The Cancel (the entry answers now), then the stop.
+                            framing::write_frame(&mut wr, &cancel_frame).await?;
+                            framing::write_frame(&mut wr, &stop_frame).await?;
+                        }
                     }
                 }
+            };
+            // A result of an earlier command (the empty one of an earlier stop) is skipped.
+            match self.cs.on_command_result_skipping(packet, seq, n)? {
+                Ok(answer) => break answer,
+                Err(ack) => framing::write_frame(&mut self.stream, &ack.to_bytes()).await?,
             }
         };
-        let (result, ack) = self.cs.on_command_result(packet, seq, n)?;
+        if cancelled {
+            // The stop took the next seq.
+            self.seq += 1;
+        }
         let _ = framing::write_frame(&mut self.stream, &ack.to_bytes()).await;
         Ok(CommandAnswer {
             result,

@@ -77,6 +77,8 @@ async fn dispatch_batch(node: &mut Node, durable: &mut Durable, io: &mut Io, out
             o => match durable.admit(o) {
                 Admit::Now(o) => io.dispatch(node, o).await,
                 Admit::Held => {}
+                // Stopping a run is never held back by the records: it only ends work.
+                Admit::Refused(o @ Output::CancelRun { .. }) => io.dispatch(node, o).await,
                 Admit::Refused(o) => refuse_action(node, o),
             },
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use mon_proto::node::{Node, Output, Peer};
 use mon_proto::wire::packet::MAX_DATAGRAM;
+use mon_proto::wire::session::SessionHash;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -29,6 +30,9 @@ pub(super) struct Io {
     pub(super) streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     pub(super) push_streams: super::push_io::PushStreams,
     pub(super) push_files: super::push_io::PushFiles,
+    /// The tasks of runs in flight, to abort on [`Output::CancelRun`] (finished ones are
+    /// dropped as new runs start).
+    runs: HashMap<(SessionHash, usize), tokio::task::AbortHandle>,
 }
 
 impl Io {
@@ -51,6 +55,7 @@ impl Io {
             streams: HashMap::new(),
             push_streams: Default::default(),
             push_files,
+            runs: HashMap::new(),
         }
     }
 
@@ -78,6 +83,7 @@ impl Io {
                 super::push_io::file_op(node, &mut self.push_files, o, now_ms());
             }
             Output::Run(req) => self.spawn_run(req),
+            Output::CancelRun { session, index } => self.cancel_run(session, index),
         }
     }
 
@@ -125,14 +131,26 @@ impl Io {
     }
 
     /// Evaluates a local query on a task; its answer comes back as [`Event::Local`].
-    fn spawn_run(&self, req: mon_proto::node::RunRequest) {
+    fn spawn_run(&mut self, req: mon_proto::node::RunRequest) {
         let tx = self.tx.clone();
         let res = self.resources.clone();
         let me = self.name.clone();
-        tokio::spawn(async move {
+        let key = (req.session, req.index);
+        let task = tokio::spawn(async move {
             let local = eval::evaluate(&req, &res, &me).await;
             let _ = tx.send(Event::Local(req.session, req.index, local)).await;
         });
+        self.runs.retain(|_, t| !t.is_finished());
+        self.runs.insert(key, task.abort_handle());
+    }
+
+    /// Stops a run the node cancelled: its task is aborted, which kills an exec's process
+    /// group (see [`crate::exec::run`]); a grep's read, on a thread of its own, ends by
+    /// itself within its size bound. The node audited the cancel and expects no answer.
+    fn cancel_run(&mut self, session: SessionHash, index: usize) {
+        if let Some(t) = self.runs.remove(&(session, index)) {
+            t.abort();
+        }
     }
 }
 

@@ -124,12 +124,7 @@ fn sign_body(signer: &dyn Signer, body: &SessionBody) -> Result<SignedSession, C
 
 /// Opens and decodes a result frame: a result with one partial per operation, answering
 /// command `seq` (0: the session's own operations).
-fn open_result(
-    opener: &mut Opener,
-    frame: &[u8],
-    n_ops: usize,
-    seq: u64,
-) -> Result<SubtreeResult, ClientError> {
+fn open_result(opener: &mut Opener, frame: &[u8]) -> Result<SubtreeResult, ClientError> {
     let plain = opener
         .open(frame)
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -137,6 +132,11 @@ fn open_result(
     let Inner::Result(r) = inner else {
         return Err(ClientError::Protocol("expected a result".into()));
     };
+    Ok(r)
+}
+
+/// Whether `r` answers command `seq` with its `n_ops` operations.
+fn check_result(r: SubtreeResult, n_ops: usize, seq: u64) -> Result<SubtreeResult, ClientError> {
     if r.seq != seq {
         return Err(ClientError::Protocol(format!(
             "result for command {} while waiting for command {seq}",
@@ -288,6 +288,24 @@ impl ClientSession {
         seq: u64,
         n_ops: usize,
     ) -> Result<(SubtreeResult, Packet), ClientError> {
+        match self.on_command_result_skipping(packet, seq, n_ops)? {
+            Ok(answer) => Ok(answer),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "result for an earlier command while waiting for command {seq}"
+            ))),
+        }
+    }
+
+    /// Like [`ClientSession::on_command_result`], for a result that may answer an earlier
+    /// command than `seq` (the empty result of a cancel the client sent after its Ctrl-C):
+    /// `Ok(Err(ack))` for such a stale one, to be acknowledged and skipped.
+    #[allow(clippy::type_complexity)]
+    pub fn on_command_result_skipping(
+        &mut self,
+        packet: Packet,
+        seq: u64,
+        n_ops: usize,
+    ) -> Result<Result<(SubtreeResult, Packet), Packet>, ClientError> {
         let Some((sealer, opener)) = self.link.as_mut() else {
             return Err(ClientError::Protocol("result before handshake".into()));
         };
@@ -302,11 +320,15 @@ impl ClientSession {
         if *session_hash != self.hash {
             return Err(ClientError::Protocol("result for another session".into()));
         }
-        let r = open_result(opener, &frame, n_ops, seq)?;
+        let r = open_result(opener, &frame)?;
         let ack = sealer
-            .seal(&Inner::ResultAck.to_bytes())
+            .seal(&Inner::ack(r.seq).to_bytes())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok((r, self.sealed(0, ack)))
+        let ack = self.sealed(0, ack);
+        if r.seq < seq {
+            return Ok(Err(ack));
+        }
+        Ok(Ok((check_result(r, n_ops, seq)?, ack)))
     }
 
     /// Seals a push message to the entry node (the client is its first parent, the source).

@@ -17,6 +17,10 @@ pub const DEFAULT_MAX_SESSIONS: usize = 256;
 pub const DEFAULT_MAX_SESSIONS_PER_KEY: usize = 64;
 /// Default [`NodeConfig::max_sessions_per_slice`].
 pub const DEFAULT_MAX_SESSIONS_PER_SLICE: usize = 192;
+/// Default [`NodeConfig::max_interactive_per_key`].
+pub const DEFAULT_MAX_INTERACTIVE_PER_KEY: usize = 4;
+/// Default [`NodeConfig::max_runs`].
+pub const DEFAULT_MAX_RUNS: usize = 32;
 /// Default [`NodeConfig::go_wait_ms`].
 pub const DEFAULT_GO_WAIT_MS: u64 = 10_000;
 
@@ -42,6 +46,12 @@ pub struct NodeConfig {
     pub max_sessions_per_key: usize,
     /// At most this many running sessions of one slice.
     pub max_sessions_per_slice: usize,
+    /// At most this many interactive sessions (`mon shell`) signed by one key, kept between
+    /// commands or not (refused beyond: `interactive-sessions-over-cap`).
+    pub max_interactive_per_key: usize,
+    /// At most this many execs and greps in flight on this node across all sessions (one
+    /// beyond is denied: [`super::RUNS_BUSY`]).
+    pub max_runs: usize,
     /// A session whose parent's go (its first sealed frame) has not arrived this long after
     /// the node accepted it is dropped (sooner if its signed join window is shorter), ms.
     pub go_wait_ms: u64,
@@ -80,6 +90,8 @@ impl NodeConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_key: DEFAULT_MAX_SESSIONS_PER_KEY,
             max_sessions_per_slice: DEFAULT_MAX_SESSIONS_PER_SLICE,
+            max_interactive_per_key: DEFAULT_MAX_INTERACTIVE_PER_KEY,
+            max_runs: DEFAULT_MAX_RUNS,
             go_wait_ms: DEFAULT_GO_WAIT_MS,
             rto_ms: 250,
             retries: 2,

@@ -21,6 +21,7 @@ mod config;
 mod gossip;
 mod join;
 mod output;
+mod runs;
 mod session;
 pub(crate) use join::deny_signed_data;
 
@@ -44,10 +45,11 @@ use crate::wire::session::SessionHash;
 
 pub use crate::refusal::{RETRY_LATER_CODES, STORAGE_UNAVAILABLE};
 pub use config::{
-    NodeConfig, DEFAULT_GO_WAIT_MS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_KEY,
-    DEFAULT_MAX_SESSIONS_PER_SLICE,
+    NodeConfig, DEFAULT_GO_WAIT_MS, DEFAULT_MAX_INTERACTIVE_PER_KEY, DEFAULT_MAX_RUNS,
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_KEY, DEFAULT_MAX_SESSIONS_PER_SLICE,
 };
 pub use output::{Output, Peer, RunRequest};
+pub use runs::RUNS_BUSY;
 pub use session::push::{PushIoError, PUSH_COND_INDEX};
 pub use session::SessionSummary;
 
@@ -75,6 +77,15 @@ pub struct Counters {
     pub commands_duplicate: u64,
     /// Sessions dropped because their parent's go never came within the join window.
     pub sessions_no_go: u64,
+    /// The last accepted Command again whose result was not sent again: within an RTO of the
+    /// last resend, or past [`crate::timing::DUPLICATE_RESENDS`] for that Command.
+    pub commands_duplicate_dropped: u64,
+    /// Runs cancelled before they answered: a newer Command of their interactive session
+    /// began, or their session was cancelled.
+    pub runs_cancelled: u64,
+    /// Execs and greps refused because [`NodeConfig::max_runs`] of them already ran here
+    /// ([`RUNS_BUSY`]).
+    pub runs_refused: u64,
 }
 
 /// One MON node.
@@ -103,6 +114,8 @@ pub struct Node {
     authenticated: bool,
     /// Per key: what its verified sessions wrote to the audit log in the current minute.
     audit_per_key: HashMap<String, join::KeyMinute>,
+    /// Runs handed to the driver and not answered yet.
+    runs: runs::RunTable,
 }
 
 /// Refusals of one key's verified sessions audited per minute (each record carries the
@@ -181,6 +194,7 @@ impl Node {
             denied_recent: join::RecentSet::default(),
             authenticated: false,
             audit_per_key: HashMap::new(),
+            runs: runs::RunTable::default(),
         }
     }
 
@@ -323,6 +337,10 @@ impl Node {
     pub fn handle_local(&mut self, now_ms: u64, session: SessionHash, index: usize, local: Local) {
         if index == PUSH_COND_INDEX {
             self.push_cond_result(now_ms, session, local);
+            return;
+        }
+        if !self.runs.end(session, index) {
+            // Cancelled (a newer Command of its session began), or never asked for.
             return;
         }
         self.on_local(now_ms, session, index, local);

@@ -71,6 +71,15 @@ pub enum Output {
     Journal(Vec<String>),
     /// Evaluate an operation locally and report with [`Node::handle_local`].
     Run(RunRequest),
+    /// Stop run `index` of `session` if it still runs (a newer Command of its interactive
+    /// session began, or the session was cancelled): kill its process group, abort its task.
+    /// Nothing is reported back; an answer it still gives counts for nothing.
+    CancelRun {
+        /// The session.
+        session: SessionHash,
+        /// The run's index, as in its [`RunRequest`].
+        index: usize,
+    },
     /// The client connection may be closed once pending sends are flushed.
     CloseClient(u64),
     /// Send a packet on the peer's push stream (always TCP, in order). When `sent` names a

@@ -55,6 +55,7 @@ fn retry_later_codes_are_the_retry_later_refusals() {
             "busy",
             "busy-key",
             "busy-slice",
+            "busy-interactive",
             "replay-cache-full",
             "replay-cache-key-full",
             "replay-cache-slice-full",

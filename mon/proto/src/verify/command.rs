@@ -14,7 +14,7 @@ use super::{
 use crate::agg::Query;
 use crate::refusal::Refusal;
 use crate::targets::matches_list;
-use crate::wire::session::{session_hash, SessionBody, SignedSession};
+use crate::wire::session::{SessionBody, SignedSession};
 
 /// What the policy grants a follow-up Command on this node.
 #[derive(Debug, Clone, Default)]
@@ -44,20 +44,17 @@ pub fn verify_command(
         cbody.principal = Some(p.to_string());
     }
     let pops = node_ops(&cbody, ctx.node)?;
-    let mut denied = Denied {
-        refusal: Refusal::Policy(Reason::KeyNotListed),
-        text: String::new(),
-        hash: session_hash(&signed.body),
-        body: None,
-        principal: None,
-        key_fp: None,
-        policy_file: None,
-        policy_line: None,
-        verified: true,
-    };
+    let mut denied = Denied::blank(signed, true);
     let grant = decide(ctx, policy, signed, &cbody, &info, &pops, &mut denied)?;
-    if grant.principal.as_deref() != principal && principal.is_some() {
-        let text = "the policy now decides under another principal than the session's".into();
+    // Fail closed: the Command is decided under the principal the session was admitted
+    // under, or none, exactly; a policy that now decides under another one (or under one
+    // where the session had none, or under none where it had one) denies it.
+    if grant.principal.as_deref() != principal {
+        let text = format!(
+            "the policy now decides under principal {} but the session was admitted under {}",
+            grant.principal.as_deref().unwrap_or("(none)"),
+            principal.unwrap_or("(none)")
+        );
         return Err((Refusal::Policy(Reason::PrincipalMismatch), text));
     }
     let targeted = matches_list(&cbody.targets, ctx.node);

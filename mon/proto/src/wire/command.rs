@@ -6,7 +6,9 @@
 //!                 ops: bstr (CBOR [Query…]), sig: bstr(64) }
 //! signed data = "MON-command-v1\0" || session_hash || seq (u64 BE) || issued_at (u64 BE) || ops
 //! ```
-//! The `ops` bytes are signed as received and decoded only after the signature checks.
+//! The `ops` bytes are signed as received and decoded only after the signature checks. A
+//! Command with no operations is a cancel (`mon shell`'s Ctrl-C): every node stops the
+//! previous command's runs still in flight and answers with an empty result.
 
 use serde::{Deserialize, Serialize};
 
@@ -136,7 +138,8 @@ impl Command {
     }
 }
 
-/// A command's operations: 1..=MAX_OPS of them, each valid.
+/// A command's operations: at most MAX_OPS of them, each valid. None: a cancel (the
+/// previous command's runs stop on every node; nothing runs).
 fn check_ops(ops: &[Query]) -> Result<(), CommandError> {
     let invalid = |detail: String| {
         CommandError::Decode(DecodeError::Invalid {
@@ -144,7 +147,7 @@ fn check_ops(ops: &[Query]) -> Result<(), CommandError> {
             detail,
         })
     };
-    if ops.is_empty() || ops.len() > MAX_OPS {
+    if ops.len() > MAX_OPS {
         return Err(invalid(format!("{} operations", ops.len())));
     }
     for (i, q) in ops.iter().enumerate() {

@@ -192,13 +192,35 @@ pub enum Inner {
     Command(super::command::Command),
     /// A subtree's result, child to first parent.
     Result(SubtreeResult),
-    /// The parent received the result.
+    /// The parent received the result of the session's own operations (`seq` 0).
     ResultAck,
+    /// The parent received the result of follow-up Command `seq` (≥ 1) of an interactive
+    /// session: an acknowledgement of another command's result stops nothing.
+    CommandAck(u64),
     /// The client or a parent gives up on the session: stop work, discard state.
     Cancel,
 }
 
 impl Inner {
+    /// The acknowledgement of the result of command `seq` (0: the session's own operations,
+    /// encoded as before follow-up Commands: `"ResultAck"`).
+    pub fn ack(seq: u64) -> Inner {
+        if seq == 0 {
+            Inner::ResultAck
+        } else {
+            Inner::CommandAck(seq)
+        }
+    }
+
+    /// The command whose result this acknowledges, if it is an acknowledgement.
+    pub fn acked_seq(&self) -> Option<u64> {
+        match self {
+            Inner::ResultAck => Some(0),
+            Inner::CommandAck(seq) => Some(*seq),
+            _ => None,
+        }
+    }
+
     /// Encodes.
     pub fn to_bytes(&self) -> Vec<u8> {
         encode(self)

@@ -145,6 +145,18 @@ pub fn lone_node(
     std::sync::Arc<mon_keys::known_nodes::KnownNodes>,
     std::net::SocketAddr,
 ) {
+    lone_node_with(policy, |_| {})
+}
+
+/// [`lone_node`] with its configuration changed by `tweak` first.
+pub fn lone_node_with(
+    policy: SlicePolicy,
+    tweak: impl FnOnce(&mut mon_proto::node::NodeConfig),
+) -> (
+    mon_proto::node::Node,
+    std::sync::Arc<mon_keys::known_nodes::KnownNodes>,
+    std::net::SocketAddr,
+) {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     use std::sync::Arc;
     let key = NodeKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
@@ -153,8 +165,10 @@ pub fn lone_node(
     let known = Arc::new(
         mon_keys::known_nodes::KnownNodes::parse(&known, Path::new("known_nodes")).unwrap(),
     );
+    let mut cfg = mon_proto::node::NodeConfig::server("n1", addr);
+    tweak(&mut cfg);
     let mut node = mon_proto::node::Node::new(
-        mon_proto::node::NodeConfig::server("n1", addr),
+        cfg,
         key,
         known.clone(),
         mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),

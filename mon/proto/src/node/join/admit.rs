@@ -297,7 +297,7 @@ impl Node {
         v: &Verified,
         policy: Option<&SlicePolicy>,
     ) -> Result<(), Admission> {
-        let full = self.table_refusal(&v.key_fp, &v.body.slice);
+        let full = self.table_refusal(&v.key_fp, &v.body.slice, v.body.interactive);
         // `from=` trusts the client's address: such sessions come over TCP only.
         let from_restricted = || {
             policy.is_some_and(|p| {

@@ -113,7 +113,12 @@ impl Node {
 
     /// Why the session table has no room for one more session of `key_fp` in `slice`, if it
     /// has none. Finished sessions kept only to answer stragglers make room first.
-    pub(super) fn table_refusal(&mut self, key_fp: &str, slice: &str) -> Option<(Refusal, String)> {
+    pub(super) fn table_refusal(
+        &mut self,
+        key_fp: &str,
+        slice: &str,
+        interactive: bool,
+    ) -> Option<(Refusal, String)> {
         const RETRY: &str = "a capacity limit, not the policy: retry in a few seconds";
         if self.sessions.len() >= self.cfg.max_sessions {
             self.evict_lingering();
@@ -124,6 +129,25 @@ impl Node {
                 Refusal::Busy,
                 format!("this node runs {n} sessions, its limit ({RETRY})"),
             ));
+        }
+        if interactive {
+            // Interactive sessions count whether a command runs or not: between commands
+            // they still hold their overlay (and their slot) on every node.
+            let held = self
+                .sessions
+                .values()
+                .filter(|s| s.cmd.is_some() && s.key_fp == key_fp)
+                .count();
+            let most = self.cfg.max_interactive_per_key;
+            if held >= most {
+                return Some((
+                    Refusal::BusyInteractive,
+                    format!(
+                        "this node holds {held} interactive sessions of key {key_fp}, the most \
+                         one key may hold (end one: `exit` in its shell, or wait for its idle end)"
+                    ),
+                ));
+            }
         }
         let running = self.sessions.values().filter(|s| s.forget_at.is_none());
         let (mut of_key, mut of_slice) = (0, 0);

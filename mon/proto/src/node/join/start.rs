@@ -70,9 +70,14 @@ impl Node {
         let (answer_in, child_budget_ms) = session_budget(a.budget_ms, &body);
         let go_wait = self.go_wait(&body);
         let rto_ms = link_rto_ms(self.membership.rtt_ms(&a.parent), self.cfg.rto_ms);
-        let cmd = body
-            .interactive
-            .then(|| Box::new(Interactive::new(now_ms, answer_in, body.max_lifetime_s)));
+        let cmd = body.interactive.then(|| {
+            Box::new(Interactive::new(
+                now_ms,
+                body.issued_at,
+                answer_in,
+                body.max_lifetime_s,
+            ))
+        });
         let s = Session {
             local: vec![None; body.ops.len()],
             ops: body.ops.clone(),

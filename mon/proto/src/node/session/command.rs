@@ -4,11 +4,12 @@
 //!
 //! 1. screen: for this session, signed by its `cmd_key`, `seq` above the last one accepted
 //!    here (the replay window: a replayed, reordered or duplicated Command runs nothing; the
-//!    exact last one again gets its result again, for a lost result);
+//!    exact last one again gets its result again, for a lost result, a few times at most);
 //! 2. the policy's decision, as for a first command ([`crate::verify::verify_command`]): the
 //!    session's class and principal must cover the command's operations, or every operation
 //!    is denied on this node, audited (`op.deny`) and reported in the result;
-//! 3. forward to every linked child; run this node's part;
+//! 3. stop the previous command's runs still in flight here (`runs.rs`); forward to every
+//!    linked child; run this node's part (none for a cancel, a Command with no operations);
 //! 4. aggregate as the first command did (`aggregate.rs`): a child whose subtree does not
 //!    answer by the deadline is reported missing in this command's result.
 //!
@@ -21,7 +22,7 @@ use super::{sealed, ChildState, Ctx, Session};
 use crate::agg::{Partial, Query};
 use crate::audit::{EventKind, Outcome};
 use crate::node::{Node, Output, Peer};
-use crate::timing::SESSION_IDLE_MS;
+use crate::timing::{DUPLICATE_RESENDS, SESSION_IDLE_MS};
 use crate::verify::{verify_command, CommandGrant, Context};
 use crate::wire::command::{Command, CommandError};
 use crate::wire::packet::Inner;
@@ -51,25 +52,51 @@ pub(in crate::node) struct Interactive {
     pub last: Option<Box<Command>>,
     /// Time this node gives a command (what it had for the session's own operations), ms.
     pub budget_ms: u64,
-    /// The signed lifetime ends here (unix ms, counted from when this node joined).
+    /// The signed lifetime ends here (unix ms, counted from the signed `issued_at`, or from
+    /// when this node joined if that is earlier: a client clock ahead within the allowed skew
+    /// buys no extra time).
     pub ends_at: u64,
     /// When the last Command went to the children, and how many times again.
     pub sent_at: u64,
     pub tries: u32,
+    /// When a duplicate of the last Command last got its result again, and how many times
+    /// it did (at most [`DUPLICATE_RESENDS`], one RTO apart).
+    pub dup_sent_at: Option<u64>,
+    pub dup_resends: u32,
 }
 
 impl Interactive {
-    /// The state of a session joined at `now_ms` with `budget_ms` per command and a signed
-    /// lifetime of `lifetime_s`.
-    pub fn new(now_ms: u64, budget_ms: u64, lifetime_s: u32) -> Interactive {
+    /// The state of a session signed at `issued_at`, joined at `now_ms`, with `budget_ms` per
+    /// command and a signed lifetime of `lifetime_s` (admission already held `issued_at`
+    /// within the node's clock skew).
+    pub fn new(now_ms: u64, issued_at: u64, budget_ms: u64, lifetime_s: u32) -> Interactive {
         Interactive {
             seq: 0,
             last: None,
             budget_ms,
-            ends_at: now_ms.saturating_add(u64::from(lifetime_s) * 1000),
+            ends_at: issued_at
+                .min(now_ms)
+                .saturating_add(u64::from(lifetime_s) * 1000),
             sent_at: now_ms,
             tries: 0,
+            dup_sent_at: None,
+            dup_resends: 0,
         }
+    }
+
+    /// Whether a duplicate of the last Command at `now_ms` gets its result again: at most
+    /// [`DUPLICATE_RESENDS`] times per Command, one `rto_ms` apart (a lost result costs the
+    /// client one resend; a replayed frame cannot make the node send more).
+    pub fn may_resend_result(&mut self, now_ms: u64, rto_ms: u64) -> bool {
+        let due = self
+            .dup_sent_at
+            .is_none_or(|t| now_ms >= t.saturating_add(rto_ms));
+        if !due || self.dup_resends >= DUPLICATE_RESENDS {
+            return false;
+        }
+        self.dup_sent_at = Some(now_ms);
+        self.dup_resends += 1;
+        true
     }
 
     /// When the session is forgotten if nothing comes after `t`: idle timeout or lifetime.
@@ -133,12 +160,21 @@ impl Session {
         decision: Result<CommandGrant, (String, String)>,
         cx: &mut Ctx<'_>,
     ) {
+        if self.cmd.is_none() {
+            return;
+        }
+        // The previous command's runs still in flight stop (as Ctrl-C and a new command
+        // would at a local shell): one session never runs two commands at once here.
+        let why = format!("command {} of the session began", cmd.seq);
+        self.cancel_runs(now_ms, hash, &why, cx);
         let Some(st) = self.cmd.as_mut() else {
             return;
         };
         st.seq = cmd.seq;
         st.sent_at = now_ms;
         st.tries = 0;
+        st.dup_sent_at = None;
+        st.dup_resends = 0;
         self.finish_by = now_ms.saturating_add(st.budget_ms).min(st.ends_at);
         self.forget_at = Some(st.forget_after(self.finish_by));
         st.last = Some(Box::new(cmd));
@@ -264,9 +300,17 @@ impl Node {
             Screen::Fresh(ops) => ops,
             Screen::Duplicate => {
                 self.counters.commands_duplicate += 1;
-                if let Some(b) = s.result_packet.clone() {
-                    let to = s.parent.peer;
-                    self.out.push_back(Output::Send { to, bytes: b });
+                let rto_ms = s.rto_ms;
+                let resend = s.result_packet.is_some()
+                    && s.cmd
+                        .as_mut()
+                        .is_some_and(|st| st.may_resend_result(now_ms, rto_ms));
+                match s.result_packet.clone() {
+                    Some(b) if resend => {
+                        let to = s.parent.peer;
+                        self.out.push_back(Output::Send { to, bytes: b });
+                    }
+                    _ => self.counters.commands_duplicate_dropped += 1,
                 }
                 return;
             }
@@ -282,7 +326,12 @@ impl Node {
             }
         };
         self.counters.commands_accepted += 1;
-        let decision = self.command_decision(now_ms, from, &hash, &ops);
+        // A cancel (no operations) runs nothing: there is nothing for the policy to decide.
+        let decision = if ops.is_empty() {
+            Ok(CommandGrant::default())
+        } else {
+            self.command_decision(now_ms, from, &hash, &ops)
+        };
         let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };

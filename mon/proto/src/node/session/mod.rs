@@ -14,6 +14,7 @@ mod command;
 pub(in crate::node) use command::Interactive;
 pub(in crate::node) mod push;
 mod result;
+mod runs;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -252,6 +253,7 @@ pub(in crate::node) struct Ctx<'a> {
     pub counters: &'a mut Counters,
     pub roster: &'a Roster,
     pub membership: &'a Membership,
+    pub runs: &'a mut super::runs::RunTable,
 }
 
 impl Node {
@@ -268,6 +270,7 @@ impl Node {
             counters: &mut self.counters,
             roster: &self.roster,
             membership: &self.membership,
+            runs: &mut self.runs,
         };
         Some((s, cx))
     }

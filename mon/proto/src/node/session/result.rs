@@ -88,14 +88,19 @@ impl Node {
     ) {
         match (from_parent, inner) {
             (true, Inner::Go) => self.on_go(now_ms, hash),
-            (true, Inner::ResultAck) => {
+            (true, ack @ (Inner::ResultAck | Inner::CommandAck(_))) => {
                 if let Some(s) = self.sessions.get_mut(&hash) {
-                    s.result_acked = true;
+                    // Only the acknowledgement of the command this session is on stops the
+                    // retransmission of its result (a stale one of an earlier command not).
+                    if ack.acked_seq() == Some(s.cmd_seq()) {
+                        s.result_acked = true;
+                    }
                 }
             }
             (true, Inner::Cancel) => {
-                if let Some(s) = self.sessions.get_mut(&hash) {
+                if let Some((s, mut cx)) = self.session_cx(&hash) {
                     s.finish_by = now_ms;
+                    s.cancel_runs(now_ms, hash, "the session was cancelled", &mut cx);
                 }
                 self.try_finish(now_ms, hash);
             }
@@ -237,12 +242,19 @@ impl Session {
                 self.local[i] = Some(p);
                 continue;
             }
-            if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+            let heavy = matches!(q, Query::Exec { .. } | Query::Grep { .. });
+            if heavy && cx.runs.heavy() >= cx.cfg.max_runs {
+                self.local[i] = Some(self.runs_busy(q, cx));
+                continue;
+            }
+            if heavy {
                 cx.out.push_back(Output::Audit(Box::new(self.op_event(q))));
             }
+            let index = super::command::run_index(seq, i);
+            cx.runs.start(hash, index, heavy);
             cx.out.push_back(Output::Run(RunRequest {
                 session: hash,
-                index: super::command::run_index(seq, i),
+                index,
                 query: q.clone(),
                 run_as: self.run_as.clone(),
                 grep_paths: self.grep_paths.clone(),
@@ -310,7 +322,7 @@ impl Session {
             return false;
         };
         if let ChildState::Linked { sealer, result, .. } = &mut c.state {
-            if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &Inner::ResultAck) {
+            if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &Inner::ack(r.seq)) {
                 let to = Peer::Addr(c.addr);
                 if result.is_none() && r.seq == seq {
                     if r.partials.len() == nops {

@@ -37,6 +37,7 @@ struct World {
     counters: Counters,
     roster: Roster,
     membership: Membership,
+    runs: crate::node::runs::RunTable,
 }
 
 impl World {
@@ -55,6 +56,7 @@ impl World {
             cfg,
             out: VecDeque::new(),
             counters: Counters::default(),
+            runs: Default::default(),
         }
     }
 
@@ -65,6 +67,7 @@ impl World {
             counters: &mut self.counters,
             roster: &self.roster,
             membership: &self.membership,
+            runs: &mut self.runs,
         }
     }
 }

@@ -63,6 +63,8 @@ impl Engine {
                 | Output::PushCommit { .. }
                 | Output::PushDrop { .. }) => self.push_file_op(i, o, handled_at),
                 Output::Run(req) => self.run_local(i, req, depart),
+                // The simulated run still answers; the node ignores a cancelled run's answer.
+                Output::CancelRun { .. } => {}
             }
         }
         self.reschedule(i);
