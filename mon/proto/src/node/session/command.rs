@@ -283,10 +283,13 @@ impl Node {
         };
         self.counters.commands_accepted += 1;
         let decision = self.command_decision(now_ms, from, &hash, &ops);
+        // Before the Command clears the last results: whom they did not reach.
+        let missed = self.missed_by_overlay(now_ms, &hash);
         let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
         s.begin_command(now_ms, hash, cmd, ops, decision, &mut cx);
+        self.reoffer(now_ms, hash, missed);
         self.try_finish(now_ms, hash);
     }
 
