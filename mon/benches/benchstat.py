@@ -19,6 +19,12 @@ Python 3 standard library only. Called by footprint.sh and count_latency.sh:
       runs and one taken earlier while idle, also the servers' CPU time per session, less
       the idle (gossip) rate measured between SNAP_IDLE and SNAP_BEFORE.
 
+  benchstat.py shell SHELLS.jsonl COUNTS.jsonl N DELAY_MS
+      First versus later commands of `mon shell` sessions (one JSON object per shell, as
+      shell_latency.sh writes them: setup_ms, joined, the later commands' JSON, the overlay's
+      depth) next to fresh `mon --json count` runs; prints a report whose last line is one
+      JSON object.
+
 Percentiles are nearest-rank: p95 of 20 samples is the 19th smallest.
 """
 import json
@@ -309,6 +315,62 @@ def cmd_latency(runs_path, depths_path, n, delay_ms, snaps=None):
     print(json.dumps(res, sort_keys=True))
 
 
+def cmd_shell(shells_path, counts_path, n, delay_ms):
+    shells = load_jsonl(shells_path)
+    counts = load_jsonl(counts_path)
+    setup = [s["setup_ms"] for s in shells if s.get("setup_ms") is not None]
+    later = [c["query_ms"] for s in shells for c in s.get("commands", [])]
+    second = [s["commands"][0]["query_ms"] for s in shells if s.get("commands")]
+    complete_later = sum(
+        1 for s in shells for c in s.get("commands", [])
+        if c.get("missing") == 0 and c.get("result", 0) >= n)
+    depths = [s["depth"] for s in shells if isinstance(s.get("depth"), int)]
+    ok = [r for r in counts if isinstance(r.get("result"), int)]
+    fresh = [r["session_ms"] + r["query_ms"] for r in ok]
+    depth = statistics.median(depths) if depths else None
+    rtt = 2 * delay_ms
+    res = {
+        "nodes": n,
+        "delay_ms_one_way": delay_ms,
+        "shells": len(shells),
+        "shell_exits": [s.get("exit") for s in shells],
+        "joined": summary([s["joined"] for s in shells if s.get("joined") is not None]),
+        "first_command_setup_ms": summary(setup),
+        "later_command_query_ms": summary(later),
+        "second_command_query_ms": summary(second),
+        "later_commands_complete": complete_later,
+        "later_commands": len(later),
+        "fresh_count_ms": summary(fresh),
+        "fresh_counts_complete": sum(1 for r in ok if r["missing"] == 0 and r["result"] >= n),
+        "fresh_counts": len(counts),
+        "session_depth": summary(depths),
+        "depth_x_rtt_ms": depth * rtt if depth is not None else None,
+    }
+    if later and fresh:
+        res["later_over_fresh_median"] = round(statistics.median(later) / statistics.median(fresh), 3)
+    if later and setup:
+        res["later_over_first_median"] = round(statistics.median(later) / statistics.median(setup), 3)
+    print(f"{len(shells)} shells, {len(later)} later commands ({complete_later} complete: "
+          f"count = {n}, none missing); {len(ok)} of {len(counts)} fresh counts gave a count")
+    print(f"{'metric':36} {'min':>7} {'median':>7} {'p95':>7} {'max':>7}")
+    for name, key in [
+        ("fresh `mon count` (session+query)", "fresh_count_ms"),
+        ("shell: first command (set-up)", "first_command_setup_ms"),
+        ("shell: later commands (query_ms)", "later_command_query_ms"),
+        ("shell: second command only", "second_command_query_ms"),
+        ("shell: nodes joined at set-up", "joined"),
+        ("shell: overlay depth", "session_depth"),
+    ]:
+        s = res[key]
+        if s["n"]:
+            print(f"{name:36} {s['min']:>7g} {s['median']:>7g} {s['p95']:>7g} {s['max']:>7g}")
+    if res["depth_x_rtt_ms"] is not None:
+        print(f"depth × RTT = {res['depth_x_rtt_ms']:g} ms; later / fresh median = "
+              f"{res.get('later_over_fresh_median')}; later / first median = "
+              f"{res.get('later_over_first_median')}")
+    print(json.dumps(res, sort_keys=True))
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "snap":
         return cmd_snap(argv[1], argv[2])
@@ -317,6 +379,8 @@ def main(argv):
     if len(argv) in (5, 8) and argv[0] == "latency":
         snaps = argv[5:8] if len(argv) == 8 else None
         return cmd_latency(argv[1], argv[2], int(argv[3]), float(argv[4]), snaps)
+    if len(argv) == 5 and argv[0] == "shell":
+        return cmd_shell(argv[1], argv[2], int(argv[3]), float(argv[4]))
     sys.exit(__doc__)
 
 

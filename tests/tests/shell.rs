@@ -1,8 +1,10 @@
 //! End-to-end: `mon shell` on real servers (issue 14, part 1). Piped commands run over ONE
 //! session (one `session.accept` per node) and answer as one-shot commands do; a command
 //! outside the session's class is denied by every node and audited; a node killed during the
-//! session is reported missing by the next command; Ctrl-C stops a running exec on every
-//! node. Ports 22000–22099 and 23000–23099.
+//! session is reported missing by the next command, and the nodes below it are counted again
+//! from the command after; a server down at set-up joins at the next command; words are
+//! quoted as in a shell; Ctrl-C stops a running exec on every node. Ports 22000–22099,
+//! 23000–23099 and 23300–23399.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -127,12 +129,82 @@ fn a_node_killed_during_the_session_is_reported_missing_by_the_next_command() {
         .as_array()
         .is_some_and(|l| l.iter().any(|e| e["node"] == "n3"));
     assert!(named, "n3 not named missing: {next}");
+    // The command after: the entry offered the session again to the nodes it lost; every
+    // live node is counted, only n3 is missing.
+    stdin.write_all(b"count\n").unwrap();
+    let after = answer(&mut out);
+    assert_eq!(after["result"], 3, "{after}");
+    assert_eq!(after["missing"], 1, "{after}");
     drop(stdin);
     let status = child.wait().unwrap();
     assert_eq!(
         status.code(),
         Some(1),
         "a partial command makes the exit code 1"
+    );
+}
+
+/// Waits (bounded) until a one-shot count through node 1 reaches `n` nodes.
+fn until_counted(c: &Cluster, n: u64) {
+    for _ in 0..60 {
+        let (_, v, _) = c.json(&["--timeout", "3", "count"]);
+        if v["result"].as_u64() == Some(n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("never counted {n} nodes");
+}
+
+#[test]
+fn a_server_down_at_set_up_joins_the_session_at_the_next_command() {
+    let mut c = Cluster::start(4, 23300, |_| vec![]);
+    assert_eq!(c.settle(4, Duration::from_secs(60)), 4);
+    c.kill(4);
+    let mut child: Child = c
+        .client()
+        .args(["shell", "--timeout", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mon shell");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    stdin.write_all(b".json on\ncount\n").unwrap();
+    let first = answer(&mut out);
+    assert_eq!(first["result"], 3, "n4 is down: {first}");
+    // n4 starts again (it never saw this session) and the next command reaches it.
+    c.restart(4, &[]);
+    until_counted(&c, 4);
+    stdin.write_all(b"count\n").unwrap();
+    let next = answer(&mut out);
+    assert_eq!(next["result"], 4, "n4 joined at the next command: {next}");
+    assert_eq!(next["missing"], 0, "{next}");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the first count was partial");
+}
+
+#[test]
+fn quoted_words_reach_exec_as_one_argument() {
+    let c = Cluster::start(2, 23310, |_| vec![]);
+    assert_eq!(c.settle(2, Duration::from_secs(60)), 2);
+    let (code, lines, err) = shell(
+        &c,
+        "exec",
+        ".json on\nexec sh -c 'echo a b'\nexec echo 'unbalanced\ncount\n",
+    );
+    assert_eq!(lines.len(), 2, "{lines:?} {err}");
+    let groups = lines[0]["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(groups.len(), 1, "{}", lines[0]);
+    assert_eq!(groups[0]["stdout"], "a b\n", "{}", lines[0]);
+    assert_eq!(groups[0]["exit"], 0, "{}", lines[0]);
+    assert!(err.contains("unbalanced quote"), "{err}");
+    assert_eq!(lines[1]["result"], 2, "the session goes on: {}", lines[1]);
+    assert_eq!(
+        code, 2,
+        "a line that did not parse makes the exit code 2: {err}"
     );
 }
 

@@ -36,6 +36,12 @@ pub const INTERACTIVE_LIFETIME_S: u32 = 900;
 /// frame cannot make a node send more).
 pub const DUPLICATE_RESENDS: u32 = 3;
 
+/// The join window signed for an interactive session, ms: the longest a server accepts by
+/// default ([`crate::verify::Limits`]). At each follow-up Command the entry node offers the
+/// session again to the roster nodes the overlay missed (down at set-up, or cut off since);
+/// they may join within this window only.
+pub const INTERACTIVE_JOIN_WINDOW_MS: u64 = crate::verify::DEFAULT_MAX_JOIN_WINDOW_MS;
+
 /// Least retransmission timeout of a session packet, ms.
 pub const RTO_MIN_MS: u64 = 60;
 /// What a link's retransmission timeout allows past 1.5 round trips: the far end's work

@@ -31,6 +31,10 @@ pub use mon_policy::CLASSES as NAMESPACES;
 /// The longest session lifetime a server accepts unless configured otherwise, s.
 pub const DEFAULT_MAX_LIFETIME_S: u32 = 3600;
 
+/// The longest join window (`expires_at − issued_at`) a server accepts unless configured
+/// otherwise, ms.
+pub const DEFAULT_MAX_JOIN_WINDOW_MS: u64 = 600_000;
+
 /// Limits a server applies to sessions.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -51,7 +55,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             skew_ms: 300_000,
-            max_join_window_ms: 600_000,
+            max_join_window_ms: DEFAULT_MAX_JOIN_WINDOW_MS,
             max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
             max_interactive_lifetime_s: crate::timing::INTERACTIVE_LIFETIME_S,
             run_as: RunAsRules::default(),

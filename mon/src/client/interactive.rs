@@ -15,7 +15,7 @@ use mon_keys::known_nodes::KnownNodes;
 use mon_keys::sshsig::Signer;
 use mon_proto::agg::Query;
 use mon_proto::client::{ClientError, ClientSession};
-use mon_proto::timing::{SessionKind, INTERACTIVE_LIFETIME_S};
+use mon_proto::timing::{SessionKind, INTERACTIVE_JOIN_WINDOW_MS, INTERACTIVE_LIFETIME_S};
 use mon_proto::wire::packet::SubtreeResult;
 use tokio::net::TcpStream;
 
@@ -73,6 +73,8 @@ impl Interactive {
         let mut req =
             session_request(g, SessionKind::Query, vec![Query::Count], None, 0, &timing).await?;
         req.max_lifetime_s = INTERACTIVE_LIFETIME_S;
+        // Nodes missed at set-up join at a later command while the window is open.
+        req.join_window_ms = INTERACTIVE_JOIN_WINDOW_MS;
         let mut cs =
             ClientSession::new_interactive(&mut rand::rngs::OsRng, signer, req, class, now_ms())?;
         let t0 = Instant::now();

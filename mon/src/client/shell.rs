@@ -2,7 +2,8 @@
 //! terminal: line editing and history (rustyline; history in `~/.mon/shell_history`), Ctrl-C
 //! cancels the running command (the entry answers with what it has), Ctrl-C at the prompt
 //! clears the line, Ctrl-D or `quit` ends. From a pipe: one command per line, all over the
-//! one session. Lines are split on white space (no quoting).
+//! one session. Lines are split into words as a POSIX shell does (`shlex`): quotes and
+//! backslashes group words (`exec sh -c 'echo a b'`); an unbalanced quote is an error.
 //!
 //! Exit code: the highest of the commands' ([`crate::exit`]): 0 when every command answered
 //! fully; 1 when one had a missing, denied or failed node, or was cancelled; 2 when a line
@@ -24,6 +25,7 @@ commands (each runs on every node of the session's overlay):
   avg RES | top N RES | histo RES [B] | filter RES OP VALUE | filter grep WORD FILE
   exec [--cmd-timeout S] [--shell] [--where RES OP VALUE] [--] CMD ARGS...
       (exec and filter grep need a session of that class: mon shell --class exec|read)
+  words are quoted as in sh: exec sh -c 'echo a b'
 shell:
   help          this text
   .json on|off  answers as JSON lines, or for humans
@@ -41,7 +43,12 @@ enum Line {
 }
 
 fn parse_line(line: &str) -> Line {
-    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    let Some(words) = shlex::split(line) else {
+        return Line::Bad(
+            "unbalanced quote or trailing backslash: quote as a POSIX shell does, e.g. exec sh -c 'echo a b'"
+                .into(),
+        );
+    };
     let Some(first) = words.first() else {
         return Line::Empty;
     };
@@ -217,5 +224,24 @@ mod tests {
         assert_eq!(parse_line("count"), Line::Run("count".into(), Query::Count));
         assert!(matches!(parse_line("top 3 load"), Line::Run(n, Query::Top { .. }) if n == "top"));
         assert!(matches!(parse_line("frobnicate"), Line::Bad(_)));
+    }
+
+    #[test]
+    fn quotes_group_words_as_in_a_shell() {
+        let Line::Run(name, Query::Exec { argv, .. }) = parse_line("exec sh -c 'echo a b'") else {
+            panic!("not an exec: {:?}", parse_line("exec sh -c 'echo a b'"));
+        };
+        assert_eq!(name, "exec");
+        assert_eq!(argv, ["sh", "-c", "echo a b"]);
+        let Line::Run(_, Query::Exec { argv, .. }) = parse_line(r#"exec echo "x  y" z\ w"#) else {
+            panic!("not an exec");
+        };
+        assert_eq!(argv, ["echo", "x  y", "z w"]);
+        for bad in ["exec sh -c 'echo a b", "exec echo \"x", "exec echo x\\"] {
+            let Line::Bad(e) = parse_line(bad) else {
+                panic!("{bad:?} parsed");
+            };
+            assert!(e.contains("unbalanced quote"), "{e}");
+        }
     }
 }

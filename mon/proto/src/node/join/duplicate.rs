@@ -71,6 +71,9 @@ impl Node {
             return self.ignore(now_ms, inc.from, Ignore::Junk);
         }
         self.authenticated = true;
+        if self.reparent(now_ms, inc) {
+            return;
+        }
         if takes && self.add_extra_parent(now_ms, inc, push.is_some()) {
             return;
         }

@@ -16,6 +16,8 @@
 //! - `limits.rs`: the session table's shares and the per-key audit budget;
 //! - `duplicate.rs`: a Session for a session already running here (retransmission, extra
 //!   parent);
+//! - `reparent.rs`: an interactive session's entry node re-offering it to a node cut off
+//!   from it (the node takes the entry as its first parent);
 //! - `start.rs`: `start_session`, the admitted session's state and its first child offers;
 //! - `link.rs`: the child side of the hop handshake (SessionOk and channels);
 //! - `answer.rs`: the signed Deny and Prune answers.
@@ -27,6 +29,7 @@ mod limits;
 mod link;
 mod outcome;
 mod proof;
+mod reparent;
 mod start;
 
 use sha2::{Digest, Sha256};

@@ -99,6 +99,7 @@ impl Node {
                 session_ok: a.session_ok,
             },
             extra_parents: Vec::new(),
+            former_parents: Vec::new(),
             children: Vec::new(),
             local_started: false,
             started_ms: now_ms,

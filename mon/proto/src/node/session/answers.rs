@@ -46,6 +46,7 @@ impl Node {
         let Some(push_link) = s.child_ok(hash, &child, hello, extra, &mut cx) else {
             return;
         };
+        s.command_to_joined(hash, &child, &mut cx);
         if let Some((name, addr, k, primary)) = push_link {
             let l = PLink::new(name, Peer::Addr(addr), k.0, k.1, now_ms);
             s.push_add_child(now_ms, hash, l, primary, &mut cx);

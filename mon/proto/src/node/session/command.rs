@@ -332,10 +332,17 @@ impl Node {
         } else {
             self.command_decision(now_ms, from, &hash, &ops)
         };
+        // Before the Command clears the last results: whom they did not reach (a cancel
+        // offers nothing again: there is nothing for a late node to run).
+        let cancel = ops.is_empty();
+        let missed = self.missed_by_overlay(now_ms, &hash);
         let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
         s.begin_command(now_ms, hash, cmd, ops, decision, &mut cx);
+        if !cancel {
+            self.reoffer(now_ms, hash, missed);
+        }
         self.try_finish(now_ms, hash);
     }
 

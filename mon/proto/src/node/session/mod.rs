@@ -13,6 +13,7 @@ mod children;
 mod command;
 pub(in crate::node) use command::Interactive;
 pub(in crate::node) mod push;
+mod reoffer;
 mod result;
 mod runs;
 mod sweep;
@@ -128,6 +129,9 @@ pub(in crate::node) struct Session {
     pub level: u16,
     pub parent: ParentLink,
     pub extra_parents: Vec<ParentLink>,
+    /// First parents this node left for the entry node of an interactive session (see
+    /// `reoffer.rs`): their Commands get an empty result.
+    pub former_parents: Vec<ParentLink>,
     pub children: Vec<Child>,
     /// The operations of the command the session is on: the signed body's, then each
     /// follow-up Command's in an interactive session.

@@ -27,6 +27,8 @@ pub(in crate::node) enum Opened {
     ExtraGo,
     /// From an extra parent, but it did not open: dropped, not counted.
     ExtraForged,
+    /// From a first parent this node left (see `reoffer.rs`): the plaintext.
+    Former(Vec<u8>),
     /// From nobody the session knows, or it did not open.
     Rejected,
 }
@@ -63,6 +65,12 @@ impl Node {
                 return;
             }
             Opened::ExtraForged => return,
+            Opened::Former(b) => {
+                if let Some((s, mut cx)) = self.session_cx(&hash) {
+                    s.answer_former_parent(hash, sender, &b, &mut cx);
+                }
+                return;
+            }
             Opened::Rejected => {
                 self.counters.frames_rejected += 1;
                 return;
@@ -196,6 +204,12 @@ impl Session {
                 ChildState::Linked { opener, .. } => opener.open(frame).ok().map(Opened::Child),
                 _ => None,
             }
+        } else if let Some(p) = self
+            .former_parents
+            .iter_mut()
+            .find(|p| p.name == sender && p.peer == from)
+        {
+            p.opener.open(frame).ok().map(Opened::Former)
         } else if let Some(p) = self.extra_parents.iter_mut().find(|p| p.name == sender) {
             if p.opener.open(frame).is_err() {
                 return Opened::ExtraForged;

@@ -4,7 +4,7 @@
 use mon_keys::hop::CLIENT_NAME;
 
 use super::result::NO_ANSWER;
-use super::{ChildState, Session};
+use super::{Child, ChildState, Session};
 use crate::node::Node;
 use crate::roster::Roster;
 use crate::wire::session::SessionHash;
@@ -24,12 +24,32 @@ impl Node {
         if unreached.is_empty() {
             return false;
         }
+        let kids = self.offer_direct(now_ms, hash, unreached);
+        let sent = !kids.is_empty();
+        if let Some(s) = self.sessions.get_mut(&hash) {
+            s.children.extend(kids);
+        }
+        sent
+    }
+
+    /// Offers session `hash` directly to the roster nodes `names` (the sweep, and an
+    /// interactive session's re-offers): the budget is 80 % of what is left of this node's,
+    /// and each offer is retransmitted once.
+    pub(super) fn offer_direct(
+        &mut self,
+        now_ms: u64,
+        hash: SessionHash,
+        names: Vec<String>,
+    ) -> Vec<Child> {
+        let Some(s) = self.sessions.get(&hash) else {
+            return Vec::new();
+        };
         let signed = s.signed.clone();
         let level = s.level;
         let budget = u32::try_from(s.finish_by.saturating_sub(now_ms)).unwrap_or(u32::MAX);
         let view = self.membership.view(now_ms);
         let mut kids = Vec::new();
-        for name in unreached {
+        for name in names {
             let Some(m) = self.roster_member(&name, &view) else {
                 continue;
             };
@@ -43,11 +63,7 @@ impl Node {
                 kids.push(c);
             }
         }
-        let sent = !kids.is_empty();
-        if let Some(s) = self.sessions.get_mut(&hash) {
-            s.children.extend(kids);
-        }
-        sent
+        kids
     }
 }
 
@@ -79,7 +95,7 @@ impl Session {
 
     /// The roster bitmap the children's subtrees reached (those on the same roster), and
     /// the nodes they found down.
-    fn reached_and_down(&self, me: &str, roster: &Roster) -> (Vec<u8>, Vec<String>) {
+    pub(super) fn reached_and_down(&self, me: &str, roster: &Roster) -> (Vec<u8>, Vec<String>) {
         let digest = roster.digest();
         let mut reached = roster.empty_bitmap();
         roster.mark(&mut reached, me);

@@ -142,6 +142,7 @@ fn session(parent: Peer) -> (Session, TestParent) {
             session_ok: Vec::new(),
         },
         extra_parents: Vec::new(),
+        former_parents: Vec::new(),
         children: Vec::new(),
         local_started: false,
         started_ms: T0,

@@ -1,0 +1,285 @@
+//! Issue 14, part 1: an interactive session's later commands reach the nodes its overlay
+//! does not: the entry node offers the session again at each Command to the roster nodes the
+//! last result did not reach. A node down at set-up and up later joins and runs the command;
+//! a node cut off by the death of a node above it takes the entry as its parent and is
+//! counted again from the command after the one that found the death.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{allowed_signers, policy, request, SeedSigner, NOW_MS, SLICE};
+use mon_keys::known_nodes::KnownNodes;
+use mon_keys::nodekey::NodeKey;
+use mon_proto::agg::{Answer, Query};
+use mon_proto::client::ClientSession;
+use mon_proto::node::{Node, NodeConfig, Output, Peer};
+use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
+use mon_proto::wire::session::OverlayKind;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+const CLIENT: Peer = Peer::Client(1, IpAddr::V4(Ipv4Addr::LOCALHOST));
+
+/// Node i's address: 127.0.0.(i+1):7460.
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, i as u8 + 1)), 7460)
+}
+
+fn known_text(keys: &[NodeKey]) -> String {
+    let mut t = String::new();
+    for (i, k) in keys.iter().enumerate() {
+        let i = i + 1;
+        t.push_str(&format!("n{i},{} {}\n", addr(i).ip(), k.public_openssh()));
+    }
+    t
+}
+
+/// Real nodes delivering datagrams in memory; nodes in `down` neither send, receive nor tick.
+struct Net {
+    nodes: Vec<Node>,
+    known: Arc<KnownNodes>,
+    down: HashSet<usize>,
+    now: u64,
+    /// What the entry node sent the client, not yet read.
+    to_client: Vec<Packet>,
+}
+
+impl Net {
+    fn new(n: usize, user: &SeedSigner) -> Net {
+        let mut rng = ChaCha20Rng::seed_from_u64(77);
+        let keys: Vec<NodeKey> = (0..n).map(|_| NodeKey::generate(&mut rng)).collect();
+        let known = Arc::new(KnownNodes::parse(&known_text(&keys), Path::new("kn")).unwrap());
+        let nodes = keys
+            .into_iter()
+            .enumerate()
+            .map(|(j, key)| {
+                let i = j + 1;
+                let mut node = Node::new(
+                    NodeConfig::server(&format!("n{i}"), addr(i)),
+                    key,
+                    known.clone(),
+                    mon_proto::replay::ReplayCache::new(mon_proto::replay::ReplayConfig::default()),
+                    i as u64 * 7919,
+                    [i as u8; 32],
+                );
+                node.set_policies(std::collections::HashMap::from([(
+                    SLICE.to_string(),
+                    Arc::new(policy(&allowed_signers(user, "mon-query@mon", "", 0), None)),
+                )]));
+                node
+            })
+            .collect();
+        Net {
+            nodes,
+            known,
+            down: HashSet::new(),
+            now: NOW_MS,
+            to_client: Vec::new(),
+        }
+    }
+
+    fn index_of(&self, a: SocketAddr) -> Option<usize> {
+        (1..=self.nodes.len()).find(|&i| addr(i) == a)
+    }
+
+    /// Delivers datagrams until quiet; packets for the client are kept.
+    fn pump(&mut self) {
+        for _ in 0..500 {
+            let mut moved = false;
+            for src in 1..=self.nodes.len() {
+                let outs: Vec<Output> =
+                    std::iter::from_fn(|| self.nodes[src - 1].poll_output()).collect();
+                if self.down.contains(&src) {
+                    continue;
+                }
+                for o in outs {
+                    match o {
+                        Output::Send {
+                            to: Peer::Addr(a),
+                            bytes,
+                        } => {
+                            let Some(dst) = self.index_of(a) else {
+                                continue;
+                            };
+                            if self.down.contains(&dst) {
+                                continue;
+                            }
+                            moved = true;
+                            self.nodes[dst - 1].handle_packet(
+                                self.now,
+                                Peer::Addr(addr(src)),
+                                &bytes,
+                            );
+                        }
+                        Output::Send { to, bytes } if to == CLIENT => self
+                            .to_client
+                            .push(Packet::from_bytes(&bytes, MAX_STREAM_PACKET).unwrap()),
+                        _ => {}
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Advances time by `ms`, ticking every live node.
+    fn tick(&mut self, ms: u64) {
+        self.now += ms;
+        for i in 1..=self.nodes.len() {
+            if !self.down.contains(&i) {
+                self.nodes[i - 1].handle_timeout(self.now);
+            }
+        }
+        self.pump();
+    }
+
+    /// Gossip among the live nodes for `rounds` half-seconds.
+    fn gossip(&mut self, rounds: usize) {
+        let seeds: Vec<SocketAddr> = (1..=3).map(addr).collect();
+        for i in 1..=self.nodes.len() {
+            if !self.down.contains(&i) {
+                self.nodes[i - 1].join(&seeds, self.now);
+            }
+        }
+        for _ in 0..rounds {
+            self.tick(500);
+        }
+    }
+
+    /// The first packet the entry sends the client from now on, within 20 s.
+    fn next_to_client(&mut self) -> Packet {
+        for _ in 0..400 {
+            self.pump();
+            if !self.to_client.is_empty() {
+                return self.to_client.remove(0);
+            }
+            self.tick(50);
+        }
+        panic!("nothing for the client within 20 s");
+    }
+}
+
+/// An interactive session (queries) opened through n1; the set-up's own count answered.
+fn open(net: &mut Net, user: &SeedSigner, fanout: u8) -> (ClientSession, SubtreeResult) {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut req = request(vec![Query::Count]);
+    req.overlay.kind = OverlayKind::Random;
+    req.overlay.fanout = fanout.into();
+    req.max_lifetime_s = 3600;
+    req.join_window_ms = 600_000;
+    let mut cs =
+        ClientSession::new_interactive(&mut rng, user, req, Some("mon-query@mon"), net.now)
+            .unwrap();
+    let now = net.now;
+    net.nodes[0].handle_packet(now, CLIENT, &cs.session_packet().to_bytes());
+    let answer = net.next_to_client();
+    let known = net.known.clone();
+    let go = cs.on_answer(answer, addr(1), &known).expect("SessionOk");
+    let now = net.now;
+    net.nodes[0].handle_packet(now, CLIENT, &go.to_bytes());
+    let p = net.next_to_client();
+    let (r, _ack) = cs.on_result(p).expect("the set-up's result");
+    (cs, r)
+}
+
+/// Runs `q` as command `seq`; its result.
+fn command(net: &mut Net, cs: &mut ClientSession, seq: u64, q: Query) -> SubtreeResult {
+    let p = cs.command_packet(seq, net.now, &[q]).unwrap();
+    let now = net.now;
+    net.nodes[0].handle_packet(now, CLIENT, &p.to_bytes());
+    let p = net.next_to_client();
+    cs.on_command_result(p, seq, 1).expect("a command result").0
+}
+
+fn counted_and_missing(r: &SubtreeResult) -> (u64, Vec<String>) {
+    let cov = r.partials[0].coverage();
+    let mut missing: Vec<String> = cov
+        .missing
+        .entries()
+        .iter()
+        .map(|e| e.node.clone())
+        .collect();
+    missing.sort();
+    (cov.answered, missing)
+}
+
+#[test]
+fn a_node_down_at_set_up_and_up_later_is_counted_by_the_next_command() {
+    let user = SeedSigner::new([42; 32]);
+    let mut net = Net::new(5, &user);
+    net.down.insert(5);
+    net.gossip(40);
+    let (mut cs, first) = open(&mut net, &user, 0);
+    let (counted, missing) = counted_and_missing(&first);
+    assert_eq!(
+        (counted, missing),
+        (4, vec!["n5".to_string()]),
+        "n5 is down at set-up"
+    );
+
+    // n5 comes up (it never saw the session); the session's next command reaches it.
+    net.down.remove(&5);
+    let r = command(&mut net, &mut cs, 1, Query::Count);
+    assert_eq!(
+        counted_and_missing(&r),
+        (5, vec![]),
+        "n5 joined and ran command 1"
+    );
+    // And it stays in the overlay for the commands after.
+    let r = command(&mut net, &mut cs, 2, Query::Count);
+    assert_eq!(counted_and_missing(&r), (5, vec![]));
+}
+
+#[test]
+fn nodes_cut_off_by_a_death_are_counted_again_from_the_command_after() {
+    let user = SeedSigner::new([42; 32]);
+    let n = 8;
+    let mut net = Net::new(n, &user);
+    net.gossip(40);
+    // Fanout 1 (plus the ring neighbours): a tree more than two levels deep.
+    let (mut cs, first) = open(&mut net, &user, 1);
+    assert_eq!(counted_and_missing(&first), (n as u64, vec![]));
+    let r = command(&mut net, &mut cs, 1, Query::Topology);
+    let Answer::Topology(edges) = r.partials[0].clone().finish(&Query::Topology) else {
+        panic!("not a topology");
+    };
+    // A relay below the entry: a node other than n1 that is some node's parent.
+    let victim = edges
+        .iter()
+        .map(|(p, _)| p.clone())
+        .find(|p| p != "n1" && !p.starts_with('@'))
+        .unwrap_or_else(|| panic!("no relay below the entry: {edges:?}"));
+    let cut: Vec<&String> = edges
+        .iter()
+        .filter(|(p, _)| *p == victim)
+        .map(|(_, c)| c)
+        .collect();
+    let i: usize = victim[1..].parse().unwrap();
+    net.down.insert(i);
+
+    // The next command finds the death: the victim is missing, its subtree with it.
+    let r = command(&mut net, &mut cs, 2, Query::Count);
+    let (counted, missing) = counted_and_missing(&r);
+    assert_eq!(missing, vec![victim.clone()], "{edges:?}");
+    assert!(
+        counted < n as u64 - 1,
+        "the subtree below {victim} ({cut:?}) was cut off"
+    );
+
+    // The one after: the entry re-offers the session to the nodes it lost; they take it
+    // as their parent and are counted; only the dead node is missing.
+    let r = command(&mut net, &mut cs, 3, Query::Count);
+    assert_eq!(
+        counted_and_missing(&r),
+        (n as u64 - 1, vec![victim.clone()])
+    );
+    let r = command(&mut net, &mut cs, 4, Query::Count);
+    assert_eq!(counted_and_missing(&r), (n as u64 - 1, vec![victim]));
+}
