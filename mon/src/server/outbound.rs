@@ -25,6 +25,8 @@ pub(super) struct Io {
     pub(super) name: String,
     pub(super) tx: mpsc::Sender<Event>,
     pub(super) resources: Arc<crate::resources::Resources>,
+    /// This server's audit log (read for `audit fleet`).
+    pub(super) audit_log: Arc<std::path::Path>,
     pub(super) clients: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     pub(super) streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     pub(super) push_streams: super::push_io::PushStreams,
@@ -39,6 +41,7 @@ impl Io {
         name: String,
         tx: mpsc::Sender<Event>,
         resources: Arc<crate::resources::Resources>,
+        audit_log: &std::path::Path,
         push_files: super::push_io::PushFiles,
     ) -> Io {
         Io {
@@ -47,6 +50,7 @@ impl Io {
             name,
             tx,
             resources,
+            audit_log: Arc::from(audit_log),
             clients: HashMap::new(),
             streams: HashMap::new(),
             push_streams: Default::default(),
@@ -129,8 +133,9 @@ impl Io {
         let tx = self.tx.clone();
         let res = self.resources.clone();
         let me = self.name.clone();
+        let audit_log = self.audit_log.clone();
         tokio::spawn(async move {
-            let local = eval::evaluate(&req, &res, &me).await;
+            let local = eval::evaluate(&req, &res, &me, &audit_log).await;
             let _ = tx.send(Event::Local(req.session, req.index, local)).await;
         });
     }
