@@ -149,6 +149,13 @@ fn audit_fleet_counts_denials_per_node_and_finds_a_tampered_log() {
         "{v}"
     );
 
+    // Only the session's slice's records leave a node: server.start records have no slice.
+    let (code, v, _, err) = run(c
+        .client()
+        .args(["--json", "audit", "fleet", "--event", "server"]));
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["result"]["matched"], 0, "{v}");
+
     // The read itself is audited on every node (op.start/op.end of op "audit").
     let (code, v, _, err) = run(c.client().args([
         "--json", "audit", "fleet", "--event", "op", "--limit", "100",
