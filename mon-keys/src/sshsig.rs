@@ -24,6 +24,8 @@ pub const NS_READ: &str = "mon-read@mon";
 pub const NS_EXEC: &str = "mon-exec@mon";
 /// Namespace (capability class) of file pushes.
 pub const NS_PUSH: &str = "mon-push@mon";
+/// Namespace (capability class) of reading the nodes' audit logs (`mon audit fleet`).
+pub const NS_AUDIT: &str = "mon-audit@mon";
 
 /// Largest raw SSHSIG blob accepted. An Ed25519 SSHSIG is 170 bytes plus the namespace.
 pub const MAX_SSHSIG_LEN: usize = 1024;

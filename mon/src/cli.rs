@@ -157,7 +157,7 @@ pub enum Command {
     /// Edit known_nodes: pin a node's key (add), remove a node, revoke a key.
     #[command(subcommand)]
     KnownNodes(cmd::known_nodes::KnownNodesCmd),
-    /// Audit log tools for operators: show, verify, export.
+    /// Audit log tools for operators: show, verify, export; fleet reviews every node's log.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
     /// User key tools: show which key MON would sign with.
@@ -232,7 +232,19 @@ pub fn command() -> clap::Command {
     for name in ["avg", "top", "histo", "filter", "exec"] {
         c = c.mut_subcommand(name, |s| s.after_help(resources.clone()));
     }
+    c = c.mut_subcommand("audit", |a| a.mut_subcommand("fleet", fleet_help));
     last_wins(c)
+}
+
+/// `mon audit fleet`: its `--principal` filters the records (a principal to claim goes before
+/// the command), its `--slice` also names the slice whose records are reviewed.
+fn fleet_help(c: clap::Command) -> clap::Command {
+    c.mut_arg("principal", |a| {
+        a.help("Only records of this principal (to claim a principal, give --principal before the command: mon --principal P audit fleet)")
+    })
+    .mut_arg("slice", |a| {
+        a.help("Slice whose policy decides, and whose records are reviewed: a node returns only the session's slice's records [env: MON_SLICE; default: the entry server's only slice]")
+    })
 }
 
 /// Parses the command line and runs it.
@@ -295,6 +307,7 @@ fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
         Command::Web { args, g } => crate::web::run(&opts(g)?, args),
         Command::Policy(c) => cmd::policy::run(c),
         Command::KnownNodes(c) => cmd::known_nodes::run(c, top.known_nodes.as_deref()),
+        Command::Audit(cmd::audit::AuditCmd::Fleet(a)) => cmd::audit::fleet::run(top, a),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Key(c) => cmd::key::run(c, top.layered()?),
         Command::Server {

@@ -45,8 +45,8 @@ pub use lint::lint_allowed_signers;
 pub use mon_policy::check_user;
 pub use mon_policy::{parse_mon_policy, FromEntry, MonPolicy, PolicyLine, OPTION_NAMES};
 pub use operation::{
-    namespace_covers, namespace_for, required_namespace, Operation, CLASSES, NS_EXEC, NS_PUSH,
-    NS_QUERY, NS_READ,
+    namespace_covers, namespace_for, required_namespace, Operation, CLASSES, NS_AUDIT, NS_EXEC,
+    NS_PUSH, NS_QUERY, NS_READ,
 };
 pub use paths::normalize_abs_path;
 pub use pattern::{match_pattern, ListMatch, PatternItem, PatternList};

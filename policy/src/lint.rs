@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::allowed_signers::{AllowedSigners, SignerLine};
 use crate::diag::Diagnostic;
 use crate::mon_policy::{MonPolicy, PolicyLine};
-use crate::operation::{CLASSES, NS_EXEC, NS_PUSH, NS_READ};
+use crate::operation::{CLASSES, NS_AUDIT, NS_EXEC, NS_PUSH, NS_READ};
+use crate::pattern::match_pattern;
 use crate::revoked::RevokedKeys;
 use crate::validity::{format_time, OutsideWindow};
 
@@ -145,7 +146,7 @@ fn unnarrowed(p: &str, g: &Grants, applying: &[&PolicyLine]) -> Vec<String> {
 
 /// Warnings about `allowed_signers` alone at time `now_unix_s`: expired keys, keys not valid
 /// yet, duplicate keys, principal patterns that match everything, namespaces granting no MON
-/// class.
+/// class, wildcard namespace patterns (`mon-*@mon`).
 pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Diagnostic> {
     let path = &signers.path;
     let mut out = Vec::new();
@@ -159,8 +160,43 @@ pub fn lint_allowed_signers(signers: &AllowedSigners, now_unix_s: u64) -> Vec<Di
         }
         out.extend(match_all_warning(path, line));
         out.extend(no_class_warning(path, line));
+        out.extend(wildcard_namespace_warnings(path, line));
     }
     out
+}
+
+/// A `namespaces=` pattern with `*` or `?`: it grants every MON class it matches, the audit
+/// class (`mon-audit@mon`: every node's audit log) among them, and any class added later.
+fn wildcard_namespace_warnings(path: &Path, line: &SignerLine) -> Vec<Diagnostic> {
+    let Some(ns) = line.namespaces.as_ref() else {
+        return Vec::new();
+    };
+    ns.items()
+        .iter()
+        .filter(|i| !i.negated && i.pattern.contains(['*', '?']))
+        .map(|i| {
+            let granted: Vec<&str> = CLASSES
+                .iter()
+                .copied()
+                .filter(|c| match_pattern(c, &i.pattern) && ns.matches(c))
+                .collect();
+            let audit = if granted.contains(&NS_AUDIT) {
+                format!(", {NS_AUDIT} (reading every node's audit log) included")
+            } else {
+                String::new()
+            };
+            Diagnostic::warning(
+                path,
+                line.line,
+                line.namespaces_col,
+                format!(
+                    "wildcard namespace grant \"{}\" grants {}{audit}, and any class a later MON adds; list the classes by name (namespaces=\"mon-query@mon,…\")",
+                    i.pattern,
+                    if granted.is_empty() { "no class today".to_string() } else { granted.join(", ") }
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A principal pattern that matches every principal.

@@ -544,3 +544,37 @@ fn multiple_principals_for_one_key_try_each() {
         "the first candidate's denial is reported"
     );
 }
+
+/// Issue 14: reading the audit logs is a class of its own. Exec, read or push grants do not
+/// carry it; `mon-*@mon` matches it like any other class (and `mon policy check` warns about
+/// that wildcard); a line without `namespaces=` grants it too.
+#[test]
+fn audit_read_is_its_own_class() {
+    let f = fixture();
+    let audit = mon_policy::Operation::Audit;
+    let r = req(&f.alice.public, None, &audit);
+    assert_eq!(r.namespace, mon_policy::NS_AUDIT);
+    // alice: query and exec only.
+    let d = f.policy.evaluate(&r);
+    assert_deny(&d, Reason::NamespaceNotGranted, Some(&f.as_path()), Some(2));
+    assert!(d.message.contains("mon-audit@mon"), "{}", d.message);
+    // bob: query, read and push only.
+    let d = f.policy.evaluate(&req(&f.bob.public, None, &audit));
+    assert_deny(&d, Reason::NamespaceNotGranted, Some(&f.as_path()), Some(3));
+    // An exec-signed session cannot carry an audit read either.
+    let mut r = req(&f.alice.public, None, &audit);
+    r.namespace = NS_EXEC;
+    let d = f.policy.evaluate(&r);
+    assert_deny(&d, Reason::OpNotInClass, Some(&f.as_path()), Some(2));
+    // ops-*: namespaces="mon-*@mon" matches mon-audit@mon.
+    let d = f
+        .policy
+        .evaluate(&req(&f.ops.public, Some("ops-audit"), &audit));
+    assert!(d.allowed, "{}", d.message);
+    assert_eq!(d.line, Some(7));
+    // An audit-signed session carries plain queries as well.
+    let q = query();
+    let mut r = req(&f.ops.public, Some("ops-audit"), &q);
+    r.namespace = mon_policy::NS_AUDIT;
+    assert!(f.policy.evaluate(&r).allowed);
+}

@@ -84,6 +84,24 @@ fn warnings() {
     assert!(has(&w(7), "may exec anything"), "{:?}", w(7));
     assert!(has(&w(7), "no push-dirs"), "{:?}", w(7));
     assert!(!has(&w(7), "no run-as"), "{:?}", w(7));
+    // A wildcard namespace grants the audit class too, and is warned about by file and line.
+    assert!(
+        has(&w(7), "wildcard namespace grant \"mon-*@mon\""),
+        "{:?}",
+        w(7)
+    );
+    assert!(
+        has(&w(7), "mon-audit@mon (reading every node's audit log)"),
+        "{:?}",
+        w(7)
+    );
+    assert!(!has(&w(1), "wildcard"), "{:?}", w(1));
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("wildcard namespace"))
+        .unwrap();
+    assert!(d.to_string().contains("allowed_signers:7:"), "{d}");
     assert!(has(&w(8), "has no zone"), "{:?}", w(8));
     assert!(has(&w(9), "grants no MON class"), "{:?}", w(9));
     assert!(has(&w(10), "revoked"), "{:?}", w(10));

@@ -83,7 +83,7 @@ fn allowed_signers_decisions_match_ssh_keygen_verify() {
             }
         }
     }
-    assert_eq!(compared, 105);
+    assert_eq!(compared, 126); // 21 cases × (5 classes + "file")
     assert!(
         agreed_allow > 10 && agreed_allow < 90,
         "the cases must exercise both answers: {agreed_allow}"

@@ -58,12 +58,17 @@
 //!   `--where` did not match are counted as `skipped`. Merge: union of groups by outcome, union
 //!   of node lists, sum of `skipped`. The answer lists the groups with the most nodes first.
 //!
+//! - `audit` (`audit fleet`): counts by event, principal and node (top keys, the rest in
+//!   `other`), the newest matching records with their node names, and the chains that
+//!   verified or not; merge and bounds in [`audit`].
+//!
 //! Bounds: `count`, `depth` and `avg` are constant size; `top` holds at most N ≤ 10,000 entries;
 //! `histo` at most 6,221 bins; the node lists at most [`NODE_LIST_CAP`] entries each; `topology`,
 //! `filter` and `exec` grow with the information they must carry (one edge or name per node,
 //! one group per distinct outcome) and are refused beyond [`MAX_LIST_LEN`] entries.
 
 mod answer;
+pub mod audit;
 mod histo;
 mod local;
 mod nodelist;

@@ -159,6 +159,7 @@ pub fn policy_op(q: &Query) -> Operation {
     match q {
         Query::Grep { file, .. } => Operation::Grep { path: file.clone() },
         Query::Exec { argv, .. } => Operation::Exec { argv: argv.clone() },
+        Query::Audit(_) => Operation::Audit,
         other => Operation::Query {
             name: other.name().to_string(),
         },

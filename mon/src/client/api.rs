@@ -50,7 +50,9 @@ pub enum Reply {
 }
 
 /// Runs `ops` as one signed query session (`members`: a one-node session at the entry that
-/// adds its partial view, answered as `mon members --json` does).
+/// adds its partial view, answered as `mon members --json` does). A `Query::Audit` (built by
+/// `cmd::audit::fleet::filter_of`) is `mon audit fleet --json`: the session is signed for
+/// `mon-audit@mon`, as every session is signed for the class its operations need.
 pub async fn query(
     g: &GlobalOpts,
     id: &Identity,

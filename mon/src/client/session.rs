@@ -299,6 +299,7 @@ pub(super) fn outcomes(
         let (answer, mut coverage) = finish::finish_op(q, p, &unreached)
             .map_err(|e| anyhow::anyhow!("the entry node returned a malformed result: {e}"))?;
         verdict::add_exec_failures(q, &answer, &opts.ok_exit, a.timeout_ms, &mut coverage);
+        verdict::add_audit_failures(&answer, &mut coverage);
         code = code.max(exit::for_failing(verdict::failing(
             &coverage,
             &a.targets,

@@ -1,7 +1,9 @@
-//! `mon audit show|verify|export`: review, check and export the server's audit log.
+//! `mon audit show|verify|export`: review, check and export the server's audit log;
+//! `mon audit fleet`: review every node's, through the overlay.
 
 mod armor;
 mod export;
+pub mod fleet;
 mod show;
 mod verify;
 
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::auditlog::{self, LineReader};
+use crate::client::GlobalArgs;
 
 /// `mon audit …`
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +28,12 @@ pub enum AuditCmd {
     /// Write a recorded session's body and signature (session.cbor, session.sig) so that
     /// `ssh-keygen -Y verify` can check it; prints the command. Exit 0, 1 not found, 2 error.
     Export(export::ExportArgs),
+    /// Review every node's audit records through the overlay: counts by event, principal and
+    /// node, the newest matching records with their node names, and whether each node's hash
+    /// chain verified. Needs a key granted `mon-audit@mon` in the slice; nodes return only
+    /// that slice's records, and the read is itself audited. Exit codes as for queries (1
+    /// also when a node's chain did not verify).
+    Fleet(fleet::FleetArgs),
 }
 
 /// Runs a `mon audit` subcommand and returns the process exit code.
@@ -33,6 +42,7 @@ pub fn run(cmd: AuditCmd) -> anyhow::Result<u8> {
         AuditCmd::Show(a) => show::run(a),
         AuditCmd::Verify(a) => verify::run(a),
         AuditCmd::Export(a) => export::run(a),
+        AuditCmd::Fleet(a) => fleet::run(GlobalArgs::default(), a),
     }
 }
 

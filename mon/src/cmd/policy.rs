@@ -30,7 +30,8 @@ pub enum PolicyCmd {
     /// Explain what a slice's policy decides for a key and an operation.
     ///
     /// OP is a query (count, depth, topology, members, avg, top, histo, filter RES…),
-    /// `grep WORD FILE` (or `filter grep WORD FILE`), `exec CMD ARGS…` or `push [SRC] DEST`.
+    /// `grep WORD FILE` (or `filter grep WORD FILE`), `exec CMD ARGS…`, `push [SRC] DEST` or
+    /// `audit fleet` (the audit read, `mon-audit@mon`).
     /// Several operations of one session are separated by `--and` (e.g. `grep x /var/log/a
     /// --and exec uptime`): the session is decided under one principal, as a server does.
     /// Prints allow or deny, the reason code, the class the operation needs, the principal and
@@ -301,6 +302,9 @@ fn parse_op(words: &[String]) -> Result<Operation, String> {
         "exec" => Ok(Operation::Exec {
             argv: rest.to_vec(),
         }),
+        "audit" if rest.first().map(String::as_str) == Some("fleet") || rest.is_empty() => {
+            Ok(Operation::Audit)
+        }
         "push" => match rest.last() {
             Some(dest) => Ok(Operation::Push { dest: dest.clone() }),
             None => Err("usage: push [SRC] DEST".to_string()),
@@ -309,7 +313,7 @@ fn parse_op(words: &[String]) -> Result<Operation, String> {
             name: q.to_string(),
         }),
         other => Err(format!(
-            "unknown operation \"{other}\": expected one of {}, grep, exec, push",
+            "unknown operation \"{other}\": expected one of {}, grep, exec, push, audit fleet",
             QUERIES.join(", ")
         )),
     }

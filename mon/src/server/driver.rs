@@ -158,9 +158,18 @@ impl Server {
             durable.fail_at_start(&e, o.pending_audit.len() as u64);
         }
         let (thread_tx, thread_rx) = mpsc::unbounded_channel::<Event>();
+        let audit_log = state_dir.join(crate::auditlog::FILE_NAME);
         let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
         let info = shared_info(o.name.clone(), &o.store);
-        let io = Io::new(udp, listen, o.name, tx.clone(), o.resources, push_files);
+        let io = Io::new(
+            udp,
+            listen,
+            o.name,
+            tx.clone(),
+            o.resources,
+            &audit_log,
+            push_files,
+        );
         Ok(Server {
             node,
             durable,

@@ -1,5 +1,6 @@
-//! Evaluating one operation on this node: resource reads, grep, exec.
+//! Evaluating one operation on this node: resource reads, grep, exec, the audit log read.
 
+use std::path::Path;
 use std::time::Duration;
 
 use mon_proto::agg::{Local, Query};
@@ -15,8 +16,9 @@ const EXEC_CAP: usize = 64 * 1024;
 /// Runs the operation and reports what this node contributes.
 ///
 /// In `filter grep`, `{node}` in FILE stands for this node's name, for deployments whose
-/// logs are named per node (e.g. `/var/log/app-{node}.log`).
-pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
+/// logs are named per node (e.g. `/var/log/app-{node}.log`). `audit fleet` reads this
+/// server's own log, `audit_log`, as the server (`audit_read.rs`).
+pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str, audit_log: &Path) -> Local {
     match &req.query {
         Query::Count | Query::Depth => Local::Present,
         Query::Topology => Local::Topology { parent: None },
@@ -28,6 +30,7 @@ pub async fn evaluate(req: &RunRequest, res: &Resources, node: &str) -> Local {
             Err(e) => Local::Failed(e.to_string()),
         },
         Query::Grep { word, file } => grep(req, word, file, node).await,
+        Query::Audit(f) => super::audit_read::read(audit_log.to_path_buf(), f.clone()).await,
         Query::Exec {
             argv,
             shell,

@@ -1,6 +1,7 @@
 //! `mon server`: the daemon. A thin tokio driver around [`mon_proto::node::Node`].
 
 mod admission;
+mod audit_read;
 
 /// Seconds an inbound stream may stay silent before the server closes it.
 pub const STREAM_IDLE_S: u64 = 60;

@@ -26,6 +26,8 @@ pub(super) struct Io {
     pub(super) name: String,
     pub(super) tx: mpsc::Sender<Event>,
     pub(super) resources: Arc<crate::resources::Resources>,
+    /// This server's audit log (read for `audit fleet`).
+    pub(super) audit_log: Arc<std::path::Path>,
     pub(super) clients: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     pub(super) streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     pub(super) push_streams: super::push_io::PushStreams,
@@ -43,6 +45,7 @@ impl Io {
         name: String,
         tx: mpsc::Sender<Event>,
         resources: Arc<crate::resources::Resources>,
+        audit_log: &std::path::Path,
         push_files: super::push_io::PushFiles,
     ) -> Io {
         Io {
@@ -51,6 +54,7 @@ impl Io {
             name,
             tx,
             resources,
+            audit_log: Arc::from(audit_log),
             clients: HashMap::new(),
             streams: HashMap::new(),
             push_streams: Default::default(),
@@ -136,8 +140,9 @@ impl Io {
         let res = self.resources.clone();
         let me = self.name.clone();
         let key = (req.session, req.index);
+        let audit_log = self.audit_log.clone();
         let task = tokio::spawn(async move {
-            let local = eval::evaluate(&req, &res, &me).await;
+            let local = eval::evaluate(&req, &res, &me, &audit_log).await;
             let _ = tx.send(Event::Local(req.session, req.index, local)).await;
         });
         self.runs.retain(|_, t| !t.is_finished());

@@ -52,7 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/query", post(query))
         .route("/api/exec", post(exec))
         .route("/api/push", post(push))
-        .route("/api/audit", get(audit))
+        .route("/api/audit", post(audit))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
@@ -167,10 +167,41 @@ async fn push(State(app): Shared, _body: Json<Value>) -> Response {
     )
 }
 
-async fn audit() -> Response {
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "the fleet audit review needs `mon audit fleet` (issue 14, part 2), not merged yet; \
-         each node's own log: `mon audit show` on that node",
-    )
+/// `POST /api/audit {"since": "1h", "event": "session", "principal": "alice@lab", "denied":
+/// true, "limit": 20}` (every field optional): `mon audit fleet --json`'s answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditReq {
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    denied: bool,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// Empty form fields mean "any".
+fn given(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+async fn audit(State(app): Shared, Json(req): Json<AuditReq>) -> Response {
+    let filter = crate::cmd::audit::fleet::filter_of(
+        given(req.since).as_deref(),
+        given(req.principal),
+        given(req.event),
+        req.denied,
+        req.limit
+            .unwrap_or(mon_proto::agg::audit::DEFAULT_AUDIT_LIMIT),
+        time::OffsetDateTime::now_utc(),
+    );
+    let q = match filter.and_then(|f| Ok(Query::audit(f)?)) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("{e:#}")),
+    };
+    run(&app, app.backend.query(q, AnswerOpts::default())).await
 }

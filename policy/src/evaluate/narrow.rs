@@ -60,7 +60,7 @@ impl SlicePolicy {
             }
             Operation::Grep { path } => (None, s.grep_paths(path)?),
             Operation::Push { dest } => (s.push_dir(dest)?, Vec::new()),
-            Operation::Query { .. } => (None, Vec::new()),
+            Operation::Query { .. } | Operation::Audit => (None, Vec::new()),
         };
         s.check_bounds(req)?;
         let run_as = match s.run_as(req.op)? {
@@ -349,7 +349,7 @@ impl<'a> Scope<'a> {
                 match run_as {
                     None => run_as = Some((u, l)),
                     Some((prev, prev_line)) if prev != u => {
-                        if matches!(op, Operation::Query { .. }) {
+                        if matches!(op, Operation::Query { .. } | Operation::Audit) {
                             return Ok(RunAs::QueryConflict);
                         }
                         return Err(self.denial(

@@ -85,6 +85,9 @@ _mon() {
             mon__subcmd__audit,export)
                 cmd="mon__subcmd__audit__subcmd__export"
                 ;;
+            mon__subcmd__audit,fleet)
+                cmd="mon__subcmd__audit__subcmd__fleet"
+                ;;
             mon__subcmd__audit,help)
                 cmd="mon__subcmd__audit__subcmd__help"
                 ;;
@@ -96,6 +99,9 @@ _mon() {
                 ;;
             mon__subcmd__audit__subcmd__help,export)
                 cmd="mon__subcmd__audit__subcmd__help__subcmd__export"
+                ;;
+            mon__subcmd__audit__subcmd__help,fleet)
+                cmd="mon__subcmd__audit__subcmd__help__subcmd__fleet"
                 ;;
             mon__subcmd__audit__subcmd__help,help)
                 cmd="mon__subcmd__audit__subcmd__help__subcmd__help"
@@ -174,6 +180,9 @@ _mon() {
                 ;;
             mon__subcmd__help__subcmd__audit,export)
                 cmd="mon__subcmd__help__subcmd__audit__subcmd__export"
+                ;;
+            mon__subcmd__help__subcmd__audit,fleet)
+                cmd="mon__subcmd__help__subcmd__audit__subcmd__fleet"
                 ;;
             mon__subcmd__help__subcmd__audit,show)
                 cmd="mon__subcmd__help__subcmd__audit__subcmd__show"
@@ -338,7 +347,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__audit)
-            opts="-h -V --help --version show verify export help"
+            opts="-h -V --help --version show verify export fleet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,8 +382,74 @@ _mon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mon__subcmd__audit__subcmd__fleet)
+            opts="-h -V --since --event --denied --limit --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlay)
+                    COMPREPLY=($(compgen -W "random twostage dag" -- "${cur}"))
+                    return 0
+                    ;;
+                --fanout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-parents)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --targets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mon__subcmd__audit__subcmd__help)
-            opts="show verify export help"
+            opts="show verify export fleet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +463,20 @@ _mon() {
             return 0
             ;;
         mon__subcmd__audit__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__audit__subcmd__help__subcmd__fleet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -806,7 +895,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help__subcmd__audit)
-            opts="show verify export"
+            opts="show verify export fleet"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -820,6 +909,20 @@ _mon() {
             return 0
             ;;
         mon__subcmd__help__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mon__subcmd__help__subcmd__audit__subcmd__fleet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -561,6 +561,31 @@ _arguments "${_arguments_options[@]}" : \
 ':session_id -- The session id (hex, as `mon audit show` prints it; a unique prefix of 8+ digits is enough):_default' \
 && ret=0
 ;;
+(fleet)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Only records at or after this time\: a duration back from now (\`90s\`, \`15m\`, \`1h\`, \`2d\`, \`1w\`) or an RFC 3339 time (\`2025-03-01T12\:00\:00Z\`)]:AGO|TIME:_default' \
+'--event=[Only this event (\`session.deny\`), or a whole category without a dot (\`session\`)]:E:_default' \
+'--limit=[How many of the newest matching records to show (1 to 100)]:N:_default' \
+'--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
+'--server=[Entry server\: a host name, a known_nodes name or an IP, the port optional (7460); IPv6 as ADDR or \[ADDR\]\:PORT. known_nodes pins its key by the name as typed and by the address \[env\: MON_SERVER; default\: 127.0.0.1\]]:HOST[:PORT]:_default' \
+'--slice=[Slice whose policy decides \[env\: MON_SLICE; default\: the entry server'\''s only slice\]]:SLICE:_default' \
+'--principal=[Principal to claim (servers find it from the key otherwise)]:PRINCIPAL:_default' \
+'--known-nodes=[known_nodes file used to check the entry server'\''s key \[env\: MON_KNOWN_NODES; default\: ~/.mon/known_nodes, else /etc/mon/known_nodes\]]:FILE:_files' \
+'--overlay=[Overlay algorithm \[default\: random\]]:OVERLAY:((random\:"Random tree"
+twostage\:"Random first hops, then local neighbours"
+dag\:"DAG with several parents per node"))' \
+'--fanout=[Children per node \[default\: adapts to the system'\''s size\]]:FANOUT:_default' \
+'--max-parents=[Parents per node in a DAG \[default\: 1 for queries, 3 for push\]]:MAX_PARENTS:_default' \
+'--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
+'*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
+'--denied[Only refusals\: result \`deny\`, \`*.deny\` and \`*.reject\` events]' \
+'--json[Print one JSON object (documented in docs/operations.md)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_mon__subcmd__audit__subcmd__help_commands" \
@@ -582,6 +607,10 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(fleet)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -928,6 +957,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(fleet)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
         esac
     ;;
 esac
@@ -1018,7 +1051,7 @@ _mon_commands() {
 'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
-'audit:Audit log tools for operators\: show, verify, export' \
+'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \
 'key:User key tools\: show which key MON would sign with' \
 'server:Run the MON server (\`mon server init\` creates its node key first)' \
 'testbed:Start N real servers on 127.0.0.2… with keys and a policy, then run a command' \
@@ -1035,6 +1068,7 @@ _mon__subcmd__audit_commands() {
 'show:Print audit records as a table (or JSON lines), filtered' \
 'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+'fleet:Review every node'\''s audit records through the overlay\: counts by event, principal and node, the newest matching records with their node names, and whether each node'\''s hash chain verified. Needs a key granted \`mon-audit@mon\` in the slice; nodes return only that slice'\''s records, and the read is itself audited. Exit codes as for queries (1 also when a node'\''s chain did not verify)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'mon audit commands' commands "$@"
@@ -1044,12 +1078,18 @@ _mon__subcmd__audit__subcmd__export_commands() {
     local commands; commands=()
     _describe -t commands 'mon audit export commands' commands "$@"
 }
+(( $+functions[_mon__subcmd__audit__subcmd__fleet_commands] )) ||
+_mon__subcmd__audit__subcmd__fleet_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit fleet commands' commands "$@"
+}
 (( $+functions[_mon__subcmd__audit__subcmd__help_commands] )) ||
 _mon__subcmd__audit__subcmd__help_commands() {
     local commands; commands=(
 'show:Print audit records as a table (or JSON lines), filtered' \
 'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+'fleet:Review every node'\''s audit records through the overlay\: counts by event, principal and node, the newest matching records with their node names, and whether each node'\''s hash chain verified. Needs a key granted \`mon-audit@mon\` in the slice; nodes return only that slice'\''s records, and the read is itself audited. Exit codes as for queries (1 also when a node'\''s chain did not verify)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'mon audit help commands' commands "$@"
@@ -1058,6 +1098,11 @@ _mon__subcmd__audit__subcmd__help_commands() {
 _mon__subcmd__audit__subcmd__help__subcmd__export_commands() {
     local commands; commands=()
     _describe -t commands 'mon audit help export commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__fleet_commands] )) ||
+_mon__subcmd__audit__subcmd__help__subcmd__fleet_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon audit help fleet commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__audit__subcmd__help__subcmd__help_commands] )) ||
 _mon__subcmd__audit__subcmd__help__subcmd__help_commands() {
@@ -1131,7 +1176,7 @@ _mon__subcmd__help_commands() {
 'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
-'audit:Audit log tools for operators\: show, verify, export' \
+'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \
 'key:User key tools\: show which key MON would sign with' \
 'server:Run the MON server (\`mon server init\` creates its node key first)' \
 'testbed:Start N real servers on 127.0.0.2… with keys and a policy, then run a command' \
@@ -1148,6 +1193,7 @@ _mon__subcmd__help__subcmd__audit_commands() {
 'show:Print audit records as a table (or JSON lines), filtered' \
 'verify:Check the hash chain and seq of a log, across its rotated files\: exit 0 intact, 1 broken (naming the file and the first bad line), 2 unreadable. Removing only the newest records cannot be detected (that needs signed checkpoints)' \
 'export:Write a recorded session'\''s body and signature (session.cbor, session.sig) so that \`ssh-keygen -Y verify\` can check it; prints the command. Exit 0, 1 not found, 2 error' \
+'fleet:Review every node'\''s audit records through the overlay\: counts by event, principal and node, the newest matching records with their node names, and whether each node'\''s hash chain verified. Needs a key granted \`mon-audit@mon\` in the slice; nodes return only that slice'\''s records, and the read is itself audited. Exit codes as for queries (1 also when a node'\''s chain did not verify)' \
     )
     _describe -t commands 'mon help audit commands' commands "$@"
 }
@@ -1155,6 +1201,11 @@ _mon__subcmd__help__subcmd__audit_commands() {
 _mon__subcmd__help__subcmd__audit__subcmd__export_commands() {
     local commands; commands=()
     _describe -t commands 'mon help audit export commands' commands "$@"
+}
+(( $+functions[_mon__subcmd__help__subcmd__audit__subcmd__fleet_commands] )) ||
+_mon__subcmd__help__subcmd__audit__subcmd__fleet_commands() {
+    local commands; commands=()
+    _describe -t commands 'mon help audit fleet commands' commands "$@"
 }
 (( $+functions[_mon__subcmd__help__subcmd__audit__subcmd__show_commands] )) ||
 _mon__subcmd__help__subcmd__audit__subcmd__show_commands() {

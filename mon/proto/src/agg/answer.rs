@@ -62,6 +62,8 @@ pub enum Answer {
     Filter(Vec<String>),
     /// `exec`: outcome groups, most nodes first.
     Exec(Vec<ExecGroup>),
+    /// `audit fleet`: counts, the newest records, the chains.
+    Audit(super::audit::AuditAnswer),
 }
 
 /// Who answered, and who did not.
@@ -228,7 +230,8 @@ impl Answer {
     /// for avg; `[{"node","value"}]` for top; `[{"lo","hi","count"}]` for histo (see
     /// [`Answer::is_approximate`]); a list of node names for filter and grep; `[[parent, child]]`
     /// for topology (the entry node's parent is `"@client"`); `[{"exit","signal","stdout",
-    /// "stderr","timed_out","truncated","nodes"}]` for exec (`exit`/`signal` null when absent).
+    /// "stderr","timed_out","truncated","nodes"}]` for exec (`exit`/`signal` null when absent);
+    /// an object for audit (`AuditAnswer::to_json`).
     pub fn to_json(&self) -> Value {
         match self {
             Answer::Count(n) => json!(n),
@@ -251,6 +254,7 @@ impl Answer {
             ),
             Answer::Filter(nodes) => json!(nodes),
             Answer::Exec(groups) => Value::Array(groups.iter().map(exec_group_json).collect()),
+            Answer::Audit(a) => a.to_json(),
         }
     }
 
@@ -293,6 +297,7 @@ impl Answer {
                     render_exec_group(&mut out, g);
                 }
             }
+            Answer::Audit(a) => out = a.render_human(),
         }
         out
     }

@@ -37,6 +37,8 @@ pub enum Local {
     Matched(bool),
     /// `exec`: the command's outcome.
     Exec(ExecOutcome),
+    /// `audit fleet`: this node's scan of its own audit log.
+    Audit(Box<super::audit::AuditScan>),
     /// `exec --where`: the condition did not hold; nothing was run.
     Skipped,
     /// The local evaluation failed (resource unavailable, file unreadable, command could not

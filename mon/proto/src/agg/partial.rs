@@ -148,6 +148,15 @@ impl Partial {
         }
     }
 
+    /// The audit part, to forge bad partials in tests.
+    #[cfg(test)]
+    pub(crate) fn audit_part_mut(&mut self) -> Option<&mut super::audit::AuditPart> {
+        match &mut self.body {
+            Body::Audit { part } => Some(part),
+            _ => None,
+        }
+    }
+
     /// The operation this partial answers (`Query::name`).
     pub fn kind(&self) -> &'static str {
         self.body.kind()
@@ -170,6 +179,9 @@ impl Partial {
                 expected: expected.kind(),
                 got: self.kind(),
             });
+        }
+        if let (Body::Audit { .. }, Body::Audit { .. }) = (&expected, &self.body) {
+            expected.check_merge(&self.body)?;
         }
         if let (Body::Top { n: want, .. }, Body::Top { n: got, .. }) = (&expected, &self.body) {
             if want != got {
@@ -236,6 +248,7 @@ impl Partial {
             Body::Histo { store } => histo_answer(&store, q),
             Body::Filter { nodes } | Body::Grep { nodes } => Answer::Filter(nodes),
             Body::Exec { groups, .. } => exec_answer(groups),
+            Body::Audit { part } => Answer::Audit(part.finish()),
         }
     }
 
@@ -261,6 +274,7 @@ impl Partial {
                     .map(|g| 40 + g.outcome.stdout.len() + g.outcome.stderr.len() + names(&g.nodes))
                     .sum::<usize>()
             }
+            Body::Audit { part } => part.len_hint(),
         };
         16 + lists + body
     }

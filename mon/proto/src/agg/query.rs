@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditFilter;
 use super::{
     MAX_BUCKETS, MAX_EXEC_ARGS, MAX_EXEC_BYTES, MAX_EXEC_TIMEOUT_S, MAX_GREP_PATH, MAX_GREP_WORD,
     MAX_RESOURCE_NAME, MAX_TOP_N,
@@ -149,6 +150,9 @@ pub enum Query {
         /// Run only where this holds.
         where_: Option<Where>,
     },
+    /// `audit fleet`: every node's audit records matching the filter, counted, the newest
+    /// returned (read by the server with its own rights: `mon-audit@mon`).
+    Audit(AuditFilter),
 }
 
 /// A query outside the limits (also checked on every node for a query received from the network).
@@ -215,6 +219,9 @@ pub enum QueryError {
     /// NUL byte in an exec argument.
     #[error("exec: an argument contains a NUL byte")]
     NulInArgument,
+    /// An `audit fleet` filter outside its limits.
+    #[error("audit fleet: {0}")]
+    Audit(String),
     /// Exec timeout out of range.
     #[error("exec: --cmd-timeout must be between 1 and {max} seconds, got {got}")]
     Timeout {
@@ -311,6 +318,11 @@ impl Query {
         .checked()
     }
 
+    /// `audit fleet` with this filter, validated.
+    pub fn audit(filter: AuditFilter) -> Result<Query, QueryError> {
+        Query::Audit(filter).checked()
+    }
+
     /// The query if it is within the limits ([`Query::validate`]).
     fn checked(self) -> Result<Query, QueryError> {
         self.validate()?;
@@ -318,7 +330,7 @@ impl Query {
     }
 
     /// The operation's name: `count`, `depth`, `topology`, `avg`, `top`, `histo`, `filter`,
-    /// `grep` (for `filter grep`), `exec`.
+    /// `grep` (for `filter grep`), `exec`, `audit`.
     pub fn name(&self) -> &'static str {
         match self {
             Query::Count => "count",
@@ -330,13 +342,16 @@ impl Query {
             Query::Filter { .. } => "filter",
             Query::Grep { .. } => "grep",
             Query::Exec { .. } => "exec",
+            Query::Audit(_) => "audit",
         }
     }
 
     /// The capability class (SSHSIG namespace) the query needs: `mon-exec@mon` for exec,
-    /// `mon-read@mon` for `filter grep`, `mon-query@mon` otherwise.
+    /// `mon-read@mon` for `filter grep`, `mon-audit@mon` for `audit fleet`, `mon-query@mon`
+    /// otherwise.
     pub fn namespace(&self) -> &'static str {
         match self {
+            Query::Audit(_) => mon_keys::sshsig::NS_AUDIT,
             Query::Exec { .. } => "mon-exec@mon",
             Query::Grep { .. } => "mon-read@mon",
             _ => "mon-query@mon",
@@ -384,6 +399,7 @@ impl Query {
                 where_,
                 ..
             } => check_exec(argv, *timeout_s, where_.as_ref()),
+            Query::Audit(f) => f.validate().map_err(QueryError::Audit),
         }
     }
 }

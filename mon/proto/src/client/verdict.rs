@@ -155,6 +155,18 @@ pub fn add_exec_failures(
     }
 }
 
+/// `audit fleet`: lists the nodes whose audit chain did not verify among the failed nodes
+/// (a tampered or damaged log makes the command fail). Nothing for other answers.
+pub fn add_audit_failures(answer: &Answer, c: &mut Coverage) {
+    let Answer::Audit(a) = answer else {
+        return;
+    };
+    for e in a.chain_broken.entries() {
+        c.failed
+            .push(&e.node, &format!("audit chain not verified: {}", e.reason));
+    }
+}
+
 /// The nodes of a list that count: its total, less the listed nodes outside `targets` when
 /// `roster_known`.
 pub(crate) fn counted(l: &NodeList, targets: &[String], roster_known: bool) -> u64 {

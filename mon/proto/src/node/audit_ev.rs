@@ -35,6 +35,7 @@ pub(super) fn op_argv(q: &Query) -> (String, Vec<String>) {
     match q {
         Query::Exec { argv, .. } => ("exec".into(), argv.clone()),
         Query::Grep { word, file } => ("grep".into(), vec![word.clone(), file.clone()]),
+        Query::Audit(f) => ("audit".into(), f.describe()),
         other => (other.name().into(), Vec::new()),
     }
 }
@@ -101,6 +102,12 @@ impl Session {
                     ev = ev
                         .result(Outcome::Error)
                         .reason("timeout", "killed at its timeout");
+                }
+            }
+            Local::Audit(scan) => {
+                ev = ev.count(scan.matched());
+                if let Some(why) = scan.broken_reason() {
+                    ev = ev.result(Outcome::Error).reason("chain_not_verified", why);
                 }
             }
             Local::Failed(why) => ev = ev.result(Outcome::Error).reason("failed", why.clone()),

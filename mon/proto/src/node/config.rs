@@ -49,7 +49,7 @@ pub struct NodeConfig {
     /// At most this many interactive sessions (`mon shell`) signed by one key, kept between
     /// commands or not (refused beyond: `interactive-sessions-over-cap`).
     pub max_interactive_per_key: usize,
-    /// At most this many execs and greps in flight on this node across all sessions (one
+    /// At most this many execs, greps and audit reads in flight on this node across all sessions (one
     /// beyond is denied: [`super::RUNS_BUSY`]).
     pub max_runs: usize,
     /// A session whose parent's go (its first sealed frame) has not arrived this long after

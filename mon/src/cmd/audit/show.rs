@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use mon_proto::agg::audit::event_matches;
 use mon_proto::audit::AuditRecord;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -109,18 +110,8 @@ impl Filter {
     }
 }
 
-/// `--event E` matches the event `E`, or every event of category `E` (`session` matches
-/// `session.accept`).
-fn event_matches(want: &str, event: &str) -> bool {
-    let category = !want.contains('.')
-        && event
-            .strip_prefix(want)
-            .is_some_and(|rest| rest.starts_with('.'));
-    event == want || category
-}
-
 /// Parses `--since`: `<n>s|m|h|d|w` back from `now`, or an RFC 3339 time.
-fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
+pub(super) fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t);
     }

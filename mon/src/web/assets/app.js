@@ -302,6 +302,64 @@ async function runExec() {
   }
 }
 
+// ---- audit (mon audit fleet) ----
+function countTable(title, keys, other) {
+  const t = el('table', null, null, 'counts');
+  const hr = el('tr', null, el('thead', null, t));
+  el('th', title, hr);
+  el('th', 'count', hr, 'num');
+  const tb = el('tbody', null, t);
+  for (const k of keys) {
+    const tr = el('tr', null, tb);
+    el('td', k.key, tr);
+    el('td', k.count, tr, 'num');
+  }
+  if (other > 0) {
+    const tr = el('tr', null, tb);
+    el('td', '(other)', tr);
+    el('td', other, tr, 'num');
+  }
+  return t;
+}
+
+async function runAudit() {
+  status('a-status', 'asking every node …');
+  const body = {
+    since: $('a-since').value, event: $('a-event').value, principal: $('a-principal').value,
+    denied: $('a-denied').checked, limit: Number($('a-limit').value) || 20,
+  };
+  try {
+    const a = (await api('/api/audit', body)).answers[0];
+    const r = a.result;
+    const chains = $('a-chains');
+    chains.replaceChildren();
+    el('span', r.matched + ' matching records · chain verified on ' + r.chain_verified_nodes + ' node(s)', chains);
+    if (r.chain_failed_nodes > 0) {
+      el('span', ' · NOT VERIFIED on ' + r.chain_failed_nodes + ': ' +
+        r.chain_failed.map((f) => f.node + ' (' + f.reason + ')').join(', '), chains, 'error');
+    }
+    $('a-counts').replaceChildren(
+      countTable('event', r.by_event, r.by_event_other),
+      countTable('principal', r.by_principal, r.by_principal_other),
+      countTable('node', r.by_node, r.by_node_other));
+    const tb = $('a-records').querySelector('tbody');
+    tb.replaceChildren();
+    for (const x of r.records) {
+      const tr = el('tr', null, tb, x.chain_verified ? '' : 'error');
+      el('td', x.ts, tr);
+      el('td', x.node, tr);
+      el('td', x.event, tr);
+      el('td', x.result || '-', tr);
+      el('td', x.principal || '-', tr);
+      el('td', x.op ? [x.op].concat(x.argv).join(' ') : (x.reason || ''), tr);
+      el('td', x.chain_verified ? 'verified' : 'NOT verified', tr);
+    }
+    status('a-status', coverage(a), a.code !== 0);
+  } catch (e) {
+    status('a-status', e.message, true);
+  }
+}
+
 // ---- wiring ----
 document.addEventListener('DOMContentLoaded', async () => {
   window.addEventListener('hashchange', show);
@@ -317,9 +375,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('p-run').addEventListener('click', async () => {
     try { await api('/api/push', {}); status('p-status', 'ok'); } catch (e) { status('p-status', e.message, true); }
   });
-  $('a-run').addEventListener('click', async () => {
-    try { await api('/api/audit'); status('a-status', 'ok'); } catch (e) { status('a-status', e.message, true); }
-  });
+  $('a-form').addEventListener('submit', (ev) => { ev.preventDefault(); runAudit(); });
   queryFields();
   show();
   try {

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use super::super::audit::AuditPart;
 use super::super::histo::HistoStore;
 use super::super::local::{ExecOutcome, Local};
 use super::super::nodelist::cut_str;
@@ -56,6 +57,9 @@ pub(super) enum Body {
         groups: Vec<GroupPart>,
         skipped: u64,
     },
+    Audit {
+        part: AuditPart,
+    },
 }
 
 impl Body {
@@ -70,6 +74,7 @@ impl Body {
             Body::Filter { .. } => "filter",
             Body::Grep { .. } => "grep",
             Body::Exec { .. } => "exec",
+            Body::Audit { .. } => "audit",
         }
     }
 
@@ -95,6 +100,9 @@ impl Body {
             Query::Exec { .. } => Body::Exec {
                 groups: Vec::new(),
                 skipped: 0,
+            },
+            Query::Audit(f) => Body::Audit {
+                part: AuditPart::empty(f.limit),
             },
         }
     }
@@ -123,6 +131,7 @@ impl Body {
                 }
             }
             Body::Exec { groups, .. } => check_groups(groups)?,
+            Body::Audit { part } => part.check().map_err(AggError::Invalid)?,
         }
         Ok(())
     }
@@ -146,6 +155,7 @@ impl Body {
                     nodes.push(node.to_string());
                 }
             }
+            (Body::Audit { part }, Local::Audit(scan)) => *part = scan.into_part(node),
             (Body::Exec { groups, .. }, Local::Exec(o)) => groups.push(GroupPart {
                 outcome: cap_outcome(o),
                 nodes: vec![node.to_string()],
@@ -191,6 +201,9 @@ impl Body {
             (Body::Topology { edges: a }, Body::Topology { edges: b }) => {
                 too_large("topology edges", a.len() + b.len())?
             }
+            (Body::Audit { part: a }, Body::Audit { part: b }) if !a.same_limit(b) => {
+                return Err(AggError::Invalid("audit partial for another limit"))
+            }
             (Body::Filter { nodes: a }, Body::Filter { nodes: b })
             | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => {
                 too_large("node names", a.len() + b.len())?
@@ -221,6 +234,7 @@ impl Body {
             | (Body::Grep { nodes: a }, Body::Grep { nodes: b }) => union_names(a, b),
             (a @ Body::Exec { .. }, Body::Exec { groups, skipped }) => a.add_exec(groups, skipped),
             (Body::Count { skipped: a }, Body::Count { skipped: b }) => *a = a.saturating_add(b),
+            (Body::Audit { part: a }, Body::Audit { part: b }) => a.merge(b),
             // Mismatches (unreachable: kinds were compared).
             _ => {}
         }

@@ -245,8 +245,8 @@ impl Session {
     }
 
     /// Evaluates what this node knows at once (count, depth, topology; everything is empty
-    /// on a node outside `targets`) and asks the driver to run the rest; an `Exec` or `Grep`
-    /// is audited (`op.start`) before its `Run`.
+    /// on a node outside `targets`) and asks the driver to run the rest; an `Exec`, `Grep` or
+    /// `Audit` (the audit log read) is audited (`op.start`) before its `Run`.
     pub(super) fn start_ops(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
         let timeout_ms = self.finish_by.saturating_sub(now_ms);
         let me = cx.cfg.name.as_str();
@@ -256,7 +256,7 @@ impl Session {
                 self.local[i] = Some(p);
                 continue;
             }
-            let heavy = matches!(q, Query::Exec { .. } | Query::Grep { .. });
+            let heavy = matches!(q, Query::Exec { .. } | Query::Grep { .. } | Query::Audit(_));
             if heavy && cx.runs.heavy() >= cx.cfg.max_runs {
                 self.local[i] = Some(self.runs_busy(q, cx));
                 continue;
@@ -269,11 +269,24 @@ impl Session {
             cx.out.push_back(Output::Run(RunRequest {
                 session: hash,
                 index,
-                query: q.clone(),
+                query: self.scoped(q),
                 run_as: self.run_as.clone(),
                 grep_paths: self.grep_paths.clone(),
                 timeout_ms,
             }));
+        }
+    }
+
+    /// The operation as this node runs it: an audit read sees only the records of the
+    /// session's own slice (a slice's audit grant never opens another slice's records).
+    fn scoped(&self, q: &Query) -> Query {
+        match q {
+            Query::Audit(f) => {
+                let mut f = f.clone();
+                f.slice = Some(self.body.slice.clone());
+                Query::Audit(f)
+            }
+            q => q.clone(),
         }
     }
 
@@ -292,8 +305,8 @@ impl Session {
         }
     }
 
-    /// Operation `index` finished locally (audited, `op.end`, when it is an `Exec` or
-    /// `Grep`). Returns whether it counted (false: no such operation, or already in).
+    /// Operation `index` finished locally (audited, `op.end`, when it is an `Exec`, `Grep`
+    /// or `Audit`). Returns whether it counted (false: no such operation, or already in).
     pub(in crate::node) fn local_result(
         &mut self,
         now_ms: u64,
@@ -312,7 +325,7 @@ impl Session {
         if self.local.get(index).is_none_or(Option::is_some) {
             return false;
         }
-        if matches!(q, Query::Exec { .. } | Query::Grep { .. }) {
+        if matches!(q, Query::Exec { .. } | Query::Grep { .. } | Query::Audit(_)) {
             let ev = self.op_end_event(q, &local, now_ms);
             cx.out.push_back(Output::Audit(Box::new(ev)));
         }

@@ -19,7 +19,7 @@ impl Session {
     /// already: audited (`op.deny`), counted, and its partial says this node denied it.
     pub(super) fn runs_busy(&self, q: &Query, cx: &mut Ctx<'_>) -> Partial {
         let text = format!(
-            "this node already runs {} execs and greps, its limit (retry when they end)",
+            "this node already runs {} execs, greps and audit reads, its limit (retry when they end)",
             cx.cfg.max_runs
         );
         let (op, argv) = crate::node::audit_ev::op_argv(q);

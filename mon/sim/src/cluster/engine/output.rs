@@ -127,6 +127,8 @@ impl Engine {
             Query::Count | Query::Depth => Local::Present,
             Query::Grep { .. } => Local::Matched(i % 2 == 0),
             Query::Exec { .. } => Local::Skipped,
+            // A simulated node's audit log is empty (and intact).
+            Query::Audit(f) => Local::Audit(Box::new(mon_proto::agg::audit::AuditScan::new(f))),
             _ => Local::Value((self.value)(i)),
         };
         let service = self.world.service_us(i, &mut self.rng);
