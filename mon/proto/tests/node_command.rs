@@ -367,9 +367,9 @@ fn a_duplicate_command_gets_its_result_again_at_most_once_an_rto_and_a_few_times
     let h = sh.cs.hash;
     let cmd = Command::new(&h, 1, at, &[Query::Count], |m| sh.cs.cmd_key.sign(m));
     let mut sent = 0;
-    // Ten copies at once, then ten more spread over many RTOs.
+    // Ten copies at once, then ten more spread over many RTOs (within the session's 60 s).
     for i in 0..20u64 {
-        let t = if i < 10 { at + 1 } else { at + 1 + i * 10_000 };
+        let t = if i < 10 { at + 1 } else { at + 1 + i * 2_000 };
         let again = sealed_command(&mut sh.cs, cmd.clone());
         sh.node.handle_packet(t, CLIENT, &again.to_bytes());
         sent += to_client(&drain(&mut sh.node)).len();
@@ -479,4 +479,23 @@ fn a_command_is_decided_under_the_sessions_principal_exactly_or_denied() {
     // A session without a principal whose command the policy now decides under one (its key
     // listed under a principal since): denied, not decided under whichever principal fits.
     assert_eq!(decide(None), Err("principal-mismatch"));
+}
+
+#[test]
+fn a_command_after_the_sessions_end_runs_nothing_even_before_the_timer() {
+    // Signed at NOW_MS with a 60 s lifetime. The driver may hand the node a datagram
+    // before it calls handle_timeout for the end (both ready at once): the lifetime must
+    // hold at the Command itself, not only when the timer sweeps the session away.
+    let mut sh = shell("mon-exec@mon", "mon-exec@mon", true);
+    let outs = sh.command(NOW_MS + 30_000, 1, &[Query::Count]);
+    sh.result(&outs, 1, 1);
+    let late = NOW_MS + 61_000;
+    assert!(sh.node.poll_timeout().is_some_and(|t| t <= late));
+    let outs = sh.command(late, 2, &[exec("id")]);
+    assert!(
+        runs(&outs).is_empty(),
+        "ran after the session's end: {outs:?}"
+    );
+    assert!(to_client(&outs).is_empty());
+    assert_eq!(sh.node.counters().commands_accepted, 1);
 }

@@ -32,6 +32,9 @@ use crate::wire::session::{SessionHash, MAX_OPS};
 /// never overflows and never reaches the push condition's index).
 pub const MAX_COMMAND_SEQ: u64 = u32::MAX as u64;
 
+/// Why a Command that came after its session's lifetime or idle end runs nothing.
+pub const SESSION_ENDED: &str = "command-session-ended";
+
 /// The run index the driver echoes back for operation `i` of command `seq` (0: the session's
 /// own operations, whose indices stay `0..ops`).
 pub(in crate::node) fn run_index(seq: u64, i: usize) -> usize {
@@ -111,8 +114,8 @@ pub(in crate::node) enum Screen {
     Fresh(Vec<Query>),
     /// The last accepted Command again: nothing runs; its result is sent again.
     Duplicate,
-    /// Refused (not this session's, bad signature, replayed or reordered below the window,
-    /// malformed): nothing runs.
+    /// Refused (not this session's, the session over, bad signature, replayed or reordered
+    /// below the window, malformed): nothing runs.
     Refused(&'static str),
 }
 
@@ -122,11 +125,21 @@ impl Session {
         self.cmd.as_ref().map_or(0, |c| c.seq)
     }
 
-    /// Step 1: whether `cmd` is this session's next command.
-    pub(in crate::node) fn screen_command(&self, hash: &SessionHash, cmd: &Command) -> Screen {
+    /// Step 1: whether `cmd`, arriving at `now_ms`, is this session's next command.
+    pub(in crate::node) fn screen_command(
+        &self,
+        now_ms: u64,
+        hash: &SessionHash,
+        cmd: &Command,
+    ) -> Screen {
         let Some(st) = self.cmd.as_ref() else {
             return Screen::Refused(crate::wire::command::COMMAND_UNSUPPORTED);
         };
+        // The session's end holds at the Command itself, not only when the timer sweeps the
+        // session away (a driver may hand over a datagram before the due timer).
+        if now_ms >= st.ends_at || self.forget_at.is_some_and(|f| now_ms >= f) {
+            return Screen::Refused(SESSION_ENDED);
+        }
         if *cmd.session_hash != *hash {
             return Screen::Refused("command-session-mismatch");
         }
@@ -296,7 +309,7 @@ impl Node {
         let Some(s) = self.sessions.get_mut(&hash) else {
             return;
         };
-        let ops = match s.screen_command(&hash, &cmd) {
+        let ops = match s.screen_command(now_ms, &hash, &cmd) {
             Screen::Fresh(ops) => ops,
             Screen::Duplicate => {
                 self.counters.commands_duplicate += 1;
