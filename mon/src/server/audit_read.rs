@@ -6,10 +6,17 @@
 //!
 //! The live file is being appended to while it is read: a last line without its `\n` there
 //! is a write in progress, not a break (the server sets a torn tail aside at its start).
+//!
+//! A cancelled read (a new Command of its session, Ctrl-C) stops at the next line: aborting
+//! the task does not stop a blocking thread, and the node's run bound (`max_runs`) frees the
+//! slot at once, so a read left running would let a session start any number of whole-log
+//! scans one Command after another.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use mon_proto::agg::audit::{AuditFilter, AuditScan};
 use mon_proto::agg::Local;
@@ -17,18 +24,30 @@ use mon_proto::audit::{AuditRecord, BreakKind, Verifier};
 
 use crate::auditlog::{files, LineReader};
 
+/// Tells the blocking scan to stop when the read's future is dropped (its run cancelled).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Reads and verifies the log at `log` (with its rotated files) for `filter`, on a blocking
-/// thread.
+/// thread that stops at the next line once this future is dropped.
 pub async fn read(log: PathBuf, filter: AuditFilter) -> Local {
-    match tokio::task::spawn_blocking(move || scan(&log, filter)).await {
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    match tokio::task::spawn_blocking(move || scan_until(&log, filter, &stop)).await {
         Ok(Ok(scan)) => Local::Audit(Box::new(scan)),
         Ok(Err(e)) => Local::Failed(e),
         Err(e) => Local::Failed(format!("audit read task failed: {e}")),
     }
 }
 
-/// The scan of the whole log set; `Err` when the log cannot be listed or read at all.
-pub fn scan(log: &Path, filter: AuditFilter) -> Result<AuditScan, String> {
+/// The scan of the whole log set; `Err` when the log cannot be listed or read at all, or
+/// at the first line read after `stop` is set.
+fn scan_until(log: &Path, filter: AuditFilter, stop: &AtomicBool) -> Result<AuditScan, String> {
     let set = files::log_set(log)
         .map_err(|e| format!("cannot list the audit log files {}: {e}", log.display()))?;
     let mut scan = AuditScan::new(filter);
@@ -38,7 +57,7 @@ pub fn scan(log: &Path, filter: AuditFilter) -> Result<AuditScan, String> {
         if let Some(v) = verifier.as_mut() {
             v.start_file();
         }
-        let broke = scan_file(file, i == last, &mut verifier, &mut scan)?;
+        let broke = scan_file(file, i == last, &mut verifier, &mut scan, stop)?;
         if let Some(why) = broke {
             scan.chain_broken(format!("{}: {why}", file.display()));
         }
@@ -63,6 +82,7 @@ fn scan_file(
     live: bool,
     verifier: &mut Option<Verifier>,
     scan: &mut AuditScan,
+    stop: &AtomicBool,
 ) -> Result<Option<String>, String> {
     let f = File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let mut reader = LineReader::new(BufReader::new(f));
@@ -71,6 +91,9 @@ fn scan_file(
         .next_line()
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?
     {
+        if stop.load(Ordering::Relaxed) {
+            return Err("audit read cancelled".into());
+        }
         if !line.complete && live {
             break; // a write in progress
         }
@@ -112,6 +135,10 @@ mod tests {
         }
     }
 
+    fn scan(log: &Path, filter: AuditFilter) -> Result<AuditScan, String> {
+        scan_until(log, filter, &AtomicBool::new(false))
+    }
+
     fn write_log(dir: &Path) -> PathBuf {
         let path = dir.join("audit.jsonl");
         let mut log = AuditLog::open(&path, "n1").unwrap();
@@ -151,6 +178,47 @@ mod tests {
             s.broken_reason()
         );
         assert_eq!(s.matched(), 3);
+    }
+
+    /// A read whose run is cancelled (its task aborted) stops reading: the live log here is
+    /// a FIFO the test keeps writing lines into; once the aborted read gives up, its read end
+    /// closes and a write fails (without the stop, the scan drains every line).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_read_stops_reading() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("audit.jsonl");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let task = tokio::spawn(read(path.clone(), filter()));
+        // Opening the write end waits for the scan to open the read end.
+        let p = path.clone();
+        let mut w = tokio::task::spawn_blocking(move || {
+            std::fs::OpenOptions::new().write(true).open(p).unwrap()
+        })
+        .await
+        .unwrap();
+        w.write_all(b"not a record\n").unwrap();
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        let line = [b'x'; 99];
+        let refused = tokio::task::spawn_blocking(move || {
+            for _ in 0..200_000 {
+                if w.write_all(&line)
+                    .and_then(|()| w.write_all(b"\n"))
+                    .is_err()
+                {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap();
+        assert!(refused, "the cancelled read went on reading 20 MB of log");
     }
 
     #[test]
