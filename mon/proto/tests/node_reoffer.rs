@@ -173,7 +173,7 @@ fn open(net: &mut Net, user: &SeedSigner, fanout: u8) -> (ClientSession, Subtree
     req.overlay.kind = OverlayKind::Random;
     req.overlay.fanout = fanout.into();
     req.max_lifetime_s = mon_proto::timing::INTERACTIVE_LIFETIME_S;
-    req.join_window_ms = 600_000;
+    req.join_window_ms = mon_proto::timing::INTERACTIVE_JOIN_WINDOW_MS;
     let mut cs =
         ClientSession::new_interactive(&mut rng, user, req, Some("mon-query@mon"), net.now)
             .unwrap();
