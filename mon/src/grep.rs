@@ -25,6 +25,7 @@ use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
 
@@ -33,6 +34,9 @@ pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
 
 /// Read size.
 const CHUNK: usize = 64 * 1024;
+
+/// The text of the error [`search`] stops with when its run is cancelled.
+const CANCELLED: &str = "grep cancelled";
 
 /// Why a file could not be searched.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +87,12 @@ pub enum GrepError {
         /// OS error.
         source: io::Error,
     },
+    /// The run was cancelled (a new Command of its session, Ctrl-C) while the file was read.
+    #[error("{}: grep cancelled", path.display())]
+    Cancelled {
+        /// File.
+        path: PathBuf,
+    },
     /// The word is not in the first `max` bytes and the file is longer.
     #[error("{}: the word is not in the first {max} bytes; the file is larger and the rest was not searched", path.display())]
     LimitReached {
@@ -130,12 +140,13 @@ fn more_after_limit<R: Read>(r: &mut R) -> io::Result<Option<bool>> {
 }
 
 /// Streaming search over a reader; `Ok(None)` when `max_bytes` were read without a match and
-/// more data follows.
+/// more data follows; an `Interrupted` error once `stop` is set (checked before each read).
 fn search<R: Read>(
     mut r: R,
     word: &[u8],
     max_bytes: u64,
     chunk: usize,
+    stop: &AtomicBool,
 ) -> io::Result<Option<bool>> {
     let keep = word.len().saturating_sub(1);
     let chunk = chunk.max(1);
@@ -143,6 +154,9 @@ fn search<R: Read>(
     let mut read_total: u64 = 0;
     let mut buf = vec![0u8; chunk];
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, CANCELLED));
+        }
         let want = usize::try_from(max_bytes.saturating_sub(read_total))
             .unwrap_or(usize::MAX)
             .min(chunk);
@@ -171,19 +185,22 @@ fn search<R: Read>(
 /// [`grep_file_within`] (the server always calls that).
 #[cfg(test)]
 pub fn grep_file(path: &Path, word: &str, max_bytes: u64) -> Result<bool, GrepError> {
-    grep_file_within(path, word, max_bytes, &[])
+    grep_file_within(path, word, max_bytes, &[], &AtomicBool::new(false))
 }
 
 /// [`grep_file`] for a grep the policy allowed under `grep_paths` (one list of entries per
 /// applying `mon_policy` line, as in `RunRequest::grep_paths`; empty: no restriction): the
 /// real path of the opened file must match them too, else [`GrepError::OutsideGrepPaths`].
+/// Reading stops ([`GrepError::Cancelled`]) once `stop` is set: the run was cancelled, and
+/// aborting its task does not stop this blocking thread.
 pub fn grep_file_within(
     path: &Path,
     word: &str,
     max_bytes: u64,
     grep_paths: &[Vec<String>],
+    stop: &AtomicBool,
 ) -> Result<bool, GrepError> {
-    grep_file_chunked(path, word, max_bytes, CHUNK, grep_paths)
+    grep_file_chunked(path, word, max_bytes, CHUNK, grep_paths, stop)
 }
 
 /// Where the kernel resolved the path to (through any symbolic link; `again` names the open
@@ -273,16 +290,20 @@ fn grep_file_chunked(
     max_bytes: u64,
     chunk: usize,
     grep_paths: &[Vec<String>],
+    stop: &AtomicBool,
 ) -> Result<bool, GrepError> {
     if word.is_empty() {
         return Err(GrepError::EmptyWord);
     }
     let file = open_regular(path, grep_paths)?;
-    match search(file, word.as_bytes(), max_bytes, chunk) {
+    match search(file, word.as_bytes(), max_bytes, chunk, stop) {
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(GrepError::LimitReached {
             path: path.to_path_buf(),
             max: max_bytes,
+        }),
+        Err(_) if stop.load(Ordering::Relaxed) => Err(GrepError::Cancelled {
+            path: path.to_path_buf(),
         }),
         Err(source) => Err(GrepError::Read {
             path: path.to_path_buf(),

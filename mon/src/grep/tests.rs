@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 
+/// A stop flag never set.
+static GO: AtomicBool = AtomicBool::new(false);
+
 fn file_with(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("log");
@@ -24,11 +27,11 @@ fn finds_word_across_every_chunk_boundary() {
     let (_d, p) = file_with(&content);
     for chunk in 1..=50 {
         assert!(
-            grep_file_chunked(&p, "ERROR", DEFAULT_MAX_BYTES, chunk, &[]).unwrap(),
+            grep_file_chunked(&p, "ERROR", DEFAULT_MAX_BYTES, chunk, &[], &GO).unwrap(),
             "chunk {chunk}"
         );
         assert!(
-            !grep_file_chunked(&p, "ERRORS", DEFAULT_MAX_BYTES, chunk, &[]).unwrap(),
+            !grep_file_chunked(&p, "ERRORS", DEFAULT_MAX_BYTES, chunk, &[], &GO).unwrap(),
             "chunk {chunk}"
         );
     }
@@ -56,12 +59,12 @@ fn stops_at_max_bytes_and_says_so() {
     let mut content = vec![b'.'; 1000];
     content[900..903].copy_from_slice(b"END");
     let (_d, p) = file_with(&content);
-    let e = grep_file_chunked(&p, "END", 500, 64, &[]).unwrap_err();
+    let e = grep_file_chunked(&p, "END", 500, 64, &[], &GO).unwrap_err();
     assert!(matches!(e, GrepError::LimitReached { max: 500, .. }));
     assert!(e.to_string().contains(&p.display().to_string()), "{e}");
     // Found within the limit: fine. File exactly at the limit: searched whole.
-    assert!(grep_file_chunked(&p, "END", 903, 64, &[]).unwrap());
-    assert!(!grep_file_chunked(&p, "NOPE", 1000, 64, &[]).unwrap());
+    assert!(grep_file_chunked(&p, "END", 903, 64, &[], &GO).unwrap());
+    assert!(!grep_file_chunked(&p, "NOPE", 1000, 64, &[], &GO).unwrap());
 }
 
 #[test]
@@ -127,27 +130,27 @@ fn grep_paths_check_the_real_path() {
     let dir_entry = vec![vec![logs.display().to_string()]];
     let glob = vec![vec![format!("{}/*.log", logs.display())]];
     for g in [&dir_entry, &glob] {
-        let e = grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap_err();
+        let e = grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, g, &GO).unwrap_err();
         assert!(matches!(e, GrepError::OutsideGrepPaths { .. }), "{e}");
         let m = e.to_string();
         assert!(m.contains("escape.log") && m.contains("token.txt"), "{m}");
         assert!(m.starts_with("grep-path-denied: "), "{m}");
         assert!(m.contains("outside grep-paths"), "{m}");
-        assert!(grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
-        assert!(grep_file_within(&inside, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
+        assert!(grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, g, &GO).unwrap());
+        assert!(grep_file_within(&inside, "TOKEN", DEFAULT_MAX_BYTES, g, &GO).unwrap());
         // A link outside leading inside: the file read is inside, allowed here (the
         // policy's check on the text refuses such a path first).
-        assert!(grep_file_within(&outer, "TOKEN", DEFAULT_MAX_BYTES, g).unwrap());
+        assert!(grep_file_within(&outer, "TOKEN", DEFAULT_MAX_BYTES, g, &GO).unwrap());
     }
     // Every restricting line must allow it.
     let two = vec![
         vec![logs.display().to_string()],
         vec![private.display().to_string()],
     ];
-    let e = grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, &two).unwrap_err();
+    let e = grep_file_within(&log, "TOKEN", DEFAULT_MAX_BYTES, &two, &GO).unwrap_err();
     assert!(matches!(e, GrepError::OutsideGrepPaths { .. }), "{e}");
     // No entries: no restriction.
-    assert!(grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, &[]).unwrap());
+    assert!(grep_file_within(&out, "TOKEN", DEFAULT_MAX_BYTES, &[], &GO).unwrap());
 }
 
 #[test]
@@ -265,4 +268,33 @@ fn no_proc_files_and_no_magic_links() {
         assert!(matches!(e, GrepError::Proc { .. }), "{e}");
     }
     drop(held);
+}
+
+/// A reader that is never at its end and sets `stop` (a cancel) at its first read.
+struct Endless<'a> {
+    stop: &'a AtomicBool,
+    reads: usize,
+}
+
+impl Read for Endless<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        self.stop.store(true, Ordering::Relaxed);
+        buf.fill(b'.');
+        Ok(buf.len())
+    }
+}
+
+#[test]
+fn a_cancelled_grep_stops_reading() {
+    // A cancelled run's blocking thread is not stopped by aborting its task, and the node
+    // frees its run slot at once: without the stop, this read 256 MiB.
+    let stop = AtomicBool::new(false);
+    let mut r = Endless {
+        stop: &stop,
+        reads: 0,
+    };
+    let e = search(&mut r, b"ERROR", DEFAULT_MAX_BYTES, CHUNK, &stop).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::Interrupted);
+    assert_eq!(r.reads, 1, "read on after the cancel");
 }

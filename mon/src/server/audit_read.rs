@@ -16,28 +16,18 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use mon_proto::agg::audit::{AuditFilter, AuditScan};
 use mon_proto::agg::Local;
 use mon_proto::audit::{AuditRecord, BreakKind, Verifier};
 
+use super::eval::StopOnDrop;
 use crate::auditlog::{files, LineReader};
-
-/// Tells the blocking scan to stop when the read's future is dropped (its run cancelled).
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 /// Reads and verifies the log at `log` (with its rotated files) for `filter`, on a blocking
 /// thread that stops at the next line once this future is dropped.
 pub async fn read(log: PathBuf, filter: AuditFilter) -> Local {
-    let stop = Arc::new(AtomicBool::new(false));
-    let _stop_on_drop = StopOnDrop(stop.clone());
+    let (_stop_on_drop, stop) = StopOnDrop::new();
     match tokio::task::spawn_blocking(move || scan_until(&log, filter, &stop)).await {
         Ok(Ok(scan)) => Local::Audit(Box::new(scan)),
         Ok(Err(e)) => Local::Failed(e),

@@ -1,6 +1,8 @@
 //! Evaluating one operation on this node: resource reads, grep, exec, the audit log read.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mon_proto::agg::{Local, Query};
@@ -12,6 +14,25 @@ use crate::resources::Resources;
 const GREP_MAX_BYTES: u64 = crate::grep::DEFAULT_MAX_BYTES;
 /// Cap on each of stdout and stderr of an exec.
 const EXEC_CAP: usize = 64 * 1024;
+
+/// Tells an operation's blocking thread (grep, the audit read) to stop once the operation's
+/// future is dropped: a cancelled run's task is aborted, which does not stop a blocking
+/// thread, while the node frees the run's slot (`max_runs`) at once.
+pub(super) struct StopOnDrop(Arc<AtomicBool>);
+
+impl StopOnDrop {
+    /// The guard to hold in the future, and the flag for the blocking thread.
+    pub(super) fn new() -> (StopOnDrop, Arc<AtomicBool>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        (StopOnDrop(stop.clone()), stop)
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Runs the operation and reports what this node contributes.
 ///
@@ -56,9 +77,10 @@ async fn grep(req: &RunRequest, word: &str, file: &str, node: &str) -> Local {
     let path = std::path::PathBuf::from(file.replace("{node}", node));
     let run_as = req.run_as.clone();
     let grep_paths = req.grep_paths.clone();
+    let (_stop_on_drop, stop) = StopOnDrop::new();
     let r = tokio::task::spawn_blocking(move || {
         crate::asuser::on_thread(run_as.as_deref(), move || {
-            crate::grep::grep_file_within(&path, &word, GREP_MAX_BYTES, &grep_paths)
+            crate::grep::grep_file_within(&path, &word, GREP_MAX_BYTES, &grep_paths, &stop)
         })
     })
     .await;
