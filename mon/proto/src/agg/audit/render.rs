@@ -6,6 +6,33 @@ use serde_json::{json, Value};
 
 use super::part::{AuditAnswer, AuditRow, Counts};
 
+/// A logged string as the human table shows it: control characters (C0, DEL, C1) and the
+/// bidirectional overrides escaped (`\u{1b}`), so that a user's exec line or any other field
+/// that reaches a log cannot move the reviewer's cursor, rewrite lines, forge a row or reorder
+/// what is shown. The JSON output keeps the strings as logged (JSON escapes them).
+fn shown(s: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(hidden) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn shown_opt(o: &Option<String>) -> String {
+    o.as_deref().map_or_else(|| "-".into(), shown)
+}
+
 fn counts_json(c: &Counts) -> Value {
     Value::Array(
         c.keys
@@ -40,8 +67,8 @@ fn counts_table(out: &mut String, title: &str, c: &Counts) {
     if c.keys.is_empty() && c.other == 0 {
         return;
     }
-    let w = c
-        .keys
+    let keys: Vec<(String, u64)> = c.keys.iter().map(|(k, n)| (shown(k), *n)).collect();
+    let w = keys
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
@@ -49,7 +76,7 @@ fn counts_table(out: &mut String, title: &str, c: &Counts) {
         .max(title.len())
         .max(7);
     let _ = writeln!(out, "{title:<w$}  {:>7}", "COUNT");
-    for (k, n) in &c.keys {
+    for (k, n) in &keys {
         let _ = writeln!(out, "{k:<w$}  {n:>7}");
     }
     if c.other > 0 {
@@ -61,9 +88,9 @@ fn counts_table(out: &mut String, title: &str, c: &Counts) {
 /// What a record is about, in one cell: the operation and its arguments, else the reason.
 fn what(r: &AuditRow) -> String {
     match (&r.op, &r.reason) {
-        (Some(op), _) if r.argv.is_empty() => op.clone(),
-        (Some(op), _) => format!("{op} {}", r.argv.join(" ")),
-        (None, Some(code)) => code.clone(),
+        (Some(op), _) if r.argv.is_empty() => shown(op),
+        (Some(op), _) => shown(&format!("{op} {}", r.argv.join(" "))),
+        (None, Some(code)) => shown(code),
         (None, None) => String::new(),
     }
 }
@@ -113,7 +140,12 @@ impl AuditAnswer {
             }
         );
         for e in self.chain_broken.entries() {
-            let _ = writeln!(out, "chain not verified: {}: {}", e.node, e.reason);
+            let _ = writeln!(
+                out,
+                "chain not verified: {}: {}",
+                shown(&e.node),
+                shown(&e.reason)
+            );
         }
         out.push('\n');
         counts_table(&mut out, "EVENT", &self.by_event);
@@ -128,18 +160,21 @@ impl AuditAnswer {
             out.push_str("(no matching record)\n");
             return;
         }
-        let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
         let rows: Vec<[String; 7]> = self
             .records
             .iter()
             .map(|r| {
                 [
-                    r.ts.clone(),
-                    format!("{}{}", r.node, if r.chain_verified { "" } else { " (!)" }),
-                    r.event.clone(),
-                    dash(&r.result),
-                    dash(&r.principal),
-                    dash(&r.slice),
+                    shown(&r.ts),
+                    format!(
+                        "{}{}",
+                        shown(&r.node),
+                        if r.chain_verified { "" } else { " (!)" }
+                    ),
+                    shown(&r.event),
+                    shown_opt(&r.result),
+                    shown_opt(&r.principal),
+                    shown_opt(&r.slice),
                     what(r),
                 ]
             })

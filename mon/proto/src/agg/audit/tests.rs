@@ -166,3 +166,39 @@ fn record_fields_are_cut_to_their_bounds() {
     assert!(r.argv.iter().all(|x| x.len() <= MAX_AUDIT_FIELD));
     assert!(a.by_principal.keys[0].0.len() <= MAX_AUDIT_FIELD);
 }
+
+#[test]
+fn the_human_table_shows_control_characters_escaped() {
+    // A user's exec line lands in the log (op.start, op.deny) as they typed it; the reviewer
+    // reads it in a terminal. An escape sequence or a newline in it must not reach the
+    // terminal raw: it could clear the screen, rewrite the lines above or forge a row.
+    let q = Query::audit(filter(5)).unwrap();
+    let forged = "x\u{1b}[2J\u{1b}[1A\r\n2026-12-07T20:00:00.000Z  n1  op.start  ok  alice  lab  true\u{202e}";
+    let line = format!(
+        r#"{{"v":1,"log_id":"00","seq":1,"ts":"2026-12-07T20:00:01.000Z","node":"x","event":"op.start","result":"ok","slice":"lab","principal":"mallory\u001b]0;pwned\u0007","op":"exec","argv":[{}],"prev":"0","hash":"0"}}"#,
+        serde_json::to_string(forged).unwrap()
+    );
+    let r = AuditRecord::parse(&line).unwrap();
+    let Query::Audit(f) = &q else { panic!() };
+    let mut scan = AuditScan::new(f.clone());
+    scan.offer(&r);
+    let a = answer(
+        Partial::from_local(&q, "n1", Local::Audit(Box::new(scan))),
+        &q,
+    );
+    assert_eq!(
+        a.records[0].argv,
+        vec![forged.to_string()],
+        "kept as logged"
+    );
+    let text = a.render_human();
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "{text:?}"
+    );
+    let rows = text.lines().filter(|l| l.starts_with("2026-")).count();
+    assert_eq!(rows, 1, "one record, one row: {text}");
+    assert!(text.contains(r"\u{1b}[2J"), "{text}");
+}
