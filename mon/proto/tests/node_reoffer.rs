@@ -283,3 +283,52 @@ fn nodes_cut_off_by_a_death_are_counted_again_from_the_command_after() {
     let r = command(&mut net, &mut cs, 4, Query::Count);
     assert_eq!(counted_and_missing(&r), (n as u64 - 1, vec![victim]));
 }
+
+/// The parent of every node in a topology answer.
+fn parents(r: &SubtreeResult) -> Vec<(String, String)> {
+    let Answer::Topology(edges) = r.partials[0].clone().finish(&Query::Topology) else {
+        panic!("not a topology");
+    };
+    edges
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with('@'))
+        .collect()
+}
+
+#[test]
+fn commands_sent_back_to_back_do_not_pull_the_whole_tree_under_the_entry() {
+    // A client (a query-only key is enough) sends its next Command before the last one's
+    // results are in. Those results are not there yet, so nothing says which nodes the last
+    // command reached: re-offering "the missed" then would offer the session to every node
+    // below the entry's children, and each node between commands would take the entry as its
+    // first parent, flattening the overlay into one fan-out of the whole fleet.
+    let user = SeedSigner::new([42; 32]);
+    let n = 8;
+    let mut net = Net::new(n, &user);
+    net.gossip(40);
+    let (mut cs, first) = open(&mut net, &user, 1);
+    assert_eq!(counted_and_missing(&first), (n as u64, vec![]));
+    let before = parents(&command(&mut net, &mut cs, 1, Query::Topology));
+    assert!(
+        before.iter().any(|(p, _)| p != "n1"),
+        "a tree deeper than the entry's children: {before:?}"
+    );
+    // Commands 2 and 3 reach the entry back to back, before anything is delivered.
+    for seq in [2, 3] {
+        let p = cs.command_packet(seq, net.now, &[Query::Count]).unwrap();
+        let now = net.now;
+        net.nodes[0].handle_packet(now, CLIENT, &p.to_bytes());
+    }
+    net.pump();
+    for _ in 0..40 {
+        net.tick(500);
+    }
+    net.to_client.clear();
+    let after = parents(&command(&mut net, &mut cs, 4, Query::Topology));
+    let under_entry = |e: &[(String, String)]| e.iter().filter(|(p, _)| p == "n1").count();
+    assert_eq!(
+        under_entry(&after),
+        under_entry(&before),
+        "nodes moved under the entry: before {before:?}, after {after:?}"
+    );
+}

@@ -62,9 +62,14 @@ impl Session {
     /// children and that no result names as denying the session. None when this is not the
     /// entry of an interactive session, a one-level session, past the join window, or when
     /// some child's result was built on another roster (what it reached is not known, and
-    /// the nodes below it would be offered twice).
+    /// the nodes below it would be offered twice), and none while the last command has not
+    /// finished here: its children's results are not in, so nothing says whom it reached (a
+    /// client sending Commands back to back would otherwise have every node below the
+    /// children offered the session, and each node between commands would take the entry as
+    /// its first parent: the whole overlay in one fan-out).
     fn missed_by_overlay(&self, now_ms: u64, me: &str, roster: &Roster) -> Vec<String> {
         if self.cmd.is_none()
+            || self.result_packet.is_none()
             || self.push.is_some()
             || self.parent.name != CLIENT_NAME
             || self.body.overlay.max_depth == 1
