@@ -238,7 +238,9 @@ complete -c mon -n "__fish_mon_using_subcommand push" -l targets -d 'Only matchi
 complete -c mon -n "__fish_mon_using_subcommand push" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand push" -s V -l version -d 'Print version'
-complete -c mon -n "__fish_mon_using_subcommand web" -l listen -d 'Address to serve the console on; loopback only (TLS for other addresses is not built yet: reach a remote console through `ssh -L`)' -r
+complete -c mon -n "__fish_mon_using_subcommand web" -l listen -d 'Address to serve the console on: loopback, or any other one address with `--tls-cert` and `--tls-key` (browsers then reach it by that address)' -r
+complete -c mon -n "__fish_mon_using_subcommand web" -l tls-cert -d 'Serve HTTPS with this certificate chain (PEM); needs `--tls-key`' -r -F
+complete -c mon -n "__fish_mon_using_subcommand web" -l tls-key -d 'The private key of `--tls-cert` (PEM)' -r -F
 complete -c mon -n "__fish_mon_using_subcommand web" -l allow -d 'Actions the console may sign besides queries (none by default)' -r -f -a "exec\t'Run commands on the nodes (`exec`)'
 push\t'Push files to the nodes (`push`)'"
 complete -c mon -n "__fish_mon_using_subcommand web" -l key -d 'Ed25519 private key file, or FILE.pub to sign through ssh-agent [env: MON_KEY; default: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519]' -r -F

@@ -294,7 +294,9 @@ dag\:"DAG with several parents per node"))' \
 ;;
 (web)
 _arguments "${_arguments_options[@]}" : \
-'--listen=[Address to serve the console on; loopback only (TLS for other addresses is not built yet\: reach a remote console through \`ssh -L\`)]:ADDR:PORT:_default' \
+'--listen=[Address to serve the console on\: loopback, or any other one address with \`--tls-cert\` and \`--tls-key\` (browsers then reach it by that address)]:ADDR:PORT:_default' \
+'--tls-cert=[Serve HTTPS with this certificate chain (PEM); needs \`--tls-key\`]:FILE:_files' \
+'--tls-key=[The private key of \`--tls-cert\` (PEM)]:FILE:_files' \
 '*--allow=[Actions the console may sign besides queries (none by default)]:LIST:((exec\:"Run commands on the nodes (\`exec\`)"
 push\:"Push files to the nodes (\`push\`)"))' \
 '--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
