@@ -113,7 +113,7 @@ mod tests {
         // The clock is paused and jumps to the next timer when everything waits: the server's
         // header timeout closes the connection long before this bound (without the timeout,
         // the bound runs out and the test fails).
-        let r = tokio::time::timeout(HEADER_TIMEOUT * 3, read_all(&mut s)).await;
+        let r = tokio::time::timeout(HEADER_TIMEOUT * 2, read_all(&mut s)).await;
         assert!(
             r.is_ok(),
             "the connection stayed open past the header timeout"

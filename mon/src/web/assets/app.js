@@ -372,7 +372,8 @@ function drawPush(j) {
   $('p-bar').value = Math.min(j.served, j.size);
   const tb = $('p-nodes').querySelector('tbody');
   tb.replaceChildren();
-  for (const n of j.nodes) {
+  const nodes = j.nodes.slice().sort((a, b) => a.node.localeCompare(b.node, undefined, { numeric: true }));
+  for (const n of nodes) {
     const tr = el('tr', null, tb, 'push-' + n.state);
     tr.dataset.state = n.state;
     el('td', n.node, tr);
