@@ -142,9 +142,9 @@ pub enum Command {
         #[command(flatten)]
         g: GlobalArgs,
     },
-    /// Serve the web console on loopback: fleet, queries with charts, topology (and exec,
-    /// push when `--allow` names them), signed with your key as the CLI does. Prints the
-    /// login URL with its secret token.
+    /// Serve the web console on loopback (elsewhere only over TLS): fleet, queries with
+    /// charts, topology (and exec, push when `--allow` names them), signed with your key as
+    /// the CLI does. Prints the login URL with its secret token.
     Web {
         #[command(flatten)]
         args: crate::web::WebArgs,

@@ -1,138 +1,47 @@
 //! `mon web`, the console, against 20 real servers: plain HTTP checks of its security layer
-//! (no token, wrong token, foreign Host, foreign Origin, `exec` without `--allow`), then
-//! headless Chromium driven through chromedriver: the fleet page counts 20 nodes, `histo load`
-//! draws bars that sum to 20, the topology draws 20 nodes and hovering one names its parent.
+//! (no token, wrong token, the cookie without the page key, foreign Host, foreign Origin,
+//! `exec` and `push` without `--allow`), a push uploaded over the API, then headless
+//! Chromium driven through chromedriver: the fleet page counts 20 nodes, `histo load` draws
+//! bars that sum to 20, the topology draws 20 nodes and hovering one names its parent, and
+//! the push page pushes a file to the 20 nodes and shows each one done.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them
 //! the test fails and says so. `MON_CONSOLE_SCREENSHOTS=docs/console` (relative to the
 //! workspace) saves a screenshot of each page there.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "web/http.rs"]
+mod http;
+#[path = "web/push.rs"]
+mod push;
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 use mon_tests::Cluster;
-use serde_json::{json, Value};
+use serde_json::json;
+
+use http::{http, login, start_console, Proc, API};
+use push::{check_push_api, make_push_dirs, push_dest, push_dir};
 
 const N: u32 = 20;
-/// This test's ports (22200–22299): the servers, two consoles, chromedriver.
+/// This test's ports (22200–22299): the servers, three consoles, chromedriver.
 const SERVERS: u16 = 22200;
 const WEB: u16 = 22201;
 const WEB_EXEC: u16 = 22202;
 const DRIVER: u16 = 22203;
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `mon web` through node 1; returns it and its login URL (read from its stdout).
-fn start_console(c: &Cluster, port: u16, allow: &[&str]) -> (Proc, String) {
-    let mut cmd = c.client();
-    cmd.args(["web", "--listen", &format!("127.0.0.1:{port}")]);
-    if !allow.is_empty() {
-        cmd.args(["--allow", &allow.join(",")]);
-    }
-    let mut p = Proc(
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn mon web"),
-    );
-    let out = p.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = lines
-        .by_ref()
-        .take(5)
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.contains("/login?token="))
-                .map(str::to_string)
-        })
-        .expect("mon web printed no login URL");
-    (p, url)
-}
-
-/// One HTTP/1.1 request to 127.0.0.1:`port`; returns the status and the whole response.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the console");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, resp)
-}
-
-fn body_json(resp: &str) -> Value {
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
-
-/// Logs in with the URL's token; returns the `name=value` cookie.
-fn login(port: u16, url: &str) -> String {
-    let path = &url[url.find("/login").expect("login path")..];
-    let (status, resp) = http(port, "GET", path, &[], "");
-    assert_eq!(status, 303, "{resp}");
-    let line = resp
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .expect("a Set-Cookie");
-    assert!(
-        line.contains("HttpOnly") && line.contains("SameSite=Strict"),
-        "{line}"
-    );
-    line.split_once(':')
-        .and_then(|(_, v)| v.trim().split(';').next())
-        .expect("cookie")
-        .to_string()
-}
-
-fn post(port: u16, cookie: &str, origin: &str, path: &str, body: Value) -> (u16, Value) {
-    let headers = [
-        ("Cookie", cookie),
-        ("Origin", origin),
-        ("Content-Type", "application/json"),
-    ];
-    let (status, resp) = http(port, "POST", path, &headers, &body.to_string());
-    (status, body_json(&resp))
-}
+const WEB_PUSH: u16 = 22204;
 
 fn check_security_layer(c: &Cluster) {
     let (_web, url) = start_console(c, WEB, &[]);
     let own = format!("http://127.0.0.1:{WEB}");
 
-    // Without the token: nothing but a refusal, with the strict headers.
+    // Without the token: the page's static files (no secret in them), with the strict
+    // headers; every API route refused.
     let (status, resp) = http(WEB, "GET", "/", &[], "");
-    assert_eq!(status, 401, "{resp}");
+    assert_eq!(status, 200, "{resp}");
     let lower = resp.to_ascii_lowercase();
     assert!(
         lower.contains("content-security-policy: default-src 'none'; script-src 'self'"),
@@ -151,66 +60,118 @@ fn check_security_layer(c: &Cluster) {
     );
     assert_eq!(status, 401, "a wrong token logs no one in");
 
-    let cookie = login(WEB, &url);
-    let (status, resp) = http(WEB, "GET", "/", &[("Cookie", &cookie)], "");
-    assert_eq!(status, 200, "{resp}");
+    let me = login(WEB, &url);
+    let (status, v) = me.get("/api/info");
+    assert_eq!(status, 200, "{v}");
 
-    // DNS rebinding: the right cookie under a foreign Host name is refused.
+    // Cookies ignore the port: another local user's server on 127.0.0.1 may be sent the
+    // cookie. The cookie alone (every same-origin header, no page key) opens no API route;
+    // nor does the page key without the cookie.
+    let count = json!({"words": ["count"]});
+    for (method, path) in API {
+        let body = if *method == "POST" {
+            count.to_string()
+        } else {
+            String::new()
+        };
+        for h in [
+            ("Cookie", me.cookie.as_str()),
+            ("X-Mon-Console", me.key.as_str()),
+        ] {
+            let (status, resp) = http(
+                WEB,
+                method,
+                path,
+                &[
+                    h,
+                    ("Origin", &own),
+                    ("Sec-Fetch-Site", "same-origin"),
+                    ("Content-Type", "application/json"),
+                ],
+                &body,
+            );
+            assert_eq!(status, 401, "{method} {path} with only {}: {resp}", h.0);
+        }
+    }
+
+    // DNS rebinding: the right secrets under a foreign Host name are refused.
     let (status, resp) = http(
         WEB,
         "GET",
         "/api/members",
         &[
             ("Host", &format!("rebound.example:{WEB}")),
-            ("Cookie", &cookie),
+            ("Cookie", &me.cookie),
+            ("X-Mon-Console", &me.key),
         ],
         "",
     );
     assert_eq!(status, 421, "{resp}");
 
-    // CSRF: a POST from a foreign Origin (or none) is refused; from our own it runs.
-    let count = json!({"words": ["count"]});
-    let (status, v) = post(
+    // A GET that signs a session (members) needs a same-origin request too.
+    let (status, resp) = http(
         WEB,
-        &cookie,
-        "http://evil.example",
-        "/api/query",
-        count.clone(),
+        "GET",
+        "/api/members",
+        &[("Cookie", &me.cookie), ("X-Mon-Console", &me.key)],
+        "",
     );
+    assert_eq!(
+        status, 403,
+        "members without Origin or Sec-Fetch-Site: {resp}"
+    );
+    let (status, resp) = http(
+        WEB,
+        "GET",
+        "/api/members",
+        &[
+            ("Cookie", &me.cookie),
+            ("X-Mon-Console", &me.key),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        "",
+    );
+    assert_eq!(status, 403, "members from another site: {resp}");
+    let (status, v) = me.get("/api/members");
+    assert_eq!(status, 200, "{v}");
+
+    // CSRF: a POST from a foreign Origin (or none) is refused; from our own it runs.
+    let (status, v) = me.post_from("http://evil.example", "/api/query", count.clone());
     assert_eq!(status, 403, "{v}");
     let (status, resp) = http(
         WEB,
         "POST",
         "/api/query",
-        &[("Cookie", &cookie), ("Content-Type", "application/json")],
+        &[
+            ("Cookie", &me.cookie),
+            ("X-Mon-Console", &me.key),
+            ("Content-Type", "application/json"),
+        ],
         &count.to_string(),
     );
     assert_eq!(status, 403, "no Origin: {resp}");
-    let (status, v) = post(WEB, &cookie, &own, "/api/query", count);
+    let (status, v) = me.post("/api/query", count);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["answers"][0]["result"], N, "{v}");
 
     // exec and push need --allow.
-    let (status, v) = post(WEB, &cookie, &own, "/api/exec", json!({"argv": ["true"]}));
+    let (status, v) = me.post("/api/exec", json!({"argv": ["true"]}));
     assert_eq!(status, 403, "{v}");
     assert!(
         v["error"].as_str().unwrap_or("").contains("--allow exec"),
         "{v}"
     );
-    let (status, v) = post(WEB, &cookie, &own, "/api/push", json!({}));
+    let (status, v) = me.post("/api/push", json!({}));
     assert_eq!(status, 403, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("--allow push"),
+        "{v}"
+    );
 
     // With --allow exec, exec runs on every node, signed by the operator's key.
     let (_web2, url2) = start_console(c, WEB_EXEC, &["exec"]);
-    let cookie2 = login(WEB_EXEC, &url2);
-    let own2 = format!("http://127.0.0.1:{WEB_EXEC}");
-    let (status, v) = post(
-        WEB_EXEC,
-        &cookie2,
-        &own2,
-        "/api/exec",
-        json!({"argv": ["echo", "hi"]}),
-    );
+    let me2 = login(WEB_EXEC, &url2);
+    let (status, v) = me2.post("/api/exec", json!({"argv": ["echo", "hi"]}));
     assert_eq!(status, 200, "{v}");
     let groups = &v["answers"][0]["result"];
     assert_eq!(groups[0]["stdout"], "hi\n", "{v}");
@@ -279,7 +240,7 @@ where
     panic!("the console never showed {what}");
 }
 
-async fn drive_browser(url: &str, chromium: &Path) {
+async fn drive_browser(url: &str, chromium: &Path, c: &Cluster) {
     let profile = tempfile::tempdir().expect("profile dir");
     let caps = json!({
         "goog:chromeOptions": {
@@ -405,6 +366,60 @@ async fn drive_browser(url: &str, chromium: &Path) {
     .await;
     assert!(text.contains("disabled"), "{text}");
     shot(&b, "exec-refused").await;
+
+    // Push (this console has --allow push): upload a file through the page; each of the 20
+    // nodes ends done, and the file lands in their push dirs.
+    let data = b"pushed from the console's page\n".repeat(3000);
+    let src = c.dir.path().join("page.bin");
+    std::fs::write(&src, &data).expect("write");
+    b.goto(&format!("{base}/#push")).await.expect("push page");
+    b.find(Locator::Id("p-upload"))
+        .await
+        .expect("file input")
+        .send_keys(&src.display().to_string())
+        .await
+        .expect("choose the file");
+    b.execute(
+        "document.getElementById('p-dest').value = arguments[0];",
+        vec![json!(push_dest(c, "page.bin"))],
+    )
+    .await
+    .expect("fill the destination");
+    b.find(Locator::Id("p-run"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let done = wait_for("the push's nodes done", || async {
+        let status = b
+            .find(Locator::Id("p-status"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        if !status.contains("nodes done") {
+            return None;
+        }
+        let rows = b
+            .find_all(Locator::Css("#p-nodes tbody tr[data-state=done]"))
+            .await
+            .ok()?;
+        Some((rows.len(), status))
+    })
+    .await;
+    assert_eq!(done.0, N as usize, "nodes shown done: {}", done.1);
+    assert!(
+        done.1.contains(&format!("{N}/{N} nodes done")),
+        "{}",
+        done.1
+    );
+    for i in 1..=N {
+        let got = std::fs::read(push_dir(c, i).join("page.bin")).expect("the pushed file");
+        assert!(got == data, "n{i}: content differs");
+    }
+    shot(&b, "push").await;
     b.close().await.expect("close the browser");
 }
 
@@ -417,7 +432,9 @@ fn console_is_guarded_and_draws_twenty_servers_in_headless_chromium() {
 
     check_security_layer(&c);
 
-    let (_web, url) = start_console(&c, WEB, &[]);
+    make_push_dirs(&c);
+    let (_web, url) = start_console(&c, WEB_PUSH, &["push"]);
+    check_push_api(&c, &login(WEB_PUSH, &url));
     let _driver = Proc(
         Command::new(driver)
             .arg(format!("--port={DRIVER}"))
@@ -435,5 +452,5 @@ fn console_is_guarded_and_draws_twenty_servers_in_headless_chromium() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(drive_browser(&url, &chromium));
+    rt.block_on(drive_browser(&url, &chromium, &c));
 }

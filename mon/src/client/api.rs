@@ -9,6 +9,7 @@ use mon_proto::client::ClientSession;
 use mon_proto::timing::SessionKind;
 use serde_json::{json, Value};
 
+use super::push::{PushArgs, PushEnd, PushProgress};
 use super::session::{self, ask, load_key_and_known, now_ms, session_request, session_timing};
 use super::{AnswerOpts, GlobalOpts};
 
@@ -83,4 +84,19 @@ pub async fn query(
         outs.iter().map(super::output::Outcome::to_json).collect(),
         code,
     ))
+}
+
+/// Runs one push session as `mon push` does (the same checks of the arguments, the same
+/// manifest and source), reporting to `progress`; the file is hashed off the runtime.
+pub(crate) async fn push(
+    g: &GlobalOpts,
+    id: &Identity,
+    args: PushArgs,
+    progress: &mut dyn PushProgress,
+) -> anyhow::Result<PushEnd> {
+    let (g2, a) = (g.clone(), args);
+    let plan = tokio::task::spawn_blocking(move || super::push::plan(&g2, &a))
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the file: {e}"))??;
+    super::push::push_session(g, &*id.signer, &id.known, &plan, progress).await
 }

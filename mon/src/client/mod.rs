@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 pub use opts::{GlobalArgs, GlobalOpts};
 pub use push::{run_push, PushArgs};
+pub(crate) use push::{PushEnd, PushProgress, PushReport};
 pub use session::{run_members, run_session, AnswerOpts};
 pub use shell::run_shell;
 

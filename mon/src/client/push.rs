@@ -1,6 +1,8 @@
 //! `mon push FILE DEST`: the client is the source. It signs a push session whose manifest
 //! lists every block's hash, serves blocks to the entry node (its only child) on the push
 //! channel, and prints the aggregated outcome: nodes done, failed with reasons, time, rate.
+//! The console (`mon web`) runs the same push through [`plan`] and [`push_session`], with
+//! its own [`PushProgress`].
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::{Query, QueryParseError, Where};
-use mon_proto::client::finish::{self, PushSummary};
+use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
 use mon_proto::push::build_manifest;
@@ -18,16 +20,12 @@ use mon_proto::push::geometry::{self, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_S
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
 use mon_proto::wire::session::Manifest;
-use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::session::{connect_entry, now_ms, read_packet};
 use super::GlobalOpts;
 use crate::exit;
 use crate::framing::{self, Opener};
-use crate::out::{errln, outln};
-use mon_proto::agg::bytes as human;
-use mon_proto::fold::fold_by_reason;
 
 /// What to push.
 #[derive(Debug, Clone, clap::Args)]
@@ -79,7 +77,7 @@ fn parse_size(s: &str) -> anyhow::Result<u32> {
 }
 
 /// A push ready to run: the file, its signed-to-be manifest and timing.
-struct PushPlan {
+pub(crate) struct PushPlan {
     file: File,
     manifest: Manifest,
     timing: SessionTiming,
@@ -130,7 +128,7 @@ fn block_size(a: &PushArgs, size: u64) -> anyhow::Result<u32> {
 }
 
 /// Checks the arguments, opens and hashes the file (before any server is contacted).
-fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
+pub(crate) fn plan(g: &GlobalOpts, a: &PushArgs) -> anyhow::Result<PushPlan> {
     let mode = parse_mode(&a.mode)?;
     let cond = parse_where(&a.where_)?;
     check_dest(a)?;
@@ -166,6 +164,51 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// What a push reports while it runs: the CLI's progress bar, the console's push job.
+pub(crate) trait PushProgress: Send {
+    /// The push started: the file's size and the nodes in the session (the roster within
+    /// `--targets`).
+    fn start(&mut self, size: u64, nodes: &[String]);
+    /// The source has served `bytes` in all (blocks read from the file and sent).
+    fn served(&mut self, bytes: u64);
+    /// `nodes` have finished (landed the file or failed), from the entry node's Progress
+    /// reports: a count aggregated up the tree, not which nodes.
+    fn complete(&mut self, nodes: u64);
+}
+
+/// How a push ended.
+#[derive(Debug)]
+pub(crate) enum PushEnd {
+    /// The entry node refused the session.
+    Denied {
+        /// The node that refused.
+        node: String,
+        /// Its refusal code.
+        code: String,
+        /// Its reason.
+        text: String,
+    },
+    /// The result arrived.
+    Finished(Box<PushReport>),
+}
+
+/// A finished push: what `mon push` prints.
+#[derive(Debug)]
+pub(crate) struct PushReport {
+    /// The entry node's name.
+    pub entry: String,
+    /// The signed manifest.
+    pub manifest: Manifest,
+    /// Done, failed, denied, missing.
+    pub summary: PushSummary,
+    /// The nodes in the session (the roster within `--targets`), sorted as the roster.
+    pub nodes: Vec<String>,
+    /// Bytes the source served.
+    pub served: u64,
+    /// Seconds from the first connection to the result.
+    pub secs: f64,
+}
+
 /// Runs `mon push`. Returns the exit code.
 pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let (signer, known) = super::session::load_key_and_known(g)?;
@@ -174,28 +217,51 @@ pub fn run_push(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let sreq = session_request(g, &plan).await?;
-        let mut cs = ClientSession::new(&mut rand::rngs::OsRng, &*signer, sreq, now_ms())?;
-        let t0 = Instant::now();
-        let mut s = connect_entry(g).await?;
-        let _ = s.set_nodelay(true);
-        framing::write_preamble(&mut s, Opener::Client).await?;
-        framing::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
-        let answer = read_packet(&mut s, Duration::from_secs(10), g).await?;
-        let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, &known) {
-            Ok(go) => go,
-            Err(ClientError::Denied { node, code, text }) => {
+        let mut bar = Bar::new(g);
+        match push_session(g, &*signer, &known, &plan, &mut bar).await? {
+            PushEnd::Denied { node, code, text } => {
                 let exit = super::session::report_denied(g, &node, &code, &text, &*signer);
                 print_denied_json(g, &node, &code, &text);
-                return Ok(exit);
+                Ok(exit)
             }
-            Err(e) => return Err(e.into()),
-        };
-        framing::write_frame(&mut s, &go.to_bytes()).await?;
-        let clock = Instant::now();
-        let src = PushSource::start(cs, &plan.manifest, 0)?;
-        serve(src, &mut s, &plan, g, t0, clock, &known).await
+            PushEnd::Finished(r) => {
+                bar.0.finish_and_clear();
+                print_summary(g, &r.entry, &r.manifest, &r.summary, r.served, r.secs);
+                Ok(exit::for_failing(r.summary.failing))
+            }
+        }
     })
+}
+
+/// Signs and runs one push session with `signer`, serving `plan`'s file; reports to
+/// `progress` while it runs.
+pub(crate) async fn push_session(
+    g: &GlobalOpts,
+    signer: &dyn mon_keys::sshsig::Signer,
+    known: &KnownNodes,
+    plan: &PushPlan,
+    progress: &mut dyn PushProgress,
+) -> anyhow::Result<PushEnd> {
+    let sreq = session_request(g, plan).await?;
+    let mut cs = ClientSession::new(&mut rand::rngs::OsRng, signer, sreq, now_ms())?;
+    let t0 = Instant::now();
+    let mut s = connect_entry(g).await?;
+    let _ = s.set_nodelay(true);
+    framing::write_preamble(&mut s, Opener::Client).await?;
+    framing::write_frame(&mut s, &cs.session_packet().to_bytes()).await?;
+    let answer = read_packet(&mut s, Duration::from_secs(10), g).await?;
+    let go = match cs.on_answer_dialled(answer, &g.server.typed, g.server.addr, known) {
+        Ok(go) => go,
+        Err(ClientError::Denied { node, code, text }) => {
+            return Ok(PushEnd::Denied { node, code, text })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    framing::write_frame(&mut s, &go.to_bytes()).await?;
+    let clock = Instant::now();
+    let src = PushSource::start(cs, &plan.manifest, 0)?;
+    let report = serve(src, &mut s, plan, g, t0, clock, known, progress).await?;
+    Ok(PushEnd::Finished(Box::new(report)))
 }
 
 /// The push session: a count carrying the manifest, with the push's timing.
@@ -205,34 +271,47 @@ async fn session_request(g: &GlobalOpts, plan: &PushPlan) -> anyhow::Result<Sess
     super::session::session_request(g, SessionKind::Push, ops, manifest, 0, &plan.timing).await
 }
 
-/// With `--json`, the push's line for a denial (after the session's report of it).
-fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
-    if g.json {
-        outln!(
-            "{}",
-            json!({"command": "push", "denied_by": node, "code": code, "reason": text})
-        );
-    }
-}
-
 /// The progress bar: `N/T nodes complete; source served BYTES (RATE) ELAPSED` (hidden with
 /// `--json`).
-fn progress_bar(g: &GlobalOpts, size: u64, total: u64) -> indicatif::ProgressBar {
-    if g.json {
-        return indicatif::ProgressBar::hidden();
+struct Bar(indicatif::ProgressBar, u64);
+
+impl Bar {
+    fn new(g: &GlobalOpts) -> Bar {
+        if g.json {
+            return Bar(indicatif::ProgressBar::hidden(), 0);
+        }
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} complete; source served {bytes} ({bytes_per_sec}) {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Bar(b, 0)
     }
-    let b = indicatif::ProgressBar::new(size);
-    b.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {msg} complete; source served {bytes} ({bytes_per_sec}) {elapsed}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    b.set_message(format!("0/{total} nodes"));
-    b
 }
 
-/// Serves the push until the result arrives, then prints the summary. Returns the exit code.
+impl PushProgress for Bar {
+    fn start(&mut self, size: u64, nodes: &[String]) {
+        let nodes = nodes.len() as u64;
+        self.1 = nodes;
+        self.0.set_length(size);
+        self.0.set_message(format!("0/{nodes} nodes"));
+    }
+
+    fn served(&mut self, bytes: u64) {
+        self.0.set_position(bytes);
+    }
+
+    fn complete(&mut self, nodes: u64) {
+        let total = self.1;
+        self.0
+            .set_message(format!("{}/{total} nodes", nodes.min(total)));
+    }
+}
+
+/// Serves the push until the result arrives; what it came to.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     mut src: PushSource,
     s: &mut TcpStream,
@@ -241,22 +320,34 @@ async fn serve(
     t0: Instant,
     clock: Instant,
     known: &KnownNodes,
-) -> anyhow::Result<u8> {
+    progress: &mut dyn PushProgress,
+) -> anyhow::Result<PushReport> {
     // Nodes in the session: the roster (known_nodes) within --targets. Nodes complete come
     // from the entry node's Progress reports (aggregated up the first-parent tree).
     let roster = mon_proto::roster::Roster::from_known(known);
-    let total = finish::in_targets(&roster, &src.session().body.targets);
-    let bar = progress_bar(g, plan.manifest.size, total);
-    let result = drive(&mut src, s, plan, g, clock, &bar, total).await?;
-    bar.finish_and_clear();
+    let targets = src.session().body.targets.clone();
+    let nodes: Vec<String> = roster
+        .unreached(&roster.empty_bitmap(), |n| {
+            mon_proto::targets::matches_list(&targets, n)
+        })
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    progress.start(plan.manifest.size, &nodes);
+    let result = drive(&mut src, s, plan, g, clock, progress).await?;
     let secs = t0.elapsed().as_secs_f64().max(0.001);
     let session = src.session();
-    let Some(sum) = PushSummary::from_result(*result, &roster, &session.body.targets) else {
+    let Some(summary) = PushSummary::from_result(*result, &roster, &targets) else {
         bail!("the entry node returned an empty result");
     };
-    let entry = session.entry.clone().unwrap_or_default();
-    print_summary(g, &entry, &plan.manifest, &sum, src.served(), secs);
-    Ok(exit::for_failing(sum.failing))
+    Ok(PushReport {
+        entry: session.entry.clone().unwrap_or_default(),
+        manifest: plan.manifest.clone(),
+        summary,
+        nodes,
+        served: src.served(),
+        secs,
+    })
 }
 
 /// Drives the [`PushSource`] over the stream (`clock` is its time zero) until the result
@@ -267,8 +358,7 @@ async fn drive(
     plan: &PushPlan,
     g: &GlobalOpts,
     clock: Instant,
-    bar: &indicatif::ProgressBar,
-    total: u64,
+    progress: &mut dyn PushProgress,
 ) -> anyhow::Result<Box<SubtreeResult>> {
     let now = || clock.elapsed().as_millis() as u64;
     let (rd, mut wr) = s.split();
@@ -294,7 +384,7 @@ async fn drive(
         };
         let Some(frame) = frame else { continue };
         src.handle_packet(Packet::from_bytes(&frame, MAX_STREAM_PACKET)?)?;
-        if let Some(r) = drain_events(src, &plan.file, bar, total)? {
+        if let Some(r) = drain_events(src, &plan.file, progress)? {
             break r;
         }
     };
@@ -348,8 +438,7 @@ async fn read_frames(
 fn drain_events(
     src: &mut PushSource,
     file: &File,
-    bar: &indicatif::ProgressBar,
-    total: u64,
+    progress: &mut dyn PushProgress,
 ) -> anyhow::Result<Option<Box<SubtreeResult>>> {
     while let Some(ev) = src.poll_event() {
         match ev {
@@ -358,111 +447,17 @@ fn drain_events(
                 file.read_exact_at(&mut buf, offset)
                     .context("reading the pushed file")?;
                 src.block_read(index, buf)?;
-                bar.set_position(src.served());
+                progress.served(src.served());
             }
-            SourceEvent::Progress(n) => bar.set_message(format!("{}/{total} nodes", n.min(total))),
+            SourceEvent::Progress(n) => progress.complete(n),
             SourceEvent::Result(r) => return Ok(Some(r)),
         }
     }
     Ok(None)
 }
 
-/// Prints the push summary (one JSON object, or the human lines).
-fn print_summary(
-    g: &GlobalOpts,
-    entry: &str,
-    m: &Manifest,
-    sum: &PushSummary,
-    served: u64,
-    secs: f64,
-) {
-    let aggregate = sum.done as f64 * m.size as f64 / secs;
-    if g.json {
-        print_summary_json(entry, m, sum, served, secs, aggregate);
-    } else {
-        print_summary_human(m, sum, served, secs, aggregate);
-    }
-}
-
-/// The push summary as lines: the counts, the source's load, then each node not done.
-fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
-    let skipped_text = skipped_text(m, sum);
-    outln!(
-        "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
-        human(m.size as f64),
-        m.dest,
-        sum.done,
-        sum.failed.len(),
-        sum.denied.len(),
-        sum.missing.len()
-    );
-    outln!(
-        "source served {} ({:.1}x the file); aggregate {}/s",
-        human(served as f64),
-        served as f64 / (m.size.max(1)) as f64,
-        human(aggregate)
-    );
-    // The nodes not done are diagnostics: stderr, one line per reason, folded.
-    for (what, v) in [
-        ("failed", &sum.failed),
-        ("denied", &sum.denied),
-        ("missing", &sum.missing),
-    ] {
-        let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
-        for (nodes, reason) in fold_by_reason(entries) {
-            errln!("{what}: {nodes}: {reason}");
-        }
-    }
-}
-
-/// `, N skipped (COND did not hold)` for a push with `--where`.
-fn skipped_text(m: &Manifest, sum: &PushSummary) -> String {
-    match &m.cond {
-        Some(w) => format!(
-            ", {} skipped ({} {} {} did not hold)",
-            sum.skipped, w.res, w.op, w.value
-        ),
-        None => String::new(),
-    }
-}
-
-/// The push summary as one JSON object (documented in docs/operations.md).
-fn print_summary_json(
-    entry: &str,
-    m: &Manifest,
-    sum: &PushSummary,
-    served: u64,
-    secs: f64,
-    aggregate: f64,
-) {
-    outln!(
-        "{}",
-        json!({
-            "command": "push",
-            "entry": entry,
-            "dest": m.dest,
-            "size": m.size,
-            "blocks": m.blocks.len(),
-            "done": sum.done,
-            "skipped": sum.skipped,
-            "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
-            "failed": node_reasons(&sum.failed),
-            "denied": node_reasons(&sum.denied),
-            "missing": node_reasons(&sum.missing),
-            "relayed": sum.relayed,
-            "source_bytes": served,
-            "seconds": secs,
-            "aggregate_bytes_per_s": aggregate,
-        })
-    );
-}
-
-/// Nodes and their reasons as JSON objects.
-fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
-    v.iter()
-        .map(|(n, r)| json!({"node": n, "reason": r}))
-        .collect()
-}
+mod print;
+use print::{print_denied_json, print_summary};
 
 #[cfg(test)]
 mod tests;

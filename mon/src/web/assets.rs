@@ -6,6 +6,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+/// The paths served without the console's secrets: the page's own files (they hold none;
+/// every call they make needs the cookie and the page key).
+pub const PUBLIC: &[&str] = &["/", "/app.js", "/app.css"];
+
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");

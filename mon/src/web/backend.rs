@@ -9,10 +9,12 @@ use std::pin::Pin;
 use mon_proto::agg::Query;
 
 use crate::client::api::{self, Identity, Reply};
-use crate::client::{AnswerOpts, GlobalOpts};
+use crate::client::{AnswerOpts, GlobalOpts, PushArgs, PushEnd, PushProgress};
 
 /// A boxed future of a backend call.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Reply>> + Send + 'a>>;
+/// A boxed future of a push.
+pub type PendingPush<'a> = Pin<Box<dyn Future<Output = anyhow::Result<PushEnd>> + Send + 'a>>;
 
 /// Runs the console's actions as the operator.
 pub trait Backend: Send + Sync + 'static {
@@ -20,6 +22,8 @@ pub trait Backend: Send + Sync + 'static {
     fn query(&self, op: Query, opts: AnswerOpts) -> Pending<'_>;
     /// The entry node's partial view (`mon members`).
     fn members(&self) -> Pending<'_>;
+    /// One push, as `mon push` (the routes check `--allow` first), reporting to `progress`.
+    fn push<'a>(&'a self, args: PushArgs, progress: &'a mut dyn PushProgress) -> PendingPush<'a>;
     /// Who acts and through which entry, for the page's header.
     fn describe(&self) -> serde_json::Value;
 }
@@ -54,6 +58,10 @@ impl Backend for SessionBackend {
             )
             .await
         })
+    }
+
+    fn push<'a>(&'a self, args: PushArgs, progress: &'a mut dyn PushProgress) -> PendingPush<'a> {
+        Box::pin(api::push(&self.g, &self.id, args, progress))
     }
 
     fn describe(&self) -> serde_json::Value {

@@ -5,10 +5,17 @@
 //!   Host (a DNS-rebinding page's name) gets 421.
 //! - Login: the start-up token (128 random bits from the OS, printed in the URL only, never
 //!   logged) is exchanged at `/login?token=…` for an HttpOnly, SameSite=Strict cookie whose
-//!   value is a second secret (256 bits); every other route needs that cookie (401). Both are
-//!   compared in constant time.
-//! - State-changing requests (any method but GET and HEAD) need an `Origin` that is this
-//!   console's own (else 403) and a JSON body (else 415): a cross-site form cannot send one.
+//!   value is a second secret (256 bits), and a redirect to `/#k=…` carrying a third (256
+//!   bits, the page key) in the fragment, which the page moves into its origin's
+//!   sessionStorage and sends as the [`PAGE_KEY_HEADER`] on every API call. Every route but
+//!   the static page ([`super::assets::PUBLIC`]) needs the cookie AND the header (401):
+//!   cookies ignore the port, so a server of another local user on 127.0.0.1 may be sent
+//!   the cookie, but never the page key (storage is per origin, port included). All secrets
+//!   are compared in constant time.
+//! - `/api/…` needs a same-origin request, any method: `Origin` this console's own, or
+//!   `Sec-Fetch-Site: same-origin` (else 403). State-changing requests (any method but GET
+//!   and HEAD) need that `Origin` itself (else 403) and a JSON body (else 415): a cross-site
+//!   form can send neither.
 //! - Every response carries a strict Content-Security-Policy (no inline script or style, no
 //!   framing), `X-Frame-Options: DENY`, `nosniff`, `no-referrer` and `no-store`.
 
@@ -28,16 +35,30 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        connect-src 'self'; base-uri 'none'; form-action 'none'; \
                        frame-ancestors 'none'";
 
+/// The header in which the page sends the page key.
+pub const PAGE_KEY_HEADER: &str = "x-mon-console";
+
+/// What a request that passed the checks is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// `/login` with the right token: set the cookie, hand over the page key.
+    Login,
+    /// One of the static page's files (they hold no secret).
+    Public,
+    /// A request of a logged-in page.
+    Session,
+}
+
 /// Why a request was refused (the text the browser shows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The Host header is not this console's (DNS rebinding, or a proxy).
     ForeignHost,
-    /// No valid session cookie.
+    /// No valid session cookie and page key.
     NoSession,
     /// `/login` with a wrong or missing token.
     BadToken,
-    /// A state-changing request whose Origin is missing or not this console's.
+    /// An API request not from this console's own page (Origin, Sec-Fetch-Site).
     ForeignOrigin,
     /// A state-changing request without a JSON body.
     NotJson,
@@ -61,13 +82,14 @@ impl Refusal {
                 "this console serves only its own address and localhost (foreign Host header)"
             }
             Refusal::NoSession => {
-                "not logged in: open the URL with the token that `mon web` printed at start-up"
+                "not logged in (in this tab): open the URL with the token that `mon web` \
+                 printed at start-up"
             }
             Refusal::BadToken => {
                 "wrong or missing token: use the URL `mon web` printed at start-up"
             }
             Refusal::ForeignOrigin => {
-                "refused: a state-changing request must come from this console's own page (Origin)"
+                "refused: an API request must come from this console's own page (Origin)"
             }
             Refusal::NotJson => "refused: a state-changing request must send application/json",
         }
@@ -90,7 +112,9 @@ impl IntoResponse for Refusal {
 pub struct Guard {
     token: Zeroizing<String>,
     session: Zeroizing<String>,
+    page_key: Zeroizing<String>,
     cookie_name: String,
+    tls: bool,
     hosts: Vec<String>,
     origins: Vec<String>,
 }
@@ -115,8 +139,9 @@ fn secret_eq(a: &str, b: &str) -> bool {
 }
 
 impl Guard {
-    /// Fresh secrets for a console bound to `listen` (the bound address, port resolved).
-    pub fn new(listen: SocketAddr) -> Guard {
+    /// Fresh secrets for a console bound to `listen` (the bound address, port resolved),
+    /// serving HTTPS when `tls`.
+    pub fn new(listen: SocketAddr, tls: bool) -> Guard {
         let port = listen.port();
         let ip = match listen.ip() {
             IpAddr::V4(a) => a.to_string(),
@@ -126,15 +151,24 @@ impl Guard {
         if listen.ip().is_loopback() {
             hosts.push(format!("localhost.:{port}"));
         }
-        let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+        let scheme = if tls { "https" } else { "http" };
+        let origins = hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
         Guard {
             token: random_hex(16),
             session: random_hex(32),
-            // Cookies are per host, not per port: the port keeps two consoles apart.
+            page_key: random_hex(32),
+            // Cookies are per host, not per port: the name keeps two consoles' cookies apart
+            // (the page key, not the cookie, keeps other servers out).
             cookie_name: format!("mon_console_{port}"),
+            tls,
             hosts,
             origins,
         }
+    }
+
+    /// `http://ADDR:PORT` (or `https://`): where the console serves.
+    pub fn base_url(&self) -> &str {
+        &self.origins[0]
     }
 
     /// The start-up token (for the printed URL only).
@@ -173,28 +207,55 @@ impl Guard {
         ok
     }
 
-    /// The Set-Cookie value that logs a browser in.
+    /// Whether the page key header is this console's.
+    pub fn page_key_ok(&self, headers: &HeaderMap) -> bool {
+        let mut ok = false;
+        for v in headers.get_all(PAGE_KEY_HEADER) {
+            ok |= secret_eq(v.to_str().unwrap_or(""), &self.page_key);
+        }
+        ok
+    }
+
+    /// Whether the request comes from this console's own page: its `Origin`, or (a GET
+    /// without one) `Sec-Fetch-Site: same-origin`.
+    pub fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        match h("origin") {
+            Some(o) => self.origin_ok(Some(o)),
+            None => h("sec-fetch-site") == Some("same-origin"),
+        }
+    }
+
+    /// The Set-Cookie value that logs a browser in (`Secure` under TLS).
     pub fn set_cookie(&self) -> String {
+        let secure = if self.tls { "; Secure" } else { "" };
         format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            "{}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
             self.cookie_name, &*self.session
         )
     }
 
-    /// The checks of one request, in order: Host, then `/login`'s token or the session
-    /// cookie, then Origin and JSON for a state-changing method. `Ok(true)`: a valid login
-    /// (the caller sets the cookie).
+    /// Where `/login` sends the browser: the page, with the page key in the fragment (which
+    /// the browser never sends to a server).
+    pub fn login_location(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!("/#k={}", &*self.page_key))
+    }
+
+    /// The checks of one request, in order: Host; `/login`'s token; the static page; the
+    /// session cookie and page key; for `/api/…` a same-origin request; for a
+    /// state-changing method our own Origin and JSON.
     pub fn check(
         &self,
         method: &Method,
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
-    ) -> Result<bool, Refusal> {
+    ) -> Result<Admit, Refusal> {
         let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
         if !self.host_ok(h(header::HOST)) {
             return Err(Refusal::ForeignHost);
         }
+        let read_only = method == Method::GET || method == Method::HEAD;
         if path == "/login" {
             let token = query
                 .unwrap_or("")
@@ -202,15 +263,24 @@ impl Guard {
                 .find_map(|kv| kv.strip_prefix("token="))
                 .unwrap_or("");
             return if self.token_ok(token) {
-                Ok(true)
+                Ok(Admit::Login)
             } else {
                 Err(Refusal::BadToken)
             };
         }
-        if !self.session_ok(headers) {
+        if read_only && super::assets::PUBLIC.contains(&path) {
+            return Ok(Admit::Public);
+        }
+        // Both, always: no early exit that would tell which one failed sooner.
+        let cookie = self.session_ok(headers);
+        let key = self.page_key_ok(headers);
+        if !(cookie & key) {
             return Err(Refusal::NoSession);
         }
-        if method != Method::GET && method != Method::HEAD {
+        if (path.starts_with("/api/") || path == "/api") && !self.same_origin(headers) {
+            return Err(Refusal::ForeignOrigin);
+        }
+        if !read_only {
             if !self.origin_ok(h(header::ORIGIN)) {
                 return Err(Refusal::ForeignOrigin);
             }
@@ -223,7 +293,7 @@ impl Guard {
                 return Err(Refusal::NotJson);
             }
         }
-        Ok(false)
+        Ok(Admit::Session)
     }
 }
 
@@ -267,146 +337,23 @@ pub async fn layer(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
             );
             refusal.into_response()
         }
-        Ok(true) => {
-            let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
-            if let Ok(v) = HeaderValue::from_str(&g.set_cookie()) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
+        Ok(Admit::Login) => match (
+            HeaderValue::from_str(&g.login_location()),
+            HeaderValue::from_str(&g.set_cookie()),
+        ) {
+            (Ok(loc), Ok(cookie)) => {
+                let mut r = StatusCode::SEE_OTHER.into_response();
+                r.headers_mut().insert(header::LOCATION, loc);
+                r.headers_mut().insert(header::SET_COOKIE, cookie);
+                r
             }
-            r
-        }
-        Ok(false) => next.run(req).await,
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Ok(Admit::Public | Admit::Session) => next.run(req).await,
     };
     harden(&mut r);
     r
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn guard() -> Guard {
-        Guard::new("127.0.0.1:7480".parse().expect("addr"))
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                HeaderValue::from_str(v).expect("value"),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn the_token_is_128_bits_and_fresh_each_start() {
-        let (a, b) = (guard(), guard());
-        assert_eq!(a.token().len(), 32);
-        assert_ne!(a.token(), b.token());
-        assert!(
-            !a.set_cookie().contains(a.token()),
-            "the cookie is not the token"
-        );
-    }
-
-    #[test]
-    fn only_the_listen_address_and_localhost_are_served() {
-        let g = guard();
-        assert!(g.host_ok(Some("127.0.0.1:7480")));
-        assert!(g.host_ok(Some("LOCALHOST:7480")));
-        assert!(!g.host_ok(Some("evil.example:7480")));
-        assert!(!g.host_ok(Some("127.0.0.1:7481")));
-        assert!(!g.host_ok(None));
-        let h = headers(&[("host", "rebound.example:7480")]);
-        assert_eq!(
-            g.check(&Method::GET, "/", None, &h),
-            Err(Refusal::ForeignHost)
-        );
-    }
-
-    #[test]
-    fn login_needs_the_exact_token_then_the_cookie_admits() {
-        let g = guard();
-        let h = headers(&[("host", "127.0.0.1:7480")]);
-        let q = format!("token={}", g.token());
-        assert_eq!(g.check(&Method::GET, "/login", Some(&q), &h), Ok(true));
-        let short = format!("token={}", &g.token()[..31]);
-        assert_eq!(
-            g.check(&Method::GET, "/login", Some(&short), &h),
-            Err(Refusal::BadToken)
-        );
-        assert_eq!(
-            g.check(&Method::GET, "/login", None, &h),
-            Err(Refusal::BadToken)
-        );
-        assert_eq!(
-            g.check(&Method::GET, "/", None, &h),
-            Err(Refusal::NoSession)
-        );
-        let cookie = g.set_cookie();
-        let pair = cookie.split(';').next().expect("pair");
-        let h = headers(&[
-            ("host", "127.0.0.1:7480"),
-            ("cookie", &format!("a=b; {pair}")),
-        ]);
-        assert_eq!(g.check(&Method::GET, "/api/members", None, &h), Ok(false));
-        let forged = headers(&[
-            ("host", "127.0.0.1:7480"),
-            ("cookie", "mon_console_7480=00"),
-        ]);
-        assert_eq!(
-            g.check(&Method::GET, "/", None, &forged),
-            Err(Refusal::NoSession)
-        );
-    }
-
-    #[test]
-    fn a_post_needs_our_origin_and_json() {
-        let g = guard();
-        let cookie = g.set_cookie();
-        let pair = cookie.split(';').next().expect("pair").to_string();
-        let base = [("host", "127.0.0.1:7480"), ("cookie", pair.as_str())];
-        let with = |extra: &[(&str, &str)]| {
-            let mut v = base.to_vec();
-            v.extend_from_slice(extra);
-            headers(&v)
-        };
-        let json = ("content-type", "application/json");
-        let p = "/api/query";
-        assert_eq!(
-            g.check(
-                &Method::POST,
-                p,
-                None,
-                &with(&[("origin", "http://127.0.0.1:7480"), json])
-            ),
-            Ok(false)
-        );
-        assert_eq!(
-            g.check(
-                &Method::POST,
-                p,
-                None,
-                &with(&[("origin", "http://evil.example"), json])
-            ),
-            Err(Refusal::ForeignOrigin)
-        );
-        assert_eq!(
-            g.check(&Method::POST, p, None, &with(&[json])),
-            Err(Refusal::ForeignOrigin)
-        );
-        assert_eq!(
-            g.check(
-                &Method::POST,
-                p,
-                None,
-                &with(&[
-                    ("origin", "http://localhost:7480"),
-                    ("content-type", "text/plain")
-                ])
-            ),
-            Err(Refusal::NotJson)
-        );
-    }
-}
+mod tests;

@@ -3,14 +3,20 @@
 //! - `guard.rs`: the security layer (Host, token → cookie, Origin, CSP and other headers);
 //! - `routes.rs`: the JSON API, `--allow` checks, bounds;
 //! - `backend.rs`: what an action runs on (a fresh signed session per action, today);
-//! - `assets.rs` and `assets/`: the embedded page.
+//! - `assets.rs` and `assets/`: the embedded page;
+//! - `serve.rs`: the accept loop and its bounds (connections, timeouts); `tls.rs`: TLS;
+//! - `push.rs`: push jobs run from the page, with their progress.
 
 mod assets;
 mod backend;
 mod guard;
+mod push;
 mod routes;
+mod serve;
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
@@ -44,43 +50,73 @@ impl Allow {
 /// `mon web`'s own options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebArgs {
-    /// Address to serve the console on; loopback only (TLS for other addresses is not built
-    /// yet: reach a remote console through `ssh -L`).
+    /// Address to serve the console on: loopback, or any other one address with
+    /// `--tls-cert` and `--tls-key` (browsers then reach it by that address).
     #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM); needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Actions the console may sign besides queries (none by default).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub allow: Vec<Allow>,
 }
 
-/// Serves the console until interrupted.
-pub fn run(g: &GlobalOpts, args: WebArgs) -> anyhow::Result<u8> {
-    if !args.listen.ip().is_loopback() {
+/// Refuses a listen address the console must not serve on: any address but loopback
+/// without TLS (the console signs with the operator's key), and a wildcard address (the
+/// Host check needs the one address browsers use).
+pub fn check_listen(listen: SocketAddr, tls: bool) -> anyhow::Result<()> {
+    if listen.ip().is_unspecified() {
         bail!(
-            "refusing to serve the console on {}: it can sign sessions with your key, and TLS \
-             is not built yet; listen on loopback and reach it through `ssh -L`",
-            args.listen
+            "refusing to serve the console on {listen}: give the one address browsers will use \
+             (the console checks the Host header against it)"
         );
     }
+    if !listen.ip().is_loopback() && !tls {
+        bail!(
+            "refusing to serve the console on {listen} without TLS: it signs sessions with your \
+             key; pass --tls-cert FILE --tls-key FILE, or listen on loopback and reach it \
+             through `ssh -L`"
+        );
+    }
+    Ok(())
+}
+
+/// Serves the console until interrupted.
+pub fn run(g: &GlobalOpts, args: WebArgs) -> anyhow::Result<u8> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+        _ => None,
+    };
+    check_listen(args.listen, tls.is_some())?;
     let id = Identity::load(g)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve(g.clone(), id, args))
+    rt.block_on(serve(g.clone(), id, args, tls))
 }
 
-async fn serve(g: GlobalOpts, id: Identity, args: WebArgs) -> anyhow::Result<u8> {
+async fn serve(
+    g: GlobalOpts,
+    id: Identity,
+    args: WebArgs,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> anyhow::Result<u8> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
-    let guard = Arc::new(guard::Guard::new(addr));
+    let guard = Arc::new(guard::Guard::new(addr, tls.is_some()));
     let mut allow = args.allow.clone();
     allow.dedup();
     let app = Arc::new(routes::App {
         backend: Box::new(backend::SessionBackend { g, id }),
         allow,
-        sessions: tokio::sync::Semaphore::new(routes::MAX_SESSIONS),
+        sessions: Arc::new(tokio::sync::Semaphore::new(routes::MAX_SESSIONS)),
+        pushes: push::Jobs::default(),
     });
     let describe = app.backend.describe();
     let router =
@@ -97,14 +133,34 @@ async fn serve(g: GlobalOpts, id: Identity, args: WebArgs) -> anyhow::Result<u8>
         describe["key"].as_str().unwrap_or("?")
     );
     outln!(
-        "open (the URL is a secret): http://{addr}/login?token={}",
+        "open (the URL is a secret): {}/login?token={}",
+        guard.base_url(),
         guard.token()
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving the console")?;
+    serve::serve(listener, router, tls, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(crate::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_listen;
+
+    #[test]
+    fn only_loopback_serves_without_tls_and_never_a_wildcard() {
+        let ok = |a: &str, tls| check_listen(a.parse().expect("addr"), tls);
+        assert!(ok("127.0.0.1:7480", false).is_ok());
+        assert!(ok("[::1]:7480", false).is_ok());
+        assert!(ok("127.0.0.1:7480", true).is_ok());
+        let e = ok("192.0.2.7:7480", false).expect_err("non-loopback without TLS");
+        assert!(
+            e.to_string().contains("--tls-cert FILE --tls-key FILE"),
+            "{e}"
+        );
+        assert!(ok("192.0.2.7:7480", true).is_ok());
+        assert!(ok("0.0.0.0:7480", true).is_err());
+        assert!(ok("[::]:7480", true).is_err());
+    }
 }

@@ -1,6 +1,6 @@
 //! The console's JSON API. Every action is a signed session run by the [`Backend`] with the
 //! operator's key, checked by every node like a CLI command; `exec` and `push` are refused
-//! (403) unless `mon web --allow` names them.
+//! (403) unless `mon web --allow` names them. Push jobs: `push.rs`.
 
 use std::sync::Arc;
 
@@ -11,10 +11,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mon_proto::agg::Query;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::backend::Backend;
+use super::push::{self, Jobs, MAX_PUSH_BODY};
 use super::Allow;
 use crate::client::api::Reply;
 use crate::client::AnswerOpts;
@@ -33,14 +34,16 @@ pub struct App {
     pub backend: Box<dyn Backend>,
     /// What `--allow` enabled.
     pub allow: Vec<Allow>,
-    /// Bounds the sessions in flight.
-    pub sessions: Semaphore,
+    /// Bounds the sessions in flight (a push holds one until it ends).
+    pub sessions: Arc<Semaphore>,
+    /// The pushes started from the page.
+    pub pushes: Jobs,
 }
 
 type Shared = State<Arc<App>>;
 
 /// An error answer: `{"error": text}` with `status`.
-fn error(status: StatusCode, text: impl std::fmt::Display) -> Response {
+pub(super) fn error(status: StatusCode, text: impl std::fmt::Display) -> Response {
     (status, Json(json!({"error": text.to_string()}))).into_response()
 }
 
@@ -51,7 +54,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/members", get(members))
         .route("/api/query", post(query))
         .route("/api/exec", post(exec))
-        .route("/api/push", post(push))
+        .route(
+            "/api/push",
+            post(push::start).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)),
+        )
+        .route("/api/push/{id}", get(push::status))
         .route("/api/audit", post(audit))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
@@ -119,7 +126,7 @@ async fn query(State(app): Shared, Json(req): Json<QueryReq>) -> Response {
     run(&app, app.backend.query(q, AnswerOpts::default())).await
 }
 
-fn refused(what: Allow) -> Response {
+pub(super) fn refused(what: Allow) -> Response {
     error(
         StatusCode::FORBIDDEN,
         format!(
@@ -155,16 +162,6 @@ async fn exec(State(app): Shared, Json(req): Json<ExecReq>) -> Response {
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     run(&app, app.backend.query(q, AnswerOpts::default())).await
-}
-
-async fn push(State(app): Shared, _body: Json<Value>) -> Response {
-    if !app.allow.contains(&Allow::Push) {
-        return refused(Allow::Push);
-    }
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "push from the console is not built yet: use `mon push` (issue 14)",
-    )
 }
 
 /// `POST /api/audit {"since": "1h", "event": "session", "principal": "alice@lab", "denied":

@@ -2421,13 +2421,21 @@ _mon() {
             return 0
             ;;
         mon__subcmd__web)
-            opts="-h -V --listen --allow --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
+            opts="-h -V --listen --tls-cert --tls-key --allow --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -294,7 +294,9 @@ dag\:"DAG with several parents per node"))' \
 ;;
 (web)
 _arguments "${_arguments_options[@]}" : \
-'--listen=[Address to serve the console on; loopback only (TLS for other addresses is not built yet\: reach a remote console through \`ssh -L\`)]:ADDR:PORT:_default' \
+'--listen=[Address to serve the console on\: loopback, or any other one address with \`--tls-cert\` and \`--tls-key\` (browsers then reach it by that address)]:ADDR:PORT:_default' \
+'--tls-cert=[Serve HTTPS with this certificate chain (PEM); needs \`--tls-key\`]:FILE:_files' \
+'--tls-key=[The private key of \`--tls-cert\` (PEM)]:FILE:_files' \
 '*--allow=[Actions the console may sign besides queries (none by default)]:LIST:((exec\:"Run commands on the nodes (\`exec\`)"
 push\:"Push files to the nodes (\`push\`)"))' \
 '--key=[Ed25519 private key file, or FILE.pub to sign through ssh-agent \[env\: MON_KEY; default\: an ssh-agent key if SSH_AUTH_SOCK is set, else ~/.ssh/id_ed25519\]]:FILE:_files' \
@@ -1048,7 +1050,7 @@ _mon_commands() {
 'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
+'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \
@@ -1173,7 +1175,7 @@ _mon__subcmd__help_commands() {
 'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'web:Serve the web console on loopback\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
+'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \

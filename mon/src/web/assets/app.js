@@ -20,10 +20,23 @@ function el(tag, text, parent, cls) {
   return e;
 }
 
+// The page key: /login redirects to /#k=KEY. It moves into this origin's sessionStorage
+// (an origin is scheme, host AND port: a server on another port cannot read it), leaves the
+// address bar and the history, and goes with every API call beside the cookie.
+const KEY = 'mon-console-key';
+(function takeKey() {
+  const m = location.hash.match(/^#k=([0-9a-f]+)$/);
+  if (m) {
+    sessionStorage.setItem(KEY, m[1]);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+})();
+
 async function api(path, body) {
-  const init = body === undefined ? {} : {
+  const headers = { 'X-Mon-Console': sessionStorage.getItem(KEY) || '' };
+  const init = body === undefined ? { headers } : {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: Object.assign(headers, { 'Content-Type': 'application/json' }),
     body: JSON.stringify(body),
   };
   init.credentials = 'same-origin';
@@ -360,6 +373,84 @@ async function runAudit() {
   }
 }
 
+// ---- push ----
+function fileBase64(f) {
+  return new Promise((ok, bad) => {
+    const r = new FileReader();
+    r.onload = () => ok(String(r.result).split(',')[1] || '');
+    r.onerror = () => bad(r.error);
+    r.readAsDataURL(f);
+  });
+}
+
+function bytes(n) {
+  const u = ['B', 'KiB', 'MiB', 'GiB'];
+  let k = 0;
+  while (n >= 1024 && k < u.length - 1) { n /= 1024; k++; }
+  return (k ? n.toFixed(1) : String(n)) + ' ' + u[k];
+}
+
+let pushTimer = null;
+
+async function runPush() {
+  clearTimeout(pushTimer);
+  const body = { dest: $('p-dest').value.trim(), mode: $('p-mode').value.trim() || '0644' };
+  const f = $('p-upload').files[0];
+  $('p-nodes').querySelector('tbody').replaceChildren();
+  $('p-bar').value = 0;
+  try {
+    if (f) {
+      status('p-status', 'reading ' + f.name + ' …');
+      body.upload = { name: f.name, base64: await fileBase64(f) };
+    } else {
+      body.path = $('p-path').value.trim();
+    }
+    status('p-status', 'starting …');
+    const { job } = await api('/api/push', body);
+    await pollPush(job);
+  } catch (e) {
+    status('p-status', e.message, true);
+  }
+}
+
+async function pollPush(id) {
+  try {
+    const j = await api('/api/push/' + id);
+    drawPush(j);
+    if (j.state === 'starting' || j.state === 'running') {
+      pushTimer = setTimeout(() => pollPush(id), 500);
+    }
+  } catch (e) {
+    status('p-status', e.message, true);
+  }
+}
+
+function drawPush(j) {
+  $('p-bar').max = Math.max(1, j.size);
+  $('p-bar').value = Math.min(j.served, j.size);
+  const tb = $('p-nodes').querySelector('tbody');
+  tb.replaceChildren();
+  const nodes = j.nodes.slice().sort((a, b) => a.node.localeCompare(b.node, undefined, { numeric: true }));
+  for (const n of nodes) {
+    const tr = el('tr', null, tb, 'push-' + n.state);
+    tr.dataset.state = n.state;
+    el('td', n.node, tr);
+    el('td', n.state, tr);
+    el('td', n.reason || '', tr);
+  }
+  const what = j.file + ' (' + bytes(j.size) + ') to ' + j.dest + ': ';
+  if (j.state === 'starting') {
+    status('p-status', what + 'hashing the file …');
+  } else if (j.state === 'running') {
+    status('p-status', what + j.complete + '/' + j.total + ' nodes finished · served ' + bytes(j.served));
+  } else if (j.state === 'finished') {
+    status('p-status', what + j.done + '/' + j.total + ' nodes done in ' + j.seconds.toFixed(1) +
+      ' s · served ' + bytes(j.served), j.failing > 0);
+  } else {
+    status('p-status', what + j.state + ': ' + (j.error || ''), true);
+  }
+}
+
 // ---- wiring ----
 document.addEventListener('DOMContentLoaded', async () => {
   window.addEventListener('hashchange', show);
@@ -372,9 +463,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
   $('topo-run').addEventListener('click', runTopology);
   $('x-form').addEventListener('submit', (ev) => { ev.preventDefault(); runExec(); });
-  $('p-run').addEventListener('click', async () => {
-    try { await api('/api/push', {}); status('p-status', 'ok'); } catch (e) { status('p-status', e.message, true); }
-  });
+  $('p-form').addEventListener('submit', (ev) => { ev.preventDefault(); runPush(); });
   $('a-form').addEventListener('submit', (ev) => { ev.preventDefault(); runAudit(); });
   queryFields();
   show();

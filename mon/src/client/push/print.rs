@@ -1,0 +1,117 @@
+//! `mon push`'s output: the summary (human lines or one JSON object) and a denial's JSON.
+
+use mon_proto::agg::bytes as human;
+use mon_proto::client::finish::PushSummary;
+use mon_proto::fold::fold_by_reason;
+use mon_proto::wire::session::Manifest;
+use serde_json::json;
+
+use crate::client::GlobalOpts;
+use crate::out::{errln, outln};
+
+/// With `--json`, the push's line for a denial (after the session's report of it).
+pub(super) fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
+    if g.json {
+        outln!(
+            "{}",
+            json!({"command": "push", "denied_by": node, "code": code, "reason": text})
+        );
+    }
+}
+
+/// Prints the push summary (one JSON object, or the human lines).
+pub(super) fn print_summary(
+    g: &GlobalOpts,
+    entry: &str,
+    m: &Manifest,
+    sum: &PushSummary,
+    served: u64,
+    secs: f64,
+) {
+    let aggregate = sum.done as f64 * m.size as f64 / secs;
+    if g.json {
+        print_summary_json(entry, m, sum, served, secs, aggregate);
+    } else {
+        print_summary_human(m, sum, served, secs, aggregate);
+    }
+}
+
+/// The push summary as lines: the counts, the source's load, then each node not done.
+fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, aggregate: f64) {
+    let skipped_text = skipped_text(m, sum);
+    outln!(
+        "pushed {} to {}: {} nodes done{skipped_text}, {} failed, {} denied, {} missing in {secs:.1} s",
+        human(m.size as f64),
+        m.dest,
+        sum.done,
+        sum.failed.len(),
+        sum.denied.len(),
+        sum.missing.len()
+    );
+    outln!(
+        "source served {} ({:.1}x the file); aggregate {}/s",
+        human(served as f64),
+        served as f64 / (m.size.max(1)) as f64,
+        human(aggregate)
+    );
+    // The nodes not done are diagnostics: stderr, one line per reason, folded.
+    for (what, v) in [
+        ("failed", &sum.failed),
+        ("denied", &sum.denied),
+        ("missing", &sum.missing),
+    ] {
+        let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
+        for (nodes, reason) in fold_by_reason(entries) {
+            errln!("{what}: {nodes}: {reason}");
+        }
+    }
+}
+
+/// `, N skipped (COND did not hold)` for a push with `--where`.
+fn skipped_text(m: &Manifest, sum: &PushSummary) -> String {
+    match &m.cond {
+        Some(w) => format!(
+            ", {} skipped ({} {} {} did not hold)",
+            sum.skipped, w.res, w.op, w.value
+        ),
+        None => String::new(),
+    }
+}
+
+/// The push summary as one JSON object (documented in docs/operations.md).
+fn print_summary_json(
+    entry: &str,
+    m: &Manifest,
+    sum: &PushSummary,
+    served: u64,
+    secs: f64,
+    aggregate: f64,
+) {
+    outln!(
+        "{}",
+        json!({
+            "command": "push",
+            "entry": entry,
+            "dest": m.dest,
+            "size": m.size,
+            "blocks": m.blocks.len(),
+            "done": sum.done,
+            "skipped": sum.skipped,
+            "where": m.cond.as_ref().map(|w| format!("{} {} {}", w.res, w.op, w.value)),
+            "failed": node_reasons(&sum.failed),
+            "denied": node_reasons(&sum.denied),
+            "missing": node_reasons(&sum.missing),
+            "relayed": sum.relayed,
+            "source_bytes": served,
+            "seconds": secs,
+            "aggregate_bytes_per_s": aggregate,
+        })
+    );
+}
+
+/// Nodes and their reasons as JSON objects.
+fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
+    v.iter()
+        .map(|(n, r)| json!({"node": n, "reason": r}))
+        .collect()
+}
