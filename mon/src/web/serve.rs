@@ -148,4 +148,24 @@ mod tests {
         let extra = read_all(&mut s).await;
         assert_eq!(extra, "", "a connection beyond the cap was served");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_kept_alive_connection_is_closed() {
+        // Any local user may fetch the page's public files: a kept-alive connection that then
+        // sends nothing more must not hold one of the MAX_CONNECTIONS slots for good.
+        let addr = start().await;
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b"\r\n\r\nok") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before the answer");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let r = tokio::time::timeout(HEADER_TIMEOUT * 2, read_all(&mut s)).await;
+        assert!(r.is_ok(), "an idle kept-alive connection stayed open");
+    }
 }
