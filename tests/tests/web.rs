@@ -3,7 +3,8 @@
 //! `exec` and `push` without `--allow`), a push uploaded over the API, then headless
 //! Chromium driven through chromedriver: the fleet page counts 20 nodes, `histo load` draws
 //! bars that sum to 20, the topology draws 20 nodes and hovering one names its parent, and
-//! the push page pushes a file to the 20 nodes and shows each one done.
+//! the push page pushes a file to the 20 nodes and shows each one done, and the audit review
+//! shows every node's chain verified.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them
 //! the test fails and says so. `MON_CONSOLE_SCREENSHOTS=docs/console` (relative to the
@@ -420,6 +421,37 @@ async fn drive_browser(url: &str, chromium: &Path, c: &Cluster) {
         assert!(got == data, "n{i}: content differs");
     }
     shot(&b, "push").await;
+
+    // Audit review (the testbed's key is granted `mon-*@mon`, so the audit class too): every
+    // node's chain verified, and the newest records name their nodes.
+    b.goto(&format!("{base}/#audit")).await.expect("audit page");
+    b.find(Locator::Id("a-run"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let chains = wait_for("the audit review", || async {
+        let t = b
+            .find(Locator::Id("a-chains"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        t.contains("chain verified on").then_some(t)
+    })
+    .await;
+    assert!(
+        chains.contains(&format!("chain verified on {N} node(s)")) && !chains.contains("NOT"),
+        "{chains}"
+    );
+    let rows = b
+        .find_all(Locator::Css("#a-records tbody tr"))
+        .await
+        .expect("records");
+    assert!(!rows.is_empty(), "no audit records shown");
+    shot(&b, "audit").await;
     b.close().await.expect("close the browser");
 }
 

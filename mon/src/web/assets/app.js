@@ -301,7 +301,8 @@ async function runExec() {
   status('x-status', 'running …');
   $('x-out').replaceChildren();
   try {
-    const a = (await api('/api/exec', { argv, shell: $('x-shell').checked })).answers[0];
+    const v = await api('/api/exec', { argv, shell: $('x-shell').checked });
+    const a = v.answers[0];
     for (const g of a.result) {
       const d = el('details', null, $('x-out'));
       const what = g.timed_out ? 'timed out' : g.signal != null ? 'signal ' + g.signal : 'exit ' + g.exit;
@@ -309,7 +310,7 @@ async function runExec() {
       if (g.stdout) el('pre', g.stdout, d);
       if (g.stderr) el('pre', g.stderr, d, 'error');
     }
-    status('x-status', coverage(a), a.code !== 0);
+    status('x-status', coverage(a), v.code !== 0);
   } catch (e) {
     status('x-status', e.message, true);
   }
@@ -342,7 +343,8 @@ async function runAudit() {
     denied: $('a-denied').checked, limit: Number($('a-limit').value) || 20,
   };
   try {
-    const a = (await api('/api/audit', body)).answers[0];
+    const v = await api('/api/audit', body);
+    const a = v.answers[0];
     const r = a.result;
     const chains = $('a-chains');
     chains.replaceChildren();
@@ -367,7 +369,7 @@ async function runAudit() {
       el('td', x.op ? [x.op].concat(x.argv).join(' ') : (x.reason || ''), tr);
       el('td', x.chain_verified ? 'verified' : 'NOT verified', tr);
     }
-    status('a-status', coverage(a), a.code !== 0);
+    status('a-status', coverage(a), v.code !== 0);
   } catch (e) {
     status('a-status', e.message, true);
   }
