@@ -110,6 +110,12 @@ pub enum Command {
         /// signal or a timeout makes the node failed (exit code 1).
         #[arg(long, value_name = "LIST", default_value = "0")]
         ok_exit: OkExit,
+        /// Write the commands' output as they wrote it even on a terminal. By default it is
+        /// written as is when stdout is a pipe or file, and with control characters and
+        /// bidirectional overrides escaped (`\u{1b}`) on a terminal; node names and reasons
+        /// are always escaped.
+        #[arg(long)]
+        raw: bool,
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, value_name = "CMD ARGS")]
         argv: Vec<String>,
@@ -291,12 +297,14 @@ fn run_command(top: GlobalArgs, command: Command) -> anyhow::Result<u8> {
             where_,
             shell,
             ok_exit,
+            raw,
             argv,
             g,
         } => {
             let query = exec_query(cmd_timeout, &where_, shell, argv)?;
             let answer = AnswerOpts {
                 ok_exit,
+                raw,
                 ..AnswerOpts::default()
             };
             run_session(&opts(g)?, "exec", vec![query], &answer)

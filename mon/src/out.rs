@@ -55,6 +55,12 @@ pub fn colour_allowed(terminal: bool, no_color: Option<std::ffi::OsString>) -> b
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
+/// Whether stdout is a terminal (a command's output is then shown escaped:
+/// `client::session::command_output`).
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
 /// Whether stderr is a terminal (a line may be rewritten in place).
 pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()

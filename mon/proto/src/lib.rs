@@ -14,6 +14,7 @@ pub mod push;
 pub mod refusal;
 pub mod replay;
 pub mod roster;
+pub mod shown;
 pub mod targets;
 pub mod timing;
 pub mod verify;

@@ -5,6 +5,7 @@ use mon_proto::agg::{
     capped_text, AggError, Answer, Bucket, ExecOutcome, Local, Partial, Query, QueryParseError,
     Unit, CLIENT, EXEC_OUTPUT_CAP, NODE_LIST_CAP,
 };
+use mon_proto::shown::CommandOutput;
 use serde_json::json;
 
 fn words(s: &str) -> Vec<String> {
@@ -265,9 +266,10 @@ fn histo_buckets_are_exact() {
     assert!(a.to_json()[0].get("lo").is_some() && a.to_json()[0].get("hi").is_some());
     assert!(!a.is_approximate());
     assert!(
-        a.render_human(Unit::Number).contains("[7.2, 9]"),
+        a.render_human(Unit::Number, CommandOutput::Escaped)
+            .contains("[7.2, 9]"),
         "{}",
-        a.render_human(Unit::Number)
+        a.render_human(Unit::Number, CommandOutput::Escaped)
     );
 }
 
@@ -313,13 +315,18 @@ fn filter_lists_matching_nodes_sorted() {
     let a = p.finish(&q);
     assert_eq!(a, Answer::Filter(vec!["db".into(), "web3".into()]));
     assert_eq!(a.to_json(), json!(["db", "web3"]));
-    assert_eq!(a.render_human(Unit::Number), "db,web3 (2)\n");
+    assert_eq!(
+        a.render_human(Unit::Number, CommandOutput::Escaped),
+        "db,web3 (2)\n"
+    );
     // No match is an empty list, not an error.
     let q = parse("filter load G 1000").unwrap();
     let p = fold(&q, vec![("a", Local::Value(1.0))]);
     let a = p.finish(&q);
     assert_eq!(a.to_json(), json!([]));
-    assert!(a.render_human(Unit::Number).contains("no node matched"));
+    assert!(a
+        .render_human(Unit::Number, CommandOutput::Escaped)
+        .contains("no node matched"));
 }
 
 #[test]
@@ -372,8 +379,49 @@ fn exec_groups_identical_outcomes() {
     assert_eq!(j[0]["stderr"], json!(""));
     assert_eq!(j[0]["nodes"], json!(["a", "c", "e"]));
     assert_eq!(j[0]["signal"], json!(null));
-    let human = a.render_human(Unit::Number);
+    let human = a.render_human(Unit::Number, CommandOutput::Escaped);
     assert!(human.contains("== exit 0 on 3 nodes: a,c,e"), "{human}");
+}
+
+/// Node-supplied text in a human answer: node names always escaped (topology, top, filter,
+/// an exec group's nodes); a command's output escaped for a terminal, as written when raw.
+#[test]
+fn human_answers_show_node_text_escaped_and_output_raw_only_when_asked() {
+    let evil = "n1\u{1b}]0;pwned\u{7}\u{202e}";
+    let clean = |t: &str| {
+        !t.chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}')
+    };
+    for a in [
+        Answer::Topology(vec![(CLIENT.to_string(), evil.to_string())]),
+        Answer::Top(vec![(evil.to_string(), 1.0)]),
+        Answer::Filter(vec![evil.to_string()]),
+    ] {
+        let t = a.render_human(Unit::Number, CommandOutput::Raw);
+        assert!(clean(&t), "{t:?}");
+        assert!(t.contains(r"n1\u{1b}]0;pwned\u{7}\u{202e}"), "{t}");
+    }
+    let q = parse("exec -- cat f").unwrap();
+    let out_text = "line\tone\n\u{1b}[2Jcleared\r\n";
+    let Answer::Exec(mut groups) = Partial::from_local(&q, "a", out(0, out_text)).finish(&q) else {
+        panic!()
+    };
+    groups[0].nodes = vec![evil.to_string()];
+    let a = Answer::Exec(groups);
+    let t = a.render_human(Unit::Number, CommandOutput::Escaped);
+    assert!(clean(&t.replace('\t', " ")), "{t:?}");
+    assert!(t.contains("    line\tone\n"), "tabs and lines kept: {t:?}");
+    assert!(t.contains(r"    \u{1b}[2Jcleared"), "{t}");
+    let raw = a.render_human(Unit::Number, CommandOutput::Raw);
+    assert!(
+        raw.contains("    \u{1b}[2Jcleared"),
+        "raw output as written: {raw:?}"
+    );
+    assert!(
+        raw.contains(r"n1\u{1b}]0;pwned"),
+        "node names escaped even raw: {raw:?}"
+    );
+    assert!(!raw.contains("]0;pwned\u{7}"), "{raw:?}");
 }
 
 #[test]
@@ -548,5 +596,8 @@ fn json_shapes_of_count_and_depth_are_integers() {
     assert_eq!(Answer::Count(50).to_json(), json!(50));
     assert!(Answer::Count(50).to_json().is_u64());
     assert!(Answer::Depth(4).to_json().is_u64());
-    assert_eq!(Answer::Count(50).render_human(Unit::Number), "50\n");
+    assert_eq!(
+        Answer::Count(50).render_human(Unit::Number, CommandOutput::Escaped),
+        "50\n"
+    );
 }

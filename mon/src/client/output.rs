@@ -2,6 +2,7 @@
 
 use mon_proto::agg::{Answer, Coverage, Unit};
 use mon_proto::fold::{fold_by_reason, natural_cmp};
+use mon_proto::shown::{shown, CommandOutput};
 use serde_json::{json, Value};
 
 use crate::out::{errln, outln};
@@ -57,11 +58,12 @@ impl Outcome {
 
     /// Human text: the answer (for stdout), then the diagnostics (for stderr): the problem
     /// nodes folded by reason, and one line of coverage and timing. Values are written in
-    /// `unit`, the resource's.
-    pub fn render_human(&self, dot: bool, unit: Unit) -> (String, String) {
+    /// `unit`, the resource's. Node names and reasons are shown escaped, a command's output
+    /// as `output` says ([`mon_proto::shown`]).
+    pub fn render_human(&self, dot: bool, unit: Unit, output: CommandOutput) -> (String, String) {
         let mut s = match (dot, self.answer.render_dot()) {
             (true, Some(d)) => d,
-            _ => self.answer.render_human(unit),
+            _ => self.answer.render_human(unit, output),
         };
         if !s.ends_with('\n') {
             s.push('\n');
@@ -77,7 +79,7 @@ impl Outcome {
             if c.failed.total() > 0 { format!(" / failed {}", c.failed.total()) } else { String::new() },
             self.session_ms,
             self.query_ms,
-            self.entry,
+            shown(&self.entry),
         ));
         (s, e)
     }
@@ -97,7 +99,7 @@ fn render_problem_nodes(s: &mut String, c: &Coverage) {
             .iter()
             .map(|e| (e.node.as_str(), e.reason.as_str()));
         for (nodes, reason) in fold_by_reason(entries) {
-            s.push_str(&format!("{what}: {nodes}: {reason}\n"));
+            s.push_str(&format!("{what}: {}: {}\n", shown(&nodes), shown(reason)));
         }
         let shown = l.entries().len() as u64;
         if l.total() > shown {
@@ -139,11 +141,61 @@ pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], js
             .unwrap_or_else(|| "-".into());
         outln!(
             "{:<20} {:<22} {:>6.1} s {:>8}",
-            m.name,
+            shown(&m.name),
             m.addr,
             m.age_ms as f64 / 1000.0,
             rtt
         );
     }
-    errln!("{} members in {entry}'s partial view · {ms} ms", view.len());
+    errln!(
+        "{} members in {}'s partial view · {ms} ms",
+        view.len(),
+        shown(entry)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mon_proto::agg::{Answer, NodeList};
+
+    fn list(node: &str, reason: &str) -> NodeList {
+        serde_json::from_value(json!({"entries": [{"node": node, "reason": reason}], "total": 1}))
+            .expect("a node list")
+    }
+
+    /// Missing, denied and failed lists and the entry's name come from nodes: a compromised
+    /// node's name or reason cannot drive the terminal; the JSON keeps them as sent.
+    #[test]
+    fn problem_nodes_and_reasons_are_shown_escaped() {
+        let evil = "\u{1b}[2J\u{1b}[Hanswered 9 / missing 0\r\n\u{202e}";
+        let o = Outcome {
+            command: "count".into(),
+            answer: Answer::Count(1),
+            coverage: Coverage {
+                answered: 1,
+                missing: list(&format!("n2{evil}"), evil),
+                denied: list("n3", evil),
+                failed: list(evil, "x"),
+                ..Coverage::default()
+            },
+            relayed: 0,
+            entry: format!("e{evil}"),
+            session_ms: 1,
+            query_ms: 1,
+        };
+        let (_, e) = o.render_human(false, Unit::Number, CommandOutput::Raw);
+        assert!(
+            !e.chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.lines().count(),
+            4,
+            "one line per problem and the summary: {e}"
+        );
+        assert!(e.contains(r"denied: n3 (1): \u{1b}[2J"), "{e}");
+        assert_eq!(o.to_json()["denied_nodes"][0]["reason"], json!(evil));
+    }
 }

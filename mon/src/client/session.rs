@@ -7,6 +7,7 @@ use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::{Query, Unit};
 use mon_proto::client::verdict::{self, OkExit};
 use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
+use mon_proto::shown::{shown, CommandOutput};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
@@ -72,6 +73,20 @@ pub struct AnswerOpts {
     pub dot: bool,
     /// `exec --ok-exit`: the exit statuses that count as success.
     pub ok_exit: OkExit,
+    /// `exec --raw`: a command's output as written even on a terminal (see
+    /// [`command_output`]).
+    pub raw: bool,
+}
+
+/// How a human answer writes a command's output: escaped when stdout is a terminal (a node,
+/// or the command itself, must not drive the operator's terminal), as written when piped
+/// (`mon exec cat f > copy`) or with `--raw`. Node names and reasons are always escaped.
+pub fn command_output(raw: bool, stdout_terminal: bool) -> CommandOutput {
+    if raw || !stdout_terminal {
+        CommandOutput::Raw
+    } else {
+        CommandOutput::Escaped
+    }
 }
 
 /// Runs `ops` as one session and prints the answer. Returns the exit code.
@@ -333,7 +348,8 @@ pub(super) fn print_answers(
             outln!("{}", out.to_json());
         } else {
             let unit = q.resource().map_or(Unit::Number, crate::resources::unit_of);
-            let (answer, diagnostics) = out.render_human(opts.dot, unit);
+            let output = command_output(opts.raw, crate::out::stdout_is_terminal());
+            let (answer, diagnostics) = out.render_human(opts.dot, unit, output);
             crate::out::out!("{answer}");
             errln!("{}", diagnostics.trim_end());
         }
@@ -439,6 +455,7 @@ pub(super) fn report_denied(
     text: &str,
     signer: &dyn mon_keys::sshsig::Signer,
 ) -> u8 {
+    let (node, code, text) = (&*shown(node), &*shown(code), &*shown(text));
     if code == mon_proto::node::STORAGE_UNAVAILABLE {
         errln!("mon: refused by {node} ({}): {text} [{code}]", g.server);
         errln!(
@@ -458,4 +475,17 @@ pub(super) fn report_denied(
         mon_keys::sshsig::fingerprint(signer.public_key())
     );
     exit::DENIED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_output_is_escaped_on_a_terminal_unless_raw() {
+        assert_eq!(command_output(false, true), CommandOutput::Escaped);
+        assert_eq!(command_output(true, true), CommandOutput::Raw);
+        assert_eq!(command_output(false, false), CommandOutput::Raw);
+        assert_eq!(command_output(true, false), CommandOutput::Raw);
+    }
 }

@@ -87,7 +87,7 @@ pub fn run_shell(g: &GlobalOpts, class: Option<&'static str>) -> anyhow::Result<
             .map_or(0, |p| p.coverage().answered);
         errln!(
             "mon shell: {joined} nodes joined through {} in {} ms; `help` lists commands",
-            s.entry(),
+            mon_proto::shown::shown(s.entry()),
             s.session_ms
         );
         let (lines, mut rx) = tokio::sync::mpsc::channel::<String>(1);

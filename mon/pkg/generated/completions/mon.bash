@@ -761,7 +761,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__exec)
-            opts="-h -V --cmd-timeout --where --shell --ok-exit --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
+            opts="-h -V --cmd-timeout --where --shell --ok-exit --raw --key --server --slice --principal --known-nodes --overlay --fanout --max-parents --timeout --targets --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

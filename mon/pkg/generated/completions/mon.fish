@@ -184,6 +184,7 @@ complete -c mon -n "__fish_mon_using_subcommand exec" -l max-parents -d 'Parents
 complete -c mon -n "__fish_mon_using_subcommand exec" -l timeout -d 'Seconds to wait for the answer [default: 10; 600 for push]' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l targets -d 'Only matching nodes execute; others relay [default: *]. Patterns (`web*`, `!web13`), node sets as clush -w takes them (`n[1-20],!n[5-7]`) and ClusterShell groups (`@web`); repeatable, the lists are joined (a comma inside brackets stays in its node set)' -r
 complete -c mon -n "__fish_mon_using_subcommand exec" -l shell -d 'Run through /bin/sh -c (default: no shell)'
+complete -c mon -n "__fish_mon_using_subcommand exec" -l raw -d 'Write the commands\' output as they wrote it even on a terminal. By default it is written as is when stdout is a pipe or file, and with control characters and bidirectional overrides escaped (`\\u{1b}`) on a terminal; node names and reasons are always escaped'
 complete -c mon -n "__fish_mon_using_subcommand exec" -l json -d 'Print one JSON object (documented in docs/operations.md)'
 complete -c mon -n "__fish_mon_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mon -n "__fish_mon_using_subcommand exec" -s V -l version -d 'Print version'

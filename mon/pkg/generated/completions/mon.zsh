@@ -213,6 +213,7 @@ dag\:"DAG with several parents per node"))' \
 '--timeout=[Seconds to wait for the answer \[default\: 10; 600 for push\]]:TIMEOUT:_default' \
 '*--targets=[Only matching nodes execute; others relay \[default\: *\]. Patterns (\`web*\`, \`!web13\`), node sets as clush -w takes them (\`n\[1-20\],!n\[5-7\]\`) and ClusterShell groups (\`@web\`); repeatable, the lists are joined (a comma inside brackets stays in its node set)]:LIST:_default' \
 '--shell[Run through /bin/sh -c (default\: no shell)]' \
+'--raw[Write the commands'\'' output as they wrote it even on a terminal. By default it is written as is when stdout is a pipe or file, and with control characters and bidirectional overrides escaped (\`\\u{1b}\`) on a terminal; node names and reasons are always escaped]' \
 '--json[Print one JSON object (documented in docs/operations.md)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \

@@ -9,6 +9,7 @@ use super::local::ExecOutcome;
 use super::nodelist::NodeList;
 use super::unit::Unit;
 use crate::fold::{fold, fold_counted};
+use crate::shown::{shown, shown_output, CommandOutput};
 
 /// A histogram bucket `[lo, hi)` (the last one `[lo, hi]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,14 +141,15 @@ fn render_nodes(out: &mut String, nodes: &[String]) {
     if nodes.is_empty() {
         out.push_str("(no node matched)\n");
     } else {
-        let _ = writeln!(out, "{}", fold_counted(nodes));
+        let _ = writeln!(out, "{}", shown(&fold_counted(nodes)));
     }
 }
 
 /// `top`: one line per node, names padded to a column.
 fn render_top(out: &mut String, items: &[(String, f64)], unit: Unit) {
-    let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    for (n, v) in items {
+    let names: Vec<_> = items.iter().map(|(n, _)| shown(n)).collect();
+    let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    for (n, (_, v)) in names.iter().zip(items) {
         let _ = writeln!(out, "{n:<w$}  {}", unit.format(*v));
     }
 }
@@ -191,8 +193,9 @@ fn exec_group_json(g: &ExecGroup) -> Value {
 }
 
 /// One exec group: a `== status on N nodes: SET` header (the nodes folded), then its stdout
-/// and stderr blocks, each labelled.
-fn render_exec_group(out: &mut String, g: &ExecGroup) {
+/// and stderr blocks, each labelled; the output escaped unless `output` is raw (node names
+/// always are).
+fn render_exec_group(out: &mut String, g: &ExecGroup, output: CommandOutput) {
     let mut status = match (g.outcome.exit, g.outcome.signal) {
         (Some(c), _) => format!("exit {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
@@ -209,16 +212,20 @@ fn render_exec_group(out: &mut String, g: &ExecGroup) {
         "== {status} on {} node{}: {}",
         g.nodes.len(),
         if g.nodes.len() == 1 { "" } else { "s" },
-        fold(&g.nodes)
+        shown(&fold(&g.nodes))
     );
-    block(out, "stdout", &g.outcome.stdout);
-    block(out, "stderr", &g.outcome.stderr);
+    block(out, "stdout", &g.outcome.stdout, output);
+    block(out, "stderr", &g.outcome.stderr, output);
 }
 
-fn block(out: &mut String, label: &str, text: &str) {
+fn block(out: &mut String, label: &str, text: &str, output: CommandOutput) {
     if text.is_empty() {
         return;
     }
+    let text = match output {
+        CommandOutput::Escaped => shown_output(text),
+        CommandOutput::Raw => text.into(),
+    };
     let _ = writeln!(out, "  {label}:");
     for line in text.lines() {
         let _ = writeln!(out, "    {line}");
@@ -271,7 +278,9 @@ impl Answer {
 
     /// The answer for a human (no coverage line; the caller adds it): node lists folded as
     /// node sets, values written in `unit` (the resource's; [`Unit::Number`] when unknown).
-    pub fn render_human(&self, unit: Unit) -> String {
+    /// Node-supplied text is shown escaped ([`crate::shown`]); a command's output too unless
+    /// `output` is [`CommandOutput::Raw`].
+    pub fn render_human(&self, unit: Unit, output: CommandOutput) -> String {
         let mut out = String::new();
         match self {
             Answer::Count(n) => {
@@ -282,7 +291,7 @@ impl Answer {
             }
             Answer::Topology(edges) => {
                 for (p, c) in edges {
-                    let _ = writeln!(out, "{p} -> {c}");
+                    let _ = writeln!(out, "{} -> {}", shown(p), shown(c));
                 }
             }
             Answer::Avg { mean, n } => render_avg(&mut out, *mean, *n, unit),
@@ -294,7 +303,7 @@ impl Answer {
             Answer::Filter(nodes) => render_nodes(&mut out, nodes),
             Answer::Exec(groups) => {
                 for g in groups {
-                    render_exec_group(&mut out, g);
+                    render_exec_group(&mut out, g, output);
                 }
             }
             Answer::Audit(a) => out = a.render_human(),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use mon_proto::agg::audit::event_matches;
 use mon_proto::audit::AuditRecord;
+use mon_proto::shown::shown;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -255,7 +256,7 @@ fn row(r: &AuditRecord) -> [String; 8] {
         op_cell(r),
         reason,
     ]
-    .map(|c| printable(&c))
+    .map(|c| shown(&c).into_owned())
 }
 
 /// The RESULT cell: the result, then the exit code and duration when recorded.
@@ -295,19 +296,6 @@ fn shell_word(a: &str) -> String {
     } else {
         format!("'{}'", a.replace('\'', "'\\''"))
     }
-}
-
-/// Replaces control characters (terminal escapes from untrusted fields) with visible escapes.
-fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn cut(s: &str, max: usize) -> String {
@@ -391,8 +379,8 @@ mod tests {
     }
 
     #[test]
-    fn printable_escapes_controls() {
-        assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+    fn cells_show_controls_escaped() {
+        assert_eq!(shown("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("it's"), "'it'\\''s'");

@@ -5,32 +5,11 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::part::{AuditAnswer, AuditRow, Counts};
-
-/// A logged string as the human table shows it: control characters (C0, DEL, C1) and the
-/// bidirectional overrides escaped (`\u{1b}`), so that a user's exec line or any other field
-/// that reaches a log cannot move the reviewer's cursor, rewrite lines, forge a row or reorder
-/// what is shown. The JSON output keeps the strings as logged (JSON escapes them).
-fn shown(s: &str) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !s.chars().any(hidden) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if hidden(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+use crate::shown::shown;
 
 fn shown_opt(o: &Option<String>) -> String {
-    o.as_deref().map_or_else(|| "-".into(), shown)
+    o.as_deref()
+        .map_or_else(|| "-".into(), |s| shown(s).into_owned())
 }
 
 fn counts_json(c: &Counts) -> Value {
@@ -67,7 +46,11 @@ fn counts_table(out: &mut String, title: &str, c: &Counts) {
     if c.keys.is_empty() && c.other == 0 {
         return;
     }
-    let keys: Vec<(String, u64)> = c.keys.iter().map(|(k, n)| (shown(k), *n)).collect();
+    let keys: Vec<(String, u64)> = c
+        .keys
+        .iter()
+        .map(|(k, n)| (shown(k).into_owned(), *n))
+        .collect();
     let w = keys
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -88,9 +71,9 @@ fn counts_table(out: &mut String, title: &str, c: &Counts) {
 /// What a record is about, in one cell: the operation and its arguments, else the reason.
 fn what(r: &AuditRow) -> String {
     match (&r.op, &r.reason) {
-        (Some(op), _) if r.argv.is_empty() => shown(op),
-        (Some(op), _) => shown(&format!("{op} {}", r.argv.join(" "))),
-        (None, Some(code)) => shown(code),
+        (Some(op), _) if r.argv.is_empty() => shown(op).into_owned(),
+        (Some(op), _) => shown(&format!("{op} {}", r.argv.join(" "))).into_owned(),
+        (None, Some(code)) => shown(code).into_owned(),
         (None, None) => String::new(),
     }
 }
@@ -165,13 +148,13 @@ impl AuditAnswer {
             .iter()
             .map(|r| {
                 [
-                    shown(&r.ts),
+                    shown(&r.ts).into_owned(),
                     format!(
                         "{}{}",
                         shown(&r.node),
                         if r.chain_verified { "" } else { " (!)" }
                     ),
-                    shown(&r.event),
+                    shown(&r.event).into_owned(),
                     shown_opt(&r.result),
                     shown_opt(&r.principal),
                     shown_opt(&r.slice),
