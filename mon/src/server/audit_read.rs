@@ -2,7 +2,8 @@
 //! stated exception to acting as the user: the log stays 0600 and no part of the user's
 //! request chooses the path), verifies the whole chain across the rotated files with
 //! `mon_proto`'s [`Verifier`] (as `mon audit verify` does), and feeds every record to the
-//! query's [`AuditScan`].
+//! query's [`AuditScan`]. The verification of the rotated files is kept between reads while
+//! they stay unchanged ([`cache`]): a repeated read verifies the live file only.
 //!
 //! The live file is being appended to while it is read: a last line without its `\n` there
 //! is a write in progress, not a break (the server sets a torn tail aside at its start).
@@ -24,6 +25,8 @@ use mon_proto::audit::{AuditRecord, BreakKind, Verifier};
 use super::eval::StopOnDrop;
 use crate::auditlog::{files, LineReader};
 
+mod cache;
+
 /// Reads and verifies the log at `log` (with its rotated files) for `filter`, on a blocking
 /// thread that stops at the next line once this future is dropped.
 pub async fn read(log: PathBuf, filter: AuditFilter) -> Local {
@@ -38,17 +41,22 @@ pub async fn read(log: PathBuf, filter: AuditFilter) -> Local {
 /// The scan of the whole log set; `Err` when the log cannot be listed or read at all, or
 /// at the first line read after `stop` is set.
 fn scan_until(log: &Path, filter: AuditFilter, stop: &AtomicBool) -> Result<AuditScan, String> {
-    let set = files::log_set(log)
+    let mut set = files::log_set(log)
         .map_err(|e| format!("cannot list the audit log files {}: {e}", log.display()))?;
+    let live = if set.last().is_some_and(|p| p == log) {
+        set.pop()
+    } else {
+        None
+    };
+    let since = filter.since.clone();
     let mut scan = AuditScan::new(filter);
-    let mut verifier = Some(Verifier::new());
-    let last = set.len().saturating_sub(1);
-    for (i, file) in set.iter().enumerate() {
+    let mut verifier = rotated(log, &set, since.as_deref(), &mut scan, stop)?;
+    if let Some(file) = live {
         if let Some(v) = verifier.as_mut() {
             v.start_file();
         }
-        let broke = scan_file(file, i == last, &mut verifier, &mut scan, stop)?;
-        if let Some(why) = broke {
+        let f = scan_file(&file, true, &mut verifier, &mut scan, stop)?;
+        if let Some(why) = f.broke {
             scan.chain_broken(format!("{}: {why}", file.display()));
         }
     }
@@ -65,6 +73,61 @@ fn scan_until(log: &Path, filter: AuditFilter, stop: &AtomicBool) -> Result<Audi
     Ok(scan)
 }
 
+/// The rotated files `set` (oldest first): their records offered to the scan, and the
+/// verifier after them (`None` after a break, which is reported to the scan). Unchanged since
+/// a read that verified them all, they are not verified again, and only those that may hold a
+/// record at or after `since` are read.
+fn rotated(
+    log: &Path,
+    set: &[PathBuf],
+    since: Option<&str>,
+    scan: &mut AuditScan,
+    stop: &AtomicBool,
+) -> Result<Option<Verifier>, String> {
+    // Identities taken before reading: a file changed while it is read differs next time.
+    let ids: Option<Vec<cache::FileId>> = set.iter().map(|p| cache::FileId::of(p).ok()).collect();
+    if let Some(kept) = ids.as_deref().and_then(|ids| cache::get(log, ids)) {
+        for (file, newest) in set.iter().zip(&kept.newest_ts) {
+            let older = since.is_some_and(|s| newest.as_deref().is_none_or(|n| n < s));
+            if !older {
+                scan_file(file, false, &mut None, scan, stop)?;
+            }
+        }
+        return Ok(Some(kept.verifier));
+    }
+    let mut verifier = Some(Verifier::new());
+    let mut newest_ts = Vec::with_capacity(set.len());
+    for file in set {
+        if let Some(v) = verifier.as_mut() {
+            v.start_file();
+        }
+        let f = scan_file(file, false, &mut verifier, scan, stop)?;
+        if let Some(why) = f.broke {
+            scan.chain_broken(format!("{}: {why}", file.display()));
+        }
+        newest_ts.push(f.newest_ts);
+    }
+    if let (Some(v), Some(files)) = (&verifier, ids) {
+        cache::put(
+            log,
+            cache::Verified {
+                files,
+                newest_ts,
+                verifier: v.clone(),
+            },
+        );
+    }
+    Ok(verifier)
+}
+
+/// What reading one file found.
+struct FileScan {
+    /// The chain's first break in it.
+    broke: Option<String>,
+    /// Its newest record's `ts`.
+    newest_ts: Option<String>,
+}
+
 /// One file: every complete record offered to the scan, every line to the verifier until the
 /// first break (then `verifier` becomes `None` and the break is returned).
 fn scan_file(
@@ -73,10 +136,13 @@ fn scan_file(
     verifier: &mut Option<Verifier>,
     scan: &mut AuditScan,
     stop: &AtomicBool,
-) -> Result<Option<String>, String> {
+) -> Result<FileScan, String> {
     let f = File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let mut reader = LineReader::new(BufReader::new(f));
-    let mut broke = None;
+    let mut found = FileScan {
+        broke: None,
+        newest_ts: None,
+    };
     while let Some(line) = reader
         .next_line()
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?
@@ -96,7 +162,7 @@ fn scan_file(
                 v.push_bytes(&line.bytes)
             };
             if let Err(b) = res {
-                broke = Some(b.to_string());
+                found.broke = Some(b.to_string());
                 *verifier = None;
             }
         }
@@ -104,10 +170,13 @@ fn scan_file(
             .ok()
             .and_then(|s| AuditRecord::parse(s).ok())
         {
+            if found.newest_ts.as_deref().is_none_or(|t| t < r.ts.as_str()) {
+                found.newest_ts = Some(r.ts.clone());
+            }
             scan.offer(&r);
         }
     }
-    Ok(broke)
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -222,5 +291,100 @@ mod tests {
         std::io::Write::write_all(&mut f, b"{\"v\":1,\"log_id").unwrap();
         let s = scan(&path, filter()).unwrap();
         assert!(s.chain_verified(), "{:?}", s.broken_reason());
+    }
+
+    /// A log rotated every ~600 bytes: several rotated files and the live one. The principals
+    /// are `p0`, `p1`, … so that an edit can keep a file's size.
+    fn rotated_log(dir: &Path) -> PathBuf {
+        let path = dir.join("audit.jsonl");
+        let rotation = crate::auditlog::Rotation {
+            max_bytes: Some(600),
+            max_age: None,
+            keep: None,
+        };
+        let mut log = AuditLog::open_with(&path, "n1", rotation).unwrap();
+        for i in 0..12 {
+            log.append(
+                &AuditEvent::new(EventKind::SessionDeny)
+                    .result(Outcome::Deny)
+                    .principal(format!("p{i}")),
+            )
+            .unwrap();
+            if log.rotation_due() {
+                log.rotate().unwrap();
+            }
+        }
+        assert!(files::list_rotated(&path).unwrap().len() >= 3);
+        path
+    }
+
+    fn rotated_ids(log: &Path) -> Vec<cache::FileId> {
+        files::list_rotated(log)
+            .unwrap()
+            .iter()
+            .map(|(_, p)| cache::FileId::of(p).unwrap())
+            .collect()
+    }
+
+    /// A repeated read starts from the kept verification of the rotated files and finds what
+    /// a full read finds; `--since` past a rotated file's newest record skips it.
+    #[test]
+    fn a_repeated_read_reuses_the_rotated_files_verification() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = rotated_log(tmp.path());
+        let all = AuditFilter {
+            limit: 100,
+            ..filter()
+        };
+        let first = scan(&path, all.clone()).unwrap();
+        assert!(first.chain_verified(), "{:?}", first.broken_reason());
+        assert_eq!(first.matched(), 12);
+        assert!(
+            cache::get(&path, &rotated_ids(&path)).is_some(),
+            "the rotated files' verification is kept"
+        );
+        let again = scan(&path, all.clone()).unwrap();
+        assert!(again.chain_verified(), "{:?}", again.broken_reason());
+        assert_eq!(again.matched(), 12);
+        let future = AuditFilter {
+            since: Some("2999-01-01T00:00:00.000Z".into()),
+            ..all
+        };
+        let none = scan(&path, future).unwrap();
+        assert!(none.chain_verified(), "{:?}", none.broken_reason());
+        assert_eq!(none.matched(), 0);
+    }
+
+    /// Fail closed: a rotated file edited after a read that kept its verification (same size,
+    /// its mtime set back) is verified again, and the break shows.
+    #[test]
+    fn a_tampered_rotated_file_is_caught_after_a_kept_verification() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = rotated_log(tmp.path());
+        let first = scan(&path, filter()).unwrap();
+        assert!(first.chain_verified(), "{:?}", first.broken_reason());
+        let (_, victim) = files::list_rotated(&path).unwrap().remove(1);
+        let text = std::fs::read_to_string(&victim).unwrap();
+        let mtime = std::fs::metadata(&victim).unwrap().modified().unwrap();
+        assert!(text.contains("\"principal\":\"p"), "{text}");
+        let edited = text.replacen("\"principal\":\"p", "\"principal\":\"x", 1);
+        assert_eq!(edited.len(), text.len());
+        std::fs::write(&victim, edited).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&victim)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let s = scan(&path, filter()).unwrap();
+        assert!(!s.chain_verified(), "the edit went unnoticed");
+        assert!(
+            s.broken_reason().unwrap().contains("hash mismatch"),
+            "{:?}",
+            s.broken_reason()
+        );
+        // And again: a set with a break is never kept.
+        let s = scan(&path, filter()).unwrap();
+        assert!(!s.chain_verified());
     }
 }

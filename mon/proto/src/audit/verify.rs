@@ -183,7 +183,7 @@ struct Tail {
 
 /// Streaming verifier: feed lines in file order with [`Verifier::push`], then
 /// [`Verifier::finish`]. After the first break every further push returns that break again.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Verifier {
     line_no: usize,
     records: u64,
