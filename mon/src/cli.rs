@@ -150,7 +150,8 @@ pub enum Command {
     },
     /// Serve the web console on loopback (elsewhere only over TLS): fleet, queries with
     /// charts, topology (and exec, push when `--allow` names them), signed with your key as
-    /// the CLI does. Prints the login URL with its secret token.
+    /// the CLI does. Prints a login URL with its secret token; the URL logs in once. Press
+    /// Enter in its terminal (a line on its stdin) for a new URL, which replaces the last.
     Web {
         #[command(flatten)]
         args: crate::web::WebArgs,

@@ -36,7 +36,7 @@ const DRIVER: u16 = 22203;
 const WEB_PUSH: u16 = 22204;
 
 fn check_security_layer(c: &Cluster) {
-    let (_web, url) = start_console(c, WEB, &[]);
+    let (mut web, url) = start_console(c, WEB, &[]);
     let own = format!("http://127.0.0.1:{WEB}");
 
     // Without the token: the page's static files (no secret in them), with the strict
@@ -64,6 +64,25 @@ fn check_security_layer(c: &Cluster) {
     let me = login(WEB, &url);
     let (status, v) = me.get("/api/info");
     assert_eq!(status, 200, "{v}");
+
+    // The login URL logs in once: opened again (from the history, a shared screen) it is
+    // refused; a line on the console's stdin prints a new one, which logs in once.
+    let path = &url[url.find("/login").expect("login path")..];
+    let (status, resp) = http(WEB, "GET", path, &[], "");
+    assert_eq!(status, 403, "a used login URL: {resp}");
+    assert!(!resp.to_ascii_lowercase().contains("set-cookie"), "{resp}");
+    let url2 = web.fresh_url();
+    assert_ne!(url2, url);
+    let again = login(WEB, &url2);
+    assert_eq!(again.key, me.key, "the same page key");
+    let (status, _) = http(
+        WEB,
+        "GET",
+        &url2[url2.find("/login").expect("path")..],
+        &[],
+        "",
+    );
+    assert_eq!(status, 403, "the new URL is spent too");
 
     // Cookies ignore the port: another local user's server on 127.0.0.1 may be sent the
     // cookie. The cookie alone (every same-origin header, no page key) opens no API route;
@@ -465,8 +484,10 @@ fn console_is_guarded_and_draws_twenty_servers_in_headless_chromium() {
     check_security_layer(&c);
 
     make_push_dirs(&c);
-    let (_web, url) = start_console(&c, WEB_PUSH, &["push"]);
+    let (mut web, url) = start_console(&c, WEB_PUSH, &["push"]);
     check_push_api(&c, &login(WEB_PUSH, &url));
+    // That login spent the URL; the browser gets a new one, as the operator would.
+    let url = web.fresh_url();
     let _driver = Proc(
         Command::new(driver)
             .arg(format!("--port={DRIVER}"))

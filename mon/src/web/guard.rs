@@ -3,15 +3,17 @@
 //!
 //! - Host: only the listen address and `localhost` names at its port are served; any other
 //!   Host (a DNS-rebinding page's name) gets 421.
-//! - Login: the start-up token (128 random bits from the OS, printed in the URL only, never
-//!   logged) is exchanged at `/login?token=…` for an HttpOnly, SameSite=Strict cookie whose
+//! - Login: a login token (128 random bits from the OS, printed in the URL only, never
+//!   logged) is exchanged once at `/login?token=…` for an HttpOnly, SameSite=Strict cookie whose
 //!   value is a second secret (256 bits), and a redirect to `/#k=…` carrying a third (256
 //!   bits, the page key) in the fragment, which the page moves into its origin's
 //!   sessionStorage and sends as the [`PAGE_KEY_HEADER`] on every API call. Every route but
 //!   the static page ([`super::assets::PUBLIC`]) needs the cookie AND the header (401):
 //!   cookies ignore the port, so a server of another local user on 127.0.0.1 may be sent
 //!   the cookie, but never the page key (storage is per origin, port included). All secrets
-//!   are compared in constant time.
+//!   are compared in constant time. A token logs in once: a second `/login` with it, or with
+//!   one replaced by a newer URL ([`Guard::fresh_login_url`]), is refused (403) and logged
+//!   (without the token).
 //! - `/api/…` needs a same-origin request, any method: `Origin` this console's own, or
 //!   `Sec-Fetch-Site: same-origin` (else 403). State-changing requests (any method but GET
 //!   and HEAD) need that `Origin` itself (else 403) and a JSON body (else 415): a cross-site
@@ -19,8 +21,9 @@
 //! - Every response carries a strict Content-Security-Policy (no inline script or style, no
 //!   framing), `X-Frame-Options: DENY`, `nosniff`, `no-referrer` and `no-store`.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -58,6 +61,8 @@ pub enum Refusal {
     NoSession,
     /// `/login` with a wrong or missing token.
     BadToken,
+    /// `/login` with a token that logged in already or that a newer URL replaced.
+    SpentToken,
     /// An API request not from this console's own page (Origin, Sec-Fetch-Site).
     ForeignOrigin,
     /// A state-changing request without a JSON body.
@@ -70,7 +75,7 @@ impl Refusal {
         match self {
             Refusal::ForeignHost => StatusCode::MISDIRECTED_REQUEST,
             Refusal::NoSession | Refusal::BadToken => StatusCode::UNAUTHORIZED,
-            Refusal::ForeignOrigin => StatusCode::FORBIDDEN,
+            Refusal::ForeignOrigin | Refusal::SpentToken => StatusCode::FORBIDDEN,
             Refusal::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
@@ -85,8 +90,10 @@ impl Refusal {
                 "not logged in (in this tab): open the URL with the token that `mon web` \
                  printed at start-up"
             }
-            Refusal::BadToken => {
-                "wrong or missing token: use the URL `mon web` printed at start-up"
+            Refusal::BadToken => "wrong or missing token: use the newest URL `mon web` printed",
+            Refusal::SpentToken => {
+                "this login URL was used already (or a newer one replaced it): press Enter in \
+                 the terminal of `mon web` for a new one"
             }
             Refusal::ForeignOrigin => {
                 "refused: an API request must come from this console's own page (Origin)"
@@ -108,9 +115,32 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// How many used or replaced login tokens are remembered (to refuse them as spent, 403,
+/// rather than as wrong, 401).
+const SPENT_KEPT: usize = 16;
+
+/// The login tokens: the one that logs in (the newest URL's, until used) and the last
+/// [`SPENT_KEPT`] used or replaced.
+#[derive(Default)]
+struct Tokens {
+    live: Option<Zeroizing<String>>,
+    spent: VecDeque<Zeroizing<String>>,
+}
+
+impl Tokens {
+    fn retire(&mut self) {
+        if let Some(t) = self.live.take() {
+            if self.spent.len() == SPENT_KEPT {
+                self.spent.pop_front();
+            }
+            self.spent.push_back(t);
+        }
+    }
+}
+
 /// The console's secrets and the names it answers to.
 pub struct Guard {
-    token: Zeroizing<String>,
+    tokens: Mutex<Tokens>,
     session: Zeroizing<String>,
     page_key: Zeroizing<String>,
     cookie_name: String,
@@ -154,7 +184,7 @@ impl Guard {
         let scheme = if tls { "https" } else { "http" };
         let origins = hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
         Guard {
-            token: random_hex(16),
+            tokens: Mutex::new(Tokens::default()),
             session: random_hex(32),
             page_key: random_hex(32),
             // Cookies are per host, not per port: the name keeps two consoles' cookies apart
@@ -171,9 +201,15 @@ impl Guard {
         &self.origins[0]
     }
 
-    /// The start-up token (for the printed URL only).
-    pub fn token(&self) -> &str {
-        &self.token
+    /// A new login URL (`BASE/login?token=…`, for stdout only): a fresh token, which logs in
+    /// once; the previous URL's token, used or not, no longer does.
+    pub fn fresh_login_url(&self) -> Zeroizing<String> {
+        let token = random_hex(16);
+        let url = Zeroizing::new(format!("{}/login?token={}", self.base_url(), &*token));
+        let mut t = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        t.retire();
+        t.live = Some(token);
+        url
     }
 
     /// Whether `host` (the Host header) is one of this console's names (any case).
@@ -186,9 +222,21 @@ impl Guard {
         origin.is_some_and(|o| self.origins.iter().any(|a| a.eq_ignore_ascii_case(o)))
     }
 
-    /// Whether `token` is the start-up token.
-    pub fn token_ok(&self, token: &str) -> bool {
-        secret_eq(token, &self.token)
+    /// Spends `token` if it is the live login token (then it logs in: [`Admit::Login`]);
+    /// else refuses it as spent (a used or replaced one) or wrong. One lock: of two logins
+    /// with the same token, one wins.
+    fn spend(&self, token: &str) -> Result<Admit, Refusal> {
+        let mut t = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if t.live.as_ref().is_some_and(|l| secret_eq(token, l)) {
+            t.retire();
+            return Ok(Admit::Login);
+        }
+        let spent = t.spent.iter().fold(false, |a, s| a | secret_eq(token, s));
+        Err(if spent && !token.is_empty() {
+            Refusal::SpentToken
+        } else {
+            Refusal::BadToken
+        })
     }
 
     /// Whether the Cookie headers carry this console's session cookie.
@@ -241,7 +289,8 @@ impl Guard {
         Zeroizing::new(format!("/#k={}", &*self.page_key))
     }
 
-    /// The checks of one request, in order: Host; `/login`'s token; the static page; the
+    /// The checks of one request, in order: Host; `/login`'s token (spent by a login); the
+    /// static page; the
     /// session cookie and page key; for `/api/…` a same-origin request; for a
     /// state-changing method our own Origin and JSON.
     pub fn check(
@@ -262,11 +311,7 @@ impl Guard {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("token="))
                 .unwrap_or("");
-            return if self.token_ok(token) {
-                Ok(Admit::Login)
-            } else {
-                Err(Refusal::BadToken)
-            };
+            return self.spend(token);
         }
         if read_only && super::assets::PUBLIC.contains(&path) {
             return Ok(Admit::Public);
@@ -329,6 +374,14 @@ fn harden(r: &mut Response) {
 pub async fn layer(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let uri = req.uri().clone();
     let mut r = match g.check(req.method(), uri.path(), uri.query(), req.headers()) {
+        Err(refusal @ Refusal::SpentToken) => {
+            // The path only: never the query, which holds the token.
+            tracing::warn!(
+                path = uri.path(),
+                "console: a used or replaced login URL was opened"
+            );
+            refusal.into_response()
+        }
         Err(refusal) => {
             tracing::info!(
                 path = uri.path(),

@@ -128,20 +128,53 @@ async fn serve(
             ));
     // The token goes to stdout only, never to the log.
     outln!(
-        "mon web: console for {} (key {}), Ctrl-C stops it",
+        "mon web: console for {} (key {}), Ctrl-C stops it; Enter prints a new login URL",
         describe["entry"].as_str().unwrap_or("?"),
         describe["key"].as_str().unwrap_or("?")
     );
-    outln!(
-        "open (the URL is a secret): {}/login?token={}",
-        guard.base_url(),
-        guard.token()
-    );
+    print_login_url(&guard);
+    let g2 = guard.clone();
+    std::thread::spawn(move || new_urls_on_enter(&g2));
     serve::serve(listener, router, tls, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
     Ok(crate::exit::OK)
+}
+
+/// Prints a fresh login URL (it logs in once; the last one printed no longer does).
+fn print_login_url(guard: &guard::Guard) {
+    outln!(
+        "open (the URL is a secret, good for one login): {}",
+        &*guard.fresh_login_url()
+    );
+}
+
+/// Prints a new login URL for each line read on stdin, until stdin ends (`/dev/null` under a
+/// service manager: then never). On a terminal, SIGTTIN is ignored first, so that a console
+/// started in the background (`mon web &`) is not stopped by this read: the read fails
+/// instead, and the console serves on without new URLs.
+fn new_urls_on_enter(guard: &guard::Guard) {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        ignore_sigttin();
+    }
+    for line in stdin.lock().lines() {
+        if line.is_err() {
+            break;
+        }
+        print_login_url(guard);
+    }
+}
+
+#[allow(unsafe_code)]
+fn ignore_sigttin() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler and has no
+    // memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+    }
 }
 
 #[cfg(test)]

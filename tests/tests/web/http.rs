@@ -3,7 +3,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::Duration;
 
 use mon_tests::Cluster;
@@ -19,32 +19,61 @@ impl Drop for Proc {
     }
 }
 
+/// A running `mon web`: its stdin (a line asks for a new login URL) and its stdout.
+pub struct Console {
+    stdin: ChildStdin,
+    lines: std::io::Lines<BufReader<ChildStdout>>,
+    _proc: Proc,
+}
+
+impl Console {
+    /// The next login URL `mon web` prints.
+    fn next_url(&mut self) -> String {
+        self.lines
+            .by_ref()
+            .take(5)
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.contains("/login?token="))
+                    .map(str::to_string)
+            })
+            .expect("mon web printed no login URL")
+    }
+
+    /// A new login URL: a line on `mon web`'s stdin (the operator presses Enter).
+    pub fn fresh_url(&mut self) -> String {
+        self.stdin
+            .write_all(b"\n")
+            .expect("write to mon web's stdin");
+        self.stdin.flush().expect("flush");
+        self.next_url()
+    }
+}
+
 /// Starts `mon web` through node 1; returns it and its login URL (read from its stdout).
-pub fn start_console(c: &Cluster, port: u16, allow: &[&str]) -> (Proc, String) {
+pub fn start_console(c: &Cluster, port: u16, allow: &[&str]) -> (Console, String) {
     let mut cmd = c.client();
     cmd.args(["web", "--listen", &format!("127.0.0.1:{port}")]);
     if !allow.is_empty() {
         cmd.args(["--allow", &allow.join(",")]);
     }
     let mut p = Proc(
-        cmd.stdout(Stdio::piped())
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn mon web"),
     );
     let out = p.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = lines
-        .by_ref()
-        .take(5)
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.contains("/login?token="))
-                .map(str::to_string)
-        })
-        .expect("mon web printed no login URL");
-    (p, url)
+    let stdin = p.0.stdin.take().expect("stdin");
+    let mut console = Console {
+        stdin,
+        lines: BufReader::new(out).lines(),
+        _proc: p,
+    };
+    let url = console.next_url();
+    (console, url)
 }
 
 /// One HTTP/1.1 request to 127.0.0.1:`port`; returns the status and the whole response.

@@ -1051,7 +1051,7 @@ _mon_commands() {
 'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
+'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints a login URL with its secret token; the URL logs in once. Press Enter in its terminal (a line on its stdin) for a new URL, which replaces the last' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \
@@ -1176,7 +1176,7 @@ _mon__subcmd__help_commands() {
 'shell:An interactive session\: the overlay is built once, then each command typed (or piped, one per line) runs over it as a follow-up Command signed by the session'\''s command key. \`help\` lists the commands; \`.json on|off\`; Ctrl-C cancels the running command, not the session. Exit code\: the highest of the commands'\'' (1 if one had missing, denied or failed nodes or was cancelled; 2 if a line did not parse)' \
 'members:The entry server'\''s partial view\: name, address, age, RTT' \
 'push:Push a file to every node (multi-parent DAG; \`--max-parents\` defaults to 3, 1 makes a chain/tree); lands atomically at DEST where the policy'\''s push-dirs allow it' \
-'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints the login URL with its secret token' \
+'web:Serve the web console on loopback (elsewhere only over TLS)\: fleet, queries with charts, topology (and exec, push when \`--allow\` names them), signed with your key as the CLI does. Prints a login URL with its secret token; the URL logs in once. Press Enter in its terminal (a line on its stdin) for a new URL, which replaces the last' \
 'policy:Slice policy tools for admins\: check files, explain a decision, add a user' \
 'known-nodes:Edit known_nodes\: pin a node'\''s key (add), remove a node, revoke a key' \
 'audit:Audit log tools for operators\: show, verify, export; fleet reviews every node'\''s log' \

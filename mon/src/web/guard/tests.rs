@@ -15,6 +15,14 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     h
 }
 
+/// A fresh login URL's token, as the operator copies it from stdout.
+fn token(g: &Guard) -> String {
+    let url = g.fresh_login_url();
+    let (base, t) = url.split_once("/login?token=").expect("a login URL");
+    assert_eq!(base, g.base_url());
+    t.to_string()
+}
+
 /// The `name=value` pair of the login cookie.
 fn cookie_pair(g: &Guard) -> String {
     g.set_cookie().split(';').next().expect("pair").to_string()
@@ -45,12 +53,12 @@ const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 #[test]
 fn the_secrets_are_long_distinct_and_fresh_each_start() {
     let (a, b) = (guard(), guard());
-    assert_eq!(a.token().len(), 32);
-    assert_ne!(a.token(), b.token());
+    assert_eq!(token(&a).len(), 32);
+    assert_ne!(token(&a), token(&b));
     assert_eq!(page_key(&a).len(), 64);
     assert_ne!(page_key(&a), page_key(&b));
     assert!(
-        !a.set_cookie().contains(a.token()),
+        !a.set_cookie().contains(&token(&a)),
         "the cookie is not the token"
     );
     assert!(
@@ -88,12 +96,8 @@ fn only_the_listen_address_and_localhost_are_served() {
 fn login_needs_the_exact_token_and_the_page_is_public() {
     let g = guard();
     let h = headers(&[("host", "127.0.0.1:7480")]);
-    let q = format!("token={}", g.token());
-    assert_eq!(
-        g.check(&Method::GET, "/login", Some(&q), &h),
-        Ok(Admit::Login)
-    );
-    let short = format!("token={}", &g.token()[..31]);
+    let t = token(&g);
+    let short = format!("token={}", &t[..31]);
     assert_eq!(
         g.check(&Method::GET, "/login", Some(&short), &h),
         Err(Refusal::BadToken)
@@ -101,6 +105,11 @@ fn login_needs_the_exact_token_and_the_page_is_public() {
     assert_eq!(
         g.check(&Method::GET, "/login", None, &h),
         Err(Refusal::BadToken)
+    );
+    let q = format!("token={t}");
+    assert_eq!(
+        g.check(&Method::GET, "/login", Some(&q), &h),
+        Ok(Admit::Login)
     );
     for p in ["/", "/app.js", "/app.css"] {
         assert_eq!(g.check(&Method::GET, p, None, &h), Ok(Admit::Public), "{p}");
@@ -199,4 +208,26 @@ fn a_post_needs_our_origin_and_json() {
         ]),
         Err(Refusal::NotJson)
     );
+}
+
+#[test]
+fn a_login_token_logs_in_once_and_a_new_url_replaces_the_last() {
+    let g = guard();
+    let h = headers(&[("host", "127.0.0.1:7480")]);
+    let login = |t: &str| g.check(&Method::GET, "/login", Some(&format!("token={t}")), &h);
+    let first = token(&g);
+    assert_eq!(login(&first), Ok(Admit::Login));
+    // Whoever reads the URL afterwards (history, a shoulder, a log of the terminal) gets
+    // nothing from it.
+    assert_eq!(login(&first), Err(Refusal::SpentToken));
+    assert_eq!(Refusal::SpentToken.status(), StatusCode::FORBIDDEN);
+    // A new URL logs in once; printing another retires it unused.
+    let second = token(&g);
+    let third = token(&g);
+    assert_eq!(login(&second), Err(Refusal::SpentToken));
+    assert_eq!(login(&first), Err(Refusal::SpentToken));
+    assert_eq!(login(&third), Ok(Admit::Login));
+    assert_eq!(login(&third), Err(Refusal::SpentToken));
+    assert_eq!(login(""), Err(Refusal::BadToken));
+    assert_eq!(login(&"0".repeat(32)), Err(Refusal::BadToken));
 }
