@@ -102,6 +102,54 @@ fn human_output_is_split_and_plain(c: &Cluster) {
     let (code, out, err) = run(c, &["exec", "--", "echo", "hi"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("== exit 0 on 12 nodes: n[1-12]\n"), "{out}");
+    command_output_is_escaped_only_on_a_terminal(c);
+}
+
+/// `mon exec`'s output is the command's own: written as is into a pipe, escaped on a
+/// terminal (here a pty made by util-linux `script`), as is there with `--raw`.
+fn command_output_is_escaped_only_on_a_terminal(c: &Cluster) {
+    let argv = ["exec", "--targets", "n1", "--", "printf", r"\033[2Jx\n"];
+    let (code, out, err) = run(c, &argv, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("    \u{1b}[2Jx\n"),
+        "piped: as written: {out:?}"
+    );
+    let on_tty = |extra: &[&str]| {
+        let client = c.client();
+        let mut line = shell_word(&client.get_program().to_string_lossy());
+        for a in client.get_args().map(|a| a.to_string_lossy().into_owned()) {
+            line = format!("{line} {}", shell_word(&a));
+        }
+        for a in argv[..3].iter().chain(extra).chain(&argv[3..]) {
+            line = format!("{line} {}", shell_word(a));
+        }
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        for (k, v) in client.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(d) = client.get_current_dir() {
+            cmd.current_dir(d);
+        }
+        let o = cmd.stdin(Stdio::null()).output().expect("run script");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let tty = on_tty(&[]);
+    assert!(
+        tty.contains(r"    \u{1b}[2Jx"),
+        "a terminal: escaped: {tty:?}"
+    );
+    assert!(!tty.contains("\u{1b}[2J"), "{tty:?}");
+    let raw = on_tty(&["--raw"]);
+    assert!(raw.contains("    \u{1b}[2Jx"), "--raw: as written: {raw:?}");
+}
+
+fn shell_word(a: &str) -> String {
+    format!("'{}'", a.replace('\'', "'\\''"))
 }
 
 /// A closed pipe: `mon members | head -1`, and a client whose stdout is closed before it
