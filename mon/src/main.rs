@@ -29,7 +29,7 @@ fn main() -> std::process::ExitCode {
         // A closed pipe ends the command quietly (`mon audit show | head`), as ripgrep does.
         Err(e) if out::error_is_broken_pipe(&e) => exit::OK,
         Err(e) => {
-            out::errln!("mon: {e:#}");
+            out::errln!("{}", out::error_line(&e));
             exit::LOCAL_ERROR
         }
     };

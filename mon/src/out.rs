@@ -44,6 +44,13 @@ pub fn error_is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(is_broken_pipe)
 }
 
+/// The line `mon: ERROR` a failed command ends with. An error may carry a node's words (the
+/// entry's name, its slices, a refusal, a protocol error): their control characters are shown
+/// escaped, as everywhere node text reaches a human (`mon_proto::shown`).
+pub fn error_line(e: &anyhow::Error) -> String {
+    format!("mon: {}", mon_proto::shown::shown_output(&format!("{e:#}")))
+}
+
 /// Whether colour may be written to stderr: only on a terminal, and never when `NO_COLOR` is
 /// set to a non-empty value (no-color.org).
 pub fn stderr_colour() -> bool {
@@ -102,6 +109,16 @@ pub(crate) use {err, errln, out, outln};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_shows_a_nodes_escape_sequences_escaped() {
+        let e = anyhow::anyhow!("n1\u{1b}]0;x\u{7} denied the session: no [policy]")
+            .context("opening the session");
+        assert_eq!(
+            error_line(&e),
+            r"mon: opening the session: n1\u{1b}]0;x\u{7} denied the session: no [policy]"
+        );
+    }
 
     #[test]
     fn a_closed_pipe_is_recognised_through_the_error_chain() {
