@@ -3,8 +3,9 @@
 //! outside the session's class is denied by every node and audited; a node killed during the
 //! session is reported missing by the next command, and the nodes below it are counted again
 //! from the command after; a server down at set-up joins at the next command; words are
-//! quoted as in a shell; Ctrl-C stops a running exec on every node. Ports 22000–22099,
-//! 23000–23099 and 23300–23399.
+//! quoted as in a shell; Ctrl-C stops a running exec on every node; a server.conf's lower
+//! interactive lifetime refuses `mon shell`. Ports 22000–22099, 23000–23099, 23300–23399
+//! and 25000–25099.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -290,4 +291,29 @@ fn ctrl_c_stops_a_long_exec_on_the_nodes() {
     assert_eq!(next["result"], 3, "{next}");
     drop(stdin);
     let _ = child.wait();
+}
+
+#[test]
+fn a_server_conf_lower_interactive_lifetime_refuses_mon_shell() {
+    // server.conf: `max-interactive-lifetime-s 120`, below the 900 s `mon shell` signs.
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = conf_dir.path().join("server.conf");
+    std::fs::write(&conf, "max-interactive-lifetime-s 120\nmax-runs 4\n").unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+    let c = Cluster::start(2, 25000, |_| vec!["--config".into(), conf.clone()]);
+    assert_eq!(c.settle(2, Duration::from_secs(60)), 2);
+    let (code, _, err) = shell(&c, "query", "count\n");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("interactive-lifetime-too-long"), "{err}");
+    let denied = c
+        .audit(1)
+        .iter()
+        .filter(|r| {
+            r["event"] == "session.deny" && r["reason"]["code"] == "interactive-lifetime-too-long"
+        })
+        .count();
+    assert_eq!(denied, 1);
+    // One-shot sessions are not held to it.
+    let (code, _, err) = c.json(&["count"]);
+    assert_eq!(code, 0, "{err}");
 }

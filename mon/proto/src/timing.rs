@@ -42,6 +42,18 @@ pub const DUPLICATE_RESENDS: u32 = 3;
 /// they may join within this window only.
 pub const INTERACTIVE_JOIN_WINDOW_MS: u64 = crate::verify::DEFAULT_MAX_JOIN_WINDOW_MS;
 
+/// The last moment (unix ms, node clock) a node may start a session's own operations (those
+/// of its signed body, not a follow-up Command's): the client stops waiting for them
+/// `timeout_ms` after its signed `issued_at`; `skew_ms` (the clock skew admission allows)
+/// keeps a node whose clock runs ahead from skipping them. A go after this (a node that
+/// joined an interactive session late, at a re-offer) starts nothing: an exec would begin
+/// minutes after the user asked for it.
+pub fn own_ops_deadline_ms(issued_at: u64, timeout_ms: u32, skew_ms: u64) -> u64 {
+    issued_at
+        .saturating_add(u64::from(timeout_ms))
+        .saturating_add(skew_ms)
+}
+
 /// Least retransmission timeout of a session packet, ms.
 pub const RTO_MIN_MS: u64 = 60;
 /// What a link's retransmission timeout allows past 1.5 round trips: the far end's work

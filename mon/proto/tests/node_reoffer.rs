@@ -15,7 +15,7 @@ use std::sync::Arc;
 use common::{allowed_signers, policy, request, SeedSigner, NOW_MS, SLICE};
 use mon_keys::known_nodes::KnownNodes;
 use mon_keys::nodekey::NodeKey;
-use mon_proto::agg::{Answer, Query};
+use mon_proto::agg::{Answer, Local, Query};
 use mon_proto::client::ClientSession;
 use mon_proto::node::{Node, NodeConfig, Output, Peer};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
@@ -47,10 +47,17 @@ struct Net {
     now: u64,
     /// What the entry node sent the client, not yet read.
     to_client: Vec<Packet>,
+    /// Every run a node asked its driver for: (node, query); each is answered at once.
+    runs: Vec<(usize, Query)>,
 }
 
 impl Net {
     fn new(n: usize, user: &SeedSigner) -> Net {
+        Net::granting(n, user, "mon-query@mon")
+    }
+
+    /// `n` nodes whose policy grants `user` the namespaces `ns`.
+    fn granting(n: usize, user: &SeedSigner, ns: &str) -> Net {
         let mut rng = ChaCha20Rng::seed_from_u64(77);
         let keys: Vec<NodeKey> = (0..n).map(|_| NodeKey::generate(&mut rng)).collect();
         let known = Arc::new(KnownNodes::parse(&known_text(&keys), Path::new("kn")).unwrap());
@@ -69,7 +76,7 @@ impl Net {
                 );
                 node.set_policies(std::collections::HashMap::from([(
                     SLICE.to_string(),
-                    Arc::new(policy(&allowed_signers(user, "mon-query@mon", "", 0), None)),
+                    Arc::new(policy(&allowed_signers(user, ns, "", 0), None)),
                 )]));
                 node
             })
@@ -80,6 +87,7 @@ impl Net {
             down: HashSet::new(),
             now: NOW_MS,
             to_client: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -119,6 +127,17 @@ impl Net {
                         Output::Send { to, bytes } if to == CLIENT => self
                             .to_client
                             .push(Packet::from_bytes(&bytes, MAX_STREAM_PACKET).unwrap()),
+                        Output::Run(r) => {
+                            moved = true;
+                            self.runs.push((src, r.query.clone()));
+                            let now = self.now;
+                            self.nodes[src - 1].handle_local(
+                                now,
+                                r.session,
+                                r.index,
+                                Local::Skipped,
+                            );
+                        }
                         _ => {}
                     }
                 }
@@ -168,15 +187,25 @@ impl Net {
 
 /// An interactive session (queries) opened through n1; the set-up's own count answered.
 fn open(net: &mut Net, user: &SeedSigner, fanout: u8) -> (ClientSession, SubtreeResult) {
+    open_with(net, user, fanout, vec![Query::Count], "mon-query@mon")
+}
+
+/// An interactive session of class `ns` whose own operations are `ops`, opened through n1;
+/// their result.
+fn open_with(
+    net: &mut Net,
+    user: &SeedSigner,
+    fanout: u8,
+    ops: Vec<Query>,
+    ns: &str,
+) -> (ClientSession, SubtreeResult) {
     let mut rng = ChaCha20Rng::seed_from_u64(5);
-    let mut req = request(vec![Query::Count]);
+    let mut req = request(ops);
     req.overlay.kind = OverlayKind::Random;
     req.overlay.fanout = fanout.into();
     req.max_lifetime_s = mon_proto::timing::INTERACTIVE_LIFETIME_S;
     req.join_window_ms = mon_proto::timing::INTERACTIVE_JOIN_WINDOW_MS;
-    let mut cs =
-        ClientSession::new_interactive(&mut rng, user, req, Some("mon-query@mon"), net.now)
-            .unwrap();
+    let mut cs = ClientSession::new_interactive(&mut rng, user, req, Some(ns), net.now).unwrap();
     let now = net.now;
     net.nodes[0].handle_packet(now, CLIENT, &cs.session_packet().to_bytes());
     let answer = net.next_to_client();
@@ -235,6 +264,50 @@ fn a_node_down_at_set_up_and_up_later_is_counted_by_the_next_command() {
     // And it stays in the overlay for the commands after.
     let r = command(&mut net, &mut cs, 2, Query::Count);
     assert_eq!(counted_and_missing(&r), (5, vec![]));
+}
+
+#[test]
+fn a_node_that_joins_late_runs_the_current_command_not_the_sessions_own_exec() {
+    let user = SeedSigner::new([42; 32]);
+    let mut net = Net::granting(5, &user, "mon-exec@mon");
+    net.down.insert(5);
+    net.gossip(40);
+    let exec = Query::Exec {
+        argv: vec!["touch".into(), "/tmp/stamp".into()],
+        shell: false,
+        timeout_s: 60,
+        where_: None,
+    };
+    let (mut cs, _first) = open_with(&mut net, &user, 0, vec![exec.clone()], "mon-exec@mon");
+    let ran = |net: &Net, node: usize| -> Vec<Query> {
+        net.runs
+            .iter()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, q)| q.clone())
+            .collect()
+    };
+    assert_eq!(ran(&net, 1), vec![exec.clone()], "the set-up ran the exec");
+    assert!(ran(&net, 5).is_empty(), "n5 is down at set-up");
+
+    // Minutes later n5 comes up, and the next command (a count) reaches it at a re-offer:
+    // it joins and answers the count, and never starts the exec the user asked for then.
+    net.down.remove(&5);
+    net.tick(120_000);
+    let r = command(&mut net, &mut cs, 1, Query::Count);
+    assert_eq!(
+        counted_and_missing(&r),
+        (5, vec![]),
+        "n5 joined and ran command 1"
+    );
+    assert!(
+        ran(&net, 5).is_empty(),
+        "the late joiner started the session's own operations: {:?}",
+        ran(&net, 5)
+    );
+    // And a follow-up exec does run there.
+    let r = command(&mut net, &mut cs, 2, exec.clone());
+    assert_eq!(counted_and_missing(&r).1, Vec::<String>::new());
+    assert_eq!(ran(&net, 5), vec![exec]);
 }
 
 #[test]

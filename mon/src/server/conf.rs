@@ -32,6 +32,9 @@ const KEYS: &[&str] = &[
     "max-sessions-per-key",
     "max-sessions-per-slice",
     "go-wait-ms",
+    "max-runs",
+    "max-interactive-per-key",
+    "max-interactive-lifetime-s",
     "audit-rotate-size",
     "audit-rotate-age",
     "audit-keep",
@@ -192,6 +195,60 @@ mod tests {
         let argv = os(&["mon", "server", "--config", "/nonexistent/mon.conf"]);
         let e = format!("{:#}", expand(argv).unwrap_err());
         assert!(e.contains("/nonexistent/mon.conf"), "{e}");
+    }
+
+    #[test]
+    fn run_and_interactive_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &conf,
+            "max-runs 2\nmax-interactive-per-key 1\nmax-interactive-lifetime-s = 120\n",
+        )
+        .unwrap();
+        let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+        let got = expand(argv).unwrap();
+        let a = Probe::try_parse_from(&got[2..]).unwrap()._args;
+        assert_eq!(
+            (
+                a.max_runs,
+                a.max_interactive_per_key,
+                a.max_interactive_lifetime_s
+            ),
+            (2, 1, 120)
+        );
+        // The defaults are the node's.
+        let a = Probe::try_parse_from(["--state-dir", "x"]).unwrap()._args;
+        assert_eq!(
+            (
+                a.max_runs,
+                a.max_interactive_per_key,
+                a.max_interactive_lifetime_s
+            ),
+            (
+                mon_proto::node::DEFAULT_MAX_RUNS,
+                mon_proto::node::DEFAULT_MAX_INTERACTIVE_PER_KEY,
+                mon_proto::timing::INTERACTIVE_LIFETIME_S
+            )
+        );
+        // Nonsense is refused, naming the file's line.
+        for (text, line) in [
+            ("max-runs 0\n", 1),
+            ("max-runs 2\nmax-runs 100000\n", 2),
+            ("max-interactive-per-key 1.5\n", 1),
+            ("max-interactive-per-key 0\n", 1),
+            ("max-interactive-lifetime-s 5\n", 1),
+            ("max-interactive-lifetime-s 86400\n", 1),
+            ("max-runs lots\n", 1),
+        ] {
+            std::fs::write(&conf, text).unwrap();
+            let argv = os(&["mon", "server", "--config", conf.to_str().unwrap()]);
+            let e = expand(argv).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("line {line}")) && e.contains("expected a whole number"),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

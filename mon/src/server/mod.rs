@@ -89,6 +89,19 @@ pub struct ServerArgs {
     /// Running sessions one slice may have on this node (beyond: `busy-slice`).
     #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_SESSIONS_PER_SLICE)]
     pub max_sessions_per_slice: usize,
+    /// Execs, greps and audit reads this node runs at once across all sessions (one more
+    /// is denied on this node: `node-runs-busy`), 1 to 1024.
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_RUNS, value_parser = parse_max_runs)]
+    pub max_runs: usize,
+    /// Interactive sessions (`mon shell`) one key may hold on this node, between commands
+    /// or not (beyond: `busy-interactive`, retry later), 1 to 1024.
+    #[arg(long, default_value_t = mon_proto::node::DEFAULT_MAX_INTERACTIVE_PER_KEY, value_parser = parse_max_interactive)]
+    pub max_interactive_per_key: usize,
+    /// Longest signed lifetime, in seconds, of an interactive session this node accepts
+    /// (beyond: `interactive-lifetime-too-long`), 60 to 3600. `mon shell` signs 900: below
+    /// that, this node refuses `mon shell`.
+    #[arg(long, default_value_t = mon_proto::timing::INTERACTIVE_LIFETIME_S, value_parser = parse_interactive_lifetime)]
+    pub max_interactive_lifetime_s: u32,
     /// Milliseconds a session waits for its parent's go (first sealed frame) before it is
     /// dropped (sooner when its signed join window is shorter).
     #[arg(long, default_value_t = mon_proto::node::DEFAULT_GO_WAIT_MS)]
@@ -159,6 +172,30 @@ fn parse_keep(v: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n < usize::MAX)
         .ok_or_else(|| format!("\"{v}\": expected a number of files, or all"))
+}
+
+/// `--max-runs`: 1 to 1024.
+fn parse_max_runs(v: &str) -> Result<usize, String> {
+    parse_in(v, 1, 1024)
+}
+
+/// `--max-interactive-per-key`: 1 to 1024.
+fn parse_max_interactive(v: &str) -> Result<usize, String> {
+    parse_in(v, 1, 1024)
+}
+
+/// `--max-interactive-lifetime-s`: 60 to the longest session lifetime a server accepts.
+fn parse_interactive_lifetime(v: &str) -> Result<u32, String> {
+    let most = mon_proto::verify::DEFAULT_MAX_LIFETIME_S as usize;
+    parse_in(v, 60, most).map(|n| n as u32)
+}
+
+/// A whole number from `lo` to `hi`.
+fn parse_in(v: &str, lo: usize, hi: usize) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| format!("\"{v}\": expected a whole number from {lo} to {hi}"))
 }
 
 /// Every address, on the default port: `--listen`'s default.

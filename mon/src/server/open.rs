@@ -138,6 +138,9 @@ fn node_config(args: &ServerArgs, listen: SocketAddr, name: String) -> anyhow::R
     cfg.max_sessions_per_key = args.max_sessions_per_key.max(1);
     cfg.max_sessions_per_slice = args.max_sessions_per_slice.max(1);
     cfg.go_wait_ms = args.go_wait_ms.max(100);
+    cfg.max_runs = args.max_runs;
+    cfg.max_interactive_per_key = args.max_interactive_per_key;
+    cfg.limits.max_interactive_lifetime_s = args.max_interactive_lifetime_s;
     set_run_as(&mut cfg, args);
     cfg.membership =
         mon_proto::membership::Config::with_interval(args.ping_interval_ms.clamp(100, 60_000));

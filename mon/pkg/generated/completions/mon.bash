@@ -1993,7 +1993,7 @@ _mon() {
             return 0
             ;;
         mon__subcmd__server)
-            opts="-h -V --config --config-dir --state-dir --listen --advertise --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --go-wait-ms --ping-interval-ms --audit-rotate-size --audit-rotate-age --audit-keep --journal-compact-lines --log-format --help --version init help"
+            opts="-h -V --config --config-dir --state-dir --listen --advertise --join --name --resource --skew --push-policy --push-primary-first --run-as-users --max-sessions --max-sessions-per-key --max-sessions-per-slice --max-runs --max-interactive-per-key --max-interactive-lifetime-s --go-wait-ms --ping-interval-ms --audit-rotate-size --audit-rotate-age --audit-keep --journal-compact-lines --log-format --help --version init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2056,6 +2056,18 @@ _mon() {
                     return 0
                     ;;
                 --max-sessions-per-slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-interactive-per-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-interactive-lifetime-s)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

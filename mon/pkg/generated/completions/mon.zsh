@@ -700,6 +700,9 @@ _arguments "${_arguments_options[@]}" : \
 '--max-sessions=[Sessions this node runs at once (beyond\: refused with \`busy\`, retry later)]:MAX_SESSIONS:_default' \
 '--max-sessions-per-key=[Running sessions one key may have on this node, its share of the table (beyond\: \`busy-key\`)]:MAX_SESSIONS_PER_KEY:_default' \
 '--max-sessions-per-slice=[Running sessions one slice may have on this node (beyond\: \`busy-slice\`)]:MAX_SESSIONS_PER_SLICE:_default' \
+'--max-runs=[Execs, greps and audit reads this node runs at once across all sessions (one more is denied on this node\: \`node-runs-busy\`), 1 to 1024]:MAX_RUNS:_default' \
+'--max-interactive-per-key=[Interactive sessions (\`mon shell\`) one key may hold on this node, between commands or not (beyond\: \`busy-interactive\`, retry later), 1 to 1024]:MAX_INTERACTIVE_PER_KEY:_default' \
+'--max-interactive-lifetime-s=[Longest signed lifetime, in seconds, of an interactive session this node accepts (beyond\: \`interactive-lifetime-too-long\`), 60 to 3600. \`mon shell\` signs 900\: below that, this node refuses \`mon shell\`]:MAX_INTERACTIVE_LIFETIME_S:_default' \
 '--go-wait-ms=[Milliseconds a session waits for its parent'\''s go (first sealed frame) before it is dropped (sooner when its signed join window is shorter)]:GO_WAIT_MS:_default' \
 '--ping-interval-ms=[Mean gossip interval in milliseconds (each Ping carries 3 view entries and 1 hint; the default keeps gossip under 500 B/s per node)]:PING_INTERVAL_MS:_default' \
 '--audit-rotate-size=[Rotate the audit log once its file holds this much\: \`64M\`, \`512K\`, \`1G\` or bytes; \`off\` (or 0)\: never by size. The next file begins with a \`log.rotate\` record that continues the hash chain]:SIZE:_default' \

@@ -86,6 +86,13 @@ pub struct Counters {
     /// Execs and greps refused because [`NodeConfig::max_runs`] of them already ran here
     /// ([`RUNS_BUSY`]).
     pub runs_refused: u64,
+    /// Operations of a session's signed body not started because their go came after the
+    /// session's own deadline ([`crate::timing::own_ops_deadline_ms`], `session-op-expired`).
+    pub ops_expired: u64,
+    /// Commands from a former first parent dropped before their signature check: a `seq`
+    /// this node already answered it, or one not above the session's current command (see
+    /// `session/reoffer.rs`).
+    pub former_commands_dropped: u64,
 }
 
 /// One MON node.

@@ -46,7 +46,6 @@ impl Node {
         let Some(push_link) = s.child_ok(hash, &child, hello, extra, &mut cx) else {
             return;
         };
-        s.command_to_joined(hash, &child, &mut cx);
         if let Some((name, addr, k, primary)) = push_link {
             let l = PLink::new(name, Peer::Addr(addr), k.0, k.1, now_ms);
             s.push_add_child(now_ms, hash, l, primary, &mut cx);
@@ -187,6 +186,7 @@ impl Session {
     ) -> Option<Option<PushLink>> {
         let is_push = self.push.is_some();
         let result_out = self.result_packet.is_some();
+        let go = self.go_for_child();
         let me = cx.cfg.name.as_str();
         let c = self.children.iter_mut().find(|c| c.name == child)?;
         let late = matches!(c.state, ChildState::Missing { .. });
@@ -200,14 +200,14 @@ impl Session {
                     cx.counters.frames_rejected += 1;
                     return None;
                 };
-                return c.link(hash, keys, extra, is_push, cx);
+                return c.link(hash, keys, extra, is_push, go.as_ref(), cx);
             }
             ChildState::Linked {
                 sealer,
                 result: None,
                 ..
             } => {
-                let go = sealed(hash, me, sealer, &Inner::Go);
+                let go = go.and_then(|go| sealed(hash, me, sealer, &go));
                 #[cfg(feature = "fault-injection")]
                 let go = go.filter(|_| !(is_push && cx.cfg.no_push_go));
                 if let Some(p) = go {
@@ -226,14 +226,16 @@ impl Session {
 
 impl Child {
     /// The handshake with this child completed: it becomes `Linked` (or `Extra`, when we
-    /// are an extra parent) and gets its go. `None` when the link keys cannot be derived
-    /// (the child is then missing).
+    /// are an extra parent) and gets its go (`go`, from [`Session::go_for_child`]; an extra
+    /// parent's is always a Go: it only proves the link's keys). `None` when the link keys
+    /// cannot be derived (the child is then missing).
     fn link(
         &mut self,
         hash: SessionHash,
         mut keys: LinkKeys,
         extra: bool,
         is_push: bool,
+        go: Option<&Inner>,
         cx: &mut Ctx<'_>,
     ) -> Option<Option<PushLink>> {
         let handshake_failed = || ChildState::Missing {
@@ -254,7 +256,8 @@ impl Child {
                 }
             }
         }
-        let go = sealed(hash, &cx.cfg.name, &mut sealer, &Inner::Go);
+        let go = if extra { Some(&Inner::Go) } else { go };
+        let go = go.and_then(|go| sealed(hash, &cx.cfg.name, &mut sealer, go));
         #[cfg(feature = "fault-injection")]
         let go = go.filter(|_| !(is_push && !extra && cx.cfg.no_push_go));
         self.state = if extra {

@@ -28,9 +28,21 @@ use crate::wire::command::{Command, CommandError};
 use crate::wire::packet::Inner;
 use crate::wire::session::{SessionHash, MAX_OPS};
 
-/// Highest `seq` a Command may carry (so that a run index, `seq × MAX_OPS + operation`,
-/// never overflows and never reaches the push condition's index).
-pub const MAX_COMMAND_SEQ: u64 = u32::MAX as u64;
+/// Highest `seq` a Command may carry: `u32::MAX`, or less where a run index (a `usize`,
+/// `seq × MAX_OPS + operation`) would not hold it (on a 32-bit target), so that a run index
+/// never overflows and never reaches the push condition's index (`usize::MAX`).
+pub const MAX_COMMAND_SEQ: u64 = max_command_seq(usize::MAX as u64);
+
+/// [`MAX_COMMAND_SEQ`] on a target whose `usize::MAX` is `usize_max`.
+const fn max_command_seq(usize_max: u64) -> u64 {
+    // The last command's last index stays below `usize_max` (the push condition's).
+    let fits = usize_max / MAX_OPS as u64 - 1;
+    if fits < u32::MAX as u64 {
+        fits
+    } else {
+        u32::MAX as u64
+    }
+}
 
 /// Why a Command that came after its session's lifetime or idle end runs nothing.
 pub const SESSION_ENDED: &str = "command-session-ended";
@@ -38,7 +50,12 @@ pub const SESSION_ENDED: &str = "command-session-ended";
 /// The run index the driver echoes back for operation `i` of command `seq` (0: the session's
 /// own operations, whose indices stay `0..ops`).
 pub(in crate::node) fn run_index(seq: u64, i: usize) -> usize {
-    (seq as usize) * MAX_OPS + i
+    // `seq` ≤ MAX_COMMAND_SEQ (screened) and `i` < MAX_OPS: no overflow on any target;
+    // saturating all the same (never a panic, never a wrap onto another run's index).
+    usize::try_from(seq)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_OPS)
+        .saturating_add(i)
 }
 
 /// The command and operation a run index names.
@@ -383,5 +400,27 @@ impl Node {
         };
         verify_command(&ctx, &s.signed, &s.body, s.principal.as_deref(), ops)
             .map_err(|(r, text)| (r.code().to_string(), text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_highest_seq_keeps_its_run_indices_below_the_push_conditions() {
+        // A 64-bit target: every u32 seq.
+        assert_eq!(max_command_seq(u64::MAX), u64::from(u32::MAX));
+        // A 32-bit target: a u32 seq × MAX_OPS would overflow its usize; the bound keeps the
+        // last command's last operation below usize::MAX (the push condition's index).
+        let usize32 = u64::from(u32::MAX);
+        let top = max_command_seq(usize32);
+        assert!(top < u64::from(u32::MAX));
+        let last = top * MAX_OPS as u64 + (MAX_OPS as u64 - 1);
+        assert!(last < usize32, "{last} reaches {usize32}");
+        // Here: the highest seq's indices split back to it.
+        let i = run_index(MAX_COMMAND_SEQ, MAX_OPS - 1);
+        assert_eq!(split_run_index(i), (MAX_COMMAND_SEQ, MAX_OPS - 1));
+        assert!(i < usize::MAX);
     }
 }

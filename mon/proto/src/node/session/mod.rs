@@ -19,6 +19,8 @@ mod runs;
 mod sweep;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_former;
 mod timers;
 
 use std::collections::VecDeque;
@@ -131,7 +133,7 @@ pub(in crate::node) struct Session {
     pub extra_parents: Vec<ParentLink>,
     /// First parents this node left for the entry node of an interactive session (see
     /// `reoffer.rs`): their Commands get an empty result.
-    pub former_parents: Vec<ParentLink>,
+    pub former_parents: Vec<reoffer::FormerParent>,
     pub children: Vec<Child>,
     /// The operations of the command the session is on: the signed body's, then each
     /// follow-up Command's in an interactive session.

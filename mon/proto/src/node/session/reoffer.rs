@@ -3,9 +3,10 @@
 //! last result did not reach: nodes missed at set-up (down then, or unreachable), and nodes
 //! cut off when a node above them died.
 //!
-//! - A node that joins then (a new session here) gets, right after its go, the Command the
-//!   session is on ([`Session::command_to_joined`]) and runs that, not the session's own
-//!   operations (whose result, `seq` 0, its parent acknowledges and ignores).
+//! - A node that joins then (a new session here) gets, as its go, the Command the session is
+//!   on ([`Session::go_for_child`]) and runs that, never the session's own operations: the
+//!   user asked for those long ago (a node that gets a Go for them past the session's own
+//!   deadline starts nothing either, [`crate::timing::own_ops_deadline_ms`]).
 //! - A node still in the session under a parent that died takes the entry as its first
 //!   parent: it answers the entry's offer with a SessionOk instead of a Prune
 //!   ([`Session::leaves_for`]), and its old first parent becomes a *former* parent, whose
@@ -21,12 +22,29 @@ use super::{sealed, ChildState, Ctx, ParentLink, Session};
 use crate::agg::Partial;
 use crate::node::{Node, Output, Peer};
 use crate::roster::Roster;
+use crate::timing::DUPLICATE_RESENDS;
 use crate::wire::command::Command;
 use crate::wire::packet::{Inner, SubtreeResult};
 use crate::wire::session::SessionHash;
 
 /// The level of the entry node (the client's child): the only node whose offers carry it.
 const ENTRY_LEVEL: u16 = 1;
+
+/// A first parent this node left for the entry node: its link, and the Commands it answered
+/// on it. A Command on this link costs a signature check and a sealed result; one whose
+/// `seq` is not above the last answered here is dropped before that check (the last one
+/// again gets its empty result at most [`DUPLICATE_RESENDS`] more times, for a lost one),
+/// and the link is dropped at the first Command that does not verify: a compromised
+/// former parent replaying the session's captured Commands costs one check per command of
+/// the session, not one per frame.
+pub(in crate::node) struct FormerParent {
+    pub link: ParentLink,
+    /// The highest `seq` answered on this link (at first, the command the session was on
+    /// when it left: its real result went to this parent already).
+    pub answered: u64,
+    /// How many times that `seq` was answered again.
+    pub again: u32,
+}
 
 impl Node {
     /// At the entry node, before a new Command replaces the last command's results: the
@@ -107,36 +125,49 @@ impl Session {
             .collect()
     }
 
-    /// A child that just linked while this node is on a follow-up Command (a node that
-    /// joined at a re-offer) gets that Command, sealed after its go.
-    pub(in crate::node) fn command_to_joined(
-        &mut self,
-        hash: SessionHash,
-        child: &str,
-        cx: &mut Ctx<'_>,
-    ) {
-        if self.cmd_seq() == 0 || self.result_packet.is_some() {
-            return;
+    /// What a child that links (or repeats its SessionOk) gets as its go. A one-shot
+    /// session's child gets a Go at once. In an interactive session a child gets what this
+    /// node itself runs, and only while it runs it: a Go once our own go came, for the
+    /// session's own operations (`seq` 0); the Command this node is on, for a follow-up
+    /// command (a Command is a go: only the parent can seal it on the link); nothing before
+    /// our own go or once our result went up (the child waits for the next Command, or
+    /// drops the session at its go deadline and is offered it again). So a node that joins
+    /// late, at a re-offer, or below one that did, never gets a Go for the session's own
+    /// operations long after the user asked for them.
+    pub(in crate::node) fn go_for_child(&self) -> Option<Inner> {
+        let Some(st) = self.cmd.as_ref() else {
+            return Some(Inner::Go);
+        };
+        if !self.parent.go || self.result_packet.is_some() {
+            return None;
         }
-        let Some(cmd) = self.cmd.as_ref().and_then(|c| c.last.clone()) else {
+        match &st.last {
+            Some(cmd) if st.seq > 0 => Some(Inner::Command((**cmd).clone())),
+            _ => Some(Inner::Go),
+        }
+    }
+
+    /// Our own go came: the children that linked before it (an interactive session's,
+    /// which got no go then, see [`Session::go_for_child`]) get theirs.
+    pub(in crate::node) fn go_to_linked_children(&mut self, hash: SessionHash, cx: &mut Ctx<'_>) {
+        let Some(go) = self.go_for_child() else {
             return;
         };
-        let Some(c) = self.children.iter_mut().find(|c| c.name == child) else {
-            return;
-        };
-        let ChildState::Linked {
-            sealer,
-            result: None,
-            ..
-        } = &mut c.state
-        else {
-            return;
-        };
-        if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &Inner::Command(*cmd)) {
-            cx.out.push_back(Output::Send {
-                to: Peer::Addr(c.addr),
-                bytes: p.to_bytes(),
-            });
+        for c in &mut self.children {
+            let ChildState::Linked {
+                sealer,
+                result: None,
+                ..
+            } = &mut c.state
+            else {
+                continue;
+            };
+            if let Some(p) = sealed(hash, &cx.cfg.name, sealer, &go) {
+                cx.out.push_back(Output::Send {
+                    to: Peer::Addr(c.addr),
+                    bytes: p.to_bytes(),
+                });
+            }
         }
     }
 
@@ -160,8 +191,13 @@ impl Session {
     /// parent. The next Command comes from the entry.
     pub(in crate::node) fn take_new_parent(&mut self, now_ms: u64, link: ParentLink) {
         let old = std::mem::replace(&mut self.parent, link);
-        self.former_parents.retain(|p| p.name != self.parent.name);
-        self.former_parents.push(old);
+        self.former_parents
+            .retain(|p| p.link.name != self.parent.name);
+        self.former_parents.push(FormerParent {
+            link: old,
+            answered: self.cmd_seq(),
+            again: 0,
+        });
         self.level = ENTRY_LEVEL + 1;
         // Our SessionOk goes again every RTO until the entry's go (or Command) comes.
         self.ok_sent_at = now_ms;
@@ -171,7 +207,9 @@ impl Session {
     }
 
     /// A frame from a former first parent: a Command gets an empty result for its `seq`
-    /// (this subtree answers through the entry now); anything else is ignored.
+    /// (this subtree answers through the entry now), within the bound of [`FormerParent`]
+    /// (the rest is dropped and counted in `former_commands_dropped`); anything else is
+    /// ignored.
     pub(in crate::node) fn answer_former_parent(
         &mut self,
         hash: SessionHash,
@@ -182,13 +220,34 @@ impl Session {
         let Ok(Inner::Command(cmd)) = Inner::from_bytes(plain) else {
             return;
         };
+        let Some(i) = self
+            .former_parents
+            .iter()
+            .position(|p| p.link.name == sender)
+        else {
+            return;
+        };
+        let p = &self.former_parents[i];
+        let again = cmd.seq == p.answered && p.again < DUPLICATE_RESENDS;
+        if cmd.seq <= p.answered && !again {
+            cx.counters.former_commands_dropped += 1;
+            return;
+        }
         let Some(result) = self.empty_result(&hash, &cmd, cx.roster) else {
+            // No relay seals a Command that does not verify (or another session's): the
+            // link is dropped, its frames are rejected from now on.
             cx.counters.commands_refused += 1;
+            self.former_parents.remove(i);
             return;
         };
-        let Some(p) = self.former_parents.iter_mut().find(|p| p.name == sender) else {
-            return;
-        };
+        let p = &mut self.former_parents[i];
+        if cmd.seq > p.answered {
+            p.answered = cmd.seq;
+            p.again = 0;
+        } else {
+            p.again += 1;
+        }
+        let p = &mut p.link;
         if let Some(packet) = sealed(hash, &cx.cfg.name, &mut p.sealer, &Inner::Result(result)) {
             cx.out.push_back(Output::Send {
                 to: p.peer,

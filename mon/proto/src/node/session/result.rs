@@ -207,9 +207,9 @@ impl Session {
         } else if let Some(p) = self
             .former_parents
             .iter_mut()
-            .find(|p| p.name == sender && p.peer == from)
+            .find(|p| p.link.name == sender && p.link.peer == from)
         {
-            p.opener.open(frame).ok().map(Opened::Former)
+            p.link.opener.open(frame).ok().map(Opened::Former)
         } else if let Some(p) = self.extra_parents.iter_mut().find(|p| p.name == sender) {
             if p.opener.open(frame).is_err() {
                 return Opened::ExtraForged;
@@ -240,6 +240,11 @@ impl Session {
         if self.push.is_some() {
             return Go::Push;
         }
+        // An interactive session's children linked before our go got none (see
+        // [`Session::go_for_child`]): they get it now.
+        if self.cmd.is_some() {
+            self.go_to_linked_children(hash, cx);
+        }
         self.start_ops(now_ms, hash, cx);
         Go::Started
     }
@@ -251,9 +256,19 @@ impl Session {
         let timeout_ms = self.finish_by.saturating_sub(now_ms);
         let me = cx.cfg.name.as_str();
         let seq = self.cmd_seq();
+        let b = &self.body;
+        let deadline =
+            crate::timing::own_ops_deadline_ms(b.issued_at, b.timeout_ms, cx.cfg.limits.skew_ms);
+        // Only the session's own operations (`seq` 0) have this deadline; a Command's are
+        // held to the session's end when it comes.
+        let expired = seq == 0 && now_ms > deadline;
         for (i, q) in self.ops.iter().enumerate() {
             if let Some(p) = self.known_at_once(q, me) {
                 self.local[i] = Some(p);
+                continue;
+            }
+            if expired {
+                self.local[i] = Some(self.op_expired(q, now_ms, deadline, cx));
                 continue;
             }
             let heavy = matches!(q, Query::Exec { .. } | Query::Grep { .. } | Query::Audit(_));

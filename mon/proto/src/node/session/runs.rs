@@ -11,6 +11,10 @@ use crate::node::NodeConfig;
 use crate::node::{Output, RUNS_BUSY};
 use crate::wire::session::SessionHash;
 
+/// The audit reason code of a session's own operation whose go came after the session's own
+/// deadline ([`crate::timing::own_ops_deadline_ms`]): it is not started.
+pub const OP_EXPIRED: &str = "session-op-expired";
+
 /// The audit reason code of a run cancelled before it answered.
 pub(in crate::node) const RUN_CANCELLED: &str = "cancelled";
 
@@ -34,6 +38,35 @@ impl Session {
         cx.counters.runs_refused += 1;
         let mut p = Partial::empty(q);
         p.add_denied(&cx.cfg.name, &format!("{RUNS_BUSY}: {text}"));
+        p
+    }
+
+    /// One of the session's own operations whose go came at `now_ms`, after the session's
+    /// own deadline (`deadline`): not started; audited (`op.deny`, [`OP_EXPIRED`]), counted,
+    /// and its partial says this node denied it.
+    pub(super) fn op_expired(
+        &self,
+        q: &Query,
+        now_ms: u64,
+        deadline: u64,
+        cx: &mut Ctx<'_>,
+    ) -> Partial {
+        let text = format!(
+            "the go came {} s after the session's own operations were due (a late join): not started",
+            now_ms.saturating_sub(deadline) / 1000
+        );
+        let (op, argv) = crate::node::audit_ev::op_argv(q);
+        let mut ev = self
+            .audit_event(EventKind::OpDeny, Outcome::Deny)
+            .op(op)
+            .reason(OP_EXPIRED.to_string(), text.clone());
+        if !argv.is_empty() {
+            ev = ev.argv(argv);
+        }
+        cx.out.push_back(Output::Audit(Box::new(ev)));
+        cx.counters.ops_expired += 1;
+        let mut p = Partial::empty(q);
+        p.add_denied(&cx.cfg.name, &format!("{OP_EXPIRED}: {text}"));
         p
     }
 

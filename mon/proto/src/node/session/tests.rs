@@ -25,23 +25,23 @@ use crate::wire::session::{
     OverlayKind, OverlaySpec, SessionBody, SessionHash, SignedSession, SESSION_VERSION,
 };
 
-const HASH: SessionHash = [7; 32];
-const ME: &str = "n1";
-const PARENT: &str = "p0";
-const T0: u64 = 1_000_000;
+pub(super) const HASH: SessionHash = [7; 32];
+pub(super) const ME: &str = "n1";
+pub(super) const PARENT: &str = "p0";
+pub(super) const T0: u64 = 1_000_000;
 
 /// Everything a session borrows from its node, owned by the test.
-struct World {
+pub(super) struct World {
     cfg: NodeConfig,
-    out: VecDeque<Output>,
-    counters: Counters,
+    pub(super) out: VecDeque<Output>,
+    pub(super) counters: Counters,
     roster: Roster,
     membership: Membership,
     runs: crate::node::runs::RunTable,
 }
 
 impl World {
-    fn new() -> World {
+    pub(super) fn new() -> World {
         let addr: SocketAddr = "127.0.0.1:7000".parse().expect("addr");
         let cfg = NodeConfig::server(ME, addr);
         let known = KnownNodes::parse("", Path::new("test")).expect("known_nodes");
@@ -60,7 +60,7 @@ impl World {
         }
     }
 
-    fn cx(&mut self) -> Ctx<'_> {
+    pub(super) fn cx(&mut self) -> Ctx<'_> {
         Ctx {
             cfg: &self.cfg,
             out: &mut self.out,
@@ -73,14 +73,14 @@ impl World {
 }
 
 /// The parent's end of the session's first link.
-struct TestParent {
-    sealer: Sealer,
-    opener: Opener,
+pub(super) struct TestParent {
+    pub(super) sealer: Sealer,
+    pub(super) opener: Opener,
 }
 
 /// A count session on `ME` whose first parent is `parent` (a handshake really run), with
 /// its deadline at `T0 + 1000`.
-fn session(parent: Peer) -> (Session, TestParent) {
+pub(super) fn session(parent: Peer) -> (Session, TestParent) {
     let mut rng = ChaCha20Rng::from_seed([3; 32]);
     let me_key = NodeKey::generate(&mut rng);
     let init = Initiator::new(&mut rng);
@@ -186,7 +186,7 @@ fn offered(name: &str) -> Child {
     }
 }
 
-fn parent_addr() -> Peer {
+pub(super) fn parent_addr() -> Peer {
     Peer::Addr("127.0.0.9:7000".parse().expect("addr"))
 }
 
