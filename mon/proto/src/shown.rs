@@ -10,7 +10,7 @@
 //!
 //! The rule, in one place: control characters (C0, DEL, C1), the line and paragraph
 //! separators (U+2028, U+2029) and the bidirectional marks, embeddings, overrides and
-//! isolates (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) are written as `\u{…}`.
+//! isolates (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) are written as `\u{…}`.
 
 use std::borrow::Cow;
 
@@ -31,7 +31,7 @@ fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
         )
 }
 
@@ -79,6 +79,8 @@ mod tests {
         assert_eq!(shown("\u{202e}gpj.exe"), r"\u{202e}gpj.exe");
         assert_eq!(shown("\u{2067}a\u{2069}"), r"\u{2067}a\u{2069}");
         assert_eq!(shown("l\u{2028}m"), r"l\u{2028}m");
+        // The Arabic letter mark is a bidirectional mark too (Trojan Source, CVE-2021-42574).
+        assert_eq!(shown("a\u{61c}b"), r"a\u{61c}b");
         assert_eq!(shown("héllo ✓"), "héllo ✓");
     }
 

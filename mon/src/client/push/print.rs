@@ -3,6 +3,7 @@
 use mon_proto::agg::bytes as human;
 use mon_proto::client::finish::PushSummary;
 use mon_proto::fold::fold_by_reason;
+use mon_proto::shown::shown;
 use mon_proto::wire::session::Manifest;
 use serde_json::json;
 
@@ -55,6 +56,16 @@ fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, 
         human(aggregate)
     );
     // The nodes not done are diagnostics: stderr, one line per reason, folded.
+    for line in problem_lines(sum) {
+        errln!("{line}");
+    }
+}
+
+/// The nodes not done, one line per reason, folded. Their names and reasons come from the
+/// nodes: shown escaped ([`mon_proto::shown`]), so that a compromised node cannot drive the
+/// operator's terminal.
+fn problem_lines(sum: &PushSummary) -> Vec<String> {
+    let mut out = Vec::new();
     for (what, v) in [
         ("failed", &sum.failed),
         ("denied", &sum.denied),
@@ -62,9 +73,10 @@ fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, 
     ] {
         let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
         for (nodes, reason) in fold_by_reason(entries) {
-            errln!("{what}: {nodes}: {reason}");
+            out.push(format!("{what}: {}: {}", shown(&nodes), shown(reason)));
         }
     }
+    out
 }
 
 /// `, N skipped (COND did not hold)` for a push with `--where`.
@@ -114,4 +126,37 @@ fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
     v.iter()
         .map(|(n, r)| json!({"node": n, "reason": r}))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compromised node's name or failure reason in the push summary cannot drive the
+    /// operator's terminal: each stays one escaped line.
+    #[test]
+    fn the_nodes_not_done_are_shown_escaped() {
+        let evil = "\u{1b}[2J\u{1b}]0;owned\u{7}\r\npushed to 0 nodes\u{202e}";
+        let sum = PushSummary {
+            failed: vec![(format!("n1{evil}"), format!("no-space: {evil}"))],
+            denied: vec![("n2".into(), evil.into())],
+            missing: vec![(evil.into(), "no answer".into())],
+            done: 0,
+            skipped: 0,
+            relayed: 0,
+            failing: 3,
+        };
+        let lines = problem_lines(&sum);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for l in &lines {
+            assert!(
+                !l.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                "{l:?}"
+            );
+        }
+        assert!(
+            lines[1].starts_with(r"denied: n2 (1): \u{1b}[2J"),
+            "{lines:?}"
+        );
+    }
 }
