@@ -48,9 +48,7 @@ fn scan_until(log: &Path, filter: AuditFilter, stop: &AtomicBool) -> Result<Audi
     } else {
         None
     };
-    let since = filter.since.clone();
-    let mut scan = AuditScan::new(filter);
-    let mut verifier = rotated(log, &set, since.as_deref(), &mut scan, stop)?;
+    let (mut scan, mut verifier) = rotated(log, &set, &filter, stop)?;
     if let Some(file) = live {
         if let Some(v) = verifier.as_mut() {
             v.start_file();
@@ -73,28 +71,64 @@ fn scan_until(log: &Path, filter: AuditFilter, stop: &AtomicBool) -> Result<Audi
     Ok(scan)
 }
 
-/// The rotated files `set` (oldest first): their records offered to the scan, and the
+/// The rotated files `set` (oldest first): the scan their records were offered to, and the
 /// verifier after them (`None` after a break, which is reported to the scan). Unchanged since
 /// a read that verified them all, they are not verified again, and only those that may hold a
-/// record at or after `since` are read.
+/// record at or after `since` are read; one that changed while it was read ([`reuse`]) makes
+/// the whole set verified again, in a fresh scan.
 fn rotated(
     log: &Path,
+    set: &[PathBuf],
+    filter: &AuditFilter,
+    stop: &AtomicBool,
+) -> Result<(AuditScan, Option<Verifier>), String> {
+    // Identities taken before reading: a file changed while it is read differs next time.
+    let ids: Option<Vec<cache::FileId>> = set.iter().map(|p| cache::FileId::of(p).ok()).collect();
+    if let Some(kept) = ids.as_deref().and_then(|ids| cache::get(log, ids)) {
+        let mut scan = AuditScan::new(filter.clone());
+        if reuse(&kept, set, filter.since.as_deref(), &mut scan, stop)? {
+            return Ok((scan, Some(kept.verifier)));
+        }
+        cache::forget(log);
+    }
+    let mut scan = AuditScan::new(filter.clone());
+    let verifier = verify_all(log, set, &mut scan, stop)?;
+    Ok((scan, verifier))
+}
+
+/// Offers the records of the rotated files `set`, verified before as `kept` says, to the
+/// scan without verifying them again; false when a file read is no longer the one verified
+/// (what was read may not be what was verified: the scan must be thrown away). Its identity
+/// is taken again after the read: a write during the read changes its ctime.
+fn reuse(
+    kept: &cache::Verified,
     set: &[PathBuf],
     since: Option<&str>,
     scan: &mut AuditScan,
     stop: &AtomicBool,
-) -> Result<Option<Verifier>, String> {
-    // Identities taken before reading: a file changed while it is read differs next time.
-    let ids: Option<Vec<cache::FileId>> = set.iter().map(|p| cache::FileId::of(p).ok()).collect();
-    if let Some(kept) = ids.as_deref().and_then(|ids| cache::get(log, ids)) {
-        for (file, newest) in set.iter().zip(&kept.newest_ts) {
-            let older = since.is_some_and(|s| newest.as_deref().is_none_or(|n| n < s));
-            if !older {
-                scan_file(file, false, &mut None, scan, stop)?;
-            }
+) -> Result<bool, String> {
+    for ((file, newest), id) in set.iter().zip(&kept.newest_ts).zip(&kept.files) {
+        let older = since.is_some_and(|s| newest.as_deref().is_none_or(|n| n < s));
+        if older {
+            continue;
         }
-        return Ok(Some(kept.verifier));
+        scan_file(file, false, &mut None, scan, stop)?;
+        if cache::FileId::of(file).ok().as_ref() != Some(id) {
+            return Ok(false);
+        }
     }
+    Ok(true)
+}
+
+/// Verifies the rotated files `set` from the start, offering their records to the scan;
+/// the verifier after them, kept for the next read when no file broke the chain.
+fn verify_all(
+    log: &Path,
+    set: &[PathBuf],
+    scan: &mut AuditScan,
+    stop: &AtomicBool,
+) -> Result<Option<Verifier>, String> {
+    let ids: Option<Vec<cache::FileId>> = set.iter().map(|p| cache::FileId::of(p).ok()).collect();
     let mut verifier = Some(Verifier::new());
     let mut newest_ts = Vec::with_capacity(set.len());
     for file in set {
@@ -386,5 +420,52 @@ mod tests {
         // And again: a set with a break is never kept.
         let s = scan(&path, filter()).unwrap();
         assert!(!s.chain_verified());
+    }
+
+    /// Fail closed, in the window between a read's identities and its reads: a rotated file
+    /// whose kept verification the read starts from, edited before its records are read
+    /// (same size, mtime set back), is not offered as verified: the read throws that scan
+    /// away, and the whole set is verified again.
+    #[test]
+    fn a_rotated_file_edited_while_a_read_reuses_its_verification_is_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = rotated_log(tmp.path());
+        let set: Vec<PathBuf> = files::list_rotated(&path)
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        // What a read finds kept, after taking the identities (read again if the tests
+        // running beside this one pushed it out) …
+        let kept = loop {
+            assert!(scan(&path, filter()).unwrap().chain_verified());
+            if let Some(k) = cache::get(&path, &rotated_ids(&path)) {
+                break k;
+            }
+        };
+        let stop = AtomicBool::new(false);
+        let mut fresh = AuditScan::new(filter());
+        assert!(reuse(&kept, &set, None, &mut fresh, &stop).unwrap());
+        // … and a file edited before it is read.
+        let victim = &set[1];
+        let text = std::fs::read_to_string(victim).unwrap();
+        let mtime = std::fs::metadata(victim).unwrap().modified().unwrap();
+        let edited = text.replacen("\"principal\":\"p", "\"principal\":\"x", 1);
+        assert_eq!(edited.len(), text.len());
+        std::fs::write(victim, edited).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(victim)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let mut raced = AuditScan::new(filter());
+        assert!(
+            !reuse(&kept, &set, None, &mut raced, &stop).unwrap(),
+            "records read from an edited file passed as verified"
+        );
+        // The read as a whole verifies again, and finds the edit.
+        let s = scan(&path, filter()).unwrap();
+        assert!(!s.chain_verified(), "the edit went unnoticed");
     }
 }

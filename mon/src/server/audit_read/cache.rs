@@ -7,7 +7,9 @@
 //! live file only, and scans a rotated file only when it may hold a record the filter wants
 //! (`--since`). Fail closed: any change of a rotated file (a write changes its ctime, which
 //! no user can set back; renaming, replacing or removing one changes the list) verifies the
-//! whole set again; a set with a break is never kept.
+//! whole set again; a set with a break is never kept. A read that reuses the kept
+//! verification takes each file's identity again after reading it: one written in between
+//! (after the identities were taken) throws that read away and verifies the set again.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -73,4 +75,10 @@ pub fn put(log: &Path, v: Verified) {
         kept.remove(0);
     }
     kept.push((log.to_path_buf(), v));
+}
+
+/// Forgets what was kept for `log`.
+pub fn forget(log: &Path) {
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.retain(|(l, _)| l != log);
 }
