@@ -43,11 +43,12 @@ pub const DUPLICATE_RESENDS: u32 = 3;
 pub const INTERACTIVE_JOIN_WINDOW_MS: u64 = crate::verify::DEFAULT_MAX_JOIN_WINDOW_MS;
 
 /// The last moment (unix ms, node clock) a node may start a session's own operations (those
-/// of its signed body, not a follow-up Command's): the client stops waiting for them
-/// `timeout_ms` after its signed `issued_at`; `skew_ms` (the clock skew admission allows)
-/// keeps a node whose clock runs ahead from skipping them. A go after this (a node that
-/// joined an interactive session late, at a re-offer) starts nothing: an exec would begin
-/// minutes after the user asked for it.
+/// of its signed body) or a follow-up Command's (`issued_at` then the Command's own): the
+/// client stops waiting for them `timeout_ms` after the signed `issued_at`; `skew_ms` (the
+/// clock skew admission allows) keeps a node whose clock runs ahead from skipping them. A go
+/// or Command after this (a node that joined an interactive session late, at a re-offer; a
+/// Command a compromised relay held back) starts nothing: an exec would begin minutes after
+/// the user asked for it.
 pub fn own_ops_deadline_ms(issued_at: u64, timeout_ms: u32, skew_ms: u64) -> u64 {
     issued_at
         .saturating_add(u64::from(timeout_ms))

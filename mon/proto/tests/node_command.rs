@@ -499,3 +499,31 @@ fn a_command_after_the_sessions_end_runs_nothing_even_before_the_timer() {
     assert!(to_client(&outs).is_empty());
     assert_eq!(sh.node.counters().commands_accepted, 1);
 }
+
+/// A signed Command held back (a compromised relay keeps a captured one for a node that
+/// joins late) and handed over after its own deadline (its signed `issued_at` plus the
+/// session's timeout and the allowed clock skew) starts nothing: its exec is denied,
+/// audited (`session-op-expired`) and counted; within the deadline it runs.
+#[test]
+fn a_command_handed_over_after_its_own_deadline_starts_nothing() {
+    // A node allowing 1 s of clock skew: the deadline comes within the session's lifetime.
+    let skew_ms = 1_000;
+    let mut sh = shell_with("mon-exec@mon", "mon-exec@mon", true, NOW_MS, |c| {
+        c.limits.skew_ms = skew_ms;
+    });
+    let issued = NOW_MS + 1_000;
+    // 5 s: the session's timeout (tests/common `request`).
+    let due = issued + 5_000 + skew_ms;
+    let p = sh.cs.command_packet(1, issued, &[exec("true")]).unwrap();
+    sh.node.handle_packet(due - 100, CLIENT, &p.to_bytes());
+    let outs = drain(&mut sh.node);
+    assert_eq!(runs(&outs).len(), 1, "within its deadline, command 1 runs");
+    let p = sh.cs.command_packet(2, issued, &[exec("touch")]).unwrap();
+    sh.node.handle_packet(due + 1_000, CLIENT, &p.to_bytes());
+    let outs = drain(&mut sh.node);
+    assert!(runs(&outs).is_empty(), "a held-back command ran");
+    assert_eq!(audited(&outs, EventKind::OpDeny, "session-op-expired"), 1);
+    assert_eq!(sh.node.counters().ops_expired, 1);
+    let r = sh.result(&outs, 2, 1);
+    assert_eq!(r.partials[0].coverage().denied.total(), 1);
+}

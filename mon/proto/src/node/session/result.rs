@@ -256,12 +256,18 @@ impl Session {
         let timeout_ms = self.finish_by.saturating_sub(now_ms);
         let me = cx.cfg.name.as_str();
         let seq = self.cmd_seq();
+        // The session's own operations are due by the signed body's `issued_at` plus its
+        // timeout, a Command's by its own signed `issued_at` plus the same (the client waits
+        // that long for each): a Command held back and handed over later (by a compromised
+        // relay, to a node that joined late) starts nothing either.
         let b = &self.body;
+        let issued_at = match self.cmd.as_ref().and_then(|c| c.last.as_deref()) {
+            Some(c) if seq > 0 => c.issued_at,
+            _ => b.issued_at,
+        };
         let deadline =
-            crate::timing::own_ops_deadline_ms(b.issued_at, b.timeout_ms, cx.cfg.limits.skew_ms);
-        // Only the session's own operations (`seq` 0) have this deadline; a Command's are
-        // held to the session's end when it comes.
-        let expired = seq == 0 && now_ms > deadline;
+            crate::timing::own_ops_deadline_ms(issued_at, b.timeout_ms, cx.cfg.limits.skew_ms);
+        let expired = now_ms > deadline;
         for (i, q) in self.ops.iter().enumerate() {
             if let Some(p) = self.known_at_once(q, me) {
                 self.local[i] = Some(p);

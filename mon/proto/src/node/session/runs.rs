@@ -12,7 +12,8 @@ use crate::node::{Output, RUNS_BUSY};
 use crate::wire::session::SessionHash;
 
 /// The audit reason code of a session's own operation whose go came after the session's own
-/// deadline ([`crate::timing::own_ops_deadline_ms`]): it is not started.
+/// deadline, or of a Command's that came after its own ([`crate::timing::own_ops_deadline_ms`]
+/// from the Command's signed `issued_at`): it is not started.
 pub const OP_EXPIRED: &str = "session-op-expired";
 
 /// The audit reason code of a run cancelled before it answered.
@@ -51,10 +52,13 @@ impl Session {
         deadline: u64,
         cx: &mut Ctx<'_>,
     ) -> Partial {
-        let text = format!(
-            "the go came {} s after the session's own operations were due (a late join): not started",
-            now_ms.saturating_sub(deadline) / 1000
-        );
+        let late = now_ms.saturating_sub(deadline) / 1000;
+        let text = match self.cmd_seq() {
+            0 => format!(
+                "the go came {late} s after the session's own operations were due (a late join): not started"
+            ),
+            seq => format!("command {seq} came {late} s after it was due: not started"),
+        };
         let (op, argv) = crate::node::audit_ev::op_argv(q);
         let mut ev = self
             .audit_event(EventKind::OpDeny, Outcome::Deny)
