@@ -26,8 +26,9 @@ pub enum CommandOutput {
     Raw,
 }
 
-/// Whether `c` is written escaped (see the module doc).
-fn hidden(c: char) -> bool {
+/// Whether `c` is written escaped (see the module doc); a format that cannot escape it
+/// (`--dot`) leaves it out.
+pub fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

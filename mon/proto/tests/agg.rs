@@ -139,6 +139,10 @@ fn topology_edges_with_client_root() {
     assert!(dot.starts_with("digraph mon {\n"), "{dot}");
     assert!(dot.contains("  \"a\" -> \"b\";\n"), "{dot}");
     assert_eq!(Answer::Count(1).render_dot(), None);
+    // A node's name cannot reorder or drive the terminal the DOT text is shown on.
+    let evil = Answer::Topology(vec![("a".into(), "b\u{202e}c\u{1b}[2J\u{2066}".into())]);
+    let dot = evil.render_dot().unwrap();
+    assert!(dot.contains("  \"a\" -> \"bc[2J\";\n"), "{dot:?}");
 }
 
 #[test]

@@ -117,7 +117,8 @@ fn dot_quote(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => {}
+            // Control characters and bidirectional overrides (`mon_proto::shown`): left out.
+            c if crate::shown::hidden(c) => {}
             c => out.push(c),
         }
     }
