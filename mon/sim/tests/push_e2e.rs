@@ -60,6 +60,26 @@ fn every_node_lands_the_pushed_file() {
         "the client served {}",
         run.served
     );
+    assert_ends_before_the_result(&run, 30);
+}
+
+/// Every node's end reached the client through the entry node's per-node reports before the
+/// result did (each node once, done).
+fn assert_ends_before_the_result(run: &PushRun, want: usize) {
+    use mon_proto::push::ends::End;
+    let names: std::collections::BTreeSet<&str> =
+        run.ended.iter().map(|e| e.node.as_str()).collect();
+    assert_eq!(names.len(), run.ended.len(), "a node reported twice");
+    assert!(
+        run.ended.iter().all(|e| e.end == End::Done),
+        "{:?}",
+        run.ended
+    );
+    assert_eq!(
+        names.len(),
+        want,
+        "only {names:?} reported before the result"
+    );
 }
 
 #[test]
