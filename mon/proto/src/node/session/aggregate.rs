@@ -36,7 +36,7 @@ impl Node {
             return;
         };
         let result = s.subtree_result(now_ms, cx.cfg.name.as_str(), cx.roster, cx.membership);
-        // A push's pending per-node ends go first (on the same stream, to the client).
+        // A push's pending per-node ends go first (to the client: on the same stream).
         s.send_push_ends(now_ms, hash, true, &mut cx);
         s.send_result(now_ms, hash, result, &mut cx);
     }
@@ -248,17 +248,7 @@ impl Session {
                     cx.cfg.linger_ms
                 };
                 let to = self.parent.peer;
-                if self.push_result_link() {
-                    // After the per-node reports on the same ordered stream, which the
-                    // result must not overtake (a retransmission is a datagram again).
-                    cx.out.push_back(Output::SendStream {
-                        to,
-                        bytes,
-                        sent: None,
-                    });
-                } else {
-                    cx.out.push_back(Output::Send { to, bytes });
-                }
+                cx.out.push_back(Output::Send { to, bytes });
                 if let Some(st) = &self.cmd {
                     // Interactive: the overlay stays for the next command.
                     self.forget_at = Some(st.forget_after(now_ms));

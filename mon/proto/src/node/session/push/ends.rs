@@ -26,17 +26,6 @@ impl Session {
         }
     }
 
-    /// Whether a live push link leads to the result parent (at its address): the result then
-    /// goes on that link's stream, after the `Ended` reports sent on it.
-    pub(in crate::node) fn push_result_link(&self) -> bool {
-        let Some(p) = self.push.as_ref() else {
-            return false;
-        };
-        p.parents
-            .iter()
-            .any(|l| l.alive && l.name == self.parent.name && l.peer == self.parent.peer)
-    }
-
     /// Sends the result parent the next `Ended` report, or (`all`) every pending one; false
     /// when nothing was pending or no live link leads to the result parent.
     pub(in crate::node) fn send_push_ends(
