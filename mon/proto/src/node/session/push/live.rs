@@ -274,9 +274,13 @@ impl Session {
 
     /// Sends the result parent how many nodes of our result subtree finished their part
     /// (ourselves, plus the last counts of the children whose result parent we are), at most
-    /// every [`PROGRESS_MS`] and only when it changed.
+    /// every [`PROGRESS_MS`] and only when it changed; and with it the next report of which
+    /// nodes finished, when one is pending.
     fn report_push_progress(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
         if self.result_packet.is_some() {
+            // Ends that came after our result (a child's last report can be overtaken by
+            // its result, a datagram) still go up: the parent's result may not be out yet.
+            self.send_push_ends(now_ms, hash, true, cx);
             return;
         }
         let result_parent = self.parent.name.as_str();
@@ -296,25 +300,29 @@ impl Session {
             }
         }
         let (last, at) = p.progress_sent;
-        if n == last || now_ms < at + PROGRESS_MS {
+        if (n == last && !p.ends.has_pending()) || now_ms < at + PROGRESS_MS {
             return;
         }
         p.progress_sent = (n, now_ms);
-        if let Some(l) = p
-            .parents
-            .iter_mut()
-            .find(|l| l.alive && l.name == result_parent)
-        {
-            send_on(
-                cx.out,
-                &cx.cfg.name,
-                hash,
-                l,
-                &PushMsg::Progress(n),
-                now_ms,
-                false,
-            );
+        if n != last {
+            if let Some(l) = p
+                .parents
+                .iter_mut()
+                .find(|l| l.alive && l.name == result_parent)
+            {
+                send_on(
+                    cx.out,
+                    &cx.cfg.name,
+                    hash,
+                    l,
+                    &PushMsg::Progress(n),
+                    now_ms,
+                    false,
+                );
+            }
         }
+        // Which nodes finished, at most one bounded report per period.
+        self.send_push_ends(now_ms, hash, false, cx);
     }
 }
 

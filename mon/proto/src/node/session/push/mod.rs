@@ -23,6 +23,7 @@ use pump::PumpStep;
 use state::{Land, PLink};
 
 mod cond;
+mod ends;
 mod frames;
 mod io;
 mod live;
@@ -221,7 +222,11 @@ impl Session {
 
     /// The local part's result: parents are told we are finished, and the push session's one
     /// operation (count) gets its slot.
+    /// This node's end goes to the result parent first, so that it arrives before
+    /// `Finished` (for which the parent holds its own result).
     fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local, cx: &mut Ctx<'_>) {
+        self.record_own_end(&cx.cfg.name, &local);
+        self.send_push_ends(now_ms, hash, true, cx);
         let name = cx.cfg.name.as_str();
         if let Some(p) = self.push.as_mut() {
             for l in &mut p.parents {
