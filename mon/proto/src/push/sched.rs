@@ -19,7 +19,9 @@
 //! missing has [`Download::failed`].
 //!
 //! The first live parent is the primary (main feed); when it goes, the next one is promoted
-//! and [`Event::PrimaryChanged`] tells the caller to ask that parent for primary service.
+//! and [`Event::PrimaryChanged`] tells the caller to ask that parent for primary service. A
+//! primary that progresses far slower than another parent is passed over the same way
+//! ([`Event::Preferred`], see `rebalance.rs`).
 //!
 //! A driver's loop, per session:
 //!
@@ -33,7 +35,8 @@
 //! link to P lost        -> remove_parent(P)
 //! after each of these, and at poll_timeout(): handle_timeout(now); send poll_requests(now);
 //!                          drain poll_event(): Have -> all children, Cancel -> parent,
-//!                          PrimaryChanged -> parent, ParentDropped -> close + audit
+//!                          PrimaryChanged | Preferred -> parent,
+//!                          ParentDropped -> close + audit
 //! complete()            -> commit the file; failed() -> report the reason up the DAG
 //! ```
 
@@ -41,13 +44,17 @@ mod parents;
 mod pick;
 #[cfg(test)]
 mod proptests;
+mod rebalance;
 mod requests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_rebalance;
 mod types;
 
+pub use rebalance::{MIN_WINDOW_BLOCKS, RATE_WINDOW_MS, SLOWER_FACTOR, SLOW_WINDOWS};
 pub use types::{
     AddParentError, BlockOutcome, Config, DropReason, Event, FailReason, ParentStats, PeerError,
     Policy, ServeRefusal, Stats, PRIMARY_WINDOW_BYTES,
@@ -98,6 +105,10 @@ pub struct Download {
     events: VecDeque<Event>,
     had_parent: bool,
     rr: usize,
+    /// When the current rate window began (`rebalance.rs`).
+    window_ms: Option<u64>,
+    /// Rate windows in a row in which the primary was far slower than another parent.
+    slow_windows: u32,
     last_poll_ms: u64,
     totals: Stats,
 }
@@ -151,6 +162,8 @@ impl Download {
             events: VecDeque::new(),
             had_parent: false,
             rr: 0,
+            window_ms: None,
+            slow_windows: 0,
             last_poll_ms: 0,
             totals: Stats::default(),
         })

@@ -25,6 +25,9 @@ pub const MAX_CHILDREN: usize = 256;
 pub const PRIMARY_WEIGHT: u32 = 32;
 /// Weight of every other child.
 pub const SECONDARY_WEIGHT: u32 = 1;
+/// Blocks a node has handed to its sockets and not yet seen written, per session: the
+/// serving order decides what goes on the wire only while the sockets hold little.
+pub const MAX_SENDING: u32 = 2;
 
 /// Why a child's request was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -75,6 +78,9 @@ struct Child {
     weight: u32,
     current: i64,
     queue: VecDeque<u32>,
+    /// Blocks handed out by [`ServeQueue::next_request_at`] and not yet reported
+    /// [`ServeQueue::sent`].
+    in_flight: u32,
 }
 
 /// How long a parent's primary children must have had nothing queued before a secondary
@@ -120,6 +126,7 @@ impl ServeQueue {
             weight: weight.max(1),
             current: 0,
             queue: VecDeque::new(),
+            in_flight: 0,
         });
         Ok(())
     }
@@ -187,20 +194,41 @@ impl ServeQueue {
     /// [`PRIMARY_WEIGHT`]) has requests queued, only primaries are served (weighted
     /// round-robin among them); secondaries only once no primary had anything queued for
     /// [`SECONDARY_IDLE_MS`], or when no primary child is linked.
+    ///
+    /// Among the eligible children, one with no block in flight (handed out here and not
+    /// yet [`ServeQueue::sent`]) goes first: a child behind a slow link (its socket drains
+    /// at its download rate) then holds at most one of the node's [`MAX_SENDING`] slots
+    /// while the others keep the uplink busy for the rest. A caller that never reports
+    /// `sent` gets plain weighted round-robin.
     pub fn next_request_at(&mut self, now_ms: u64) -> Option<(ChildId, u32)> {
         let primary = |c: &Child| c.weight >= PRIMARY_WEIGHT;
-        if self
+        let idle = |c: &Child| c.in_flight == 0;
+        let pick = if self
             .children
             .iter()
             .any(|c| primary(c) && !c.queue.is_empty())
         {
             self.primary_busy_ms = now_ms;
-            return self.pick(primary);
+            self.pick(|c| primary(c) && idle(c))
+                .or_else(|| self.pick(primary))
+        } else if self.secondary_ready_at().is_some_and(|t| now_ms < t) {
+            None
+        } else {
+            self.pick(idle).or_else(|| self.pick(|_| true))
+        };
+        let (child, index) = pick?;
+        if let Some(c) = self.children.iter_mut().find(|c| c.id == child) {
+            c.in_flight = c.in_flight.saturating_add(1);
         }
-        if self.secondary_ready_at().is_some_and(|t| now_ms < t) {
-            return None;
+        Some((child, index))
+    }
+
+    /// A block handed out to `child` by [`ServeQueue::next_request_at`] has left (its
+    /// socket took it): the child's slot is free again.
+    pub fn sent(&mut self, child: ChildId) {
+        if let Some(c) = self.children.iter_mut().find(|c| c.id == child) {
+            c.in_flight = c.in_flight.saturating_sub(1);
         }
-        self.pick(|_| true)
     }
 
     /// When [`ServeQueue::next_request_at`] will serve the secondary requests now queued
@@ -301,6 +329,34 @@ mod tests {
         assert_eq!(q.remove_child(1), 0);
         assert_eq!(q.secondary_ready_at(), None);
         assert_eq!(q.next_request_at(2001), Some((2, 6)));
+    }
+
+    #[test]
+    fn a_child_with_a_block_in_flight_yields_to_one_without() {
+        let mut q = ServeQueue::new(8);
+        q.add_child(1, PRIMARY_WEIGHT).unwrap();
+        q.add_child(2, PRIMARY_WEIGHT).unwrap();
+        for i in 0..4 {
+            q.request(1, i).unwrap();
+            q.request(2, 10 + i).unwrap();
+        }
+        // Child 1's socket is slow: its first block has not left yet.
+        assert_eq!(q.next_request_at(0), Some((1, 0)));
+        assert_eq!(q.next_request_at(0), Some((2, 10)));
+        q.sent(2);
+        assert_eq!(
+            q.next_request_at(1),
+            Some((2, 11)),
+            "not a second slot for child 1"
+        );
+        q.sent(2);
+        assert_eq!(q.next_request_at(2), Some((2, 12)));
+        q.sent(1);
+        q.sent(2);
+        assert_eq!(q.next_request_at(3), Some((2, 13)));
+        assert_eq!(q.next_request_at(3), Some((1, 1)), "child 1 is free again");
+        // With every eligible child busy, the round-robin goes on as without reports.
+        assert_eq!(q.next_request_at(3), Some((1, 2)));
     }
 
     #[test]
