@@ -291,9 +291,13 @@ impl Sim<'_> {
                 *b ^= 0x55;
             }
         }
+        let report_sent = self.cfg.report_sent;
         let Some(s) = self.node(to) else { return };
-        if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified {
-            s.dl.stored(index);
+        if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified
+            && s.dl.stored(index)
+            && report_sent
+        {
+            s.serve.received(now);
         }
     }
 
@@ -420,6 +424,7 @@ impl Sim<'_> {
 
     fn tx_done(&mut self, node: u32, child: u32, index: u32) {
         let report_sent = self.cfg.report_sent;
+        let now_ms = self.now_ms();
         let Some(s) = self.nodes.get_mut(node as usize) else {
             return;
         };
@@ -428,7 +433,7 @@ impl Sim<'_> {
         }
         s.sending = s.sending.saturating_sub(1);
         if report_sent {
-            s.serve.sent(child);
+            s.serve.sent(child, now_ms);
         }
         let corrupt = s.corrupt;
         self.send(node, child, Msg::Block { index, corrupt });

@@ -52,6 +52,8 @@ mod tests;
 mod tests_faults;
 #[cfg(test)]
 mod tests_rebalance;
+#[cfg(test)]
+mod tests_slow;
 mod types;
 
 pub use rebalance::{MIN_WINDOW_BLOCKS, RATE_WINDOW_MS, SLOWER_FACTOR, SLOW_WINDOWS};
@@ -109,6 +111,11 @@ pub struct Download {
     window_ms: Option<u64>,
     /// Rate windows in a row in which the primary was far slower than another parent.
     slow_windows: u32,
+    /// In the last rate window the primary was far slower than another parent: the other
+    /// parents are asked for blocks it does not hold (`pick.rs`).
+    primary_slow: bool,
+    /// The most blocks one parent gained in one rate window so far (`rebalance.rs`).
+    best_gain: u32,
     last_poll_ms: u64,
     totals: Stats,
 }
@@ -164,6 +171,8 @@ impl Download {
             rr: 0,
             window_ms: None,
             slow_windows: 0,
+            primary_slow: false,
+            best_gain: 0,
             last_poll_ms: 0,
             totals: Stats::default(),
         })
@@ -196,7 +205,7 @@ impl Download {
         if let Err(outcome) = self.verify_block(pi, index, bytes) {
             return outcome;
         }
-        self.credit(pi, bytes.len() as u64);
+        self.credit(pi, bytes.len() as u64, now_ms);
         self.pending.insert(index);
         self.cancel_elsewhere(index);
         BlockOutcome::Verified
@@ -244,8 +253,9 @@ impl Download {
 
     /// Counts a verified block of `len` bytes for parent `pi` (clearing its strikes) and
     /// in the totals.
-    fn credit(&mut self, pi: usize, len: u64) {
+    fn credit(&mut self, pi: usize, len: u64, now_ms: u64) {
         if let Some(p) = self.parents.get_mut(pi) {
+            p.last_block_ms = Some(now_ms);
             p.strikes = 0;
             p.blocks += 1;
             p.bytes += len;

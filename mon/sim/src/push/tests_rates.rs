@@ -28,13 +28,10 @@ struct Rules {
     pass_over: bool,
 }
 
-const BEFORE: Rules = Rules {
-    sent: false,
-    pass_over: false,
-};
-const AFTER: Rules = Rules {
+/// What the server runs: slots reported, no pass-over.
+const SERVER: Rules = Rules {
     sent: true,
-    pass_over: true,
+    pass_over: false,
 };
 
 /// The server's configuration for a file of `file` bytes (`mon push` defaults).
@@ -113,22 +110,21 @@ fn run(shape: Shape, slow: Option<usize>, file: u64, rules: Rules) -> SimResult 
 fn report() {
     let file = 32 << 20;
     let variants = [
-        ("before", BEFORE),
         (
-            "sent only",
+            "slots not reported",
             Rules {
-                sent: true,
+                sent: false,
                 pass_over: false,
             },
         ),
+        ("server (slots reported)", SERVER),
         (
-            "pass-over only",
+            "server + pass over",
             Rules {
-                sent: false,
+                sent: true,
                 pass_over: true,
             },
         ),
-        ("after", AFTER),
     ];
     for (rules_label, rules) in variants {
         for (label, shape) in [("DAG (3 parents)", dag()), ("tree (chain)", tree())] {
@@ -166,31 +162,35 @@ fn report() {
     }
 }
 
-/// What a user sees on the hosts: with the slow host a relay, the fast hosts below it
-/// finished with it (about 5× late) while their parents' sending slots sat on its slow
-/// socket; once a block's departure frees its child's slot, a slow child holds only one
-/// slot and they finish about twice as late. (The targets, 1.15×, are not met yet: see
-/// docs/benchmarks.md.)
+/// What a user sees on the hosts: with the slow host a relay, the fast hosts below
+/// it finished with it (main: about 5× late, 2× once a slow child held only one slot) and
+/// the slow host itself at 1.42× its own bound (its link full of hedged copies). Now the
+/// slow host's parent serves the fast host below it with the slots the slow one cannot use
+/// (`ServeQueue`: download-limited children), that host asks its other parents for blocks
+/// while its primary is slow (and nobody else does), and a deep queue at a delivering parent
+/// is not hedged. (The target, 1.15×, is not met yet: see docs/benchmarks.md.)
 #[test]
-fn a_slow_relay_holds_the_fast_hosts_below_it_less_once_slots_are_reported() {
+fn a_slow_relay_holds_neither_the_fast_hosts_below_it_nor_itself() {
     let file = 32 << 20;
-    let slots_freed = Rules {
-        sent: true,
-        pass_over: false,
-    };
-    let worst = |rules| {
+    let result = |rules| {
         let without = run(dag(), None, file, rules);
         let with = run(dag(), Some(SLOW_NODE), file, rules);
         assert!(with.failed.is_empty(), "{:?}", with.failed);
         let slow = with.finish_ms[SLOW_NODE].unwrap();
         assert!(slow >= slow_bound(file), "never faster than its own link");
-        slowdowns(&with, &without)
+        let worst = slowdowns(&with, &without)
             .into_iter()
             .map(|(_, r)| r)
-            .fold(0.0, f64::max)
+            .fold(0.0, f64::max);
+        (worst, slow / slow_bound(file))
     };
-    let held = worst(BEFORE);
-    let freed = worst(slots_freed);
-    assert!(held > 4.0, "reproduces the real run's 5x: {held:.2}");
-    assert!(freed < 2.5, "a slow child holds one slot only: {freed:.2}");
+    let (worst, slow) = result(SERVER);
+    assert!(worst < 1.5, "fast hosts below the slow one: {worst:.2}x");
+    assert!(slow < 1.05, "the slow host: {slow:.2}x its own bound");
+    let unreported = Rules {
+        sent: false,
+        pass_over: false,
+    };
+    let (worst, _) = result(unreported);
+    assert!(worst > 1.9, "without the serving rule: {worst:.2}x");
 }

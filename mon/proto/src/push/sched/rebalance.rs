@@ -16,7 +16,7 @@
 use super::{Download, Event, Policy};
 
 /// Length of one rate window, ms.
-pub const RATE_WINDOW_MS: u64 = 2_000;
+pub const RATE_WINDOW_MS: u64 = 1_000;
 /// A parent gaining more than this many times the primary's blocks in a window is faster.
 pub const SLOWER_FACTOR: u32 = 3;
 /// Fewer blocks gained in a window than this say nothing about a parent's rate.
@@ -28,9 +28,7 @@ impl Download {
     /// Closes the rate window if it is over and passes over a slow primary (see the module
     /// documentation). Called at every [`Download::poll_requests`].
     pub(super) fn rebalance(&mut self, now_ms: u64) {
-        if !(self.cfg.primary_first && self.cfg.pass_over_slow_primary)
-            || self.policy != Policy::RarestFirst
-        {
+        if !self.cfg.primary_first || self.policy != Policy::RarestFirst {
             return;
         }
         let start = *self.window_ms.get_or_insert(now_ms);
@@ -48,7 +46,9 @@ impl Download {
                 g
             })
             .collect();
-        let Some(faster) = self.faster_than_primary(&gained) else {
+        self.primary_slow = self.primary_is_slow(&gained);
+        let faster = self.faster_than_primary(&gained);
+        let Some(faster) = faster.filter(|_| self.cfg.pass_over_slow_primary) else {
             self.slow_windows = 0;
             return;
         };
@@ -62,6 +62,24 @@ impl Download {
         self.parents.insert(0, p);
         self.totals.rebalanced += 1;
         self.events.push_back(Event::Preferred(id));
+    }
+
+    /// Whether the primary is far slower than our parents can be: it gained fewer than
+    /// 1 / [`SLOWER_FACTOR`] of the most blocks any parent gained in one window so far (a
+    /// parent that is complete gains nothing, so the best window is remembered), and another
+    /// parent holds more blocks than it.
+    fn primary_is_slow(&mut self, gained: &[u32]) -> bool {
+        let window_best = gained.iter().copied().max().unwrap_or(0);
+        self.best_gain = self.best_gain.max(window_best);
+        let Some(primary) = self.parents.first() else {
+            return false;
+        };
+        let held = primary.has.count();
+        let primary_gain = gained.first().copied().unwrap_or(0);
+        !self.complete()
+            && self.best_gain >= MIN_WINDOW_BLOCKS
+            && primary_gain.saturating_mul(SLOWER_FACTOR) < self.best_gain
+            && self.parents.iter().skip(1).any(|p| p.has.count() > held)
     }
 
     /// The parent (index) that gained the most blocks in the window just closed, if it is

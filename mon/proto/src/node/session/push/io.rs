@@ -57,7 +57,9 @@ impl Node {
         }
         match r {
             Ok(()) => {
-                p.dl.stored(index);
+                if p.dl.stored(index) {
+                    p.serve.received(now_ms);
+                }
                 self.push_pump(now_ms, hash);
             }
             Err(e) => {
@@ -102,7 +104,7 @@ impl Node {
             }
             // Nothing goes to the socket: the child's sending slot is free again.
             Ok(_) | Err(_) => {
-                p.serve.sent(child);
+                p.serve.not_sent(child);
                 None
             }
         };
@@ -120,7 +122,7 @@ impl Node {
         let hash = sent.session;
         if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
             p.sending = p.sending.saturating_sub(1);
-            p.serve.sent(sent.child);
+            p.serve.sent(sent.child, now_ms);
         }
         self.push_pump(now_ms, hash);
     }
@@ -183,7 +185,7 @@ impl PushState {
         out: &mut VecDeque<Output>,
     ) -> Option<String> {
         let Some(l) = self.children.get_mut(child as usize).filter(|l| l.alive) else {
-            self.serve.sent(child);
+            self.serve.not_sent(child);
             return None;
         };
         let first = !l.audited;

@@ -208,7 +208,7 @@ impl PushState {
                 break;
             };
             if !self.children.get(child as usize).is_some_and(|l| l.alive) {
-                self.serve.sent(child);
+                self.serve.not_sent(child);
             } else {
                 self.sending += 1;
                 w.out.push_back(Output::PushRead {
