@@ -1,5 +1,11 @@
-//! Passing over a slow primary: a parent whose advertised blocks grow far faster than the
+//! Rate windows: is the primary far slower than our other parents? and (off in the server)
+//! passing over a slow primary: a parent whose advertised blocks grow far faster than the
 //! primary's becomes the main feed.
+//!
+//! Every [`RATE_WINDOW_MS`] the download counts how many blocks each parent gained. The
+//! primary is *slow* while it gained fewer than 1 / [`SLOWER_FACTOR`] of the most blocks one
+//! parent gained in a window so far (at least [`MIN_WINDOW_BLOCKS`]) and another parent holds
+//! more than it; only then are the other parents asked for fresh blocks (`pick.rs`).
 //!
 //! With `primary_first`, the first parent is asked for almost everything and serves us with
 //! the primary weight; the others only fill in. A primary behind a slow link (issue 13: one
