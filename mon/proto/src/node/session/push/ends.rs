@@ -55,7 +55,7 @@ impl Session {
                 l,
                 &PushMsg::Ended(batch),
                 now_ms,
-                false,
+                None,
             );
             sent = true;
             if !all {

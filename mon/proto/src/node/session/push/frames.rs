@@ -129,7 +129,7 @@ impl Session {
         };
         // "Nothing more from you": it must not hold its result waiting for us.
         let finished = PushMsg::Finished;
-        super::send_on(cx.out, &cx.cfg.name, hash, l, &finished, now_ms, false);
+        super::send_on(cx.out, &cx.cfg.name, hash, l, &finished, now_ms, None);
         l.alive = false;
         let name = l.name.clone();
         p.dl.remove_parent(id);

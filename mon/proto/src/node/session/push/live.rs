@@ -221,7 +221,7 @@ impl Session {
             p.pending_primary = Some(l.name.clone());
             PushMsg::Primary
         };
-        send_on(cx.out, &cx.cfg.name, hash, l, &m, now_ms, false);
+        send_on(cx.out, &cx.cfg.name, hash, l, &m, now_ms, None);
     }
 
     /// A node still waiting for its first parent's go whose link to that parent is gone
@@ -264,7 +264,7 @@ impl Session {
                 l,
                 &PushMsg::Primary,
                 now_ms,
-                false,
+                None,
             );
         }
         // Its go (already proven) now counts as the first parent's: `on_go` starts the push.
@@ -317,7 +317,7 @@ impl Session {
                     l,
                     &PushMsg::Progress(n),
                     now_ms,
-                    false,
+                    None,
                 );
             }
         }
@@ -348,7 +348,7 @@ impl PushState {
         }
         for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
             if l.alive && now_ms >= l.sent + PING_MS {
-                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, false);
+                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, None);
             }
         }
         self.dl.handle_timeout(now_ms);
@@ -377,7 +377,7 @@ impl PushState {
             if self.parents.iter().any(|x| x.name == l.name) {
                 continue;
             }
-            send_on(out, me, hash, l, &PushMsg::Adopt, now_ms, false);
+            send_on(out, me, hash, l, &PushMsg::Adopt, now_ms, None);
         }
     }
 }

@@ -41,7 +41,8 @@ pub struct PushIoError {
     pub text: String,
 }
 
-/// Seals `m` on link `l` and queues it for the link's stream.
+/// Seals `m` on link `l` and queues it for the link's stream; a block for child link
+/// `block` is reported written ([`crate::node::StreamSent`]).
 fn send_on(
     out: &mut VecDeque<Output>,
     me: &str,
@@ -49,7 +50,7 @@ fn send_on(
     l: &mut PLink,
     m: &PushMsg,
     now_ms: u64,
-    block: bool,
+    block: Option<u32>,
 ) {
     if !l.alive {
         return;
@@ -68,7 +69,10 @@ fn send_on(
     out.push_back(Output::SendStream {
         to: l.peer,
         bytes: p.to_bytes(),
-        sent: block.then_some(hash),
+        sent: block.map(|child| crate::node::StreamSent {
+            session: hash,
+            child,
+        }),
     });
 }
 
@@ -207,7 +211,7 @@ impl Session {
         let me = cx.cfg.name.as_str();
         for (i, l) in p.children.iter_mut().enumerate() {
             p.serve.remove_child(i as u32);
-            send_on(cx.out, me, hash, l, &PushMsg::Leave, now_ms, false);
+            send_on(cx.out, me, hash, l, &PushMsg::Leave, now_ms, None);
         }
         let dest = p.dest.clone();
         cx.out.push_back(Output::PushDrop { session: hash });
@@ -230,7 +234,7 @@ impl Session {
         let name = cx.cfg.name.as_str();
         if let Some(p) = self.push.as_mut() {
             for l in &mut p.parents {
-                send_on(cx.out, name, hash, l, &PushMsg::Finished, now_ms, false);
+                send_on(cx.out, name, hash, l, &PushMsg::Finished, now_ms, None);
             }
         }
         let targeted = self.targeted;
@@ -299,7 +303,7 @@ impl Session {
         }
         tracing::debug!(child = l.name.as_str(), id, primary, "push: child linked");
         let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
-        send_on(cx.out, &cx.cfg.name, hash, &mut l, &advert, now_ms, false);
+        send_on(cx.out, &cx.cfg.name, hash, &mut l, &advert, now_ms, None);
         p.children.push(l);
     }
 
@@ -323,7 +327,7 @@ impl Session {
                 &mut l,
                 &PushMsg::Finished,
                 now_ms,
-                false,
+                None,
             );
         }
         p.parents.push(l);

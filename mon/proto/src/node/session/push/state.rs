@@ -122,8 +122,7 @@ pub(in crate::node) enum Cond {
     Failed(String),
 }
 
-/// Blocks outstanding between the node and its sockets, per session.
-pub(in crate::node) const MAX_SENDING: u32 = 2;
+pub(in crate::node) use crate::push::serve::MAX_SENDING;
 /// Delay before a node offers the session to its 2nd, 3rd… ring successors as their extra
 /// parent (by then the chain has usually reached them, so they take it as extra).
 pub(in crate::node) const EXTRA_OFFER_DELAY_MS: u64 = 300;
