@@ -6,6 +6,8 @@
 //! - [`sched`]: the receiver-driven multi-parent download scheduler ([`sched::Download`]).
 //! - [`serve`]: the parent side: which child's request to serve next ([`serve::ServeQueue`]).
 //! - [`msg`]: the messages on a push session's links (hop channel 1).
+//! - [`ends`]: per-node progress: which nodes finished, reported up the tree in bounded
+//!   batches while the push runs.
 //!
 //! The virtual-time simulation of a whole push DAG lives in the `mon-sim` crate (`mon_sim::push`).
 //!
@@ -13,6 +15,7 @@
 //! served; a parent that sends a bad block is dropped for the session.
 
 pub mod bitset;
+pub mod ends;
 pub mod geometry;
 pub mod manifest;
 pub mod msg;

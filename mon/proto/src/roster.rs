@@ -70,6 +70,11 @@ impl Roster {
         self.names.is_empty()
     }
 
+    /// Whether `name` is on the roster.
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
     /// An all-zero bitmap.
     pub fn empty_bitmap(&self) -> Vec<u8> {
         vec![0u8; self.names.len().div_ceil(8)]

@@ -17,6 +17,7 @@ use mon_proto::agg::{Partial, Query};
 use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::{SourceEvent, RESULT_GRACE_MS};
 use mon_proto::client::{ClientError, ClientSession, PushSource};
+use mon_proto::push::ends::{End, NodeEnd};
 use mon_proto::push::msg::{PushMsg, PING_MS, PUSH_CHANNEL};
 use mon_proto::push::{build_manifest, verify_block, BitSet};
 use mon_proto::roster::Roster;
@@ -132,6 +133,15 @@ fn the_source_serves_requested_blocks_pings_and_finishes() {
     src.handle_packet(entry.seal(PUSH_CHANNEL, &PushMsg::Progress(3).to_bytes()))
         .unwrap();
     assert!(matches!(src.poll_event(), Some(SourceEvent::Progress(3))));
+    assert!(src.poll_event().is_none());
+    // Which nodes finished, as the entry reports them.
+    let ends = vec![NodeEnd {
+        node: "n2".into(),
+        end: End::Failed("no-space".into()),
+    }];
+    src.handle_packet(entry.seal(PUSH_CHANNEL, &PushMsg::Ended(ends.clone()).to_bytes()))
+        .unwrap();
+    assert!(matches!(src.poll_event(), Some(SourceEvent::Ended(e)) if e == ends));
     assert!(src.poll_event().is_none());
 
     // Keepalive.

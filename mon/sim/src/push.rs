@@ -1,19 +1,23 @@
 //! A virtual-time simulation of one push over a DAG, driving the real [`Download`] and
 //! [`ServeQueue`] of every node.
 //!
-//! Model: every node has an upload capacity (bytes per ms) and unlimited download; a parent
-//! sends one block at a time, choosing the child by weighted round-robin ([`ServeQueue`], first
-//! (tree) children weighted `primary_weight`); every message (advert, have, request, cancel)
-//! and every block arrives `latency_ms` after it is sent. Blocks are verified for real against
-//! a small stand-in manifest (one 64-byte block per virtual block) so corrupt relays are
-//! caught by the same code as in the server. Nodes may fail at a given time (their links are
-//! noticed down `detect_ms` later) or corrupt every block they serve. A node that loses all its
-//! parents closes its child links too. A child whose primary parent is gone asks the next one
-//! for primary service ([`Event::PrimaryChanged`]).
+//! Model: every node has an upload and a download capacity (bytes per ms). A parent serves
+//! like the server does: it hands at most [`MAX_SENDING`] blocks to its sockets at once,
+//! choosing them with [`ServeQueue::next_request_at`] (first (tree) children weighted
+//! `primary_weight`, secondaries only after the primaries idled); a handed block crosses the
+//! parent's uplink (first come first served) and then the child's downlink (shared by all its
+//! parents the same way), and its slot is free again only once it is through, as a socket
+//! write to a slow receiver holds the server's slot. Every message (advert, have, request,
+//! cancel) and every block arrives `latency_ms` after it is sent. Blocks are verified for
+//! real against a small stand-in manifest (one 64-byte block per virtual block) so corrupt
+//! relays are caught by the same code as in the server. Nodes may fail at a given time (their
+//! links are noticed down `detect_ms` later) or corrupt every block they serve. A node that
+//! loses all its parents closes its child links too. A child whose primary parent is gone
+//! asks the next one for primary service ([`Event::PrimaryChanged`]).
 //!
 //! The result is compared with the Kumar–Ross lower bound for one file of `F` bytes from a
-//! source of upload `u_s` to `N` receivers of uploads `u_i` (download unlimited here):
-//! `T ≥ max(F / u_s, N·F / (u_s + Σ u_i))`.
+//! source of upload `u_s` to `N` receivers of uploads `u_i` and downloads `d_i`:
+//! `T ≥ max(F / u_s, N·F / (u_s + Σ u_i), F / min d_i)`.
 
 pub mod dag;
 mod model;
@@ -21,6 +25,8 @@ mod result;
 mod setup;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rates;
 
 pub use model::{kumar_ross_bound, SimConfig, SimError, SimNode, SimResult};
 
@@ -29,7 +35,7 @@ use std::collections::BinaryHeap;
 
 use mon_proto::push::bitset::BitSet;
 use mon_proto::push::sched::{BlockOutcome, Download, Event, ParentId};
-use mon_proto::push::serve::{ServeQueue, SECONDARY_WEIGHT};
+use mon_proto::push::serve::{ServeQueue, MAX_SENDING, SECONDARY_WEIGHT};
 
 #[derive(Clone, Debug)]
 enum Msg {
@@ -46,6 +52,7 @@ enum Ev {
     Deliver { to: u32, from: u32, msg: Msg },
     TxDone { node: u32, child: u32, index: u32 },
     Timer { node: u32 },
+    Kick { node: u32 },
     Fail { node: u32 },
     LinkDown { child: u32, parent: u32 },
     ChildGone { parent: u32, child: u32 },
@@ -79,9 +86,16 @@ struct NodeState {
     dl: Download,
     serve: ServeQueue,
     upload: f64,
+    download: f64,
+    /// When the uplink and the downlink are free again.
+    up_free: f64,
+    down_free: f64,
     corrupt: bool,
     alive: bool,
-    busy: bool,
+    /// Blocks handed over and not yet through (at most [`MAX_SENDING`]).
+    sending: u32,
+    /// When a wake-up for secondary children is scheduled.
+    kick_at: Option<u64>,
     children: Vec<u32>,
     timer_at: Option<u64>,
     finish: Option<f64>,
@@ -184,6 +198,12 @@ impl Sim<'_> {
                 Ev::Deliver { to, from, msg } => self.deliver(to, from, msg),
                 Ev::TxDone { node, child, index } => self.tx_done(node, child, index),
                 Ev::Timer { node } => self.timer(node),
+                Ev::Kick { node } => {
+                    if let Some(s) = self.node(node) {
+                        s.kick_at = None;
+                    }
+                    self.kick(node);
+                }
                 Ev::Fail { node } => self.fail(node),
                 Ev::LinkDown { child, parent } => {
                     if let Some(s) = self.node(child) {
@@ -271,9 +291,13 @@ impl Sim<'_> {
                 *b ^= 0x55;
             }
         }
+        let report_sent = self.cfg.report_sent;
         let Some(s) = self.node(to) else { return };
-        if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified {
-            s.dl.stored(index);
+        if s.dl.on_block(now, from, index, &bytes) == BlockOutcome::Verified
+            && s.dl.stored(index)
+            && report_sent
+        {
+            s.serve.received(now);
         }
     }
 
@@ -334,7 +358,9 @@ impl Sim<'_> {
                 }
             }
             Event::Cancel { parent, index } => self.send(node, parent, Msg::Cancel(index)),
-            Event::PrimaryChanged(parent) => self.send(node, parent, Msg::Primary),
+            Event::PrimaryChanged(parent) | Event::Preferred(parent) => {
+                self.send(node, parent, Msg::Primary)
+            }
             Event::ParentDropped { parent, .. } => {
                 let t = self.now + self.cfg.latency_ms;
                 let ev = Ev::ChildGone {
@@ -346,31 +372,69 @@ impl Sim<'_> {
         }
     }
 
-    /// Starts the next transmission of an idle node.
+    /// Hands a node's next blocks to its links while it has free sending slots; if only
+    /// secondary requests wait for the primaries' idle time, wakes it up then.
     fn kick(&mut self, node: u32) {
-        let bs = u64::from(self.cfg.block_size);
-        let size = self.cfg.file_size;
-        let now = self.now;
-        let Some(s) = self.node(node) else { return };
-        if !s.alive || s.busy {
-            return;
+        loop {
+            let now = self.now;
+            let now_ms = self.now_ms();
+            let Some(s) = self.node(node) else { return };
+            if !s.alive || s.sending >= MAX_SENDING {
+                return;
+            }
+            let Some((child, index)) = s.serve.next_request_at(now_ms) else {
+                let wake = s.serve.secondary_ready_at().filter(|&t| t > now_ms);
+                if wake.is_some() && wake != s.kick_at {
+                    s.kick_at = wake;
+                    if let Some(t) = wake {
+                        self.push(t as f64, Ev::Kick { node });
+                    }
+                }
+                return;
+            };
+            self.transmit(node, child, index, now);
         }
-        let Some((child, index)) = s.serve.next_request() else {
-            return;
-        };
-        let len = size.saturating_sub(u64::from(index) * bs).min(bs);
-        s.busy = true;
+    }
+
+    /// Block `index` from `node` to `child`, handed over at `now`: through the uplink, then
+    /// the child's downlink; the slot frees (and the block arrives) when it is through.
+    fn transmit(&mut self, node: u32, child: u32, index: u32, now: f64) {
+        let bs = u64::from(self.cfg.block_size);
+        let len = self
+            .cfg
+            .file_size
+            .saturating_sub(u64::from(index) * bs)
+            .min(bs);
+        let Some(s) = self.node(node) else { return };
+        s.sending += 1;
         s.uploaded += len;
-        let t = now + len as f64 / s.upload;
-        self.push(t, Ev::TxDone { node, child, index });
+        let up_start = now.max(s.up_free);
+        let up_done = up_start + len as f64 / s.upload;
+        s.up_free = up_done;
+        let through = match self.node(child) {
+            Some(c) => {
+                let done = (c.down_free.max(up_start) + len as f64 / c.download).max(up_done);
+                c.down_free = done;
+                done
+            }
+            None => up_done,
+        };
+        self.push(through, Ev::TxDone { node, child, index });
     }
 
     fn tx_done(&mut self, node: u32, child: u32, index: u32) {
-        let Some(s) = self.node(node) else { return };
+        let report_sent = self.cfg.report_sent;
+        let now_ms = self.now_ms();
+        let Some(s) = self.nodes.get_mut(node as usize) else {
+            return;
+        };
         if !s.alive {
             return;
         }
-        s.busy = false;
+        s.sending = s.sending.saturating_sub(1);
+        if report_sent {
+            s.serve.sent(child, now_ms);
+        }
         let corrupt = s.corrupt;
         self.send(node, child, Msg::Block { index, corrupt });
         self.kick(node);

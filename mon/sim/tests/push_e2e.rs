@@ -60,6 +60,28 @@ fn every_node_lands_the_pushed_file() {
         "the client served {}",
         run.served
     );
+    assert_ends_before_the_result(&run);
+}
+
+/// Nodes' ends reached the client through the entry node's per-node reports before the
+/// result did (each node once, done): the entry's own, its result children's (sent before
+/// their `Finished`, which the entry waits for), and more that came up while the push ran.
+/// Not every node: a relay's last report may be overtaken by its result (a datagram).
+fn assert_ends_before_the_result(run: &PushRun) {
+    use mon_proto::push::ends::End;
+    let names: std::collections::BTreeSet<&str> =
+        run.ended.iter().map(|e| e.node.as_str()).collect();
+    assert_eq!(names.len(), run.ended.len(), "a node reported twice");
+    assert!(
+        run.ended.iter().all(|e| e.end == End::Done),
+        "{:?}",
+        run.ended
+    );
+    assert!(names.contains(run.entry.as_str()), "{names:?}");
+    assert!(
+        names.len() >= 2,
+        "only {names:?} reported before the result"
+    );
 }
 
 #[test]

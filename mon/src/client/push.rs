@@ -16,6 +16,7 @@ use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
 use mon_proto::push::build_manifest;
+use mon_proto::push::ends::{End, NodeEnd};
 use mon_proto::push::geometry::{self, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
@@ -174,6 +175,10 @@ pub(crate) trait PushProgress: Send {
     /// `nodes` have finished (landed the file or failed), from the entry node's Progress
     /// reports: a count aggregated up the tree, not which nodes.
     fn complete(&mut self, nodes: u64);
+    /// One node finished its part (done, skipped, or failed with a short code), from the
+    /// entry node's `Ended` reports while the push runs: each node at most once, not
+    /// necessarily every node (the result, in [`PushEnd`], is the authority).
+    fn node_ended(&mut self, end: &NodeEnd);
 }
 
 /// How a push ended.
@@ -307,6 +312,13 @@ impl PushProgress for Bar {
         let total = self.1;
         self.0
             .set_message(format!("{}/{total} nodes", nodes.min(total)));
+    }
+
+    /// Failures are printed as they come (above the bar; nothing with `--json`).
+    fn node_ended(&mut self, e: &NodeEnd) {
+        if let End::Failed(code) = &e.end {
+            self.0.println(format!("{}: failed ({code})", e.node));
+        }
     }
 }
 
@@ -450,6 +462,7 @@ fn drain_events(
                 progress.served(src.served());
             }
             SourceEvent::Progress(n) => progress.complete(n),
+            SourceEvent::Ended(ends) => ends.iter().for_each(|e| progress.node_ended(e)),
             SourceEvent::Result(r) => return Ok(Some(r)),
         }
     }

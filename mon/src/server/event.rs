@@ -28,7 +28,7 @@ pub(super) enum Event {
     /// A client stream closed.
     ClientClosed(u64),
     /// A push frame left for the kernel.
-    PushSent(SessionHash),
+    PushSent(mon_proto::node::StreamSent),
     /// A node refused our push stream: it is down.
     PushPeerDown(SocketAddr),
     /// A landing's commit (fsync, rename, directory fsync) finished on its file thread.

@@ -98,7 +98,7 @@ impl Io {
         node: &mut Node,
         to: Peer,
         bytes: Vec<u8>,
-        sent: Option<mon_proto::wire::session::SessionHash>,
+        sent: Option<mon_proto::node::StreamSent>,
     ) {
         match to {
             Peer::Addr(a) => super::push_io::send_push_stream(

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mon_proto::node::{Node, Output, PushIoError};
+use mon_proto::node::{Node, Output, PushIoError, StreamSent};
 use mon_proto::wire::session::SessionHash;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -87,7 +87,7 @@ impl PushFiles {
 
 /// Push stream writers by peer.
 pub(super) type PushStreams =
-    HashMap<SocketAddr, mpsc::UnboundedSender<(Vec<u8>, Option<SessionHash>)>>;
+    HashMap<SocketAddr, mpsc::UnboundedSender<(Vec<u8>, Option<StreamSent>)>>;
 
 fn io_err(e: &LandError) -> PushIoError {
     PushIoError {
@@ -340,7 +340,7 @@ pub(super) fn send_push_stream(
     to: SocketAddr,
     me: SocketAddr,
     bytes: Vec<u8>,
-    sent: Option<SessionHash>,
+    sent: Option<StreamSent>,
     tx: &mpsc::Sender<Event>,
 ) {
     if let Some(w) = streams.get(&to) {
@@ -352,7 +352,7 @@ pub(super) fn send_push_stream(
             }
         }
     }
-    let (w, r) = mpsc::unbounded_channel::<(Vec<u8>, Option<SessionHash>)>();
+    let (w, r) = mpsc::unbounded_channel::<(Vec<u8>, Option<StreamSent>)>();
     let _ = w.send((bytes, sent));
     streams.insert(to, w);
     let link = PushLink {
@@ -368,7 +368,7 @@ pub(super) fn send_push_stream(
 /// [`PUSH_STREAM_IDLE`], reporting every frame that named a session.
 async fn push_stream_task(
     mut link: PushLink,
-    mut r: mpsc::UnboundedReceiver<(Vec<u8>, Option<SessionHash>)>,
+    mut r: mpsc::UnboundedReceiver<(Vec<u8>, Option<StreamSent>)>,
     tx: mpsc::Sender<Event>,
 ) {
     // Frames that cannot be written are dropped but still reported, so flow control

@@ -10,12 +10,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
+use mon_proto::push::ends::{End, NodeEnd};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -59,12 +61,19 @@ pub struct Upload {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeState {
     node: String,
-    /// `running`, then `done`, `failed`, `denied`, `missing`, or `unlisted` (the result's
-    /// lists name at most 256 nodes: a node in none of them whose state the totals cannot
-    /// tell).
+    /// `running`, then `done`, `skipped` (`--where` did not hold), `failed`, `denied`,
+    /// `missing`, or `unlisted` (the result's lists name at most 256 nodes: a node in none
+    /// of them whose state the totals cannot tell, and that reported no end while the push
+    /// ran). `done`, `skipped` and `failed` may come while the push runs (from the entry
+    /// node's per-node reports, `failed` then with a short code as the reason); the result
+    /// settles every row.
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Seconds into the push when the console learnt, while the push ran, that this node's
+    /// part ended (absent: only the result told).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<f64>,
 }
 
 /// One push, as `GET /api/push/{id}` answers it.
@@ -148,11 +157,12 @@ impl Jobs {
     }
 }
 
-/// The job's progress, as the push reports it.
-struct Progress(Shared);
+/// The job's progress, as the push reports it (and since when it runs).
+struct Progress(Shared, Option<Instant>);
 
 impl PushProgress for Progress {
     fn start(&mut self, size: u64, nodes: &[String]) {
+        self.1 = Some(Instant::now());
         let mut j = lock(&self.0);
         j.state = "running";
         j.size = size;
@@ -163,6 +173,7 @@ impl PushProgress for Progress {
                 node: n.clone(),
                 state: "running",
                 reason: None,
+                at: None,
             })
             .collect();
     }
@@ -175,6 +186,46 @@ impl PushProgress for Progress {
         let mut j = lock(&self.0);
         j.complete = nodes.min(j.total);
     }
+
+    /// The node's row turns done, skipped or failed now (a node outside the session's rows
+    /// is not added: the result lists it).
+    fn node_ended(&mut self, e: &NodeEnd) {
+        let at = self.1.map(|t| t.elapsed().as_secs_f64());
+        let mut j = lock(&self.0);
+        let Some(row) = j
+            .nodes
+            .iter_mut()
+            .find(|r| r.node == e.node && r.state == "running")
+        else {
+            return;
+        };
+        (row.state, row.reason) = match &e.end {
+            End::Done => ("done", None),
+            End::Skipped => ("skipped", None),
+            End::Failed(code) => ("failed", Some(code.clone())),
+        };
+        row.at = at;
+    }
+}
+
+/// The result's rows, with what the push reported while it ran: when each node's end came,
+/// and its state where the result leaves it `unlisted`.
+fn settle(live: &[NodeState], mut rows: Vec<NodeState>) -> Vec<NodeState> {
+    let live: HashMap<&str, &NodeState> = live
+        .iter()
+        .filter(|r| r.at.is_some())
+        .map(|r| (r.node.as_str(), r))
+        .collect();
+    for r in &mut rows {
+        let Some(l) = live.get(r.node.as_str()) else {
+            continue;
+        };
+        r.at = l.at;
+        if r.state == "unlisted" && l.state != "failed" {
+            r.state = l.state;
+        }
+    }
+    rows
 }
 
 /// Each node's end state from the result: the failed, denied and missing lists name theirs;
@@ -209,11 +260,13 @@ fn node_states(r: &PushReport) -> Vec<NodeState> {
                 node: n.clone(),
                 state,
                 reason: Some(why.to_string()),
+                at: None,
             },
             None => NodeState {
                 node: n.clone(),
                 state: rest,
                 reason: None,
+                at: None,
             },
         })
         .collect();
@@ -224,6 +277,7 @@ fn node_states(r: &PushReport) -> Vec<NodeState> {
         node: n.to_string(),
         state,
         reason: Some(why.to_string()),
+        at: None,
     }));
     out
 }
@@ -330,13 +384,13 @@ pub async fn start(State(app): State<Arc<App>>, Json(body): Json<Value>) -> Resp
     tokio::spawn(async move {
         let _permit = permit;
         let _dir = dir;
-        let mut progress = Progress(job.clone());
+        let mut progress = Progress(job.clone(), None);
         let end = app.backend.push(args, &mut progress).await;
         let mut j = lock(&job);
         match end {
             Ok(PushEnd::Finished(r)) => {
                 j.state = "finished";
-                j.nodes = node_states(&r);
+                j.nodes = settle(&j.nodes, node_states(&r));
                 j.done = Some(r.summary.done);
                 j.failing = Some(r.summary.failing);
                 j.seconds = Some(r.secs);
@@ -376,6 +430,61 @@ mod tests {
         assert_eq!(upload_name("/"), "upload.bin");
         assert_eq!(upload_name(".."), "upload.bin");
         assert_eq!(upload_name(&"x".repeat(300)), "upload.bin");
+    }
+
+    fn job() -> Shared {
+        Jobs::default().add("f".into(), "/d".into()).expect("a job")
+    }
+
+    #[test]
+    fn rows_turn_done_or_failed_as_the_nodes_report_and_the_result_settles_them() {
+        let j = job();
+        let mut p = Progress(j.clone(), None);
+        p.start(10, &["n1".into(), "n2".into(), "n3".into()]);
+        p.node_ended(&NodeEnd {
+            node: "n2".into(),
+            end: End::Failed("no-space".into()),
+        });
+        p.node_ended(&NodeEnd {
+            node: "n1".into(),
+            end: End::Done,
+        });
+        // Not one of the session's rows: not added.
+        p.node_ended(&NodeEnd {
+            node: "n9".into(),
+            end: End::Done,
+        });
+        let live = lock(&j).nodes.clone();
+        let states: Vec<_> = live.iter().map(|r| (r.state, r.reason.clone())).collect();
+        assert_eq!(
+            states,
+            [
+                ("done", None),
+                ("failed", Some("no-space".into())),
+                ("running", None)
+            ]
+        );
+        assert!(live[0].at.is_some() && live[2].at.is_none());
+        // The result: n1 unlisted (the totals could not tell), n2's whole reason.
+        let row = |node: &str, state, reason: Option<&str>| NodeState {
+            node: node.into(),
+            state,
+            reason: reason.map(str::to_string),
+            at: None,
+        };
+        let end = settle(
+            &live,
+            vec![
+                row("n1", "unlisted", None),
+                row("n2", "failed", Some("no-space: disk full")),
+                row("n3", "unlisted", None),
+            ],
+        );
+        assert_eq!(end[0].state, "done");
+        assert!(end[0].at.is_some());
+        assert_eq!(end[1].reason.as_deref(), Some("no-space: disk full"));
+        assert_eq!(end[2].state, "unlisted");
+        assert!(end[2].at.is_none());
     }
 
     #[test]

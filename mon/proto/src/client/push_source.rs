@@ -15,12 +15,14 @@
 //!       timeout  -> handle_timeout(now)          (a Ping, or NoResult past the deadline)
 //!       drain poll_event(): ReadBlock -> read the file, block_read(i, bytes)
 //!                           Progress  -> show it
+//!                           Ended     -> show those nodes done / failed
 //!                           Result    -> send the ack (poll_transmit), finish, stop
 //! ```
 
 use std::collections::VecDeque;
 
 use super::{ClientError, ClientSession};
+use crate::push::ends::NodeEnd;
 use crate::push::geometry::{block_len, block_offset};
 use crate::push::msg::{PushMsg, PING_MS, PUSH_CHANNEL};
 use crate::push::BitSet;
@@ -44,6 +46,9 @@ pub enum SourceEvent {
     },
     /// Nodes of the session that finished their part, as the entry node reports them.
     Progress(u64),
+    /// Which nodes finished their part since the entry's last report (done, skipped, or
+    /// failed with a short code), each once; the result remains the authority.
+    Ended(Vec<NodeEnd>),
     /// The session's result (its ack is queued for [`PushSource::poll_transmit`]).
     Result(Box<SubtreeResult>),
 }
@@ -108,6 +113,7 @@ impl PushSource {
         match self.session.open_push(&packet)? {
             PushMsg::Request(index) => self.on_request(index),
             PushMsg::Progress(n) => self.events.push_back(SourceEvent::Progress(n)),
+            PushMsg::Ended(ends) => self.events.push_back(SourceEvent::Ended(ends)),
             PushMsg::Cancel(_)
             | PushMsg::Primary
             | PushMsg::Prefer

@@ -48,7 +48,7 @@ pub use config::{
     NodeConfig, DEFAULT_GO_WAIT_MS, DEFAULT_MAX_INTERACTIVE_PER_KEY, DEFAULT_MAX_RUNS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_KEY, DEFAULT_MAX_SESSIONS_PER_SLICE,
 };
-pub use output::{Output, Peer, RunRequest};
+pub use output::{Output, Peer, RunRequest, StreamSent};
 pub use runs::RUNS_BUSY;
 pub use session::push::{PushIoError, PUSH_COND_INDEX};
 pub use session::SessionSummary;

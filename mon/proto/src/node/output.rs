@@ -54,6 +54,17 @@ pub struct RunRequest {
     pub timeout_ms: u64,
 }
 
+/// A block handed to a push stream, reported back with [`Node::push_sent`] once the
+/// socket took it: the session's flow control and the child's sending slot
+/// ([`crate::push::serve::ServeQueue::sent`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSent {
+    /// The session.
+    pub session: SessionHash,
+    /// The push child link the block is for.
+    pub child: u32,
+}
+
 /// Something the driver must do.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // drained at once; boxing audit events buys nothing
@@ -90,8 +101,8 @@ pub enum Output {
         to: Peer,
         /// Encoded [`Packet`].
         bytes: Vec<u8>,
-        /// Session to report the write for.
-        sent: Option<SessionHash>,
+        /// Block to report the write of ([`Node::push_sent`]).
+        sent: Option<StreamSent>,
     },
     /// Push: create the temporary file for `dest` (`size` bytes); report with
     /// [`Node::push_landed`].

@@ -15,6 +15,14 @@
 //!                                 changed: n nodes of my result subtree (me included) have
 //!                                 finished their part; the entry node's reaches the client,
 //!                                 which shows nodes complete / nodes in the session
+//!                 Ended(ends)     to the first parent, with each Progress when it has
+//!                                 news, at once when the sender's own part is over
+//!                                 (before Finished) and before its result: the nodes of
+//!                                 my result subtree that finished since my last report,
+//!                                 each once (done, skipped, or failed with a short code),
+//!                                 at most [`MAX_ENDS_PER_MSG`] per message, the rest in
+//!                                 the next (see [`super::ends`]); the client shows each
+//!                                 node done or failed as it happens
 //!                 Primary         "you are now my first parent": serve me with the primary
 //!                                 weight and expect my subtree's result
 //!                 Prefer          serve me with the primary weight; my subtree's result
@@ -35,7 +43,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ends::{self, NodeEnd};
 use crate::wire::{decode_strict, encode, DecodeError};
+
+pub use super::ends::MAX_ENDS_PER_MSG;
 
 /// Hop channel that carries push traffic (channel 0 carries the session's datagrams).
 pub const PUSH_CHANNEL: u8 = 1;
@@ -83,6 +94,10 @@ pub enum PushMsg {
     Leave,
     /// The sender (a child) finished its part and requests nothing more.
     Finished,
+    /// Nodes of the sender's result subtree that finished their part since its last report,
+    /// each once, at most [`MAX_ENDS_PER_MSG`] (checked by [`PushMsg::from_bytes`]). For
+    /// display only.
+    Ended(Vec<NodeEnd>),
 }
 
 impl PushMsg {
@@ -91,9 +106,17 @@ impl PushMsg {
         encode(self)
     }
 
-    /// Decodes strictly.
+    /// Decodes strictly; an `Ended` report outside its bounds ([`ends::check`]) is
+    /// malformed.
     pub fn from_bytes(bytes: &[u8]) -> Result<PushMsg, DecodeError> {
-        decode_strict("push message", bytes, MAX_PUSH_MSG)
+        let m = decode_strict("push message", bytes, MAX_PUSH_MSG)?;
+        if let PushMsg::Ended(list) = &m {
+            ends::check(list).map_err(|e| DecodeError::Malformed {
+                what: "push message",
+                detail: e.to_string(),
+            })?;
+        }
+        Ok(m)
     }
 }
 
@@ -114,6 +137,7 @@ pub fn expand_dest(dest: &str, node: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::push::ends::End;
 
     #[test]
     fn round_trip_and_strict() {
@@ -130,6 +154,20 @@ mod tests {
             PushMsg::Adopt,
             PushMsg::Leave,
             PushMsg::Finished,
+            PushMsg::Ended(vec![
+                NodeEnd {
+                    node: "n1".into(),
+                    end: End::Done,
+                },
+                NodeEnd {
+                    node: "n2".into(),
+                    end: End::Skipped,
+                },
+                NodeEnd {
+                    node: "n3".into(),
+                    end: End::Failed("no-space".into()),
+                },
+            ]),
         ] {
             let b = m.to_bytes();
             assert_eq!(PushMsg::from_bytes(&b).unwrap(), m);
@@ -137,6 +175,41 @@ mod tests {
             t.push(0);
             assert!(PushMsg::from_bytes(&t).is_err());
         }
+    }
+
+    fn ended(n: usize, node: &str, end: End) -> Vec<u8> {
+        let list = (0..n)
+            .map(|_| NodeEnd {
+                node: node.into(),
+                end: end.clone(),
+            })
+            .collect();
+        // Encoded directly: the decoder must not trust the sender to respect the bounds.
+        PushMsg::Ended(list).to_bytes()
+    }
+
+    #[test]
+    fn an_ended_report_outside_its_bounds_is_refused() {
+        assert!(PushMsg::from_bytes(&ended(MAX_ENDS_PER_MSG, "n1", End::Done)).is_ok());
+        let too_many = PushMsg::from_bytes(&ended(MAX_ENDS_PER_MSG + 1, "n1", End::Done));
+        assert!(
+            matches!(&too_many, Err(DecodeError::Malformed { detail, .. }) if detail.contains("257 nodes")),
+            "{too_many:?}"
+        );
+        assert!(PushMsg::from_bytes(&ended(1, "", End::Done)).is_err());
+        let long = "x".repeat(crate::agg::MAX_NODE_NAME + 1);
+        assert!(PushMsg::from_bytes(&ended(1, &long, End::Done)).is_err());
+        for code in ["", "No-Space", "a b", &"c".repeat(33)] {
+            let b = ended(1, "n1", End::Failed(code.into()));
+            assert!(PushMsg::from_bytes(&b).is_err(), "{code:?}");
+        }
+        // Garbage in place of a report: an error, never a panic.
+        let mut b = ended(3, "n1", End::Done);
+        for cut in 0..b.len() {
+            let _ = PushMsg::from_bytes(&b[..cut]);
+        }
+        b.truncate(b.len() - 1);
+        assert!(PushMsg::from_bytes(&b).is_err());
     }
 
     #[test]

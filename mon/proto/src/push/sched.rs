@@ -19,7 +19,9 @@
 //! missing has [`Download::failed`].
 //!
 //! The first live parent is the primary (main feed); when it goes, the next one is promoted
-//! and [`Event::PrimaryChanged`] tells the caller to ask that parent for primary service.
+//! and [`Event::PrimaryChanged`] tells the caller to ask that parent for primary service. A
+//! primary that progresses far slower than another parent is passed over the same way
+//! ([`Event::Preferred`], see `rebalance.rs`).
 //!
 //! A driver's loop, per session:
 //!
@@ -33,7 +35,8 @@
 //! link to P lost        -> remove_parent(P)
 //! after each of these, and at poll_timeout(): handle_timeout(now); send poll_requests(now);
 //!                          drain poll_event(): Have -> all children, Cancel -> parent,
-//!                          PrimaryChanged -> parent, ParentDropped -> close + audit
+//!                          PrimaryChanged | Preferred -> parent,
+//!                          ParentDropped -> close + audit
 //! complete()            -> commit the file; failed() -> report the reason up the DAG
 //! ```
 
@@ -41,13 +44,19 @@ mod parents;
 mod pick;
 #[cfg(test)]
 mod proptests;
+mod rebalance;
 mod requests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_rebalance;
+#[cfg(test)]
+mod tests_slow;
 mod types;
 
+pub use rebalance::{MIN_WINDOW_BLOCKS, RATE_WINDOW_MS, SLOWER_FACTOR, SLOW_WINDOWS};
 pub use types::{
     AddParentError, BlockOutcome, Config, DropReason, Event, FailReason, ParentStats, PeerError,
     Policy, ServeRefusal, Stats, PRIMARY_WINDOW_BYTES,
@@ -98,6 +107,15 @@ pub struct Download {
     events: VecDeque<Event>,
     had_parent: bool,
     rr: usize,
+    /// When the current rate window began (`rebalance.rs`).
+    window_ms: Option<u64>,
+    /// Rate windows in a row in which the primary was far slower than another parent.
+    slow_windows: u32,
+    /// In the last rate window the primary was far slower than another parent: the other
+    /// parents are asked for blocks it does not hold (`pick.rs`).
+    primary_slow: bool,
+    /// The most blocks one parent gained in one rate window so far (`rebalance.rs`).
+    best_gain: u32,
     last_poll_ms: u64,
     totals: Stats,
 }
@@ -151,6 +169,10 @@ impl Download {
             events: VecDeque::new(),
             had_parent: false,
             rr: 0,
+            window_ms: None,
+            slow_windows: 0,
+            primary_slow: false,
+            best_gain: 0,
             last_poll_ms: 0,
             totals: Stats::default(),
         })
@@ -183,7 +205,7 @@ impl Download {
         if let Err(outcome) = self.verify_block(pi, index, bytes) {
             return outcome;
         }
-        self.credit(pi, bytes.len() as u64);
+        self.credit(pi, bytes.len() as u64, now_ms);
         self.pending.insert(index);
         self.cancel_elsewhere(index);
         BlockOutcome::Verified
@@ -231,8 +253,9 @@ impl Download {
 
     /// Counts a verified block of `len` bytes for parent `pi` (clearing its strikes) and
     /// in the totals.
-    fn credit(&mut self, pi: usize, len: u64) {
+    fn credit(&mut self, pi: usize, len: u64, now_ms: u64) {
         if let Some(p) = self.parents.get_mut(pi) {
+            p.last_block_ms = Some(now_ms);
             p.strikes = 0;
             p.blocks += 1;
             p.bytes += len;

@@ -12,9 +12,14 @@
 //! The queue only orders requests; the caller checks that it holds a block
 //! ([`crate::push::sched::Download::check_serve`]) before queueing it.
 
+mod pace;
+
 use std::collections::VecDeque;
 
 use thiserror::Error;
+
+use pace::{Drain, Pace};
+pub use pace::{MIN_SAMPLES, SLOW_FACTOR};
 
 /// A child link, as numbered by the caller.
 pub type ChildId = u32;
@@ -25,6 +30,9 @@ pub const MAX_CHILDREN: usize = 256;
 pub const PRIMARY_WEIGHT: u32 = 32;
 /// Weight of every other child.
 pub const SECONDARY_WEIGHT: u32 = 1;
+/// Blocks a node has handed to its sockets and not yet seen written, per session: the
+/// serving order decides what goes on the wire only while the sockets hold little.
+pub const MAX_SENDING: u32 = 2;
 
 /// Why a child's request was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -75,6 +83,15 @@ struct Child {
     weight: u32,
     current: i64,
     queue: VecDeque<u32>,
+    /// Blocks handed out by [`ServeQueue::next_request_at`] and not yet reported
+    /// [`ServeQueue::sent`], and how fast the child's socket takes them.
+    drain: Drain,
+}
+
+impl Child {
+    fn in_flight(&self) -> usize {
+        self.drain.in_flight()
+    }
 }
 
 /// How long a parent's primary children must have had nothing queued before a secondary
@@ -93,8 +110,11 @@ pub const SECONDARY_IDLE_MS: u64 = 500;
 pub struct ServeQueue {
     children: Vec<Child>,
     max_queue: usize,
-    /// Last time a primary child had a request queued ([`ServeQueue::next_request_at`]).
+    /// Last time a primary child that is not download-limited had a request queued
+    /// ([`ServeQueue::next_request_at`]).
     primary_busy_ms: u64,
+    /// How fast this node receives blocks ([`ServeQueue::received`]).
+    received: Pace,
 }
 
 impl ServeQueue {
@@ -104,6 +124,7 @@ impl ServeQueue {
             children: Vec::new(),
             max_queue: max_queue_per_child.max(1),
             primary_busy_ms: 0,
+            received: Pace::default(),
         }
     }
 
@@ -120,6 +141,7 @@ impl ServeQueue {
             weight: weight.max(1),
             current: 0,
             queue: VecDeque::new(),
+            drain: Drain::default(),
         });
         Ok(())
     }
@@ -187,20 +209,73 @@ impl ServeQueue {
     /// [`PRIMARY_WEIGHT`]) has requests queued, only primaries are served (weighted
     /// round-robin among them); secondaries only once no primary had anything queued for
     /// [`SECONDARY_IDLE_MS`], or when no primary child is linked.
+    ///
+    /// Among the eligible children, one with no block in flight (handed out here and not
+    /// yet [`ServeQueue::sent`]) goes first: a child behind a slow link (its socket drains
+    /// at its download rate) then holds at most one of the node's [`MAX_SENDING`] slots
+    /// while the others keep the uplink busy for the rest. A caller that never reports
+    /// `sent` gets plain weighted round-robin.
+    ///
+    /// A *download-limited* child (its socket drains more than [`SLOW_FACTOR`] times slower
+    /// than this node receives blocks, [`ServeQueue::received`]) never holds more than one
+    /// slot, and as a primary it does not keep the secondaries waiting: a host behind a slow
+    /// link uses a fifth of our uplink, and the rest goes to the children that can take it
+    /// (issue 13: the fast hosts below a slow relay get their blocks from its parents).
     pub fn next_request_at(&mut self, now_ms: u64) -> Option<(ChildId, u32)> {
         let primary = |c: &Child| c.weight >= PRIMARY_WEIGHT;
-        if self
+        let idle = |c: &Child| c.in_flight() == 0;
+        let slow: Vec<bool> = self
             .children
             .iter()
-            .any(|c| primary(c) && !c.queue.is_empty())
-        {
+            .map(|c| c.drain.slower_than(&self.received))
+            .collect();
+        let busy_primary = self
+            .children
+            .iter()
+            .zip(&slow)
+            .any(|(c, &s)| primary(c) && !c.queue.is_empty() && !s);
+        if busy_primary {
             self.primary_busy_ms = now_ms;
-            return self.pick(primary);
         }
-        if self.secondary_ready_at().is_some_and(|t| now_ms < t) {
-            return None;
+        let open = !busy_primary && self.secondary_ready_at().is_none_or(|t| now_ms >= t);
+        // Who may be served now; a download-limited child only into a free slot of its own.
+        let may: Vec<ChildId> = self
+            .children
+            .iter()
+            .zip(&slow)
+            .filter(|&(c, &s)| (open || primary(c)) && (idle(c) || !s))
+            .map(|(c, _)| c.id)
+            .collect();
+        let eligible = |c: &Child| may.contains(&c.id);
+        let (child, index) = self
+            .pick(|c| eligible(c) && idle(c))
+            .or_else(|| self.pick(eligible))?;
+        if let Some(c) = self.children.iter_mut().find(|c| c.id == child) {
+            c.drain.handed(now_ms);
         }
-        self.pick(|_| true)
+        Some((child, index))
+    }
+
+    /// A block handed out to `child` by [`ServeQueue::next_request_at`] was written to its
+    /// socket at `now_ms`: the child's slot is free again (and its drain pace learns).
+    pub fn sent(&mut self, child: ChildId, now_ms: u64) {
+        if let Some(c) = self.children.iter_mut().find(|c| c.id == child) {
+            c.drain.written(now_ms);
+        }
+    }
+
+    /// A block handed out to `child` never reached its socket (the child is gone, the read
+    /// failed): the slot is free again.
+    pub fn not_sent(&mut self, child: ChildId) {
+        if let Some(c) = self.children.iter_mut().find(|c| c.id == child) {
+            c.drain.dropped();
+        }
+    }
+
+    /// This node received (verified and stored) a block at `now_ms`: the pace children's
+    /// sockets are compared with.
+    pub fn received(&mut self, now_ms: u64) {
+        self.received.tick(now_ms);
     }
 
     /// When [`ServeQueue::next_request_at`] will serve the secondary requests now queued
@@ -301,6 +376,93 @@ mod tests {
         assert_eq!(q.remove_child(1), 0);
         assert_eq!(q.secondary_ready_at(), None);
         assert_eq!(q.next_request_at(2001), Some((2, 6)));
+    }
+
+    #[test]
+    fn a_child_with_a_block_in_flight_yields_to_one_without() {
+        let mut q = ServeQueue::new(8);
+        q.add_child(1, PRIMARY_WEIGHT).unwrap();
+        q.add_child(2, PRIMARY_WEIGHT).unwrap();
+        for i in 0..4 {
+            q.request(1, i).unwrap();
+            q.request(2, 10 + i).unwrap();
+        }
+        // Child 1's socket is slow: its first block has not left yet.
+        assert_eq!(q.next_request_at(0), Some((1, 0)));
+        assert_eq!(q.next_request_at(0), Some((2, 10)));
+        q.sent(2, 1);
+        assert_eq!(
+            q.next_request_at(1),
+            Some((2, 11)),
+            "not a second slot for child 1"
+        );
+        q.sent(2, 2);
+        assert_eq!(q.next_request_at(2), Some((2, 12)));
+        q.sent(1, 3);
+        q.sent(2, 3);
+        assert_eq!(q.next_request_at(3), Some((2, 13)));
+        assert_eq!(q.next_request_at(3), Some((1, 1)), "child 1 is free again");
+        // With every eligible child busy, the round-robin goes on as without reports.
+        assert_eq!(q.next_request_at(3), Some((1, 2)));
+    }
+
+    /// A node that received a block every 26 ms (10 Mbit/s of 32 KiB blocks) until `t`.
+    fn receiving(q: &mut ServeQueue, t: u64) {
+        for k in 0..=t / 26 {
+            q.received(k * 26);
+        }
+    }
+
+    #[test]
+    fn a_download_limited_primary_holds_one_slot_and_lets_the_secondaries_in() {
+        let mut q = ServeQueue::new(64);
+        q.add_child(1, PRIMARY_WEIGHT).unwrap();
+        q.add_child(2, SECONDARY_WEIGHT).unwrap();
+        receiving(&mut q, 1000);
+        for i in 0..40 {
+            q.request(1, i).unwrap();
+        }
+        // Its socket takes a block every 131 ms (2 Mbit/s): one block at a time.
+        let mut t = 0;
+        for k in 0..8 {
+            assert_eq!(q.next_request_at(t), Some((1, k)));
+            t += 131;
+            q.sent(1, t);
+        }
+        for i in 100..104 {
+            q.request(2, i).unwrap();
+        }
+        // The primary still has requests queued and its next block in flight; found slow,
+        // it no longer keeps the secondaries waiting: the other slot goes to the secondary...
+        assert_eq!(q.next_request_at(t), Some((1, 8)));
+        assert_eq!(q.next_request_at(t), Some((2, 100)));
+        // ... and never a second slot to the slow child.
+        q.sent(2, t + 26);
+        assert_eq!(q.next_request_at(t + 26), Some((2, 101)));
+        assert_eq!(q.next_request_at(t + 26), Some((2, 102)));
+    }
+
+    #[test]
+    fn a_primary_that_drains_as_fast_as_we_receive_keeps_the_secondaries_waiting() {
+        let mut q = ServeQueue::new(64);
+        q.add_child(1, PRIMARY_WEIGHT).unwrap();
+        q.add_child(2, SECONDARY_WEIGHT).unwrap();
+        receiving(&mut q, 1000);
+        for i in 0..40 {
+            q.request(1, i).unwrap();
+        }
+        q.request(2, 100).unwrap();
+        // Two blocks at a time, each written a block time (26 ms) after the one before.
+        let mut t = 0;
+        for k in 0..10 {
+            assert_eq!(q.next_request_at(t), Some((1, 2 * k)));
+            assert_eq!(q.next_request_at(t), Some((1, 2 * k + 1)));
+            q.sent(1, t + 26);
+            t += 52;
+            q.sent(1, t);
+        }
+        assert_eq!(q.next_request_at(t + SECONDARY_IDLE_MS), Some((1, 20)));
+        assert_eq!(q.next_request_at(t + SECONDARY_IDLE_MS), Some((1, 21)));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource};
 use mon_proto::push::build_manifest;
+use mon_proto::push::ends::NodeEnd;
 use mon_proto::push::geometry::choose_block_size;
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::SubtreeResult;
@@ -45,6 +46,8 @@ pub struct PushRun {
     pub error: Option<String>,
     /// Bytes the client served.
     pub served: u64,
+    /// The nodes the entry node reported finished (`Ended`) before the result, in order.
+    pub ended: Vec<NodeEnd>,
     /// From the Session to the result, ms of virtual time.
     pub push_ms: f64,
 }
@@ -95,17 +98,18 @@ impl PushRun {
         engine: &Engine,
         dep: &Deployment,
         (entry, live): (usize, Vec<bool>),
-        outcome: Result<(SubtreeResult, u64), String>,
+        outcome: Result<(SubtreeResult, u64, Vec<NodeEnd>), String>,
         push_ms: f64,
     ) -> PushRun {
         let targets = [ALL_TARGETS.to_string()];
-        let (summary, served, error) = match outcome {
-            Ok((r, served)) => (
+        let (summary, served, ended, error) = match outcome {
+            Ok((r, served, ended)) => (
                 PushSummary::from_result(r, &dep.roster, &targets),
                 served,
+                ended,
                 None,
             ),
-            Err(e) => (None, 0, Some(e)),
+            Err(e) => (None, 0, Vec::new(), Some(e)),
         };
         PushRun {
             entry: node_name(entry),
@@ -114,6 +118,7 @@ impl PushRun {
             summary,
             error,
             served,
+            ended,
             push_ms,
         }
     }
@@ -154,14 +159,15 @@ struct PushClient<'a> {
 
 impl PushClient<'_> {
     /// Signs the push session, shakes hands with the entry node and serves the file; the
-    /// result and the bytes served, or why there is none.
+    /// result, the bytes served and the per-node ends reported before the result, or why
+    /// there is none.
     fn run(
         mut self,
         cfg: &SimConfig,
         manifest: &Manifest,
         data: &[u8],
         rng: &mut ChaCha20Rng,
-    ) -> Result<(SubtreeResult, u64), String> {
+    ) -> Result<(SubtreeResult, u64, Vec<NodeEnd>), String> {
         let timing = SessionTiming::from_timeout(cfg.timeout_ms, SessionKind::Push);
         let ops = vec![Query::Count];
         let req = session_request(ops, Some(manifest.clone()), push_overlay(cfg), &timing);
@@ -174,8 +180,11 @@ impl PushClient<'_> {
         self.handshake(&mut cs, deadline)?;
         let mut src =
             PushSource::start(cs, manifest, self.virtual_ms()).map_err(|e| e.to_string())?;
-        let r = self.serve(&mut src, data).map_err(|e| e.to_string())?;
-        Ok((r, src.served()))
+        let mut ended = Vec::new();
+        let r = self
+            .serve(&mut src, data, &mut ended)
+            .map_err(|e| e.to_string())?;
+        Ok((r, src.served(), ended))
     }
 
     /// Virtual ms, the source's clock.
@@ -202,7 +211,12 @@ impl PushClient<'_> {
     }
 
     /// Drives the source until the result comes (its ack sent), as `mon push` does.
-    fn serve(&mut self, src: &mut PushSource, data: &[u8]) -> Result<SubtreeResult, ClientError> {
+    fn serve(
+        &mut self,
+        src: &mut PushSource,
+        data: &[u8],
+        ended: &mut Vec<NodeEnd>,
+    ) -> Result<SubtreeResult, ClientError> {
         loop {
             src.handle_timeout(self.virtual_ms())?;
             self.transmit(src);
@@ -210,7 +224,7 @@ impl PushClient<'_> {
             if let Some(packet) = next_client_packet(self.engine, next_ms * 1000) {
                 src.handle_packet(packet)?;
             }
-            if let Some(r) = drain_events(src, data)? {
+            if let Some(r) = drain_events(src, data, ended)? {
                 self.transmit(src);
                 return Ok(*r);
             }
@@ -225,11 +239,12 @@ impl PushClient<'_> {
     }
 }
 
-/// Does what the source asks: reads requested blocks from `data`; returns the result once it
-/// came.
+/// Does what the source asks: reads requested blocks from `data`, keeps the per-node ends in
+/// `ended`; returns the result once it came.
 fn drain_events(
     src: &mut PushSource,
     data: &[u8],
+    ended: &mut Vec<NodeEnd>,
 ) -> Result<Option<Box<SubtreeResult>>, ClientError> {
     while let Some(ev) = src.poll_event() {
         match ev {
@@ -239,6 +254,7 @@ fn drain_events(
                 src.block_read(index, block.to_vec())?;
             }
             SourceEvent::Progress(_) => {}
+            SourceEvent::Ended(e) => ended.extend(e),
             SourceEvent::Result(r) => return Ok(Some(r)),
         }
     }

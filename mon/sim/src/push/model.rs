@@ -9,6 +9,10 @@ use mon_proto::push::sched::{Config, Policy};
 pub struct SimNode {
     /// Upload capacity in bytes per millisecond (10 Mbit/s = 1250).
     pub upload: f64,
+    /// Download capacity in bytes per millisecond (`f64::INFINITY`: unlimited). Blocks from
+    /// all parents share it, first come first served; a parent's block to a slow receiver
+    /// holds one of its sending slots until it is through.
+    pub download: f64,
     /// Parents, first (tree) parent first; each must have a smaller index.
     pub parents: Vec<u32>,
     /// The node dies at this time.
@@ -38,6 +42,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// The simulation stops here (nodes not done are reported as stalled).
     pub max_time_ms: f64,
+    /// Parents tell their serve queue when a block left ([`ServeQueue::sent`]), so that a
+    /// slow child holds at most one sending slot.
+    ///
+    /// [`ServeQueue::sent`]: mon_proto::push::serve::ServeQueue::sent
+    pub report_sent: bool,
 }
 
 /// Why a simulation could not run.
@@ -62,8 +71,8 @@ pub enum SimError {
         /// Block size.
         block_size: u32,
     },
-    /// A node has zero or negative upload capacity.
-    #[error("node {0} has no upload capacity")]
+    /// A node has zero or negative upload or download capacity.
+    #[error("node {0} has no upload or download capacity")]
     Capacity(u32),
 }
 
@@ -94,6 +103,8 @@ pub struct SimResult {
     pub timeouts: u32,
     /// Parents dropped by receivers' schedulers (corrupt or unresponsive).
     pub dropped_parents: u32,
+    /// Slow primaries passed over, over all receivers.
+    pub rebalanced: u32,
 }
 
 /// The Kumar–Ross lower bound on the time to send `file` bytes to every receiver:

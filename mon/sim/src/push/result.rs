@@ -20,6 +20,7 @@ struct Totals {
     hedges: u32,
     timeouts: u32,
     dropped_parents: u32,
+    rebalanced: u32,
 }
 
 impl Sim<'_> {
@@ -33,7 +34,12 @@ impl Sim<'_> {
         } = self.finished();
         let uploads: Vec<f64> = nodes.iter().skip(1).map(|n| n.upload).collect();
         let source_upload = nodes.first().map_or(1.0, |n| n.upload);
-        let bound = kumar_ross_bound(file, source_upload, &uploads, f64::INFINITY);
+        let d_min = nodes
+            .iter()
+            .skip(1)
+            .map(|n| n.download)
+            .fold(f64::INFINITY, f64::min);
+        let bound = kumar_ross_bound(file, source_upload, &uploads, d_min);
         let totals = self.totals();
         SimResult {
             finish_ms: self.nodes.iter().map(|s| s.finish).collect(),
@@ -52,6 +58,7 @@ impl Sim<'_> {
             hedges: totals.hedges,
             timeouts: totals.timeouts,
             dropped_parents: totals.dropped_parents,
+            rebalanced: totals.rebalanced,
         }
     }
 
@@ -87,6 +94,7 @@ impl Sim<'_> {
             t.hedges += st.hedges;
             t.timeouts += st.timeouts;
             t.dropped_parents += st.dropped_parents;
+            t.rebalanced += st.rebalanced;
         }
         t
     }

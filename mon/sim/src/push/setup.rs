@@ -40,7 +40,7 @@ pub(super) fn stand_in_manifest(nblocks: u32) -> Result<(Manifest, Vec<Vec<u8>>)
 }
 
 /// Checks the DAG: node 0 (the source) has no parent, every other node's parents come before
-/// it, and every upload capacity is positive.
+/// it, and every upload and download capacity is positive.
 pub(super) fn check_nodes(nodes: &[SimNode]) -> Result<(), SimError> {
     let source = nodes.first().ok_or(SimError::NoSource)?;
     if !source.parents.is_empty() {
@@ -56,7 +56,8 @@ pub(super) fn check_nodes(nodes: &[SimNode]) -> Result<(), SimError> {
                 parent: p,
             });
         }
-        if n.upload.is_nan() || n.upload <= 0.0 {
+        let none = |c: f64| c.is_nan() || c <= 0.0;
+        if none(n.upload) || none(n.download) {
             return Err(SimError::Capacity(i as u32));
         }
     }
@@ -98,9 +99,13 @@ impl NodeState {
             dl,
             serve: ServeQueue::new(usize::from(cfg.sched.depth.max(1)) * 2),
             upload: n.upload,
+            download: n.download,
+            up_free: 0.0,
+            down_free: 0.0,
             corrupt: n.corrupt,
             alive: true,
-            busy: false,
+            sending: 0,
+            kick_at: None,
             children: Vec::new(),
             timer_at: None,
             finish: (i == 0).then_some(0.0),

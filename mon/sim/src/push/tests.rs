@@ -22,6 +22,7 @@ fn cfg(policy: Policy, file_size: u64, block_size: u32) -> SimConfig {
         detect_ms: 1000.0,
         seed: 1,
         max_time_ms: 1e7,
+        report_sent: true,
     }
 }
 
@@ -30,6 +31,7 @@ fn nodes(parents: &[Vec<u32>]) -> Vec<SimNode> {
         .iter()
         .map(|p| SimNode {
             upload: U,
+            download: f64::INFINITY,
             parents: p.clone(),
             fail_at_ms: None,
             corrupt: false,
@@ -179,6 +181,9 @@ fn bad_inputs_are_errors() {
     );
     let mut slow = nodes(&[vec![], vec![0]]);
     slow[1].upload = 0.0;
+    assert_eq!(simulate(&slow, &c), Err(SimError::Capacity(1)));
+    let mut slow = nodes(&[vec![], vec![0]]);
+    slow[1].download = f64::NAN;
     assert_eq!(simulate(&slow, &c), Err(SimError::Capacity(1)));
     let huge = cfg(Policy::default(), 1 << 40, 4096);
     assert!(matches!(

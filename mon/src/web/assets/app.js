@@ -439,6 +439,7 @@ function drawPush(j) {
     el('td', n.node, tr);
     el('td', n.state, tr);
     el('td', n.reason || '', tr);
+    el('td', n.at === undefined ? '' : n.at.toFixed(1) + ' s', tr);
   }
   const what = j.file + ' (' + bytes(j.size) + ') to ' + j.dest + ': ';
   if (j.state === 'starting') {

@@ -54,6 +54,9 @@ impl Node {
         let seed = rand::RngCore::next_u64(&mut self.rng);
         let cfg = crate::push::Config {
             primary_first: self.cfg.push_primary_first,
+            // Measured in the push simulator (docs/benchmarks.md): not yet better than
+            // without; off until it is.
+            pass_over_slow_primary: false,
             ..crate::push::Config::for_block_size(m.block_size)
         };
         let dl = Download::with_config(m, self.cfg.push_policy, cfg, seed, false).ok()?;

@@ -36,6 +36,8 @@ impl Node {
             return;
         };
         let result = s.subtree_result(now_ms, cx.cfg.name.as_str(), cx.roster, cx.membership);
+        // A push's pending per-node ends go first (to the client: on the same stream).
+        s.send_push_ends(now_ms, hash, true, &mut cx);
         s.send_result(now_ms, hash, result, &mut cx);
     }
 }

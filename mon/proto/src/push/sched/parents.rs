@@ -31,6 +31,10 @@ pub(super) struct Parent {
     pub(super) timeouts: u32,
     /// Smoothed request-to-block time of this parent, ms (None until the first block).
     pub(super) est_ms: Option<u64>,
+    /// When its last verified block came (None: none yet).
+    pub(super) last_block_ms: Option<u64>,
+    /// Blocks it advertised when the current rate window began ([`super::rebalance`]).
+    pub(super) window_mark: u32,
 }
 
 impl Download {
@@ -55,6 +59,8 @@ impl Download {
             bytes: 0,
             timeouts: 0,
             est_ms: None,
+            last_block_ms: None,
+            window_mark: 0,
         });
         self.had_parent = true;
         Ok(())

@@ -9,9 +9,19 @@ use crate::push::bitset::BitSet;
 impl Download {
     /// A block parent `pi` holds that we need and nobody has been asked for, by policy.
     /// Blocks that timed out at this parent are skipped while another parent holds them.
+    ///
+    /// With `primary_first`, a parent other than the primary is asked only for blocks the
+    /// primary does not hold, and only while the primary is far slower than another parent
+    /// (`rebalance.rs`) or in the endgame: a primary that keeps pace brings the rest soon, and
+    /// a block taken from another parent's uplink meanwhile is a block its own first
+    /// children do not get (issue 13: below a slow relay, the fast hosts' spare parents must
+    /// feed the one node that needs them, not every node below it).
     pub(super) fn pick_fresh(&mut self, pi: usize) -> Option<u32> {
         let defer_to_primary =
             pi > 0 && self.cfg.primary_first && self.policy == Policy::RarestFirst;
+        if defer_to_primary && !self.primary_slow && self.missing() > self.cfg.endgame_blocks {
+            return None;
+        }
         let first_fit = self.policy == Policy::FirstFit;
         let Download {
             parents,
@@ -77,18 +87,32 @@ impl Download {
     }
 
     /// Outside the endgame, a second ask (first sent at `sent`) pays when the request is
-    /// old, goes to the primary, or `p` should deliver sooner than the parent asked.
+    /// old and the parents it waits at sent nothing for as long (a parent that keeps
+    /// delivering is only busy: a deep window at a slow link is not a lost request, and a
+    /// copy would take the receiver's own link twice), goes to the primary, or `p` should
+    /// deliver sooner than the parent asked.
     fn worth_duplicating(&self, pi: usize, p: &Parent, i: u32, sent: u64, now_ms: u64) -> bool {
-        let old = self
-            .cfg
-            .hedge_after_ms
-            .is_some_and(|h| now_ms >= sent.saturating_add(h));
+        let old = self.cfg.hedge_after_ms.is_some_and(|h| {
+            now_ms >= sent.saturating_add(h) && self.waits_at_silent_parents(i, now_ms, h)
+        });
         let to_primary = pi == 0 && self.cfg.primary_first;
         let sooner = || match (p.est_ms, self.expected_arrival(i)) {
             (Some(m), Some(there)) => now_ms.saturating_add(m) < there,
             _ => false,
         };
         old || to_primary || sooner()
+    }
+
+    /// Every parent with a request for block `i` outstanding delivered no block in the last
+    /// `h` ms.
+    fn waits_at_silent_parents(&self, i: u32, now_ms: u64, h: u64) -> bool {
+        self.parents
+            .iter()
+            .filter(|q| q.out.iter().any(|r| r.index == i))
+            .all(|q| {
+                q.last_block_ms
+                    .is_none_or(|t| now_ms >= t.saturating_add(h))
+            })
     }
 
     /// When the earliest outstanding copy of block `i` is expected, from its parent's

@@ -78,6 +78,7 @@ fn config() -> impl Strategy<Value = (Policy, Config)> {
                         hedge_after_ms: hedge,
                         secondary_depth,
                         primary_first,
+                        pass_over_slow_primary: primary_first,
                     },
                 )
             },

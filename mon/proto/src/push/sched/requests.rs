@@ -13,6 +13,7 @@ impl Download {
     /// issues endgame and hedged duplicates.
     pub fn poll_requests(&mut self, now_ms: u64) -> Vec<(ParentId, u32)> {
         self.last_poll_ms = self.last_poll_ms.max(now_ms);
+        self.rebalance(now_ms);
         let mut out = Vec::new();
         let np = self.parents.len();
         if np == 0 || self.missing() == 0 {

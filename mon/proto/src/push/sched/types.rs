@@ -62,6 +62,9 @@ pub struct Config {
     /// only for blocks it does not hold, and a block it holds that is outstanding at another
     /// parent is duplicated to it as soon as it has a free slot.
     pub primary_first: bool,
+    /// With `primary_first`: a primary that progresses far slower than another parent is
+    /// passed over ([`Event::Preferred`], see `rebalance.rs`).
+    pub pass_over_slow_primary: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             hedge_after_ms: Some(2_000),
             secondary_depth: 2,
             primary_first: false,
+            pass_over_slow_primary: false,
         }
     }
 }
@@ -164,6 +168,10 @@ pub enum Event {
     /// The primary parent is gone and this one is now the first: ask it to serve us as one of
     /// its primary children (weight [`crate::push::serve::PRIMARY_WEIGHT`]).
     PrimaryChanged(ParentId),
+    /// The primary progressed far slower than this parent, which now comes first: ask it to
+    /// serve us with the primary weight (`Prefer`); our result still goes to the session's
+    /// first parent, and the old primary stays linked as a secondary.
+    Preferred(ParentId),
     /// Close the link to this parent and audit why; it is refused for the rest of the session.
     ParentDropped {
         /// The parent.
@@ -296,4 +304,6 @@ pub struct Stats {
     pub lost_parents: u32,
     /// Parents dropped by the scheduler (corrupt, unresponsive).
     pub dropped_parents: u32,
+    /// Times a slow primary was passed over ([`Event::Preferred`]).
+    pub rebalanced: u32,
 }

@@ -10,8 +10,7 @@
 //!
 //! [`PushFiles`]: super::super::push_io::PushFiles
 
-use mon_proto::node::{Output, Peer};
-use mon_proto::wire::session::SessionHash;
+use mon_proto::node::{Output, Peer, StreamSent};
 
 use super::{Engine, Kind, FROM_CLIENT};
 
@@ -23,7 +22,7 @@ impl Engine {
         i: usize,
         to: Peer,
         bytes: Vec<u8>,
-        sent: Option<SessionHash>,
+        sent: Option<StreamSent>,
         (handled_at, depart): (u64, u64),
     ) {
         match to {

@@ -129,7 +129,7 @@ impl Session {
         };
         // "Nothing more from you": it must not hold its result waiting for us.
         let finished = PushMsg::Finished;
-        super::send_on(cx.out, &cx.cfg.name, hash, l, &finished, now_ms, false);
+        super::send_on(cx.out, &cx.cfg.name, hash, l, &finished, now_ms, None);
         l.alive = false;
         let name = l.name.clone();
         p.dl.remove_parent(id);
@@ -142,6 +142,14 @@ impl Session {
 
     /// A message from child link `id`; a protocol violation is audited (`push.deny`).
     fn on_child_push_msg(&mut self, id: u32, msg: PushMsg, cx: &mut Ctx<'_>) {
+        // Per-node reports name roster nodes only: what a relay keeps stays within the roster.
+        let msg = match msg {
+            PushMsg::Ended(mut list) => {
+                list.retain(|e| cx.roster.contains(&e.node));
+                PushMsg::Ended(list)
+            }
+            m => m,
+        };
         let Some((name, code, text)) = self.child_push_msg(id, msg) else {
             return;
         };
@@ -279,6 +287,11 @@ impl PushState {
                 if let Some(l) = self.children.get_mut(id as usize) {
                     l.progress = n;
                 }
+                None
+            }
+            PushMsg::Ended(list) => {
+                // Bounded by the decoder; each node once per session.
+                self.ends.merge(list);
                 None
             }
             PushMsg::Finished => {

@@ -57,7 +57,9 @@ impl Node {
         }
         match r {
             Ok(()) => {
-                p.dl.stored(index);
+                if p.dl.stored(index) {
+                    p.serve.received(now_ms);
+                }
                 self.push_pump(now_ms, hash);
             }
             Err(e) => {
@@ -100,7 +102,11 @@ impl Node {
                 let (me, out) = (cx.cfg.name.as_str(), &mut *cx.out);
                 p.serve_block(now_ms, hash, child, index, b, me, out)
             }
-            Ok(_) | Err(_) => None,
+            // Nothing goes to the socket: the child's sending slot is free again.
+            Ok(_) | Err(_) => {
+                p.serve.not_sent(child);
+                None
+            }
         };
         if let Some(name) = first {
             let ev = s
@@ -112,9 +118,11 @@ impl Node {
     }
 
     /// A block handed over with [`Output::SendStream`] `sent` was written to its socket.
-    pub fn push_sent(&mut self, now_ms: u64, hash: SessionHash) {
+    pub fn push_sent(&mut self, now_ms: u64, sent: crate::node::StreamSent) {
+        let hash = sent.session;
         if let Some(p) = self.sessions.get_mut(&hash).and_then(|s| s.push.as_mut()) {
             p.sending = p.sending.saturating_sub(1);
+            p.serve.sent(sent.child, now_ms);
         }
         self.push_pump(now_ms, hash);
     }
@@ -176,10 +184,10 @@ impl PushState {
         me: &str,
         out: &mut VecDeque<Output>,
     ) -> Option<String> {
-        let l = self.children.get_mut(child as usize)?;
-        if !l.alive {
+        let Some(l) = self.children.get_mut(child as usize).filter(|l| l.alive) else {
+            self.serve.not_sent(child);
             return None;
-        }
+        };
         let first = !l.audited;
         l.audited = true;
         send_on(
@@ -189,7 +197,7 @@ impl PushState {
             l,
             &PushMsg::Block(index, bytes),
             now_ms,
-            true,
+            Some(child),
         );
         self.sending += 1;
         first.then(|| l.name.clone())

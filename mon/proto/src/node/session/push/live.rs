@@ -221,7 +221,7 @@ impl Session {
             p.pending_primary = Some(l.name.clone());
             PushMsg::Primary
         };
-        send_on(cx.out, &cx.cfg.name, hash, l, &m, now_ms, false);
+        send_on(cx.out, &cx.cfg.name, hash, l, &m, now_ms, None);
     }
 
     /// A node still waiting for its first parent's go whose link to that parent is gone
@@ -264,7 +264,7 @@ impl Session {
                 l,
                 &PushMsg::Primary,
                 now_ms,
-                false,
+                None,
             );
         }
         // Its go (already proven) now counts as the first parent's: `on_go` starts the push.
@@ -274,9 +274,13 @@ impl Session {
 
     /// Sends the result parent how many nodes of our result subtree finished their part
     /// (ourselves, plus the last counts of the children whose result parent we are), at most
-    /// every [`PROGRESS_MS`] and only when it changed.
+    /// every [`PROGRESS_MS`] and only when it changed; and with it the next report of which
+    /// nodes finished, when one is pending.
     fn report_push_progress(&mut self, now_ms: u64, hash: SessionHash, cx: &mut Ctx<'_>) {
         if self.result_packet.is_some() {
+            // Ends that came after our result (a child's last report can be overtaken by
+            // its result, a datagram) still go up: the parent's result may not be out yet.
+            self.send_push_ends(now_ms, hash, true, cx);
             return;
         }
         let result_parent = self.parent.name.as_str();
@@ -296,25 +300,29 @@ impl Session {
             }
         }
         let (last, at) = p.progress_sent;
-        if n == last || now_ms < at + PROGRESS_MS {
+        if (n == last && !p.ends.has_pending()) || now_ms < at + PROGRESS_MS {
             return;
         }
         p.progress_sent = (n, now_ms);
-        if let Some(l) = p
-            .parents
-            .iter_mut()
-            .find(|l| l.alive && l.name == result_parent)
-        {
-            send_on(
-                cx.out,
-                &cx.cfg.name,
-                hash,
-                l,
-                &PushMsg::Progress(n),
-                now_ms,
-                false,
-            );
+        if n != last {
+            if let Some(l) = p
+                .parents
+                .iter_mut()
+                .find(|l| l.alive && l.name == result_parent)
+            {
+                send_on(
+                    cx.out,
+                    &cx.cfg.name,
+                    hash,
+                    l,
+                    &PushMsg::Progress(n),
+                    now_ms,
+                    None,
+                );
+            }
         }
+        // Which nodes finished, at most one bounded report per period.
+        self.send_push_ends(now_ms, hash, false, cx);
     }
 }
 
@@ -340,7 +348,7 @@ impl PushState {
         }
         for l in self.parents.iter_mut().chain(self.children.iter_mut()) {
             if l.alive && now_ms >= l.sent + PING_MS {
-                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, false);
+                send_on(out, me, hash, l, &PushMsg::Ping, now_ms, None);
             }
         }
         self.dl.handle_timeout(now_ms);
@@ -369,7 +377,7 @@ impl PushState {
             if self.parents.iter().any(|x| x.name == l.name) {
                 continue;
             }
-            send_on(out, me, hash, l, &PushMsg::Adopt, now_ms, false);
+            send_on(out, me, hash, l, &PushMsg::Adopt, now_ms, None);
         }
     }
 }

@@ -23,6 +23,7 @@ use pump::PumpStep;
 use state::{Land, PLink};
 
 mod cond;
+mod ends;
 mod frames;
 mod io;
 mod live;
@@ -40,7 +41,8 @@ pub struct PushIoError {
     pub text: String,
 }
 
-/// Seals `m` on link `l` and queues it for the link's stream.
+/// Seals `m` on link `l` and queues it for the link's stream; a block for child link
+/// `block` is reported written ([`crate::node::StreamSent`]).
 fn send_on(
     out: &mut VecDeque<Output>,
     me: &str,
@@ -48,7 +50,7 @@ fn send_on(
     l: &mut PLink,
     m: &PushMsg,
     now_ms: u64,
-    block: bool,
+    block: Option<u32>,
 ) {
     if !l.alive {
         return;
@@ -67,7 +69,10 @@ fn send_on(
     out.push_back(Output::SendStream {
         to: l.peer,
         bytes: p.to_bytes(),
-        sent: block.then_some(hash),
+        sent: block.map(|child| crate::node::StreamSent {
+            session: hash,
+            child,
+        }),
     });
 }
 
@@ -206,7 +211,7 @@ impl Session {
         let me = cx.cfg.name.as_str();
         for (i, l) in p.children.iter_mut().enumerate() {
             p.serve.remove_child(i as u32);
-            send_on(cx.out, me, hash, l, &PushMsg::Leave, now_ms, false);
+            send_on(cx.out, me, hash, l, &PushMsg::Leave, now_ms, None);
         }
         let dest = p.dest.clone();
         cx.out.push_back(Output::PushDrop { session: hash });
@@ -221,11 +226,15 @@ impl Session {
 
     /// The local part's result: parents are told we are finished, and the push session's one
     /// operation (count) gets its slot.
+    /// This node's end goes to the result parent first, so that it arrives before
+    /// `Finished` (for which the parent holds its own result).
     fn push_local(&mut self, now_ms: u64, hash: SessionHash, local: Local, cx: &mut Ctx<'_>) {
+        self.record_own_end(&cx.cfg.name, &local);
+        self.send_push_ends(now_ms, hash, true, cx);
         let name = cx.cfg.name.as_str();
         if let Some(p) = self.push.as_mut() {
             for l in &mut p.parents {
-                send_on(cx.out, name, hash, l, &PushMsg::Finished, now_ms, false);
+                send_on(cx.out, name, hash, l, &PushMsg::Finished, now_ms, None);
             }
         }
         let targeted = self.targeted;
@@ -294,7 +303,7 @@ impl Session {
         }
         tracing::debug!(child = l.name.as_str(), id, primary, "push: child linked");
         let advert = PushMsg::Advert(p.dl.bitmap().to_bytes());
-        send_on(cx.out, &cx.cfg.name, hash, &mut l, &advert, now_ms, false);
+        send_on(cx.out, &cx.cfg.name, hash, &mut l, &advert, now_ms, None);
         p.children.push(l);
     }
 
@@ -318,7 +327,7 @@ impl Session {
                 &mut l,
                 &PushMsg::Finished,
                 now_ms,
-                false,
+                None,
             );
         }
         p.parents.push(l);

@@ -42,7 +42,7 @@ struct Wire<'a> {
 
 impl Wire<'_> {
     fn send(&mut self, l: &mut super::state::PLink, m: &PushMsg) {
-        send_on(self.out, self.me, self.hash, l, m, self.now_ms, false);
+        send_on(self.out, self.me, self.hash, l, m, self.now_ms, None);
     }
 }
 
@@ -103,6 +103,11 @@ impl PushState {
                 }
                 Event::PrimaryChanged(parent) => {
                     self.primary_changed(w, parent, result_parent, step);
+                }
+                Event::Preferred(parent) => {
+                    if let Some(l) = self.parents.get_mut(parent as usize) {
+                        w.send(l, &PushMsg::Prefer);
+                    }
                 }
                 Event::ParentDropped { parent, reason } => {
                     if let Some(l) = self.parents.get_mut(parent as usize) {
@@ -202,7 +207,9 @@ impl PushState {
             let Some((child, index)) = self.serve.next_request_at(w.now_ms) else {
                 break;
             };
-            if self.children.get(child as usize).is_some_and(|l| l.alive) {
+            if !self.children.get(child as usize).is_some_and(|l| l.alive) {
+                self.serve.not_sent(child);
+            } else {
                 self.sending += 1;
                 w.out.push_back(Output::PushRead {
                     session: w.hash,

@@ -5,6 +5,7 @@ use mon_keys::frame::{Opener, Sealer};
 
 use crate::membership::MemberId;
 use crate::node::Peer;
+use crate::push::ends::EndLog;
 use crate::push::msg::{LINK_SILENT_MS, PING_MS};
 use crate::push::serve::ServeQueue;
 use crate::push::Download;
@@ -102,6 +103,8 @@ pub(in crate::node) struct PushState {
     pub pending_primary: Option<String>,
     /// The last progress count sent to the result parent, and when.
     pub progress_sent: (u64, u64),
+    /// Ends of our result subtree (ours, our children's reports) not yet reported up.
+    pub ends: EndLog,
 }
 
 /// Where the manifest's `--where` condition stands on this node.
@@ -119,8 +122,7 @@ pub(in crate::node) enum Cond {
     Failed(String),
 }
 
-/// Blocks outstanding between the node and its sockets, per session.
-pub(in crate::node) const MAX_SENDING: u32 = 2;
+pub(in crate::node) use crate::push::serve::MAX_SENDING;
 /// Delay before a node offers the session to its 2nd, 3rd… ring successors as their extra
 /// parent (by then the chain has usually reached them, so they take it as extra).
 pub(in crate::node) const EXTRA_OFFER_DELAY_MS: u64 = 300;
@@ -158,6 +160,7 @@ impl PushState {
             cond: Cond::None,
             pending_primary: None,
             progress_sent: (0, 0),
+            ends: EndLog::new(),
         }
     }
 
