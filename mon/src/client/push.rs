@@ -316,9 +316,23 @@ impl PushProgress for Bar {
 
     /// Failures are printed as they come (above the bar; nothing with `--json`).
     fn node_ended(&mut self, e: &NodeEnd) {
-        if let End::Failed(code) = &e.end {
-            self.0.println(format!("{}: failed ({code})", e.node));
+        if let Some(line) = failure_line(e) {
+            self.0.println(line);
         }
+    }
+}
+
+/// The line a failure reported while the push runs is printed as: the node's name comes from
+/// a node (any node of the tree may name any node, an entry node anything): shown escaped
+/// ([`mon_proto::shown`]).
+fn failure_line(e: &NodeEnd) -> Option<String> {
+    match &e.end {
+        End::Failed(code) => Some(format!(
+            "{}: failed ({})",
+            mon_proto::shown::shown(&e.node),
+            mon_proto::shown::shown(code)
+        )),
+        End::Done | End::Skipped => None,
     }
 }
 

@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
+use mon_proto::client::finish::PushSummary;
 use mon_proto::push::ends::{End, NodeEnd};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -209,8 +210,12 @@ impl PushProgress for Progress {
 }
 
 /// The result's rows, with what the push reported while it ran: when each node's end came,
-/// and its state where the result leaves it `unlisted`.
-fn settle(live: &[NodeState], mut rows: Vec<NodeState>) -> Vec<NodeState> {
+/// and, when `ended_well` ([`unlisted_ended_well`]), its state where the result leaves it
+/// `unlisted`. The reports are no node's signed word (any node of the tree can name any
+/// roster node): a report may only tell done from skipped where the result's totals say
+/// every unlisted node is one of them, never turn a node the result may count failing,
+/// denied or missing into a done one.
+fn settle(live: &[NodeState], mut rows: Vec<NodeState>, ended_well: bool) -> Vec<NodeState> {
     let live: HashMap<&str, &NodeState> = live
         .iter()
         .filter(|r| r.at.is_some())
@@ -221,11 +226,23 @@ fn settle(live: &[NodeState], mut rows: Vec<NodeState>) -> Vec<NodeState> {
             continue;
         };
         r.at = l.at;
-        if r.state == "unlisted" && l.state != "failed" {
+        if ended_well && r.state == "unlisted" && l.state != "failed" {
             r.state = l.state;
         }
     }
     rows
+}
+
+/// Whether the result's totals say that every node its lists do not name (of the session's
+/// `nodes`) landed the file or was skipped: then none of them is failing, denied or missing.
+fn unlisted_ended_well(s: &PushSummary, nodes: &[String]) -> bool {
+    let named: std::collections::HashSet<&str> = [&s.failed, &s.denied, &s.missing]
+        .into_iter()
+        .flatten()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let unnamed = nodes.iter().filter(|n| !named.contains(n.as_str())).count() as u64;
+    unnamed == s.done.saturating_add(s.skipped)
 }
 
 /// Each node's end state from the result: the failed, denied and missing lists name theirs;
@@ -390,7 +407,8 @@ pub async fn start(State(app): State<Arc<App>>, Json(body): Json<Value>) -> Resp
         match end {
             Ok(PushEnd::Finished(r)) => {
                 j.state = "finished";
-                j.nodes = settle(&j.nodes, node_states(&r));
+                let ended_well = unlisted_ended_well(&r.summary, &r.nodes);
+                j.nodes = settle(&j.nodes, node_states(&r), ended_well);
                 j.done = Some(r.summary.done);
                 j.failing = Some(r.summary.failing);
                 j.seconds = Some(r.secs);
@@ -479,12 +497,68 @@ mod tests {
                 row("n2", "failed", Some("no-space: disk full")),
                 row("n3", "unlisted", None),
             ],
+            true,
         );
         assert_eq!(end[0].state, "done");
         assert!(end[0].at.is_some());
         assert_eq!(end[1].reason.as_deref(), Some("no-space: disk full"));
         assert_eq!(end[2].state, "unlisted");
         assert!(end[2].at.is_none());
+    }
+
+    /// A compromised node reports nodes done that the result cannot name (its lists hold at
+    /// most 256 a kind): the rows stay `unlisted` when the totals say some unlisted node did
+    /// not land the file, so that the console never shows a failing node done.
+    #[test]
+    fn a_forged_report_does_not_turn_a_node_the_result_counts_failing_done() {
+        let nodes: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+        let mut sum = PushSummary {
+            done: 1,
+            skipped: 0,
+            // n2 and n3 failed; the list named only n2 (as when more than 256 failed).
+            failed: vec![("n2".into(), "no-space: disk full".into())],
+            denied: Vec::new(),
+            missing: Vec::new(),
+            relayed: 0,
+            failing: 2,
+        };
+        assert!(!unlisted_ended_well(&sum, &nodes));
+        let j = job();
+        let mut p = Progress(j.clone(), None);
+        p.start(10, &nodes);
+        for n in ["n1", "n3"] {
+            p.node_ended(&NodeEnd {
+                node: n.into(),
+                end: End::Done,
+            });
+        }
+        let live = lock(&j).nodes.clone();
+        let row = |node: &str, state, reason: Option<&str>| NodeState {
+            node: node.into(),
+            state,
+            reason: reason.map(str::to_string),
+            at: None,
+        };
+        let rows = || {
+            vec![
+                row("n1", "unlisted", None),
+                row("n2", "failed", Some("no-space: disk full")),
+                row("n3", "unlisted", None),
+            ]
+        };
+        let end = settle(&live, rows(), unlisted_ended_well(&sum, &nodes));
+        let states: Vec<_> = end.iter().map(|r| r.state).collect();
+        assert_eq!(states, ["unlisted", "failed", "unlisted"]);
+        assert!(end[2].at.is_some(), "when the report came is still shown");
+        // When the totals say every unlisted node landed it or was skipped, a report tells
+        // which.
+        sum.done = 1;
+        sum.skipped = 1;
+        sum.failing = 1;
+        assert!(unlisted_ended_well(&sum, &nodes));
+        let end = settle(&live, rows(), unlisted_ended_well(&sum, &nodes));
+        let states: Vec<_> = end.iter().map(|r| r.state).collect();
+        assert_eq!(states, ["done", "failed", "done"]);
     }
 
     #[test]
