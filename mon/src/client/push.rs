@@ -316,8 +316,8 @@ impl PushProgress for Bar {
 
     /// Failures are printed as they come (above the bar; nothing with `--json`).
     fn node_ended(&mut self, e: &NodeEnd) {
-        if let End::Failed(code) = &e.end {
-            self.0.println(format!("{}: failed ({code})", e.node));
+        if let Some(line) = print::ended_line(e) {
+            self.0.println(line);
         }
     }
 }
