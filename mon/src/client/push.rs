@@ -16,7 +16,7 @@ use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
 use mon_proto::push::build_manifest;
-use mon_proto::push::ends::{End, NodeEnd};
+use mon_proto::push::ends::NodeEnd;
 use mon_proto::push::geometry::{self, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};
@@ -316,23 +316,9 @@ impl PushProgress for Bar {
 
     /// Failures are printed as they come (above the bar; nothing with `--json`).
     fn node_ended(&mut self, e: &NodeEnd) {
-        if let Some(line) = failure_line(e) {
+        if let Some(line) = print::ended_line(e) {
             self.0.println(line);
         }
-    }
-}
-
-/// The line a failure reported while the push runs is printed as: the node's name comes from
-/// a node (any node of the tree may name any node, an entry node anything): shown escaped
-/// ([`mon_proto::shown`]).
-fn failure_line(e: &NodeEnd) -> Option<String> {
-    match &e.end {
-        End::Failed(code) => Some(format!(
-            "{}: failed ({})",
-            mon_proto::shown::shown(&e.node),
-            mon_proto::shown::shown(code)
-        )),
-        End::Done | End::Skipped => None,
     }
 }
 

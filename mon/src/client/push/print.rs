@@ -3,6 +3,7 @@
 use mon_proto::agg::bytes as human;
 use mon_proto::client::finish::PushSummary;
 use mon_proto::fold::fold_by_reason;
+use mon_proto::push::ends::{End, NodeEnd};
 use mon_proto::shown::shown;
 use mon_proto::wire::session::Manifest;
 use serde_json::json;
@@ -56,16 +57,15 @@ fn print_summary_human(m: &Manifest, sum: &PushSummary, served: u64, secs: f64, 
         human(aggregate)
     );
     // The nodes not done are diagnostics: stderr, one line per reason, folded.
-    for line in problem_lines(sum) {
+    for line in not_done_lines(sum) {
         errln!("{line}");
     }
 }
 
-/// The nodes not done, one line per reason, folded. Their names and reasons come from the
-/// nodes: shown escaped ([`mon_proto::shown`]), so that a compromised node cannot drive the
-/// operator's terminal.
-fn problem_lines(sum: &PushSummary) -> Vec<String> {
-    let mut out = Vec::new();
+/// The lines naming the nodes not done, one per kind and reason, node names folded. Names
+/// and reasons come from nodes: shown escaped (`mon_proto::shown`).
+fn not_done_lines(sum: &PushSummary) -> Vec<String> {
+    let mut lines = Vec::new();
     for (what, v) in [
         ("failed", &sum.failed),
         ("denied", &sum.denied),
@@ -73,10 +73,19 @@ fn problem_lines(sum: &PushSummary) -> Vec<String> {
     ] {
         let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
         for (nodes, reason) in fold_by_reason(entries) {
-            out.push(format!("{what}: {}: {}", shown(&nodes), shown(reason)));
+            lines.push(format!("{what}: {}: {}", shown(&nodes), shown(reason)));
         }
     }
-    out
+    lines
+}
+
+/// The line `mon push` prints above its bar when a node reports a failure while the push
+/// runs (nothing for a node done or skipped). The name and code come from nodes: escaped.
+pub(super) fn ended_line(e: &NodeEnd) -> Option<String> {
+    match &e.end {
+        End::Failed(code) => Some(format!("{}: failed ({})", shown(&e.node), shown(code))),
+        End::Done | End::Skipped => None,
+    }
 }
 
 /// `, N skipped (COND did not hold)` for a push with `--where`.
@@ -132,31 +141,39 @@ fn node_reasons(v: &[(String, String)]) -> Vec<serde_json::Value> {
 mod tests {
     use super::*;
 
-    /// A compromised node's name or failure reason in the push summary cannot drive the
-    /// operator's terminal: each stays one escaped line.
     #[test]
-    fn the_nodes_not_done_are_shown_escaped() {
-        let evil = "\u{1b}[2J\u{1b}]0;owned\u{7}\r\npushed to 0 nodes\u{202e}";
+    fn node_names_and_reasons_are_shown_escaped() {
         let sum = PushSummary {
-            failed: vec![(format!("n1{evil}"), format!("no-space: {evil}"))],
-            denied: vec![("n2".into(), evil.into())],
-            missing: vec![(evil.into(), "no answer".into())],
+            failed: vec![(
+                "n1\u{1b}[2J".into(),
+                "no-space: disk\u{1b}]0;owned\u{7}".into(),
+            )],
+            denied: vec![("n2".into(), "denied\nforged: line".into())],
             done: 0,
             skipped: 0,
+            missing: Vec::new(),
             relayed: 0,
-            failing: 3,
+            failing: 2,
         };
-        let lines = problem_lines(&sum);
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        let lines = not_done_lines(&sum);
+        assert_eq!(lines.len(), 2, "{lines:?}");
         for l in &lines {
             assert!(
-                !l.chars().any(|c| c.is_control() || c == '\u{202e}'),
-                "{l:?}"
+                !l.chars().any(|c| c.is_control()),
+                "raw control character in {l:?}"
             );
         }
-        assert!(
-            lines[1].starts_with(r"denied: n2 (1): \u{1b}[2J"),
-            "{lines:?}"
-        );
+        assert!(lines[0].contains("\\u{1b}[2J"), "{lines:?}");
+        let e = NodeEnd {
+            node: "n3\u{1b}[1A".into(),
+            end: End::Failed("no-space".into()),
+        };
+        let line = ended_line(&e).expect("a failure is printed");
+        assert_eq!(line, "n3\\u{1b}[1A: failed (no-space)");
+        let done = NodeEnd {
+            node: "n4".into(),
+            end: End::Done,
+        };
+        assert_eq!(ended_line(&done), None);
     }
 }

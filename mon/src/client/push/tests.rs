@@ -34,23 +34,3 @@ fn the_block_size_advice_names_a_size_the_client_accepts() {
         .to_string();
     assert!(e.contains("the largest pushable file is"), "{e}");
 }
-
-/// A failure reported while the push runs cannot drive the terminal: the node's name is
-/// shown escaped.
-#[test]
-fn a_reported_failure_is_printed_escaped() {
-    let line = failure_line(&NodeEnd {
-        node: "n1\u{1b}[2J\u{1b}[Hpushed to 100 nodes\u{202e}".into(),
-        end: End::Failed("no-space".into()),
-    })
-    .unwrap();
-    assert_eq!(
-        line,
-        r"n1\u{1b}[2J\u{1b}[Hpushed to 100 nodes\u{202e}: failed (no-space)"
-    );
-    let done = NodeEnd {
-        node: "n2".into(),
-        end: End::Done,
-    };
-    assert_eq!(failure_line(&done), None);
-}
