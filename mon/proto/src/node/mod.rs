@@ -116,9 +116,6 @@ pub struct Node {
     audit_per_key: HashMap<String, join::KeyMinute>,
     /// Runs handed to the driver and not answered yet.
     runs: runs::RunTable,
-    /// Our X25519 ephemeral as a parent, one per session for all its offers (see
-    /// `session/children.rs`): dropped with the session.
-    hop_eph: HashMap<SessionHash, Arc<mon_keys::hop::Initiator>>,
 }
 
 /// Refusals of one key's verified sessions audited per minute (each record carries the
@@ -198,7 +195,6 @@ impl Node {
             authenticated: false,
             audit_per_key: HashMap::new(),
             runs: runs::RunTable::default(),
-            hop_eph: HashMap::new(),
         }
     }
 

@@ -22,7 +22,6 @@ impl Node {
     /// Drops a session accepted in a batch whose records could not be written (the driver
     /// withheld that batch's packets) and tells its parent why, with a signed Deny.
     pub fn abort_session(&mut self, hash: SessionHash, code: &str, text: &str) {
-        self.hop_eph.remove(&hash);
         if let Some(s) = self.sessions.remove(&hash) {
             self.counters.sessions_denied += 1;
             // A client's datagram source is not proven: it hears the refusal on its stream.

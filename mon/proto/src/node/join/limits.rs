@@ -103,7 +103,6 @@ impl Node {
             .filter_map(|(h, s)| s.forget_at.map(|f| (f, *h)))
             .min();
         if let Some((_, h)) = lingering {
-            self.hop_eph.remove(&h);
             if let Some(s) = self.sessions.remove(&h) {
                 if s.push.is_some() {
                     self.out.push_back(Output::PushDrop { session: h });

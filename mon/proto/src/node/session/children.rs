@@ -9,8 +9,6 @@ use crate::node::{Node, Output, Peer};
 use crate::timing::link_rto_ms;
 use crate::wire::packet::Packet;
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
-use std::sync::Arc;
-
 use mon_keys::hop::{self, Initiator};
 
 impl Node {
@@ -105,22 +103,6 @@ impl Node {
             .collect()
     }
 
-    /// Our ephemeral as a parent in session `hash`: one for all our offers of a session
-    /// (each link's keys still differ: every child answers with its own fresh `e_c`, and the
-    /// parent signature and transcript name the child; SECURITY.md, "one parent ephemeral per
-    /// session"). Made at the session's first offer; the entries of sessions gone are dropped
-    /// then too (and when a session is forgotten).
-    fn hop_ephemeral(&mut self, hash: &SessionHash) -> Arc<Initiator> {
-        if let Some(init) = self.hop_eph.get(hash) {
-            return init.clone();
-        }
-        let sessions = &self.sessions;
-        self.hop_eph.retain(|h, _| sessions.contains_key(h));
-        let init = Arc::new(Initiator::new(&mut self.rng));
-        self.hop_eph.insert(*hash, init.clone());
-        init
-    }
-
     /// Sends the Session to `m` as our child; returns its state.
     pub(in crate::node) fn offer(
         &mut self,
@@ -131,7 +113,7 @@ impl Node {
         budget_ms: u32,
         m: &MemberId,
     ) -> Option<Child> {
-        let init = self.hop_ephemeral(hash);
+        let init = Initiator::new(&mut self.rng);
         let e_p = init.public();
         let sig = hop::parent_signature(&self.key, hash, &e_p, &m.name).ok()?;
         let p = Packet::Session {
@@ -156,7 +138,7 @@ impl Node {
             rto_ms,
             given_up_at: None,
             state: ChildState::Offered {
-                initiator: Some(init),
+                initiator: Some(Box::new(init)),
                 packet: bytes,
                 packet_hash,
                 sent_at: now_ms,

@@ -57,7 +57,7 @@ pub(in crate::node) struct ParentLink {
 pub(in crate::node) enum ChildState {
     /// Session sent, waiting for SessionOk / Prune / Deny.
     Offered {
-        initiator: Option<Arc<Initiator>>,
+        initiator: Option<Box<Initiator>>,
         packet: Vec<u8>,
         packet_hash: [u8; 32],
         sent_at: u64,
@@ -85,7 +85,7 @@ pub(in crate::node) enum ChildState {
     /// while our result has not gone up.
     Missing {
         why: String,
-        initiator: Option<Arc<Initiator>>,
+        initiator: Option<Box<Initiator>>,
     },
 }
 

@@ -414,7 +414,7 @@ fn offered_with_handshake() -> (Child, hop::ChildHello) {
     let mut c = offered("c1");
     c.key = child_key.public();
     if let ChildState::Offered { initiator, .. } = &mut c.state {
-        *initiator = Some(Arc::new(init));
+        *initiator = Some(Box::new(init));
     }
     (c, hello)
 }

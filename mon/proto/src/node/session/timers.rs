@@ -30,7 +30,6 @@ impl Node {
             };
             let resend = match s.tick(now_ms, self.cfg.retries, &mut self.counters) {
                 Tick::Forget => {
-                    self.hop_eph.remove(&h);
                     if let Some(s) = self.sessions.remove(&h) {
                         if s.push.is_some() {
                             self.out.push_back(Output::PushDrop { session: h });
