@@ -16,7 +16,7 @@ use mon_proto::client::finish::PushSummary;
 use mon_proto::client::push_source::SourceEvent;
 use mon_proto::client::{ClientError, ClientSession, PushSource, SessionRequest};
 use mon_proto::push::build_manifest;
-use mon_proto::push::ends::{End, NodeEnd};
+use mon_proto::push::ends::NodeEnd;
 use mon_proto::push::geometry::{self, GeometryError, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_STREAM_PACKET};

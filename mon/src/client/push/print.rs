@@ -73,7 +73,7 @@ fn not_done_lines(sum: &PushSummary) -> Vec<String> {
     ] {
         let entries = v.iter().map(|(n, r)| (n.as_str(), r.as_str()));
         for (nodes, reason) in fold_by_reason(entries) {
-            lines.push(format!("{what}: {}: {}", shown(&nodes), shown(&reason)));
+            lines.push(format!("{what}: {}: {}", shown(&nodes), shown(reason)));
         }
     }
     lines
