@@ -35,6 +35,7 @@ mod session;
 mod slice;
 mod store;
 mod validity;
+mod watch;
 
 pub use allowed_signers::{parse_allowed_signers, AllowedSigners, SignerLine};
 pub use check::{check_paths, check_paths_report, CheckReport, FileKind};
@@ -55,6 +56,7 @@ pub use session::SessionDecision;
 pub use slice::{lint, PolicySources, Request, SlicePolicy};
 pub use store::{PolicyStore, StoreEvent};
 pub use validity::{format_time, parse_time, OutsideWindow, ParsedTime, Validity};
+pub use watch::FileWatch;
 
 /// Largest policy file accepted, in bytes (1 MiB). Larger files are rejected whole.
 pub const MAX_FILE_BYTES: usize = 1 << 20;

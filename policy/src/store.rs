@@ -86,6 +86,8 @@ struct SliceEntry {
     digest: Option<u64>,
     /// The files were very recent when read: read them again next time.
     racy: bool,
+    /// The files changed while they were read: read them again next time.
+    retry: bool,
 }
 
 impl SliceEntry {
@@ -94,12 +96,13 @@ impl SliceEntry {
     /// were being written while read (tried again on the next call, keeping what we have).
     fn reload(&mut self, dir: &Path, slice: String, now: u64) -> Option<StoreEvent> {
         let before = stamps(dir);
-        if self.stamps == Some(before) && !self.racy {
+        if self.stamps == Some(before) && !self.racy && !self.retry {
             return None;
         }
         let files = read_slice_files(dir);
         let after = stamps(dir);
-        if after != before {
+        self.retry = after != before;
+        if self.retry {
             // Written while we read it: try again on the next call, keep what we have.
             return None;
         }
@@ -197,6 +200,28 @@ impl PolicyStore {
                 }
             }
         }
+    }
+
+    /// Whether a slice must be read again on the next call although nothing may signal a
+    /// change (files modified within the racy window, or written while they were read): a
+    /// caller that checks only on change notifications ([`crate::FileWatch`]) keeps calling
+    /// [`PolicyStore::reload_if_changed`] once a second while this holds.
+    pub fn unsettled(&self) -> bool {
+        self.slices.values().any(|e| e.racy || e.retry)
+    }
+
+    /// The paths whose changes [`PolicyStore::reload_if_changed`] looks for: the root, every
+    /// slice directory and every policy file in it (for [`crate::FileWatch`]).
+    pub fn watch_paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.root.clone()];
+        for slice in self.slices.keys() {
+            let dir = self.root.join(slice);
+            for f in [ALLOWED_SIGNERS, MON_POLICY, REVOKED_KEYS] {
+                paths.push(dir.join(f));
+            }
+            paths.push(dir);
+        }
+        paths
     }
 
     /// The current policy of `slice`; `None` when it has none (deny everything:

@@ -5,6 +5,7 @@
 //! travels with the bitmap; bitmaps built from different rosters are not merged.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use mon_keys::known_nodes::KnownNodes;
 use sha2::{Digest, Sha256};
@@ -18,6 +19,16 @@ pub struct Roster {
     names: Vec<String>,
     index: HashMap<String, usize>,
     digest: [u8; 32],
+    /// The roster's ring order (see [`Roster::ring_successor`]), built on first use.
+    ring: OnceLock<RingOrder>,
+}
+
+/// The roster in ring order: `order[k]` is the index of the k-th name on the ring, `pos[i]`
+/// the place of name `i` on it.
+#[derive(Clone, Debug, Default)]
+struct RingOrder {
+    order: Vec<usize>,
+    pos: Vec<usize>,
 }
 
 impl Roster {
@@ -52,7 +63,49 @@ impl Roster {
             names,
             index,
             digest: h.finalize().into(),
+            ring: OnceLock::new(),
         }
+    }
+
+    /// The name after `name` on the roster's ring: every name ordered by
+    /// SHA-256(`MON-roster-ring-v1`, name), the same order on every node with this roster,
+    /// unrelated to the names' order (nodes named alike, often racked alike, are not
+    /// neighbours). `None` for a name not on the roster or a roster of one.
+    ///
+    /// Unlike the membership's ring, which only holds the nodes gossip hears of, this one
+    /// holds the nodes that are down too: a session offered to each node's roster successor
+    /// finds the nodes that are down while the overlay spreads, in parallel, instead of in
+    /// the entry node's sweep once the overlay has answered.
+    pub fn ring_successor(&self, name: &str) -> Option<&str> {
+        let &i = self.index.get(name)?;
+        if self.names.len() < 2 {
+            return None;
+        }
+        let ring = self.ring.get_or_init(|| self.ring_order());
+        let p = *ring.pos.get(i)?;
+        let next = *ring.order.get((p + 1) % ring.order.len())?;
+        self.names.get(next).map(String::as_str)
+    }
+
+    fn ring_order(&self) -> RingOrder {
+        let mut keyed: Vec<([u8; 32], usize)> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut h = Sha256::new();
+                h.update(b"MON-roster-ring-v1\0");
+                h.update(n.as_bytes());
+                (h.finalize().into(), i)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+        let mut pos = vec![0; order.len()];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        RingOrder { order, pos }
     }
 
     /// Digest identifying the roster.
@@ -142,5 +195,26 @@ mod tests {
         assert!(!Roster::merge(&mut x, &[0u8; 5]));
         let r2 = Roster::from_names(vec!["a".into(), "b".into()]);
         assert_ne!(r.digest(), r2.digest());
+    }
+
+    #[test]
+    fn the_ring_visits_every_name_once() {
+        let names: Vec<String> = (0..50).map(|i| format!("n{i:03}")).collect();
+        let r = Roster::from_names(names.clone());
+        let mut seen = vec!["n000"];
+        let mut at = "n000";
+        for _ in 1..names.len() {
+            at = r.ring_successor(at).unwrap_or("none");
+            assert!(!seen.contains(&at), "{at} twice");
+            seen.push(at);
+        }
+        assert_eq!(r.ring_successor(at), Some("n000"));
+        // Not the names' own order.
+        assert_ne!(r.ring_successor("n000"), Some("n001"));
+        assert_eq!(r.ring_successor("zz"), None);
+        assert_eq!(
+            Roster::from_names(vec!["a".into()]).ring_successor("a"),
+            None
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! records and `server.stop` are written and synced before the process exits).
 //!
 //! Each turn of the loop handles one thing — a datagram, an [`Event`] from a task or thread,
-//! an inbound connection (`inbound.rs`), a timer, the once-a-second reload of policies and
-//! known_nodes (whose host names `resolve.rs` looks up off the loop) — and then flushes the node's output (`batch.rs`: records before actions).
+//! an inbound connection (`inbound.rs`), a timer, a change of the policies or known_nodes
+//! (`files.rs`: an inotify event, else a once-a-second check; known_nodes' host names
+//! `resolve.rs` looks up off the loop), the once-a-second storage maintenance — and then
+//! flushes the node's output (`batch.rs`: records before actions).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -23,6 +25,7 @@ use tokio::sync::mpsc;
 use super::batch::{flush, refuse_action};
 use super::durable::Durable;
 use super::event::Event;
+use super::files::Watcher;
 use super::inbound::{Listener, SharedInfo};
 use super::open::{open, policies, policy_events, Opened};
 use super::outbound::Io;
@@ -33,7 +36,8 @@ use crate::framing::Info;
 
 /// Events waiting for the loop at most.
 const EVENT_QUEUE: usize = 4096;
-/// How often policies and known_nodes are checked for changes (and a failed disk probed).
+/// How often a failed disk is probed and the audit log and journal maintained; and policies and
+/// known_nodes checked for changes when due (`files.rs`).
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// The loop wakes at least this often when the node has no timer.
 const IDLE_WAKE_MS: u64 = 1000;
@@ -108,6 +112,13 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The files whose changes the server picks up: the policy store's and known_nodes.
+fn watch_paths(store: &PolicyStore, known: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut paths = store.watch_paths();
+    paths.push(known.to_path_buf());
+    paths
+}
+
 /// A running server: the node and everything around it.
 struct Server {
     node: Node,
@@ -123,6 +134,8 @@ struct Server {
     known_mtime: Option<SystemTime>,
     /// A known_nodes reload is under way (`resolve.rs`).
     known_loading: bool,
+    /// When the policy files and known_nodes are due for a check.
+    files: Watcher,
     /// `--join` as given: its host names are looked up again now and then.
     join: Vec<HostPort>,
     tx: mpsc::Sender<Event>,
@@ -161,6 +174,7 @@ impl Server {
         let audit_log = state_dir.join(crate::auditlog::FILE_NAME);
         let push_files = super::push_io::PushFiles::new(state_dir, thread_tx);
         let info = shared_info(o.name.clone(), &o.store);
+        let files = Watcher::new(&watch_paths(&o.store, &o.known_path));
         let io = Io::new(
             udp,
             listen,
@@ -182,6 +196,7 @@ impl Server {
             known_mtime: modified(&o.known_path),
             known_path: o.known_path,
             known_loading: false,
+            files,
             join: args.join.clone(),
             tx,
             storage_down: false,
@@ -220,6 +235,7 @@ impl Server {
                     self.node.handle_timeout(now_ms())
                 }
                 _ = reload.tick() => self.reload(),
+                () = self.files.changed() => self.reload_files(),
                 _ = join_lookup.tick(), if join_names => {
                     resolve::spawn_join_lookup(&self.join, self.tx.clone())
                 }
@@ -277,11 +293,19 @@ impl Server {
         }
     }
 
-    /// Reloads changed policies and known_nodes; probes a failed disk.
+    /// Probes a failed disk, maintains the audit log and journal; checks the policies and
+    /// known_nodes when due (`files.rs`).
     fn reload(&mut self) {
-        let ev = self.store.reload_if_changed();
         self.durable.probe();
         self.durable.maintain();
+        if self.files.due(self.store.unsettled()) {
+            self.reload_files();
+        }
+    }
+
+    /// Reloads changed policies and known_nodes.
+    fn reload_files(&mut self) {
+        let ev = self.store.reload_if_changed();
         if !ev.is_empty() {
             let recs = policy_events(ev);
             self.durable.write(&recs, &[]);
@@ -298,6 +322,9 @@ impl Server {
             self.known_loading = true;
             resolve::spawn_known_reload(self.known_path.clone(), self.tx.clone());
         }
+        let again = m != self.known_mtime;
+        self.files
+            .checked(&watch_paths(&self.store, &self.known_path), again);
     }
 
     /// Shuts the node down and writes its last records and `server.stop`.

@@ -12,6 +12,7 @@ mod driver;
 mod durable;
 mod eval;
 mod event;
+mod files;
 mod inbound;
 mod journal;
 mod open;

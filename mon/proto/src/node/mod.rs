@@ -18,6 +18,7 @@ mod advertise;
 mod audit_ev;
 mod budget;
 mod config;
+mod found_down;
 mod gossip;
 mod join;
 mod output;
@@ -123,6 +124,8 @@ pub struct Node {
     audit_per_key: HashMap<String, join::KeyMinute>,
     /// Runs handed to the driver and not answered yet.
     runs: runs::RunTable,
+    /// Roster nodes our offers found down lately.
+    found_down: found_down::FoundDown,
 }
 
 /// Refusals of one key's verified sessions audited per minute (each record carries the
@@ -202,6 +205,7 @@ impl Node {
             authenticated: false,
             audit_per_key: HashMap::new(),
             runs: runs::RunTable::default(),
+            found_down: found_down::FoundDown::default(),
         }
     }
 

@@ -33,6 +33,7 @@ impl Node {
             return;
         };
         let hash = *session_hash;
+        self.found_down.clear(&child);
         let Some((s, mut cx)) = self.session_cx(&hash) else {
             return;
         };
@@ -65,6 +66,7 @@ impl Node {
             return;
         };
         let hash = *session_hash;
+        self.found_down.clear(&child);
         let mut forged = false;
         if let Some(c) = self.offered_child(&hash, &child) {
             let key = c.key;

@@ -11,6 +11,10 @@ use crate::wire::packet::Packet;
 use crate::wire::session::{OverlayKind, SessionBody, SessionHash, SignedSession};
 use mon_keys::hop::{self, Initiator};
 
+/// Most roster-ring successors a node offers a session to (the first, then the next ones
+/// while the one before was found down).
+const MAX_ROSTER_SUCCESSORS: usize = 4;
+
 impl Node {
     /// The staircase's next nodes: the `k` nodes after us in the session's push order (never
     /// `parent` or us). The order is the roster (`known_nodes` names) sorted by
@@ -182,19 +186,51 @@ impl Node {
         } else {
             self.membership.sample(k, &exclude)
         };
-        // Ring neighbours close the gaps random choices leave (see membership docs).
+        // Ring neighbours close the gaps random choices leave (see membership docs): the
+        // membership ring's predecessor, and the roster ring's successor (which, unlike the
+        // membership's, holds the nodes that are down: see `Roster::ring_successor`), or the
+        // membership's successor without a roster.
         let ring = self.membership.ring_neighbours(now_ms);
-        for r in ring
+        let mut structured: Vec<MemberId> = ring
             .predecessors
             .iter()
             .take(1)
-            .chain(ring.successors.iter().take(1))
-        {
-            if !exclude(&r.id) && !picks.iter().any(|p| p.name == r.id.name) {
-                picks.push(r.id.clone());
+            .map(|r| r.id.clone())
+            .collect();
+        let succ = self.roster_successors(now_ms);
+        if succ.is_empty() {
+            structured.extend(ring.successors.iter().take(1).map(|r| r.id.clone()));
+        }
+        structured.extend(succ);
+        for m in structured {
+            if !exclude(&m) && !picks.iter().any(|p| p.name == m.name) {
+                picks.push(m);
             }
         }
         picks
+    }
+
+    /// This node's successors on the roster's ring, where to offer them: the first, and the
+    /// next ones while the one before was found down lately (at most
+    /// [`MAX_ROSTER_SUCCESSORS`]); none without a roster that names us.
+    fn roster_successors(&self, now_ms: u64) -> Vec<MemberId> {
+        let me = self.cfg.name.as_str();
+        let view = self.membership.view(now_ms);
+        let mut out = Vec::new();
+        let mut at = me;
+        for _ in 0..MAX_ROSTER_SUCCESSORS {
+            let Some(next) = self.roster.ring_successor(at).filter(|n| *n != me) else {
+                break;
+            };
+            if let Some(m) = self.roster_member(next, &view) {
+                out.push(m);
+            }
+            if !self.found_down.is_down(next, now_ms) {
+                break;
+            }
+            at = next;
+        }
+        out
     }
 
     /// Where to offer a session to the roster node `name`: its gossip address when the view

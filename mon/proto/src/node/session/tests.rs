@@ -309,6 +309,43 @@ fn the_result_is_sealed_to_the_parent_and_a_client_is_closed_after_it() {
 }
 
 #[test]
+fn an_unacknowledged_result_goes_again_past_the_retries_backing_off() {
+    let mut w = World::new();
+    let (mut s, _) = ready_session(parent_addr());
+    assert_eq!(
+        s.ready_to_finish(T0 + 10, &HASH, &mut w.counters),
+        Some(false)
+    );
+    let r = s.subtree_result(T0 + 10, ME, &w.roster, &w.membership);
+    s.send_result(T0 + 10, HASH, r, &mut w.cx());
+    let first = match w.out.pop_front() {
+        Some(Output::Send { bytes, .. }) => bytes,
+        _ => panic!("no result sent"),
+    };
+    // Every copy lost: with 2 retries, the result used to go three times in all; it now goes
+    // on (the parent waits for it until its own deadline, seconds later), backing off.
+    let mut sends = vec![T0 + 10];
+    let mut now = T0 + 10;
+    while now < T0 + 4_000 {
+        now += 10;
+        let Tick::Resend(again) = s.tick(now, 2, &mut w.counters) else {
+            panic!("forgotten at {now}");
+        };
+        for (to, bytes) in again {
+            assert_eq!((to, &bytes), (parent_addr(), &first));
+            sends.push(now);
+        }
+    }
+    assert!(sends.len() >= 6, "result sent at {sends:?}");
+    let gaps: Vec<u64> = sends.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "gaps {gaps:?}");
+    assert!(gaps.last() > gaps.first(), "backs off: {gaps:?}");
+    // Once acknowledged, it stops.
+    s.result_acked = true;
+    assert!(matches!(s.tick(now + 20, 2, &mut w.counters), Tick::Resend(v) if v.is_empty()));
+}
+
+#[test]
 fn unanswered_offers_are_sent_again_then_missing() {
     let mut w = World::new();
     let (mut s, _) = ready_session(parent_addr());

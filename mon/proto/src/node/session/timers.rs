@@ -45,6 +45,7 @@ impl Node {
                 Tick::Resend(resend) => resend,
             };
             for c in s.children.iter().filter(|c| c.unanswered_at(now_ms)) {
+                self.found_down.note(&c.name, now_ms);
                 // Down, most likely: not picked as a child again until gossip hears of it
                 // alive (the roster's sweep still offers it the sessions it enters).
                 self.membership.remove(&crate::membership::MemberId {
@@ -70,7 +71,8 @@ impl Node {
 
 impl Session {
     /// The session's own timers at `now_ms`: whether it is forgotten, else what to send
-    /// again (`retries` retransmissions per offer and for the result).
+    /// again (`retries` retransmissions per offer; for the result, `retries` one RTO apart
+    /// and [`super::RESULT_LATE_RESENDS`] more, backing off, until acknowledged).
     pub(in crate::node) fn tick(
         &mut self,
         now_ms: u64,
@@ -96,8 +98,9 @@ impl Session {
         }
         if self.result_packet.is_none() {
             self.resend_offers(now_ms, retries, &mut resend);
-        } else if !self.result_acked && now_ms >= self.result_sent_at + self.rto_ms {
-            if self.result_tries < retries && self.parent.name != CLIENT_NAME {
+        } else if !self.result_acked && now_ms >= self.result_due() {
+            let sends = retries.saturating_add(super::RESULT_LATE_RESENDS);
+            if self.result_tries < sends && self.parent.name != CLIENT_NAME {
                 self.result_tries += 1;
                 self.result_sent_at = now_ms;
                 if let Some(b) = &self.result_packet {
