@@ -9,13 +9,14 @@
 //!   save);
 //! - for a symlink, every hop of the chain the same way (the directory of each link and of
 //!   its target: a `..data` swap as Kubernetes does, a target edited by rename in its own
-//!   directory), at most [`MAX_HOPS`] hops;
+//!   directory), and every symlinked directory on the way (an ancestor of the path or of a
+//!   hop: a `current -> v1` link swapped in its own directory), at most [`MAX_HOPS`] hops;
 //! - for a path that does not exist (yet), its nearest existing ancestor.
 //!
 //! A change only says "look again": what counts as a change stays the caller's stat-and-digest
 //! check, exactly as with the once-a-second loop. Reading the files raises no event (no
 //! `IN_OPEN`/`IN_ACCESS` in the mask). After each look the caller calls [`FileWatch::rewatch`]
-//! (new slice directories, retargeted symlinks). An overflowed event queue counts as a
+//! (new slice directories, retargeted symlinks). An overflowed event queue, and a watched file system unmounted, count as a
 //! change. Where inotify is not available (`inotify_init1` or a watch fails: other kernels,
 //! the per-user instance or watch limits) or cannot see every change (a watched path on a
 //! network or FUSE file system, whose edits made on other hosts raise no event),
@@ -116,7 +117,8 @@ impl FileWatch {
             match reader.next() {
                 Ok(ev) => {
                     let f = ev.events();
-                    if f.contains(ReadFlags::QUEUE_OVERFLOW)
+                    // An unmounted file system (one mounted over it may hold other files).
+                    if f.intersects(ReadFlags::QUEUE_OVERFLOW | ReadFlags::UNMOUNT)
                         || f.intersects(ReadFlags::from_bits_truncate(mask().bits()))
                     {
                         changed = true;
@@ -174,10 +176,33 @@ fn on_remote_fs(path: &Path) -> bool {
     })
 }
 
-/// Adds to `out` what to watch for `path` (see the module docs).
+/// Adds to `out` what to watch for `path` (see the module docs), following at most
+/// [`MAX_HOPS`] symlinks in all.
 fn watch_set(path: &Path, out: &mut HashSet<PathBuf>) {
+    let mut budget = MAX_HOPS;
+    watch_chain(path, out, &mut budget);
+}
+
+/// The symlinks among the ancestors of `p` (a directory on the way that is a link: a
+/// `current -> v1` swapped for `v2` in its own directory, which no watch on the files below
+/// it sees): each watched as a chain of its own (its directory, its target's).
+fn watch_linked_ancestors(p: &Path, out: &mut HashSet<PathBuf>, budget: &mut usize) {
+    for a in p.ancestors().skip(1) {
+        if a.as_os_str().is_empty() || *budget == 0 {
+            return;
+        }
+        if std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
+            watch_chain(a, out, budget);
+        }
+    }
+}
+
+/// [`watch_set`] for one chain of symlinks from `path`, spending `budget` per hop.
+fn watch_chain(path: &Path, out: &mut HashSet<PathBuf>, budget: &mut usize) {
     let mut p = path.to_path_buf();
-    for _ in 0..MAX_HOPS {
+    while *budget > 0 {
+        *budget -= 1;
+        watch_linked_ancestors(&p, out, budget);
         let parent = p.parent().map(Path::to_path_buf);
         match std::fs::symlink_metadata(&p) {
             Err(_) => {

@@ -194,3 +194,40 @@ fn a_missing_root_is_seen_when_it_appears() {
         "the slices directory appearing not seen"
     );
 }
+
+#[test]
+fn a_symlinked_directory_on_the_way_retargeted_is_seen() {
+    // The slice's file links into `cfg/current/…`, and `current` is itself a link to a
+    // version directory (a deploy tool's layout). Deploying swaps `current` for a new
+    // version by a rename in `cfg`: no file below it changes, so only a watch on `cfg` sees it.
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let alice = keygen(keys.path(), "alice");
+    let bob = keygen(keys.path(), "bob");
+    let cfg = tmp.path().join("cfg");
+    for (v, k) in [("v1", &alice), ("v2", &bob)] {
+        std::fs::create_dir_all(cfg.join(v)).unwrap();
+        let name = if v == "v1" { "alice" } else { "bob" };
+        std::fs::write(cfg.join(v).join("signers"), format!("{name} {}\n", k.line)).unwrap();
+    }
+    std::os::unix::fs::symlink("v1", cfg.join("current")).unwrap();
+    let root = tmp.path().join("slices");
+    let lab = root.join("lab");
+    std::fs::create_dir_all(&lab).unwrap();
+    std::os::unix::fs::symlink(cfg.join("current/signers"), lab.join("allowed_signers")).unwrap();
+
+    let (mut store, mut watch) = watched(&root);
+    assert!(allowed(&store, "lab", &alice));
+    std::os::unix::fs::symlink("v2", cfg.join(".current-new")).unwrap();
+    std::fs::rename(cfg.join(".current-new"), cfg.join("current")).unwrap();
+    assert!(
+        watch.take_changes().unwrap(),
+        "a symlinked directory on the way retargeted not seen"
+    );
+    let _ = store.reload_if_changed();
+    assert!(allowed(&store, "lab", &bob));
+    assert!(
+        !allowed(&store, "lab", &alice),
+        "the old version still grants"
+    );
+}

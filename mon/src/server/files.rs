@@ -7,8 +7,8 @@
 //! - at once when the watch reports an event (an edit is picked up sooner than by the loop);
 //! - on the next once-a-second tick while the store is unsettled (a file written within the
 //!   last two seconds, or while it was read) or a known_nodes reload was under way;
-//! - every [`FULL_CHECK_TICKS`] ticks regardless, for what a watch cannot see (a symlinked
-//!   ancestor of the config directory retargeted);
+//! - every [`FULL_CHECK_TICKS`] ticks regardless, for what a watch cannot see (a file system
+//!   mounted over a watched directory);
 //! - on every tick, as before, when there is no watch: inotify unavailable (instance or watch
 //!   limits, another kernel), a watched path on a network or FUSE file system, or a watch that
 //!   failed later.
