@@ -66,9 +66,45 @@ pub fn shown_output(s: &str) -> Cow<'_, str> {
     escaped(s, |c| c == '\n' || c == '\t')
 }
 
+/// JSON text (`--json`) for a terminal: the characters [`shown`] escapes that JSON writers
+/// leave as they are (DEL, C1 controls, line separators, bidirectional marks; JSON escapes
+/// the C0 controls itself) written as `\uXXXX` escapes, which decode to the same strings:
+/// the same JSON value, which cannot drive or reorder the terminal. (They can stand only
+/// inside strings: outside one they are not JSON.)
+pub fn shown_json(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(|c| c >= '\u{7f}' && hidden(c)) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if c >= '\u{7f}' && hidden(c) {
+            // Every such character is in the Basic Multilingual Plane: one `\uXXXX`.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_keeps_its_value_without_raw_controls_or_bidi_marks() {
+        let v = serde_json::json!({"node": "n1\u{202e}gpj\u{9b}2J\u{7f}\u{2028}\u{1b}[H", "ok": "héllo ✓"});
+        let text = v.to_string();
+        assert!(
+            text.contains('\u{202e}'),
+            "serde_json writes it raw: {text}"
+        );
+        let shown = shown_json(&text);
+        assert!(!shown.chars().any(hidden), "{shown}");
+        let back: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+        assert_eq!(back, v);
+        assert!(matches!(shown_json("{\"a\":1}"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn a_field_shows_every_control_character_escaped() {

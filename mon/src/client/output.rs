@@ -128,7 +128,10 @@ pub fn members_json(entry: &str, view: &[mon_proto::membership::MemberView], ms:
 /// `mon members`: the entry server's partial view.
 pub fn print_members(entry: &str, view: &[mon_proto::membership::MemberView], json: bool, ms: u64) {
     if json {
-        outln!("{}", members_json(entry, view, ms));
+        outln!(
+            "{}",
+            mon_proto::shown::shown_json(&members_json(entry, view, ms).to_string())
+        );
         return;
     }
     outln!("{:<20} {:<22} {:>8} {:>8}", "NAME", "ADDRESS", "AGE", "RTT");

@@ -7,7 +7,7 @@ use mon_keys::known_nodes::KnownNodes;
 use mon_proto::agg::{Query, Unit};
 use mon_proto::client::verdict::{self, OkExit};
 use mon_proto::client::{finish, ClientError, ClientSession, SessionRequest};
-use mon_proto::shown::{shown, CommandOutput};
+use mon_proto::shown::{shown, shown_json, CommandOutput};
 use mon_proto::timing::{SessionKind, SessionTiming};
 use mon_proto::wire::packet::{Packet, SubtreeResult, MAX_DATAGRAM, MAX_STREAM_PACKET};
 use mon_proto::wire::session::{OverlayKind, OverlaySpec};
@@ -345,7 +345,7 @@ pub(super) fn print_answers(
     let (outs, code) = outcomes(command, ops, a, known, opts)?;
     for (q, out) in ops.iter().zip(outs) {
         if g.json {
-            outln!("{}", out.to_json());
+            outln!("{}", shown_json(&out.to_json().to_string()));
         } else {
             let unit = q.resource().map_or(Unit::Number, crate::resources::unit_of);
             let output = command_output(opts.raw, crate::out::stdout_is_terminal());

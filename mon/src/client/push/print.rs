@@ -4,7 +4,7 @@ use mon_proto::agg::bytes as human;
 use mon_proto::client::finish::PushSummary;
 use mon_proto::fold::fold_by_reason;
 use mon_proto::push::ends::{End, NodeEnd};
-use mon_proto::shown::shown;
+use mon_proto::shown::{shown, shown_json};
 use mon_proto::wire::session::Manifest;
 use serde_json::json;
 
@@ -14,10 +14,8 @@ use crate::out::{errln, outln};
 /// With `--json`, the push's line for a denial (after the session's report of it).
 pub(super) fn print_denied_json(g: &GlobalOpts, node: &str, code: &str, text: &str) {
     if g.json {
-        outln!(
-            "{}",
-            json!({"command": "push", "denied_by": node, "code": code, "reason": text})
-        );
+        let v = json!({"command": "push", "denied_by": node, "code": code, "reason": text});
+        outln!("{}", shown_json(&v.to_string()));
     }
 }
 
@@ -108,9 +106,7 @@ fn print_summary_json(
     secs: f64,
     aggregate: f64,
 ) {
-    outln!(
-        "{}",
-        json!({
+    let v = json!({
             "command": "push",
             "entry": entry,
             "dest": m.dest,
@@ -126,8 +122,8 @@ fn print_summary_json(
             "source_bytes": served,
             "seconds": secs,
             "aggregate_bytes_per_s": aggregate,
-        })
-    );
+    });
+    outln!("{}", shown_json(&v.to_string()));
 }
 
 /// Nodes and their reasons as JSON objects.

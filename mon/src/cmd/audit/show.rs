@@ -158,7 +158,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     super::with_stdout(|out| {
         if args.json {
             for l in &found.raw {
-                writeln!(out, "{l}")?;
+                writeln!(out, "{}", mon_proto::shown::shown_json(l))?;
             }
             Ok(())
         } else {
