@@ -157,8 +157,15 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     }
     super::with_stdout(|out| {
         if args.json {
+            // The records as logged (their bytes, which the chain hashes), but on a terminal
+            // with the characters `shown` escapes written as `\uXXXX` (the same values).
+            let terminal = crate::out::stdout_is_terminal();
             for l in &found.raw {
-                writeln!(out, "{}", mon_proto::shown::shown_json(l))?;
+                if terminal {
+                    writeln!(out, "{}", mon_proto::shown::shown_json(l))?;
+                } else {
+                    writeln!(out, "{l}")?;
+                }
             }
             Ok(())
         } else {
