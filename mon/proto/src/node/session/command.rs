@@ -19,8 +19,7 @@
 use mon_keys::hop::CLIENT_NAME;
 
 use super::{sealed, ChildState, Ctx, Session};
-use crate::agg::{Partial, Query};
-use crate::audit::{EventKind, Outcome};
+use crate::agg::Query;
 use crate::node::{Node, Output, Peer};
 use crate::timing::{DUPLICATE_RESENDS, SESSION_IDLE_MS};
 use crate::verify::{verify_command, CommandGrant, Context};
@@ -230,19 +229,8 @@ impl Session {
     /// A Command the policy refuses on this node: one `op.deny` record per operation, and
     /// every operation's partial says this node denied it.
     fn deny_command(&mut self, code: &str, text: &str, cx: &mut Ctx<'_>) {
-        let me = cx.cfg.name.as_str();
-        for (i, q) in self.ops.iter().enumerate() {
-            let (op, argv) = crate::node::audit_ev::op_argv(q);
-            let mut ev = self
-                .audit_event(EventKind::OpDeny, Outcome::Deny)
-                .op(op)
-                .reason(code.to_string(), text.to_string());
-            if !argv.is_empty() {
-                ev = ev.argv(argv);
-            }
-            cx.out.push_back(Output::Audit(Box::new(ev)));
-            let mut p = Partial::empty(q);
-            p.add_denied(me, &format!("{code}: {text}"));
+        for i in 0..self.ops.len() {
+            let p = self.denied_op(&self.ops[i], code, text, cx);
             self.local[i] = Some(p);
         }
     }

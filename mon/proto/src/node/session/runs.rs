@@ -27,18 +27,24 @@ impl Session {
             "this node already runs {} execs, greps and audit reads, its limit (retry when they end)",
             cx.cfg.max_runs
         );
+        cx.counters.runs_refused += 1;
+        self.denied_op(q, RUNS_BUSY, &text, cx)
+    }
+
+    /// One operation this node refuses (`code`, `text`): its `op.deny` audit record (with the
+    /// argv, if any) goes out, and the partial it returns says this node denied it.
+    pub(super) fn denied_op(&self, q: &Query, code: &str, text: &str, cx: &mut Ctx<'_>) -> Partial {
         let (op, argv) = crate::node::audit_ev::op_argv(q);
         let mut ev = self
             .audit_event(EventKind::OpDeny, Outcome::Deny)
             .op(op)
-            .reason(RUNS_BUSY.to_string(), text.clone());
+            .reason(code.to_string(), text.to_string());
         if !argv.is_empty() {
             ev = ev.argv(argv);
         }
         cx.out.push_back(Output::Audit(Box::new(ev)));
-        cx.counters.runs_refused += 1;
         let mut p = Partial::empty(q);
-        p.add_denied(&cx.cfg.name, &format!("{RUNS_BUSY}: {text}"));
+        p.add_denied(&cx.cfg.name, &format!("{code}: {text}"));
         p
     }
 
@@ -59,19 +65,8 @@ impl Session {
             ),
             seq => format!("command {seq} came {late} s after it was due: not started"),
         };
-        let (op, argv) = crate::node::audit_ev::op_argv(q);
-        let mut ev = self
-            .audit_event(EventKind::OpDeny, Outcome::Deny)
-            .op(op)
-            .reason(OP_EXPIRED.to_string(), text.clone());
-        if !argv.is_empty() {
-            ev = ev.argv(argv);
-        }
-        cx.out.push_back(Output::Audit(Box::new(ev)));
         cx.counters.ops_expired += 1;
-        let mut p = Partial::empty(q);
-        p.add_denied(&cx.cfg.name, &format!("{OP_EXPIRED}: {text}"));
-        p
+        self.denied_op(q, OP_EXPIRED, &text, cx)
     }
 
     /// Cancels every run of this session still in flight (`why`: the audit text): an exec
