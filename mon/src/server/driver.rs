@@ -218,6 +218,8 @@ impl Server {
         loop {
             let wake = self.node.poll_timeout().unwrap_or(now_ms() + IDLE_WAKE_MS);
             let sleep_ms = wake.saturating_sub(now_ms());
+            // The file watch's events, once they have settled (files.rs).
+            let settle = self.files.settle_at();
             tokio::select! {
                 r = udp.recv_from(&mut buf) => {
                     if let Ok((n, src)) = r {
@@ -235,7 +237,10 @@ impl Server {
                     self.node.handle_timeout(now_ms())
                 }
                 _ = reload.tick() => self.reload(),
-                () = self.files.changed() => self.reload_files(),
+                () = self.files.changed() => {}
+                () = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
+                    self.reload_files()
+                }
                 _ = join_lookup.tick(), if join_names => {
                     resolve::spawn_join_lookup(&self.join, self.tx.clone())
                 }

@@ -4,7 +4,11 @@
 //! What counts as a change is still decided by the checks themselves
 //! ([`mon_policy::PolicyStore::reload_if_changed`]: stamps and contents; known_nodes' mtime),
 //! which run:
-//! - at once when the watch reports an event (an edit is picked up sooner than by the loop);
+//! - when the watch has reported events and then been quiet for [`QUIET`] (at most
+//!   [`QUIET_MAX`] after the first): an edit is picked up sooner than by the loop, and a
+//!   change made of many steps (a directory removed file by file, a deploy tool writing
+//!   several files) is read once it is whole, not half way (which would log and audit a
+//!   spurious error);
 //! - on the next once-a-second tick while the store is unsettled (a file written within the
 //!   last two seconds, or while it was read) or a known_nodes reload was under way;
 //! - every [`FULL_CHECK_TICKS`] ticks regardless, for what a watch cannot see (a file system
@@ -14,18 +18,28 @@
 //!   failed later.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use mon_policy::FileWatch;
 use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
 
 /// With a working watch, the files are checked anyway every this many ticks (seconds).
 pub(super) const FULL_CHECK_TICKS: u32 = 60;
 
+/// The files are checked once the watch has reported no event for this long...
+pub(super) const QUIET: Duration = Duration::from_millis(150);
+
+/// ... or this long after the first event not yet checked, whichever comes first.
+pub(super) const QUIET_MAX: Duration = Duration::from_secs(1);
+
 /// The watch over the server's config files, and whether they are due for a check.
 pub(super) struct Watcher {
     watch: Option<AsyncFd<FileWatch>>,
-    /// Check on the next tick (an event came, or the last check must be repeated).
+    /// Check on the next tick (the last check must be repeated, or the watch failed).
     dirty: bool,
+    /// Events not checked yet: when the first and the last came.
+    events: Option<(Instant, Instant)>,
     ticks: u32,
 }
 
@@ -55,6 +69,7 @@ impl Watcher {
         Watcher {
             watch,
             dirty: false,
+            events: None,
             ticks: 0,
         }
     }
@@ -66,8 +81,16 @@ impl Watcher {
         self.watch.is_none() || self.dirty || unsettled || self.ticks % FULL_CHECK_TICKS == 0
     }
 
-    /// Resolves when the watch reports that a file may have changed (never without a watch).
-    /// A watch that fails is dropped (the files are then checked every tick) and resolves too.
+    /// When the files are due for a check after the watch's events: once it has been quiet
+    /// for [`QUIET`], at most [`QUIET_MAX`] after the first event; `None` without events.
+    pub(super) fn settle_at(&self) -> Option<Instant> {
+        self.events
+            .map(|(first, last)| (last + QUIET).min(first + QUIET_MAX))
+    }
+
+    /// Resolves when the watch reports that a file may have changed (never without a watch),
+    /// which [`Watcher::settle_at`] then waits out. A watch that fails is dropped (the files are
+    /// then checked every tick) and resolves too.
     /// Cancel-safe: no event is lost when another branch of the loop wins.
     pub(super) async fn changed(&mut self) {
         let Some(afd) = self.watch.as_mut() else {
@@ -83,7 +106,8 @@ impl Watcher {
             guard.clear_ready();
             match r {
                 Ok(true) => {
-                    self.dirty = true;
+                    let now = Instant::now();
+                    self.events = Some((self.events.map_or(now, |(first, _)| first), now));
                     return;
                 }
                 Ok(false) => {}
@@ -97,6 +121,7 @@ impl Watcher {
     /// links); `again`: check on the next tick too (a known_nodes reload was under way).
     pub(super) fn checked(&mut self, paths: &[PathBuf], again: bool) {
         self.dirty = again;
+        self.events = None;
         if let Some(w) = self.watch.as_mut() {
             if let Err(e) = w.get_mut().rewatch(paths) {
                 self.fall_back(&e);
